@@ -1,0 +1,185 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/codec"
+)
+
+func FuzzCharacters(f *testing.F) {
+	for _, s := range []string{"", "\x00", "test\x00\x00spec\x00", "a\x00b", "\x00\x00\x00a", "abc"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := codec.Characters(b)
+		if len(got) == 0 {
+			t.Fatal("Characters returned no element")
+		}
+		if len(got) > 1 && got[len(got)-1] == "" {
+			t.Fatalf("trailing empty string kept: %q", got)
+		}
+		for _, s := range got {
+			if strings.IndexByte(s, 0) >= 0 {
+				t.Fatalf("element %q holds a NUL", s)
+			}
+		}
+		// The payload is the elements joined by NUL, less trailing NULs.
+		want := bytes.TrimRight(b, "\x00")
+		if joined := strings.Join(got, "\x00"); joined != string(want) {
+			t.Fatalf("joined %q, want %q", joined, want)
+		}
+		// Encoding the result and decoding again is the identity.
+		enc, err := codec.EncodeRaw(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again := codec.Characters(enc); !slices.Equal(again, got) {
+			t.Fatalf("round trip %q -> %q", got, again)
+		}
+	})
+}
+
+func FuzzString(f *testing.F) {
+	for _, s := range []string{"", "\x00", "hello", "hello\x00", "he\x00llo", "a\x00\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := codec.DecodeString(b)
+		i := bytes.IndexByte(b, 0)
+		if i >= 0 && i < len(b)-1 {
+			var ce *nanoact.ConvertError
+			if !errors.As(err, &ce) || ce.Mode != "string" || !bytes.Equal(ce.Data, b) {
+				t.Fatalf("DecodeString(%q) = %q, %v; want a ConvertError", b, s, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("DecodeString(%q): %v", b, err)
+		}
+		if s != string(bytes.TrimSuffix(b, []byte{0})) {
+			t.Fatalf("DecodeString(%q) = %q", b, s)
+		}
+		// EncodeRaw adds the NUL back.
+		enc, err := codec.EncodeRaw(s)
+		if err != nil || !bytes.Equal(enc, append([]byte(s), 0)) {
+			t.Fatalf("EncodeRaw(%q) = %q, %v", s, enc, err)
+		}
+	})
+}
+
+func FuzzFloat64s(f *testing.F) {
+	f.Add(f64s(1, math.NaN(), math.Inf(1), math.Inf(-1)))
+	f.Add([]byte{})
+	f.Add([]byte{1, 2, 3})
+	f.Add(f64s(math.Float64frombits(0x7FF00000000007A2)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := codec.Float64s(b)
+		if len(b)%8 != 0 {
+			var ce *nanoact.ConvertError
+			if got != nil || !errors.As(err, &ce) || ce.Mode != "double" || !bytes.Equal(ce.Data, b) {
+				t.Fatalf("Float64s(% x) = %v, %v; want a ConvertError", b, got, err)
+			}
+			return
+		}
+		if err != nil || len(got) != len(b)/8 {
+			t.Fatalf("Float64s(% x) = %v, %v", b, got, err)
+		}
+		// Bit-exact round trip, NaN payloads included.
+		enc, err := codec.EncodeRaw(got)
+		if err != nil || !bytes.Equal(enc, b) {
+			t.Fatalf("EncodeRaw(Float64s(% x)) = % x, %v", b, enc, err)
+		}
+	})
+}
+
+// canonical re-encodes v deterministically (sorted maps, one NaN) so that
+// decoded values can be compared despite NaN != NaN and map order.
+func canonical(t *testing.T, v any) []byte {
+	t.Helper()
+	em, err := cbor.CanonicalEncOptions().EncMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := em.Marshal(v)
+	if err != nil {
+		t.Fatalf("canonical encoding of %#v: %v", v, err)
+	}
+	return b
+}
+
+func FuzzCBORUnmarshal(f *testing.F) {
+	seeds := []any{
+		nil, 1, -1, "s", []byte{1}, 1.5, true,
+		[]any{1, "a", []any{}}, map[string]any{"a": 1, "b": []any{2.5}},
+		map[int]string{1: "x"}, cbor.Tag{Number: 99999, Content: "c"},
+		record{Name: "r", Values: []float64{1}, Inner: &inner{N: 1}},
+	}
+	for _, s := range seeds {
+		b, err := codec.CBOR().Marshal(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0xff})
+	f.Add([]byte{0xd9, 0x9c, 0x40, 0x48, 1, 0, 0, 0, 2, 0, 0, 0}) // tag(40000, 8 bytes)
+	hooked := pointHooks().Codec(nil)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := codec.CBOR()
+		// Typed destinations and the hook codec must fail cleanly, never panic.
+		var r record
+		_ = c.Unmarshal(data, &r)
+		var s shape
+		_ = hooked.Unmarshal(data, &s)
+		var h any
+		_ = hooked.Unmarshal(data, &h)
+
+		var v any
+		if err := c.Unmarshal(data, &v); err != nil {
+			if !errors.Is(err, nanoact.ErrBadType) {
+				t.Fatalf("Unmarshal error %v does not match ErrBadType", err)
+			}
+			return
+		}
+		// The first round trip may normalise foreign encodings: an epoch
+		// time (tag 1) is written back as RFC 3339 (tag 0), and a map
+		// keyed by such times then decodes with string keys. From then on
+		// Marshal and Unmarshal must be exact inverses.
+		v1, ok := reencode(t, c, v)
+		if !ok {
+			return
+		}
+		v2, ok := reencode(t, c, v1)
+		if !ok {
+			t.Fatalf("%#v decoded but does not encode", v1)
+		}
+		if !bytes.Equal(canonical(t, v1), canonical(t, v2)) {
+			t.Fatalf("round trip changed %#v into %#v", v1, v2)
+		}
+	})
+}
+
+// reencode marshals v and unmarshals the result into an any. ok is false
+// when v cannot be marshalled, which must be a clean ErrBadType (times
+// beyond year 9999 decode but have no RFC 3339 form).
+func reencode(t *testing.T, c codec.Codec, v any) (out any, ok bool) {
+	t.Helper()
+	b, err := c.Marshal(v)
+	if err != nil {
+		if !errors.Is(err, nanoact.ErrBadType) {
+			t.Fatalf("Marshal(%#v) error %v does not match ErrBadType", v, err)
+		}
+		return nil, false
+	}
+	if err := c.Unmarshal(b, &out); err != nil {
+		t.Fatalf("re-Unmarshal of %x: %v", b, err)
+	}
+	return out, true
+}

@@ -1,0 +1,141 @@
+package codec_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/codec"
+)
+
+func TestModeString(t *testing.T) {
+	tests := []struct {
+		m    codec.Mode
+		want string
+	}{
+		{codec.Serial, "serial"},
+		{codec.Character, "character"},
+		{codec.Complex, "complex"},
+		{codec.Double, "double"},
+		{codec.Integer, "integer"},
+		{codec.Logical, "logical"},
+		{codec.Numeric, "numeric"},
+		{codec.Raw, "raw"},
+		{codec.String, "string"},
+		{codec.Mode(0), "Mode(0)"},
+		{codec.Mode(10), "Mode(10)"},
+		{codec.Mode(-1), "Mode(-1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.m.String(); got != tt.want {
+				t.Errorf("Mode(%d).String() = %q, want %q", int(tt.m), got, tt.want)
+			}
+		})
+	}
+}
+
+func TestModeNumbers(t *testing.T) {
+	// nanonext's integer codes (reference §2.4).
+	want := map[codec.Mode]int{
+		codec.Serial: 1, codec.Character: 2, codec.Complex: 3, codec.Double: 4, codec.Integer: 5,
+		codec.Logical: 6, codec.Numeric: 7, codec.Raw: 8, codec.String: 9,
+	}
+	for m, n := range want {
+		if int(m) != n {
+			t.Errorf("%v = %d, want %d", m, int(m), n)
+		}
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    codec.Mode
+		wantErr bool
+	}{
+		{in: "r", want: codec.Raw},
+		{in: "ra", want: codec.Raw},
+		{in: "raw", want: codec.Raw},
+		{in: "d", want: codec.Double},
+		{in: "dou", want: codec.Double},
+		{in: "double", want: codec.Double},
+		{in: "i", want: codec.Integer},
+		{in: "integer", want: codec.Integer},
+		{in: "n", want: codec.Numeric},
+		{in: "numeric", want: codec.Numeric},
+		{in: "l", want: codec.Logical},
+		{in: "logical", want: codec.Logical},
+		{in: "ch", want: codec.Character},
+		{in: "char", want: codec.Character},
+		{in: "character", want: codec.Character},
+		{in: "co", want: codec.Complex},
+		{in: "complex", want: codec.Complex},
+		{in: "se", want: codec.Serial},
+		{in: "serial", want: codec.Serial},
+		{in: "st", want: codec.String},
+		{in: "string", want: codec.String},
+		{in: "c", wantErr: true},
+		{in: "s", wantErr: true},
+		{in: "", wantErr: true},
+		{in: "re", wantErr: true},
+		{in: "none", wantErr: true},
+		{in: "raws", wantErr: true},
+		{in: "characters", wantErr: true},
+		{in: "Raw", wantErr: true},
+		{in: "double ", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run("in="+tt.in, func(t *testing.T) {
+			got, err := codec.ParseMode(tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, nanoact.ErrInvalid) {
+					t.Fatalf("ParseMode(%q) error = %v, want ErrInvalid", tt.in, err)
+				}
+				if !strings.Contains(err.Error(), "'mode' should be one of serial, character") {
+					t.Errorf("error text %q lacks nanonext's message", err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseStreamMode(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    codec.Mode
+		wantErr bool
+	}{
+		{in: "s", want: codec.String},
+		{in: "st", want: codec.String},
+		{in: "ch", want: codec.Character},
+		{in: "r", want: codec.Raw},
+		{in: "d", want: codec.Double},
+		{in: "c", wantErr: true},
+		{in: "se", wantErr: true},
+		{in: "serial", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run("in="+tt.in, func(t *testing.T) {
+			got, err := codec.ParseStreamMode(tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, nanoact.ErrInvalid) {
+					t.Fatalf("ParseStreamMode(%q) error = %v, want ErrInvalid", tt.in, err)
+				}
+				if !strings.Contains(err.Error(), "'mode' should be one of character, complex") {
+					t.Errorf("stream error text %q is not nanonext's stream message", err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseStreamMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,419 @@
+package proto
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+
+	"go.nanomsg.org/mangos/v3"
+
+	"github.com/nanoact/nanoact"
+)
+
+// Message is mangos' message: Header holds the protocol header (exposed in
+// raw mode), Body the payload, Pipe the pipe it arrived on.
+type Message = mangos.Message
+
+// Defaults for queue depths, as NNG's.
+const (
+	defaultRecvBuffer = 128
+	pipeQueueLen      = 16
+	defaultTTL        = 8
+)
+
+type nonBlockKey struct{}
+
+// NonBlock returns a context that marks an operation as non-blocking: it
+// completes only if it can do so at once, and otherwise fails with
+// nanoact.ErrTryAgain. The context is never done.
+func NonBlock(parent context.Context) context.Context {
+	return context.WithValue(parent, nonBlockKey{}, true)
+}
+
+// IsNonBlock reports whether ctx was made by NonBlock.
+func IsNonBlock(ctx context.Context) bool {
+	v, _ := ctx.Value(nonBlockKey{}).(bool)
+	return v
+}
+
+// waitErr is the error of a wait that could not complete: ErrTryAgain for a
+// non-blocking operation, otherwise the context's end as an nanoact error.
+func waitErr(ctx context.Context, op string) error {
+	if IsNonBlock(ctx) {
+		return &nanoact.Error{Code: nanoact.CodeTryAgain, Op: op}
+	}
+	return nanoact.FromContext(ctx, op)
+}
+
+var errClosed = nanoact.ErrClosed
+
+// pipe is the engine's state for one connection.
+type pipe struct {
+	e      *engine
+	mp     mangos.ProtocolPipe
+	id     uint32
+	q      chan *Message // messages addressed to this pipe only
+	closeq chan struct{}
+}
+
+// engine is what every protocol shares: the pipe set, one receiver and one
+// sender goroutine per pipe, the socket-wide receive queue and the shared
+// send queue from which any free pipe takes the next message (load
+// balancing as NNG's push, req and pair do).
+type engine struct {
+	info     mangos.ProtocolInfo
+	raw      bool
+	maxPipes int // 0 = unlimited
+
+	mu     sync.Mutex
+	pipes  map[uint32]*pipe
+	order  []*pipe // for round-robin scans
+	closed bool
+	closeq chan struct{}
+	wg     sync.WaitGroup
+
+	// sendq is the shared, load-balanced send queue; nil for protocols
+	// that only send to chosen pipes.
+	sendq chan *Message
+	// recvq is the socket-wide receive queue; nil for send-only protocols.
+	recvq chan *Message
+	// onRecv handles one message read from p; nil drops it (send-only
+	// protocols still read, to notice the peer closing).
+	onRecv func(p *pipe, m *Message)
+	// onAdd and onRemove let a protocol track pipes (may be nil).
+	onAdd    func(p *pipe)
+	onRemove func(p *pipe)
+}
+
+func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engine {
+	e := &engine{
+		info:   info,
+		raw:    raw,
+		pipes:  make(map[uint32]*pipe),
+		closeq: make(chan struct{}),
+	}
+	if sendBuf >= 0 {
+		e.sendq = make(chan *Message, sendBuf)
+	}
+	if recv {
+		e.recvq = make(chan *Message, defaultRecvBuffer)
+	}
+	return e
+}
+
+// Info implements mangos.ProtocolBase.
+func (e *engine) Info() mangos.ProtocolInfo { return e.info }
+
+// Raw reports whether the socket is in raw mode.
+func (e *engine) Raw() bool { return e.raw }
+
+// AddPipe implements mangos.ProtocolBase: it starts the pipe's receiver and
+// sender goroutines. A pair socket refuses a second pipe.
+func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
+	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return mangos.ErrClosed
+	}
+	if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
+		e.mu.Unlock()
+		return mangos.ErrProtoState
+	}
+	e.pipes[p.id] = p
+	e.order = append(e.order, p)
+	e.wg.Add(2)
+	if e.onAdd != nil {
+		e.onAdd(p)
+	}
+	e.mu.Unlock()
+	mp.SetPrivate(p)
+	go p.receiver()
+	go p.sender()
+	return nil
+}
+
+// RemovePipe implements mangos.ProtocolBase.
+func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
+	p, _ := mp.GetPrivate().(*pipe)
+	if p == nil {
+		return
+	}
+	e.mu.Lock()
+	if _, ok := e.pipes[p.id]; ok {
+		delete(e.pipes, p.id)
+		for i, q := range e.order {
+			if q == p {
+				e.order = append(e.order[:i], e.order[i+1:]...)
+				break
+			}
+		}
+		close(p.closeq)
+		if e.onRemove != nil {
+			e.onRemove(p)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// Close implements mangos.ProtocolBase. It closes every pipe and returns
+// once their goroutines have exited; further operations fail with
+// ErrClosed.
+func (e *engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return mangos.ErrClosed
+	}
+	e.closed = true
+	close(e.closeq)
+	ps := make([]*pipe, 0, len(e.pipes))
+	for _, p := range e.pipes {
+		ps = append(ps, p)
+	}
+	e.mu.Unlock()
+	for _, p := range ps {
+		_ = p.mp.Close()
+	}
+	e.wg.Wait()
+	e.drain()
+	return nil
+}
+
+// drain frees messages left in the queues after close.
+func (e *engine) drain() {
+	for _, q := range []chan *Message{e.sendq, e.recvq} {
+		if q == nil {
+			continue
+		}
+		for {
+			select {
+			case m := <-q:
+				m.Free()
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
+
+// Done is closed when the socket is closed.
+func (e *engine) Done() <-chan struct{} { return e.closeq }
+
+// Pipes returns the number of live pipes.
+func (e *engine) Pipes() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.pipes)
+}
+
+// ClosePipe closes the pipe with the given id; ErrNotFound if there is none.
+func (e *engine) ClosePipe(id uint32) error {
+	e.mu.Lock()
+	p := e.pipes[id]
+	e.mu.Unlock()
+	if p == nil {
+		return nanoact.ErrNotFound
+	}
+	return p.mp.Close()
+}
+
+func (e *engine) pipe(id uint32) *pipe {
+	e.mu.Lock()
+	p := e.pipes[id]
+	e.mu.Unlock()
+	return p
+}
+
+// SendMsg implements mangos.ProtocolBase for callers that use mangos'
+// Socket API directly; it blocks like a nanoact send without deadline.
+func (e *engine) SendMsg(*Message) error { return mangos.ErrProtoOp }
+
+// RecvMsg implements mangos.ProtocolBase; see SendMsg.
+func (e *engine) RecvMsg() (*Message, error) { return nil, mangos.ErrProtoOp }
+
+// OpenContext implements mangos.ProtocolBase. nanoact opens contexts
+// through the protocol's own NewContext.
+func (e *engine) OpenContext() (mangos.ProtocolContext, error) { return nil, mangos.ErrNoContext }
+
+// GetOption implements mangos.ProtocolBase; options are handled by nanoact.
+func (e *engine) GetOption(name string) (any, error) {
+	if name == mangos.OptionRaw {
+		return e.raw, nil
+	}
+	return nil, mangos.ErrBadOption
+}
+
+// SetOption implements mangos.ProtocolBase; options are handled by nanoact.
+func (e *engine) SetOption(string, any) error { return mangos.ErrBadOption }
+
+func (p *pipe) receiver() {
+	defer p.e.wg.Done()
+	for {
+		m := p.mp.RecvMsg()
+		if m == nil {
+			return
+		}
+		if p.e.onRecv == nil {
+			m.Free()
+			continue
+		}
+		p.e.onRecv(p, m)
+	}
+}
+
+func (p *pipe) sender() {
+	defer p.e.wg.Done()
+	sq := p.e.sendq
+	for {
+		var m *Message
+		select {
+		case m = <-p.q:
+		case m = <-sq:
+		case <-p.closeq:
+			return
+		}
+		if p.mp.SendMsg(m) != nil {
+			return
+		}
+	}
+}
+
+// deliver queues m on q, waiting while q is full (back-pressure on the
+// peer) until the pipe or the socket closes.
+func (p *pipe) deliver(q chan *Message, m *Message) {
+	select {
+	case q <- m:
+	case <-p.closeq:
+		m.Free()
+	case <-p.e.closeq:
+		m.Free()
+	}
+}
+
+// put queues m on q for send, honouring ctx's blocking mode.
+func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string) error {
+	select {
+	case q <- m:
+		return nil
+	default:
+	}
+	select {
+	case <-e.closeq:
+		return errClosed
+	default:
+	}
+	if IsNonBlock(ctx) {
+		return waitErr(ctx, op)
+	}
+	select {
+	case q <- m:
+		return nil
+	case <-e.closeq:
+		return errClosed
+	case <-ctx.Done():
+		return waitErr(ctx, op)
+	}
+}
+
+// get takes the next message from q, honouring ctx's blocking mode. stop,
+// when non-nil and closed, ends the wait with ErrClosed (a closed context).
+func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{}, op string) (*Message, error) {
+	select {
+	case m := <-q:
+		return m, nil
+	default:
+	}
+	select {
+	case <-e.closeq:
+		return nil, errClosed
+	case <-stop:
+		return nil, errClosed
+	default:
+	}
+	if IsNonBlock(ctx) {
+		return nil, waitErr(ctx, op)
+	}
+	select {
+	case m := <-q:
+		return m, nil
+	case <-e.closeq:
+		return nil, errClosed
+	case <-stop:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, waitErr(ctx, op)
+	}
+}
+
+// broadcast queues m on every pipe that has room, dropping it for pipes
+// that are full (best effort, as NNG's pub and bus). except, if non-zero,
+// is skipped. It consumes m.
+func (e *engine) broadcast(m *Message, except uint32) {
+	e.mu.Lock()
+	for _, p := range e.order {
+		if p.id == except {
+			continue
+		}
+		m.Clone()
+		select {
+		case p.q <- m:
+		default:
+			m.Free()
+		}
+	}
+	e.mu.Unlock()
+	m.Free()
+}
+
+// sendTo queues m for pipe id, honouring ctx's blocking mode; a message for
+// a pipe that is gone is dropped and the send succeeds, as in NNG.
+func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) error {
+	p := e.pipe(id)
+	if p == nil {
+		m.Free()
+		return nil
+	}
+	select {
+	case p.q <- m:
+		return nil
+	default:
+	}
+	if IsNonBlock(ctx) {
+		return waitErr(ctx, op)
+	}
+	select {
+	case p.q <- m:
+		return nil
+	case <-p.closeq:
+		m.Free()
+		return nil
+	case <-e.closeq:
+		return errClosed
+	case <-ctx.Done():
+		return waitErr(ctx, op)
+	}
+}
+
+// pipeHeader returns a 4-byte big-endian header holding id.
+func putID(b []byte, id uint32) []byte {
+	return binary.BigEndian.AppendUint32(b, id)
+}
+
+// splitBacktrace moves the SP backtrace (4-byte hops up to and including
+// the one with the high bit set) from the front of m.Body to the end of
+// m.Header. It reports false for a garbled message or one over ttl hops.
+func splitBacktrace(m *Message, ttl int) bool {
+	for hops := 1; ; hops++ {
+		if hops > ttl || len(m.Body) < 4 {
+			return false
+		}
+		last := m.Body[0]&0x80 != 0
+		m.Header = append(m.Header, m.Body[:4]...)
+		m.Body = m.Body[4:]
+		if last {
+			return true
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package proto
+
+import (
+	"context"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+
+	"github.com/nanoact/nanoact"
+)
+
+// ID names a scalability protocol.
+type ID int
+
+// The protocols, as nanonext names them.
+const (
+	Bus ID = iota + 1
+	Pair
+	Poly
+	Push
+	Pull
+	Pub
+	Sub
+	Req
+	Rep
+	Surveyor
+	Respondent
+)
+
+var names = [...]string{"", "bus", "pair", "poly", "push", "pull", "pub", "sub", "req", "rep", "surveyor", "respondent"}
+
+// String returns the protocol's nanonext name, e.g. "req".
+func (id ID) String() string {
+	if id <= 0 || int(id) >= len(names) {
+		return "unknown"
+	}
+	return names[id]
+}
+
+// Socket is one protocol instance: mangos' core drives its pipes through
+// mangos.ProtocolBase, nanoact drives its data path through Send and Recv.
+type Socket interface {
+	mangos.ProtocolBase
+	// Send queues m, taking ownership of it on success.
+	Send(ctx context.Context, m *Message) error
+	// Recv returns the next message.
+	Recv(ctx context.Context) (*Message, error)
+	// NewContext opens an independent context; ErrNotSupported for
+	// protocols without contexts.
+	NewContext() (Context, error)
+	// Raw reports raw mode.
+	Raw() bool
+	// Pipes returns the number of live pipes.
+	Pipes() int
+	// ClosePipe closes one pipe by id.
+	ClosePipe(id uint32) error
+	// Done is closed once the socket is closed.
+	Done() <-chan struct{}
+}
+
+// Context is an independent protocol state machine sharing its socket's
+// pipes.
+type Context interface {
+	Send(ctx context.Context, m *Message) error
+	Recv(ctx context.Context) (*Message, error)
+	Close() error
+}
+
+// Subscriber is implemented by sub sockets and contexts.
+type Subscriber interface {
+	Subscribe(topic []byte) error
+	Unsubscribe(topic []byte) error
+}
+
+// SurveyTimer is implemented by surveyor sockets and contexts.
+type SurveyTimer interface {
+	SetSurveyTime(d time.Duration)
+	SurveyTime() time.Duration
+}
+
+// New opens a protocol instance. raw selects the raw variant.
+func New(id ID, raw bool) (Socket, error) {
+	switch id {
+	case Bus:
+		return newBus(raw), nil
+	case Pair:
+		return newPair(raw), nil
+	case Poly:
+		return newPoly(raw), nil
+	case Push:
+		return newPush(raw), nil
+	case Pull:
+		return newPull(raw), nil
+	case Pub:
+		return newPub(raw), nil
+	case Sub:
+		return newSub(raw), nil
+	case Req:
+		return newReq(raw), nil
+	case Rep:
+		return newReplier(raw, mangos.ProtocolInfo{Self: mangos.ProtoRep, Peer: mangos.ProtoReq, SelfName: "rep", PeerName: "req"}), nil
+	case Surveyor:
+		return newSurveyor(raw), nil
+	case Respondent:
+		return newReplier(raw, mangos.ProtocolInfo{Self: mangos.ProtoRespondent, Peer: mangos.ProtoSurveyor, SelfName: "respondent", PeerName: "surveyor"}), nil
+	}
+	return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: open protocol"}
+}
+
+var (
+	errNotSupported = nanoact.ErrNotSupported
+	errState        = nanoact.ErrState
+)
+
+// noContexts is embedded by protocols without contexts.
+type noContexts struct{}
+
+func (noContexts) NewContext() (Context, error) { return nil, errNotSupported }
+
+// sendOnly is embedded by protocols that cannot receive.
+type sendOnly struct{}
+
+func (sendOnly) Recv(context.Context) (*Message, error) { return nil, errNotSupported }
+
+// recvOnly is embedded by protocols that cannot send.
+type recvOnly struct{}
+
+func (recvOnly) Send(context.Context, *Message) error { return errNotSupported }

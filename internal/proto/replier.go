@@ -1,0 +1,129 @@
+package proto
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+
+	"go.nanomsg.org/mangos/v3"
+)
+
+// replier implements rep and respondent, which differ only in protocol
+// numbers: receive a request (or survey) with its backtrace, then send one
+// reply back along it to the pipe it came from. In raw mode the header of a
+// received message is the 4-byte pipe id followed by the backtrace, and a
+// sent message is routed by the pipe id at the front of its header.
+type replier struct {
+	*engine
+	def *replyCtx
+}
+
+type replyCtx struct {
+	s      *replier
+	mu     sync.Mutex
+	pipe   uint32
+	bt     []byte // backtrace of the request being answered; nil = none
+	closed bool
+	closeq chan struct{}
+}
+
+func newReplier(raw bool, info mangos.ProtocolInfo) *replier {
+	e := newEngine(info, raw, -1, true)
+	s := &replier{engine: e}
+	e.onRecv = func(p *pipe, m *Message) {
+		m.Header = m.Header[:0]
+		if raw {
+			m.Header = putID(m.Header, p.id)
+		}
+		if !splitBacktrace(m, defaultTTL) {
+			m.Free()
+			return
+		}
+		p.deliver(e.recvq, m)
+	}
+	if !raw {
+		s.def = s.newCtx()
+	}
+	return s
+}
+
+func (s *replier) newCtx() *replyCtx { return &replyCtx{s: s, closeq: make(chan struct{})} }
+
+func (s *replier) Send(ctx context.Context, m *Message) error {
+	if !s.raw {
+		return s.def.Send(ctx, m)
+	}
+	if len(m.Header) < 4 {
+		m.Free()
+		return nil // nowhere to send it: dropped, as NNG does
+	}
+	id := binary.BigEndian.Uint32(m.Header)
+	m.Header = m.Header[4:]
+	return s.sendTo(ctx, id, m, "sockets: send")
+}
+
+func (s *replier) Recv(ctx context.Context) (*Message, error) {
+	if s.raw {
+		return s.get(ctx, s.recvq, nil, "sockets: recv")
+	}
+	return s.def.Recv(ctx)
+}
+
+func (s *replier) NewContext() (Context, error) {
+	if s.raw {
+		return nil, errNotSupported
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	return s.newCtx(), nil
+}
+
+func (c *replyCtx) Recv(ctx context.Context) (*Message, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errClosed
+	}
+	c.mu.Unlock()
+	m, err := c.s.get(ctx, c.s.recvq, c.closeq, "sockets: recv")
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	// A new request replaces one left unanswered.
+	c.pipe = m.Pipe.ID()
+	c.bt = append(c.bt[:0], m.Header...)
+	c.mu.Unlock()
+	m.Header = m.Header[:0]
+	return m, nil
+}
+
+func (c *replyCtx) Send(ctx context.Context, m *Message) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errClosed
+	}
+	if c.bt == nil {
+		c.mu.Unlock()
+		return errState
+	}
+	m.Header = append(m.Header[:0], c.bt...)
+	id := c.pipe
+	c.bt = nil
+	c.mu.Unlock()
+	return c.s.sendTo(ctx, id, m, "sockets: send")
+}
+
+func (c *replyCtx) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	c.closed = true
+	c.bt = nil
+	close(c.closeq)
+	return nil
+}

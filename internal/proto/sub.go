@@ -1,0 +1,164 @@
+package proto
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"go.nanomsg.org/mangos/v3"
+
+	"github.com/nanoact/nanoact"
+)
+
+// sub: receives the messages whose body starts with a subscribed topic.
+// Each context has its own topics and its own queue; a full queue drops
+// its oldest message (NNG's sub:prefnew default). In raw mode every
+// message is delivered, unfiltered.
+type sub struct {
+	*engine
+	recvOnly
+	mu   sync.Mutex
+	ctxs map[*subCtx]struct{}
+	def  *subCtx
+}
+
+type subCtx struct {
+	s      *sub
+	topics [][]byte
+	q      chan *Message
+	closed bool
+	closeq chan struct{}
+}
+
+func newSub(raw bool) *sub {
+	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoSub, Peer: mangos.ProtoPub, SelfName: "sub", PeerName: "pub"}, raw, -1, false)
+	s := &sub{engine: e, ctxs: make(map[*subCtx]struct{})}
+	s.def = s.newCtx()
+	e.onRecv = s.recv
+	return s
+}
+
+func (s *sub) newCtx() *subCtx {
+	c := &subCtx{s: s, q: make(chan *Message, defaultRecvBuffer), closeq: make(chan struct{})}
+	s.mu.Lock()
+	s.ctxs[c] = struct{}{}
+	s.mu.Unlock()
+	return c
+}
+
+func (s *sub) recv(_ *pipe, m *Message) {
+	s.mu.Lock()
+	for c := range s.ctxs {
+		if !s.raw && !c.matches(m.Body) {
+			continue
+		}
+		m.Clone()
+		for {
+			select {
+			case c.q <- m:
+			default:
+				// Full: drop the oldest, keep the newest.
+				select {
+				case old := <-c.q:
+					old.Free()
+				default:
+				}
+				continue
+			}
+			break
+		}
+	}
+	s.mu.Unlock()
+	m.Free()
+}
+
+func (c *subCtx) matches(body []byte) bool {
+	for _, t := range c.topics {
+		if bytes.HasPrefix(body, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *sub) Recv(ctx context.Context) (*Message, error) { return s.def.Recv(ctx) }
+
+func (s *sub) Subscribe(topic []byte) error   { return s.def.Subscribe(topic) }
+func (s *sub) Unsubscribe(topic []byte) error { return s.def.Unsubscribe(topic) }
+
+func (s *sub) NewContext() (Context, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	return s.newCtx(), nil
+}
+
+func (c *subCtx) Send(context.Context, *Message) error { return errNotSupported }
+
+func (c *subCtx) Recv(ctx context.Context) (*Message, error) {
+	m, err := c.s.get(ctx, c.q, c.closeq, "sockets: recv")
+	if err != nil {
+		return nil, err
+	}
+	// Several contexts may share one message: give this caller its own.
+	m = m.MakeUnique()
+	m.Header = m.Header[:0]
+	return m, nil
+}
+
+// Subscribe adds topic (a copy is kept); subscribing twice is harmless.
+func (c *subCtx) Subscribe(topic []byte) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	for _, t := range c.topics {
+		if bytes.Equal(t, topic) {
+			return nil
+		}
+	}
+	c.topics = append(c.topics, append([]byte{}, topic...))
+	return nil
+}
+
+// Unsubscribe removes topic; ErrNotFound if it was not subscribed.
+func (c *subCtx) Unsubscribe(topic []byte) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	for i, t := range c.topics {
+		if bytes.Equal(t, topic) {
+			c.topics = append(c.topics[:i], c.topics[i+1:]...)
+			// Drop queued messages that no longer match.
+			n := len(c.q)
+			for range n {
+				m := <-c.q
+				if c.matches(m.Body) {
+					c.q <- m
+				} else {
+					m.Free()
+				}
+			}
+			return nil
+		}
+	}
+	return &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: unsubscribe"}
+}
+
+func (c *subCtx) Close() error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	c.closed = true
+	close(c.closeq)
+	delete(c.s.ctxs, c)
+	for len(c.q) > 0 {
+		(<-c.q).Free()
+	}
+	return nil
+}

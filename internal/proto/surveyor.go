@@ -1,0 +1,282 @@
+package proto
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+
+	"github.com/nanoact/nanoact"
+)
+
+// DefaultSurveyTime is surveyor:survey-time's default, as NNG's.
+const DefaultSurveyTime = time.Second
+
+// surveyor: a survey goes to every respondent with a 4-byte survey id;
+// answers carrying that id are received until the survey time runs out.
+// When it does, a waiting receive ends ErrTimedOut, answers not yet
+// received are dropped, and later receives get ErrState until the next
+// survey. A new survey cancels the previous one: a receive waiting on it
+// ends ErrCanceled.
+type surveyor struct {
+	*engine
+	mu     sync.Mutex
+	nextID atomic.Uint32
+	byID   map[uint32]*surveyCtx
+	dur    time.Duration
+	def    *surveyCtx
+}
+
+type surveyCtx struct {
+	s       *surveyor
+	id      uint32
+	answers chan *Message
+	expired chan struct{} // closed when the survey time runs out
+	cancel  chan struct{} // closed when a newer survey replaces this one
+	timer   *time.Timer
+	dur     time.Duration
+	closed  bool
+	closeq  chan struct{}
+}
+
+func newSurveyor(raw bool) *surveyor {
+	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoSurveyor, Peer: mangos.ProtoRespondent, SelfName: "surveyor", PeerName: "respondent"}, raw, -1, raw)
+	s := &surveyor{engine: e, byID: make(map[uint32]*surveyCtx), dur: DefaultSurveyTime}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s.nextID.Store(binary.BigEndian.Uint32(b[:]))
+	if raw {
+		e.onRecv = func(p *pipe, m *Message) {
+			if len(m.Body) < 4 {
+				m.Free()
+				return
+			}
+			m.Header = append(m.Header[:0], m.Body[:4]...)
+			m.Body = m.Body[4:]
+			p.deliver(e.recvq, m)
+		}
+	} else {
+		e.onRecv = s.recvAnswer
+		s.def = s.newCtx()
+	}
+	return s
+}
+
+func (s *surveyor) newCtx() *surveyCtx {
+	s.mu.Lock()
+	d := s.dur
+	s.mu.Unlock()
+	return &surveyCtx{s: s, closeq: make(chan struct{}), dur: d}
+}
+
+func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
+	if len(m.Body) < 4 {
+		m.Free()
+		return
+	}
+	id := binary.BigEndian.Uint32(m.Body)
+	m.Body = m.Body[4:]
+	s.mu.Lock()
+	c := s.byID[id]
+	if c == nil {
+		s.mu.Unlock()
+		m.Free() // late answer to a survey that is over
+		return
+	}
+	select {
+	case c.answers <- m:
+	default:
+		m.Free() // queue full: best effort
+	}
+	s.mu.Unlock()
+}
+
+// SetSurveyTime sets surveyor:survey-time for surveys started from now on,
+// on the socket and on contexts opened later; zero or negative means the
+// survey never expires.
+func (s *surveyor) SetSurveyTime(d time.Duration) {
+	s.mu.Lock()
+	s.dur = d
+	if s.def != nil {
+		s.def.dur = d
+	}
+	s.mu.Unlock()
+}
+
+// SurveyTime returns surveyor:survey-time.
+func (s *surveyor) SurveyTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dur
+}
+
+func (s *surveyor) Send(ctx context.Context, m *Message) error {
+	if s.raw {
+		if s.isClosed() {
+			return errClosed
+		}
+		s.broadcast(m, 0)
+		return nil
+	}
+	return s.def.Send(ctx, m)
+}
+
+func (s *surveyor) Recv(ctx context.Context) (*Message, error) {
+	if s.raw {
+		return s.get(ctx, s.recvq, nil, "sockets: recv")
+	}
+	return s.def.Recv(ctx)
+}
+
+func (s *surveyor) NewContext() (Context, error) {
+	if s.raw {
+		return nil, errNotSupported
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	return s.newCtx(), nil
+}
+
+// end finishes c's survey. Call with s.mu held.
+func (c *surveyCtx) end(cancel bool) {
+	if c.id == 0 {
+		return
+	}
+	delete(c.s.byID, c.id)
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if cancel {
+		close(c.cancel)
+	} else {
+		close(c.expired)
+	}
+	for len(c.answers) > 0 {
+		(<-c.answers).Free()
+	}
+	c.id = 0
+}
+
+// SetSurveyTime sets the survey time of this context's next surveys.
+func (c *surveyCtx) SetSurveyTime(d time.Duration) {
+	c.s.mu.Lock()
+	c.dur = d
+	c.s.mu.Unlock()
+}
+
+// SurveyTime returns the survey time of this context.
+func (c *surveyCtx) SurveyTime() time.Duration {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.dur
+}
+
+func (c *surveyCtx) Send(ctx context.Context, m *Message) error {
+	s := c.s
+	s.mu.Lock()
+	if c.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	if s.isClosed() {
+		s.mu.Unlock()
+		return errClosed
+	}
+	c.end(true)
+	id := s.nextID.Add(1) | 0x80000000
+	c.id = id
+	c.answers = make(chan *Message, defaultRecvBuffer)
+	c.expired = make(chan struct{})
+	c.cancel = make(chan struct{})
+	s.byID[id] = c
+	if c.dur > 0 {
+		c.timer = time.AfterFunc(c.dur, func() {
+			s.mu.Lock()
+			if c.id == id {
+				c.end(false)
+			}
+			s.mu.Unlock()
+		})
+	}
+	s.mu.Unlock()
+	m.Header = binary.BigEndian.AppendUint32(m.Header[:0], id)
+	s.broadcast(m, 0)
+	return nil
+}
+
+func (c *surveyCtx) Recv(ctx context.Context) (*Message, error) {
+	s := c.s
+	s.mu.Lock()
+	if c.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
+	if c.id == 0 {
+		s.mu.Unlock()
+		return nil, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"}
+	}
+	q, expired, cancel := c.answers, c.expired, c.cancel
+	s.mu.Unlock()
+	select {
+	case m := <-q:
+		return m, nil
+	default:
+	}
+	if IsNonBlock(ctx) {
+		return nil, waitErr(ctx, "sockets: recv")
+	}
+	select {
+	case m := <-q:
+		return m, nil
+	case <-expired:
+		return nil, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "sockets: recv", Err: errSurveyOver}
+	case <-cancel:
+		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv", Err: errSurveyReplaced}
+	case <-c.closeq:
+		return nil, errClosed
+	case <-s.closeq:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, waitErr(ctx, "sockets: recv")
+	}
+}
+
+type surveyErr string
+
+func (e surveyErr) Error() string { return string(e) }
+
+const (
+	errSurveyOver     = surveyErr("survey time expired")
+	errSurveyReplaced = surveyErr("survey replaced by a newer one")
+)
+
+func (c *surveyCtx) Close() error {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	c.closed = true
+	c.end(true)
+	close(c.closeq)
+	return nil
+}
+
+// Close stops every survey timer, then closes the socket.
+func (s *surveyor) Close() error {
+	s.mu.Lock()
+	for _, c := range s.byID {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+	}
+	s.mu.Unlock()
+	return s.engine.Close()
+}

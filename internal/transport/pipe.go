@@ -1,0 +1,281 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"go.nanomsg.org/mangos/v3"
+)
+
+const (
+	// readBufSize is the per-pipe receive buffer. Small messages arrive
+	// several to a read(2); a body at least this large is read straight
+	// into the message.
+	readBufSize = 32 << 10
+
+	// eagerAlloc is the largest body allocated in one piece from its
+	// announced size. A longer one grows as its bytes arrive, so a forged
+	// length commits at most twice the memory the peer actually sent.
+	eagerAlloc = 1 << 20
+
+	// maxBody caps any message, limit or not: a length that is not a
+	// valid slice length is refused as oversize.
+	maxBody = uint64(math.MaxInt)
+)
+
+// spHeader builds the 8-byte SP connection header: 0x00 'S' 'P' 0x00,
+// the protocol number big-endian, two reserved zero bytes.
+func spHeader(proto uint16) [8]byte {
+	return [8]byte{0, 'S', 'P', 0, byte(proto >> 8), byte(proto), 0, 0}
+}
+
+// handshake exchanges SP headers on c within timeout and checks that the
+// peer speaks want. It sends first, as NNG does, so two peers never wait
+// on each other. The deadline is cleared on success; on failure the
+// caller closes c.
+func handshake(c net.Conn, info mangos.ProtocolInfo, timeout time.Duration, op string) error {
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return wrapErr(op, err)
+	}
+	out := spHeader(info.Self)
+	if _, err := c.Write(out[:]); err != nil {
+		return handshakeErr(op, err, timeout)
+	}
+	var in [8]byte
+	if _, err := io.ReadFull(c, in[:]); err != nil {
+		return handshakeErr(op, err, timeout)
+	}
+	if in[0] != 0 || in[1] != 'S' || in[2] != 'P' || in[3] != 0 || in[6] != 0 || in[7] != 0 {
+		return nanoact.Errorf(nanoact.CodeProtocol, op, "bad SP header % x", in[:])
+	}
+	if peer := binary.BigEndian.Uint16(in[4:]); peer != info.Peer {
+		return nanoact.Errorf(nanoact.CodeProtocol, op,
+			"peer speaks protocol %d, want %d (%s)", peer, info.Peer, info.PeerName)
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil {
+		return wrapErr(op, err)
+	}
+	return nil
+}
+
+func handshakeErr(op string, err error, timeout time.Duration) error {
+	if codeOf(err) == nanoact.CodeTimedOut {
+		return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: op,
+			Err: fmt.Errorf("no SP handshake within %v: %w", timeout, err)}
+	}
+	return wrapErr(op, err)
+}
+
+// pipe is an SP connection over a byte stream: mangos.TranPipe.
+//
+// Send and Recv may run concurrently with each other and with Close;
+// concurrent Sends (or Recvs) are serialised by a mutex. Memory: one
+// readBufSize buffer per pipe plus the messages themselves. No goroutine
+// of its own.
+type pipe struct {
+	c      net.Conn
+	kind   kind
+	ipc    bool // NNG/mangos ipc framing: a 0x01 byte before each length
+	opt    options
+	url    string // the endpoint's user URL, for events and errors
+	closed atomic.Bool
+
+	sendMu sync.Mutex
+	shdr   [9]byte
+	sbufs  [3][]byte
+	nb     net.Buffers
+
+	recvMu sync.Mutex
+	br     *bufio.Reader
+	rhdr   [9]byte
+}
+
+func newPipe(c net.Conn, k kind, opt options, url string) *pipe {
+	p := &pipe{
+		c:    c,
+		kind: k,
+		ipc:  k != kindTCP,
+		opt:  opt,
+		url:  url,
+		br:   bufio.NewReaderSize(c, readBufSize),
+	}
+	if p.ipc {
+		p.shdr[0] = 1
+	}
+	return p
+}
+
+// Send writes m as one frame: its 8-byte big-endian length (after a 0x01
+// byte on ipc), then m.Header and m.Body, in a single vectored write. It
+// blocks until the kernel has taken the whole frame. On success it takes
+// ownership of m and frees it; on error m stays the caller's and the
+// connection must be closed (mangos' core does).
+func (p *pipe) Send(m *mangos.Message) error {
+	p.sendMu.Lock()
+	n := 8
+	if p.ipc {
+		n = 9
+	}
+	binary.BigEndian.PutUint64(p.shdr[n-8:n], uint64(len(m.Header))+uint64(len(m.Body)))
+	p.sbufs = [3][]byte{p.shdr[:n], m.Header, m.Body}
+	p.nb = p.sbufs[:]
+	_, err := p.nb.WriteTo(p.c)
+	p.sbufs = [3][]byte{} // keep no reference to m
+	p.nb = nil
+	p.sendMu.Unlock()
+	if err != nil {
+		return p.ioErr("send", err)
+	}
+	m.Free()
+	return nil
+}
+
+// Recv reads one frame and returns it as a message whose Body holds the
+// whole payload (protocols split their headers off). It blocks until a
+// frame arrives or the connection fails. A frame longer than the pipe's
+// limit is not read: Recv reports it to Events.OnOversize and returns an
+// error with CodeMsgSize, after which the pipe must be closed.
+func (p *pipe) Recv() (*mangos.Message, error) {
+	p.recvMu.Lock()
+	defer p.recvMu.Unlock()
+	h := p.rhdr[:8]
+	if p.ipc {
+		h = p.rhdr[:9]
+	}
+	if _, err := io.ReadFull(p.br, h); err != nil {
+		return nil, p.ioErr("recv", err)
+	}
+	if p.ipc {
+		if h[0] != 1 {
+			return nil, nanoact.Errorf(nanoact.CodeProtocol, "transport: recv "+p.url,
+				"bad ipc message type %d", h[0])
+		}
+		h = h[1:]
+	}
+	sz := binary.BigEndian.Uint64(h)
+	if limit := p.opt.maxRecv; (limit > 0 && sz > uint64(limit)) || sz > maxBody {
+		if e := p.opt.events; e != nil {
+			e.OnOversize(p.url, addrString(p.c.RemoteAddr()), sz, limit)
+		}
+		return nil, nanoact.Errorf(nanoact.CodeMsgSize, "transport: recv "+p.url,
+			"message of %d bytes exceeds the %d-byte limit", sz, limit)
+	}
+	m, err := p.readBody(int(sz))
+	if err != nil {
+		return nil, p.ioErr("recv", err)
+	}
+	return m, nil
+}
+
+// readBody reads an sz-byte body into a message from mangos' pool.
+func (p *pipe) readBody(sz int) (*mangos.Message, error) {
+	if sz <= eagerAlloc {
+		m := mangos.NewMessage(sz)
+		m.Body = m.Body[:sz]
+		if _, err := io.ReadFull(p.br, m.Body); err != nil {
+			m.Free()
+			return nil, err
+		}
+		return m, nil
+	}
+	m := mangos.NewMessage(eagerAlloc)
+	b := m.Body[:0]
+	for len(b) < sz {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(cap(b), sz-len(b)))
+		}
+		end := min(cap(b), sz)
+		if _, err := io.ReadFull(p.br, b[len(b):end]); err != nil {
+			m.Free()
+			return nil, err
+		}
+		b = b[:end]
+	}
+	m.Body = b
+	return m, nil
+}
+
+func (p *pipe) ioErr(op string, err error) error {
+	if p.closed.Load() {
+		return nanoact.Errorf(nanoact.CodeClosed, "transport: "+op+" "+p.url, "")
+	}
+	return wrapErr("transport: "+op+" "+p.url, err)
+}
+
+// Close closes the connection, which ends a blocked Send or Recv. It is
+// idempotent and safe to call concurrently with Send and Recv; calls after
+// the first return an error with CodeClosed.
+func (p *pipe) Close() error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return nanoact.Errorf(nanoact.CodeClosed, "transport: close "+p.url, "")
+	}
+	_ = p.c.Close()
+	return nil
+}
+
+// GetOption reads a pipe property: mangos.OptionLocalAddr and
+// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), on tcp
+// OptionNoDelay and OptionKeepAlive (bool), on ipc and abstract
+// OptionPeerPID, OptionPeerUID and OptionPeerGID (int, Linux). Anything
+// else gives mangos.ErrBadOption, which lets mangos' core ask the dialer
+// or listener.
+func (p *pipe) GetOption(name string) (any, error) {
+	switch name {
+	case mangos.OptionLocalAddr:
+		return p.c.LocalAddr(), nil
+	case mangos.OptionRemoteAddr:
+		return p.c.RemoteAddr(), nil
+	case mangos.OptionMaxRecvSize:
+		return p.opt.maxRecv, nil
+	}
+	switch p.kind {
+	case kindTCP:
+		switch name {
+		case mangos.OptionNoDelay:
+			return p.opt.noDelay, nil
+		case mangos.OptionKeepAlive:
+			return p.opt.keepAlive, nil
+		}
+	default:
+		switch name {
+		case mangos.OptionPeerPID, mangos.OptionPeerUID, mangos.OptionPeerGID:
+			return peerCred(p.c, name)
+		}
+	}
+	return nil, mangos.ErrBadOption
+}
+
+// configure applies the tcp socket options of o to a new connection. Go
+// turns TCP_NODELAY on by itself; SO_KEEPALIVE is left off unless asked
+// for (net.Dialer and net.ListenConfig are built with KeepAlive -1).
+func configure(c net.Conn, o options) error {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	if !o.noDelay {
+		if err := tc.SetNoDelay(false); err != nil {
+			return err
+		}
+	}
+	if o.keepAlive {
+		return tc.SetKeepAlive(true)
+	}
+	return nil
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

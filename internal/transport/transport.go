@@ -1,0 +1,158 @@
+package transport
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+	mtransport "go.nanomsg.org/mangos/v3/transport"
+)
+
+// Option names understood by this package's dialers, listeners and pipes,
+// in addition to mangos.OptionMaxRecvSize, mangos.OptionNoDelay,
+// mangos.OptionKeepAlive, mangos.OptionLocalAddr and
+// mangos.OptionRemoteAddr. Any other name gives mangos.ErrBadOption, and a
+// value of the wrong type or range mangos.ErrBadValue.
+const (
+	// OptionHandshakeTimeout bounds the SP handshake (8 bytes each way) of
+	// every new connection on a dialer or listener. The value is a
+	// time.Duration and must be positive; zero and negative values are
+	// rejected, because an unbounded handshake is how a silent peer pins a
+	// goroutine and a file descriptor. Default DefaultHandshakeTimeout
+	// (NNG's fixed 10 s). A change applies to connections made after it.
+	OptionHandshakeTimeout = "nanoact:handshake-timeout"
+
+	// OptionEvents installs an Events hook on a dialer or listener; its
+	// pipes inherit the hook they were created with. The value is an
+	// Events or nil (no hook, the default).
+	OptionEvents = "nanoact:events"
+
+	// OptionIPCPermissions sets the file mode of an ipc:// or unix://
+	// listener's socket file, applied with chmod right after bind. The
+	// value is an int in 0..0777 (NNG's "ipc:permissions"); it is only
+	// accepted on ipc listeners, before Listen. Default: the mode bind
+	// gives, which follows the process umask. A chmod failure fails Listen.
+	OptionIPCPermissions = "ipc:permissions"
+
+	// OptionTCPBoundPort is read-only on tcp listeners: the int port the
+	// listener is bound to, 0 before Listen (NNG's "tcp-bound-port").
+	OptionTCPBoundPort = "tcp-bound-port"
+
+	// OptionContext gives a dialer a context.Context whose end closes the
+	// dialer: a Dial in progress is aborted (its connection is closed, also
+	// mid-handshake) and every later Dial returns mangos.ErrClosed at once,
+	// which stops mangos' redial loop. Closing is final: setting another
+	// context does not reopen the dialer. mangos' own Dialer.Close does not
+	// reach the transport, so a socket layer that wants Close to cut a dial
+	// short passes a context here and cancels it. Default: none (the dialer
+	// never closes).
+	OptionContext = "nanoact:context"
+)
+
+// DefaultHandshakeTimeout is the OptionHandshakeTimeout default: NNG's tcp
+// transport gives a peer 10 s to complete the SP handshake.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// Events receives the connection faults this package recovers from on its
+// own. Without a hook they are silent, as in NNG; the sockets layer passes
+// one that logs and counts.
+//
+// Methods are called synchronously on the goroutine that saw the fault (a
+// pipe's receive goroutine or a handshake goroutine), so they must be safe
+// for concurrent use, return quickly, and not call back into the dialer,
+// listener or socket concerned.
+type Events interface {
+	// OnOversize reports a message whose announced size exceeds the
+	// pipe's limit (mangos.OptionMaxRecvSize). The pipe is then closed;
+	// its dialer or listener carries on. url is the dialer's or listener's
+	// user URL (tcp://…, not nanoact.tcp://…), remote the peer address.
+	OnOversize(url, remote string, size uint64, limit int)
+
+	// OnHandshakeFail reports a connection closed during the SP handshake:
+	// a time-out (err matches nanoact.ErrTimedOut), a bad header or the
+	// wrong protocol (nanoact.ErrProtocol), or the peer hanging up. On a
+	// listener the connection is dropped and accepting goes on; on a
+	// dialer err is also returned by Dial.
+	OnHandshakeFail(url, remote string, err error)
+}
+
+var registerOnce sync.Once
+
+// Register adds this package's transports to mangos' process-wide
+// registry under the private schemes nanoact.tcp, nanoact.tcp4,
+// nanoact.tcp6, nanoact.ipc, nanoact.unix and nanoact.abstract. Plain
+// tcp:// and ipc:// stay with mangos' own transports, so other mangos users
+// in the process are unaffected. Use Rewrite to turn a user URL into one
+// of these schemes.
+//
+// Register is idempotent and safe for concurrent use; it does not block
+// beyond a map update and starts no goroutine.
+func Register() {
+	registerOnce.Do(func() {
+		for _, t := range []*tran{
+			{user: "tcp", kind: kindTCP},
+			{user: "tcp4", kind: kindTCP},
+			{user: "tcp6", kind: kindTCP},
+			{user: "ipc", kind: kindIPC},
+			{user: "unix", kind: kindIPC},
+			{user: "abstract", kind: kindAbstract},
+		} {
+			mtransport.RegisterTransport(t)
+		}
+	})
+}
+
+// kind is the family of a transport.
+type kind uint8
+
+const (
+	kindTCP kind = iota
+	kindIPC
+	kindAbstract
+)
+
+// tran implements mangos.Transport for one scheme.
+type tran struct {
+	user string // user-facing scheme: "tcp"
+	kind kind
+}
+
+// Scheme returns the private scheme, e.g. "nanoact.tcp".
+func (t *tran) Scheme() string { return privatePrefix + t.user }
+
+// userURL strips the private scheme from a mangos URL and parses what is
+// left as the user URL NNG would have seen.
+func (t *tran) userURL(addr string) (*nngURL, string, error) {
+	rest, ok := strings.CutPrefix(addr, t.Scheme()+"://")
+	if !ok {
+		return nil, "", mangos.ErrBadTran
+	}
+	url := t.user + "://" + rest
+	u, err := parseURL(url)
+	if err != nil {
+		return nil, "", err
+	}
+	return u, url, nil
+}
+
+// NewDialer validates addr for dialing and returns a dialer. It resolves
+// nothing but a tcp source address (tcp://src;host:port); the peer is
+// resolved on every Dial. sock supplies the protocol numbers.
+func (t *tran) NewDialer(addr string, sock mangos.Socket) (mangos.TranDialer, error) {
+	u, url, err := t.userURL(addr)
+	if err != nil {
+		return nil, err
+	}
+	return newDialer(t, u, url, sock.Info())
+}
+
+// NewListener validates addr for listening and, for tcp, resolves the
+// host once, as NNG does. Nothing is bound until Listen.
+func (t *tran) NewListener(addr string, sock mangos.Socket) (mangos.TranListener, error) {
+	u, url, err := t.userURL(addr)
+	if err != nil {
+		return nil, err
+	}
+	return newListener(t, u, url, sock.Info())
+}

@@ -1,0 +1,427 @@
+package transport
+
+import (
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nanoact/nanoact"
+)
+
+// privatePrefix turns a user scheme into the scheme this package registers
+// with mangos: "tcp" becomes "nanoact.tcp".
+const privatePrefix = "nanoact."
+
+// maxPathLen is the longest ipc path or abstract name NNG accepts: a
+// sockaddr_un holds 108 bytes and NNG keeps one for the terminating NUL.
+const maxPathLen = 107
+
+// nngURL is a URL split the way NNG's nni_url_parse splits it. Only the
+// parts the stream transports look at are kept.
+type nngURL struct {
+	scheme   string // lower case
+	rest     string // everything after "://", verbatim
+	hostname string // lower case, without brackets, "*" removed
+	port     string // "" when absent
+	path     string // canonical path; the whole rest for ipc, unix, abstract, inproc
+	hasUser  bool
+	hasQuery bool
+	hasFrag  bool
+}
+
+// schemeInfo says how Rewrite treats a user scheme: mapped to one of our
+// transports (private), passed to mangos unchanged, or unknown.
+func schemeInfo(scheme string) (private, known bool) {
+	switch scheme {
+	case "tcp", "tcp4", "tcp6", "ipc", "unix", "abstract":
+		return true, true
+	case "inproc", "ws", "wss", "tls+tcp":
+		return false, true
+	}
+	return false, false
+}
+
+// Rewrite validates url the way NNG 1.5 does and returns the URL to give
+// mangos' Socket.Dial, Socket.Listen, NewDialer or NewListener.
+//
+// tcp://, tcp4://, tcp6://, ipc://, unix:// and abstract:// are mapped to
+// this package's private schemes (nanoact.tcp:// and so on, registered by
+// Register), so that the rest of the process keeps mangos' own tcp and ipc
+// transports. inproc://, ws://, wss:// and tls+tcp:// are returned
+// unchanged apart from a lower-cased scheme, after the same syntax checks.
+//
+// Rewrite does not resolve host names; that happens in NewListener (once,
+// as NNG does) and in every Dial. A port given by name ("http") is looked
+// up in the system's services database. Checks that depend on
+// the direction (a dialer needs both a host and a port, a listener may
+// leave the host empty or "*") are made by the dialer and listener.
+//
+// Errors are *nanoact.Error values:
+//   - CodeInvalid: no "://", a malformed percent escape, invalid UTF-8, an
+//     unterminated IPv6 bracket or a colon without a port (NNG_EINVAL);
+//   - CodeNotSupported: a scheme with no transport (NNG_ENOTSUP), or
+//     abstract:// on a system without abstract sockets;
+//   - CodeAddrInvalid: a tcp URL with a path, query, fragment or user, no
+//     host and no port, or a bad port; an empty or too long ipc path; a
+//     bad abstract name (NNG_EADDRINVAL).
+func Rewrite(url string) (mangosURL string, err error) {
+	u, err := parseURL(url)
+	if err != nil {
+		return "", err
+	}
+	private, known := schemeInfo(u.scheme)
+	if !known {
+		return "", urlErr(nanoact.CodeNotSupported, url, "no transport for scheme %q", u.scheme)
+	}
+	if !private {
+		return u.scheme + "://" + u.rest, nil
+	}
+	switch u.scheme {
+	case "tcp", "tcp4", "tcp6":
+		if err := checkTCP(u, url); err != nil {
+			return "", err
+		}
+		if u.hostname == "" && u.port == "" {
+			return "", urlErr(nanoact.CodeAddrInvalid, url, "no host and no port")
+		}
+	case "ipc", "unix":
+		if _, err := ipcPath(u, url); err != nil {
+			return "", err
+		}
+	case "abstract":
+		if _, err := abstractName(u, url); err != nil {
+			return "", err
+		}
+	}
+	return privatePrefix + u.scheme + "://" + u.rest, nil
+}
+
+func urlErr(c nanoact.Code, url, format string, args ...any) *nanoact.Error {
+	return nanoact.Errorf(c, "transport: url "+url, format, args...)
+}
+
+// parseURL is NNG's nni_url_parse. It fails with CodeInvalid where NNG
+// returns NNG_EINVAL.
+func parseURL(raw string) (*nngURL, error) {
+	i := strings.IndexByte(raw, ':')
+	if i < 0 || !strings.HasPrefix(raw[i:], "://") {
+		return nil, urlErr(nanoact.CodeInvalid, raw, "missing \"://\"")
+	}
+	u := &nngURL{scheme: asciiLower(raw[:i]), rest: raw[i+3:]}
+	s := u.rest
+	switch u.scheme {
+	case "ipc", "unix", "abstract", "inproc":
+		// These carry a path or a name, never a host.
+		u.path = s
+		return u, nil
+	}
+
+	// The host part ends at a path, query, fragment or the end, and may
+	// start with "user@".
+	n := 0
+	for n < len(s) && s[n] != '/' && s[n] != '?' && s[n] != '#' {
+		if s[n] == '@' {
+			if u.hasUser {
+				return nil, urlErr(nanoact.CodeInvalid, raw, "two user parts")
+			}
+			u.hasUser = true
+			s = s[n+1:]
+			n = 0
+			continue
+		}
+		n++
+	}
+	// A host of "*" is nanomsg's wildcard: all interfaces.
+	if (n == 1 && s[0] == '*') || (n > 1 && strings.HasPrefix(s, "*:")) {
+		s = s[1:]
+		n--
+	}
+	host := asciiLower(s[:n])
+	requri, ok := canonifyURI(s[n:])
+	if !ok {
+		return nil, urlErr(nanoact.CodeInvalid, raw, "malformed path")
+	}
+	u.path = requri
+	if j := strings.IndexAny(requri, "?#"); j >= 0 {
+		u.path = requri[:j]
+		u.hasQuery = requri[j] == '?'
+		u.hasFrag = strings.IndexByte(requri[j:], '#') >= 0
+	}
+
+	var rem string
+	if strings.HasPrefix(host, "[") {
+		j := strings.IndexByte(host, ']')
+		if j < 0 {
+			return nil, urlErr(nanoact.CodeInvalid, raw, "unterminated '['")
+		}
+		u.hostname = host[1:j]
+		rem = host[j+1:]
+		if rem != "" && rem[0] != ':' {
+			return nil, urlErr(nanoact.CodeInvalid, raw, "junk after ']'")
+		}
+	} else if j := strings.IndexByte(host, ':'); j >= 0 {
+		u.hostname, rem = host[:j], host[j:]
+	} else {
+		u.hostname = host
+	}
+	if rem != "" {
+		if rem == ":" {
+			return nil, urlErr(nanoact.CodeInvalid, raw, "empty port")
+		}
+		u.port = rem[1:]
+	} else {
+		u.port = defaultPort(u.scheme)
+	}
+	return u, nil
+}
+
+// defaultPort is nni_url_default_port: only the HTTP-based schemes have
+// one, optionally suffixed by 4 or 6.
+func defaultPort(scheme string) string {
+	base := strings.TrimRight(scheme, "46")
+	if len(scheme)-len(base) > 1 {
+		return ""
+	}
+	switch base {
+	case "http", "ws":
+		return "80"
+	case "https", "wss":
+		return "443"
+	}
+	return ""
+}
+
+// canonifyURI is NNG's url_canonify_uri: decode %XX for unreserved
+// characters and high bytes, collapse repeated slashes and remove dot
+// segments in the path, then insist on valid UTF-8.
+func canonifyURI(in string) (string, bool) {
+	// Pass 1: percent decoding of the safe characters.
+	var b strings.Builder
+	b.Grow(len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(in) || !isHex(in[i+1]) || !isHex(in[i+2]) {
+			return "", false
+		}
+		v := hexVal(in[i+1])<<4 | hexVal(in[i+2])
+		switch {
+		case v >= 'A' && v <= 'Z', v >= 'a' && v <= 'z', v >= '0' && v <= '9',
+			v == '.', v == '~', v == '_', v == '-', v >= 0x80:
+			b.WriteByte(v)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(asciiUpper(in[i+1]))
+			b.WriteByte(asciiUpper(in[i+2]))
+		}
+		i += 2
+	}
+	s := b.String()
+
+	// Pass 2: collapse "//" before any query or fragment.
+	b.Reset()
+	skip := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == '/' && !skip {
+			b.WriteByte('/')
+			for i < len(s) && s[i] == '/' {
+				i++
+			}
+			continue
+		}
+		if c == '?' || c == '#' {
+			skip = true
+		}
+		b.WriteByte(c)
+		i++
+	}
+	s = b.String()
+
+	// Pass 3: remove "/." and "/.." segments in the path.
+	out := make([]byte, 0, len(s))
+	skip = false
+	segEnd := func(j int) bool {
+		return j >= len(s) || s[j] == '#' || s[j] == '?' || s[j] == '/'
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == '/' && !skip {
+			if strings.HasPrefix(s[i:], "/..") && segEnd(i+3) {
+				for len(out) > 0 {
+					out = out[:len(out)-1]
+					if len(out) == 0 || out[len(out)-1] == '/' {
+						break
+					}
+				}
+				if len(out) > 0 {
+					out = out[:len(out)-1]
+				}
+				i += 3
+				continue
+			}
+			if strings.HasPrefix(s[i:], "/.") && segEnd(i+2) {
+				i += 2
+				continue
+			}
+			out = append(out, '/')
+			i++
+			continue
+		}
+		if c == '?' || c == '#' {
+			skip = true
+		}
+		out = append(out, c)
+		i++
+	}
+	if !utf8.Valid(out) {
+		return "", false
+	}
+	return string(out), true
+}
+
+// checkTCP applies the URL checks NNG's tcp transport makes on both
+// dialers and listeners, and validates a non-empty port.
+func checkTCP(u *nngURL, url string) error {
+	if u.path != "" && u.path != "/" {
+		return urlErr(nanoact.CodeAddrInvalid, url, "tcp URL with a path")
+	}
+	if u.hasUser || u.hasQuery || u.hasFrag {
+		return urlErr(nanoact.CodeAddrInvalid, url, "tcp URL with a user, query or fragment")
+	}
+	if u.port != "" {
+		if _, err := parsePort(u.port); err != nil {
+			return urlErr(nanoact.CodeAddrInvalid, url, "%v", err)
+		}
+	}
+	return nil
+}
+
+// parsePort accepts a decimal port in 0..65535 or a service name known to
+// the system (as getaddrinfo does). The empty string is port 0.
+func parsePort(p string) (int, error) {
+	if p == "" {
+		return 0, nil
+	}
+	if isDigits(p) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n > 0xffff {
+			return 0, &net.AddrError{Err: "invalid port", Addr: p}
+		}
+		return n, nil
+	}
+	return net.LookupPort("tcp", p)
+}
+
+// ipcPath returns the filesystem path of an ipc:// or unix:// URL.
+func ipcPath(u *nngURL, url string) (string, error) {
+	switch {
+	case u.path == "":
+		return "", urlErr(nanoact.CodeAddrInvalid, url, "empty path")
+	case len(u.path) > maxPathLen:
+		return "", urlErr(nanoact.CodeAddrInvalid, url, "path longer than %d bytes", maxPathLen)
+	case strings.IndexByte(u.path, 0) >= 0:
+		return "", urlErr(nanoact.CodeAddrInvalid, url, "path contains NUL")
+	}
+	return u.path, nil
+}
+
+// abstractName returns the decoded name of an abstract:// URL. NNG
+// URI-decodes the name, so abstract://a%00b is the three bytes "a\x00b".
+// The empty name asks the kernel for an unused one when listening.
+func abstractName(u *nngURL, url string) (string, error) {
+	if !abstractSupported() {
+		return "", urlErr(nanoact.CodeNotSupported, url, "abstract sockets need Linux")
+	}
+	s := u.path
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", urlErr(nanoact.CodeAddrInvalid, url, "malformed %%-escape")
+			}
+			c = hexVal(s[i+1])<<4 | hexVal(s[i+2])
+			i += 2
+		}
+		out = append(out, c)
+	}
+	if len(out) > maxPathLen {
+		return "", urlErr(nanoact.CodeAddrInvalid, url, "name longer than %d bytes", maxPathLen)
+	}
+	return string(out), nil
+}
+
+// encodeAbstract percent-encodes every byte of name outside RFC 3986's
+// unreserved set, so that the result parses back to name.
+func encodeAbstract(name string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func abstractSupported() bool {
+	return runtime.GOOS == "linux" || runtime.GOOS == "android"
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func asciiUpper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}

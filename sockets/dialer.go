@@ -1,0 +1,194 @@
+package sockets
+
+import (
+	"fmt"
+	"strings"
+
+	"go.nanomsg.org/mangos/v3"
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/transport"
+)
+
+// Dialer connects its socket to a listener at a URL, and reconnects when
+// the connection is lost. It is safe for concurrent use. Closing the
+// socket closes it.
+type Dialer struct {
+	endpoint
+	md mangos.Dialer
+}
+
+// Dial creates a dialer for url and starts it per the StartMode option:
+// Async (default) connects in the background, retrying every reconnect
+// time until it succeeds; Sync makes one attempt now and fails with its
+// error (ErrConnRefused when nobody listens), leaving no dialer; Later only
+// creates it (see Start).
+//
+// URLs: inproc://name, ipc:///path, unix:///path, abstract://name (Linux),
+// tcp://host:port (tcp4, tcp6; IPv6 as [::1]), ws://host:port/path.
+// Errors: ErrInvalid (no "://"), ErrNotSupported (unknown scheme),
+// ErrAddrInvalid (bad host or port), ErrClosed.
+func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
+	var ec endpointConfig
+	for _, o := range opts {
+		o.applyEndpoint(&ec)
+	}
+	op := "sockets: dial " + url
+	var d *Dialer
+	err := s.control(op, func() error {
+		if s.isClosed() {
+			return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+		}
+		murl, err := transport.Rewrite(url)
+		if err != nil {
+			return nngerr.Wrap(err, op)
+		}
+		md, err := s.ms.NewDialer(murl, s.transportOptions(murl))
+		if err != nil {
+			return nngerr.Wrap(err, op)
+		}
+		d = &Dialer{md: md}
+		d.init(s, url)
+		s.mu.Lock()
+		s.dialers = append(s.dialers, d)
+		s.mu.Unlock()
+		if ec.start == Later {
+			return nil
+		}
+		if err := d.start(ec.start); err != nil {
+			s.removeDialer(d)
+			_ = md.Close()
+			d = nil
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// transportOptions returns the options our own transports take.
+func (s *Socket) transportOptions(murl string) map[string]any {
+	if !strings.HasPrefix(murl, "nanoact.") {
+		return nil
+	}
+	return map[string]any{
+		transport.OptionHandshakeTimeout: s.cfg.handshakeTimeout,
+		transport.OptionEvents:           transportEvents{s},
+	}
+}
+
+func (s *Socket) removeDialer(d *Dialer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.dialers {
+		if x == d {
+			s.dialers = append(s.dialers[:i], s.dialers[i+1:]...)
+			return
+		}
+	}
+}
+
+// start runs in the socket actor.
+func (d *Dialer) start(mode StartMode) error {
+	op := "sockets: dial " + d.url
+	if err := d.md.SetOption(mangos.OptionDialAsynch, mode != Sync); err != nil {
+		return nngerr.Wrap(err, op)
+	}
+	if err := d.md.Dial(); err != nil {
+		return nngerr.Wrap(err, op)
+	}
+	d.mu.Lock()
+	d.state = Started
+	d.mu.Unlock()
+	d.s.log.Debug("dialer started", zap.String("url", d.url), zap.Stringer("mode", mode))
+	return nil
+}
+
+// Start starts a dialer created with Later, Async (connect in the
+// background, retrying) or Sync (one attempt now; its error is returned and
+// the dialer stays not started). A started dialer gives ErrState, a closed
+// one ErrNotFound (NNG's "Entry not found").
+func (d *Dialer) Start(mode StartMode) error {
+	op := "sockets: start dialer " + d.url
+	return d.s.control(op, func() error {
+		switch d.State() {
+		case Closed:
+			return errNotFound(op)
+		case Started:
+			return &nanoact.Error{Code: nanoact.CodeState, Op: op}
+		}
+		if mode == Later {
+			mode = Async
+		}
+		err := d.start(mode)
+		if err != nil && mode == Sync {
+			// mangos keeps a failed synchronous dialer marked active; make a
+			// fresh one so that Start can be tried again.
+			murl, _ := transport.Rewrite(d.url)
+			if md, nerr := d.s.ms.NewDialer(murl, d.s.transportOptions(murl)); nerr == nil {
+				old := d.md
+				d.s.mu.Lock()
+				d.md = md
+				d.s.mu.Unlock()
+				_ = old.Close()
+			}
+		}
+		return err
+	})
+}
+
+// Close stops the dialer and closes the connection it made. A closed
+// dialer gives ErrNotFound, as NNG.
+func (d *Dialer) Close() error {
+	op := "sockets: close dialer " + d.url
+	var err error
+	cerr := d.s.control(op, func() error {
+		if !d.close() {
+			err = errNotFound(op)
+		}
+		d.s.removeDialer(d)
+		return nil
+	})
+	if cerr != nil && err == nil {
+		// The socket is closing: it closes the dialer itself.
+		if !d.markClosed() {
+			return errNotFound(op)
+		}
+		return nil
+	}
+	return err
+}
+
+// close runs in the socket actor; false if already closed.
+func (d *Dialer) close() bool {
+	if !d.markClosed() {
+		return false
+	}
+	_ = d.md.Close()
+	d.closePipes()
+	return true
+}
+
+// String describes the dialer as nanonext prints it.
+func (d *Dialer) String() string {
+	return fmt.Sprintf("< nanoDialer >\n - id: %d\n - socket: %d\n - state: %s\n - url: %s\n", d.id, d.s.id, d.State(), d.url)
+}
+
+// transportEvents receives faults from nanoact's transports.
+type transportEvents struct{ s *Socket }
+
+func (e transportEvents) OnOversize(url, remote string, size uint64, limit int) {
+	e.s.oversize.Add(1)
+	e.s.log.Warn("message over recv-size-max: connection closed",
+		zap.String("url", url), zap.String("remote", remote), zap.Uint64("size", size), zap.Int("limit", limit))
+}
+
+func (e transportEvents) OnHandshakeFail(url, remote string, err error) {
+	e.s.log.Warn("connection rejected in SP handshake",
+		zap.String("url", url), zap.String("remote", remote), zap.Error(err))
+}

@@ -1,0 +1,49 @@
+// Package sockets provides NNG sockets for the ten scalability protocols
+// (bus, pair, poly, push, pull, pub, sub, req, rep, surveyor, respondent)
+// and their raw variants, with dialers and listeners over inproc, ipc,
+// unix, abstract (Linux), tcp and ws transports. It speaks NNG's wire
+// protocol, so its peers may be C NNG (nngcat), pynng, nanonext in R or
+// mangos programs.
+//
+// # Architecture
+//
+// Each Socket is an actor: dial, listen, start, close and connection
+// events go through its mailbox one at a time. Sends and receives do not:
+// they go straight to the socket's protocol engine, so many goroutines may
+// send and receive on one socket at once. Each connection (pipe) costs two
+// goroutines, one reading and one writing; an idle socket costs none.
+//
+// # Blocking
+//
+// nanonext's block argument maps onto the context passed to Send and Recv,
+// once for the whole package:
+//
+//   - block = NULL / FALSE (nanonext's default): pass NonBlock(ctx). The
+//     operation completes only if it can at once, otherwise it fails with
+//     ErrTryAgain (8).
+//   - block = TRUE: pass a context without deadline. The operation blocks
+//     until it completes, the context is cancelled (ErrCanceled, wrapping
+//     context.Canceled) or the socket closes (ErrClosed).
+//   - block = n ms: pass a context with a deadline. The operation fails
+//     with ErrTimedOut (5) when it passes; the error also matches
+//     context.DeadlineExceeded.
+//
+// # Modes
+//
+// Send encodes in Serial mode (the socket's Codec, CBOR by default) or Raw
+// mode (bytes; strings with one trailing NUL; numeric slices as
+// little-endian values, so numpy and R peers read them). Receives decode by
+// Go type (RecvAs, Decode) or by nanonext mode name (RecvMode, DecodeMode).
+package sockets
+
+import (
+	"context"
+
+	"github.com/nanoact/nanoact/internal/proto"
+)
+
+// NonBlock returns a context, derived from parent, under which a Send or
+// Recv does not wait: it fails with ErrTryAgain if it cannot complete at
+// once (nanonext's block = FALSE, the default there). It costs one small
+// allocation; keep and reuse the result.
+func NonBlock(parent context.Context) context.Context { return proto.NonBlock(parent) }

@@ -1,0 +1,249 @@
+package sockets
+
+import (
+	"context"
+
+	"go.nanomsg.org/mangos/v3"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/codec"
+)
+
+// Msg is one received or raw-mode message.
+//
+// Header holds the protocol header, which only raw-mode sockets expose (a
+// request id, a backtrace, a pipe id); Body is the payload; Pipe is the id
+// of the pipe the message arrived on (0 for messages built locally).
+//
+// A Msg from Recv owns its buffers; they come from a pool, and calling Free
+// once done returns them (optional: an unfreed Msg is simply collected).
+type Msg struct {
+	Header []byte
+	Body   []byte
+	Pipe   uint32
+
+	m *mangos.Message
+}
+
+// NewMsg returns a message with a body of len(body) bytes copied from body,
+// drawn from the message pool. It allocates nothing in the steady state.
+func NewMsg(body []byte) *Msg {
+	m := mangos.NewMessage(len(body))
+	m.Body = append(m.Body, body...)
+	return &Msg{Body: m.Body, Header: m.Header, m: m}
+}
+
+// Free returns m's buffers to the pool. m must not be used afterwards.
+func (m *Msg) Free() {
+	if m.m != nil {
+		m.m.Free()
+		m.m = nil
+	}
+	m.Header, m.Body = nil, nil
+}
+
+// mangosMsg returns m as a mangos message, taking ownership of its buffers.
+func (m *Msg) mangosMsg() *mangos.Message {
+	mm := m.m
+	if mm == nil {
+		mm = mangos.NewMessage(0)
+	}
+	mm.Header = append(mm.Header[:0], m.Header...)
+	mm.Body = m.Body
+	m.m, m.Header, m.Body = nil, nil, nil
+	return mm
+}
+
+func wrapMsg(mm *mangos.Message) *Msg {
+	m := &Msg{Header: mm.Header, Body: mm.Body, m: mm}
+	if mm.Pipe != nil {
+		m.Pipe = mm.Pipe.ID()
+	}
+	return m
+}
+
+// Mode is a nanonext send or receive mode. Send takes Serial (the default)
+// or Raw; receives accept every mode.
+type Mode int
+
+// The modes, numbered as nanonext's integer mode codes.
+const (
+	Serial    = Mode(codec.Serial)    // the socket's Codec (CBOR by default)
+	Character = Mode(codec.Character) // NUL-separated strings → []string
+	Complex   = Mode(codec.Complex)   // 16-byte little-endian complex → []complex128
+	Double    = Mode(codec.Double)    // 8-byte little-endian float → []float64
+	Integer   = Mode(codec.Integer)   // 4-byte little-endian int → []int32
+	Logical   = Mode(codec.Logical)   // 4-byte int, non-zero true → []bool
+	Numeric   = Mode(codec.Numeric)   // same as Double
+	Raw       = Mode(codec.Raw)       // the bytes as they are → []byte
+	String    = Mode(codec.String)    // one NUL-terminated string → string
+)
+
+// String returns the mode's nanonext name.
+func (m Mode) String() string { return codec.Mode(m).String() }
+
+// ParseMode parses a mode name with nanonext's prefix rules ("r" raw, "d"
+// double, "ch" character, "se" serial, ...). Ambiguous or unknown names
+// fail with ErrInvalid.
+func ParseMode(s string) (Mode, error) {
+	m, err := codec.ParseMode(s)
+	return Mode(m), err
+}
+
+func (m Mode) applySend(c *sendConfig) { c.mode = m }
+
+// Codec marshals Go values for Serial mode; see WithCodec.
+type Codec = codec.Codec
+
+// Decode converts m's body to T. In Serial mode the socket's codec cd
+// decodes it (nil means CBOR). In any other mode the body is read as raw
+// bytes by T's type, as nanonext's receive modes do:
+//
+//	[]byte        raw: the body itself (not copied; m must not be freed)
+//	string        string: bytes up to a single trailing NUL
+//	[]string      character: split on NUL
+//	[]float64     double / numeric; float64 a single one (8 bytes)
+//	[]int32       integer; int32 a single one
+//	[]bool        logical; bool a single one
+//	[]complex128  complex; complex128 a single one
+//
+// Other types in a raw mode fail with ErrBadType. A body that does not
+// divide into T, or that the codec cannot decode, fails with a
+// *nanoact.ConvertError holding the whole body (errors.Is(err,
+// nanoact.ErrBadType)). Decoding allocates only the result.
+func Decode[T any](m *Msg, mode Mode, cd Codec) (T, error) {
+	var out T
+	var err error
+	b := m.Body
+	one := func(n int, mode string) error {
+		if n != 1 {
+			return &nanoact.ConvertError{Mode: mode, Data: b}
+		}
+		return nil
+	}
+	if mode == Serial {
+		if cd == nil {
+			cd = codec.CBOR()
+		}
+		if cd.Unmarshal(b, &out) != nil {
+			var zero T
+			return zero, &nanoact.ConvertError{Mode: "serial", Data: b}
+		}
+		return out, nil
+	}
+	switch p := any(&out).(type) {
+	case *[]byte:
+		*p = b
+	case *string:
+		*p, err = codec.DecodeString(b)
+	case *[]string:
+		*p = codec.Characters(b)
+	case *[]float64:
+		*p, err = codec.Float64s(b)
+	case *float64:
+		var v []float64
+		if v, err = codec.Float64s(b); err == nil {
+			if err = one(len(v), "double"); err == nil {
+				*p = v[0]
+			}
+		}
+	case *[]int32:
+		*p, err = codec.Int32s(b)
+	case *int32:
+		var v []int32
+		if v, err = codec.Int32s(b); err == nil {
+			if err = one(len(v), "integer"); err == nil {
+				*p = v[0]
+			}
+		}
+	case *[]bool:
+		*p, err = codec.Bools(b)
+	case *bool:
+		var v []bool
+		if v, err = codec.Bools(b); err == nil {
+			if err = one(len(v), "logical"); err == nil {
+				*p = v[0]
+			}
+		}
+	case *[]complex128:
+		*p, err = codec.Complex128s(b)
+	case *complex128:
+		var v []complex128
+		if v, err = codec.Complex128s(b); err == nil {
+			if err = one(len(v), "complex"); err == nil {
+				*p = v[0]
+			}
+		}
+	default:
+		err = nanoact.Errorf(nanoact.CodeBadType, "sockets: decode", "%T cannot be received in %s mode", out, mode)
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// DecodeMode converts m's body by a nanonext receive mode, returning the
+// same Go types as Decode ([]string for Character, []float64 for Double and
+// Numeric, []int32, []bool, []complex128, []byte for Raw, string, and for
+// Serial the value decoded into an any).
+func DecodeMode(m *Msg, mode Mode, cd Codec) (any, error) {
+	switch mode {
+	case Character:
+		return Decode[[]string](m, mode, cd)
+	case Complex:
+		return Decode[[]complex128](m, mode, cd)
+	case Double, Numeric:
+		return Decode[[]float64](m, mode, cd)
+	case Integer:
+		return Decode[[]int32](m, mode, cd)
+	case Logical:
+		return Decode[[]bool](m, mode, cd)
+	case Raw:
+		return Decode[[]byte](m, mode, cd)
+	case String:
+		return Decode[string](m, mode, cd)
+	}
+	return Decode[any](m, Serial, cd)
+}
+
+// Conn is what can send and receive messages: a *Socket (and, later, a
+// context or stream). aio and rpc accept any Conn.
+type Conn interface {
+	// SendMsg sends m, taking ownership of it on success.
+	SendMsg(ctx context.Context, m *Msg) error
+	// RecvMsg receives one message.
+	RecvMsg(ctx context.Context) (*Msg, error)
+	// Codec returns the codec for Serial mode.
+	Codec() Codec
+}
+
+// RecvOption configures a typed receive: a Mode.
+type RecvOption interface{ applyRecv(*recvConfig) }
+
+type recvConfig struct{ mode Mode }
+
+func (m Mode) applyRecv(c *recvConfig) { c.mode = m }
+
+// RecvAs receives one message from c and decodes it as T: with the
+// connection's codec by default (the counterpart of Send without a mode),
+// or, given Raw (or any raw mode), from raw bytes by T's type (the
+// counterpart of Send with Raw); see Decode. It blocks as c's RecvMsg does
+// (see the package doc on blocking).
+func RecvAs[T any](ctx context.Context, c Conn, opts ...RecvOption) (T, error) {
+	rc := recvConfig{mode: Serial}
+	for _, o := range opts {
+		o.applyRecv(&rc)
+	}
+	m, err := c.RecvMsg(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := Decode[T](m, rc.mode, c.Codec())
+	if _, isBytes := any(v).([]byte); err == nil && !(isBytes && rc.mode != Serial) {
+		m.Free() // the decoded value holds no reference to the body
+	}
+	return v, err
+}

@@ -1,0 +1,161 @@
+package sockets
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/internal/codec"
+)
+
+// Option configures a Socket in New.
+type Option interface{ apply(*config) }
+
+type config struct {
+	raw              bool
+	logger           *zap.Logger
+	system           *actor.System
+	codec            Codec
+	dials, listens   []endpointSpec
+	reconnMin        time.Duration
+	reconnMax        time.Duration
+	handshakeTimeout time.Duration
+	recvMax          int
+}
+
+type endpointSpec struct {
+	url  string
+	opts []EndpointOption
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+func defaultConfig() config {
+	return config{
+		logger:           zap.NewNop(),
+		codec:            codec.CBOR(),
+		reconnMin:        time.Second,
+		handshakeTimeout: 10 * time.Second,
+	}
+}
+
+// Dial makes New dial url once the socket is open, as nanonext's
+// socket(dial = url). Endpoint options apply to that dialer. If the dial
+// fails, New fails and closes the socket.
+func Dial(url string, opts ...EndpointOption) Option {
+	return optionFunc(func(c *config) { c.dials = append(c.dials, endpointSpec{url, opts}) })
+}
+
+// Listen makes New listen on url once the socket is open, as nanonext's
+// socket(listen = url). Listeners are started before dialers.
+func Listen(url string, opts ...EndpointOption) Option {
+	return optionFunc(func(c *config) { c.listens = append(c.listens, endpointSpec{url, opts}) })
+}
+
+// WithRaw opens the raw variant of the protocol (nanonext's raw = TRUE):
+// no protocol state, headers exposed in Msg.Header, for devices and proxies.
+func WithRaw() Option { return optionFunc(func(c *config) { c.raw = true }) }
+
+// WithLogger sets the logger; nil or absent means zap.NewNop(). The socket
+// logs connection lifecycle at Debug and peer faults at Warn.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithSystem runs the socket's actor on sys instead of actor.Default().
+func WithSystem(sys *actor.System) Option {
+	return optionFunc(func(c *config) { c.system = sys })
+}
+
+// WithCodec sets the codec of Serial mode; the default is CBOR.
+func WithCodec(cd Codec) Option {
+	return optionFunc(func(c *config) {
+		if cd != nil {
+			c.codec = cd
+		}
+	})
+}
+
+// WithReconnect sets the wait before a dialer redials after a failed
+// attempt or a lost connection (NNG's reconnect-time-min, default 1 s) and
+// the ceiling of its exponential back-off (reconnect-time-max, default 0 =
+// no back-off). It applies to dialers created afterwards.
+func WithReconnect(min, max time.Duration) Option {
+	return optionFunc(func(c *config) { c.reconnMin, c.reconnMax = min, max })
+}
+
+// WithHandshakeTimeout bounds the SP handshake of a new tcp, ipc or
+// abstract connection (default 10 s): a peer that connects and then stays
+// silent is dropped when it runs out. Zero or negative means no limit.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.handshakeTimeout = d })
+}
+
+// WithRecvSizeMax limits the size of an incoming message in bytes (NNG's
+// recv-size-max; default 0 = unlimited, as NNG). A larger message closes
+// the connection it came on — only that one — and is logged at Warn and
+// counted; a dialer then reconnects.
+func WithRecvSizeMax(n int) Option {
+	return optionFunc(func(c *config) { c.recvMax = n })
+}
+
+// EndpointOption configures a Dialer or Listener.
+type EndpointOption interface{ applyEndpoint(*endpointConfig) }
+
+type endpointConfig struct {
+	start StartMode
+}
+
+// StartMode says when and how a dialer or listener starts: nanonext's
+// autostart = TRUE (Async), NA (Sync) and FALSE (Later).
+type StartMode int
+
+const (
+	// Async starts at once. A dialer connects in the background and keeps
+	// retrying until it succeeds; a listener binds at once. The default.
+	Async StartMode = iota
+	// Sync starts at once and waits: a dialer makes one connection attempt
+	// and fails with the error of that attempt (ErrConnRefused when nobody
+	// listens), leaving no dialer behind. For a listener it is Async.
+	Sync
+	// Later creates the endpoint without starting it; call Start.
+	Later
+)
+
+func (m StartMode) applyEndpoint(c *endpointConfig) { c.start = m }
+
+// String returns "async", "sync" or "later".
+func (m StartMode) String() string {
+	switch m {
+	case Sync:
+		return "sync"
+	case Later:
+		return "later"
+	}
+	return "async"
+}
+
+// SendOption configures one Send: a Mode (Serial or Raw) or ToPipe.
+type SendOption interface{ applySend(*sendConfig) }
+
+type sendConfig struct {
+	mode Mode
+	pipe uint32
+}
+
+type toPipe uint32
+
+func (p toPipe) applySend(c *sendConfig) { c.pipe = uint32(p) }
+
+// ToPipe directs a send to the pipe with the given id (nanonext's
+// send(pipe = id)). Only poly and bus sockets can direct a send; other
+// protocols fail with ErrNotSupported. A pipe that is gone drops the
+// message, as NNG does.
+func ToPipe(id uint32) SendOption { return toPipe(id) }

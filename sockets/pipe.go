@@ -1,0 +1,128 @@
+package sockets
+
+import (
+	"sync"
+
+	"go.nanomsg.org/mangos/v3"
+	"go.uber.org/zap"
+)
+
+// PipeEvent says that a connection was added to or removed from a socket.
+type PipeEvent struct {
+	// Pipe is the connection's id, as carried by Msg.Pipe.
+	Pipe uint32
+	// Added is true for a new connection, false for one that went away.
+	Added bool
+}
+
+type pipeEvent = PipeEvent
+
+// pipeTracker follows mangos' pipe hook: which pipes are live, which
+// endpoint each belongs to, and when the last one is gone.
+//
+// mangos runs the Attached hook synchronously but the Detached hook on a
+// goroutine of its own, which can even run before Attached for a pipe that
+// closes at once; the tracker copes with both orders.
+type pipeTracker struct {
+	s *Socket
+
+	mu    sync.Mutex
+	live  map[uint32]mangos.Pipe
+	early map[uint32]struct{} // detached before attached
+	idle  chan struct{}       // closed when live becomes empty; nil otherwise
+}
+
+func newPipeTracker(s *Socket) *pipeTracker {
+	return &pipeTracker{s: s, live: make(map[uint32]mangos.Pipe), early: make(map[uint32]struct{})}
+}
+
+func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
+	id := p.ID()
+	switch ev {
+	case mangos.PipeEventAttached:
+		t.mu.Lock()
+		if _, ok := t.early[id]; ok {
+			delete(t.early, id)
+			t.mu.Unlock()
+			return
+		}
+		t.live[id] = p
+		t.mu.Unlock()
+		t.endpointOf(p, func(e *endpoint) { e.addPipe(id) })
+		t.s.ref.Send(pipeEvent{Pipe: id, Added: true})
+	case mangos.PipeEventDetached:
+		t.mu.Lock()
+		if _, ok := t.live[id]; !ok {
+			t.early[id] = struct{}{}
+			t.mu.Unlock()
+			return
+		}
+		delete(t.live, id)
+		t.maybeIdle()
+		t.mu.Unlock()
+		t.endpointOf(p, func(e *endpoint) { e.removePipe(id) })
+		t.s.ref.Send(pipeEvent{Pipe: id, Added: false})
+	}
+}
+
+// maybeIdle closes idle when nothing is live. Call with t.mu held.
+func (t *pipeTracker) maybeIdle() {
+	if len(t.live) == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// wait blocks until every attached pipe has been detached. Call after the
+// engine has closed every pipe.
+func (t *pipeTracker) wait() {
+	t.mu.Lock()
+	if len(t.live) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	t.idle = ch
+	t.mu.Unlock()
+	<-ch
+}
+
+// endpointOf calls fn with the dialer or listener that made p, if known.
+func (t *pipeTracker) endpointOf(p mangos.Pipe, fn func(*endpoint)) {
+	s := t.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if md := p.Dialer(); md != nil {
+		for _, d := range s.dialers {
+			if d.md == md {
+				fn(&d.endpoint)
+				return
+			}
+		}
+	}
+	if ml := p.Listener(); ml != nil {
+		for _, l := range s.listeners {
+			if l.ml == ml {
+				fn(&l.endpoint)
+				return
+			}
+		}
+	}
+}
+
+// close closes one pipe by id.
+func (t *pipeTracker) close(id uint32) {
+	t.mu.Lock()
+	p := t.live[id]
+	t.mu.Unlock()
+	if p != nil {
+		_ = p.Close()
+	}
+}
+
+// publish runs on the socket actor for each pipe event.
+func (t *pipeTracker) publish(ev PipeEvent) {
+	if ce := t.s.log.Check(zap.DebugLevel, "pipe event"); ce != nil {
+		ce.Write(zap.Uint32("pipe", ev.Pipe), zap.Bool("added", ev.Added))
+	}
+}

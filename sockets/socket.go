@@ -1,0 +1,407 @@
+package sockets
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+	"go.nanomsg.org/mangos/v3/protocol"
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/internal/codec"
+	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/proto"
+	"github.com/nanoact/nanoact/internal/transport"
+)
+
+// socketIDs numbers sockets for logs and String, as NNG's socket ids.
+var socketIDs atomic.Uint32
+
+// Socket is an NNG socket of one protocol. Its control plane (dial, listen,
+// start, close, pipe events) runs through its actor's mailbox, one at a
+// time; its data plane (Send, Recv) goes straight to the protocol engine,
+// so concurrent senders and receivers do not queue behind each other.
+//
+// A Socket is safe for concurrent use. It must be Closed.
+type Socket struct {
+	id    uint32
+	proto Protocol
+	cfg   config
+	log   *zap.Logger
+	eng   proto.Socket
+	ms    mangos.Socket
+	ref   *actor.Ref
+	pipes *pipeTracker
+
+	mu        sync.Mutex
+	closed    bool
+	dialers   []*Dialer
+	listeners []*Listener
+
+	oversize atomic.Int64
+}
+
+// New opens a socket for protocol p. It costs one actor spawn (a few µs)
+// and no goroutine until a connection exists; each connection then costs
+// two goroutines. Dial and Listen options start endpoints at once; if one
+// fails, New closes the socket and returns the error.
+//
+// Errors: ErrNotSupported for an unknown protocol, and those of Dial and
+// Listen.
+func New(p Protocol, opts ...Option) (*Socket, error) {
+	if !p.valid() {
+		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: open", Err: fmt.Errorf("unknown protocol %d", int(p))}
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	transport.Register()
+	eng, err := proto.New(proto.ID(p), cfg.raw)
+	if err != nil {
+		return nil, err
+	}
+	s := &Socket{
+		id:    socketIDs.Add(1),
+		proto: p,
+		cfg:   cfg,
+		eng:   eng,
+		ms:    protocol.MakeSocket(eng),
+	}
+	s.log = cfg.logger.Named("sockets").With(zap.Uint32("socket", s.id), zap.String("proto", p.String()))
+	s.pipes = newPipeTracker(s)
+	_ = s.ms.SetOption(mangos.OptionMaxRecvSize, cfg.recvMax)
+	_ = s.ms.SetOption(mangos.OptionReconnectTime, cfg.reconnMin)
+	_ = s.ms.SetOption(mangos.OptionMaxReconnectTime, cfg.reconnMax)
+	s.ms.SetPipeEventHook(s.pipes.hook)
+
+	sys := cfg.system
+	if sys == nil {
+		sys = actor.Default()
+	}
+	s.ref, err = sys.Spawn("", &socketActor{s: s})
+	if err != nil {
+		_ = s.ms.Close()
+		return nil, nngerr.Wrap(err, "sockets: open")
+	}
+	for _, l := range cfg.listens {
+		if _, err := s.Listen(l.url, l.opts...); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	for _, d := range cfg.dials {
+		if _, err := s.Dial(d.url, d.opts...); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ID returns the socket's id, unique in the process.
+func (s *Socket) ID() uint32 { return s.id }
+
+// Protocol returns the socket's protocol.
+func (s *Socket) Protocol() Protocol { return s.proto }
+
+// Raw reports whether the socket is in raw mode.
+func (s *Socket) Raw() bool { return s.cfg.raw }
+
+// Codec returns the codec used in Serial mode.
+func (s *Socket) Codec() Codec { return s.cfg.codec }
+
+// Done returns a channel closed when the socket is closed.
+func (s *Socket) Done() <-chan struct{} { return s.eng.Done() }
+
+// String describes the socket as nanonext prints it.
+func (s *Socket) String() string {
+	var b strings.Builder
+	state := "opened"
+	s.mu.Lock()
+	if s.closed {
+		state = "closed"
+	}
+	fmt.Fprintf(&b, "< nanoSocket >\n - id: %d\n - state: %s\n - protocol: %s\n", s.id, state, s.proto)
+	if len(s.listeners) > 0 {
+		b.WriteString(" - listener:\n")
+		for _, l := range s.listeners {
+			fmt.Fprintf(&b, "    %s\n", l.url)
+		}
+	}
+	if len(s.dialers) > 0 {
+		b.WriteString(" - dialer:\n")
+		for _, d := range s.dialers {
+			fmt.Fprintf(&b, "    %s\n", d.url)
+		}
+	}
+	s.mu.Unlock()
+	return b.String()
+}
+
+// control runs fn in the socket actor's mailbox and waits for it.
+func (s *Socket) control(op string, fn func() error) error {
+	var err error
+	if cerr := s.ref.Call(context.Background(), func() { err = fn() }); cerr != nil {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+	}
+	return err
+}
+
+// Close closes the socket: its listeners, then its dialers, then every
+// connection, as NNG does. It aborts pending sends and receives with
+// ErrClosed and returns once every goroutine the socket started has exited
+// (bounded: connections are closed, not drained; queued messages are
+// dropped, as NNG has no linger). A second Close returns ErrClosed.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: close"}
+	}
+	s.closed = true
+	ls, ds := s.listeners, s.dialers
+	s.mu.Unlock()
+
+	err := s.control("sockets: close", func() error {
+		for _, l := range ls {
+			l.close()
+		}
+		for _, d := range ds {
+			d.close()
+		}
+		return nil
+	})
+	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
+	s.pipes.wait()
+	_ = s.ref.Stop(context.Background())
+	s.log.Debug("socket closed")
+	return err
+}
+
+func (s *Socket) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Send encodes v and sends it. The mode is Serial by default (the socket's
+// Codec); pass Raw for bytes, strings (sent with one trailing NUL, as
+// nanonext's character vectors), and numeric slices (little-endian). A *Msg
+// is sent as it is, header included (raw-mode sockets). ToPipe directs the
+// send on poly and bus sockets.
+//
+// Blocking follows ctx as the package doc describes: NonBlock(ctx) fails
+// with ErrTryAgain when the message cannot be queued at once, a deadline
+// fails with ErrTimedOut. Send copies v; the caller may reuse it at once.
+// pub, bus and surveyor sends never block: with no peer ready the message
+// is dropped and Send succeeds, as in NNG.
+//
+// Errors: ErrNotSupported (pull, sub), ErrState (rep or respondent with no
+// request to answer), ErrClosed, ErrBadType (a value Raw cannot encode),
+// ErrTryAgain, ErrTimedOut.
+func (s *Socket) Send(ctx context.Context, v any, opts ...SendOption) error {
+	sc := sendConfig{mode: Serial}
+	for _, o := range opts {
+		o.applySend(&sc)
+	}
+	m, err := encode(v, sc.mode, s.cfg.codec)
+	if err != nil {
+		return err
+	}
+	if err := s.send(ctx, m, sc.pipe); err != nil {
+		m.Free()
+		return err
+	}
+	return nil
+}
+
+// SendMsg sends m as it is (header and body), taking ownership of it on
+// success; on failure m is left to the caller. It blocks as Send does.
+func (s *Socket) SendMsg(ctx context.Context, m *Msg) error {
+	mm := m.mangosMsg()
+	if err := s.send(ctx, mm, 0); err != nil {
+		m.Header, m.Body, m.m = mm.Header, mm.Body, mm
+		return err
+	}
+	return nil
+}
+
+func (s *Socket) send(ctx context.Context, m *mangos.Message, pipe uint32) error {
+	if s.isClosed() {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: send"}
+	}
+	if !s.proto.canSend() {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: send", Err: fmt.Errorf("%s sockets cannot send", s.proto)}
+	}
+	var err error
+	if pipe != 0 {
+		ds, ok := s.eng.(proto.DirectSender)
+		if !ok {
+			return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: send", Err: fmt.Errorf("%s sockets cannot send to a chosen pipe", s.proto)}
+		}
+		err = ds.SendTo(ctx, pipe, m)
+	} else {
+		err = s.eng.Send(ctx, m)
+	}
+	if err != nil {
+		return nngerr.Wrap(err, "sockets: send")
+	}
+	return nil
+}
+
+// Recv receives one message. It blocks as the package doc describes:
+// NonBlock(ctx) fails with ErrTryAgain when no message is waiting, a
+// deadline with ErrTimedOut. Decode the body with Decode or use RecvAs.
+//
+// Errors: ErrNotSupported (push, pub), ErrState (req with no request
+// outstanding, surveyor with no survey running), ErrTimedOut (also when a
+// survey's time runs out), ErrCanceled (a req or surveyor receive whose
+// request or survey was replaced), ErrClosed, ErrTryAgain.
+func (s *Socket) Recv(ctx context.Context) (*Msg, error) { return s.RecvMsg(ctx) }
+
+// RecvMsg is Recv; it makes Socket a Conn.
+func (s *Socket) RecvMsg(ctx context.Context) (*Msg, error) {
+	if s.isClosed() {
+		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: recv"}
+	}
+	if !s.proto.canRecv() {
+		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: recv", Err: fmt.Errorf("%s sockets cannot receive", s.proto)}
+	}
+	m, err := s.eng.Recv(ctx)
+	if err != nil {
+		return nil, nngerr.Wrap(err, "sockets: recv")
+	}
+	return wrapMsg(m), nil
+}
+
+// RecvMode receives one message and decodes it by a nanonext mode (see
+// DecodeMode). On a conversion failure the error is a *ConvertError
+// holding the raw bytes.
+func (s *Socket) RecvMode(ctx context.Context, mode Mode) (any, error) {
+	m, err := s.RecvMsg(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeMode(m, mode, s.cfg.codec)
+}
+
+// Subscribe adds a topic on a sub socket: a message is received only if
+// its body starts with one of the socket's topics. The topic is a string
+// (its bytes, without NUL), []byte, nil or "" (everything), or any value
+// Raw mode encodes (a float64 subscribes to its 8 bytes). Other protocols
+// fail with ErrNotSupported.
+func (s *Socket) Subscribe(topic any) error { return s.subscription(topic, true) }
+
+// Unsubscribe removes a topic added by Subscribe; ErrNotFound if absent.
+func (s *Socket) Unsubscribe(topic any) error { return s.subscription(topic, false) }
+
+func (s *Socket) subscription(topic any, add bool) error {
+	op := "sockets: subscribe"
+	if !add {
+		op = "sockets: unsubscribe"
+	}
+	if s.isClosed() {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+	}
+	sub, ok := s.eng.(proto.Subscriber)
+	if !ok {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: op}
+	}
+	t, err := codec.Topic(topic)
+	if err != nil {
+		return nngerr.Wrap(err, op)
+	}
+	if add {
+		err = sub.Subscribe(t)
+	} else {
+		err = sub.Unsubscribe(t)
+	}
+	return nngerr.Wrap(err, op)
+}
+
+// SetSurveyTime sets how long a surveyor's surveys collect answers (NNG's
+// surveyor:survey-time, default 1 s) for surveys sent from now on. Zero or
+// negative means surveys never expire. Other protocols: ErrNotSupported.
+func (s *Socket) SetSurveyTime(d time.Duration) error {
+	st, ok := s.eng.(proto.SurveyTimer)
+	if !ok {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: survey time"}
+	}
+	st.SetSurveyTime(d)
+	return nil
+}
+
+// Pipes returns the number of live connections.
+func (s *Socket) Pipes() int { return s.eng.Pipes() }
+
+// Dialers returns the socket's dialers, oldest first.
+func (s *Socket) Dialers() []*Dialer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Dialer(nil), s.dialers...)
+}
+
+// Listeners returns the socket's listeners, oldest first.
+func (s *Socket) Listeners() []*Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Listener(nil), s.listeners...)
+}
+
+// encode builds a pooled message holding v in mode.
+func encode(v any, mode Mode, cd Codec) (*mangos.Message, error) {
+	if m, ok := v.(*Msg); ok {
+		return m.mangosMsg(), nil
+	}
+	switch mode {
+	case Serial:
+		b, err := cd.Marshal(v)
+		if err != nil {
+			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: "sockets: send", Err: err}
+		}
+		m := mangos.NewMessage(0)
+		m.Body = b
+		return m, nil
+	case Raw:
+		m := mangos.NewMessage(rawSizeHint(v))
+		b, err := codec.AppendRaw(m.Body[:0], v)
+		if err != nil {
+			m.Free()
+			return nil, nngerr.Wrap(err, "sockets: send")
+		}
+		m.Body = b
+		return m, nil
+	}
+	return nil, nanoact.Errorf(nanoact.CodeInvalid, "sockets: send", "'mode' should be either serial or raw (got %s)", mode)
+}
+
+func rawSizeHint(v any) int {
+	switch x := v.(type) {
+	case []byte:
+		return len(x)
+	case string:
+		return len(x) + 1
+	case []float64:
+		return 8 * len(x)
+	case []int32:
+		return 4 * len(x)
+	}
+	return 64
+}
+
+// socketActor is the socket's mailbox: control calls arrive as closures
+// (actor.Ref.Call), pipe events as pipeEvent messages.
+type socketActor struct{ s *Socket }
+
+func (a *socketActor) Receive(c *actor.Context) {
+	if ev, ok := c.Message().(pipeEvent); ok {
+		a.s.pipes.publish(ev)
+	}
+}
