@@ -349,12 +349,16 @@ func TestFailWhileStopping(t *testing.T) {
 	s := newSystem(t)
 	ctx := testCtx(t)
 	events := make(chan any, 64)
+	hold := make(chan struct{})
+	leaf := actor.ReceiveFunc(func(c *actor.Context) {
+		if c.Message() == (actor.Stopping{}) {
+			<-hold // keep the middle stopping until its supervisor has decided
+		}
+	})
 	midR := actor.ReceiveFunc(func(c *actor.Context) {
 		switch c.Message() {
 		case actor.Started{}:
-			if _, err := c.Spawn("leaf", &worker{}); err != nil {
-				panic(err)
-			}
+			c.Spawn("leaf", leaf) //nolint:errcheck // fails only once stopping
 		case "stop-then-panic":
 			c.Stop(c.Self()) // queued ahead of the supervisor's Restart
 			panic("late")
@@ -379,6 +383,7 @@ func TestFailWhileStopping(t *testing.T) {
 	if f := nextFailure(t, events); f.Child != mid {
 		t.Fatalf("ChildFailed for %v", f.Child)
 	}
+	close(hold)
 	select {
 	case <-mid.Done():
 	case <-time.After(5 * time.Second):
