@@ -84,7 +84,7 @@ func boundURL(user, bound string) string {
 	if bound == "" || !strings.Contains(bound, "://") || strings.HasPrefix(bound, "nanoact.") {
 		return user
 	}
-	if strings.HasPrefix(user, "tcp") || strings.HasPrefix(user, "abstract") {
+	if strings.HasPrefix(user, "tcp") || strings.HasPrefix(user, "abstract") || strings.HasPrefix(user, "ws") {
 		return bound
 	}
 	return user

@@ -33,6 +33,7 @@ func transports(t *testing.T) map[string]string {
 		"ipc":      "ipc://" + filepath.Join(t.TempDir(), "s.ipc"),
 		"tcp":      "tcp://127.0.0.1:0",
 		"abstract": fmt.Sprintf("abstract://nanoact-sockets-test-%d-%d", os.Getpid(), n),
+		"ws":       fmt.Sprintf("ws://127.0.0.1:0/sockets-test-%d", n),
 	}
 }
 
