@@ -39,7 +39,9 @@ func newPull(raw bool) *pull {
 	return &pull{engine: e}
 }
 
-func (s *pull) Recv(ctx context.Context) (*Message, error) { return s.get(ctx, s.recvq, nil, "sockets: recv") }
+func (s *pull) Recv(ctx context.Context) (*Message, error) {
+	return s.get(ctx, s.recvq, nil, "sockets: recv")
+}
 
 // pair (v0): one peer at a time; a second connection is refused.
 type pair struct {
@@ -61,7 +63,9 @@ func (s *pair) Send(ctx context.Context, m *Message) error {
 	return s.put(ctx, s.sendq, m, "sockets: send")
 }
 
-func (s *pair) Recv(ctx context.Context) (*Message, error) { return s.get(ctx, s.recvq, nil, "sockets: recv") }
+func (s *pair) Recv(ctx context.Context) (*Message, error) {
+	return s.get(ctx, s.recvq, nil, "sockets: recv")
+}
 
 // poly: pair v1 in polyamorous mode. Messages carry a 4-byte hop count.
 // A send with m.Pipe set (see SendTo) goes to that pipe only; otherwise to
@@ -109,7 +113,9 @@ func (s *poly) SendTo(ctx context.Context, id uint32, m *Message) error {
 	return s.sendTo(ctx, id, m, "sockets: send")
 }
 
-func (s *poly) Recv(ctx context.Context) (*Message, error) { return s.get(ctx, s.recvq, nil, "sockets: recv") }
+func (s *poly) Recv(ctx context.Context) (*Message, error) {
+	return s.get(ctx, s.recvq, nil, "sockets: recv")
+}
 
 // DirectSender is implemented by protocols that can send to one pipe.
 type DirectSender interface {
@@ -154,7 +160,9 @@ func (s *bus) SendTo(ctx context.Context, id uint32, m *Message) error {
 	return s.sendTo(ctx, id, m, "sockets: send")
 }
 
-func (s *bus) Recv(ctx context.Context) (*Message, error) { return s.get(ctx, s.recvq, nil, "sockets: recv") }
+func (s *bus) Recv(ctx context.Context) (*Message, error) {
+	return s.get(ctx, s.recvq, nil, "sockets: recv")
+}
 
 // pub: broadcast to every subscriber, dropping for those that are slow.
 type pub struct {

@@ -4,13 +4,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"go.nanomsg.org/mangos/v3"
 	"go.nanomsg.org/mangos/v3/protocol"
 	"go.nanomsg.org/mangos/v3/protocol/pair"
+	"go.uber.org/goleak"
 
 	"github.com/nanoact/nanoact/internal/transport"
 )
@@ -25,20 +25,38 @@ func countFDs(t testing.TB) int {
 	return len(ents)
 }
 
-// settle polls until the goroutine and descriptor counts are back to
-// their baselines, or gives up after a while and reports what is left.
-func settle(t *testing.T, g0, f0 int) {
+// baseline waits until the descriptor count has been steady for a few
+// polls (a previous test may still be closing things), then records the
+// goroutines and descriptors that exist now.
+func baseline(t *testing.T) (goleak.Option, int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	last, steady := -1, 0
+	deadline := time.Now().Add(10 * time.Second)
+	for steady < 3 && time.Now().Before(deadline) {
+		f := countFDs(t)
+		if f == last {
+			steady++
+		} else {
+			last, steady = f, 0
+		}
+		time.Sleep(20 * time.Millisecond) // polling a count, not synchronising
+	}
+	return goleak.IgnoreCurrent(), countFDs(t)
+}
+
+// settle polls until every goroutine started since baseline has exited
+// and the descriptor count is back to f0, or fails after a while.
+func settle(t *testing.T, before goleak.Option, f0 int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		g, f := runtime.NumGoroutine(), countFDs(t)
-		if g <= g0 && f <= f0 {
+		err := goleak.Find(before, goleak.MaxRetryAttempts(1))
+		f := countFDs(t)
+		if err == nil && f <= f0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("leak: %d goroutines (baseline %d), %d fds (baseline %d)\n%s",
-				g, g0, f, f0, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("leak: %d fds (baseline %d); goroutines: %v", f, f0, err)
 		}
 		time.Sleep(10 * time.Millisecond) // polling a count, not synchronising
 	}
@@ -66,7 +84,7 @@ func TestConnectCycles(t *testing.T) {
 			must(t, err)
 			raw := v.(net.Addr)
 
-			g0, f0 := runtime.NumGoroutine(), countFDs(t)
+			before, f0 := baseline(t)
 			start := time.Now()
 			for i := range n {
 				if i%10 == 9 {
@@ -83,9 +101,9 @@ func TestConnectCycles(t *testing.T) {
 				must(t, c.Close())
 			}
 			elapsed := time.Since(start)
-			settle(t, g0, f0)
-			t.Logf("%d cycles in %v (%v per cycle); goroutines and fds back to %d and %d",
-				n, elapsed.Round(time.Millisecond), (elapsed / time.Duration(n)).Round(time.Microsecond), g0, f0)
+			settle(t, before, f0)
+			t.Logf("%d cycles in %v (%v per cycle); no new goroutine left, fds back to %d",
+				n, elapsed.Round(time.Millisecond), (elapsed / time.Duration(n)).Round(time.Microsecond), f0)
 
 			// The listener still works.
 			cli := newSock(t)
