@@ -119,3 +119,15 @@ func BenchmarkProtoactorSpawnStop(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewSystem measures NewSystem plus Close: protoactor's process
+// registry makes a System heavy, so share one (Default) rather than make
+// one per component.
+func BenchmarkNewSystem(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := actor.NewSystem().Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -17,12 +17,18 @@ type Stopped struct{}
 type Restarting struct{}
 
 // ChildFailed is received by a supervisor after a child panicked and the
-// supervisor's Strategy chose Directive (already applied when this arrives).
-// It is the hook for waking waiters on failure: broadcast to condition
-// variables here.
+// supervisor's Strategy chose Directive, which has been applied when this
+// arrives (Restart after a back-off is only scheduled; a child that was
+// already stopping is never restarted). It is the hook for waking waiters
+// on failure: broadcast to condition variables here.
 type ChildFailed struct {
-	Child     *Ref
-	Reason    *Panic
+	// Child is the failed child. After Escalate from below it is the
+	// child whose own supervisor escalated.
+	Child *Ref
+	// Reason is the recovered panic, with its stack.
+	Reason *Panic
+	// Directive is the Strategy's decision; Restart beyond the budget is
+	// reported as Stop.
 	Directive Directive
 }
 

@@ -55,7 +55,7 @@ func (r *Ref) Done() <-chan struct{} { return r.done }
 // blocks. Messages from one goroutine arrive in the order sent. A message
 // to a stopped actor is dropped (and logged at Debug as a dead letter). The
 // actor reads msg concurrently with the sender, so do not modify msg after
-// Send. About 80 ns and no allocation besides boxing msg.
+// Send. About 0.1 µs, with no allocation besides boxing msg.
 func (r *Ref) Send(msg any) {
 	if r == nil {
 		return
@@ -65,7 +65,9 @@ func (r *Ref) Send(msg any) {
 
 // Request sends msg and blocks until the actor answers with
 // Context.Respond or Context.RespondError, ctx ends, or the actor stops.
-// About 1.5 µs per round trip with 3 allocations.
+// About 1.4 µs per round trip and one allocation: the answer comes back
+// through a recycled one-slot channel, not a protoactor future (about 3.7
+// µs and 10 allocations).
 //
 // If Receive returns without responding, Request fails at once with
 // ErrNotSupported; if Receive panics, with ErrInternal wrapping a *Panic.
@@ -90,8 +92,8 @@ func (r *Ref) Request(ctx context.Context, msg any) (any, error) {
 // Call runs fn on the actor's goroutine, in mailbox order with its other
 // messages and never concurrently with its Receiver, and blocks until fn
 // has returned. This is how a component serialises control operations
-// (dial, listen, close) without locks. About 1.5 µs per round trip with 3
-// allocations.
+// (dial, listen, close) without locks. About 1.3 µs per round trip and one
+// allocation.
 //
 // fn must not block for long: it holds up the mailbox. A panic in fn is
 // handled like a panic in Receive (logged, supervised) and makes Call
@@ -163,8 +165,8 @@ func RequestAs[T any](ctx context.Context, r *Ref, msg any) (T, error) {
 // seen Stopping and Stopped, and all its children have stopped before it.
 // Messages still in its mailbox are dropped. Stopping a stopped actor
 // returns nil at once. If ctx ends first, Stop returns ErrTimedOut or
-// ErrCanceled wrapping ctx.Err(); the actor still stops. About 1.5 µs for
-// an idle actor without children.
+// ErrCanceled wrapping ctx.Err(); the actor still stops. Spawn plus Stop of
+// an idle actor without children costs about 6 µs.
 //
 // Never call Stop from the actor's own Receive or one of its descendants':
 // use Context.Stop, which does not wait.

@@ -24,8 +24,9 @@ const throughput = 300
 //
 // A System is made only by NewSystem (or Default) and must be Closed,
 // except the Default one. An idle System runs no goroutine at all: an
-// actor's mailbox gets one only while it has messages, and dead letters and
-// supervision events are handled inline. Its methods are safe for
+// actor's mailbox gets one only while it has messages (the goroutine then
+// lingers 500 µs for the next mailbox before it exits), and dead letters
+// and supervision events are handled inline. Its methods are safe for
 // concurrent use.
 type System struct {
 	as   *pa.ActorSystem
@@ -65,8 +66,10 @@ func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(c *config) { c.log = l })
 }
 
-// NewSystem starts an actor system. It starts no goroutine and costs a few
-// kilobytes (protoactor's process registry). The system must be Closed.
+// NewSystem starts an actor system. It starts no goroutine, but it is
+// heavy: about 3 ms and 2.9 MB, almost all of it protoactor's process
+// registry (1024 concurrent maps). Share one System, usually Default,
+// rather than make one per component. The system must be Closed.
 func NewSystem(opts ...Option) *System {
 	var cfg config
 	for _, o := range opts {
@@ -107,8 +110,9 @@ var (
 )
 
 // Default returns the process-wide System, created with a no-op logger on
-// first use. Library code never closes it. It runs no goroutine while its
-// actors are idle, so test suites need no goleak exception for it.
+// first use (about 3 ms). Library code never closes it. Half a millisecond
+// after its actors last ran it has no goroutine left, so test suites need
+// no goleak exception for it (goleak retries for longer than that).
 func Default() *System {
 	defaultOnce.Do(func() { defaultSys = NewSystem() })
 	return defaultSys
@@ -116,8 +120,8 @@ func Default() *System {
 
 // Spawn starts a top-level actor that runs r. An empty name gets a
 // generated one ("$1", "$2", …). It does not block: r receives Started on
-// the actor's goroutine, after Spawn may have returned. It costs about
-// 1.5 µs and 1 KiB with a Stop.
+// the actor's goroutine, after Spawn may have returned. Spawn plus Stop
+// costs about 6 µs and 1.7 KiB in 26 allocations.
 //
 // A top-level actor is supervised by the system with the zero Strategy: a
 // panicking actor is restarted, at most 10 times in 10 s, then stopped.
@@ -259,8 +263,9 @@ func (s *System) after(d time.Duration, fn func()) {
 	s.timers[t] = struct{}{}
 }
 
-// onEvent handles protoactor's event stream inline: dead letters and the
-// root supervision events.
+// onEvent handles protoactor's event stream inline. Only dead letters come
+// through it: supervision events are published by protoactor's strategies,
+// which nanoact does not use.
 func (s *System) onEvent(evt any) {
 	switch e := evt.(type) {
 	case *pa.DeadLetterEvent:
@@ -276,10 +281,6 @@ func (s *System) onEvent(evt any) {
 		}
 		if ce := s.log.Check(zap.DebugLevel, "dead letter"); ce != nil {
 			ce.Write(zap.String("actor", pidID(e.PID)), zap.String("message", typeName(e.Message)))
-		}
-	case *pa.SupervisorEvent:
-		if ce := s.log.Check(zap.DebugLevel, "supervisor event"); ce != nil {
-			ce.Write(zap.String("actor", pidID(e.Child)), zap.Int("directive", int(e.Directive)), zap.Any("reason", e.Reason))
 		}
 	}
 }

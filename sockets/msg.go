@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"sync"
 
 	"go.nanomsg.org/mangos/v3"
 
@@ -25,12 +26,17 @@ type Msg struct {
 	m *mangos.Message
 }
 
+// msgPool recycles Msg wrappers released by Free.
+var msgPool = sync.Pool{New: func() any { return new(Msg) }}
+
 // NewMsg returns a message with a body of len(body) bytes copied from body,
 // drawn from the message pool. It allocates nothing in the steady state.
 func NewMsg(body []byte) *Msg {
-	m := mangos.NewMessage(len(body))
-	m.Body = append(m.Body, body...)
-	return &Msg{Body: m.Body, Header: m.Header, m: m}
+	mm := mangos.NewMessage(len(body))
+	mm.Body = append(mm.Body, body...)
+	m := msgPool.Get().(*Msg)
+	m.Header, m.Body, m.Pipe, m.m = mm.Header, mm.Body, 0, mm
+	return m
 }
 
 // Free returns m's buffers to the pool. m must not be used afterwards.
@@ -39,7 +45,8 @@ func (m *Msg) Free() {
 		m.m.Free()
 		m.m = nil
 	}
-	m.Header, m.Body = nil, nil
+	m.Header, m.Body, m.Pipe = nil, nil, 0
+	msgPool.Put(m)
 }
 
 // mangosMsg returns m as a mangos message, taking ownership of its buffers.
@@ -55,7 +62,8 @@ func (m *Msg) mangosMsg() *mangos.Message {
 }
 
 func wrapMsg(mm *mangos.Message) *Msg {
-	m := &Msg{Header: mm.Header, Body: mm.Body, m: mm}
+	m := msgPool.Get().(*Msg)
+	m.Header, m.Body, m.Pipe, m.m = mm.Header, mm.Body, 0, mm
 	if mm.Pipe != nil {
 		m.Pipe = mm.Pipe.ID()
 	}

@@ -22,7 +22,8 @@ type replyCtx struct {
 	s      *replier
 	mu     sync.Mutex
 	pipe   uint32
-	bt     []byte // backtrace of the request being answered; nil = none
+	bt     []byte // backtrace of the request being answered
+	has    bool   // a request is waiting for its answer
 	closed bool
 	closeq chan struct{}
 }
@@ -94,6 +95,7 @@ func (c *replyCtx) Recv(ctx context.Context) (*Message, error) {
 	// A new request replaces one left unanswered.
 	c.pipe = m.Pipe.ID()
 	c.bt = append(c.bt[:0], m.Header...)
+	c.has = true
 	c.mu.Unlock()
 	m.Header = m.Header[:0]
 	return m, nil
@@ -105,13 +107,13 @@ func (c *replyCtx) Send(ctx context.Context, m *Message) error {
 		c.mu.Unlock()
 		return errClosed
 	}
-	if c.bt == nil {
+	if !c.has {
 		c.mu.Unlock()
 		return errState
 	}
 	m.Header = append(m.Header[:0], c.bt...)
 	id := c.pipe
-	c.bt = nil
+	c.has = false
 	c.mu.Unlock()
 	return c.s.sendTo(ctx, id, m, "sockets: send")
 }
@@ -123,7 +125,7 @@ func (c *replyCtx) Close() error {
 		return errClosed
 	}
 	c.closed = true
-	c.bt = nil
+	c.has = false
 	close(c.closeq)
 	return nil
 }

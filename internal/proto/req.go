@@ -30,14 +30,16 @@ type req struct {
 }
 
 type reqCtx struct {
-	s      *req
-	id     uint32        // outstanding request id, 0 = none
-	msg    *Message      // kept for resend
-	replyq chan *Message // receives the one reply
-	cancel chan struct{} // closed when the request is abandoned
-	timer  *time.Timer
-	closed bool
-	closeq chan struct{}
+	s       *req
+	id      uint32        // outstanding request id, 0 = none
+	gen     uint64        // bumped by every Send; a receive sees only its own
+	msg     *Message      // the request, held (a reference) for resend
+	replyq  chan *Message // cap 1: the reply to the current request
+	cancelq chan struct{} // cap 1: wakes a receive whose request was abandoned
+	waiting int           // receives blocked on this context
+	timer   *time.Timer   // resend timer, made once and reset per request
+	closed  bool
+	closeq  chan struct{}
 }
 
 func newReq(raw bool) *req {
@@ -62,7 +64,7 @@ func newReq(raw bool) *req {
 }
 
 func (s *req) newCtx() *reqCtx {
-	return &reqCtx{s: s, closeq: make(chan struct{})}
+	return &reqCtx{s: s, closeq: make(chan struct{}), replyq: make(chan *Message, 1), cancelq: make(chan struct{}, 1)}
 }
 
 // SetResendTime sets req:resend-time for requests sent from now on; zero or
@@ -88,23 +90,18 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 	id := binary.BigEndian.Uint32(m.Body)
 	m.Body = m.Body[4:]
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	c := s.byID[id]
 	if c == nil {
-		s.mu.Unlock()
 		m.Free() // stale or duplicate reply
 		return
 	}
 	delete(s.byID, id)
 	c.stopTimer()
 	c.id = 0
-	if c.msg != nil {
-		c.msg.Free()
-		c.msg = nil
-	}
-	q := c.replyq
-	s.mu.Unlock()
+	c.releaseMsg()
 	select {
-	case q <- m: // cap 1, and only one reply per id reaches here
+	case c.replyq <- m: // under s.mu, so an abandon cannot interleave
 	default:
 		m.Free()
 	}
@@ -134,25 +131,38 @@ func (s *req) NewContext() (Context, error) {
 	return s.newCtx(), nil
 }
 
-// abandon drops c's outstanding request. Call with s.mu held.
+// abandon drops c's outstanding request, or its reply not yet received,
+// and wakes a receive waiting for it. Call with s.mu held.
 func (c *reqCtx) abandon() {
-	if c.id == 0 {
-		return
+	if c.id != 0 {
+		delete(c.s.byID, c.id)
+		c.id = 0
 	}
-	delete(c.s.byID, c.id)
 	c.stopTimer()
-	close(c.cancel)
+	c.releaseMsg()
+	select {
+	case m := <-c.replyq:
+		m.Free()
+	default:
+	}
+	if c.waiting > 0 {
+		select {
+		case c.cancelq <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *reqCtx) releaseMsg() {
 	if c.msg != nil {
 		c.msg.Free()
 		c.msg = nil
 	}
-	c.id = 0
 }
 
 func (c *reqCtx) stopTimer() {
 	if c.timer != nil {
 		c.timer.Stop()
-		c.timer = nil
 	}
 }
 
@@ -164,14 +174,16 @@ func (c *reqCtx) Send(ctx context.Context, m *Message) error {
 		return errClosed
 	}
 	c.abandon()
+	c.gen++
 	id := s.nextID.Add(1) | 0x80000000
 	c.id = id
-	c.replyq = make(chan *Message, 1)
-	c.cancel = make(chan struct{})
 	m.Header = binary.BigEndian.AppendUint32(m.Header[:0], id)
 	resend := s.resend
 	if resend > 0 {
-		c.msg = m.Dup()
+		// Transports copy what they send, so a second reference is enough
+		// to send the request again.
+		m.Clone()
+		c.msg = m
 	}
 	s.byID[id] = c
 	s.mu.Unlock()
@@ -187,30 +199,34 @@ func (c *reqCtx) Send(ctx context.Context, m *Message) error {
 	if resend > 0 {
 		s.mu.Lock()
 		if c.id == id {
-			c.timer = time.AfterFunc(resend, func() { c.resend(id) })
+			if c.timer == nil {
+				c.timer = time.AfterFunc(resend, c.resend)
+			} else {
+				c.timer.Reset(resend)
+			}
 		}
 		s.mu.Unlock()
 	}
 	return nil
 }
 
-// resend puts the request back on the send queue if it is still
-// outstanding, and re-arms the timer.
-func (c *reqCtx) resend(id uint32) {
+// resend puts the outstanding request back on the send queue, and re-arms
+// the timer. It runs on the timer's goroutine.
+func (c *reqCtx) resend() {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.id != id || c.msg == nil || s.isClosed() {
+	if c.id == 0 || c.msg == nil || s.isClosed() {
 		return
 	}
-	m := c.msg.Dup()
+	c.msg.Clone()
 	select {
-	case s.sendq <- m:
+	case s.sendq <- c.msg:
 	default:
-		m.Free() // no pipe free now; try again next time
+		c.msg.Free() // no pipe free now; try again next time
 	}
 	if s.resend > 0 {
-		c.timer = time.AfterFunc(s.resend, func() { c.resend(id) })
+		c.timer.Reset(s.resend)
 	}
 }
 
@@ -221,53 +237,58 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	if c.id == 0 && len(c.replyq) == 0 {
+	select {
+	case m := <-c.replyq:
+		s.mu.Unlock()
+		return m, nil
+	default:
+	}
+	if c.id == 0 {
 		s.mu.Unlock()
 		return nil, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"}
 	}
-	id, q, cancel := c.id, c.replyq, c.cancel
-	s.mu.Unlock()
-
-	done := func(m *Message) (*Message, error) {
-		s.mu.Lock()
-		if c.replyq == q {
-			c.replyq = nil
-			if c.msg != nil {
-				c.msg.Free()
-				c.msg = nil
-			}
-		}
-		s.mu.Unlock()
-		return m, nil
-	}
-	select {
-	case m := <-q:
-		return done(m)
-	default:
-	}
 	if IsNonBlock(ctx) {
 		// NNG keeps the request outstanding after a non-blocking miss.
-		return nil, waitErr(ctx, "sockets: recv")
-	}
-	select {
-	case m := <-q:
-		return done(m)
-	case <-cancel:
-		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv"}
-	case <-c.closeq:
-		return nil, errClosed
-	case <-s.closeq:
-		return nil, errClosed
-	case <-ctx.Done():
-		// As in NNG, a receive that times out or is cancelled aborts the
-		// request: a late reply is dropped.
-		s.mu.Lock()
-		if c.id == id {
-			c.abandon()
-		}
 		s.mu.Unlock()
 		return nil, waitErr(ctx, "sockets: recv")
 	}
+	gen := c.gen
+	c.waiting++
+	select { // a stale wake-up from an earlier abandon
+	case <-c.cancelq:
+	default:
+	}
+	s.mu.Unlock()
+
+	var (
+		m   *Message
+		err error
+	)
+	select {
+	case m = <-c.replyq:
+	case <-c.cancelq:
+		err = &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv"}
+	case <-c.closeq:
+		err = errClosed
+	case <-s.closeq:
+		err = errClosed
+	case <-ctx.Done():
+		err = waitErr(ctx, "sockets: recv")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.waiting--
+	if m != nil && c.gen != gen {
+		// The reply belongs to a newer request than this receive's.
+		c.replyq <- m
+		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv"}
+	}
+	if err != nil && ctx.Err() != nil && c.gen == gen {
+		// As in NNG, a receive that times out or is cancelled aborts the
+		// request: a late reply is dropped.
+		c.abandon()
+	}
+	return m, err
 }
 
 func (c *reqCtx) Close() error {
@@ -280,6 +301,9 @@ func (c *reqCtx) Close() error {
 	c.closed = true
 	c.abandon()
 	close(c.closeq)
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	return nil
 }
 
@@ -288,6 +312,7 @@ func (s *req) Close() error {
 	s.mu.Lock()
 	for _, c := range s.byID {
 		c.stopTimer()
+		c.releaseMsg()
 	}
 	s.mu.Unlock()
 	return s.engine.Close()

@@ -10,19 +10,20 @@ import (
 	"go.nanomsg.org/mangos/v3/protocol/pair"
 	_ "go.nanomsg.org/mangos/v3/transport/ipc" // mangos' own, for comparison
 	_ "go.nanomsg.org/mangos/v3/transport/tcp"
-
-	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // BenchmarkRoundTrip measures one pair0 round trip (client sends, server
 // echoes, client receives) for 8 B, 1 KiB and 64 KiB payloads over tcp
 // and ipc, for this package's transports ("nanoact") and mangos' own
-// ("mangos") in the same run. Compare with benchstat over -count=10.
+// ("mangos") in the same run. Compare with
+//
+//	go test -run '^$' -bench RoundTrip -count 10 ./internal/transport > b.txt
+//	benchstat -col /impl b.txt
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, tr := range []string{"tcp", "ipc"} {
 		for _, impl := range []string{"nanoact", "mangos"} {
 			for _, size := range []int{8, 1 << 10, 64 << 10} {
-				name := fmt.Sprintf("%s/%s/%s", tr, sizeName(size), impl)
+				name := fmt.Sprintf("%s/%s/impl=%s", tr, sizeName(size), impl)
 				b.Run(name, func(b *testing.B) { benchRoundTrip(b, tr, impl, size) })
 			}
 		}
@@ -94,5 +95,3 @@ func benchRoundTrip(b *testing.B, tr, impl string, size int) {
 		roundTrip()
 	}
 }
-
-var _ = transport.Register

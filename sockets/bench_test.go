@@ -1,0 +1,246 @@
+package sockets_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+	mpull "go.nanomsg.org/mangos/v3/protocol/pull"
+	mpush "go.nanomsg.org/mangos/v3/protocol/push"
+	mrep "go.nanomsg.org/mangos/v3/protocol/rep"
+	mreq "go.nanomsg.org/mangos/v3/protocol/req"
+	_ "go.nanomsg.org/mangos/v3/transport/ipc"
+	_ "go.nanomsg.org/mangos/v3/transport/tcp"
+
+	"github.com/nanoact/nanoact/sockets"
+)
+
+var benchSizes = []int{8, 1024, 64 << 10}
+
+func benchURL(b *testing.B, tr string) string {
+	switch tr {
+	case "inproc":
+		return fmt.Sprintf("inproc://bench-%d", seq.Add(1))
+	case "ipc":
+		return "ipc://" + filepath.Join(b.TempDir(), "b.ipc")
+	}
+	return "tcp://127.0.0.1:0"
+}
+
+// BenchmarkReqRep measures one request/reply round trip, nanoact beside
+// plain mangos in the same run (ns/op is the round trip).
+func BenchmarkReqRep(b *testing.B) {
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("nanoact/%s/%d", tr, size), func(b *testing.B) { benchNanoactReqRep(b, tr, size) })
+			b.Run(fmt.Sprintf("mangos/%s/%d", tr, size), func(b *testing.B) { benchMangosReqRep(b, tr, size) })
+		}
+	}
+}
+
+func benchNanoactReqRep(b *testing.B, tr string, size int) {
+	rep, err := sockets.New(sockets.Rep)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rep.Close()
+	l, err := rep.Listen(benchURL(b, tr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, err := sockets.New(sockets.Req, sockets.Dial(l.URL(), sockets.Sync))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer req.Close()
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := rep.Recv(ctx)
+			if err != nil {
+				return
+			}
+			if rep.SendMsg(ctx, m) != nil {
+				return
+			}
+		}
+	}()
+	payload := make([]byte, size)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := req.SendMsg(ctx, sockets.NewMsg(payload)); err != nil {
+			b.Fatal(err)
+		}
+		m, err := req.Recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Free()
+	}
+	_ = rep.Close()
+	<-done
+}
+
+func mangosURL(b *testing.B, tr string) string {
+	if tr == "tcp" {
+		return "tcp://127.0.0.1:0"
+	}
+	return benchURL(b, tr)
+}
+
+func mangosBound(l mangos.Listener, url string) string {
+	if url == "tcp://127.0.0.1:0" {
+		return l.Address()
+	}
+	return url
+}
+
+func benchMangosReqRep(b *testing.B, tr string, size int) {
+	rep, _ := mrep.NewSocket()
+	defer rep.Close()
+	url := mangosURL(b, tr)
+	l, err := rep.NewListener(url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	req, _ := mreq.NewSocket()
+	defer req.Close()
+	if err := req.Dial(mangosBound(l, url)); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := rep.RecvMsg()
+			if err != nil {
+				return
+			}
+			if rep.SendMsg(m) != nil {
+				return
+			}
+		}
+	}()
+	payload := make([]byte, size)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		m := mangos.NewMessage(size)
+		m.Body = append(m.Body, payload...)
+		if err := req.SendMsg(m); err != nil {
+			b.Fatal(err)
+		}
+		r, err := req.RecvMsg()
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Free()
+	}
+	_ = rep.Close()
+	<-done
+}
+
+// BenchmarkPushPull measures one-way throughput (msgs/s reported).
+func BenchmarkPushPull(b *testing.B) {
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("nanoact/%s/%d", tr, size), func(b *testing.B) { benchNanoactPushPull(b, tr, size) })
+			b.Run(fmt.Sprintf("mangos/%s/%d", tr, size), func(b *testing.B) { benchMangosPushPull(b, tr, size) })
+		}
+	}
+}
+
+func benchNanoactPushPull(b *testing.B, tr string, size int) {
+	pull, err := sockets.New(sockets.Pull)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pull.Close()
+	l, err := pull.Listen(benchURL(b, tr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	push, err := sockets.New(sockets.Push, sockets.Dial(l.URL(), sockets.Sync))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer push.Close()
+	ctx := context.Background()
+	payload := make([]byte, size)
+	n := b.N
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		for range n {
+			m, err := pull.Recv(ctx)
+			if err != nil {
+				return
+			}
+			m.Free()
+		}
+	}()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range n {
+		if err := push.SendMsg(ctx, sockets.NewMsg(payload)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-got
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+}
+
+func benchMangosPushPull(b *testing.B, tr string, size int) {
+	pull, _ := mpull.NewSocket()
+	defer pull.Close()
+	url := mangosURL(b, tr)
+	l, err := pull.NewListener(url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	push, _ := mpush.NewSocket()
+	defer push.Close()
+	if err := push.Dial(mangosBound(l, url)); err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, size)
+	n := b.N
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		for range n {
+			m, err := pull.RecvMsg()
+			if err != nil {
+				return
+			}
+			m.Free()
+		}
+	}()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range n {
+		m := mangos.NewMessage(size)
+		m.Body = append(m.Body, payload...)
+		if err := push.SendMsg(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-got
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+}
