@@ -166,7 +166,7 @@ func RequestAs[T any](ctx context.Context, r *Ref, msg any) (T, error) {
 // Messages still in its mailbox are dropped. Stopping a stopped actor
 // returns nil at once. If ctx ends first, Stop returns ErrTimedOut or
 // ErrCanceled wrapping ctx.Err(); the actor still stops. Spawn plus Stop of
-// an idle actor without children costs about 6 µs.
+// an idle actor without children costs about 7 µs.
 //
 // Never call Stop from the actor's own Receive or one of its descendants':
 // use Context.Stop, which does not wait.

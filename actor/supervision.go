@@ -82,13 +82,14 @@ func AllForOne(maxRetries int, within time.Duration, decide func(reason *Panic) 
 }
 
 // WithBackoff returns s with restarts delayed: the n-th failure within s's
-// window waits initial·2^(n-1), at most max (no cap when max ≤ 0), before
-// the restart. The child's mailbox is suspended meanwhile; messages wait.
-// The delay is a timer owned by the System (no goroutine while it
-// waits), cancelled by Close. initial ≤ 0 means no delay.
-func (s Strategy) WithBackoff(initial, max time.Duration) Strategy {
+// window waits initial·2^(n-1), at most maxDelay (no cap when maxDelay ≤
+// 0), before the restart. The child's mailbox is suspended meanwhile;
+// messages wait. The delay is a timer owned by the System (no goroutine
+// while it waits), cancelled by Close. initial ≤ 0 means no delay. A
+// zero s gets the zero Strategy's budget and decider.
+func (s Strategy) WithBackoff(initial, maxDelay time.Duration) Strategy {
 	s = s.orDefault()
-	s.backoff, s.maxBackoff = initial, max
+	s.backoff, s.maxBackoff = initial, maxDelay
 	return s
 }
 

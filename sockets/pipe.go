@@ -5,6 +5,8 @@ import (
 
 	"go.nanomsg.org/mangos/v3"
 	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact"
 )
 
 // PipeEvent says that a connection was added to or removed from a socket.
@@ -30,7 +32,11 @@ type pipeTracker struct {
 	live  map[uint32]mangos.Pipe
 	early map[uint32]struct{} // detached before attached
 	idle  chan struct{}       // closed when live becomes empty; nil otherwise
+
+	watchers []*pipeWatcher // read and written on the socket actor only
 }
+
+type pipeWatcher struct{ fn func(PipeEvent) }
 
 func newPipeTracker(s *Socket) *pipeTracker {
 	return &pipeTracker{s: s, live: make(map[uint32]mangos.Pipe), early: make(map[uint32]struct{})}
@@ -120,9 +126,69 @@ func (t *pipeTracker) close(id uint32) {
 	}
 }
 
-// publish runs on the socket actor for each pipe event.
+// publish runs on the socket actor for each pipe event, in the order the
+// events happened: it logs the event and calls every watcher.
 func (t *pipeTracker) publish(ev PipeEvent) {
 	if ce := t.s.log.Check(zap.DebugLevel, "pipe event"); ce != nil {
 		ce.Write(zap.Uint32("pipe", ev.Pipe), zap.Bool("added", ev.Added))
 	}
+	for _, w := range t.watchers {
+		t.call(w, ev)
+	}
+}
+
+// call runs one watcher, turning a panic into a logged error so that one
+// faulty watcher cannot stop the socket's actor.
+func (t *pipeTracker) call(w *pipeWatcher, ev PipeEvent) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.s.log.Error("pipe watcher panicked", zap.Any("panic", r), zap.Uint32("pipe", ev.Pipe), zap.Stack("stack"))
+		}
+	}()
+	w.fn(ev)
+}
+
+// WatchPipes calls fn for every connection added to or removed from the
+// socket from now on, in the order they happen, on the socket's actor (one
+// call at a time; fn must not block, and must not call the socket's
+// Dial, Listen, Close or WatchPipes). Connections already up are reported
+// first as added. The returned stop function unregisters fn and waits until
+// no call of it is running; it is idempotent. This is the hook aio's
+// PipeNotify and Monitor use.
+func (s *Socket) WatchPipes(fn func(PipeEvent)) (stop func(), err error) {
+	w := &pipeWatcher{fn: fn}
+	err = s.control("sockets: watch pipes", func() error {
+		if s.isClosed() {
+			return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: watch pipes"}
+		}
+		s.pipes.mu.Lock()
+		ids := make([]uint32, 0, len(s.pipes.live))
+		for id := range s.pipes.live {
+			ids = append(ids, id)
+		}
+		s.pipes.mu.Unlock()
+		for _, id := range ids {
+			s.pipes.call(w, PipeEvent{Pipe: id, Added: true})
+		}
+		s.pipes.watchers = append(s.pipes.watchers, w)
+		return nil
+	})
+	if err != nil {
+		return func() {}, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			_ = s.control("sockets: unwatch pipes", func() error {
+				ws := s.pipes.watchers
+				for i, x := range ws {
+					if x == w {
+						s.pipes.watchers = append(ws[:i:i], ws[i+1:]...)
+						break
+					}
+				}
+				return nil
+			})
+		})
+	}, nil
 }

@@ -44,7 +44,10 @@ type Socket struct {
 	dialers   []*Dialer
 	listeners []*Listener
 
-	oversize atomic.Int64
+	codecMu     sync.Mutex
+	sendTimeout atomic.Int64 // send-timeout in ns; negative = none
+	recvTimeout atomic.Int64 // recv-timeout in ns; negative = none
+	oversize    atomic.Int64
 }
 
 // New opens a socket for protocol p. It costs one actor spawn (a few µs)
@@ -74,6 +77,8 @@ func New(p Protocol, opts ...Option) (*Socket, error) {
 		eng:   eng,
 		ms:    protocol.MakeSocket(eng),
 	}
+	s.sendTimeout.Store(-1)
+	s.recvTimeout.Store(-1)
 	s.log = cfg.logger.Named("sockets").With(zap.Uint32("socket", s.id), zap.String("proto", p.String()))
 	s.pipes = newPipeTracker(s)
 	_ = s.ms.SetOption(mangos.OptionMaxRecvSize, cfg.recvMax)
@@ -115,7 +120,37 @@ func (s *Socket) Protocol() Protocol { return s.proto }
 func (s *Socket) Raw() bool { return s.cfg.raw }
 
 // Codec returns the codec used in Serial mode.
-func (s *Socket) Codec() Codec { return s.cfg.codec }
+func (s *Socket) Codec() Codec {
+	s.codecMu.Lock()
+	defer s.codecMu.Unlock()
+	return s.cfg.codec
+}
+
+// SetCodec replaces the codec of Serial mode for the socket and for
+// contexts opened afterwards; contexts already open keep theirs (nanonext's
+// serial_config rule). nil restores CBOR. Build codecs with custom type
+// hooks with Hooks.
+func (s *Socket) SetCodec(cd Codec) {
+	if cd == nil {
+		cd = codec.CBOR()
+	}
+	s.codecMu.Lock()
+	s.cfg.codec = cd
+	s.codecMu.Unlock()
+}
+
+// withTimeout applies the socket's send-timeout or recv-timeout option to
+// a blocking ctx without deadline (nanonext's block = TRUE).
+func (s *Socket) withTimeout(ctx context.Context, opt *atomic.Int64) (context.Context, context.CancelFunc) {
+	d := opt.Load()
+	if d < 0 || proto.IsNonBlock(ctx) {
+		return ctx, func() {}
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, time.Duration(d))
+}
 
 // Done returns a channel closed when the socket is closed.
 func (s *Socket) Done() <-chan struct{} { return s.eng.Done() }
@@ -211,7 +246,7 @@ func (s *Socket) Send(ctx context.Context, v any, opts ...SendOption) error {
 	for _, o := range opts {
 		o.applySend(&sc)
 	}
-	m, err := encode(v, sc.mode, s.cfg.codec)
+	m, err := encode(v, sc.mode, s.Codec())
 	if err != nil {
 		return err
 	}
@@ -240,6 +275,8 @@ func (s *Socket) send(ctx context.Context, m *mangos.Message, pipe uint32) error
 	if !s.proto.canSend() {
 		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: send", Err: fmt.Errorf("%s sockets cannot send", s.proto)}
 	}
+	ctx, cancel := s.withTimeout(ctx, &s.sendTimeout)
+	defer cancel()
 	var err error
 	if pipe != 0 {
 		ds, ok := s.eng.(proto.DirectSender)
@@ -274,6 +311,8 @@ func (s *Socket) RecvMsg(ctx context.Context) (*Msg, error) {
 	if !s.proto.canRecv() {
 		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: recv", Err: fmt.Errorf("%s sockets cannot receive", s.proto)}
 	}
+	ctx, cancel := s.withTimeout(ctx, &s.recvTimeout)
+	defer cancel()
 	m, err := s.eng.Recv(ctx)
 	if err != nil {
 		return nil, nngerr.Wrap(err, "sockets: recv")
@@ -289,7 +328,7 @@ func (s *Socket) RecvMode(ctx context.Context, mode Mode) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeMode(m, mode, s.cfg.codec)
+	return DecodeMode(m, mode, s.Codec())
 }
 
 // Subscribe adds a topic on a sub socket: a message is received only if
@@ -303,27 +342,10 @@ func (s *Socket) Subscribe(topic any) error { return s.subscription(topic, true)
 func (s *Socket) Unsubscribe(topic any) error { return s.subscription(topic, false) }
 
 func (s *Socket) subscription(topic any, add bool) error {
-	op := "sockets: subscribe"
-	if !add {
-		op = "sockets: unsubscribe"
-	}
 	if s.isClosed() {
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: subscribe"}
 	}
-	sub, ok := s.eng.(proto.Subscriber)
-	if !ok {
-		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: op}
-	}
-	t, err := codec.Topic(topic)
-	if err != nil {
-		return nngerr.Wrap(err, op)
-	}
-	if add {
-		err = sub.Subscribe(t)
-	} else {
-		err = sub.Unsubscribe(t)
-	}
-	return nngerr.Wrap(err, op)
+	return subscribe(s.eng, topic, add)
 }
 
 // SetSurveyTime sets how long a surveyor's surveys collect answers (NNG's
@@ -401,7 +423,15 @@ func rawSizeHint(v any) int {
 type socketActor struct{ s *Socket }
 
 func (a *socketActor) Receive(c *actor.Context) {
-	if ev, ok := c.Message().(pipeEvent); ok {
-		a.s.pipes.publish(ev)
+	switch m := c.Message().(type) {
+	case pipeEvent:
+		a.s.pipes.publish(m)
+	case spawnContext:
+		ref, err := c.Spawn("", &contextActor{m.c})
+		if err != nil {
+			c.RespondError(err)
+			return
+		}
+		c.Respond(ref)
 	}
 }

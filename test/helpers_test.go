@@ -59,9 +59,9 @@ type transport struct {
 	free func(t *testing.T) string
 }
 
-// transports is the matrix every nngcat case runs over. Our tcp listeners
-// bind port 0 and report the port; mangos' ws listener does not report a
-// bound port, so ws URLs take a port known to be free.
+// transports is the matrix every nngcat case runs over. Our tcp and ws
+// listeners bind port 0 and report the port bound in URL(); nngcat's
+// listeners take a port that was free a moment ago.
 var transports = []transport{
 	{
 		name:     "tcp",
@@ -69,7 +69,11 @@ var transports = []transport{
 		free:     func(t *testing.T) string { return "tcp://127.0.0.1:" + freePort(t) },
 	},
 	{name: "ipc", goListen: ipcURL, free: ipcURL},
-	{name: "ws", goListen: wsURL, free: wsURL},
+	{
+		name:     "ws",
+		goListen: func(*testing.T) string { return "ws://127.0.0.1:0/nanoact" },
+		free:     func(t *testing.T) string { return "ws://127.0.0.1:" + freePort(t) + "/nanoact" },
+	},
 }
 
 // freePort returns a loopback TCP port nobody listens on right now.
@@ -90,8 +94,6 @@ func freePort(t *testing.T) string {
 }
 
 func ipcURL(t *testing.T) string { return "ipc://" + filepath.Join(t.TempDir(), "s.ipc") }
-
-func wsURL(t *testing.T) string { return "ws://127.0.0.1:" + freePort(t) + "/nanoact" }
 
 // open opens a socket of protocol p, with a short reconnect time so that
 // an Async dialer finds a peer that starts listening after it, and closes

@@ -1,0 +1,238 @@
+package sockets
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/internal/codec"
+	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/proto"
+)
+
+// Context is an independent protocol state machine on its socket's
+// connections: its own request and reply (req, rep), its own survey
+// (surveyor, respondent), its own subscriptions (sub). Many contexts on one
+// socket let many goroutines run request/reply exchanges at once, each
+// reply reaching the context that asked.
+//
+// A Context is a child actor of its socket, stopped (and so closed) when
+// the socket closes. It is safe for concurrent use; it must be Closed when
+// no longer needed, or it lives as long as its socket.
+type Context struct {
+	s     *Socket
+	pc    proto.Context
+	ref   *actor.Ref
+	codec Codec
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// spawnContext asks the socket actor to spawn a context's actor as its
+// child.
+type spawnContext struct{ c *Context }
+
+// contextActor closes its context when its actor stops, which happens when
+// the context is closed or its socket's actor stops.
+type contextActor struct{ c *Context }
+
+func (a *contextActor) Receive(ac *actor.Context) {
+	if _, ok := ac.Message().(actor.Stopped); ok {
+		a.c.markClosed()
+	}
+}
+
+// Context opens a new context (nanonext's context()). Only req, rep, sub,
+// surveyor and respondent sockets have contexts; others, and raw sockets,
+// give ErrNotSupported. The context uses the socket's codec as it is now
+// (a later SetCodec does not reach it: nanonext's serial_config rule) and,
+// for surveyors, the socket's survey time as it is now.
+//
+// It costs one child actor (about 6 µs) and no goroutine.
+func (s *Socket) Context() (*Context, error) {
+	const op = "sockets: open context"
+	if s.isClosed() {
+		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+	}
+	switch s.proto {
+	case Req, Rep, Sub, Surveyor, Respondent:
+	default:
+		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: op, Err: fmt.Errorf("%s sockets have no contexts", s.proto)}
+	}
+	pc, err := s.eng.NewContext()
+	if err != nil {
+		return nil, nngerr.Wrap(err, op)
+	}
+	c := &Context{s: s, pc: pc, codec: s.Codec()}
+	v, err := s.ref.Request(context.Background(), spawnContext{c})
+	if err != nil {
+		_ = pc.Close()
+		return nil, nngerr.Wrap(err, op)
+	}
+	if err, _ := v.(error); err != nil {
+		_ = pc.Close()
+		return nil, nngerr.Wrap(err, op)
+	}
+	c.ref = v.(*actor.Ref)
+	return c, nil
+}
+
+// Socket returns the context's socket.
+func (c *Context) Socket() *Socket { return c.s }
+
+// Codec returns the codec the context uses in Serial mode.
+func (c *Context) Codec() Codec { return c.codec }
+
+func (c *Context) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// markClosed closes the protocol context once; false if it already was.
+func (c *Context) markClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.closed = true
+	_ = c.pc.Close()
+	return true
+}
+
+// Close closes the context: a receive waiting on it ends with ErrClosed.
+// A second Close returns ErrClosed. Close waits for the context's actor to
+// stop (a few µs).
+func (c *Context) Close() error {
+	if !c.markClosed() {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: close context"}
+	}
+	_ = c.ref.Stop(context.Background())
+	return nil
+}
+
+// Send encodes v and sends it on the context, as Socket.Send does (modes,
+// blocking). ToPipe is not supported on contexts.
+func (c *Context) Send(ctx context.Context, v any, opts ...SendOption) error {
+	sc := sendConfig{mode: Serial}
+	for _, o := range opts {
+		o.applySend(&sc)
+	}
+	if sc.pipe != 0 {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: send", Err: fmt.Errorf("contexts cannot send to a chosen pipe")}
+	}
+	m, err := encode(v, sc.mode, c.codec)
+	if err != nil {
+		return err
+	}
+	if err := c.send(ctx, m); err != nil {
+		m.Free()
+		return err
+	}
+	return nil
+}
+
+// SendMsg sends m on the context, taking ownership of it on success.
+func (c *Context) SendMsg(ctx context.Context, m *Msg) error {
+	mm := m.mangosMsg()
+	if err := c.send(ctx, mm); err != nil {
+		m.Header, m.Body, m.m = mm.Header, mm.Body, mm
+		return err
+	}
+	return nil
+}
+
+func (c *Context) send(ctx context.Context, m *proto.Message) error {
+	if c.isClosed() {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: send"}
+	}
+	ctx, cancel := c.s.withTimeout(ctx, &c.s.sendTimeout)
+	defer cancel()
+	return nngerr.Wrap(c.pc.Send(ctx, m), "sockets: send")
+}
+
+// Recv receives one message on the context, as Socket.Recv does.
+func (c *Context) Recv(ctx context.Context) (*Msg, error) { return c.RecvMsg(ctx) }
+
+// RecvMsg is Recv; it makes Context a Conn.
+func (c *Context) RecvMsg(ctx context.Context) (*Msg, error) {
+	if c.isClosed() {
+		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: recv"}
+	}
+	ctx, cancel := c.s.withTimeout(ctx, &c.s.recvTimeout)
+	defer cancel()
+	m, err := c.pc.Recv(ctx)
+	if err != nil {
+		return nil, nngerr.Wrap(err, "sockets: recv")
+	}
+	return wrapMsg(m), nil
+}
+
+// RecvMode receives one message and decodes it by a nanonext mode.
+func (c *Context) RecvMode(ctx context.Context, mode Mode) (any, error) {
+	m, err := c.RecvMsg(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeMode(m, mode, c.codec)
+}
+
+// Subscribe adds a topic to a sub context's own subscriptions (see
+// Socket.Subscribe).
+func (c *Context) Subscribe(topic any) error { return c.subscription(topic, true) }
+
+// Unsubscribe removes a topic from a sub context; ErrNotFound if absent.
+func (c *Context) Unsubscribe(topic any) error { return c.subscription(topic, false) }
+
+func (c *Context) subscription(topic any, add bool) error {
+	if c.isClosed() {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: subscribe"}
+	}
+	return subscribe(c.pc, topic, add)
+}
+
+// SetSurveyTime sets the survey time of a surveyor context's next surveys.
+func (c *Context) SetSurveyTime(d time.Duration) error {
+	st, ok := c.pc.(proto.SurveyTimer)
+	if !ok {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: survey time"}
+	}
+	st.SetSurveyTime(d)
+	return nil
+}
+
+// String describes the context as nanonext prints it.
+func (c *Context) String() string {
+	state := "opened"
+	if c.isClosed() {
+		state = "closed"
+	}
+	return fmt.Sprintf("< nanoContext >\n - socket: %d\n - state: %s\n - protocol: %s\n", c.s.id, state, c.s.proto)
+}
+
+// subscribe adds or removes a topic on a sub socket or context.
+func subscribe(target any, topic any, add bool) error {
+	op := "sockets: subscribe"
+	if !add {
+		op = "sockets: unsubscribe"
+	}
+	sub, ok := target.(proto.Subscriber)
+	if !ok {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: op}
+	}
+	t, err := codec.Topic(topic)
+	if err != nil {
+		return nngerr.Wrap(err, op)
+	}
+	if add {
+		err = sub.Subscribe(t)
+	} else {
+		err = sub.Unsubscribe(t)
+	}
+	return nngerr.Wrap(err, op)
+}
