@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/sockets"
@@ -123,8 +124,9 @@ func TestPubSub(t *testing.T) {
 			var cats []*nngcat
 			if nngListens {
 				// Each nngcat pub listens; both subs dial both. A pub
-				// sends once, after a delay long enough for our
-				// dialers to connect.
+				// sends once, after its 1 s --delay, by when our
+				// dialers (retrying every 10-100 ms) have connected.
+				start := time.Now()
 				for _, p := range payloads {
 					url := tr.free(t)
 					for _, s := range []*sockets.Socket{all, topic} {
@@ -136,6 +138,9 @@ func TestPubSub(t *testing.T) {
 				}
 				waitPipes(t, all, 2)
 				waitPipes(t, topic, 2)
+				if d := time.Since(start); d > 900*time.Millisecond {
+					t.Fatalf("subs connected to nngcat's pubs only after %v: the pubs may have published already", d)
+				}
 				for _, c := range cats {
 					c.wait(t)
 				}
