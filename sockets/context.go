@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanoact/nanoact"
@@ -27,6 +28,9 @@ type Context struct {
 	pc    proto.Context
 	ref   *actor.Ref
 	codec Codec
+
+	sendTimeout atomic.Int64 // ns; negative = none
+	recvTimeout atomic.Int64
 
 	mu     sync.Mutex
 	closed bool
@@ -68,6 +72,8 @@ func (s *Socket) Context() (*Context, error) {
 		return nil, nngerr.Wrap(err, op)
 	}
 	c := &Context{s: s, pc: pc, codec: s.Codec()}
+	c.sendTimeout.Store(s.sendTimeout.Load())
+	c.recvTimeout.Store(s.recvTimeout.Load())
 	v, err := s.ref.Request(context.Background(), spawnContext{c})
 	if err != nil {
 		_ = pc.Close()
@@ -151,7 +157,7 @@ func (c *Context) send(ctx context.Context, m *proto.Message) error {
 	if c.isClosed() {
 		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: send"}
 	}
-	ctx, cancel := c.s.withTimeout(ctx, &c.s.sendTimeout)
+	ctx, cancel := c.s.withTimeout(ctx, &c.sendTimeout)
 	defer cancel()
 	return nngerr.Wrap(c.pc.Send(ctx, m), "sockets: send")
 }
@@ -164,7 +170,7 @@ func (c *Context) RecvMsg(ctx context.Context) (*Msg, error) {
 	if c.isClosed() {
 		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: recv"}
 	}
-	ctx, cancel := c.s.withTimeout(ctx, &c.s.recvTimeout)
+	ctx, cancel := c.s.withTimeout(ctx, &c.recvTimeout)
 	defer cancel()
 	m, err := c.pc.Recv(ctx)
 	if err != nil {

@@ -37,6 +37,8 @@ type endpoint struct {
 	url string // as the user gave it
 	s   *Socket
 
+	stats endpointStats
+
 	mu    sync.Mutex
 	state State
 	pipes map[uint32]struct{}
@@ -50,12 +52,14 @@ func (e *endpoint) init(s *Socket, url string) {
 }
 
 func (e *endpoint) addPipe(id uint32) {
+	e.stats.connect.Add(1)
 	e.mu.Lock()
 	e.pipes[id] = struct{}{}
 	e.mu.Unlock()
 }
 
 func (e *endpoint) removePipe(id uint32) {
+	e.stats.disconnect.Add(1)
 	e.mu.Lock()
 	delete(e.pipes, id)
 	e.mu.Unlock()

@@ -44,10 +44,12 @@ type Socket struct {
 	dialers   []*Dialer
 	listeners []*Listener
 
+	name        atomic.Pointer[string]
 	codecMu     sync.Mutex
 	sendTimeout atomic.Int64 // send-timeout in ns; negative = none
 	recvTimeout atomic.Int64 // recv-timeout in ns; negative = none
 	oversize    atomic.Int64
+	rejects     atomic.Int64
 }
 
 // New opens a socket for protocol p. It costs one actor spawn (a few µs)

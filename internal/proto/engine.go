@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 
 	"go.nanomsg.org/mangos/v3"
 
@@ -80,9 +81,57 @@ type engine struct {
 	// onRecv handles one message read from p; nil drops it (send-only
 	// protocols still read, to notice the peer closing).
 	onRecv func(p *pipe, m *Message)
-	// onAdd and onRemove let a protocol track pipes (may be nil).
+	// onAdd and onRemove let a protocol track pipes (may be nil); onRemove
+	// runs without e.mu held.
 	onAdd    func(p *pipe)
 	onRemove func(p *pipe)
+	// counters for statistics, kept by the pipe goroutines.
+	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
+
+	// onSent, if set, sees each message a pipe takes from the shared send
+	// queue, just before it is written.
+	onSent func(p *pipe, m *Message)
+}
+
+// Buffered is implemented by protocols whose queue depths can be set.
+type Buffered interface {
+	// SetBuffer sets the depth of the send (send true) or receive queue.
+	// Call it before the socket has any pipe.
+	SetBuffer(send bool, n int) error
+	// Buffer returns a queue's depth.
+	Buffer(send bool) (int, error)
+}
+
+// SetBuffer implements Buffered for the engine's shared queues.
+func (e *engine) SetBuffer(send bool, n int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := &e.recvq
+	if send {
+		q = &e.sendq
+	}
+	if *q == nil {
+		return errNotSupported
+	}
+	if len(e.pipes) > 0 {
+		return nanoact.ErrBusy
+	}
+	*q = make(chan *Message, n)
+	return nil
+}
+
+// Buffer implements Buffered.
+func (e *engine) Buffer(send bool) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := e.recvq
+	if send {
+		q = e.sendq
+	}
+	if q == nil {
+		return 0, errNotSupported
+	}
+	return cap(q), nil
 }
 
 func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engine {
@@ -149,9 +198,11 @@ func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 			}
 		}
 		close(p.closeq)
+		e.mu.Unlock()
 		if e.onRemove != nil {
 			e.onRemove(p)
 		}
+		return
 	}
 	e.mu.Unlock()
 }
@@ -196,6 +247,17 @@ func (e *engine) drain() {
 			break
 		}
 	}
+}
+
+// Counters are a socket's message statistics.
+type Counters struct {
+	RxMsgs, RxBytes, TxMsgs, TxBytes uint64
+}
+
+// Counters returns the messages and bytes the socket's pipes have read
+// and written, headers included.
+func (e *engine) Counters() Counters {
+	return Counters{e.rxMsgs.Load(), e.rxBytes.Load(), e.txMsgs.Load(), e.txBytes.Load()}
 }
 
 // Done is closed when the socket is closed.
@@ -255,11 +317,16 @@ func (p *pipe) receiver() {
 		if m == nil {
 			return
 		}
+		n := uint64(len(m.Body))
 		if p.e.onRecv == nil {
 			m.Free()
-			continue
+		} else {
+			p.e.onRecv(p, m)
 		}
-		p.e.onRecv(p, m)
+		// Counted once handled, so a reader of rx_msgs finds the message
+		// already queued.
+		p.e.rxMsgs.Add(1)
+		p.e.rxBytes.Add(n)
 	}
 }
 
@@ -271,12 +338,18 @@ func (p *pipe) sender() {
 		select {
 		case m = <-p.q:
 		case m = <-sq:
+			if p.e.onSent != nil {
+				p.e.onSent(p, m)
+			}
 		case <-p.closeq:
 			return
 		}
+		n := uint64(len(m.Header) + len(m.Body))
 		if p.mp.SendMsg(m) != nil {
 			return
 		}
+		p.e.txMsgs.Add(1)
+		p.e.txBytes.Add(n)
 	}
 }
 

@@ -56,6 +56,8 @@ type Socket interface {
 	ClosePipe(id uint32) error
 	// Done is closed once the socket is closed.
 	Done() <-chan struct{}
+	// Counters returns message statistics.
+	Counters() Counters
 }
 
 // Context is an independent protocol state machine sharing its socket's

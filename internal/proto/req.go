@@ -37,6 +37,10 @@ type reqCtx struct {
 	replyq  chan *Message // cap 1: the reply to the current request
 	cancelq chan struct{} // cap 1: wakes a receive whose request was abandoned
 	waiting int           // receives blocked on this context
+	failErr error         // the request failed (its connection died); told to the next receive
+	pipe    uint32        // the pipe that carried the request
+	resendT time.Duration // this context's req:resend-time; see resendTime
+	ownT    bool          // resendT was set on the context
 	timer   *time.Timer   // resend timer, made once and reset per request
 	closed  bool
 	closeq  chan struct{}
@@ -58,10 +62,65 @@ func newReq(raw bool) *req {
 		}
 	} else {
 		e.onRecv = s.recvReply
+		e.onSent = s.sent
+		e.onRemove = s.pipeGone
 		s.def = s.newCtx()
 	}
 	return s
 }
+
+// Resender is implemented by req sockets and contexts.
+type Resender interface {
+	SetResendTime(d time.Duration)
+	ResendTime() time.Duration
+}
+
+// sent records which pipe carries a request.
+func (s *req) sent(p *pipe, m *Message) {
+	if len(m.Header) < 4 {
+		return
+	}
+	id := binary.BigEndian.Uint32(m.Header)
+	s.mu.Lock()
+	if c := s.byID[id]; c != nil {
+		c.pipe = p.id
+	}
+	s.mu.Unlock()
+}
+
+// pipeGone sends again, at once, every request the dead pipe carried; or,
+// for a context that does not resend, fails it with ErrConnReset.
+func (s *req) pipeGone(p *pipe) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.byID {
+		if c.pipe != p.id {
+			continue
+		}
+		c.pipe = 0
+		if c.msg != nil {
+			c.msg.Clone()
+			select {
+			case s.sendq <- c.msg:
+			default:
+				c.msg.Free() // no pipe free: the resend timer tries again
+			}
+			continue
+		}
+		c.abandon()
+		c.failErr = &nanoact.Error{Code: nanoact.CodeConnReset, Op: "sockets: recv", Err: errConnDied}
+		select {
+		case c.cancelq <- struct{}{}:
+		default:
+		}
+	}
+}
+
+type reqErr string
+
+func (e reqErr) Error() string { return string(e) }
+
+const errConnDied = reqErr("the connection carrying the request closed")
 
 func (s *req) newCtx() *reqCtx {
 	return &reqCtx{s: s, closeq: make(chan struct{}), replyq: make(chan *Message, 1), cancelq: make(chan struct{}, 1)}
@@ -166,6 +225,29 @@ func (c *reqCtx) stopTimer() {
 	}
 }
 
+// SetResendTime sets req:resend-time for this context's next requests.
+func (c *reqCtx) SetResendTime(d time.Duration) {
+	c.s.mu.Lock()
+	c.resendT, c.ownT = d, true
+	c.s.mu.Unlock()
+}
+
+// ResendTime returns this context's req:resend-time.
+func (c *reqCtx) ResendTime() time.Duration {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.resendTime()
+}
+
+// resendTime returns the context's resend time, or the socket's. Call with
+// s.mu held.
+func (c *reqCtx) resendTime() time.Duration {
+	if c.ownT {
+		return c.resendT
+	}
+	return c.s.resend
+}
+
 func (c *reqCtx) Send(ctx context.Context, m *Message) error {
 	s := c.s
 	s.mu.Lock()
@@ -174,11 +256,12 @@ func (c *reqCtx) Send(ctx context.Context, m *Message) error {
 		return errClosed
 	}
 	c.abandon()
+	c.failErr = nil
 	c.gen++
 	id := s.nextID.Add(1) | 0x80000000
 	c.id = id
 	m.Header = binary.BigEndian.AppendUint32(m.Header[:0], id)
-	resend := s.resend
+	resend := c.resendTime()
 	if resend > 0 {
 		// Transports copy what they send, so a second reference is enough
 		// to send the request again.
@@ -225,8 +308,8 @@ func (c *reqCtx) resend() {
 	default:
 		c.msg.Free() // no pipe free now; try again next time
 	}
-	if s.resend > 0 {
-		c.timer.Reset(s.resend)
+	if d := c.resendTime(); d > 0 {
+		c.timer.Reset(d)
 	}
 }
 
@@ -242,6 +325,11 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 		s.mu.Unlock()
 		return m, nil
 	default:
+	}
+	if err := c.failErr; err != nil {
+		c.failErr = nil
+		s.mu.Unlock()
+		return nil, err
 	}
 	if c.id == 0 {
 		s.mu.Unlock()
@@ -278,6 +366,9 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.waiting--
+	if err != nil && c.failErr != nil && c.gen == gen {
+		err, c.failErr = c.failErr, nil
+	}
 	if m != nil && c.gen != gen {
 		// The reply belongs to a newer request than this receive's.
 		c.replyq <- m

@@ -17,32 +17,41 @@ import (
 type sub struct {
 	*engine
 	recvOnly
-	mu   sync.Mutex
-	ctxs map[*subCtx]struct{}
-	def  *subCtx
+	mu      sync.Mutex
+	ctxs    map[*subCtx]struct{}
+	def     *subCtx
+	prefNew bool // default of contexts opened later
+	qlen    int  // receive queue depth of contexts opened later
+}
+
+// PrefNewer is implemented by sub sockets and contexts (sub:prefnew).
+type PrefNewer interface {
+	SetPrefNew(b bool)
+	PrefNew() bool
 }
 
 type subCtx struct {
 	s      *sub
 	topics [][]byte
-	q      chan *Message
-	closed bool
-	closeq chan struct{}
+	q       chan *Message
+	prefNew bool
+	closed  bool
+	closeq  chan struct{}
 }
 
 func newSub(raw bool) *sub {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoSub, Peer: mangos.ProtoPub, SelfName: "sub", PeerName: "pub"}, raw, -1, false)
-	s := &sub{engine: e, ctxs: make(map[*subCtx]struct{})}
+	s := &sub{engine: e, ctxs: make(map[*subCtx]struct{}), prefNew: true, qlen: defaultRecvBuffer}
 	s.def = s.newCtx()
 	e.onRecv = s.recv
 	return s
 }
 
 func (s *sub) newCtx() *subCtx {
-	c := &subCtx{s: s, q: make(chan *Message, defaultRecvBuffer), closeq: make(chan struct{})}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &subCtx{s: s, q: make(chan *Message, s.qlen), prefNew: s.prefNew, closeq: make(chan struct{})}
 	s.ctxs[c] = struct{}{}
-	s.mu.Unlock()
 	return c
 }
 
@@ -57,6 +66,10 @@ func (s *sub) recv(_ *pipe, m *Message) {
 			select {
 			case c.q <- m:
 			default:
+				if !c.prefNew || cap(c.q) == 0 {
+					m.Free() // full, and told to keep the old ones
+					break
+				}
 				// Full: drop the oldest, keep the newest.
 				select {
 				case old := <-c.q:
@@ -82,6 +95,57 @@ func (c *subCtx) matches(body []byte) bool {
 }
 
 func (s *sub) Recv(ctx context.Context) (*Message, error) { return s.def.Recv(ctx) }
+
+// SetPrefNew sets sub:prefnew on the socket and for contexts opened later.
+func (s *sub) SetPrefNew(b bool) {
+	s.mu.Lock()
+	s.prefNew, s.def.prefNew = b, b
+	s.mu.Unlock()
+}
+
+// PrefNew returns the socket's sub:prefnew.
+func (s *sub) PrefNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.prefNew
+}
+
+// SetPrefNew sets sub:prefnew on this context.
+func (c *subCtx) SetPrefNew(b bool) {
+	c.s.mu.Lock()
+	c.prefNew = b
+	c.s.mu.Unlock()
+}
+
+// PrefNew returns this context's sub:prefnew.
+func (c *subCtx) PrefNew() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.prefNew
+}
+
+// SetBuffer sets the receive queue depth of the socket and of contexts
+// opened later; sub has no send queue.
+func (s *sub) SetBuffer(send bool, n int) error {
+	if send {
+		return errNotSupported
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.qlen = n
+	s.def.q = make(chan *Message, n)
+	return nil
+}
+
+// Buffer returns the receive queue depth.
+func (s *sub) Buffer(send bool) (int, error) {
+	if send {
+		return 0, errNotSupported
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.qlen, nil
+}
 
 func (s *sub) Subscribe(topic []byte) error   { return s.def.Subscribe(topic) }
 func (s *sub) Unsubscribe(topic []byte) error { return s.def.Unsubscribe(topic) }
