@@ -47,3 +47,13 @@ import (
 // once (nanonext's block = FALSE, the default there). It costs one small
 // allocation; keep and reuse the result.
 func NonBlock(parent context.Context) context.Context { return proto.NonBlock(parent) }
+
+type noTimeoutKey struct{}
+
+// WithoutTimeout returns a context, derived from parent, under which a
+// blocking Send or Recv ignores the socket's or context's send-timeout and
+// recv-timeout options and waits as long as parent allows (aio's negative
+// time-out: wait forever).
+func WithoutTimeout(parent context.Context) context.Context {
+	return context.WithValue(parent, noTimeoutKey{}, true)
+}

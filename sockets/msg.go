@@ -219,6 +219,8 @@ func DecodeMode(m *Msg, mode Mode, cd Codec) (any, error) {
 // Conn is what can send and receive messages: a *Socket (and, later, a
 // context or stream). aio and rpc accept any Conn.
 type Conn interface {
+	// Send encodes v (Serial by default, or Raw) and sends it.
+	Send(ctx context.Context, v any, opts ...SendOption) error
 	// SendMsg sends m, taking ownership of it on success.
 	SendMsg(ctx context.Context, m *Msg) error
 	// RecvMsg receives one message.

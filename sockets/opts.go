@@ -87,6 +87,9 @@ var (
 	TCPBoundPort = Opt[int]{"tcp-bound-port"}
 	// RawMode (socket; read-only): whether the socket is raw.
 	RawMode = Opt[bool]{"raw"}
+	// RecvFD (socket; read-only): a descriptor readable while a message
+	// waits; see Socket.RecvFD.
+	RecvFD = Opt[int]{"recv-fd"}
 	// ProtocolName and PeerName (socket; read-only): "req", "rep", ...
 	ProtocolName = Opt[string]{"protocol-name"}
 	PeerName     = Opt[string]{"peer-name"}
@@ -130,7 +133,7 @@ var optionTypes = map[string]byte{
 	"reconnect-time-min": 'd', "reconnect-time-max": 'd', "req:resend-time": 'd', "sub:prefnew": 'b',
 	"surveyor:survey-time": 'd', "tcp-nodelay": 'b', "tcp-keepalive": 'b', "socket-name": 's', "url": 's',
 	"ipc:permissions": 'i', "tcp-bound-port": 'i', "raw": 'b', "protocol-name": 's', "peer-name": 's',
-	"sub:subscribe": 'y', "sub:unsubscribe": 'y',
+	"sub:subscribe": 'y', "sub:unsubscribe": 'y', "recv-fd": 'i',
 }
 
 // OptionNames returns the NNG option names SetOption and GetOption know.
@@ -331,6 +334,15 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 			return ro()
 		}
 		return s.cfg.raw, nil
+	case "recv-fd":
+		if set {
+			return ro()
+		}
+		r, ok := s.eng.(proto.Readier)
+		if !ok || !s.proto.canRecv() {
+			return nil, optErr(nanoact.CodeNotSupported, name, set)
+		}
+		return r.RecvFD()
 	case "protocol-name", "peer-name":
 		if set {
 			return ro()

@@ -148,6 +148,9 @@ func (s *Socket) withTimeout(ctx context.Context, opt *atomic.Int64) (context.Co
 	if d < 0 || proto.IsNonBlock(ctx) {
 		return ctx, func() {}
 	}
+	if v, _ := ctx.Value(noTimeoutKey{}).(bool); v {
+		return ctx, func() {}
+	}
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
@@ -436,4 +439,35 @@ func (a *socketActor) Receive(c *actor.Context) {
 		}
 		c.Respond(ref)
 	}
+}
+
+// RecvReady returns a channel that is closed while a message waits to be
+// received on the socket (not on its contexts); it does not consume the
+// message. After the message is taken, call RecvReady again for a fresh
+// channel. The first call switches readiness tracking on, which then costs
+// the data path a mutex per change of queue level. Send-only protocols
+// give a nil channel and ErrNotSupported.
+func (s *Socket) RecvReady() (<-chan struct{}, error) {
+	r, ok := s.eng.(proto.Readier)
+	if !ok || !s.proto.canRecv() {
+		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: recv ready"}
+	}
+	return r.Ready(), nil
+}
+
+// RecvFD returns a file descriptor that is readable while a message waits
+// to be received on the socket (NNG's recv-fd), for event loops outside
+// Go's runtime (poll, select, epoll, a C or R event loop in the same
+// process). It never consumes the message. The descriptor belongs to the
+// socket: do not read it or close it; it is closed with the socket. It
+// costs one pipe(2) on first call. Send-only protocols: ErrNotSupported.
+func (s *Socket) RecvFD() (int, error) {
+	r, ok := s.eng.(proto.Readier)
+	if !ok || !s.proto.canRecv() {
+		return -1, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: recv-fd"}
+	}
+	if s.isClosed() {
+		return -1, &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: recv-fd"}
+	}
+	return r.RecvFD()
 }

@@ -85,6 +85,9 @@ type engine struct {
 	// runs without e.mu held.
 	onAdd    func(p *pipe)
 	onRemove func(p *pipe)
+	// ready mirrors "a message waits" for Ready and RecvFD.
+	ready readiness
+
 	// counters for statistics, kept by the pipe goroutines.
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 
@@ -147,8 +150,15 @@ func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engi
 	if recv {
 		e.recvq = make(chan *Message, defaultRecvBuffer)
 	}
+	e.ready.waiting = func() int { return len(e.recvq) }
 	return e
 }
+
+// Ready returns a channel closed while a message waits to be received.
+func (e *engine) Ready() <-chan struct{} { return e.ready.Ready() }
+
+// RecvFD returns a descriptor readable while a message waits.
+func (e *engine) RecvFD() (int, error) { return e.ready.RecvFD() }
 
 // Info implements mangos.ProtocolBase.
 func (e *engine) Info() mangos.ProtocolInfo { return e.info }
@@ -228,6 +238,7 @@ func (e *engine) Close() error {
 	}
 	e.wg.Wait()
 	e.drain()
+	e.ready.close()
 	return nil
 }
 
@@ -358,6 +369,7 @@ func (p *pipe) sender() {
 func (p *pipe) deliver(q chan *Message, m *Message) {
 	select {
 	case q <- m:
+		p.e.ready.notify()
 	case <-p.closeq:
 		m.Free()
 	case <-p.e.closeq:
@@ -395,6 +407,7 @@ func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string
 func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{}, op string) (*Message, error) {
 	select {
 	case m := <-q:
+		e.ready.notify()
 		return m, nil
 	default:
 	}
@@ -410,6 +423,7 @@ func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{},
 	}
 	select {
 	case m := <-q:
+		e.ready.notify()
 		return m, nil
 	case <-e.closeq:
 		return nil, errClosed

@@ -65,6 +65,7 @@ func newReq(raw bool) *req {
 		e.onSent = s.sent
 		e.onRemove = s.pipeGone
 		s.def = s.newCtx()
+		e.ready.waiting = func() int { return len(s.def.replyq) }
 	}
 	return s
 }
@@ -161,6 +162,7 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 	c.releaseMsg()
 	select {
 	case c.replyq <- m: // under s.mu, so an abandon cannot interleave
+		s.ready.notify()
 	default:
 		m.Free()
 	}
@@ -202,6 +204,7 @@ func (c *reqCtx) abandon() {
 	select {
 	case m := <-c.replyq:
 		m.Free()
+		c.s.ready.notify()
 	default:
 	}
 	if c.waiting > 0 {
@@ -323,6 +326,7 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 	select {
 	case m := <-c.replyq:
 		s.mu.Unlock()
+		s.ready.notify()
 		return m, nil
 	default:
 	}
@@ -373,6 +377,9 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 		// The reply belongs to a newer request than this receive's.
 		c.replyq <- m
 		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv"}
+	}
+	if m != nil {
+		s.ready.notify()
 	}
 	if err != nil && ctx.Err() != nil && c.gen == gen {
 		// As in NNG, a receive that times out or is cancelled aborts the

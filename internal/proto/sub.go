@@ -31,8 +31,8 @@ type PrefNewer interface {
 }
 
 type subCtx struct {
-	s      *sub
-	topics [][]byte
+	s       *sub
+	topics  [][]byte
 	q       chan *Message
 	prefNew bool
 	closed  bool
@@ -44,6 +44,7 @@ func newSub(raw bool) *sub {
 	s := &sub{engine: e, ctxs: make(map[*subCtx]struct{}), prefNew: true, qlen: defaultRecvBuffer}
 	s.def = s.newCtx()
 	e.onRecv = s.recv
+	e.ready.waiting = func() int { return len(s.def.q) }
 	return s
 }
 
@@ -83,6 +84,7 @@ func (s *sub) recv(_ *pipe, m *Message) {
 	}
 	s.mu.Unlock()
 	m.Free()
+	s.ready.notify()
 }
 
 func (c *subCtx) matches(body []byte) bool {

@@ -41,6 +41,7 @@ type surveyCtx struct {
 	dur     time.Duration
 	closed  bool
 	closeq  chan struct{}
+	ans     atomic.Pointer[chan *Message] // answers, for readiness
 }
 
 func newSurveyor(raw bool) *surveyor {
@@ -62,6 +63,12 @@ func newSurveyor(raw bool) *surveyor {
 	} else {
 		e.onRecv = s.recvAnswer
 		s.def = s.newCtx()
+		e.ready.waiting = func() int {
+			if q := s.def.ans.Load(); q != nil {
+				return len(*q)
+			}
+			return 0
+		}
 	}
 	return s
 }
@@ -93,6 +100,7 @@ func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
 		m.Free() // queue full: best effort
 	}
 	s.mu.Unlock()
+	s.ready.notify()
 }
 
 // SetSurveyTime sets surveyor:survey-time for surveys started from now on,
@@ -161,6 +169,8 @@ func (c *surveyCtx) end(cancel bool) {
 		(<-c.answers).Free()
 	}
 	c.id = 0
+	c.ans.Store(nil)
+	c.s.ready.notify()
 }
 
 // SetSurveyTime sets the survey time of this context's next surveys.
@@ -191,7 +201,9 @@ func (c *surveyCtx) Send(ctx context.Context, m *Message) error {
 	c.end(true)
 	id := s.nextID.Add(1) | 0x80000000
 	c.id = id
-	c.answers = make(chan *Message, defaultRecvBuffer)
+	answers := make(chan *Message, defaultRecvBuffer)
+	c.answers = answers
+	c.ans.Store(&answers)
 	c.expired = make(chan struct{})
 	c.cancel = make(chan struct{})
 	s.byID[id] = c
@@ -225,6 +237,7 @@ func (c *surveyCtx) Recv(ctx context.Context) (*Message, error) {
 	s.mu.Unlock()
 	select {
 	case m := <-q:
+		s.ready.notify()
 		return m, nil
 	default:
 	}
@@ -233,6 +246,7 @@ func (c *surveyCtx) Recv(ctx context.Context) (*Message, error) {
 	}
 	select {
 	case m := <-q:
+		s.ready.notify()
 		return m, nil
 	case <-expired:
 		return nil, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "sockets: recv", Err: errSurveyOver}
