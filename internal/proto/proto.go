@@ -128,3 +128,29 @@ func (sendOnly) Recv(context.Context) (*Message, error) { return nil, errNotSupp
 type recvOnly struct{}
 
 func (recvOnly) Send(context.Context, *Message) error { return errNotSupported }
+
+// cooked is embedded by protocols with contexts (req, rep, surveyor,
+// respondent): the socket's own receive and context opening go to its
+// default context, or, in raw mode, straight to the engine's queue.
+type cooked[C Context] struct {
+	*engine
+	def    C
+	newCtx func() C
+}
+
+func (s *cooked[C]) Recv(ctx context.Context) (*Message, error) {
+	if s.raw {
+		return s.get(ctx, s.recvq, nil, "sockets: recv")
+	}
+	return s.def.Recv(ctx)
+}
+
+func (s *cooked[C]) NewContext() (Context, error) {
+	if s.raw {
+		return nil, errNotSupported
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	return s.newCtx(), nil
+}

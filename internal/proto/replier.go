@@ -14,8 +14,7 @@ import (
 // received message is the 4-byte pipe id followed by the backtrace, and a
 // sent message is routed by the pipe id at the front of its header.
 type replier struct {
-	*engine
-	def *replyCtx
+	cooked[*replyCtx]
 }
 
 type replyCtx struct {
@@ -30,7 +29,8 @@ type replyCtx struct {
 
 func newReplier(raw bool, info mangos.ProtocolInfo) *replier {
 	e := newEngine(info, raw, -1, true)
-	s := &replier{engine: e}
+	s := &replier{cooked: cooked[*replyCtx]{engine: e}}
+	s.cooked.newCtx = s.newCtx
 	e.onRecv = func(p *pipe, m *Message) {
 		m.Header = m.Header[:0]
 		if raw {
@@ -61,23 +61,6 @@ func (s *replier) Send(ctx context.Context, m *Message) error {
 	id := binary.BigEndian.Uint32(m.Header)
 	m.Header = m.Header[4:]
 	return s.sendTo(ctx, id, m, "sockets: send")
-}
-
-func (s *replier) Recv(ctx context.Context) (*Message, error) {
-	if s.raw {
-		return s.get(ctx, s.recvq, nil, "sockets: recv")
-	}
-	return s.def.Recv(ctx)
-}
-
-func (s *replier) NewContext() (Context, error) {
-	if s.raw {
-		return nil, errNotSupported
-	}
-	if s.isClosed() {
-		return nil, errClosed
-	}
-	return s.newCtx(), nil
 }
 
 func (c *replyCtx) Recv(ctx context.Context) (*Message, error) {

@@ -21,12 +21,11 @@ const DefaultResendTime = time.Minute
 // abandons the previous one (a receive waiting on it ends ErrCanceled).
 // An unanswered request is resent every resend time.
 type req struct {
-	*engine
+	cooked[*reqCtx]
 	mu     sync.Mutex
 	nextID atomic.Uint32
 	byID   map[uint32]*reqCtx
 	resend time.Duration
-	def    *reqCtx
 }
 
 type reqCtx struct {
@@ -48,7 +47,8 @@ type reqCtx struct {
 
 func newReq(raw bool) *req {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoReq, Peer: mangos.ProtoRep, SelfName: "req", PeerName: "rep"}, raw, 0, raw)
-	s := &req{engine: e, byID: make(map[uint32]*reqCtx), resend: DefaultResendTime}
+	s := &req{cooked: cooked[*reqCtx]{engine: e}, byID: make(map[uint32]*reqCtx), resend: DefaultResendTime}
+	s.cooked.newCtx = s.newCtx
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s.nextID.Store(binary.BigEndian.Uint32(b[:]))
@@ -173,23 +173,6 @@ func (s *req) Send(ctx context.Context, m *Message) error {
 		return s.put(ctx, s.sendq, m, "sockets: send")
 	}
 	return s.def.Send(ctx, m)
-}
-
-func (s *req) Recv(ctx context.Context) (*Message, error) {
-	if s.raw {
-		return s.get(ctx, s.recvq, nil, "sockets: recv")
-	}
-	return s.def.Recv(ctx)
-}
-
-func (s *req) NewContext() (Context, error) {
-	if s.raw {
-		return nil, errNotSupported
-	}
-	if s.isClosed() {
-		return nil, errClosed
-	}
-	return s.newCtx(), nil
 }
 
 // abandon drops c's outstanding request, or its reply not yet received,

@@ -23,12 +23,11 @@ const DefaultSurveyTime = time.Second
 // survey. A new survey cancels the previous one: a receive waiting on it
 // ends ErrCanceled.
 type surveyor struct {
-	*engine
+	cooked[*surveyCtx]
 	mu     sync.Mutex
 	nextID atomic.Uint32
 	byID   map[uint32]*surveyCtx
 	dur    time.Duration
-	def    *surveyCtx
 }
 
 type surveyCtx struct {
@@ -46,7 +45,8 @@ type surveyCtx struct {
 
 func newSurveyor(raw bool) *surveyor {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoSurveyor, Peer: mangos.ProtoRespondent, SelfName: "surveyor", PeerName: "respondent"}, raw, -1, raw)
-	s := &surveyor{engine: e, byID: make(map[uint32]*surveyCtx), dur: DefaultSurveyTime}
+	s := &surveyor{cooked: cooked[*surveyCtx]{engine: e}, byID: make(map[uint32]*surveyCtx), dur: DefaultSurveyTime}
+	s.cooked.newCtx = s.newCtx
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s.nextID.Store(binary.BigEndian.Uint32(b[:]))
@@ -131,23 +131,6 @@ func (s *surveyor) Send(ctx context.Context, m *Message) error {
 		return nil
 	}
 	return s.def.Send(ctx, m)
-}
-
-func (s *surveyor) Recv(ctx context.Context) (*Message, error) {
-	if s.raw {
-		return s.get(ctx, s.recvq, nil, "sockets: recv")
-	}
-	return s.def.Recv(ctx)
-}
-
-func (s *surveyor) NewContext() (Context, error) {
-	if s.raw {
-		return nil, errNotSupported
-	}
-	if s.isClosed() {
-		return nil, errClosed
-	}
-	return s.newCtx(), nil
 }
 
 // end finishes c's survey. Call with s.mu held.
