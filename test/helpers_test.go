@@ -192,6 +192,17 @@ func recvBytes(t *testing.T, ctx context.Context, s *sockets.Socket) []byte {
 	return b
 }
 
+// recvFrom receives one message that nngcat process cat sent to s and
+// returns its body; a failure reports s's connections and cat's state.
+func recvFrom(t *testing.T, ctx context.Context, s *sockets.Socket, cat *nngcat) []byte {
+	t.Helper()
+	b, err := sockets.RecvAs[[]byte](ctx, s, sockets.Raw)
+	if err != nil {
+		t.Fatalf("%s recv from nngcat %s: %v\n(%d pipe(s); nngcat %s)", s.Protocol(), cat, err, s.Pipes(), cat.state())
+	}
+	return b
+}
+
 // wantBytes fails the test unless got equals want, byte for byte.
 func wantBytes(t *testing.T, what string, got, want []byte) {
 	t.Helper()
@@ -277,6 +288,14 @@ func (p *nngcat) String() string { return strings.Join(p.args, " ") }
 func (p *nngcat) kill() {
 	p.cancel()
 	<-p.done
+}
+
+// state describes the process for failure messages.
+func (p *nngcat) state() string {
+	if p.exited() {
+		return fmt.Sprintf("exited: %v, stdout %q, stderr %q", p.err, p.out.Bytes(), p.errOut.Bytes())
+	}
+	return fmt.Sprintf("running, stdout %q, stderr %q", p.out.Bytes(), p.errOut.Bytes())
 }
 
 // exited reports whether the process has exited.

@@ -29,7 +29,7 @@ func TestReqRep(t *testing.T) {
 			ctx := ctxT(t)
 			for i, r := range requests {
 				send(t, ctx, req, r)
-				wantBytes(t, fmt.Sprintf("reply %d", i), recvBytes(t, ctx, req), []byte("pong"))
+				wantBytes(t, fmt.Sprintf("reply %d", i), recvFrom(t, ctx, req, cat), []byte("pong"))
 			}
 			wantBytes(t, "requests nngcat received", cat.wait(t), bytes.Join(requests, nil))
 		})
@@ -43,7 +43,7 @@ func TestReqRep(t *testing.T) {
 			// outstanding.
 			cat := startNngcat(t, nil, args("--req", addr, "--raw", "--data", "question", "--recv-timeout", 10)...)
 			ctx := ctxT(t)
-			q := recvBytes(t, ctx, rep)
+			q := recvFrom(t, ctx, rep, cat)
 			wantBytes(t, "request", q, []byte("question"))
 			answer := fmt.Appendf(nil, "%d:%s", len(q), bytes.ToUpper(q))
 			send(t, ctx, rep, answer)
@@ -63,7 +63,7 @@ func TestPushPull(t *testing.T) {
 			cat := startNngcat(t, nil, args("--push", addr, "--data", "work item", "--count", 3)...)
 			ctx := ctxT(t)
 			for i := range 3 {
-				wantBytes(t, fmt.Sprintf("message %d", i), recvBytes(t, ctx, pull), []byte("work item"))
+				wantBytes(t, fmt.Sprintf("message %d", i), recvFrom(t, ctx, pull, cat), []byte("work item"))
 			}
 			cat.wait(t)
 			_, err := pull.Recv(sockets.NonBlock(ctx))
@@ -194,7 +194,7 @@ func TestSurvey(t *testing.T) {
 			waitPipes(t, sv, 1)
 			ctx := ctxT(t)
 			send(t, ctx, sv, "roll call")
-			wantBytes(t, "answer", recvBytes(t, ctx, sv), []byte("present"))
+			wantBytes(t, "answer", recvFrom(t, ctx, sv, cat), []byte("present"))
 			wantBytes(t, "survey nngcat received", cat.wait(t), []byte("roll call\x00"))
 		})
 	})
@@ -202,12 +202,24 @@ func TestSurvey(t *testing.T) {
 		forEachLink(t, func(t *testing.T, tr transport, nngListens bool) {
 			resp := open(t, sockets.Respondent)
 			addr := attach(t, resp, tr, nngListens)
-			// nngcat surveys once a second (its survey time is 1 s);
-			// one that finds us not yet connected is lost, the next is
-			// not. We answer the first survey we get.
-			cat := startNngcat(t, nil, args("--surveyor", addr, "--raw", "--data", "census", "--count", 5, "--interval", 1)...)
+			// A survey that finds us not yet connected is lost, so
+			// nngcat surveys up to 3 times, 2 s apart, and when it
+			// listens it first gives our dialer 1 s to connect. We
+			// answer the first survey we get.
+			//
+			// Not 1 s apart: nngcat's survey time is 1 s, and NNG
+			// 1.5.2 deadlocks when a survey is sent just as the
+			// previous one's timer fires (surv0_ctx_send holds the
+			// socket lock while nni_timer_cancel waits for
+			// surv0_ctx_timeout, which wants that lock), which
+			// --interval 1 provokes under load.
+			var delay []string
+			if nngListens {
+				delay = []string{"--delay", "1"}
+			}
+			cat := startNngcat(t, nil, args("--surveyor", addr, "--raw", "--data", "census", "--count", 3, "--interval", 2, delay)...)
 			ctx := ctxT(t)
-			wantBytes(t, "survey", recvBytes(t, ctx, resp), []byte("census"))
+			wantBytes(t, "survey", recvFrom(t, ctx, resp, cat), []byte("census"))
 			send(t, ctx, resp, []byte("one"))
 			wantBytes(t, "answer nngcat printed", cat.waitOutput(t, 3), []byte("one"))
 			cat.kill()
@@ -234,7 +246,7 @@ func TestPair(t *testing.T) {
 				addr := attach(t, s, tr, nngListens)
 				cat := startNngcat(t, nil, args(c.flag, addr, "--raw", "--data", "ping", "--recv-timeout", 10)...)
 				ctx := ctxT(t)
-				wantBytes(t, "from nngcat", recvBytes(t, ctx, s), []byte("ping"))
+				wantBytes(t, "from nngcat", recvFrom(t, ctx, s, cat), []byte("ping"))
 				send(t, ctx, s, []byte("pong"))
 				send(t, ctx, s, "done")
 				want := []byte("pongdone\x00")

@@ -68,7 +68,7 @@ func TestWrongProtocolPeer(t *testing.T) {
 		}
 
 		good := startNngcat(t, nil, args("--req", addr, "--raw", "--data", "right", "--recv-timeout", 10)...)
-		wantBytes(t, "request after the wrong peer", recvBytes(t, ctx, rep), []byte("right"))
+		wantBytes(t, "request after the wrong peer", recvFrom(t, ctx, rep, good), []byte("right"))
 		send(t, ctx, rep, []byte("served"))
 		wantBytes(t, "reply nngcat printed", good.wait(t), []byte("served"))
 	})
