@@ -38,6 +38,9 @@ type Socket struct {
 	ms    mangos.Socket
 	ref   *actor.Ref
 	pipes *pipeTracker
+	// life ends when the socket closes; dials in progress watch it.
+	life     context.Context
+	lifeStop context.CancelFunc
 
 	mu        sync.Mutex
 	closed    bool
@@ -79,6 +82,7 @@ func New(p Protocol, opts ...Option) (*Socket, error) {
 		eng:   eng,
 		ms:    protocol.MakeSocket(eng),
 	}
+	s.life, s.lifeStop = context.WithCancel(context.Background())
 	s.sendTimeout.Store(-1)
 	s.recvTimeout.Store(-1)
 	s.log = cfg.logger.Named("sockets").With(zap.Uint32("socket", s.id), zap.String("proto", p.String()))
@@ -94,6 +98,7 @@ func New(p Protocol, opts ...Option) (*Socket, error) {
 	}
 	s.ref, err = sys.Spawn("", &socketActor{s: s})
 	if err != nil {
+		s.lifeStop()
 		_ = s.ms.Close()
 		return nil, nngerr.Wrap(err, "sockets: open")
 	}
@@ -218,6 +223,7 @@ func (s *Socket) Close() error {
 		}
 		return nil
 	})
+	s.lifeStop()     // ends dials still in their handshake
 	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())

@@ -38,9 +38,15 @@
 // # Costs
 //
 // A pipe has no goroutine of its own (mangos' protocols run the readers),
-// a 32 KiB receive buffer, and sends each message with one writev(2) and
-// no allocation. Messages come from mangos' pool. A listener runs one
-// accept goroutine, plus one goroutine per connection while it handshakes.
-// See the package benchmarks for round-trip figures against mangos' own
-// tcp and ipc transports.
+// a 32 KiB receive buffer, and sends each message with one writev(2). The
+// transport allocates nothing per message beyond the message itself, which
+// comes from mangos' pool below 64 KiB. A listener runs one accept
+// goroutine, plus one goroutine per connection while it handshakes.
+//
+// BenchmarkRoundTrip (pair0 echo, GOMAXPROCS 2 on a shared AMD EPYC VM,
+// median of 10): 8 B takes about 17 µs over ipc and 29 µs over tcp
+// loopback, with 0 allocations per round trip, where mangos' own
+// transports take 23 µs and 32 µs with 10 and 8 allocations; 1 KiB is
+// 17-27 µs against 21-32 µs; 64 KiB is at par or slightly behind (110 µs
+// ipc, 220 µs tcp, against 99 µs and 194 µs), where copying dominates.
 package transport

@@ -728,3 +728,95 @@ func TestRawFraming(t *testing.T) {
 		})
 	}
 }
+
+// rawHandshake connects to l and completes the SP handshake as pair0.
+func rawHandshake(t *testing.T, l mangos.Listener) net.Conn {
+	t.Helper()
+	c := rawDial(t, l)
+	_, err := c.Write([]byte{0, 'S', 'P', 0, 0, 0x10, 0, 0})
+	must(t, err)
+	var in [8]byte
+	_, err = io.ReadFull(c, in[:])
+	must(t, err)
+	return c
+}
+
+// TestIPCBadMessageType sends an ipc frame whose type byte is not 1: the
+// pipe is closed.
+func TestIPCBadMessageType(t *testing.T) {
+	srv := newSock(t)
+	l, _ := listen(t, srv, "ipc://"+filepath.Join(t.TempDir(), "t.sock"), nil)
+	c := rawHandshake(t, l)
+	_, err := c.Write([]byte{2, 0, 0, 0, 0, 0, 0, 0, 1, 'x'})
+	must(t, err)
+	if _, err := readUntilClosed(t, c, 10*time.Second); err != io.EOF && !errors.Is(err, syscallECONNRESET) {
+		t.Fatalf("read: %v, want the pipe closed", err)
+	}
+}
+
+// TestForgedLength announces a 1 TiB message with no receive limit and
+// sends a few bytes: the pipe must fail cleanly, without trying to
+// allocate the announced size, and the socket keeps working.
+func TestForgedLength(t *testing.T) {
+	for _, tc := range matrix(t)[:2] { // tcp and ipc framings
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSock(t)
+			detached := make(chan struct{}, 4)
+			srv.SetPipeEventHook(func(ev mangos.PipeEvent, _ mangos.Pipe) {
+				if ev == mangos.PipeEventDetached {
+					detached <- struct{}{}
+				}
+			})
+			must(t, srv.SetOption(mangos.OptionMaxRecvSize, 0))
+			l, du := listen(t, srv, tc.url, nil)
+			c := rawHandshake(t, l)
+			var frame []byte
+			if tc.name != "tcp" {
+				frame = append(frame, 1)
+			}
+			frame = binary.BigEndian.AppendUint64(frame, 1<<40)
+			frame = append(frame, pattern(3<<20)...) // past the eager allocation
+			_, err := c.Write(frame)
+			must(t, err)
+			must(t, c.Close())
+			tm := time.NewTimer(10 * time.Second)
+			defer tm.Stop()
+			select {
+			case <-detached: // pair0 takes one peer at a time
+			case <-tm.C:
+				t.Fatal("pipe with a forged length not closed")
+			}
+
+			cli := newSock(t)
+			must(t, cli.Dial(du))
+			must(t, cli.Send([]byte("fine")))
+			got, err := srv.Recv()
+			must(t, err)
+			if string(got) != "fine" {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
+
+// TestDialSourceAddress uses NNG's tcp://src;host:port form.
+func TestDialSourceAddress(t *testing.T) {
+	srv, cli := newSock(t), newSock(t)
+	pipes := make(chan mangos.Pipe, 4)
+	cli.SetPipeEventHook(func(ev mangos.PipeEvent, p mangos.Pipe) {
+		if ev == mangos.PipeEventAttached {
+			pipes <- p
+		}
+	})
+	l, _ := listen(t, srv, "tcp://127.0.0.1:0", nil)
+	port, err := l.GetOption(transport.OptionTCPBoundPort)
+	must(t, err)
+	u, err := transport.Rewrite("tcp://127.0.0.1;127.0.0.1:" + strconv.Itoa(port.(int)))
+	must(t, err)
+	must(t, cli.Dial(u))
+	a, err := (<-pipes).GetOption(mangos.OptionLocalAddr)
+	must(t, err)
+	if ip := a.(*net.TCPAddr).IP.String(); ip != "127.0.0.1" {
+		t.Errorf("local address %v", a)
+	}
+}

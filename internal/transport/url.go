@@ -54,9 +54,10 @@ func schemeInfo(scheme string) (private, known bool) {
 //
 // Rewrite does not resolve host names; that happens in NewListener (once,
 // as NNG does) and in every Dial. A port given by name ("http") is looked
-// up in the system's services database. Checks that depend on
-// the direction (a dialer needs both a host and a port, a listener may
-// leave the host empty or "*") are made by the dialer and listener.
+// up in the system's services database. Checks that depend on the
+// direction (a dialer needs both a host and a port, a listener may leave
+// the host empty or "*") are made by the dialer and listener. A dialer
+// also accepts NNG's source-address form tcp://src;host:port.
 //
 // Errors are *nanoact.Error values:
 //   - CodeInvalid: no "://", a malformed percent escape, invalid UTF-8, an

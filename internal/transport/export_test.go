@@ -1,0 +1,4 @@
+package transport
+
+// CodeOf exposes the error classification to the black-box tests.
+var CodeOf = codeOf
