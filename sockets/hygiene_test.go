@@ -311,3 +311,39 @@ func TestIPCPathInTempDir(t *testing.T) {
 		t.Fatalf("pair accepted a second peer: %d pipes", pair1.Pipes())
 	}
 }
+
+// Flush, then Close, loses nothing that was queued.
+func TestFlushBeforeClose(t *testing.T) {
+	t.Parallel()
+	for _, tname := range []string{"inproc", "tcp", "ipc"} {
+		t.Run(tname, func(t *testing.T) {
+			pull := open(t, sockets.Pull)
+			push, err := sockets.New(sockets.Push)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sockets.Set(push, sockets.SendBuffer, 256); err != nil {
+				t.Fatal(err)
+			}
+			connect(t, pull, push, transports(t)[tname])
+			ctx := ctxT(t)
+			for i := range 100 { // fits the receiver's queue: nobody reads until after Close
+				if err := push.Send(ctx, int32(i), sockets.Raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := push.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := push.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 100 { // fits the receiver's queue: nobody reads until after Close
+				v, err := sockets.RecvAs[int32](ctx, pull, sockets.Raw)
+				if err != nil || v != int32(i) {
+					t.Fatalf("message %d: %v %v", i, v, err)
+				}
+			}
+		})
+	}
+}

@@ -477,3 +477,26 @@ func (s *Socket) RecvFD() (int, error) {
 	}
 	return r.RecvFD()
 }
+
+// Flush waits until every message queued for sending on the socket and
+// its contexts has been written to its connection (or dropped with a
+// connection that died), so that Close loses nothing (NNG has no linger;
+// this is the graceful form). It polls every millisecond until done or
+// ctx ends (ErrTimedOut / ErrCanceled).
+func (s *Socket) Flush(ctx context.Context) error {
+	if s.eng.Flushed() {
+		return nil
+	}
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for !s.eng.Flushed() {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nanoact.FromContext(ctx, "sockets: flush")
+		case <-s.Done():
+			return nil
+		}
+	}
+	return nil
+}

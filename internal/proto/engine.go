@@ -85,6 +85,9 @@ type engine struct {
 	// runs without e.mu held.
 	onAdd    func(p *pipe)
 	onRemove func(p *pipe)
+	// pending counts messages queued for sending and not yet written.
+	pending atomic.Int64
+
 	// ready mirrors "a message waits" for Ready and RecvFD.
 	ready readiness
 
@@ -343,6 +346,7 @@ func (p *pipe) receiver() {
 
 func (p *pipe) sender() {
 	defer p.e.wg.Done()
+	defer p.dropQueued()
 	sq := p.e.sendq
 	for {
 		var m *Message
@@ -356,13 +360,33 @@ func (p *pipe) sender() {
 			return
 		}
 		n := uint64(len(m.Header) + len(m.Body))
-		if p.mp.SendMsg(m) != nil {
+		err := p.mp.SendMsg(m)
+		p.e.pending.Add(-1)
+		if err != nil {
 			return
 		}
 		p.e.txMsgs.Add(1)
 		p.e.txBytes.Add(n)
 	}
 }
+
+// dropQueued frees what is left in a dead pipe's own queue: it can no
+// longer be sent.
+func (p *pipe) dropQueued() {
+	for {
+		select {
+		case m := <-p.q:
+			m.Free()
+			p.e.pending.Add(-1)
+		default:
+			return
+		}
+	}
+}
+
+// Flushed reports whether every message queued for sending has been
+// written to its connection (or dropped with a connection that died).
+func (e *engine) Flushed() bool { return e.pending.Load() <= 0 }
 
 // deliver queues m on q, waiting while q is full (back-pressure on the
 // peer) until the pipe or the socket closes.
@@ -381,6 +405,7 @@ func (p *pipe) deliver(q chan *Message, m *Message) {
 func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string) error {
 	select {
 	case q <- m:
+		e.pending.Add(1)
 		return nil
 	default:
 	}
@@ -394,6 +419,7 @@ func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string
 	}
 	select {
 	case q <- m:
+		e.pending.Add(1)
 		return nil
 	case <-e.closeq:
 		return errClosed
@@ -446,6 +472,7 @@ func (e *engine) broadcast(m *Message, except uint32) {
 		m.Clone()
 		select {
 		case p.q <- m:
+			e.pending.Add(1)
 		default:
 			m.Free()
 		}
@@ -464,6 +491,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	}
 	select {
 	case p.q <- m:
+		e.pending.Add(1)
 		return nil
 	default:
 	}
@@ -472,6 +500,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	}
 	select {
 	case p.q <- m:
+		e.pending.Add(1)
 		return nil
 	case <-p.closeq:
 		m.Free()

@@ -58,6 +58,8 @@ type Socket interface {
 	Done() <-chan struct{}
 	// Counters returns message statistics.
 	Counters() Counters
+	// Flushed reports whether everything queued for sending was written.
+	Flushed() bool
 }
 
 // Context is an independent protocol state machine sharing its socket's

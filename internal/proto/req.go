@@ -103,6 +103,7 @@ func (s *req) pipeGone(p *pipe) {
 			c.msg.Clone()
 			select {
 			case s.sendq <- c.msg:
+				s.pending.Add(1)
 			default:
 				c.msg.Free() // no pipe free: the resend timer tries again
 			}
@@ -291,6 +292,7 @@ func (c *reqCtx) resend() {
 	c.msg.Clone()
 	select {
 	case s.sendq <- c.msg:
+		s.pending.Add(1)
 	default:
 		c.msg.Free() // no pipe free now; try again next time
 	}

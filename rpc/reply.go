@@ -1,0 +1,139 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/codec"
+	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// ErrorReply is the payload nanonext sends back when the server's handler
+// fails: a single zero byte. R, C and Go clients of nanonext's reply()
+// recognise it.
+var errorReply = []byte{0}
+
+// cborZero is CBOR's two-byte encoding of the integer 0. A handler that
+// answers 0 in Serial mode would otherwise send the single byte 0x00, the
+// error reply; decoders read both forms as 0.
+var cborZero = []byte{0x18, 0x00}
+
+// Handler answers one request. Its context ends when the server shuts
+// down or the caller of Reply cancels.
+type Handler[Req, Resp any] func(ctx context.Context, req Req) (Resp, error)
+
+// Option configures Reply, Request, servers and clients.
+type Option interface{ apply(*config) }
+
+type config struct {
+	recvMode sockets.Mode
+	sendMode sockets.Mode
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+func defaults(opts []Option) config {
+	c := config{recvMode: sockets.Serial, sendMode: sockets.Serial}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c
+}
+
+// RecvMode sets how requests (Reply, servers) or replies (Request) are
+// decoded: Serial (the default, the connection's codec) or a raw mode.
+func RecvMode(m sockets.Mode) Option { return optionFunc(func(c *config) { c.recvMode = m }) }
+
+// SendMode sets how replies (Reply, servers) or requests (Request) are
+// encoded: Serial (the default) or Raw.
+func SendMode(m sockets.Mode) Option { return optionFunc(func(c *config) { c.sendMode = m }) }
+
+// PanicError is the error of a handler that panicked: the panic value and
+// the stack where it happened.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error describes the panic.
+func (e *PanicError) Error() string { return fmt.Sprintf("rpc: handler panicked: %v", e.Value) }
+
+// Reply waits on c (a rep context or socket) for one request, decodes it
+// as Req, calls h and sends its result back, as nanonext's reply(). If h
+// returns an error or panics, the single byte 0x00 goes back instead
+// (nanonext's error reply, understood by R and C peers) and Reply returns
+// the error (a *PanicError for a panic).
+//
+// It blocks until a request arrives (ctx without deadline: as long as it
+// takes, subject to the socket's recv-timeout) and then for the send. A
+// request that cannot be decoded gets the error reply and its
+// *nanoact.ConvertError is returned.
+func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Resp], opts ...Option) error {
+	cfg := defaults(opts)
+	m, err := c.RecvMsg(ctx)
+	if err != nil {
+		return err
+	}
+	reply, herr := serve(ctx, m, c.Codec(), h, cfg)
+	if err := c.SendMsg(ctx, reply); err != nil {
+		return err
+	}
+	return herr
+}
+
+// serve decodes one request, runs the handler and builds the reply (the
+// error reply on failure), recovering a panic.
+func serve[Req, Resp any](ctx context.Context, m *sockets.Msg, cd sockets.Codec, h Handler[Req, Resp], cfg config) (reply *sockets.Msg, err error) {
+	req, err := sockets.Decode[Req](m, cfg.recvMode, cd)
+	if err != nil {
+		return sockets.NewMsg(errorReply), err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			reply, err = sockets.NewMsg(errorReply), &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	resp, err := h(ctx, req)
+	if err != nil {
+		return sockets.NewMsg(errorReply), err
+	}
+	return encodeReply(resp, cfg.sendMode, cd)
+}
+
+func encodeReply(v any, mode sockets.Mode, cd sockets.Codec) (*sockets.Msg, error) {
+	if mode != sockets.Serial {
+		b, err := rawBytes(v)
+		if err != nil {
+			return sockets.NewMsg(errorReply), err
+		}
+		return sockets.NewMsg(b), nil
+	}
+	b, err := cd.Marshal(v)
+	if err != nil {
+		return sockets.NewMsg(errorReply), &nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: encode reply", Err: err}
+	}
+	if bytes.Equal(b, errorReply) {
+		b = cborZero
+	}
+	return sockets.NewMsg(b), nil
+}
+
+// ErrRemote matches the error of a request whose server answered with the
+// error reply (its handler failed).
+var ErrRemote = errors.New("rpc: the server's handler failed")
+
+// isErrorReply reports whether a reply body is nanonext's error reply.
+func isErrorReply(b []byte) bool { return bytes.Equal(b, errorReply) }
+
+// rawBytes encodes v in Raw mode.
+func rawBytes(v any) ([]byte, error) {
+	b, err := codec.AppendRaw(nil, v)
+	return b, nngerr.Wrap(err, "rpc: encode reply")
+}

@@ -1,0 +1,268 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var seq atomic.Int64
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newReq(t *testing.T, url string) *sockets.Socket {
+	t.Helper()
+	s, err := sockets.New(sockets.Req, sockets.Dial(url, sockets.Sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestReply(t *testing.T) {
+	t.Parallel()
+	url := fmt.Sprintf("inproc://reply-%d", seq.Add(1))
+	rep, err := sockets.New(sockets.Rep, sockets.Listen(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	req := newReq(t, url)
+	ctx := ctxT(t)
+	square := func(_ context.Context, n int) (int, error) {
+		if n < 0 {
+			return 0, errors.New("negative")
+		}
+		return n * n, nil
+	}
+	cases := []struct {
+		in      int
+		want    int
+		wantErr bool
+	}{{7, 49, false}, {0, 0, false}, {-1, 0, true}}
+	for _, c := range cases {
+		if err := req.Send(ctx, c.in); err != nil {
+			t.Fatal(err)
+		}
+		herr := rpc.Reply(ctx, rep, square)
+		if (herr != nil) != c.wantErr {
+			t.Fatalf("Reply(%d) error %v", c.in, herr)
+		}
+		m, err := req.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.wantErr {
+			if string(m.Body) != "\x00" {
+				t.Fatalf("error reply % x", m.Body)
+			}
+			continue
+		}
+		if string(m.Body) == "\x00" {
+			t.Fatalf("Reply(%d): a good answer sent as the error byte", c.in)
+		}
+		v, err := sockets.Decode[int](m, sockets.Serial, nil)
+		if err != nil || v != c.want {
+			t.Fatalf("Reply(%d) = %v %v", c.in, v, err)
+		}
+	}
+	// Raw modes both ways, and a panicking handler.
+	_ = req.Send(ctx, []float64{1, 2, 3}, sockets.Raw)
+	err = rpc.Reply(ctx, rep, func(_ context.Context, v []float64) (string, error) {
+		return fmt.Sprint(len(v)), nil
+	}, rpc.RecvMode(sockets.Raw), rpc.SendMode(sockets.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sockets.RecvAs[string](ctx, req, sockets.Raw); err != nil || s != "3" {
+		t.Fatalf("%q %v", s, err)
+	}
+	_ = req.Send(ctx, "x")
+	err = rpc.Reply(ctx, rep, func(context.Context, string) (string, error) { panic("boom") })
+	var pe *rpc.PanicError
+	if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
+		t.Fatalf("panic error %v", err)
+	}
+	if m, _ := req.Recv(ctx); string(m.Body) != "\x00" {
+		t.Fatal("panic did not send the error reply")
+	}
+}
+
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Signal() { c.n.Add(1) }
+
+// A handler that panics gets its request the error reply; its worker is
+// restarted and the server goes on serving.
+func TestServerRestartsCrashedWorker(t *testing.T) {
+	t.Parallel()
+	srv, err := rpc.NewServer(func(_ context.Context, s string) (string, error) {
+		if s == "boom" {
+			panic("handler exploded")
+		}
+		return "re: " + s, nil
+	}, rpc.Listen(fmt.Sprintf("inproc://crash-%d", seq.Add(1))), rpc.Workers(2), rpc.RestartBackoff(time.Millisecond, 10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sig := &counter{}
+	srv.Register(sig)
+	req := newReq(t, srv.URL())
+	ctx := ctxT(t)
+	for range 3 {
+		_ = req.Send(ctx, "boom")
+		m, err := req.Recv(ctx)
+		if err != nil || string(m.Body) != "\x00" {
+			t.Fatalf("crash reply %q %v", m.Body, err)
+		}
+		_ = req.Send(ctx, "hi")
+		if v, err := sockets.RecvAs[string](ctx, req); err != nil || v != "re: hi" {
+			t.Fatalf("after crash: %q %v", v, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Failures() < 3 || sig.n.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("failures %d, signals %d", srv.Failures(), sig.n.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// 1,000 concurrent requests over tcp against 8 workers: every reply goes
+// to its requester and at most 8 requests are handled at once.
+func TestServerConcurrency(t *testing.T) {
+	t.Parallel()
+	var busy, peak atomic.Int64
+	srv, err := rpc.NewServer(func(_ context.Context, n int) (int, error) {
+		b := busy.Add(1)
+		for {
+			p := peak.Load()
+			if b <= p || peak.CompareAndSwap(p, b) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Microsecond)
+		busy.Add(-1)
+		return n + 1, nil
+	}, rpc.Listen("tcp://127.0.0.1:0"), rpc.Workers(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	req := newReq(t, srv.URL())
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := range 1000 {
+		wg.Go(func() {
+			c, err := req.Context()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if err := c.Send(ctx, i); err != nil {
+				errs <- err
+				return
+			}
+			if v, err := sockets.RecvAs[int](ctx, c); err != nil || v != i+1 {
+				errs <- fmt.Errorf("request %d got %d %v", i, v, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if p := peak.Load(); p > 8 || p < 2 {
+		t.Fatalf("peak concurrency %d with 8 workers", p)
+	}
+}
+
+// Shutdown lets the requests being handled finish and reply.
+func TestServerShutdown(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 4)
+	release := make(chan struct{})
+	srv, err := rpc.NewServer(func(_ context.Context, n int) (int, error) {
+		started <- struct{}{}
+		<-release
+		return n * 10, nil
+	}, rpc.Listen(fmt.Sprintf("inproc://shutdown-%d", seq.Add(1))), rpc.Workers(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := newReq(t, srv.URL())
+	ctx := ctxT(t)
+	var cs []*sockets.Context
+	for i := range 4 {
+		c, _ := req.Context()
+		defer c.Close()
+		_ = c.Send(ctx, i)
+		cs = append(cs, c)
+	}
+	for range 4 {
+		<-started
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	time.Sleep(20 * time.Millisecond) // Shutdown is now waiting for the handlers
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cs {
+		if v, err := sockets.RecvAs[int](ctx, c); err != nil || v != i*10 {
+			t.Fatalf("reply %d: %v %v", i, v, err)
+		}
+	}
+	wantErr(t, srv.Close(), nanoact.ErrClosed)
+}
+
+// A handler that outlives the shutdown deadline is told to stop through
+// its context, and Shutdown reports the time-out.
+func TestServerShutdownDeadline(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	srv, err := rpc.NewServer(func(ctx context.Context, n int) (int, error) {
+		close(started)
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}, rpc.Listen(fmt.Sprintf("inproc://deadline-%d", seq.Add(1))), rpc.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := newReq(t, srv.URL())
+	_ = req.Send(ctxT(t), 1)
+	<-started
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	wantErr(t, srv.Shutdown(sctx), nanoact.ErrTimedOut)
+}
+
+func wantErr(t *testing.T, err error, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("got %v, want %v", err, target)
+	}
+}
