@@ -17,7 +17,8 @@ import (
 // socket closes it.
 type Dialer struct {
 	endpoint
-	md mangos.Dialer
+	md    mangos.Dialer
+	mopts map[string]any // the transport options md was made with
 }
 
 // Dial creates a dialer for url and starts it per the StartMode option:
@@ -27,9 +28,12 @@ type Dialer struct {
 // creates it (see Start).
 //
 // URLs: inproc://name, ipc:///path, unix:///path, abstract://name (Linux),
-// tcp://host:port (tcp4, tcp6; IPv6 as [::1]), ws://host:port/path.
-// Errors: ErrInvalid (no "://"), ErrNotSupported (unknown scheme),
-// ErrAddrInvalid (bad host or port), ErrClosed.
+// tcp://host:port (tcp4, tcp6; IPv6 as [::1]), ws://host:port/path, and
+// over TLS tls+tcp://host:port and wss://host:port/path (see WithTLS).
+// Errors: ErrInvalid (no "://"; a TLS URL without a client TLS config),
+// ErrNotSupported (unknown scheme; WithTLS on a URL without TLS),
+// ErrAddrInvalid (bad host or port), ErrClosed. A Sync dial over TLS fails
+// with ErrPeerAuth when the server's certificate does not verify.
 func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 	var ec endpointConfig
 	for _, o := range opts {
@@ -45,11 +49,19 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 		if err != nil {
 			return nngerr.Wrap(err, op)
 		}
-		md, err := s.ms.NewDialer(murl, s.transportOptions(murl))
+		mopts, err := s.endpointOptions(op, murl, ec.tls, true)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(murl, "nanoact.") {
+			// Closing the socket ends a dial still in its handshake.
+			mopts[transport.OptionContext] = s.life
+		}
+		md, err := s.ms.NewDialer(murl, mopts)
 		if err != nil {
 			return nngerr.Wrap(err, op)
 		}
-		d = &Dialer{md: md}
+		d = &Dialer{md: md, mopts: mopts}
 		d.init(s, url)
 		s.mu.Lock()
 		s.dialers = append(s.dialers, d)
@@ -76,10 +88,15 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 	if !strings.HasPrefix(murl, "nanoact.") {
 		return nil
 	}
-	return map[string]any{
+	opts := map[string]any{
 		transport.OptionHandshakeTimeout: s.cfg.handshakeTimeout,
 		transport.OptionEvents:           transportEvents{s},
 	}
+	if strings.HasPrefix(murl, "nanoact.tcp") {
+		opts[mangos.OptionNoDelay] = s.cfg.noDelay
+		opts[mangos.OptionKeepAlive] = s.cfg.keepAlive
+	}
+	return opts
 }
 
 func (s *Socket) removeDialer(d *Dialer) {
@@ -126,11 +143,14 @@ func (d *Dialer) Start(mode StartMode) error {
 			mode = Async
 		}
 		err := d.start(mode)
+		if nanoact.CodeOf(err) == nanoact.CodeConnRefused {
+			d.stats.refused.Add(1)
+		}
 		if err != nil && mode == Sync {
 			// mangos keeps a failed synchronous dialer marked active; make a
 			// fresh one so that Start can be tried again.
 			murl, _ := transport.Rewrite(d.url)
-			if md, nerr := d.s.ms.NewDialer(murl, d.s.transportOptions(murl)); nerr == nil {
+			if md, nerr := d.s.ms.NewDialer(murl, d.mopts); nerr == nil {
 				old := d.md
 				d.s.mu.Lock()
 				d.md = md
@@ -189,6 +209,26 @@ func (e transportEvents) OnOversize(url, remote string, size uint64, limit int) 
 }
 
 func (e transportEvents) OnHandshakeFail(url, remote string, err error) {
+	e.s.rejects.Add(1)
+	e.s.endpointByURL(url, func(ep *endpoint) { ep.stats.reject.Add(1) })
 	e.s.log.Warn("connection rejected in SP handshake",
 		zap.String("url", url), zap.String("remote", remote), zap.Error(err))
+}
+
+// endpointByURL calls fn with the dialer or listener whose URL is url.
+func (s *Socket) endpointByURL(url string, fn func(*endpoint)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dialers {
+		if d.url == url {
+			fn(&d.endpoint)
+			return
+		}
+	}
+	for _, l := range s.listeners {
+		if l.URL() == url {
+			fn(&l.endpoint)
+			return
+		}
+	}
 }

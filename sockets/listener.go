@@ -23,7 +23,12 @@ type Listener struct {
 // binds it at once (Async and Sync are the same for listeners). A listener
 // on tcp://127.0.0.1:0 binds a free port; URL reports it.
 //
-// Errors: ErrInvalid (no "://"), ErrNotSupported (unknown scheme),
+// tls+tcp:// and wss:// listeners need a server TLS config (WithTLS or
+// the socket's TLS option); a tls+tcp listener on port 0 reports its port
+// in URL too.
+//
+// Errors: ErrInvalid (no "://"; a TLS URL without a server TLS config),
+// ErrNotSupported (unknown scheme; WithTLS on a URL without TLS),
 // ErrAddrInvalid (bad host or port), ErrAddrInUse, ErrClosed.
 func (s *Socket) Listen(url string, opts ...EndpointOption) (*Listener, error) {
 	var ec endpointConfig
@@ -40,7 +45,11 @@ func (s *Socket) Listen(url string, opts ...EndpointOption) (*Listener, error) {
 		if err != nil {
 			return nngerr.Wrap(err, op)
 		}
-		ml, err := s.ms.NewListener(murl, s.transportOptions(murl))
+		mopts, err := s.endpointOptions(op, murl, ec.tls, false)
+		if err != nil {
+			return err
+		}
+		ml, err := s.ms.NewListener(murl, mopts)
 		if err != nil {
 			return nngerr.Wrap(err, op)
 		}
@@ -84,7 +93,7 @@ func boundURL(user, bound string) string {
 	if bound == "" || !strings.Contains(bound, "://") || strings.HasPrefix(bound, "nanoact.") {
 		return user
 	}
-	if strings.HasPrefix(user, "tcp") || strings.HasPrefix(user, "abstract") || strings.HasPrefix(user, "ws") {
+	if strings.HasPrefix(user, "tcp") || strings.HasPrefix(user, "abstract") || strings.HasPrefix(user, "ws") || strings.HasPrefix(user, "tls+tcp") {
 		return bound
 	}
 	return user

@@ -22,6 +22,11 @@ type config struct {
 	reconnMax        time.Duration
 	handshakeTimeout time.Duration
 	recvMax          int
+	noDelay          bool
+	keepAlive        bool
+
+	// tlsClient and tlsServer are set by the TLS option (tls.go).
+	tlsClient, tlsServer *TLSConfig
 }
 
 type endpointSpec struct {
@@ -39,6 +44,7 @@ func defaultConfig() config {
 		codec:            codec.CBOR(),
 		reconnMin:        time.Second,
 		handshakeTimeout: 10 * time.Second,
+		noDelay:          true,
 	}
 }
 
@@ -111,6 +117,7 @@ type EndpointOption interface{ applyEndpoint(*endpointConfig) }
 
 type endpointConfig struct {
 	start StartMode
+	tls   *TLSConfig // WithTLS
 }
 
 // StartMode says when and how a dialer or listener starts: nanonext's

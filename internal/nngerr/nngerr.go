@@ -94,6 +94,7 @@ func Code(err error) nanoact.Code {
 		invalid  x509.CertificateInvalidError
 		recErr   tls.RecordHeaderError
 		alertErr tls.AlertError
+		opErr    *net.OpError
 		netErr   net.Error
 	)
 	switch {
@@ -108,6 +109,12 @@ func Code(err error) nanoact.Code {
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr), errors.As(err, &invalid):
 		return nanoact.CodePeerAuth
 	case errors.As(err, &recErr), errors.As(err, &alertErr):
+		return nanoact.CodeCrypto
+	case errors.As(err, &opErr) && (opErr.Op == "remote error" || opErr.Op == "local error"):
+		// A TLS alert received from the peer (it refused our certificate,
+		// say) or sent to it: crypto/tls wraps its unexported alert type
+		// in a net.OpError with one of these two Ops. NNG (Mbed TLS)
+		// reports a fatal alert as a cryptographic error.
 		return nanoact.CodeCrypto
 	case errors.As(err, &dnsErr), errors.As(err, &addrErr):
 		return nanoact.CodeAddrInvalid
