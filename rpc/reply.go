@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/internal/codec"
 	"github.com/nanoact/nanoact/internal/nngerr"
 	"github.com/nanoact/nanoact/sockets"
@@ -33,6 +34,7 @@ type Option interface{ apply(*config) }
 type config struct {
 	recvMode sockets.Mode
 	sendMode sockets.Mode
+	aio      []aio.Option // Request's time-out and signals
 }
 
 type optionFunc func(*config)

@@ -1,0 +1,102 @@
+package aio_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+)
+
+func TestGo(t *testing.T) {
+	ctx := ctxT(t)
+	cv := aio.NewCV()
+	a := aio.Go(func(context.Context) (int, error) { return 42, nil }, aio.Signal(cv))
+	if v, err := a.Value(ctx); v != 42 || err != nil {
+		t.Fatal(v, err)
+	}
+	if !cv.Until(time.Second) {
+		t.Fatal("no signal")
+	}
+	boom := errors.New("boom")
+	if _, err := aio.Go(func(context.Context) (int, error) { return 0, boom }).Value(ctx); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	// Stop cancels fn's context.
+	started := make(chan struct{})
+	b := aio.Go(func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done()
+		return 0, nanoact.FromContext(ctx, "test")
+	})
+	<-started
+	b.Stop()
+	_, err := b.Result()
+	wantCode(t, err, nanoact.ErrCanceled)
+	// Timeout bounds it.
+	c := aio.Go(func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, nanoact.FromContext(ctx, "test")
+	}, aio.Timeout(5*time.Millisecond))
+	_, err = c.Value(ctx)
+	wantCode(t, err, nanoact.ErrTimedOut)
+	// Timeout(0) runs fn at once under an expired context.
+	d := aio.Go(func(ctx context.Context) (bool, error) { return ctx.Err() != nil, nil }, aio.Timeout(0))
+	if v, _ := d.Result(); !v {
+		t.Fatal("Timeout(0) context not expired")
+	}
+	_, err = aio.Go[int](nil).Value(ctx)
+	wantCode(t, err, nanoact.ErrInvalid)
+}
+
+func TestNewPending(t *testing.T) {
+	ctx := ctxT(t)
+	a, resolve := aio.NewPending[string](func() { t.Error("onStop after resolve") })
+	if a.Resolved() {
+		t.Fatal("resolved at birth")
+	}
+	go resolve("done", nil)
+	if v, err := a.Value(ctx); v != "done" || err != nil {
+		t.Fatal(v, err)
+	}
+	resolve("again", nil) // ignored
+	a.Stop()              // keeps the result, no onStop
+	if v, _ := a.Result(); v != "done" {
+		t.Fatal(v)
+	}
+
+	var stops atomic.Int32
+	b, resolveB := aio.NewPending[int](func() { stops.Add(1) })
+	b.Stop()
+	b.Stop()
+	_, err := b.Result()
+	wantCode(t, err, nanoact.ErrCanceled)
+	resolveB(1, nil) // too late
+	if _, err := b.Result(); !errors.Is(err, nanoact.ErrCanceled) || stops.Load() != 1 {
+		t.Fatal(err, stops.Load())
+	}
+
+	cv := aio.NewCV()
+	c, _ := aio.NewPending[int](func() { stops.Add(1) }, aio.Timeout(5*time.Millisecond), aio.Signal(cv))
+	_, err = c.Value(ctx)
+	wantCode(t, err, nanoact.ErrTimedOut)
+	if !cv.Until(time.Second) || stops.Load() != 2 {
+		t.Fatal("time-out did not signal or tell the owner")
+	}
+
+	// Cancel through the aio's actor.
+	d, _ := aio.NewPending[int](nil)
+	ref, err := d.Ref()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.Request(ctx, aio.Cancel{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Value(ctx)
+	wantCode(t, err, nanoact.ErrCanceled)
+	<-ref.Done()
+}

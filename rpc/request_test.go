@@ -1,0 +1,108 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+func squareServer(t *testing.T, workers int) *rpc.Server {
+	t.Helper()
+	srv, err := rpc.NewServer(func(ctx context.Context, n int) (int, error) {
+		switch {
+		case n < 0:
+			return 0, errors.New("negative")
+		case n == 999:
+			<-ctx.Done() // never answers in time
+			return 0, ctx.Err()
+		}
+		return n * n, nil
+	}, rpc.Listen(fmt.Sprintf("inproc://square-%d", seq.Add(1))), rpc.Workers(workers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func TestRequest(t *testing.T) {
+	t.Parallel()
+	srv := squareServer(t, 2)
+	req := newReq(t, srv.URL())
+	c, err := req.Context()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	cv := aio.NewCV()
+	if v, err := rpc.Request[int](c, 12, rpc.Signal(cv)).Value(ctx); err != nil || v != 144 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if cv.Value() != 1 {
+		t.Fatalf("cv %d after one request", cv.Value())
+	}
+	// An error reply resolves to ErrRemote.
+	_, err = rpc.Request[int](c, -1).Value(ctx)
+	if !errors.Is(err, rpc.ErrRemote) {
+		t.Fatalf("error reply: %v", err)
+	}
+	// Time-out, then Stop on a pending request.
+	_, err = rpc.Request[int](c, 999, rpc.Timeout(30*time.Millisecond)).Value(ctx)
+	if !errors.Is(err, nanoact.ErrTimedOut) {
+		t.Fatalf("time-out: %v", err)
+	}
+	a := rpc.Request[int](c, 999)
+	a.Stop()
+	if _, err := a.Value(ctx); !errors.Is(err, nanoact.ErrCanceled) {
+		t.Fatalf("stop: %v", err)
+	}
+	// The context still works afterwards.
+	if v, err := rpc.Request[int](c, 3).Value(ctx); err != nil || v != 9 {
+		t.Fatalf("after stop: %v %v", v, err)
+	}
+}
+
+func TestClient(t *testing.T) {
+	t.Parallel()
+	srv := squareServer(t, 8)
+	cl, err := rpc.NewClient(sockets.Dial(srv.URL(), sockets.Sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			v, err := rpc.Call[int](ctx, cl, i)
+			if err != nil || v != i*i {
+				t.Errorf("call %d: %v %v", i, v, err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := rpc.Call[int](ctx, cl, -5); !errors.Is(err, rpc.ErrRemote) {
+		t.Fatalf("error reply: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := rpc.Call[int](short, cl, 999); !errors.Is(err, nanoact.ErrTimedOut) {
+		t.Fatalf("call time-out: %v", err)
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rpc.Call[int](ctx, cl, 2); !errors.Is(err, nanoact.ErrClosed) {
+		t.Fatalf("call after close: %v", err)
+	}
+	if err := cl.Close(); !errors.Is(err, nanoact.ErrClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+}
