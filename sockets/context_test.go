@@ -304,3 +304,26 @@ func TestWatchPipes(t *testing.T) {
 		t.Fatalf("watch on closed socket: %v", err)
 	}
 }
+
+type signalCount struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *signalCount) Signal()  { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *signalCount) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// The socket, as supervisor of its contexts, signals registered CVs when
+// one stops, so that waiters wake.
+func TestSupervisorSignals(t *testing.T) {
+	t.Parallel()
+	s := open(t, sockets.Rep)
+	sig := &signalCount{}
+	s.Supervise(sig)
+	a, b := mustContext(t, s), mustContext(t, s)
+	_ = a.Close()
+	eventually(t, func() bool { return sig.get() == 1 })
+	_ = b
+	_ = s.Close()
+	eventually(t, func() bool { return sig.get() == 2 })
+}

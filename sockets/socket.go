@@ -53,6 +53,30 @@ type Socket struct {
 	recvTimeout atomic.Int64 // recv-timeout in ns; negative = none
 	oversize    atomic.Int64
 	rejects     atomic.Int64
+	signals     []Signaler // guarded by mu
+}
+
+// Signaler is told when a child of the socket (a context) fails or stops:
+// an aio.CV, or anything with Signal.
+type Signaler interface{ Signal() }
+
+// Supervise registers sig to be signalled, as the socket's supervisor
+// broadcast, whenever one of its contexts fails or stops (closing the
+// socket stops them all), so that a goroutine waiting on sig wakes instead
+// of hanging. It costs nothing until an event.
+func (s *Socket) Supervise(sig Signaler) {
+	s.mu.Lock()
+	s.signals = append(s.signals, sig)
+	s.mu.Unlock()
+}
+
+func (s *Socket) superviseSignal() {
+	s.mu.Lock()
+	sigs := append([]Signaler(nil), s.signals...)
+	s.mu.Unlock()
+	for _, sig := range sigs {
+		sig.Signal()
+	}
 }
 
 // New opens a socket for protocol p. It costs one actor spawn (a few µs)
@@ -437,6 +461,8 @@ func (a *socketActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case pipeEvent:
 		a.s.pipes.publish(m)
+	case actor.ChildFailed, actor.ChildStopped:
+		a.s.superviseSignal()
 	case spawnContext:
 		ref, err := c.Spawn("", &contextActor{m.c})
 		if err != nil {
