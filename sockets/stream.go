@@ -2,8 +2,11 @@ package sockets
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -57,6 +60,7 @@ type streamConfig struct {
 	text     bool
 	recvSize int
 	header   http.Header
+	tls      *TLSConfig
 }
 
 type streamOptionFunc func(*streamConfig)
@@ -89,6 +93,13 @@ func RequestHeader(key, value string) StreamOption {
 	})
 }
 
+// StreamTLS sets the TLS configuration of a wss:// stream: a client
+// config for DialStream (without one, the server is verified against the
+// system's roots), a server config for ListenStream (required there).
+func StreamTLS(cfg *TLSConfig) StreamOption {
+	return streamOptionFunc(func(c *streamConfig) { c.tls = cfg })
+}
+
 func streamConfigOf(opts []StreamOption) streamConfig {
 	c := streamConfig{recvSize: 64 << 10}
 	for _, o := range opts {
@@ -108,12 +119,22 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	if err != nil {
 		return nil, nngerr.Wrap(err, op)
 	}
-	if network == "wss" {
-		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: op, Err: errors.New("wss streams are not supported yet")}
-	}
 	s := newStream(url, cfg)
-	if network == "ws" {
+	if network == "ws" || network == "wss" {
 		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		if cfg.tls != nil {
+			if cfg.tls.Server() {
+				return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a dial needs a client TLS config")}
+			}
+			host := strings.TrimPrefix(addr, "wss://")
+			if i := strings.IndexAny(host, "/?#"); i >= 0 {
+				host = host[:i]
+			}
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			d.TLSClientConfig = cfg.tls.clientConfig(strings.Trim(host, "[]"), nil)
+		}
 		ws, resp, err := d.DialContext(ctx, addr, cfg.header)
 		if resp != nil && resp.Body != nil {
 			_ = resp.Body.Close()
@@ -188,7 +209,10 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 	l := &StreamListener{url: url, cfg: cfg, done: make(chan struct{})}
 	switch network {
 	case "wss":
-		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: op, Err: errors.New("wss streams are not supported yet")}
+		if cfg.tls == nil || !cfg.tls.Server() {
+			return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a wss listener needs a server TLS config (StreamTLS)")}
+		}
+		return l.listenWS(op, addr)
 	case "ws":
 		return l.listenWS(op, addr)
 	}
@@ -204,20 +228,24 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 }
 
 func (l *StreamListener) listenWS(op, raw string) (*StreamListener, error) {
-	u := strings.TrimPrefix(raw, "ws://")
+	scheme := raw[:strings.Index(raw, "://")]
+	u := strings.TrimPrefix(raw, scheme+"://")
 	host, path := u, "/"
 	if i := strings.IndexByte(u, '/'); i >= 0 {
 		host, path = u[:i], u[i:]
 	}
 	if !strings.Contains(host, ":") {
-		host += ":80"
+		host += map[string]string{"ws": ":80", "wss": ":443"}[scheme]
 	}
 	ln, err := net.Listen("tcp", host)
 	if err != nil {
 		return nil, nngerr.Wrap(err, op)
 	}
+	l.url = scheme + "://" + ln.Addr().String() + path
+	if scheme == "wss" {
+		ln = tls.NewListener(ln, l.cfg.tls.serverConfig())
+	}
 	l.ln = ln
-	l.url = "ws://" + ln.Addr().String() + path
 	l.wsq = make(chan *Stream)
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	mux := http.NewServeMux()
@@ -235,7 +263,8 @@ func (l *StreamListener) listenWS(op, raw string) (*StreamListener, error) {
 			_ = s.Close()
 		}
 	})
-	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// ErrorLog: net/http would otherwise print failed handshakes to stderr.
+	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	l.wg.Go(func() { _ = l.srv.Serve(ln) })
 	return l, nil
 }

@@ -212,3 +212,56 @@ func TestStreamErrors(t *testing.T) {
 	}
 	wantCode(t, l.Close(), nanoact.ErrClosed)
 }
+
+// wss streams with a generated certificate; a client that does not trust
+// it fails, and a listener without a server config is refused.
+func TestStreamWSS(t *testing.T) {
+	t.Parallel()
+	certPEM, keyPEM, err := sockets.WriteCert("127.0.0.1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCfg, err := sockets.NewTLSServer(sockets.TLSCert(certPEM, keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliCfg, err := sockets.NewTLSClient(sockets.TLSCA(certPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sockets.ListenStream("wss://127.0.0.1:0/secure", sockets.StreamTLS(srvCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := ctxT(t)
+	accepted := make(chan *sockets.Stream, 1)
+	go func() {
+		s, err := l.Accept(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- s
+	}()
+	// Untrusted: the system roots do not know our certificate.
+	_, err = sockets.DialStream(ctx, l.URL())
+	wantCode(t, err, nanoact.ErrPeerAuth)
+	c, err := sockets.DialStream(ctx, l.URL(), sockets.StreamTLS(cliCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := <-accepted
+	if s == nil {
+		t.FailNow()
+	}
+	defer s.Close()
+	if err := c.Send(ctx, "over tls"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sockets.RecvAs[string](ctx, s, sockets.Raw); err != nil || v != "over tls" {
+		t.Fatalf("%q %v", v, err)
+	}
+	_, err = sockets.ListenStream("wss://127.0.0.1:0/x")
+	wantCode(t, err, nanoact.ErrInvalid)
+}
