@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -616,4 +617,61 @@ func TestReqResendAndCancel(t *testing.T) {
 	// The request is answered: receiving again is a state error.
 	_, err := req.Recv(ctx)
 	wantCode(t, err, nanoact.ErrState)
+}
+
+// A new survey cancels the receive waiting on the previous one, and late
+// answers to the old survey are dropped.
+func TestSurveyReplaced(t *testing.T) {
+	t.Parallel()
+	sur, resp := open(t, sockets.Surveyor), open(t, sockets.Respondent)
+	connect(t, sur, resp, fmt.Sprintf("inproc://survey-replaced-%d", seq.Add(1)))
+	ctx := ctxT(t)
+	if err := sur.Send(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resp.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := sur.Recv(ctx)
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let the receive wait (the result does not depend on it)
+	if err := sur.Send(ctx, "second"); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	wantCode(t, err, nanoact.ErrCanceled)
+	_ = resp.Send(ctx, "late answer to first") // dropped: its survey is over
+	if _, err := resp.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Send(ctx, "answer to second")
+	if v, err := sockets.RecvAs[string](ctx, sur); err != nil || v != "answer to second" {
+		t.Fatalf("%q %v", v, err)
+	}
+}
+
+// tcp by host name and over IPv6 loopback.
+func TestTCPHostNamesAndIPv6(t *testing.T) {
+	t.Parallel()
+	urls := []string{"tcp://localhost:0", "tcp4://127.0.0.1:0"}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		_ = ln.Close()
+		urls = append(urls, "tcp://[::1]:0", "tcp6://[::1]:0")
+	} else {
+		t.Logf("no IPv6 loopback here: %v", err)
+	}
+	for _, url := range urls {
+		rep, req := open(t, sockets.Rep), open(t, sockets.Req)
+		connect(t, rep, req, url)
+		ctx := ctxT(t)
+		if err := req.Send(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := sockets.RecvAs[string](ctx, rep); err != nil || v != url {
+			t.Fatalf("%s: %q %v", url, v, err)
+		}
+	}
 }
