@@ -23,3 +23,21 @@ func Promise[T any](a *Aio[T], l *promises.Loop) *promises.Promise[T] {
 	})
 	return p
 }
+
+// FromPromise returns an aio that resolves with p's outcome, so that a
+// promise can be waited on, collected, raced and signalled like an aio
+// (Wait, Collect, Race, the Signal option). Stop on the aio resolves it
+// with ErrCanceled without touching p (a promise has no operation to
+// cancel). It costs one continuation on p's loop and no goroutine.
+func FromPromise[T any](p *promises.Promise[T], opts ...Option) *Aio[T] {
+	a, resolve := NewPending[T](nil, opts...)
+	p.Then(func(v T) (T, error) {
+		resolve(v, nil)
+		return v, nil
+	}).Catch(func(err error) (T, error) {
+		var zero T
+		resolve(zero, err)
+		return zero, err
+	})
+	return a
+}
