@@ -240,7 +240,9 @@ func TestBenchCSkipped(t *testing.T) {
 	}{
 		{"bogus anchors dir", []string{"--anchors", filepath.Join(t.TempDir(), "no-such-anchors")}, "nngbench.c not found"},
 		{"relative bogus anchors dir", []string{"--anchors", "no/such/anchors"}, "nngbench.c not found"},
-		{"no compiler", []string{"--cc", filepath.Join(t.TempDir(), "no-such-cc")}, "no C compiler"},
+		// Its own anchors dir, so the test does not depend on where the
+		// project's shared/anchors is.
+		{"no compiler", []string{"--anchors", broken, "--cc", filepath.Join(t.TempDir(), "no-such-cc")}, "no C compiler"},
 		{"does not build", []string{"--anchors", broken}, "does not build"},
 	}
 	for _, c := range cases {
