@@ -42,20 +42,9 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 	op := "sockets: dial " + url
 	var d *Dialer
 	err := s.control(op, func() error {
-		if s.isClosed() {
-			return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
-		}
-		murl, err := transport.Rewrite(url)
-		if err != nil {
-			return nngerr.Wrap(err, op)
-		}
-		mopts, err := s.endpointOptions(op, murl, ec.tls, true)
+		murl, mopts, err := s.prepareEndpoint(op, url, ec, true)
 		if err != nil {
 			return err
-		}
-		if strings.HasPrefix(murl, "nanoact.") {
-			// Closing the socket ends a dial still in its handshake.
-			mopts[transport.OptionContext] = s.life
 		}
 		md, err := s.ms.NewDialer(murl, mopts)
 		if err != nil {
@@ -97,6 +86,29 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 		opts[mangos.OptionKeepAlive] = s.cfg.keepAlive
 	}
 	return opts
+}
+
+// prepareEndpoint does what Dial and Listen share, in the socket actor:
+// refuse a closed socket, check and rewrite url, and build the transport
+// options (with TLS, and for a dialer on nanoact's transports the socket's
+// lifetime, so that closing the socket ends a dial still in its
+// handshake).
+func (s *Socket) prepareEndpoint(op, url string, ec endpointConfig, dialer bool) (string, map[string]any, error) {
+	if s.isClosed() {
+		return "", nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+	}
+	murl, err := transport.Rewrite(url)
+	if err != nil {
+		return "", nil, nngerr.Wrap(err, op)
+	}
+	mopts, err := s.endpointOptions(op, murl, ec.tls, dialer)
+	if err != nil {
+		return "", nil, err
+	}
+	if dialer && strings.HasPrefix(murl, "nanoact.") {
+		mopts[transport.OptionContext] = s.life
+	}
+	return murl, mopts, nil
 }
 
 func (s *Socket) removeDialer(d *Dialer) {

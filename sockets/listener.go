@@ -9,7 +9,6 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/internal/nngerr"
-	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // Listener accepts connections for its socket at a URL. It is safe for
@@ -38,14 +37,7 @@ func (s *Socket) Listen(url string, opts ...EndpointOption) (*Listener, error) {
 	op := "sockets: listen " + url
 	var l *Listener
 	err := s.control(op, func() error {
-		if s.isClosed() {
-			return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
-		}
-		murl, err := transport.Rewrite(url)
-		if err != nil {
-			return nngerr.Wrap(err, op)
-		}
-		mopts, err := s.endpointOptions(op, murl, ec.tls, false)
+		murl, mopts, err := s.prepareEndpoint(op, url, ec, false)
 		if err != nil {
 			return err
 		}

@@ -432,75 +432,73 @@ func (c *Context) option(name string, set bool, v any) (any, error) {
 	return protoOption(c.pc, name, set, v)
 }
 
-// option implements Optioner for dialers.
-func (d *Dialer) option(name string, set bool, v any) (any, error) {
+// optionCall runs an option get or set of a dialer or listener in the
+// socket actor: a closed endpoint gives ErrNotFound, "url" is read-only
+// and answered by url, and every other name goes to fn.
+func (e *endpoint) optionCall(name string, set bool, url func() string, fn func() (any, error)) (any, error) {
 	var out any
-	err := d.s.control("sockets: option "+name, func() error {
-		if d.State() == Closed {
+	err := e.s.control("sockets: option "+name, func() error {
+		if e.State() == Closed {
 			return optErr(nanoact.CodeNotFound, name, set)
 		}
-		var err error
-		switch name {
-		case "url":
+		if name == "url" {
 			if set {
 				return optErr(nanoact.CodeReadOnly, name, set)
 			}
-			out = d.url
-		case "reconnect-time-min", "reconnect-time-max":
-			key := mangos.OptionReconnectTime
-			if name == "reconnect-time-max" {
-				key = mangos.OptionMaxReconnectTime
-			}
-			if set {
-				if v.(time.Duration) < 0 {
-					return optErr(nanoact.CodeInvalid, name, set)
-				}
-				return mangosErr(d.md.SetOption(key, v), name)
-			}
-			out, err = d.md.GetOption(key)
-		default:
-			out, err = endpointOption(d.md, name, set, v)
+			out = url()
+			return nil
 		}
+		var err error
+		out, err = fn()
 		return err
 	})
 	return out, err
 }
 
+// option implements Optioner for dialers.
+func (d *Dialer) option(name string, set bool, v any) (any, error) {
+	return d.optionCall(name, set, d.URL, func() (any, error) {
+		if name != "reconnect-time-min" && name != "reconnect-time-max" {
+			return endpointOption(d.md, name, set, v)
+		}
+		key := mangos.OptionReconnectTime
+		if name == "reconnect-time-max" {
+			key = mangos.OptionMaxReconnectTime
+		}
+		if !set {
+			return d.md.GetOption(key)
+		}
+		if v.(time.Duration) < 0 {
+			return nil, optErr(nanoact.CodeInvalid, name, set)
+		}
+		return nil, mangosErr(d.md.SetOption(key, v), name)
+	})
+}
+
 // option implements Optioner for listeners.
 func (l *Listener) option(name string, set bool, v any) (any, error) {
-	var out any
-	err := l.s.control("sockets: option "+name, func() error {
-		if l.State() == Closed {
-			return optErr(nanoact.CodeNotFound, name, set)
-		}
-		var err error
+	return l.optionCall(name, set, l.URL, func() (any, error) {
 		switch name {
-		case "url":
-			if set {
-				return optErr(nanoact.CodeReadOnly, name, set)
-			}
-			out = l.URL()
 		case "tcp-bound-port":
 			if set {
-				return optErr(nanoact.CodeReadOnly, name, set)
+				return nil, optErr(nanoact.CodeReadOnly, name, set)
 			}
-			out, err = l.ml.GetOption(transport.OptionTCPBoundPort)
+			out, err := l.ml.GetOption(transport.OptionTCPBoundPort)
 			if err != nil {
-				return optErr(nanoact.CodeNotSupported, name, set)
+				return nil, optErr(nanoact.CodeNotSupported, name, set)
 			}
+			return out, nil
 		case "ipc:permissions":
 			if !set {
-				return optErr(nanoact.CodeWriteOnly, name, set)
+				return nil, optErr(nanoact.CodeWriteOnly, name, set)
 			}
 			if err := l.ml.SetOption(transport.OptionIPCPermissions, v); err != nil {
-				return optErr(nanoact.CodeNotSupported, name, set)
+				return nil, optErr(nanoact.CodeNotSupported, name, set)
 			}
-		default:
-			out, err = endpointOption(l.ml, name, set, v)
+			return nil, nil
 		}
-		return err
+		return endpointOption(l.ml, name, set, v)
 	})
-	return out, err
 }
 
 // mangosEndpoint is what dialers and listeners of mangos share.
