@@ -1,0 +1,490 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// Daemon is mirai's daemon: it dials a dispatcher, says hello with the
+// session token, and runs the tasks it is sent, looked up by name in its
+// Registry, up to Concurrency at once, each on a goroutine of its own
+// under a context that a cancel message, the task's time-out or the loss
+// of the connection ends. A panicking task is recovered and reported; the
+// daemon lives on.
+//
+// It redials after a network blip (and says hello again; tasks that were
+// running are cancelled, since the dispatcher has re-queued or failed
+// them) and exits when the dispatcher says bye (the dispatcher closed, or
+// the daemon asked to leave after IdleExit or reached MaxTasks), when the
+// connection stays lost for ReconnectGrace, when it is refused, or when
+// Run's ctx ends.
+//
+// A Daemon is made by NewDaemon and must be Closed; Close while it runs
+// drops its connection abruptly, as if its process died.
+type Daemon struct {
+	reg  *Registry
+	cfg  daemonConfig
+	sock *sockets.Socket
+	log  *zap.Logger
+	id   string
+
+	// life ends when the daemon stops: Run returns, Close.
+	life    context.Context
+	stop    context.CancelCauseFunc
+	unwatch func()
+	tasks   sync.WaitGroup
+	started atomic.Int64 // tasks received
+
+	mu       sync.Mutex
+	pipe     uint32 // the current connection; 0 while none
+	running  map[uint64]context.CancelFunc
+	leaving  bool
+	lost     *time.Timer
+	idle     *time.Timer
+	closed   bool
+	runState int // 0: not run, 1: running, 2: done
+}
+
+type daemonConfig struct {
+	log       *zap.Logger
+	sys       *actor.System
+	codec     sockets.Codec
+	token     string
+	id        string
+	max       int
+	maxTasks  int
+	idle      time.Duration
+	grace     time.Duration
+	caPEM     []byte
+	tls       *sockets.TLSConfig
+	reconnect time.Duration
+	sockOpts  []sockets.Option
+}
+
+type daemonOptionFunc func(*daemonConfig)
+
+func (f daemonOptionFunc) applyDaemon(c *daemonConfig) { f(c) }
+
+// DaemonID sets the daemon's id, shown in the dispatcher's Status and
+// logs (default host/pid/n). It survives reconnections.
+func DaemonID(id string) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.id = id })
+}
+
+// Concurrency sets how many tasks the daemon runs at once (default 1, as
+// mirai's daemons). The dispatcher may cap it (PerDaemon).
+func Concurrency(n int) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.max = n })
+}
+
+// MaxTasks makes the daemon exit after running n tasks (default 0: no
+// limit). The dispatcher knows the limit from the hello and sends no more.
+func MaxTasks(n int) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.maxTasks = n })
+}
+
+// IdleExit makes the daemon leave after d without a task (default 0:
+// never). It asks the dispatcher first, so that no task in flight to it
+// is lost.
+func IdleExit(d time.Duration) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.idle = d })
+}
+
+// ReconnectGrace sets how long the daemon keeps redialing after its
+// connection is lost before it exits (default 10 s; zero or negative:
+// exit at once). This is what makes daemons exit when their dispatcher
+// goes away without a bye.
+func ReconnectGrace(d time.Duration) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.grace = d })
+}
+
+// ReconnectInterval sets the wait between redials after the connection is
+// lost (default 100 ms, doubling up to 1 s).
+func ReconnectInterval(d time.Duration) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.reconnect = d })
+}
+
+// TrustCert makes a daemon dialing tls+tcp:// or wss:// trust certPEM, the
+// dispatcher's certificate (Dispatcher.CertPEM), and verify the server
+// against it and the URL's host.
+func TrustCert(certPEM []byte) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.caPEM = certPEM })
+}
+
+// WithDaemonTLS sets the client TLS config of a daemon dialing tls+tcp://
+// or wss:// (instead of TrustCert).
+func WithDaemonTLS(cfg *sockets.TLSConfig) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.tls = cfg })
+}
+
+// WithDaemonSocketOptions passes options to the daemon's poly socket.
+func WithDaemonSocketOptions(opts ...sockets.Option) DaemonOption {
+	return daemonOptionFunc(func(c *daemonConfig) { c.sockOpts = append(c.sockOpts, opts...) })
+}
+
+var daemonSeq atomic.Uint64
+
+func defaultDaemonID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		h = "localhost"
+	}
+	return fmt.Sprintf("%s/%d/%d", h, os.Getpid(), daemonSeq.Add(1))
+}
+
+// NewDaemon opens a poly socket and dials url with one attempt, then
+// redials in the background whenever the connection is lost. It does not
+// run tasks until Run. It blocks for the dial (and the TLS handshake).
+//
+// Errors: ErrInvalid for a nil registry; those of a synchronous dial:
+// ErrConnRefused (nobody listens), ErrPeerAuth (the server's certificate
+// does not verify), ErrAddrInvalid, ErrNotSupported.
+func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
+	if reg == nil {
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "nil registry")
+	}
+	cfg := daemonConfig{log: zap.NewNop(), max: 1, grace: 10 * time.Second, reconnect: 100 * time.Millisecond}
+	for _, o := range opts {
+		if o != nil {
+			o.applyDaemon(&cfg)
+		}
+	}
+	if cfg.log == nil {
+		cfg.log = zap.NewNop()
+	}
+	if cfg.max < 1 {
+		cfg.max = 1
+	}
+	if cfg.id == "" {
+		cfg.id = defaultDaemonID()
+	}
+	if cfg.reconnect <= 0 {
+		cfg.reconnect = 100 * time.Millisecond
+	}
+	sys := cfg.sys
+	if sys == nil {
+		sys = actor.Default()
+	}
+	sopts := append([]sockets.Option{sockets.WithLogger(cfg.log), sockets.WithSystem(sys),
+		sockets.WithReconnect(cfg.reconnect, max(cfg.reconnect, time.Second))}, cfg.sockOpts...)
+	if cfg.codec != nil {
+		sopts = append(sopts, sockets.WithCodec(cfg.codec))
+	}
+	var eopts []sockets.EndpointOption
+	if isTLSURL(url) {
+		tc := cfg.tls
+		if tc == nil {
+			var topts []sockets.TLSOption
+			if cfg.caPEM != nil {
+				topts = append(topts, sockets.TLSCA(cfg.caPEM))
+			}
+			var err error
+			if tc, err = sockets.NewTLSClient(topts...); err != nil {
+				return nil, err
+			}
+		}
+		eopts = append(eopts, sockets.WithTLS(tc))
+	}
+	sock, err := sockets.New(sockets.Poly, sopts...)
+	if err != nil {
+		return nil, err
+	}
+	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc)}
+	dm.log = cfg.log.Named("rpc").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
+	dm.life, dm.stop = context.WithCancelCause(context.Background())
+	if dm.unwatch, err = sock.WatchPipes(dm.onPipe); err != nil {
+		_ = sock.Close()
+		return nil, err
+	}
+	if _, err := sock.Dial(url, append(eopts, sockets.Sync)...); err != nil {
+		dm.unwatch()
+		_ = sock.Close()
+		return nil, err
+	}
+	dm.log.Info("daemon connected", zap.String("url", url))
+	return dm, nil
+}
+
+// ID returns the daemon's id.
+func (dm *Daemon) ID() string { return dm.id }
+
+// onPipe runs on the socket's actor for each connection event.
+func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	if ev.Added {
+		if dm.pipe != 0 || dm.closed {
+			return
+		}
+		dm.pipe = ev.Pipe
+		if dm.lost != nil {
+			dm.lost.Stop()
+			dm.lost = nil
+		}
+		dm.leaving = false
+		tasks := 0
+		if dm.cfg.maxTasks > 0 {
+			tasks = dm.cfg.maxTasks - int(dm.started.Load())
+			if tasks <= 0 {
+				dm.stop(errBye)
+				return
+			}
+		}
+		m := sockets.NewMsg(nil)
+		m.Body = appendHello(m.Body[:0], dm.cfg.token, dm.id, dm.cfg.max, tasks)
+		if err := dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(ev.Pipe)); err != nil {
+			dm.log.Warn("hello not sent", zap.Uint32("pipe", ev.Pipe), zap.Error(err))
+		}
+		dm.armIdle()
+		return
+	}
+	if ev.Pipe != dm.pipe {
+		return
+	}
+	dm.pipe = 0
+	// The dispatcher has re-queued or failed what ran on this connection.
+	for id, cancel := range dm.running {
+		cancel()
+		delete(dm.running, id)
+	}
+	if dm.closed {
+		return
+	}
+	if dm.cfg.maxTasks > 0 && int(dm.started.Load()) >= dm.cfg.maxTasks {
+		dm.stop(errBye)
+		return
+	}
+	if dm.cfg.grace <= 0 {
+		dm.stop(errLost)
+		return
+	}
+	dm.log.Info("connection lost; redialing", zap.Uint32("pipe", ev.Pipe), zap.Duration("grace", dm.cfg.grace))
+	dm.lost = time.AfterFunc(dm.cfg.grace, func() { dm.stop(errLost) })
+}
+
+// Causes of a daemon's end besides errLost and ctx's errors.
+var (
+	errBye          = errors.New("bye")
+	errDaemonClosed = errors.New("daemon closed")
+)
+
+var errLost = &nanoact.Error{Code: nanoact.CodeConnShut, Op: "rpc: daemon", Err: errors.New("connection to the dispatcher lost")}
+
+// armIdle (re)starts the idle timer; call with mu held.
+func (dm *Daemon) armIdle() {
+	if dm.cfg.idle <= 0 || len(dm.running) > 0 || dm.pipe == 0 {
+		return
+	}
+	if dm.idle != nil {
+		dm.idle.Stop()
+	}
+	pipe := dm.pipe
+	dm.idle = time.AfterFunc(dm.cfg.idle, func() { dm.onIdle(pipe) })
+}
+
+func (dm *Daemon) onIdle(pipe uint32) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	if dm.pipe != pipe || len(dm.running) > 0 || dm.leaving {
+		return
+	}
+	dm.leaving = true
+	dm.log.Info("idle: leaving", zap.Duration("idle", dm.cfg.idle))
+	m := sockets.NewMsg(nil)
+	m.Body = appendSimple(m.Body[:0], kindLeave)
+	_ = dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(pipe))
+}
+
+// Run runs tasks until the daemon exits (see Daemon) and returns why: nil
+// after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
+// was refused (bad token), ErrConnShut if the connection stayed lost for
+// ReconnectGrace, ErrClosed after Close, or ctx's error. Before it returns,
+// tasks still running are cancelled and waited for. Run may be called
+// once.
+func (dm *Daemon) Run(ctx context.Context) error {
+	dm.mu.Lock()
+	if dm.runState != 0 || dm.closed {
+		dm.mu.Unlock()
+		return &nanoact.Error{Code: nanoact.CodeState, Op: "rpc: daemon run"}
+	}
+	dm.runState = 1
+	dm.mu.Unlock()
+	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "rpc: daemon")) })
+	defer stopCtx()
+	for {
+		m, err := dm.sock.RecvMsg(dm.life)
+		if err != nil {
+			if dm.life.Err() == nil && !errors.Is(err, nanoact.ErrClosed) {
+				continue
+			}
+			break
+		}
+		f, err := decodeFrame(m.Body)
+		if err != nil {
+			dm.log.Warn("malformed message", zap.Uint32("pipe", m.Pipe))
+			m.Free()
+			continue
+		}
+		switch f.kind {
+		case kindTask:
+			dm.start(m, &f)
+			continue // the task frees m
+		case kindCancel:
+			dm.mu.Lock()
+			if cancel := dm.running[f.id]; cancel != nil {
+				cancel()
+			}
+			dm.mu.Unlock()
+		case kindRefuse:
+			dm.log.Warn("refused by the dispatcher", zap.String("reason", f.text))
+			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "rpc: daemon", Err: fmt.Errorf("refused: %s", f.text)})
+		case kindBye:
+			dm.log.Info("bye from the dispatcher")
+			dm.stop(errBye)
+		}
+		m.Free()
+	}
+	dm.mu.Lock()
+	for _, cancel := range dm.running {
+		cancel()
+	}
+	dm.runState = 2
+	dm.mu.Unlock()
+	dm.tasks.Wait()
+	switch err := context.Cause(dm.life); err {
+	case errBye:
+		return nil
+	case errDaemonClosed:
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: daemon run"}
+	default:
+		return err
+	}
+}
+
+// start runs one task on a goroutine of its own.
+func (dm *Daemon) start(m *sockets.Msg, f *frame) {
+	pipe, id := m.Pipe, f.id
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(dm.life, time.Duration(min(f.timeout, uint64(1<<62))))
+	} else {
+		ctx, cancel = context.WithCancel(dm.life)
+	}
+	dm.mu.Lock()
+	if dm.pipe != pipe || dm.runState != 1 {
+		// A task from a connection already lost: the dispatcher has dealt
+		// with it.
+		dm.mu.Unlock()
+		cancel()
+		m.Free()
+		return
+	}
+	dm.running[id] = cancel
+	if dm.idle != nil {
+		dm.idle.Stop()
+	}
+	dm.tasks.Add(1)
+	dm.mu.Unlock()
+	dm.started.Add(1)
+	name, args := f.name, f.args
+	go func() {
+		defer dm.tasks.Done()
+		body := dm.call(ctx, id, name, args)
+		m.Free() // args aliased it
+		cancel()
+		dm.mu.Lock()
+		delete(dm.running, id)
+		dm.armIdle()
+		dm.mu.Unlock()
+		if dm.life.Err() != nil {
+			// The daemon is going away: its connection drops and the
+			// dispatcher re-queues or fails the task, as for a crash.
+			body.Free()
+			return
+		}
+		// The daemon has one connection at a time. A result that goes out
+		// after a reconnection reaches the dispatcher on the new one,
+		// which ignores it: the attempt belonged to the old connection.
+		if err := dm.sock.SendMsg(dm.life, body); err != nil {
+			body.Free()
+			if dm.life.Err() == nil {
+				dm.log.Warn("result not sent", zap.Uint64("task", id), zap.Error(err))
+			}
+		}
+	}()
+}
+
+// call runs the task and encodes its result message.
+func (dm *Daemon) call(ctx context.Context, id uint64, name string, args []byte) (out *sockets.Msg) {
+	out = sockets.NewMsg(nil)
+	fn := dm.reg.lookup(name)
+	if fn == nil {
+		out.Body = appendResult(out.Body[:0], id, nil, uint64(nanoact.CodeNotFound), fmt.Sprintf("task %q not registered", name), false, "")
+		return out
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			stack := debug.Stack()
+			dm.log.Warn("task panicked", zap.String("task", name), zap.Any("panic", r), zap.ByteString("stack", stack))
+			out.Body = appendResult(out.Body[:0], id, nil, 0, fmt.Sprint(r), true, string(stack))
+		}
+	}()
+	v, err := fn(ctx, dm.sock.Codec(), args)
+	if err != nil {
+		out.Body = appendResult(out.Body[:0], id, nil, uint64(nanoact.CodeOf(err)), err.Error(), false, "")
+		return out
+	}
+	out.Body = appendResult(out.Body[:0], id, v, 0, "", false, "")
+	return out
+}
+
+// Close drops the daemon's connection and stops it: a running Run cancels
+// its tasks, waits for them and returns ErrClosed. It blocks until the
+// socket is closed (and, if Run is running, until its tasks return). A
+// second Close returns ErrClosed.
+func (dm *Daemon) Close() error {
+	dm.mu.Lock()
+	if dm.closed {
+		dm.mu.Unlock()
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close daemon"}
+	}
+	dm.closed = true
+	if dm.lost != nil {
+		dm.lost.Stop()
+	}
+	if dm.idle != nil {
+		dm.idle.Stop()
+	}
+	dm.mu.Unlock()
+	dm.stop(errDaemonClosed)
+	dm.unwatch()
+	err := dm.sock.Close()
+	dm.tasks.Wait()
+	return err
+}
+
+// RunDaemon is NewDaemon, Run and Close: it joins the dispatcher at url
+// and runs tasks until the daemon exits, returning Run's error (or
+// NewDaemon's). It blocks for the daemon's whole life.
+func RunDaemon(ctx context.Context, reg *Registry, url string, opts ...DaemonOption) error {
+	dm, err := NewDaemon(reg, url, opts...)
+	if err != nil {
+		return err
+	}
+	err = dm.Run(ctx)
+	_ = dm.Close()
+	return err
+}

@@ -1,0 +1,501 @@
+package rpc
+
+// The dispatcher's state machine: what its actor does with each message,
+// and the reader goroutine that feeds it.
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// Messages to the actor besides *task and sockets.PipeEvent.
+type (
+	cancelReq struct{ t *task }
+	helloMsg  struct {
+		pipe  uint32
+		hello frame
+	}
+	doneMsg struct {
+		pipe    uint32
+		wid     uint64
+		outcome uint8
+	}
+	leaveMsg struct{ pipe uint32 }
+	retryMsg struct{ dm *daemonConn }
+	// resultDone is a task whose result the reader resolved it with;
+	// its pipe, wid and outcome say where and how.
+	resultDone task
+)
+
+// Outcomes of a result, for the counters.
+const (
+	outcomeNone     uint8 = iota // the task had been resolved otherwise
+	outcomeOK                    // resolved with its value
+	outcomeFailed                // resolved with the task's error
+	outcomeCanceled              // resolved as timed out
+)
+
+// receive is the actor's behaviour.
+func (d *Dispatcher) receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case *task:
+		d.onSubmit(m)
+	case *resultDone:
+		t := (*task)(m)
+		d.onDone(doneMsg{pipe: t.pipe, wid: t.wid, outcome: t.outcome})
+	case doneMsg:
+		d.onDone(m)
+	case sockets.PipeEvent:
+		if m.Added {
+			d.onPipeAdded(m.Pipe)
+		} else {
+			d.onPipeRemoved(m.Pipe)
+		}
+	case helloMsg:
+		d.onHello(m.pipe, &m.hello)
+	case cancelReq:
+		d.onCancel(m.t)
+	case leaveMsg:
+		d.onLeave(m.pipe)
+	case retryMsg:
+		m.dm.full = false
+		d.makeReady(m.dm, false)
+		d.pump()
+	}
+}
+
+func (d *Dispatcher) onSubmit(t *task) {
+	st := &d.st
+	if t.state != stateNew {
+		return // cancelled before it got here
+	}
+	if st.shut {
+		t.state = stateGone
+		t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+		return
+	}
+	t.state = stateQueued
+	st.queue.pushBack(t)
+	st.queued++
+	d.pump()
+}
+
+// pump sends queued tasks to daemons with a free slot, in order.
+func (d *Dispatcher) pump() {
+	st := &d.st
+	for st.queued > 0 {
+		dm := d.nextReady()
+		if dm == nil {
+			return
+		}
+		t := d.nextQueued()
+		if t == nil {
+			d.makeReady(dm, true)
+			return
+		}
+		if !d.send(dm, t) {
+			return
+		}
+	}
+}
+
+// nextReady pops the next daemon with a free slot, or nil.
+func (d *Dispatcher) nextReady() *daemonConn {
+	for {
+		dm, ok := d.st.ready.popFront()
+		if !ok {
+			return nil
+		}
+		dm.inReady = false
+		if d.canTake(dm) {
+			return dm
+		}
+	}
+}
+
+func (d *Dispatcher) canTake(dm *daemonConn) bool {
+	return d.st.daemons[dm.pipe] == dm && !dm.leaving && !dm.full && dm.busy < dm.max && dm.remaining != 0
+}
+
+// makeReady puts dm back among the daemons with a free slot.
+func (d *Dispatcher) makeReady(dm *daemonConn, front bool) {
+	if dm.inReady || !d.canTake(dm) {
+		return
+	}
+	dm.inReady = true
+	if front {
+		d.st.ready.pushFront(dm)
+	} else {
+		d.st.ready.pushBack(dm)
+	}
+}
+
+// nextQueued pops the oldest task still queued, or nil.
+func (d *Dispatcher) nextQueued() *task {
+	st := &d.st
+	for {
+		t, ok := st.queue.popFront()
+		if !ok {
+			return nil
+		}
+		if t.state != stateQueued {
+			continue
+		}
+		if t.resolved.Load() {
+			// Resolved by its time-out or caller: its cancelReq counts it.
+			t.state = stateGone
+			st.queued--
+			continue
+		}
+		return t
+	}
+}
+
+// send gives t to dm. On a full pipe queue t goes back to the front and
+// dm waits for a result; false if nothing more can be sent now.
+func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
+	st := &d.st
+	var timeout uint64
+	if !t.expires.IsZero() {
+		left := time.Until(t.expires)
+		if left <= 0 {
+			left = 1
+		}
+		timeout = uint64(left)
+	}
+	st.nextWid++
+	wid := st.nextWid
+	m := sockets.NewMsg(nil)
+	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout)
+	d.mu.Lock()
+	t.pipe, t.wid, t.daemon = dm.pipe, wid, dm.id
+	d.attempts[wid] = t
+	d.mu.Unlock()
+	if err := d.sock.Send(d.nb, m, dm.to); err != nil {
+		d.mu.Lock()
+		delete(d.attempts, wid)
+		d.mu.Unlock()
+		st.queue.pushFront(t)
+		if errors.Is(err, nanoact.ErrTryAgain) {
+			// Its connection's queue is full: wait for a result from it,
+			// or, with nothing running there, retry shortly.
+			dm.full = true
+			if dm.busy == 0 {
+				time.AfterFunc(time.Millisecond, func() { d.ref.Send(retryMsg{dm}) })
+			}
+			return true // other daemons may take it
+		}
+		d.log.Warn("task not sent", zap.Uint32("pipe", dm.pipe), zap.Error(err))
+		return false
+	}
+	t.state = stateRunning
+	st.queued--
+	dm.running[wid] = t
+	dm.busy++
+	if dm.remaining > 0 {
+		dm.remaining--
+	}
+	d.makeReady(dm, false)
+	return true
+}
+
+// claim takes the attempt wid of a task on pipe out of the table: whoever
+// claims it (a result, a cancellation, a lost daemon) deals with it.
+func (d *Dispatcher) claim(wid uint64, pipe uint32) *task {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.attempts[wid]
+	if t == nil || t.pipe != pipe {
+		return nil
+	}
+	delete(d.attempts, wid)
+	return t
+}
+
+func (d *Dispatcher) onDone(m doneMsg) {
+	st := &d.st
+	switch m.outcome {
+	case outcomeOK:
+		st.completed++
+	case outcomeFailed:
+		st.failed++
+	case outcomeCanceled:
+		st.canceled++
+	}
+	dm := st.daemons[m.pipe]
+	if dm == nil {
+		return
+	}
+	t := dm.running[m.wid]
+	if t == nil {
+		return
+	}
+	delete(dm.running, m.wid)
+	dm.busy--
+	dm.full = false
+	if t.state == stateRunning && t.wid == m.wid {
+		t.state = stateGone
+	}
+	switch m.outcome {
+	case outcomeOK:
+		dm.completed++
+	case outcomeFailed:
+		dm.failed++
+	}
+	if d.maybeBye(dm) {
+		return
+	}
+	d.makeReady(dm, false)
+	d.pump()
+}
+
+// maybeBye sends bye to a daemon that is leaving or has run its quota,
+// once nothing runs on it.
+func (d *Dispatcher) maybeBye(dm *daemonConn) bool {
+	if dm.busy > 0 || dm.byeSent || !(dm.leaving || dm.remaining == 0) {
+		return false
+	}
+	dm.byeSent = true
+	d.sendSimple(dm.pipe, kindBye)
+	return true
+}
+
+func (d *Dispatcher) sendSimple(pipe uint32, kind uint64) {
+	m := sockets.NewMsg(nil)
+	m.Body = appendSimple(m.Body[:0], kind)
+	_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
+}
+
+func (d *Dispatcher) onCancel(t *task) {
+	st := &d.st
+	st.canceled++
+	switch t.state {
+	case stateNew:
+		t.state = stateGone
+	case stateQueued:
+		t.state = stateGone
+		st.queued--
+	case stateRunning:
+		if d.claim(t.wid, t.pipe) == t {
+			m := sockets.NewMsg(nil)
+			m.Body = appendCancel(m.Body[:0], t.wid)
+			_ = d.sock.Send(d.nb, m, sockets.ToPipe(t.pipe))
+		}
+		// The slot stays busy until the daemon's result comes back.
+	}
+}
+
+func (d *Dispatcher) onPipeAdded(pipe uint32) {
+	st := &d.st
+	if st.daemons[pipe] != nil {
+		return // its hello came first
+	}
+	delete(st.gone, pipe)
+	st.waiting[pipe] = time.Now()
+}
+
+func (d *Dispatcher) onHello(pipe uint32, h *frame) {
+	st := &d.st
+	if st.gone[pipe] || st.refused[pipe] || st.daemons[pipe] != nil {
+		return
+	}
+	delete(st.waiting, pipe)
+	reason := ""
+	switch {
+	case h.version != wireVersion:
+		reason = fmt.Sprintf("protocol version %d, want %d", h.version, wireVersion)
+	case subtle.ConstantTimeCompare([]byte(h.token), []byte(d.token)) != 1:
+		reason = "bad token"
+	case st.shut:
+		reason = "dispatcher closed"
+	}
+	if reason != "" {
+		st.refused[pipe] = true
+		st.refusedN++
+		d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.String("reason", reason))
+		m := sockets.NewMsg(nil)
+		m.Body = appendRefuse(m.Body[:0], reason)
+		_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
+		return
+	}
+	mx := int(min(h.max, 1<<20))
+	if mx < 1 {
+		mx = 1
+	}
+	if d.cfg.perDaemon > 0 && mx > d.cfg.perDaemon {
+		mx = d.cfg.perDaemon
+	}
+	remaining := -1
+	if h.tasks > 0 {
+		remaining = int(min(h.tasks, 1<<40))
+	}
+	st.joins++
+	dm := &daemonConn{pipe: pipe, to: sockets.ToPipe(pipe), id: h.daemon, max: mx, remaining: remaining,
+		running: make(map[uint64]*task, mx), joined: time.Now(), order: st.joins}
+	st.daemons[pipe] = dm
+	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
+	d.notify(len(st.daemons))
+	d.makeReady(dm, false)
+	d.pump()
+}
+
+func (d *Dispatcher) onLeave(pipe uint32) {
+	dm := d.st.daemons[pipe]
+	if dm == nil {
+		return
+	}
+	dm.leaving = true
+	d.maybeBye(dm)
+}
+
+func (d *Dispatcher) onPipeRemoved(pipe uint32) {
+	st := &d.st
+	delete(st.waiting, pipe)
+	delete(st.refused, pipe)
+	st.gone[pipe] = true
+	st.goneRing = append(st.goneRing, pipe)
+	if len(st.goneRing) > 4096 {
+		delete(st.gone, st.goneRing[0])
+		st.goneRing = st.goneRing[1:]
+	}
+	dm := st.daemons[pipe]
+	if dm == nil {
+		return
+	}
+	delete(st.daemons, pipe)
+	var back []*task
+	for wid, t := range dm.running {
+		if d.claim(wid, pipe) != t {
+			continue // resolved already: its result or cancellation won
+		}
+		if t.requeue != 0 && !st.shut {
+			if t.requeue > 0 {
+				t.requeue--
+			}
+			back = append(back, t)
+			continue
+		}
+		t.state = stateGone
+		if t.finish(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "rpc: task " + t.name + " on daemon " + dm.id, Err: errConnReset}) {
+			st.failed++
+			dm.failed++
+		}
+	}
+	if len(dm.running) > 0 {
+		st.lost++
+		d.log.Warn("daemon lost mid-task", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id),
+			zap.Int("running", len(dm.running)), zap.Int("requeued", len(back)))
+	} else {
+		d.log.Info("daemon left", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id))
+	}
+	// Back to the front, oldest first.
+	slices.SortFunc(back, func(a, b *task) int { return compareUint(a.wid, b.wid) })
+	for i := len(back) - 1; i >= 0; i-- {
+		t := back[i]
+		t.state = stateQueued
+		st.queue.pushFront(t)
+		st.queued++
+		st.requeued++
+	}
+	ds := dm.status(false)
+	ds.Left, ds.Executing = time.Now(), 0
+	st.departed = append(st.departed, ds)
+	if len(st.departed) > 64 {
+		st.departed = st.departed[1:]
+	}
+	d.notify(len(st.daemons))
+	d.pump()
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// read is the reader goroutine: it decodes each message, resolves the
+// aios of results, and forwards the rest to the actor.
+func (d *Dispatcher) read() {
+	for {
+		m, err := d.sock.RecvMsg(d.life)
+		if err != nil {
+			if d.life.Err() != nil || errors.Is(err, nanoact.ErrClosed) {
+				return
+			}
+			d.log.Warn("receive failed", zap.Error(err))
+			continue
+		}
+		f, err := decodeFrame(m.Body)
+		if err != nil {
+			d.log.Warn("malformed message", zap.Uint32("pipe", m.Pipe), zap.Int("size", len(m.Body)))
+			m.Free()
+			continue
+		}
+		switch f.kind {
+		case kindResult:
+			d.onResult(m.Pipe, &f)
+		case kindHello:
+			d.ref.Send(helloMsg{pipe: m.Pipe, hello: f})
+		case kindLeave:
+			d.ref.Send(leaveMsg{pipe: m.Pipe})
+		}
+		m.Free()
+	}
+}
+
+// onResult resolves the aio of a result, if its attempt is still the
+// task's, and tells the actor the daemon's slot is free. The actor hears
+// of it before the aio resolves, so that Status counts every task whose
+// aio a caller has seen resolve.
+func (d *Dispatcher) onResult(pipe uint32, f *frame) {
+	t := d.claim(f.id, pipe)
+	outcome := outcomeNone
+	var err error
+	timedOut := false
+	if t != nil && !t.resolved.Load() {
+		if f.value != nil {
+			if derr := t.out.decode(d.codec, f.value); derr != nil {
+				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: task " + t.name + ": decode result", Err: derr}
+			}
+		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && !t.expires.IsZero() && !time.Now().Before(t.expires) {
+			// The daemon saw the task's deadline before our timer did.
+			err, timedOut = timeoutError(t.name), true
+		} else {
+			d.mu.Lock()
+			daemon := t.daemon
+			d.mu.Unlock()
+			err = resultError(t.name, daemon, f)
+		}
+		if t.resolved.CompareAndSwap(false, true) {
+			switch {
+			case timedOut:
+				outcome = outcomeCanceled
+			case err != nil:
+				outcome = outcomeFailed
+			default:
+				outcome = outcomeOK
+			}
+		}
+	}
+	if outcome == outcomeNone {
+		d.ref.Send(doneMsg{pipe: pipe, wid: f.id})
+		return
+	}
+	t.outcome = outcome
+	d.ref.Send((*resultDone)(t)) // no allocation, unlike a doneMsg
+	t.cleanup()
+	t.out.resolve(err)
+}

@@ -1,0 +1,511 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// Dispatcher is mirai's dispatcher: it listens for daemons, keeps a FIFO
+// queue of submitted tasks and hands each to an idle daemon, as many at
+// once per daemon as that daemon accepts (one by default). Daemons run in
+// the same process (StartDaemons), as local child processes (LaunchLocal)
+// or on other machines (Launch gives the command they run), and join over
+// one poly (pair v1 polyamorous) socket; see the wire protocol in wire.go.
+//
+// Its state machine is an actor: submissions, daemons joining and leaving
+// (from the socket's pipe events, in order), results, cancellations and
+// status requests are messages to it, handled one at a time. One goroutine
+// owned by the dispatcher reads the socket: it decodes results, resolves
+// their aios and tells the actor that the daemon is free. So a Dispatcher
+// costs one actor, one reader goroutine, and two goroutines per
+// connection (the socket's).
+//
+// A daemon proves it was launched by this dispatcher with the session's
+// random token in its hello; over tls+tcp:// and wss:// the connection
+// also uses a certificate the dispatcher generates on the fly, which
+// remote daemons are given to trust. A connection without the token is
+// refused and logged at Warn.
+//
+// A Dispatcher is made by NewDispatcher, is safe for concurrent use, and
+// must be Closed.
+type Dispatcher struct {
+	cfg     dispatcherConfig
+	log     *zap.Logger
+	sock    *sockets.Socket
+	ref     *actor.Ref
+	codec   sockets.Codec
+	token   string
+	inproc  string
+	certPEM []byte // the CA remote daemons trust; nil without a TLS listener
+	tlsSrv  *sockets.TLSConfig
+	nb      context.Context
+	life    context.Context
+	stop    context.CancelFunc
+	reader  sync.WaitGroup
+	unwatch func()
+	seq     atomic.Uint64 // submissions
+
+	closeMu sync.RWMutex // held shared while a submission is handed to the actor
+	closed  bool
+
+	mu       sync.Mutex       // the attempt table
+	attempts map[uint64]*task // by wire id
+
+	chMu      sync.Mutex
+	changed   chan struct{} // closed and replaced when daemons join or leave
+	signals   map[*Signaler]Signaler
+	connected atomic.Int64
+
+	lmu       sync.Mutex
+	locals    []*Daemon
+	localWG   sync.WaitGroup
+	launchers []*Launcher
+	ipcAddr   string
+	lseq      int
+
+	st       dispatchState // owned by the actor
+	final    Status        // the status at Close, once finalSet is closed
+	finalSet chan struct{}
+}
+
+// dispatchState is the actor's state.
+type dispatchState struct {
+	queue    deque[*task]
+	queued   int
+	ready    deque[*daemonConn]
+	daemons  map[uint32]*daemonConn
+	waiting  map[uint32]time.Time // connected, no hello yet
+	refused  map[uint32]bool      // refused, until their removal
+	gone     map[uint32]bool      // recently removed pipes
+	goneRing []uint32
+	departed []DaemonStatus
+	joins    int
+	nextWid  uint64
+	shut     bool
+
+	completed, failed, canceled, requeued, refusedN, lost int64
+}
+
+// daemonConn is one joined daemon, owned by the actor.
+type daemonConn struct {
+	pipe      uint32
+	to        sockets.SendOption // ToPipe(pipe), boxed once
+	id        string
+	max       int
+	remaining int // tasks it will still take; negative: no limit
+	busy      int
+	running   map[uint64]*task // by wire id, cancelled ones included
+	inReady   bool
+	full      bool // its pipe queue was full: wait for a result
+	leaving   bool
+	byeSent   bool
+	completed int64
+	failed    int64
+	joined    time.Time
+	order     int
+}
+
+var dispatcherSeq atomic.Uint64
+
+// NewDispatcher opens a poly socket listening on url and starts the
+// dispatcher's actor and reader. An empty url listens on a fresh inproc://
+// address. Whatever url is, the dispatcher also listens on an inproc://
+// address of its own for in-process daemons. For tls+tcp:// and wss://
+// URLs it generates a self-signed certificate for the advertised host
+// (about 0.3 ms; see WithCert).
+//
+// It does not block beyond binding its listeners. It costs an actor, a
+// goroutine, and a socket.
+//
+// Errors: those of sockets.New and Listen (ErrAddrInUse, ErrAddrInvalid,
+// ErrNotSupported, ...), ErrCrypto if the certificate cannot be made.
+func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
+	cfg := dispatcherConfig{log: zap.NewNop(), certValidity: 7 * 24 * time.Hour}
+	for _, o := range opts {
+		if o != nil {
+			o.applyDispatcher(&cfg)
+		}
+	}
+	if cfg.log == nil {
+		cfg.log = zap.NewNop()
+	}
+	sys := cfg.sys
+	if sys == nil {
+		sys = actor.Default()
+	}
+	if cfg.token == "" {
+		cfg.token = randomHex(32)
+	}
+	n := dispatcherSeq.Add(1)
+	d := &Dispatcher{
+		cfg:      cfg,
+		token:    cfg.token,
+		inproc:   fmt.Sprintf("inproc://nanoact-dispatcher-%d-%s", n, randomHex(4)),
+		nb:       sockets.NonBlock(context.Background()),
+		attempts: make(map[uint64]*task),
+		changed:  make(chan struct{}),
+		finalSet: make(chan struct{}),
+	}
+	d.st.daemons = make(map[uint32]*daemonConn)
+	d.st.waiting = make(map[uint32]time.Time)
+	d.st.refused = make(map[uint32]bool)
+	d.st.gone = make(map[uint32]bool)
+	sopts := append([]sockets.Option{sockets.WithLogger(cfg.log), sockets.WithSystem(sys)}, cfg.sockOpts...)
+	if cfg.codec != nil {
+		sopts = append(sopts, sockets.WithCodec(cfg.codec))
+	}
+	sock, err := sockets.New(sockets.Poly, sopts...)
+	if err != nil {
+		return nil, err
+	}
+	d.sock = sock
+	d.codec = sock.Codec()
+	d.log = cfg.log.Named("rpc").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
+	d.life, d.stop = context.WithCancel(context.Background())
+	fail := func(err error) (*Dispatcher, error) {
+		d.stop()
+		if d.unwatch != nil {
+			d.unwatch()
+		}
+		_ = sock.Close()
+		d.reader.Wait()
+		if d.ref != nil {
+			_ = d.ref.Stop(context.Background())
+		}
+		return nil, err
+	}
+	if d.ref, err = sys.Spawn("", actor.ReceiveFunc(d.receive)); err != nil {
+		return fail(err)
+	}
+	if d.unwatch, err = sock.WatchPipes(func(ev sockets.PipeEvent) { d.ref.Send(ev) }); err != nil {
+		return fail(err)
+	}
+	if url == "" {
+		url = d.inproc
+	}
+	for _, u := range append([]string{url}, cfg.also...) {
+		if _, err := d.listen(u); err != nil {
+			return fail(err)
+		}
+	}
+	if url != d.inproc {
+		if _, err := d.listen(d.inproc); err != nil {
+			return fail(err)
+		}
+	}
+	d.reader.Go(d.read)
+	d.log.Info("dispatcher listening", zap.String("url", d.URL()))
+	return d, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+func isTLSURL(u string) bool {
+	return strings.HasPrefix(u, "tls+tcp") || strings.HasPrefix(u, "wss://")
+}
+
+// listen adds a listener, with the session's certificate for TLS URLs, and
+// returns its URL with the bound port.
+func (d *Dispatcher) listen(u string) (string, error) {
+	var eopts []sockets.EndpointOption
+	if isTLSURL(u) {
+		cfg, err := d.tlsServer(u)
+		if err != nil {
+			return "", err
+		}
+		eopts = append(eopts, sockets.WithTLS(cfg))
+	}
+	l, err := d.sock.Listen(u, eopts...)
+	if err != nil {
+		return "", err
+	}
+	return l.URL(), nil
+}
+
+// tlsServer makes (once) the server TLS config of TLS listeners.
+func (d *Dispatcher) tlsServer(u string) (*sockets.TLSConfig, error) {
+	d.lmu.Lock()
+	defer d.lmu.Unlock()
+	if d.tlsSrv != nil {
+		return d.tlsSrv, nil
+	}
+	certPEM, keyPEM := d.cfg.certPEM, d.cfg.keyPEM
+	if certPEM == nil {
+		var err error
+		certPEM, keyPEM, err = sockets.WriteCert(d.advertiseHost(u), d.cfg.certValidity)
+		if err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := sockets.NewTLSServer(sockets.TLSCert(certPEM, keyPEM))
+	if err != nil {
+		return nil, err
+	}
+	d.certPEM, d.tlsSrv = certPEM, cfg
+	return cfg, nil
+}
+
+// advertiseHost is the host remote daemons dial for listener URL u.
+func (d *Dispatcher) advertiseHost(u string) string {
+	if d.cfg.advertise != "" {
+		return d.cfg.advertise
+	}
+	if pu, err := url.Parse(u); err == nil {
+		h := pu.Hostname()
+		if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
+			return h
+		}
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "localhost"
+}
+
+// Listen adds a listener on url (TLS URLs use the session's certificate)
+// and returns its URL, with the port bound for port 0. It blocks while the
+// listener binds. Errors are those of sockets' Listen.
+func (d *Dispatcher) Listen(url string) (string, error) { return d.listen(url) }
+
+// URL returns the URL of the dispatcher's first listener, with the port
+// bound for port 0.
+func (d *Dispatcher) URL() string {
+	if ls := d.sock.Listeners(); len(ls) > 0 {
+		return ls[0].URL()
+	}
+	return ""
+}
+
+// URLs returns the URLs of all the dispatcher's listeners.
+func (d *Dispatcher) URLs() []string {
+	var out []string
+	for _, l := range d.sock.Listeners() {
+		out = append(out, l.URL())
+	}
+	return out
+}
+
+// Token returns the session token daemons present in their hello. Treat it
+// as a secret: with it (and, over TLS, the certificate) anyone can join.
+func (d *Dispatcher) Token() string { return d.token }
+
+// CertPEM returns the certificate (PEM) remote daemons must trust to dial
+// the dispatcher's TLS listeners, or nil if it has none.
+func (d *Dispatcher) CertPEM() []byte {
+	d.lmu.Lock()
+	defer d.lmu.Unlock()
+	return d.certPEM
+}
+
+// Socket returns the dispatcher's poly socket, for statistics and options.
+func (d *Dispatcher) Socket() *sockets.Socket { return d.sock }
+
+// enqueue hands t to the actor; false once the dispatcher is closed.
+func (d *Dispatcher) enqueue(t *task) bool {
+	d.closeMu.RLock()
+	defer d.closeMu.RUnlock()
+	if d.closed {
+		return false
+	}
+	d.seq.Add(1)
+	d.ref.Send(t)
+	return true
+}
+
+// notify records the number of daemons and wakes WaitDaemons and the
+// registered Signalers.
+func (d *Dispatcher) notify(n int) {
+	d.connected.Store(int64(n))
+	d.chMu.Lock()
+	close(d.changed)
+	d.changed = make(chan struct{})
+	sigs := make([]Signaler, 0, len(d.signals))
+	for _, s := range d.signals {
+		sigs = append(sigs, s)
+	}
+	d.chMu.Unlock()
+	for _, s := range sigs {
+		s.Signal()
+	}
+}
+
+// Register adds sig (an aio.CV, or anything with Signal) to be signalled
+// whenever a daemon joins or leaves, dies or disconnects, as a supervisor
+// signals its CVs; unregister removes it. Signal is called on the
+// dispatcher's actor and must not block.
+func (d *Dispatcher) Register(sig Signaler) (unregister func()) {
+	key := new(Signaler)
+	d.chMu.Lock()
+	if d.signals == nil {
+		d.signals = make(map[*Signaler]Signaler)
+	}
+	d.signals[key] = sig
+	d.chMu.Unlock()
+	return func() {
+		d.chMu.Lock()
+		delete(d.signals, key)
+		d.chMu.Unlock()
+	}
+}
+
+// WaitDaemons blocks until at least n daemons have joined (said a valid
+// hello) or ctx ends, then returns nil, or an error matching ErrTimedOut
+// or ErrCanceled, or ErrClosed once the dispatcher is closed. It costs a
+// channel wait per join or departure.
+func (d *Dispatcher) WaitDaemons(ctx context.Context, n int) error {
+	for {
+		d.chMu.Lock()
+		ch := d.changed
+		d.chMu.Unlock()
+		if int(d.connected.Load()) >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-d.life.Done():
+			return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: wait daemons"}
+		case <-ctx.Done():
+			return nanoact.FromContext(ctx, "rpc: wait daemons")
+		}
+	}
+}
+
+// Daemons returns the number of daemons that have joined and are
+// connected now. It never blocks.
+func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
+
+// StartDaemons starts n daemons in this process, each a goroutine with its
+// own poly socket dialing the dispatcher's inproc address, running the
+// tasks of WithRegistry's registry. They present the session token; opts
+// may set Concurrency, MaxTasks, IdleExit and so on. The dispatcher owns
+// them: Close stops them. It returns once all have connected (a few µs
+// each); Close on a returned Daemon kills it abruptly (its connection
+// drops, as when a process dies).
+//
+// Errors: ErrInvalid without a registry, ErrClosed after Close, and those
+// of NewDaemon.
+func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error) {
+	if d.cfg.reg == nil {
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: start daemons", "no registry (WithRegistry)")
+	}
+	base := []DaemonOption{WithToken(d.token), WithRunnerLogger(d.cfg.log), WithRunnerSystem(d.cfg.sys)}
+	if d.cfg.codec != nil {
+		base = append(base, WithRunnerCodec(d.cfg.codec))
+	}
+	var out []*Daemon
+	for range n {
+		d.lmu.Lock()
+		d.lseq++
+		id := fmt.Sprintf("local-%d", d.lseq)
+		d.lmu.Unlock()
+		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, DaemonID(id)), opts...)...)
+		if err != nil {
+			return out, err
+		}
+		d.closeMu.RLock()
+		if d.closed {
+			d.closeMu.RUnlock()
+			_ = dm.Close()
+			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: start daemons"}
+		}
+		d.lmu.Lock()
+		d.locals = append(d.locals, dm)
+		d.lmu.Unlock()
+		d.localWG.Go(func() {
+			_ = dm.Run(d.life)
+			_ = dm.Close()
+		})
+		d.closeMu.RUnlock()
+		out = append(out, dm)
+	}
+	return out, nil
+}
+
+// Close stops the dispatcher: queued and running tasks resolve with
+// ErrClosed, every daemon is told to exit (bye), local processes it
+// launched are waited for (and killed if they do not exit within their
+// grace time), in-process daemons are stopped, and the socket is closed.
+// It returns once every goroutine it owns has exited. A second Close
+// returns ErrClosed.
+func (d *Dispatcher) Close() error {
+	d.closeMu.Lock()
+	if d.closed {
+		d.closeMu.Unlock()
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close dispatcher"}
+	}
+	d.closed = true
+	d.closeMu.Unlock()
+	var final Status
+	_ = d.ref.Call(context.Background(), func() {
+		d.shutdown()
+		final = d.snapshot()
+	})
+	d.final = final
+	close(d.finalSet)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = d.sock.Flush(ctx) // the byes reach their daemons
+	cancel()
+	d.lmu.Lock()
+	ls := d.launchers
+	d.lmu.Unlock()
+	for _, l := range ls {
+		_ = l.close(true)
+	}
+	d.stop() // in-process daemons and the reader
+	d.localWG.Wait()
+	d.unwatch()
+	err := d.sock.Close()
+	d.reader.Wait()
+	_ = d.ref.Stop(context.Background())
+	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
+	return err
+}
+
+// shutdown runs on the actor: every task resolves with ErrClosed and
+// every daemon gets bye.
+func (d *Dispatcher) shutdown() {
+	st := &d.st
+	st.shut = true
+	closed := func(t *task) {
+		if t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name}) {
+			st.canceled++
+		}
+		t.state = stateGone
+	}
+	st.queue.each(func(t *task) {
+		if t.state == stateQueued {
+			closed(t)
+		}
+	})
+	st.queue.clear()
+	st.queued = 0
+	for pipe, dm := range st.daemons {
+		for wid, t := range dm.running {
+			if d.claim(wid, pipe) == t {
+				closed(t)
+			}
+		}
+		dm.byeSent = true
+		d.sendSimple(pipe, kindBye)
+	}
+	st.ready.clear()
+}

@@ -1,0 +1,124 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/rpc"
+)
+
+// A dispatcher with in-process daemons: tasks are registered functions,
+// each submission an aio.
+func ExampleSubmit() {
+	reg := rpc.NewRegistry()
+	square := rpc.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	rpc.Register(reg, "fail", func(_ context.Context, why string) (int, error) {
+		return 0, &nanoact.Error{Code: nanoact.CodeNotSupported, Err: errors.New(why)}
+	})
+
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	if _, err := d.StartDaemons(2); err != nil {
+		panic(err)
+	}
+
+	ctx := context.Background()
+	a, b := square.Submit(ctx, d, 7), square.Submit(ctx, d, 8)
+	vals, _ := aio.CollectAll(ctx, []*aio.Aio[int]{a, b})
+	fmt.Println(vals)
+
+	_, err = rpc.Submit[int](ctx, d, "fail", "not today").Value(ctx)
+	fmt.Println(errors.Is(err, nanoact.ErrNotSupported))
+	// Output:
+	// [49 64]
+	// true
+}
+
+// Map runs a task over many inputs and returns the results in order,
+// collecting failures by index.
+func ExampleMap() {
+	reg := rpc.NewRegistry()
+	inv := rpc.Register(reg, "inverse", func(_ context.Context, x float64) (float64, error) {
+		if x == 0 {
+			return 0, errors.New("division by zero")
+		}
+		return 1 / x, nil
+	})
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	if _, err := d.StartDaemons(3); err != nil {
+		panic(err)
+	}
+
+	out, err := inv.Map(context.Background(), d, []float64{1, 2, 0, 4})
+	fmt.Println(out)
+	var me *rpc.MapError
+	if errors.As(err, &me) {
+		fmt.Println(me.Failed, "failed; input 2:", me.Errs[2].(*rpc.TaskError).Text)
+	}
+	// Output:
+	// [1 0.5 0 0.25]
+	// 1 failed; input 2: division by zero
+}
+
+// Launch gives the command a remote machine runs to join over TLS; it
+// renders as a shell line, an SSH command, a Slurm script or a Kubernetes
+// Job.
+func ExampleDispatcher_Launch() {
+	d, err := rpc.NewDispatcher("tls+tcp://0.0.0.0:0", rpc.Advertise("head.example.org"))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	spec, err := d.Launch("/opt/app/bin/app", "--max", "4")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(strings.HasPrefix(spec.Args[2], "tls+tcp://head.example.org:"))
+	for _, kv := range spec.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		fmt.Println(name)
+	}
+	script := spec.Slurm(rpc.SlurmOptions{Daemons: 16})
+	fmt.Println(strings.Contains(script, "#SBATCH --ntasks=16"), strings.Contains(script, "srun /opt/app/bin/app daemon --dial tls+tcp://"))
+	// Output:
+	// true
+	// NANOACT_TOKEN
+	// NANOACT_TLS_CA
+	// true true
+}
+
+// Status counts tasks and daemons at any time.
+func ExampleDispatcher_Status() {
+	reg := rpc.NewRegistry()
+	nop := rpc.Register(reg, "nop", func(context.Context, int) (int, error) { return 0, nil })
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	if _, err := d.StartDaemons(2, rpc.Concurrency(4)); err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	if _, err := nop.Map(ctx, d, make([]int, 100)); err != nil {
+		panic(err)
+	}
+	s, err := d.Status(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Connections, s.Completed, s.Queued, s.Executing, s.Daemons[0].Max)
+	// Output:
+	// 2 100 0 0 4
+}

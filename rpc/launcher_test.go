@@ -1,0 +1,327 @@
+package rpc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/rpc"
+)
+
+// processTasks is the registry of the daemon processes the tests launch:
+// this test binary, re-executed (see TestHelperDaemonProcess).
+func processTasks() *rpc.Registry {
+	reg := rpc.NewRegistry()
+	rpc.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	rpc.Register(reg, "pid", func(context.Context, struct{}) (int, error) { return os.Getpid(), nil })
+	rpc.Register(reg, "sleep", func(ctx context.Context, d time.Duration) (int, error) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return os.Getpid(), nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+	rpc.Register(reg, "crash", func(context.Context, int) (int, error) {
+		os.Exit(3)
+		return 0, nil
+	})
+	return reg
+}
+
+// TestHelperDaemonProcess is not a test: it is the daemon process the
+// launcher tests start, as "rpc.test -test.run=^TestHelperDaemonProcess$
+// daemon --dial URL ...".
+func TestHelperDaemonProcess(t *testing.T) {
+	args := flag.Args()
+	if len(args) == 0 || args[0] != "daemon" {
+		t.Skip("run as a daemon process by the launcher tests")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := rpc.MainArgs(ctx, processTasks(), args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// quickExit spares daemon processes built with -race the race detector's
+// one-second sleep at exit.
+var quickExit = rpc.LaunchEnv("GORACE=atexit_sleep_ms=0")
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func launchSelf(out *syncBuffer) []rpc.LaunchOption {
+	return []rpc.LaunchOption{rpc.LaunchExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), rpc.LaunchOutput(out),
+		rpc.LaunchArgs("--log", "info"), rpc.LaunchGrace(5 * time.Second), quickExit}
+}
+
+// Local process daemons: they run tasks in their own processes, a killed
+// one loses only its task (re-queued here), and all exit when the
+// dispatcher closes.
+func TestLaunchLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Parallel()
+	d, err := rpc.NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out syncBuffer
+	l, err := d.LaunchLocal(2, launchSelf(&out)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := d.WaitDaemons(ctx, 2); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if v, err := rpc.Submit[int](ctx, d, "square", 9).Value(ctx); err != nil || v != 81 {
+		t.Fatal(v, err)
+	}
+	pid, err := rpc.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
+	if err != nil || pid == os.Getpid() || pid == 0 {
+		t.Fatalf("pid %d %v", pid, err)
+	}
+
+	// Two long tasks, one per daemon; kill the first process.
+	a := rpc.Submit[int](ctx, d, "sleep", 300*time.Millisecond, rpc.Requeue(1))
+	b := rpc.Submit[int](ctx, d, "sleep", 300*time.Millisecond, rpc.Requeue(1))
+	for {
+		s := status(t, d)
+		if s.Executing == 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	procs := l.Procs()
+	if err := procs[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Start(1); err != nil {
+		t.Fatal(err)
+	}
+	pa, erra := a.Value(ctx)
+	pb, errb := b.Value(ctx)
+	if erra != nil || errb != nil || pa == procs[0].Pid() || pb == procs[0].Pid() {
+		t.Fatalf("after kill: %d %v, %d %v", pa, erra, pb, errb)
+	}
+	// A task that crashes its daemon fails with ErrConnReset.
+	if _, err := rpc.Submit[int](ctx, d, "crash", 0).Value(ctx); !errors.Is(err, nanoact.ErrConnReset) {
+		t.Fatalf("crash: %v", err)
+	}
+	s := status(t, d)
+	if s.Requeued != 1 || s.Lost != 2 || s.Completed != 4 || s.Failed != 1 {
+		t.Fatalf("status %+v", s)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The dispatcher's bye let the live ones exit cleanly.
+	var clean int
+	for _, p := range l.Procs() {
+		if p.Err() == nil {
+			clean++
+		}
+	}
+	if clean != 1 || len(l.Procs()) != 3 {
+		t.Fatalf("%d of %d exited cleanly\n%s", clean, len(l.Procs()), out.String())
+	}
+	if !strings.Contains(out.String(), "bye from the dispatcher") {
+		t.Fatalf("daemon logs:\n%s", out.String())
+	}
+}
+
+// Launch's command line, run by a shell as printed, joins a TLS
+// dispatcher, and its daemon exits on the dispatcher's bye.
+func TestLaunchCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	t.Parallel()
+	d, err := rpc.NewDispatcher("tls+tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	spec, err := d.Launch(os.Args[0], "--id", "remote-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Args[0] != "daemon" || spec.Args[2] != d.URL() {
+		t.Fatalf("launch %+v", spec)
+	}
+	// This test binary needs its -test.run before "daemon".
+	spec.Args = append([]string{"-test.run=^TestHelperDaemonProcess$"}, spec.Args...)
+	var out syncBuffer
+	cmd := exec.Command("sh", "-c", spec.String())
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ctx := ctxT(t)
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if v, err := rpc.Submit[int](ctx, d, "square", 3).Value(ctx); err != nil || v != 9 {
+		t.Fatal(v, err)
+	}
+	if s := status(t, d); s.Daemons[0].ID != "remote-1" {
+		t.Fatalf("status %+v", s)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, exited); err != nil {
+		t.Fatalf("daemon exit: %v\n%s", err, out.String())
+	}
+}
+
+func TestLaunchText(t *testing.T) {
+	t.Parallel()
+	d, err := rpc.NewDispatcher("tls+tcp://0.0.0.0:0", rpc.Advertise("head.example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	spec, err := d.Launch("/opt/app/bin/app", "--max", "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := spec.Args[2]
+	if !strings.HasPrefix(url, "tls+tcp://head.example.org:") {
+		t.Fatalf("url %s", url)
+	}
+	env := strings.Join(spec.Env, "\n")
+	if !strings.Contains(env, rpc.EnvToken+"="+d.Token()) {
+		t.Fatalf("env %q", env)
+	}
+	ca := base64.StdEncoding.EncodeToString(d.CertPEM())
+	if !strings.Contains(env, rpc.EnvTLSCA+"="+ca) || !strings.Contains(string(d.CertPEM()), "BEGIN CERTIFICATE") {
+		t.Fatal("certificate not in the environment")
+	}
+
+	line := spec.String()
+	for _, want := range []string{rpc.EnvToken + "=" + d.Token(), "/opt/app/bin/app daemon --dial " + url + " --max 4"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("command %q lacks %q", line, want)
+		}
+	}
+	ssh := spec.SSH("alice@node1", "-f")
+	if !strings.HasPrefix(ssh, "ssh -f alice@node1 '") || !strings.Contains(ssh, "/opt/app/bin/app daemon --dial") {
+		t.Errorf("ssh %q", ssh)
+	}
+	slurm := spec.Slurm(rpc.SlurmOptions{Daemons: 8, CPUsPerTask: 2, Time: "01:00:00", Extra: []string{"--partition=short"}})
+	for _, want := range []string{"#!/bin/sh\n", "#SBATCH --ntasks=8\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --time=01:00:00\n",
+		"#SBATCH --partition=short\n", "export " + rpc.EnvToken + "=" + d.Token() + "\n", "srun /opt/app/bin/app daemon --dial " + url} {
+		if !strings.Contains(slurm, want) {
+			t.Errorf("slurm script lacks %q:\n%s", want, slurm)
+		}
+	}
+	k8s := spec.Kubernetes(rpc.KubernetesOptions{Image: "registry.example.org/app:1", Daemons: 4, CPU: "1", TokenSecret: "nanoact"})
+	for _, want := range []string{"kind: Job\n", "parallelism: 4\n", `image: "registry.example.org/app:1"`,
+		`command: ["/opt/app/bin/app", "daemon", "--dial", "` + url + `", "--max", "4"]`, "secretKeyRef:", "name: " + rpc.EnvTLSCA} {
+		if !strings.Contains(k8s, want) {
+			t.Errorf("manifest lacks %q:\n%s", want, k8s)
+		}
+	}
+	if strings.Contains(k8s, d.Token()) {
+		t.Error("manifest holds the token despite TokenSecret")
+	}
+
+	plain, err := rpc.NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Launch("app"); !errors.Is(err, nanoact.ErrState) {
+		t.Fatalf("inproc-only launch: %v", err)
+	}
+}
+
+func TestMainArgs(t *testing.T) {
+	t.Parallel()
+	reg := rpc.NewRegistry()
+	var errb bytes.Buffer
+	if code := rpc.MainArgs(context.Background(), reg, nil, &errb); code != 2 || !strings.Contains(errb.String(), "--dial") {
+		t.Fatalf("no --dial: %d %q", code, errb.String())
+	}
+	if code := rpc.MainArgs(context.Background(), reg, []string{"--dial", "tcp://127.0.0.1:1", "--log", "none"}, &errb); code != 1 {
+		t.Fatalf("refused dial: %d", code)
+	}
+	if code := rpc.MainArgs(context.Background(), reg, []string{"--bogus"}, &errb); code != 2 {
+		t.Fatalf("bad flag: %d", code)
+	}
+}
+
+// Local daemon processes exit when their dispatcher goes away without a
+// bye (here its listener vanishes, as when its process dies).
+func TestLaunchOrphaned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Parallel()
+	d, err := rpc.NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out syncBuffer
+	l, err := d.LaunchLocal(1, launchSelf(&out)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitDaemons(ctxT(t), 1); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, ln := range d.Socket().Listeners() {
+		if strings.HasPrefix(ln.URL(), "ipc://") {
+			_ = ln.Close()
+		}
+	}
+	p := l.Procs()[0]
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("orphaned daemon still running\n%s", out.String())
+	}
+	if p.Err() == nil || !strings.Contains(out.String(), "connection to the dispatcher lost") {
+		t.Fatalf("orphan exit: %v\n%s", p.Err(), out.String())
+	}
+}

@@ -1,0 +1,146 @@
+package rpc
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// DispatcherOption configures NewDispatcher.
+type DispatcherOption interface{ applyDispatcher(*dispatcherConfig) }
+
+// DaemonOption configures NewDaemon, RunDaemon, StartDaemons and Main.
+type DaemonOption interface{ applyDaemon(*daemonConfig) }
+
+// RunnerOption configures both sides of the task runner: a dispatcher and
+// its daemons.
+type RunnerOption interface {
+	DispatcherOption
+	DaemonOption
+}
+
+type dispatcherConfig struct {
+	log          *zap.Logger
+	sys          *actor.System
+	codec        sockets.Codec
+	token        string
+	reg          *Registry
+	perDaemon    int
+	also         []string
+	advertise    string
+	certPEM      []byte
+	keyPEM       []byte
+	certValidity time.Duration
+	sockOpts     []sockets.Option
+}
+
+type runnerOption struct {
+	d  func(*dispatcherConfig)
+	dm func(*daemonConfig)
+}
+
+func (o runnerOption) applyDispatcher(c *dispatcherConfig) {
+	if o.d != nil {
+		o.d(c)
+	}
+}
+
+func (o runnerOption) applyDaemon(c *daemonConfig) {
+	if o.dm != nil {
+		o.dm(c)
+	}
+}
+
+type dispatcherOptionFunc func(*dispatcherConfig)
+
+func (f dispatcherOptionFunc) applyDispatcher(c *dispatcherConfig) { f(c) }
+
+// WithRunnerLogger sets the logger of a dispatcher or daemon (default:
+// none). A dispatcher logs daemons joining and leaving at Info, refused
+// daemons and daemons lost mid-task at Warn; a daemon its connection's
+// lifecycle at Info and panicking tasks at Warn.
+func WithRunnerLogger(l *zap.Logger) RunnerOption {
+	return runnerOption{
+		d:  func(c *dispatcherConfig) { c.log = l },
+		dm: func(c *daemonConfig) { c.log = l },
+	}
+}
+
+// WithRunnerSystem runs the dispatcher's actor and the sockets' actors on
+// sys instead of actor.Default().
+func WithRunnerSystem(sys *actor.System) RunnerOption {
+	return runnerOption{
+		d:  func(c *dispatcherConfig) { c.sys = sys },
+		dm: func(c *daemonConfig) { c.sys = sys },
+	}
+}
+
+// WithRunnerCodec sets the Serial codec of task arguments and results
+// (default CBOR, sockets' codec). A dispatcher and its daemons must use
+// the same one.
+func WithRunnerCodec(cd sockets.Codec) RunnerOption {
+	return runnerOption{
+		d:  func(c *dispatcherConfig) { c.codec = cd },
+		dm: func(c *daemonConfig) { c.codec = cd },
+	}
+}
+
+// WithToken sets the session token. A dispatcher makes a random 256-bit
+// one by default (see Dispatcher.Token); a daemon must present the
+// dispatcher's to join.
+func WithToken(token string) RunnerOption {
+	return runnerOption{
+		d:  func(c *dispatcherConfig) { c.token = token },
+		dm: func(c *daemonConfig) { c.token = token },
+	}
+}
+
+// WithRegistry gives the dispatcher the tasks its in-process daemons run
+// (StartDaemons). Process and remote daemons use their own binary's.
+func WithRegistry(reg *Registry) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.reg = reg })
+}
+
+// PerDaemon caps how many tasks a daemon runs at once: the smaller of n
+// and what the daemon offers in its hello (Concurrency, default 1). Zero
+// or negative: no cap beyond the daemon's, the default. It applies to
+// daemons that join afterwards.
+func PerDaemon(n int) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.perDaemon = n })
+}
+
+// AlsoListen makes the dispatcher listen on more URLs besides its first
+// (tcp://, tls+tcp://, ws://, wss://, ipc://). TLS ones use the same
+// certificate.
+func AlsoListen(urls ...string) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.also = append(c.also, urls...) })
+}
+
+// Advertise sets the host name or address remote daemons dial, which is
+// also the name in the generated certificate. The default is the host of
+// the listening URL, or os.Hostname() when that is a wildcard (0.0.0.0,
+// ::, empty).
+func Advertise(host string) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.advertise = host })
+}
+
+// WithCert makes TLS listeners use this certificate and key (PEM) instead
+// of one generated on the fly; certPEM is what daemons are told to trust.
+func WithCert(certPEM, keyPEM []byte) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.certPEM, c.keyPEM = certPEM, keyPEM })
+}
+
+// CertValidity sets how long a generated certificate is valid (default 7
+// days).
+func CertValidity(d time.Duration) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.certValidity = d })
+}
+
+// WithDispatcherSocketOptions passes options to the dispatcher's poly
+// socket (receive size limit, handshake time-out, ...).
+func WithDispatcherSocketOptions(opts ...sockets.Option) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.sockOpts = append(c.sockOpts, opts...) })
+}

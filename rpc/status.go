@@ -1,0 +1,123 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nanoact/nanoact"
+)
+
+// Status describes a dispatcher at one instant (mirai's status()).
+type Status struct {
+	// URLs are the dispatcher's listeners.
+	URLs []string
+	// Connections is the number of daemons joined and connected;
+	// Connecting, those connected that have not said hello yet.
+	Connections, Connecting int
+	// Queued tasks wait for a daemon; Executing ones run on one
+	// (cancelled tasks whose daemon has not finished them included).
+	Queued, Executing int
+	// Submitted counts every Submit; Completed the tasks that returned a
+	// value, Failed those that returned an error, panicked or lost their
+	// daemon, Canceled those stopped, timed out or ended by their ctx
+	// (including at Close).
+	Submitted, Completed, Failed, Canceled int64
+	// Requeued counts re-queued attempts (Requeue), Lost the daemons that
+	// disconnected mid-task, Refused the connections refused.
+	Requeued, Lost, Refused int64
+	// Daemons lists the connected daemons in the order they joined, then
+	// the last 64 that left.
+	Daemons []DaemonStatus
+}
+
+// DaemonStatus describes one daemon.
+type DaemonStatus struct {
+	// ID is the daemon's id (DaemonID; for launched processes launch-N,
+	// for in-process daemons local-N).
+	ID string
+	// Pipe is the id of its connection on the dispatcher's socket.
+	Pipe uint32
+	// Online is false for a daemon that has left; its counters are those
+	// at its departure.
+	Online bool
+	// Max is how many tasks it runs at once; Executing how many it runs.
+	Max, Executing int
+	// Completed and Failed count the tasks it finished with a value and
+	// with an error.
+	Completed, Failed int64
+	// Joined is when its hello was accepted, Left when its connection
+	// went away (zero while online).
+	Joined, Left time.Time
+}
+
+// String renders the status as a table: the totals, then one row per
+// daemon (mirai's status() print).
+func (s Status) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "connections %d  connecting %d  queued %d  executing %d\n", s.Connections, s.Connecting, s.Queued, s.Executing)
+	fmt.Fprintf(&b, "submitted %d  completed %d  failed %d  canceled %d  requeued %d  lost %d  refused %d\n",
+		s.Submitted, s.Completed, s.Failed, s.Canceled, s.Requeued, s.Lost, s.Refused)
+	if len(s.Daemons) == 0 {
+		return b.String()
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "daemon\tonline\tmax\texecuting\tcompleted\tfailed\tup\t")
+	for _, d := range s.Daemons {
+		end := d.Left
+		if d.Online || end.IsZero() {
+			end = time.Now()
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%d\t%d\t%v\t\n", d.ID, d.Online, d.Max, d.Executing, d.Completed, d.Failed,
+			end.Sub(d.Joined).Round(time.Millisecond))
+	}
+	_ = tw.Flush()
+	return b.String()
+}
+
+func (dm *daemonConn) status(online bool) DaemonStatus {
+	return DaemonStatus{ID: dm.id, Pipe: dm.pipe, Online: online, Max: dm.max, Executing: dm.busy,
+		Completed: dm.completed, Failed: dm.failed, Joined: dm.joined}
+}
+
+// snapshot runs on the actor.
+func (d *Dispatcher) snapshot() Status {
+	st := &d.st
+	s := Status{URLs: d.URLs(), Connections: len(st.daemons), Connecting: len(st.waiting), Queued: st.queued,
+		Submitted: int64(d.seq.Load()), Completed: st.completed, Failed: st.failed, Canceled: st.canceled,
+		Requeued: st.requeued, Lost: st.lost, Refused: st.refusedN}
+	live := make([]*daemonConn, 0, len(st.daemons))
+	for _, dm := range st.daemons {
+		live = append(live, dm)
+	}
+	slices.SortFunc(live, func(a, b *daemonConn) int { return a.order - b.order })
+	for _, dm := range live {
+		s.Executing += dm.busy
+		s.Daemons = append(s.Daemons, dm.status(true))
+	}
+	s.Daemons = append(s.Daemons, st.departed...)
+	return s
+}
+
+// Status returns the dispatcher's counters and daemons. It asks the actor
+// (about 2 µs plus a pass over the daemons) and blocks until it answers or
+// ctx ends (then ErrTimedOut or ErrCanceled). After Close it returns the
+// status at Close. Every task whose aio has resolved is counted.
+func (d *Dispatcher) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := d.ref.Call(ctx, func() { s = d.snapshot() })
+	if errors.Is(err, nanoact.ErrClosed) {
+		// The actor has stopped: Close has recorded the final status.
+		select {
+		case <-d.finalSet:
+			return d.final, nil
+		case <-ctx.Done():
+			return Status{}, nanoact.FromContext(ctx, "rpc: status")
+		}
+	}
+	return s, err
+}

@@ -1,0 +1,419 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// Registry holds the tasks a daemon may run: Go functions under names.
+// A daemon runs only what its binary registered (never code sent to it),
+// so a dispatcher calls tasks by name with Serial-mode (CBOR) arguments.
+// Build one registry at start-up, register every task, and hand the same
+// registry to rpc.Main (process daemons) and WithRegistry (in-process
+// daemons).
+//
+// A Registry is made by NewRegistry. Lookups are safe for concurrent use
+// with registrations.
+type Registry struct {
+	mu  sync.RWMutex
+	fns map[string]taskFunc
+}
+
+// taskFunc runs one task: decode args with cd, call the function, encode
+// its result with cd.
+type taskFunc func(ctx context.Context, cd sockets.Codec, args []byte) ([]byte, error)
+
+// NewRegistry returns an empty registry. It allocates one map.
+func NewRegistry() *Registry { return &Registry{fns: make(map[string]taskFunc)} }
+
+// Task is a typed handle to a registered task: its name, with the types of
+// its argument and result, so that Submit and Map through it are checked by
+// the compiler. The zero Task has no name; make one with Register or
+// TaskNamed. A Task is a small value: copy it freely.
+type Task[A, R any] struct{ name string }
+
+// Name returns the name the task was registered under.
+func (t Task[A, R]) Name() string { return t.name }
+
+// TaskNamed returns a typed handle for a task registered elsewhere (in the
+// daemons' binary) under name, for a dispatcher that does not link the
+// task's code.
+func TaskNamed[A, R any](name string) Task[A, R] { return Task[A, R]{name: name} }
+
+// Register adds fn to reg under name and returns its typed handle. The
+// task's argument arrives decoded from Serial mode as an A (use a struct,
+// a slice or a map for several arguments); its result R is encoded back.
+// fn runs on a daemon, on a goroutine of its own, with a context that ends
+// when the task is cancelled (Stop on its aio, the caller's ctx), times out
+// (TaskTimeout), its connection is lost or the daemon closes; fn should return
+// soon after. An error fn returns reaches the caller as a *TaskError with
+// its NNG code (nanoact.CodeOf) and text; a panic, as a *TaskError
+// wrapping a *PanicError, and the daemon lives on.
+//
+// Register is for start-up: it panics if name is empty or already taken
+// in reg, or if fn or reg is nil, as a configuration error.
+func Register[A, R any](reg *Registry, name string, fn func(ctx context.Context, args A) (R, error)) Task[A, R] {
+	if reg == nil || fn == nil || name == "" {
+		panic("rpc: Register needs a registry, a name and a function")
+	}
+	op := "rpc: task " + name
+	tf := func(ctx context.Context, cd sockets.Codec, args []byte) ([]byte, error) {
+		var a A
+		if err := cd.Unmarshal(args, &a); err != nil {
+			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: op + ": decode arguments", Err: err}
+		}
+		r, err := fn(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		b, err := cd.Marshal(r)
+		if err != nil {
+			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: op + ": encode result", Err: err}
+		}
+		return b, nil
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if _, dup := reg.fns[name]; dup {
+		panic(fmt.Sprintf("rpc: task %q registered twice", name))
+	}
+	reg.fns[name] = tf
+	return Task[A, R]{name: name}
+}
+
+// Names returns the registered task names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.fns))
+	for n := range r.fns {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (r *Registry) lookup(name string) taskFunc {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.fns[name]
+}
+
+// TaskError is the error of a task that failed on its daemon: it returned
+// an error, panicked, or could not be run (unknown name: CodeNotFound;
+// arguments that do not decode: CodeBadType). errors.Is matches it against
+// the nanoact sentinel of its code (a task that returned ctx.Err() after
+// its time-out matches nanoact.ErrTimedOut and context.DeadlineExceeded),
+// and errors.As finds the *PanicError of a panic.
+type TaskError struct {
+	// Task is the task's name.
+	Task string
+	// Daemon is the id of the daemon that ran it.
+	Daemon string
+	// Code is the NNG code of the task's error: nanoact.CodeOf(err) on the
+	// daemon, CodeInternal for a panic.
+	Code nanoact.Code
+	// Text is the task's error text (err.Error() on the daemon).
+	Text string
+	// Panic is set when the task panicked: the panic value as text and the
+	// daemon's stack.
+	Panic *PanicError
+}
+
+// Error describes the failure: "rpc: task NAME on daemon ID: TEXT".
+func (e *TaskError) Error() string {
+	if e.Panic != nil {
+		return fmt.Sprintf("rpc: task %s on daemon %s: panic: %v", e.Task, e.Daemon, e.Panic.Value)
+	}
+	return fmt.Sprintf("rpc: task %s on daemon %s: %s", e.Task, e.Daemon, e.Text)
+}
+
+// Is matches a *nanoact.Error with the same code, and context's errors
+// for CodeTimedOut and CodeCanceled.
+func (e *TaskError) Is(target error) bool {
+	switch t := target.(type) {
+	case *nanoact.Error:
+		return t.Code == e.Code
+	}
+	switch target {
+	case context.DeadlineExceeded:
+		return e.Code == nanoact.CodeTimedOut
+	case context.Canceled:
+		return e.Code == nanoact.CodeCanceled
+	}
+	return false
+}
+
+// Unwrap returns the *PanicError of a panic, or nil.
+func (e *TaskError) Unwrap() error {
+	if e.Panic != nil {
+		return e.Panic
+	}
+	return nil
+}
+
+// TaskOption configures one Submit (or every task of a Map).
+type TaskOption interface{ applyTask(*taskConfig) }
+
+type taskConfig struct {
+	timeout  time.Duration
+	requeue  int
+	progress progressMode
+}
+
+type (
+	timeoutOpt  time.Duration
+	requeueOpt  int
+	progressOpt progressMode
+)
+
+func (o timeoutOpt) applyTask(c *taskConfig)  { c.timeout = time.Duration(o) }
+func (o requeueOpt) applyTask(c *taskConfig)  { c.requeue = int(o) }
+func (o progressOpt) applyTask(c *taskConfig) { c.progress = progressMode(o) }
+
+// taskOptions applies opts. The options are switched on by type rather
+// than called through the interface, so that the config stays on the
+// caller's stack (one allocation fewer per Submit).
+func taskOptions(opts []TaskOption) taskConfig {
+	var c taskConfig
+	for _, o := range opts {
+		switch o := o.(type) {
+		case timeoutOpt:
+			c.timeout = time.Duration(o)
+		case requeueOpt:
+			c.requeue = int(o)
+		case progressOpt:
+			c.progress = progressMode(o)
+		}
+	}
+	return c
+}
+
+// TaskTimeout bounds a task from its submission: if it has not completed
+// within d (queued time included), its aio resolves to an error matching
+// nanoact.ErrTimedOut and context.DeadlineExceeded, a queued task is
+// dropped, and a running one is cancelled on its daemon (its context also
+// carries the deadline). Zero or negative means no limit, the default.
+func TaskTimeout(d time.Duration) TaskOption { return timeoutOpt(d) }
+
+// Requeue says what happens to a task whose daemon dies or disconnects
+// while running it: it goes back to the front of the queue, at most n
+// times (negative: without limit), and runs again on another daemon, the
+// result of the lost attempt being discarded. The default, Requeue(0),
+// fails it with an error matching nanoact.ErrConnReset (mirai's default).
+// Only a task that is safe to run twice should be re-queued: the lost
+// daemon may have done part of its work.
+func Requeue(n int) TaskOption { return requeueOpt(n) }
+
+// Task states, owned by the dispatcher's actor.
+const (
+	stateNew     uint8 = iota // submitted, not yet seen by the actor
+	stateQueued               // in the queue
+	stateRunning              // sent to a daemon
+	stateGone                 // resolved and out of the queue and the daemons
+)
+
+// task is one submission. Fields under "actor" belong to the dispatcher's
+// actor; pipe, wid and daemon are written by the actor under d.mu and
+// read by the reader goroutine under d.mu.
+type task struct {
+	d       *Dispatcher
+	name    string
+	args    []byte // the arguments, encoded
+	out     outlet
+	requeue int
+	expires time.Time // zero: no time-out
+
+	// resolved gates the resolution: whoever sets it resolves the aio.
+	resolved atomic.Bool
+	wmu      sync.Mutex // guards timer and stopCtx, set while they may fire
+	timer    *time.Timer
+	stopCtx  func() bool
+
+	// actor
+	state uint8
+	// outcome of the result, written by the reader before it sends the
+	// task to the actor as a resultDone
+	outcome uint8
+	// under d.mu
+	pipe   uint32
+	wid    uint64
+	daemon string
+}
+
+// outlet is the typed end of a task: decode the result and resolve.
+type outlet interface {
+	// decode decodes a result value, keeping it for resolve.
+	decode(cd sockets.Codec, value []byte) error
+	// resolve resolves the aio with the decoded value, or err.
+	resolve(err error)
+}
+
+// typedTask is a task with its typed end, in one allocation.
+type typedTask[R any] struct {
+	task
+	v  R
+	fn func(R, error)
+}
+
+func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
+	return cd.Unmarshal(value, &o.v)
+}
+
+func (o *typedTask[R]) resolve(err error) {
+	if err != nil {
+		var zero R
+		o.fn(zero, err)
+		return
+	}
+	o.fn(o.v, nil)
+}
+
+// finish resolves t with err (nil: the decoded value) if nobody has; it
+// reports whether this call did. It stops the time-out and the caller's
+// context watch.
+func (t *task) finish(err error) bool {
+	if !t.resolved.CompareAndSwap(false, true) {
+		return false
+	}
+	t.cleanup()
+	t.out.resolve(err)
+	return true
+}
+
+func (t *task) cleanup() {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	if t.stopCtx != nil {
+		t.stopCtx()
+	}
+}
+
+// abort ends t from outside the actor (time-out, caller's ctx): it
+// resolves the aio with err and tells the actor to drop or cancel the
+// task.
+func (t *task) abort(err error) {
+	if t.finish(err) {
+		t.d.ref.Send(cancelReq{t: t})
+	}
+}
+
+// Submit queues the task registered as name with args (encoded now in
+// Serial mode with the dispatcher's codec; the caller may reuse args at
+// once) and returns its aio at once; it never blocks. The aio resolves
+// with the task's result decoded as R, or with an error:
+//
+//   - a *TaskError: the task returned an error or panicked on its daemon,
+//     or no daemon has a task of that name (CodeNotFound);
+//   - nanoact.ErrCanceled: Stop on the aio, or ctx was cancelled;
+//   - nanoact.ErrTimedOut: TaskTimeout, or ctx's deadline, passed;
+//   - nanoact.ErrConnReset: its daemon was lost mid-task (see Requeue);
+//   - nanoact.ErrBadType: args could not be encoded, or the result not
+//     decoded as R;
+//   - nanoact.ErrClosed: the dispatcher is closed, or closed first.
+//
+// ctx bounds the task as exec.CommandContext does: if it ends before the
+// task has completed, the task is dropped from the queue or cancelled on
+// its daemon (a context that cannot end costs nothing). Stop on the aio
+// does the same and waits until the aio has resolved. Tasks start in
+// submission order on idle daemons.
+//
+// The aio composes like any other: Value, Wait, Collect, Race, Stop,
+// OnComplete, aio.Promise, and a CV signalled from OnComplete. Callbacks
+// of a task that completed on a daemon run on the dispatcher's reader
+// goroutine: they must return quickly and never wait for another task.
+//
+// Cost: about 25 allocations per task in all, both ends and the sockets
+// included, and four messages through the dispatcher's actor; see the
+// package doc for throughput.
+func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
+	var cfg taskConfig
+	if len(opts) > 0 {
+		cfg = taskOptions(opts)
+	}
+	tt := &typedTask[R]{}
+	t := &tt.task
+	t.d, t.name, t.requeue, t.out = d, name, cfg.requeue, tt
+	a, resolve := aio.NewPending[R](t.stopped)
+	tt.fn = resolve
+	switch {
+	case d == nil:
+		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "rpc: submit "+name, "nil dispatcher"))
+		return a
+	case name == "":
+		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "rpc: submit", "empty task name"))
+		return a
+	case ctx.Err() != nil:
+		t.finish(nanoact.FromContext(ctx, "rpc: task "+name))
+		return a
+	}
+	b, err := d.codec.Marshal(args)
+	if err != nil {
+		t.finish(&nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: task " + name + ": encode arguments", Err: err})
+		return a
+	}
+	t.args = b
+	if cfg.timeout > 0 || ctx.Done() != nil {
+		t.wmu.Lock()
+		if cfg.timeout > 0 {
+			t.expires = time.Now().Add(cfg.timeout)
+			t.timer = time.AfterFunc(cfg.timeout, func() { t.abort(timeoutError(name)) })
+		}
+		if ctx.Done() != nil {
+			t.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "rpc: task "+name)) })
+		}
+		t.wmu.Unlock()
+	}
+	if !d.enqueue(t) {
+		t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + name})
+	}
+	return a
+}
+
+// stopped is the task's aio's onStop: Stop resolves the aio with
+// ErrCanceled once it returns; the actor drops or cancels the task.
+func (t *task) stopped() {
+	if t.resolved.CompareAndSwap(false, true) {
+		t.cleanup()
+		if t.d != nil {
+			t.d.ref.Send(cancelReq{t: t})
+		}
+	}
+}
+
+// Submit queues the task with a typed argument; see the package-level
+// Submit.
+func (t Task[A, R]) Submit(ctx context.Context, d *Dispatcher, args A, opts ...TaskOption) *aio.Aio[R] {
+	return Submit[R](ctx, d, t.name, args, opts...)
+}
+
+// resultError turns a failed result frame into the caller's error.
+func resultError(name, daemon string, f *frame) error {
+	if f.panic {
+		return &TaskError{Task: name, Daemon: daemon, Code: nanoact.CodeInternal, Text: f.text,
+			Panic: &PanicError{Value: f.text, Stack: []byte(f.stack)}}
+	}
+	code := nanoact.Code(f.code)
+	if f.code > uint64(^uint32(0)) || code == nanoact.CodeOK {
+		code = nanoact.CodeInternal
+	}
+	return &TaskError{Task: name, Daemon: daemon, Code: code, Text: f.text}
+}
+
+func timeoutError(name string) error {
+	return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "rpc: task " + name, Err: context.DeadlineExceeded}
+}
+
+var errConnReset = errors.New("daemon lost while running the task")

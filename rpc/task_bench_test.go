@@ -1,0 +1,140 @@
+package rpc_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/rpc"
+)
+
+func benchDispatcher(b *testing.B, daemons int, opts ...rpc.DaemonOption) (*rpc.Dispatcher, rpc.Task[int, int]) {
+	b.Helper()
+	reg := rpc.NewRegistry()
+	nop := rpc.Register(reg, "nop", func(context.Context, int) (int, error) { return 0, nil })
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = d.Close() })
+	if _, err := d.StartDaemons(daemons, opts...); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.WaitDaemons(ctx, daemons); err != nil {
+		b.Fatal(err)
+	}
+	return d, nop
+}
+
+// BenchmarkThroughput submits empty tasks with up to 4,096 outstanding
+// and reports tasks per second, for 1, 4 and 16 in-process daemons (one
+// task at a time each, mirai's default).
+func BenchmarkThroughput(b *testing.B) {
+	for _, n := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("daemons=%d", n), func(b *testing.B) {
+			d, nop := benchDispatcher(b, n)
+			ctx := context.Background()
+			const window = 4096
+			ring := make([]*aio.Aio[int], window)
+			b.ReportAllocs()
+			start := time.Now()
+			i := 0
+			for b.Loop() {
+				if a := ring[i%window]; a != nil {
+					if _, err := a.Value(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ring[i%window] = nop.Submit(ctx, d, i)
+				i++
+			}
+			for _, a := range ring {
+				if a != nil {
+					if _, err := a.Value(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(i)/time.Since(start).Seconds(), "tasks/s")
+		})
+	}
+}
+
+// BenchmarkRoundTrip is the latency of one empty task: Submit, then wait
+// for its result, with one in-process daemon.
+func BenchmarkRoundTrip(b *testing.B) {
+	d, nop := benchDispatcher(b, 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		if _, err := nop.Submit(ctx, d, n).Value(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n), "ns/task")
+}
+
+// BenchmarkProcessDaemons is BenchmarkThroughput with 4 daemon processes
+// (this test binary re-executed, see TestHelperDaemonProcess) over ipc and
+// tcp, running one task at a time each (mirai's default: latency-bound)
+// or four (--max 4).
+func BenchmarkProcessDaemons(b *testing.B) {
+	for _, c := range []struct{ tr, max string }{{"ipc", "1"}, {"ipc", "4"}, {"tcp", "1"}, {"tcp", "4"}} {
+		tr := c.tr
+		b.Run(tr+"/max="+c.max, func(b *testing.B) {
+			d, err := rpc.NewDispatcher("")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = d.Close() })
+			opts := []rpc.LaunchOption{rpc.LaunchExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), quickExit,
+				rpc.LaunchArgs("--max", c.max)}
+			if tr == "tcp" {
+				u, err := d.Listen("tcp://127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				opts = append(opts, rpc.LaunchURL(u))
+			}
+			if _, err := d.LaunchLocal(4, opts...); err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := d.WaitDaemons(ctx, 4); err != nil {
+				b.Fatal(err)
+			}
+			square := rpc.TaskNamed[int, int]("square")
+			const window = 4096
+			ring := make([]*aio.Aio[int], window)
+			b.ReportAllocs()
+			start := time.Now()
+			i := 0
+			for b.Loop() {
+				if a := ring[i%window]; a != nil {
+					if _, err := a.Value(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ring[i%window] = square.Submit(context.Background(), d, i)
+				i++
+			}
+			for _, a := range ring {
+				if a != nil {
+					if _, err := a.Value(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(i)/time.Since(start).Seconds(), "tasks/s")
+		})
+	}
+}

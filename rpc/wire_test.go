@@ -1,0 +1,150 @@
+package rpc
+
+import (
+	"bytes"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+func wireCases() map[string]struct {
+	body []byte
+	want frame
+} {
+	task := appendTask(nil, 1<<40, "square", []byte{0x07}, 5e9)
+	return map[string]struct {
+		body []byte
+		want frame
+	}{
+		"hello": {appendHello(nil, "tok", "host/1/1", 4, 300),
+			frame{kind: kindHello, version: wireVersion, token: "tok", daemon: "host/1/1", max: 4, tasks: 300}},
+		"task": {task, frame{kind: kindTask, id: 1 << 40, name: "square", args: []byte{0x07}, timeout: 5e9}},
+		"cancel": {appendCancel(nil, math.MaxUint64),
+			frame{kind: kindCancel, id: math.MaxUint64}},
+		"value": {appendResult(nil, 9, []byte{0x18, 0x31}, 0, "", false, ""),
+			frame{kind: kindResult, id: 9, value: []byte{0x18, 0x31}}},
+		"empty value": {appendResult(nil, 9, nil, 0, "", false, ""),
+			frame{kind: kindResult, id: 9, value: []byte{}}},
+		"error": {appendResult(nil, 10, nil, 5, "timed out", false, ""),
+			frame{kind: kindResult, id: 10, hasErr: true, code: 5, text: "timed out"}},
+		"panic": {appendResult(nil, 11, nil, 0, "boom", true, "goroutine 1"),
+			frame{kind: kindResult, id: 11, panic: true, text: "boom", stack: "goroutine 1"}},
+		"refuse": {appendRefuse(nil, "bad token"), frame{kind: kindRefuse, text: "bad token"}},
+		"leave":  {appendSimple(nil, kindLeave), frame{kind: kindLeave}},
+		"bye":    {appendSimple(nil, kindBye), frame{kind: kindBye}},
+	}
+}
+
+// Every message round-trips, and is valid CBOR that a general decoder
+// reads as the documented array.
+func TestWireRoundTrip(t *testing.T) {
+	for name, c := range wireCases() {
+		t.Run(name, func(t *testing.T) {
+			got, err := decodeFrame(c.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %+v\nwant %+v", got, c.want)
+			}
+			var generic []any
+			if err := cbor.Unmarshal(c.body, &generic); err != nil {
+				t.Fatalf("not CBOR: %v", err)
+			}
+			if generic[0] != c.want.kind {
+				t.Fatalf("kind %v", generic[0])
+			}
+		})
+	}
+}
+
+// The documented layout, checked against a general CBOR encoder.
+func TestWireLayout(t *testing.T) {
+	want, _ := cbor.Marshal([]any{uint64(4), uint64(3), []byte{1}, nil, nil})
+	if got := appendResult(nil, 3, []byte{1}, 0, "", false, ""); !bytes.Equal(got, want) {
+		t.Fatalf("result % x, want % x", got, want)
+	}
+	want, _ = cbor.Marshal([]any{uint64(1), uint64(1), "t", "d", uint64(1), uint64(0)})
+	if got := appendHello(nil, "t", "d", 1, 0); !bytes.Equal(got, want) {
+		t.Fatalf("hello % x, want % x", got, want)
+	}
+	// Later versions may add elements: they are ignored.
+	more, _ := cbor.Marshal([]any{uint64(3), uint64(8), "extra"})
+	if f, err := decodeFrame(more); err != nil || f.kind != kindCancel || f.id != 8 {
+		t.Fatalf("longer cancel: %+v %v", f, err)
+	}
+	unknown, _ := cbor.Marshal([]any{uint64(99)})
+	if f, err := decodeFrame(unknown); err != nil || f.kind != 99 {
+		t.Fatalf("unknown kind: %+v %v", f, err)
+	}
+}
+
+func TestWireMalformed(t *testing.T) {
+	bad := map[string][]byte{
+		"empty":         nil,
+		"not an array":  {0x01},
+		"empty array":   {0x80},
+		"short hello":   appendHello(nil, "t", "d", 1, 0)[:5],
+		"short task":    {0x82, 0x02, 0x01},
+		"huge string":   {0x85, 0x02, 0x01, 0x7b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"bad utf8":      {0x82, 0x05, 0x61, 0xff},
+		"two outcomes":  {0x85, 0x04, 0x01, 0x40, 0x82, 0x01, 0x60, 0xf6},
+		"no outcome":    {0x85, 0x04, 0x01, 0xf6, 0xf6, 0xf6},
+		"indefinite":    {0x9f, 0x07, 0xff},
+		"negative kind": {0x81, 0x20},
+	}
+	for name, b := range bad {
+		if f, err := decodeFrame(b); err == nil {
+			t.Errorf("%s: decoded %+v", name, f)
+		}
+	}
+}
+
+// FuzzDecodeFrame: the decoder never panics, and what it accepts encodes
+// back to a message that decodes the same.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, c := range wireCases() {
+		f.Add(c.body)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := decodeFrame(b)
+		if err != nil {
+			return
+		}
+		var re []byte
+		switch fr.kind {
+		case kindHello:
+			if fr.max > math.MaxInt32 || fr.tasks > math.MaxInt32 {
+				return
+			}
+			re = appendHello(nil, fr.token, fr.daemon, int(fr.max), int(fr.tasks))
+			fr2, err := decodeFrame(re)
+			if err != nil || fr2.token != fr.token || fr2.daemon != fr.daemon || fr2.max != fr.max || fr2.tasks != fr.tasks {
+				t.Fatalf("hello round trip: %+v vs %+v (%v)", fr, fr2, err)
+			}
+			return
+		case kindTask:
+			re = appendTask(nil, fr.id, fr.name, fr.args, fr.timeout)
+		case kindCancel:
+			re = appendCancel(nil, fr.id)
+		case kindResult:
+			re = appendResult(nil, fr.id, fr.value, fr.code, fr.text, fr.panic, fr.stack)
+			if fr.hasErr && fr.code == 0 {
+				return // an error with code 0 is encoded as a value-less error only by a peer
+			}
+		case kindRefuse:
+			re = appendRefuse(nil, fr.text)
+		default:
+			return
+		}
+		fr2, err := decodeFrame(re)
+		if err != nil {
+			t.Fatalf("re-encoded %+v does not decode: %v", fr, err)
+		}
+		if !reflect.DeepEqual(fr, fr2) {
+			t.Fatalf("round trip: %+v vs %+v", fr, fr2)
+		}
+	})
+}
