@@ -215,6 +215,19 @@ func (s *state) react(t task) {
 	post.do(l)
 }
 
+// chain opens out, the promise that t settles, on loop l (s's loop) and
+// arranges for t to run once s has settled. On a closed loop out is left
+// rejected with ErrClosed and t never runs.
+func (s *state) chain(l *Loop, out *state, t task) {
+	var post after
+	l.mu.Lock()
+	if out.openLocked(l) {
+		s.reactLocked(l, t, &post)
+	}
+	l.mu.Unlock()
+	post.do(l)
+}
+
 func (s *state) reactLocked(l *Loop, t task, post *after) {
 	if !s.pendingLocked(l, post) {
 		l.dispatchLocked(t, post)

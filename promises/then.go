@@ -55,13 +55,7 @@ func Then[T, U any](p *Promise[T], f func(T) (U, error)) *Promise[U] {
 	}
 	l := p.loop
 	t := &thenTask[T, U]{src: p, f: f}
-	var post after
-	l.mu.Lock()
-	if t.out.openLocked(l) {
-		p.reactLocked(l, t, &post)
-	}
-	l.mu.Unlock()
-	post.do(l)
+	p.chain(l, &t.out.state, t)
 	return &t.out
 }
 
@@ -103,13 +97,7 @@ func (p *Promise[T]) Catch(f func(error) (T, error)) *Promise[T] {
 	}
 	l := p.loop
 	t := &catchTask[T]{src: p, f: f}
-	var post after
-	l.mu.Lock()
-	if t.out.openLocked(l) {
-		p.reactLocked(l, t, &post)
-	}
-	l.mu.Unlock()
-	post.do(l)
+	p.chain(l, &t.out.state, t)
 	return &t.out
 }
 
@@ -140,13 +128,7 @@ func (p *Promise[T]) Finally(f func()) *Promise[T] {
 	}
 	l := p.loop
 	t := &finallyTask[T]{src: p, f: f}
-	var post after
-	l.mu.Lock()
-	if t.out.openLocked(l) {
-		p.reactLocked(l, t, &post)
-	}
-	l.mu.Unlock()
-	post.do(l)
+	p.chain(l, &t.out.state, t)
 	return &t.out
 }
 
@@ -204,13 +186,7 @@ func ThenPromise[T, U any](p *Promise[T], f func(T) (*Promise[U], error)) *Promi
 	}
 	l := p.loop
 	t := &bindTask[T, U]{src: p, f: f}
-	var post after
-	l.mu.Lock()
-	if t.out.openLocked(l) {
-		p.reactLocked(l, t, &post)
-	}
-	l.mu.Unlock()
-	post.do(l)
+	p.chain(l, &t.out.state, t)
 	return &t.out
 }
 
