@@ -10,8 +10,6 @@ type deque[T any] struct {
 	n    int
 }
 
-func (q *deque[T]) len() int { return q.n }
-
 func (q *deque[T]) grow() {
 	if q.n < len(q.buf) {
 		return

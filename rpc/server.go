@@ -42,10 +42,9 @@ type Server struct {
 	seq     atomic.Uint64
 	fails   atomic.Int64
 
-	mu       sync.Mutex
-	signals  []Signaler
-	closed   bool
-	stopOnce sync.Once
+	mu      sync.Mutex
+	signals []Signaler
+	closed  bool
 }
 
 // ServerOption configures NewServer.

@@ -17,8 +17,6 @@ type PipeEvent struct {
 	Added bool
 }
 
-type pipeEvent = PipeEvent
-
 // pipeTracker follows mangos' pipe hook: which pipes are live, which
 // endpoint each belongs to, and when the last one is gone.
 //
@@ -55,7 +53,7 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		t.live[id] = p
 		t.mu.Unlock()
 		t.endpointOf(p, func(e *endpoint) { e.addPipe(id) })
-		t.s.ref.Send(pipeEvent{Pipe: id, Added: true})
+		t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
 	case mangos.PipeEventDetached:
 		t.mu.Lock()
 		if _, ok := t.live[id]; !ok {
@@ -67,7 +65,7 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		t.maybeIdle()
 		t.mu.Unlock()
 		t.endpointOf(p, func(e *endpoint) { e.removePipe(id) })
-		t.s.ref.Send(pipeEvent{Pipe: id, Added: false})
+		t.s.ref.Send(PipeEvent{Pipe: id, Added: false})
 	}
 }
 

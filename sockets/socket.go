@@ -454,12 +454,12 @@ func rawSizeHint(v any) int {
 }
 
 // socketActor is the socket's mailbox: control calls arrive as closures
-// (actor.Ref.Call), pipe events as pipeEvent messages.
+// (actor.Ref.Call), pipe events as PipeEvent messages.
 type socketActor struct{ s *Socket }
 
 func (a *socketActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case pipeEvent:
+	case PipeEvent:
 		a.s.pipes.publish(m)
 	case actor.ChildFailed, actor.ChildStopped:
 		a.s.superviseSignal()

@@ -118,20 +118,27 @@ func (c *catConfig) setup(s *sockets.Socket, out io.Writer) error {
 			return fmt.Errorf("unable to set max receive size: %w", err)
 		}
 	}
-	var client, server *sockets.TLSConfig
-	for _, a := range c.addrs {
-		secure := strings.HasPrefix(a.url, "tls+") || strings.HasPrefix(a.url, "wss")
-		if !a.listen {
-			var opts []sockets.EndpointOption
-			if secure {
-				if client == nil {
-					var err error
-					if client, err = c.tlsConfig(false); err != nil {
-						return err
-					}
-				}
-				opts = append(opts, sockets.WithTLS(client))
+	// One TLS config per side, made on first use.
+	tlsFor := map[bool]*sockets.TLSConfig{}
+	endpointOpts := func(url string, listen bool) ([]sockets.EndpointOption, error) {
+		if !strings.HasPrefix(url, "tls+") && !strings.HasPrefix(url, "wss") {
+			return nil, nil
+		}
+		if tlsFor[listen] == nil {
+			cfg, err := c.tlsConfig(listen)
+			if err != nil {
+				return nil, err
 			}
+			tlsFor[listen] = cfg
+		}
+		return []sockets.EndpointOption{sockets.WithTLS(tlsFor[listen])}, nil
+	}
+	for _, a := range c.addrs {
+		opts, err := endpointOpts(a.url, a.listen)
+		if err != nil {
+			return err
+		}
+		if !a.listen {
 			mode := sockets.Sync
 			if c.async {
 				mode = sockets.Async
@@ -144,16 +151,6 @@ func (c *catConfig) setup(s *sockets.Socket, out io.Writer) error {
 				fmt.Fprintf(out, "Connected to: %s\n", d.URL())
 			}
 			continue
-		}
-		var opts []sockets.EndpointOption
-		if secure {
-			if server == nil {
-				var err error
-				if server, err = c.tlsConfig(true); err != nil {
-					return err
-				}
-			}
-			opts = append(opts, sockets.WithTLS(server))
 		}
 		l, err := s.Listen(a.url, opts...)
 		if err != nil {

@@ -284,17 +284,6 @@ func (e *engine) Pipes() int {
 	return len(e.pipes)
 }
 
-// ClosePipe closes the pipe with the given id; ErrNotFound if there is none.
-func (e *engine) ClosePipe(id uint32) error {
-	e.mu.Lock()
-	p := e.pipes[id]
-	e.mu.Unlock()
-	if p == nil {
-		return nanoact.ErrNotFound
-	}
-	return p.mp.Close()
-}
-
 func (e *engine) pipe(id uint32) *pipe {
 	e.mu.Lock()
 	p := e.pipes[id]

@@ -52,8 +52,6 @@ type Socket interface {
 	Raw() bool
 	// Pipes returns the number of live pipes.
 	Pipes() int
-	// ClosePipe closes one pipe by id.
-	ClosePipe(id uint32) error
 	// Done is closed once the socket is closed.
 	Done() <-chan struct{}
 	// Counters returns message statistics.
