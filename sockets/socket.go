@@ -43,7 +43,7 @@ type Socket struct {
 	lifeStop context.CancelFunc
 
 	mu        sync.Mutex
-	closed    bool
+	closed    atomic.Bool // set once, under mu; read without it on the data path
 	dialers   []*Dialer
 	listeners []*Listener
 
@@ -193,10 +193,10 @@ func (s *Socket) Done() <-chan struct{} { return s.eng.Done() }
 func (s *Socket) String() string {
 	var b strings.Builder
 	state := "opened"
-	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		state = "closed"
 	}
+	s.mu.Lock()
 	fmt.Fprintf(&b, "< nanoSocket >\n - id: %d\n - state: %s\n - protocol: %s\n", s.id, state, s.proto)
 	if len(s.listeners) > 0 {
 		b.WriteString(" - listener:\n")
@@ -230,15 +230,18 @@ func (s *Socket) control(op string, fn func() error) error {
 // dropped, as NNG has no linger). A second Close returns ErrClosed.
 func (s *Socket) Close() error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: close"}
 	}
-	s.closed = true
-	ls, ds := s.listeners, s.dialers
+	s.closed.Store(true)
 	s.mu.Unlock()
 
 	err := s.control("sockets: close", func() error {
+		// Read in the mailbox, after any Dial or Listen queued before.
+		s.mu.Lock()
+		ls, ds := s.listeners, s.dialers
+		s.mu.Unlock()
 		for _, l := range ls {
 			l.close()
 		}
@@ -255,11 +258,7 @@ func (s *Socket) Close() error {
 	return err
 }
 
-func (s *Socket) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Socket) isClosed() bool { return s.closed.Load() }
 
 // Send encodes v and sends it. The mode is Serial by default (the socket's
 // Codec); pass Raw for bytes, strings (sent with one trailing NUL, as
