@@ -24,17 +24,21 @@ import (
 // channel closed, so every waiter, however many, sees the same result;
 // later reads return it from the cache without decoding again.
 //
-// An Aio is made only by Send and Recv. It costs one allocation of about
-// 170 bytes plus T and, while the operation has to wait, one goroutine that
-// calls the connection's blocking Send or RecvMsg and exits once the aio
-// has resolved and its callbacks have run. A waiter that would block
+// An Aio is made by Send, Recv, Go and NewPending. It costs one
+// allocation of about 240 bytes plus T. A receive on a Socket or Context
+// waits in the protocol's queue with no goroutine (sockets.RecvOp): the
+// goroutine that delivers the message, or ends the wait, resolves it. A
+// send that can complete at once (room to queue the message), and any
+// operation with Timeout(0), completes inside Send or Recv. The rest (a
+// send that has to wait, a receive behind such a send on a req, rep or
+// respondent connection, a receive on another Conn) has one goroutine
+// that calls the connection's blocking Send or RecvMsg and exits once the
+// aio has resolved and its callbacks have run; a waiter that would block
 // anyway (Value, Wait or Collect with a context that cannot end, or Stop)
-// runs the operation itself if that goroutine has not started it yet,
-// which saves a goroutine switch; the goroutine then just exits. A send
-// that can complete at once (room to queue the message), and any operation
-// with Timeout(0), completes inside Send or Recv and starts no goroutine.
-// No actor is spawned unless Ref is called. See the package doc for
-// measured costs.
+// runs that operation itself if the goroutine has not started it yet,
+// which saves a goroutine switch. Such a waiter parks on a pooled
+// channel, so that waiting costs no allocation either. No actor is
+// spawned unless Ref is called. See the package doc for measured costs.
 //
 // Its methods are safe for concurrent use. A nil *Aio behaves as an aio
 // resolved with ErrInvalid.
@@ -42,6 +46,7 @@ type Aio[T any] struct {
 	core
 	val T
 	cbs []func(T, error) // guarded by mu; nil once fired
+	rop sockets.RecvOp   // an asynchronous receive (see recvAsync)
 }
 
 // SendAio is the aio of a send: it resolves to struct{}{} and nil, or to
@@ -64,43 +69,53 @@ type core struct {
 	// block) and closed then, so an aio nobody blocks on costs no channel.
 	resolved atomic.Bool
 
-	// stopped says why stop, the operation's context's Done channel, was
-	// closed (by Stop or by the timer). stop is nil when the operation
-	// never runs on a goroutine (it completed inside Send or Recv).
+	// claimed is set by whoever runs the operation on a goroutine (see
+	// opState), or resolves a NewPending aio.
+	claimed atomic.Bool
+
+	// stopped says why the operation was stopped (by Stop or by the
+	// timer), running until then.
 	stopped atomic.Uint32
-	stop    chan struct{}
 
 	// The result, written once before resolved is set.
-	err  error
 	pipe uint32
+	err  error
 
 	fired bool // callbacks taken by resolve; guarded by mu
 
-	op opState
+	// How a receive decodes its message.
+	mode int8 // a sockets.Mode
+	cd   sockets.Codec
+
+	op *opState // an operation run on a goroutine; nil if none
 	cv *CV
 	x  *extra // the rarer options, and the time-out; nil if none
 
+	// async is the aio itself while its receive waits in the protocol's
+	// queue (no goroutine): Stop and the time-out cancel it there.
+	async asyncOp
+
 	mu   sync.Mutex
 	done chan struct{} // nil until asked for; closedCh once resolved
+	wake chan struct{} // a parked waiter's, from wakePool (see park)
 	late *late         // made on demand
 }
 
-// opState is the operation of an aio that has to wait, kept in the aio
-// itself so that starting it costs no closure: its goroutine, or a waiter
-// that gets there first (help), claims it and runs runOp once.
+// opState is the operation of an aio that has to wait on a goroutine:
+// its own, or a waiter's that gets there first (help); whichever claims
+// the aio runs runOp once. Only such aios have one, so that an aio that
+// completes at once, or waits in the protocol's queue, stays small.
 type opState struct {
-	claimed atomic.Bool
-	started bool // there is an operation to run (set before its goroutine starts)
-	isSend  bool
-	owned   bool // msg was built by Send: free it on failure
-	ord     order
-	mode    int8 // a sockets.Mode
-	toPipe  uint32
-	con     sockets.Conn
-	cd      sockets.Codec
-	msg     *sockets.Msg
-	prev    *core // the send in flight before this aio on con
-	fn      any   // Go's function, a func(context.Context) (T, error)
+	// stop is the operation's context's Done channel, closed by end.
+	stop   chan struct{}
+	isSend bool
+	owned  bool // msg was built by Send: free it on failure
+	ord    order
+	toPipe uint32
+	con    sockets.Conn
+	msg    *sockets.Msg
+	prev   *core // the send in flight before this aio on con
+	fn     any   // Go's function, a func(context.Context) (T, error)
 }
 
 // extra holds what few aios need; it is set before the operation starts
@@ -156,11 +171,15 @@ func newAio[T any](opts []Option) (*Aio[T], config) {
 	return a, cfg
 }
 
-// start readies the operation's context before its goroutine starts: the
-// stop channel and, for a time-out, the deadline and its timer or the
-// flag that ignores the connection's time-out.
-func (c *core) start(cfg *config) {
-	c.stop = make(chan struct{})
+// start readies the operation's context before its goroutine starts (op,
+// whose stop channel is made here) and, for a time-out, the deadline and
+// its timer or the flag that ignores the connection's time-out. A
+// NewPending aio has no op: only the timer.
+func (c *core) start(cfg *config, op *opState) {
+	if op != nil {
+		op.stop = make(chan struct{})
+		c.op = op
+	}
 	if !cfg.hasTimeout || cfg.timeout == 0 {
 		return
 	}
@@ -196,7 +215,13 @@ func (c *core) end(why uint32) {
 		}
 		return
 	}
-	if c.stop == nil {
+	if c.async != nil {
+		if !c.resolved.Load() && c.stopped.CompareAndSwap(running, why) {
+			c.async.cancelAsync(why)
+		}
+		return
+	}
+	if c.op == nil {
 		return
 	}
 	// Under mu, so that AfterFunc never sees the state set before stop is
@@ -207,7 +232,7 @@ func (c *core) end(why uint32) {
 		return
 	}
 	c.stopped.Store(why)
-	close(c.stop)
+	close(c.op.stop)
 	var fs []*afterFunc
 	if c.late != nil {
 		fs, c.late.afters = c.late.afters, nil
@@ -224,15 +249,15 @@ func (c *core) end(why uint32) {
 // which is most of an aio's cost. The aio's goroutine then finds the
 // operation claimed and exits.
 func (a *Aio[T]) help() {
-	if a.op.started && !a.op.claimed.Load() {
+	if a.op != nil && !a.claimed.Load() {
 		a.runOp()
 	}
 }
 
 // runOp runs the operation unless someone has claimed it already.
 func (a *Aio[T]) runOp() {
-	o := &a.op
-	if !o.claimed.CompareAndSwap(false, true) {
+	o := a.op
+	if !a.claimed.CompareAndSwap(false, true) {
 		return
 	}
 	var v T
@@ -270,13 +295,13 @@ func (a *Aio[T]) runOp() {
 		return
 	}
 	m, err := o.con.RecvMsg(a.opCtx())
-	a.finishRecv(m, err, sockets.Mode(o.mode), o.cd)
+	a.finishRecv(m, err)
 }
 
 // doSend is the operation of a send that has to wait: after the send in
 // flight before it on the connection, the blocking send.
 func (c *core) doSend() error {
-	o := &c.op
+	o := c.op
 	msg := o.msg
 	o.msg = nil
 	err := c.after(o.prev, "aio: send")
@@ -298,8 +323,9 @@ func (c *core) doSend() error {
 
 // resolve records the outcome, signals the CVs, wakes every waiter and
 // runs the callbacks registered so far, in that order. It is called
-// exactly once per aio: by the goroutine of the operation, or by Send or
-// Recv when the operation completed at once.
+// exactly once per aio: by the goroutine of the operation, by the one
+// that completed or cancelled a receive waiting in the protocol's queue,
+// or by Send or Recv when the operation completed at once.
 func (a *Aio[T]) resolve(v T, err error, pipe uint32) {
 	a.val, a.err, a.pipe = v, err, pipe
 	if a.x != nil && a.x.timer != nil {
@@ -318,13 +344,16 @@ func (a *Aio[T]) resolve(v T, err error, pipe uint32) {
 		signalAll(a.cv, more, &a.resolved)
 	}
 	a.mu.Lock()
-	done := a.done
-	a.done = closedCh
+	done, wake := a.done, a.wake
+	a.done, a.wake = closedCh, nil
 	cbs := a.cbs
 	a.cbs, a.fired = nil, true
 	a.mu.Unlock()
 	if done != nil {
 		close(done)
+	}
+	if wake != nil {
+		wake <- struct{}{} // buffered, and the only send: never blocks
 	}
 	for _, fn := range cbs {
 		a.call(fn)
@@ -358,6 +387,41 @@ func (a *Aio[T]) Done() <-chan struct{} {
 		return closedCh
 	}
 	return a.doneChan()
+}
+
+// wakePool holds the channels (capacity 1) on which a waiter parks until
+// an aio resolves, so that blocking on an aio costs no allocation: resolve
+// sends one token, which the parked waiter takes before it puts the
+// channel back, empty.
+var wakePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
+// wait blocks until the aio resolves, as <-doneChan() does, but without
+// making the done channel when it is the aio's only waiter: it parks on a
+// pooled channel instead.
+func (c *core) wait() {
+	if c.resolved.Load() {
+		return
+	}
+	c.mu.Lock()
+	if c.fired {
+		c.mu.Unlock()
+		return
+	}
+	if c.wake != nil {
+		// Another waiter is parked: share the done channel.
+		if c.done == nil {
+			c.done = make(chan struct{})
+		}
+		d := c.done
+		c.mu.Unlock()
+		<-d
+		return
+	}
+	w := wakePool.Get().(chan struct{})
+	c.wake = w
+	c.mu.Unlock()
+	<-w
+	wakePool.Put(w)
 }
 
 func (c *core) doneChan() chan struct{} {
@@ -404,9 +468,8 @@ func (a *Aio[T]) Value(ctx context.Context) (T, error) {
 		// This wait cannot be abandoned: do the work here if nobody
 		// has started it.
 		a.help()
-		if a.resolved.Load() {
-			return a.val, a.err
-		}
+		a.wait()
+		return a.val, a.err
 	}
 	select {
 	case <-a.doneChan():
@@ -468,9 +531,7 @@ func (a *Aio[T]) Stop() {
 	}
 	a.cancel()
 	a.help() // the operation, if not started, now ends at once
-	if !a.resolved.Load() {
-		<-a.doneChan()
-	}
+	a.wait()
 }
 
 // cancelOp cancels without waiting; nil-safe, for Stop over a list.
@@ -480,19 +541,21 @@ func (a *Aio[T]) cancelOp() {
 	}
 }
 
-// helpOp is core.help, nil-safe, for Wait.
-func (a *Aio[T]) helpOp() {
+// waitOp is core.help then core.wait, nil-safe, for Wait.
+func (a *Aio[T]) waitOp() {
 	if a != nil {
 		a.help()
+		a.wait()
 	}
 }
 
 // OnComplete registers fn to be called exactly once with the aio's
 // outcome. If the aio is pending, fn runs when it resolves, on the
-// goroutine that ran the operation (the aio's own, or a waiter that ran
-// it, see Aio), after the connection call has returned, after the result
-// is written, waiters woken and CVs signalled, and outside every lock; fn
-// should return quickly, as later callbacks wait for it. If the aio has
+// goroutine that resolved it (the one that delivered the message, or that
+// ran the operation, or that called Stop, see Aio), after the result is
+// written, waiters woken and CVs signalled, and outside every lock; fn
+// should return quickly, as later callbacks, and for a receive the next
+// message of the connection, wait for it. If the aio has
 // resolved, fn runs at once on the caller's goroutine before OnComplete
 // returns. Callbacks registered before resolution run in registration
 // order. A panic in fn is recovered and logged (WithLogger); the other
@@ -582,9 +645,8 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 			return a
 		}
 	}
-	a.start(&cfg)
-	a.op = opState{started: true, isSend: true, owned: owned, toPipe: cfg.pipe, ord: ord, con: con, msg: msg,
-		prev: ord.push(con, &a.core)}
+	a.start(&cfg, &opState{isSend: true, owned: owned, toPipe: cfg.pipe, ord: ord, con: con, msg: msg,
+		prev: ord.push(con, &a.core)})
 	go a.runOp()
 	return a
 }
@@ -654,11 +716,13 @@ func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error)
 // *nanoact.ConvertError (errors.Is ErrBadType) holding the raw bytes when
 // they do not decode as T.
 //
-// Cost: one goroutine, which waits for the message (or a Timeout(0)
-// receive, which completes inside Recv and starts none). A waiter that
-// blocks at once (Value with context.Background()) receives the message
-// itself; a round trip then costs about 1.5 µs more than with plain
-// blocking calls (see the package doc).
+// Cost: on a *sockets.Socket or *sockets.Context, no goroutine: the
+// receive waits in the protocol's queue (sockets.RecvOp), and a
+// Timeout, or the connection's recv-timeout, is one timer. Receives
+// waiting on one connection get messages in the order they were started.
+// On another Conn, or on a req, rep or respondent connection behind a
+// send still in flight, one goroutine waits for the message instead (see
+// Aio). A Timeout(0) receive completes inside Recv.
 func Recv[T any](con sockets.Conn, opts ...Option) *Aio[T] {
 	a, cfg := newAio[T](opts)
 	if con == nil {
@@ -666,9 +730,12 @@ func Recv[T any](con sockets.Conn, opts ...Option) *Aio[T] {
 		a.resolve(zero, errNilConn("aio: recv"), 0)
 		return a
 	}
-	cd := con.Codec()
+	a.mode, a.cd = int8(cfg.mode), con.Codec()
 	ord := orderOf(con)
 	prev := ord.pending(con)
+	if ac, ok := con.(sockets.AsyncConn); ok && prev == nil && a.recvAsync(ac, &cfg) {
+		return a
+	}
 	switch {
 	case cfg.hasTimeout && cfg.timeout == 0:
 		if prev != nil {
@@ -678,18 +745,73 @@ func Recv[T any](con sockets.Conn, opts ...Option) *Aio[T] {
 			return a
 		}
 		m, err := con.RecvMsg(expiredCtx{})
-		a.finishRecv(m, err, cfg.mode, cd)
+		a.finishRecv(m, err)
 		return a
 	}
-	// No first try on the caller's goroutine, unlike Send: a miss costs
-	// two allocations and two locks on channels that every waiting
-	// receiver of the socket is parked on, which made 10,000 receives in
-	// flight 50% dearer; a message already there is taken at once by the
-	// goroutine, or by a waiter that runs the operation itself (help).
-	a.start(&cfg)
-	a.op = opState{started: true, mode: int8(cfg.mode), ord: ord, con: con, cd: cd, prev: prev}
+	// A Conn of another kind, or a receive behind a send in flight: the
+	// goroutine, or a waiter that runs the operation itself (help), takes
+	// the message.
+	a.start(&cfg, &opState{ord: ord, con: con, prev: prev})
 	go a.runOp()
 	return a
+}
+
+// asyncOp is an aio whose receive waits in the protocol's queue.
+type asyncOp interface {
+	// cancelAsync takes the receive out of the queue and, if it was still
+	// there, resolves the aio with the error of why (canceled, expired).
+	cancelAsync(why uint32)
+}
+
+// recvDone is an aio seen as the Receiver of its asynchronous receive.
+type recvDone[T any] Aio[T]
+
+func (d *recvDone[T]) Received(m *sockets.Msg, err error) {
+	a := (*Aio[T])(d)
+	a.finishRecv(m, err)
+}
+
+// recvAsync starts the receive without a goroutine, queued in the
+// protocol until a message comes (sockets.RecvOp), and reports false,
+// having started nothing, when the receive must complete at once (a zero
+// time-out, which Recv handles). The time-out's
+// timer is made before the receive starts, so that whoever completes it
+// finds the timer to stop, and armed after.
+func (a *Aio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
+	d, bounded := cfg.timeout, cfg.hasTimeout
+	if !bounded {
+		d = ac.DefaultRecvTimeout()
+		bounded = d >= 0
+	}
+	if bounded && d <= 0 {
+		return false
+	}
+	a.async = a
+	var t *time.Timer
+	if bounded {
+		if a.x == nil {
+			a.x = &extra{}
+		}
+		t = time.AfterFunc(time.Duration(math.MaxInt64), a.expire)
+		a.x.timer = t
+	}
+	ac.RecvAsync(&a.rop, (*recvDone[T])(a))
+	if t != nil && !a.resolved.Load() {
+		t.Reset(d)
+	}
+	return true
+}
+
+func (a *Aio[T]) cancelAsync(why uint32) {
+	if !a.rop.Cancel() {
+		return
+	}
+	var zero T
+	if why == expired {
+		a.resolve(zero, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio: recv", Err: context.DeadlineExceeded}, 0)
+		return
+	}
+	a.resolve(zero, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "aio: recv", Err: context.Canceled}, 0)
 }
 
 // after waits, on the aio's goroutine, until prev (the send in flight
@@ -703,13 +825,14 @@ func (c *core) after(prev *core, op string) error {
 	select {
 	case <-prev.doneChan():
 		return nil
-	case <-c.stop:
+	case <-c.op.stop:
 		return nanoact.FromContext(c.opCtx(), op)
 	}
 }
 
 // finishRecv decodes the received message and resolves the aio.
-func (a *Aio[T]) finishRecv(m *sockets.Msg, err error, mode sockets.Mode, cd sockets.Codec) {
+func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
+	mode := sockets.Mode(a.mode)
 	var v T
 	if err != nil {
 		a.resolve(v, err, 0)
@@ -721,7 +844,7 @@ func (a *Aio[T]) finishRecv(m *sockets.Msg, err error, mode sockets.Mode, cd soc
 		a.resolve(v, nil, pipe)
 		return
 	}
-	v, err = sockets.Decode[T](m, mode, cd)
+	v, err = sockets.Decode[T](m, mode, a.cd)
 	if _, isBytes := any(v).([]byte); err == nil && !(isBytes && mode != sockets.Serial) {
 		m.Free() // the value holds no reference to the body
 	}

@@ -22,9 +22,10 @@ type Resolvable interface {
 // waiting, so that Stop over a list cancels them all before it waits.
 type canceler interface{ cancelOp() }
 
-// helper is implemented by this package's aios: run the operation on the
-// waiter's goroutine if it has not started (see core.help).
-type helper interface{ helpOp() }
+// waiter is implemented by this package's aios: run the operation on the
+// waiter's goroutine if it has not started (see core.help), then block
+// until resolved without making a done channel (see core.wait).
+type waiter interface{ waitOp() }
 
 // isResolved reports whether a has resolved; a nil entry counts as
 // resolved (nanonext ignores non-aios).
@@ -77,15 +78,11 @@ func Wait(ctx context.Context, a Resolvable) error {
 	if a == nil {
 		return nil
 	}
-	done := a.Done()
-	select {
-	case <-done:
+	if w, ok := a.(waiter); ok && ctx.Done() == nil {
+		w.waitOp()
 		return nil
-	default:
 	}
-	if h, ok := a.(helper); ok && ctx.Done() == nil {
-		h.helpOp()
-	}
+	done := a.Done()
 	select {
 	case <-done:
 		return nil

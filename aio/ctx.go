@@ -26,11 +26,11 @@ func (c *opCtx) Deadline() (time.Time, bool) {
 	return c.x.deadline, true
 }
 
-func (c *opCtx) Done() <-chan struct{} { return c.stop }
+func (c *opCtx) Done() <-chan struct{} { return c.op.stop }
 
 func (c *opCtx) Err() error {
 	select {
-	case <-c.stop:
+	case <-c.op.stop:
 		if c.stopped.Load() == expired {
 			return context.DeadlineExceeded
 		}

@@ -29,8 +29,7 @@ func Go[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Aio[T] 
 		a.resolve(v, err, 0)
 		return a
 	}
-	a.start(&cfg)
-	a.op = opState{started: true, fn: fn}
+	a.start(&cfg, &opState{fn: fn})
 	go a.runOp()
 	return a
 }
@@ -56,7 +55,7 @@ func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v
 		a.x = &extra{}
 	}
 	a.x.abort = func(err error) {
-		if a.op.claimed.CompareAndSwap(false, true) {
+		if a.claimed.CompareAndSwap(false, true) {
 			if onStop != nil {
 				onStop() // first: once the aio is seen resolved, the owner knows
 			}
@@ -65,10 +64,10 @@ func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v
 		}
 	}
 	if cfg.hasTimeout && cfg.timeout > 0 {
-		a.start(&cfg) // the timer; its expiry aborts
+		a.start(&cfg, nil) // the timer; its expiry aborts
 	}
 	return a, func(v T, err error) {
-		if a.op.claimed.CompareAndSwap(false, true) {
+		if a.claimed.CompareAndSwap(false, true) {
 			a.resolve(v, err, 0)
 		}
 	}

@@ -58,16 +58,21 @@
 //
 // # Goroutines
 //
-// A send that can be queued at once, and any operation with Timeout(0),
-// completes inside Send or Recv. Otherwise the aio has one goroutine,
-// which calls the connection's blocking Send or RecvMsg under a context
-// that Stop and the time-out end (the aio itself: no context.WithCancel
-// per aio), resolves the aio, runs its callbacks and exits. A waiter that
-// blocks anyway runs the operation itself if that goroutine has not got to
-// it. No goroutine outlives resolution; closing a connection resolves
-// every aio on it (ErrClosed). PipeNotify and Monitor own one goroutine
-// each, ended by their stop or Close or by the socket closing. CVs and
-// Broadcasters own none.
+// A receive on a socket or context waits in the protocol's queue without a
+// goroutine (sockets.RecvOp, NNG's nng_recv_aio): the goroutine that
+// delivers the message (the connection's reader) resolves the aio, and a
+// close, a new request or a survey's end resolves it with an error. Stop
+// and the time-out take it out of the queue. A send that can be queued at
+// once, and any operation with Timeout(0), completes inside Send or Recv.
+// Otherwise the aio has one goroutine, which calls the connection's
+// blocking Send or RecvMsg under a context that Stop and the time-out end
+// (the aio itself: no context.WithCancel per aio), resolves the aio, runs
+// its callbacks and exits. A waiter that blocks anyway runs that
+// operation itself if the goroutine has not got to it. No goroutine
+// outlives resolution; closing a connection resolves every aio on it
+// (ErrClosed). PipeNotify and Monitor own one goroutine each, ended by
+// their stop or Close or by the socket closing. CVs and Broadcasters own
+// none.
 //
 // On req, rep and respondent connections, a send that has to wait would
 // otherwise change the protocol's state later than NNG does (a req's

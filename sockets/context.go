@@ -102,11 +102,14 @@ func (c *Context) isClosed() bool {
 // markClosed closes the protocol context once; false if it already was.
 func (c *Context) markClosed() bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return false
 	}
 	c.closed = true
+	c.mu.Unlock()
+	// Unlocked: closing completes the context's asynchronous receives,
+	// whose callbacks may use the context.
 	_ = c.pc.Close()
 	return true
 }

@@ -91,6 +91,12 @@ type engine struct {
 	// ready mirrors "a message waits" for Ready and RecvFD.
 	ready readiness
 
+	// Asynchronous receives waiting on recvq (see async.go): wmu guards
+	// waiters; nwait counts them, plus those being queued.
+	wmu     sync.Mutex
+	waiters waitList
+	nwait   atomic.Int32
+
 	// counters for statistics, kept by the pipe goroutines.
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 
@@ -240,6 +246,7 @@ func (e *engine) Close() error {
 		_ = p.mp.Close()
 	}
 	e.wg.Wait()
+	e.failWaiters(nil)
 	e.drain()
 	e.ready.close()
 	return nil
@@ -378,15 +385,30 @@ func (p *pipe) dropQueued() {
 func (e *engine) Flushed() bool { return e.pending.Load() <= 0 }
 
 // deliver queues m on q, waiting while q is full (back-pressure on the
-// peer) until the pipe or the socket closes.
+// peer) until the pipe or the socket closes. On the engine's queue, a
+// waiting asynchronous receive gets m directly.
+//
+// The waiter count is read after m is queued, and a new waiter is counted
+// before it looks at the queue: so either this delivery sees the waiter and
+// pumps, or the waiter finds m.
 func (p *pipe) deliver(q chan *Message, m *Message) {
+	e := p.e
+	own := q == e.recvq
+	if own && e.nwait.Load() > 0 && e.handOff(m) {
+		return
+	}
 	select {
 	case q <- m:
-		p.e.ready.notify()
+		e.ready.notify()
 	case <-p.closeq:
 		m.Free()
-	case <-p.e.closeq:
+		return
+	case <-e.closeq:
 		m.Free()
+		return
+	}
+	if own && e.nwait.Load() > 0 {
+		e.pump()
 	}
 }
 

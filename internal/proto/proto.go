@@ -45,6 +45,8 @@ type Socket interface {
 	Send(ctx context.Context, m *Message) error
 	// Recv returns the next message.
 	Recv(ctx context.Context) (*Message, error)
+	// AsyncReceiver receives without a goroutine waiting.
+	AsyncReceiver
 	// NewContext opens an independent context; ErrNotSupported for
 	// protocols without contexts.
 	NewContext() (Context, error)
@@ -65,6 +67,7 @@ type Socket interface {
 type Context interface {
 	Send(ctx context.Context, m *Message) error
 	Recv(ctx context.Context) (*Message, error)
+	AsyncReceiver
 	Close() error
 }
 
@@ -143,6 +146,24 @@ func (s *cooked[C]) Recv(ctx context.Context) (*Message, error) {
 		return s.get(ctx, s.recvq, nil, "sockets: recv")
 	}
 	return s.def.Recv(ctx)
+}
+
+// RecvAsync implements AsyncReceiver: in raw mode on the engine's queue,
+// otherwise on the default context.
+func (s *cooked[C]) RecvAsync(w *Waiter) {
+	if s.raw {
+		s.engine.RecvAsync(w)
+		return
+	}
+	s.def.RecvAsync(w)
+}
+
+// CancelRecv implements AsyncReceiver.
+func (s *cooked[C]) CancelRecv(w *Waiter) bool {
+	if s.raw {
+		return s.engine.CancelRecv(w)
+	}
+	return s.def.CancelRecv(w)
 }
 
 func (s *cooked[C]) NewContext() (Context, error) {

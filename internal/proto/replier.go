@@ -64,25 +64,40 @@ func (s *replier) Send(ctx context.Context, m *Message) error {
 }
 
 func (c *replyCtx) Recv(ctx context.Context) (*Message, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if c.closedNow() {
 		return nil, errClosed
 	}
-	c.mu.Unlock()
 	m, err := c.s.get(ctx, c.s.recvq, c.closeq, "sockets: recv")
 	if err != nil {
 		return nil, err
 	}
+	return c.took(m), nil
+}
+
+// took makes m the request being answered: a new request replaces one
+// left unanswered. The header (backtrace) is kept for the reply.
+func (c *replyCtx) took(m *Message) *Message {
 	c.mu.Lock()
-	// A new request replaces one left unanswered.
 	c.pipe = m.Pipe.ID()
 	c.bt = append(c.bt[:0], m.Header...)
 	c.has = true
 	c.mu.Unlock()
 	m.Header = m.Header[:0]
-	return m, nil
+	return m
 }
+
+func (c *replyCtx) closedNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// RecvAsync implements AsyncReceiver: the waiter queues on the socket's
+// receive queue beside those of other contexts.
+func (c *replyCtx) RecvAsync(w *Waiter) { c.s.recvAsync(w, c) }
+
+// CancelRecv implements AsyncReceiver.
+func (c *replyCtx) CancelRecv(w *Waiter) bool { return c.s.cancelWait(w) }
 
 func (c *replyCtx) Send(ctx context.Context, m *Message) error {
 	c.mu.Lock()
@@ -103,12 +118,14 @@ func (c *replyCtx) Send(ctx context.Context, m *Message) error {
 
 func (c *replyCtx) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return errClosed
 	}
 	c.closed = true
 	c.has = false
 	close(c.closeq)
+	c.mu.Unlock()
+	c.s.failWaiters(func(w *Waiter) bool { return w.owner == waitOwner(c) })
 	return nil
 }

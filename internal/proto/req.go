@@ -25,6 +25,7 @@ type req struct {
 	mu     sync.Mutex
 	nextID atomic.Uint32
 	byID   map[uint32]*reqCtx
+	ctxs   map[*reqCtx]struct{} // open contexts, the default one included
 	resend time.Duration
 }
 
@@ -36,6 +37,7 @@ type reqCtx struct {
 	replyq  chan *Message // cap 1: the reply to the current request
 	cancelq chan struct{} // cap 1: wakes a receive whose request was abandoned
 	waiting int           // receives blocked on this context
+	aw      waitList      // asynchronous receives waiting for the reply
 	failErr error         // the request failed (its connection died); told to the next receive
 	pipe    uint32        // the pipe that carried the request
 	resendT time.Duration // this context's req:resend-time; see resendTime
@@ -47,7 +49,7 @@ type reqCtx struct {
 
 func newReq(raw bool) *req {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoReq, Peer: mangos.ProtoRep, SelfName: "req", PeerName: "rep"}, raw, 0, raw)
-	s := &req{cooked: cooked[*reqCtx]{engine: e}, byID: make(map[uint32]*reqCtx), resend: DefaultResendTime}
+	s := &req{cooked: cooked[*reqCtx]{engine: e}, byID: make(map[uint32]*reqCtx), ctxs: make(map[*reqCtx]struct{}), resend: DefaultResendTime}
 	s.cooked.newCtx = s.newCtx
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -92,8 +94,14 @@ func (s *req) sent(p *pipe, m *Message) {
 // pipeGone sends again, at once, every request the dead pipe carried; or,
 // for a context that does not resend, fails it with ErrConnReset.
 func (s *req) pipeGone(p *pipe) {
+	var failed []*Waiter
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer func() {
+		s.mu.Unlock()
+		for _, ws := range failed {
+			failAll(ws, &nanoact.Error{Code: nanoact.CodeConnReset, Op: "sockets: recv", Err: errConnDied})
+		}
+	}()
 	for _, c := range s.byID {
 		if c.pipe != p.id {
 			continue
@@ -109,7 +117,14 @@ func (s *req) pipeGone(p *pipe) {
 			}
 			continue
 		}
+		ws := c.aw.takeIf(nil)
 		c.abandon()
+		if ws != nil {
+			failed = append(failed, ws)
+			if c.waiting == 0 {
+				continue // told to the asynchronous receives
+			}
+		}
 		c.failErr = &nanoact.Error{Code: nanoact.CodeConnReset, Op: "sockets: recv", Err: errConnDied}
 		select {
 		case c.cancelq <- struct{}{}:
@@ -125,7 +140,11 @@ func (e reqErr) Error() string { return string(e) }
 const errConnDied = reqErr("the connection carrying the request closed")
 
 func (s *req) newCtx() *reqCtx {
-	return &reqCtx{s: s, closeq: make(chan struct{}), replyq: make(chan *Message, 1), cancelq: make(chan struct{}, 1)}
+	c := &reqCtx{s: s, closeq: make(chan struct{}), replyq: make(chan *Message, 1), cancelq: make(chan struct{}, 1)}
+	s.mu.Lock()
+	s.ctxs[c] = struct{}{}
+	s.mu.Unlock()
+	return c
 }
 
 // SetResendTime sets req:resend-time for requests sent from now on; zero or
@@ -151,9 +170,9 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 	id := binary.BigEndian.Uint32(m.Body)
 	m.Body = m.Body[4:]
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := s.byID[id]
 	if c == nil {
+		s.mu.Unlock()
 		m.Free() // stale or duplicate reply
 		return
 	}
@@ -161,12 +180,18 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 	c.stopTimer()
 	c.id = 0
 	c.releaseMsg()
+	if w := c.aw.pop(); w != nil {
+		s.mu.Unlock()
+		w.C.Complete(m, nil)
+		return
+	}
 	select {
 	case c.replyq <- m: // under s.mu, so an abandon cannot interleave
 		s.ready.notify()
 	default:
 		m.Free()
 	}
+	s.mu.Unlock()
 }
 
 func (s *req) Send(ctx context.Context, m *Message) error {
@@ -177,8 +202,11 @@ func (s *req) Send(ctx context.Context, m *Message) error {
 }
 
 // abandon drops c's outstanding request, or its reply not yet received,
-// and wakes a receive waiting for it. Call with s.mu held.
-func (c *reqCtx) abandon() {
+// and wakes a receive waiting for it. It returns the asynchronous receives
+// that were waiting, taken out of the context, for the caller to fail with
+// ErrCanceled (failCanceled) once it has released s.mu. Call with s.mu
+// held.
+func (c *reqCtx) abandon() *Waiter {
 	if c.id != 0 {
 		delete(c.s.byID, c.id)
 		c.id = 0
@@ -196,6 +224,14 @@ func (c *reqCtx) abandon() {
 		case c.cancelq <- struct{}{}:
 		default:
 		}
+	}
+	return c.aw.takeIf(nil)
+}
+
+// failCanceled completes waiters taken by abandon.
+func failCanceled(ws *Waiter) {
+	if ws != nil {
+		failAll(ws, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv"})
 	}
 }
 
@@ -242,7 +278,7 @@ func (c *reqCtx) Send(ctx context.Context, m *Message) error {
 		s.mu.Unlock()
 		return errClosed
 	}
-	c.abandon()
+	ws := c.abandon()
 	c.failErr = nil
 	c.gen++
 	id := s.nextID.Add(1) | 0x80000000
@@ -257,13 +293,15 @@ func (c *reqCtx) Send(ctx context.Context, m *Message) error {
 	}
 	s.byID[id] = c
 	s.mu.Unlock()
+	failCanceled(ws)
 
 	if err := s.put(ctx, s.sendq, m, "sockets: send"); err != nil {
 		s.mu.Lock()
 		if c.id == id {
-			c.abandon()
+			ws = c.abandon()
 		}
 		s.mu.Unlock()
+		failCanceled(ws)
 		return err
 	}
 	if resend > 0 {
@@ -353,7 +391,6 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 		err = waitErr(ctx, "sockets: recv")
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c.waiting--
 	if err != nil && c.failErr != nil && c.gen == gen {
 		err, c.failErr = c.failErr, nil
@@ -361,36 +398,92 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 	if m != nil && c.gen != gen {
 		// The reply belongs to a newer request than this receive's.
 		c.replyq <- m
+		s.mu.Unlock()
 		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv"}
 	}
 	if m != nil {
 		s.ready.notify()
 	}
+	var ws *Waiter
 	if err != nil && ctx.Err() != nil && c.gen == gen {
 		// As in NNG, a receive that times out or is cancelled aborts the
 		// request: a late reply is dropped.
-		c.abandon()
+		ws = c.abandon()
 	}
+	s.mu.Unlock()
+	failCanceled(ws)
 	return m, err
+}
+
+// RecvAsync implements AsyncReceiver: the waiter gets the reply to the
+// outstanding request, or fails as a blocking receive would.
+func (c *reqCtx) RecvAsync(w *Waiter) {
+	s := c.s
+	s.mu.Lock()
+	if c.closed || s.isClosed() {
+		s.mu.Unlock()
+		w.C.Complete(nil, errClosed)
+		return
+	}
+	select {
+	case m := <-c.replyq:
+		s.mu.Unlock()
+		s.ready.notify()
+		w.C.Complete(m, nil)
+		return
+	default:
+	}
+	if err := c.failErr; err != nil {
+		c.failErr = nil
+		s.mu.Unlock()
+		w.C.Complete(nil, err)
+		return
+	}
+	if c.id == 0 {
+		s.mu.Unlock()
+		w.C.Complete(nil, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"})
+		return
+	}
+	c.aw.push(w)
+	s.mu.Unlock()
+}
+
+// CancelRecv implements AsyncReceiver. As in NNG, cancelling a receive
+// (a time-out or a stop) abandons the request: a late reply is dropped.
+func (c *reqCtx) CancelRecv(w *Waiter) bool {
+	s := c.s
+	s.mu.Lock()
+	if !c.aw.remove(w) {
+		s.mu.Unlock()
+		return false
+	}
+	ws := c.abandon()
+	s.mu.Unlock()
+	failCanceled(ws)
+	return true
 }
 
 func (c *reqCtx) Close() error {
 	s := c.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if c.closed {
+		s.mu.Unlock()
 		return errClosed
 	}
 	c.closed = true
-	c.abandon()
+	ws := c.abandon()
 	close(c.closeq)
+	delete(s.ctxs, c)
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	s.mu.Unlock()
+	failAll(ws, errClosed)
 	return nil
 }
 
-// Close stops every timer, then closes the socket.
+// Close stops every timer, closes the socket, then fails the asynchronous
+// receives still waiting (none can start once the socket is closed).
 func (s *req) Close() error {
 	s.mu.Lock()
 	for _, c := range s.byID {
@@ -398,5 +491,11 @@ func (s *req) Close() error {
 		c.releaseMsg()
 	}
 	s.mu.Unlock()
-	return s.engine.Close()
+	err := s.engine.Close()
+	closeWaiters(&s.mu, func(yield func(*waitList)) {
+		for c := range s.ctxs {
+			yield(&c.aw)
+		}
+	})
+	return err
 }

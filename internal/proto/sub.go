@@ -34,6 +34,7 @@ type subCtx struct {
 	s       *sub
 	topics  [][]byte
 	q       chan *Message
+	aw      waitList // asynchronous receives; they wait only while q is empty
 	prefNew bool
 	closed  bool
 	closeq  chan struct{}
@@ -57,12 +58,21 @@ func (s *sub) newCtx() *subCtx {
 }
 
 func (s *sub) recv(_ *pipe, m *Message) {
+	type handOff struct {
+		w *Waiter
+		m *Message
+	}
+	var given []handOff
 	s.mu.Lock()
 	for c := range s.ctxs {
 		if !s.raw && !c.matches(m.Body) {
 			continue
 		}
 		m.Clone()
+		if w := c.aw.pop(); w != nil {
+			given = append(given, handOff{w, m})
+			continue
+		}
 		for {
 			select {
 			case c.q <- m:
@@ -85,6 +95,17 @@ func (s *sub) recv(_ *pipe, m *Message) {
 	s.mu.Unlock()
 	m.Free()
 	s.ready.notify()
+	for _, g := range given {
+		g.w.C.Complete(own(g.m), nil)
+	}
+}
+
+// own gives a receiver its own copy of a message several contexts may
+// share, without the header.
+func own(m *Message) *Message {
+	m = m.MakeUnique()
+	m.Header = m.Header[:0]
+	return m
 }
 
 func (c *subCtx) matches(body []byte) bool {
@@ -166,10 +187,54 @@ func (c *subCtx) Recv(ctx context.Context) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Several contexts may share one message: give this caller its own.
-	m = m.MakeUnique()
-	m.Header = m.Header[:0]
-	return m, nil
+	return own(m), nil
+}
+
+// RecvAsync implements AsyncReceiver.
+func (s *sub) RecvAsync(w *Waiter) { s.def.RecvAsync(w) }
+
+// CancelRecv implements AsyncReceiver.
+func (s *sub) CancelRecv(w *Waiter) bool { return s.def.CancelRecv(w) }
+
+// RecvAsync implements AsyncReceiver: the waiter gets the context's next
+// matching message.
+func (c *subCtx) RecvAsync(w *Waiter) {
+	s := c.s
+	s.mu.Lock()
+	if c.closed || s.isClosed() {
+		s.mu.Unlock()
+		w.C.Complete(nil, errClosed)
+		return
+	}
+	select {
+	case m := <-c.q:
+		s.mu.Unlock()
+		s.ready.notify()
+		w.C.Complete(own(m), nil)
+		return
+	default:
+	}
+	c.aw.push(w)
+	s.mu.Unlock()
+}
+
+// CancelRecv implements AsyncReceiver.
+func (c *subCtx) CancelRecv(w *Waiter) bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.aw.remove(w)
+}
+
+// Close closes the socket, then fails the asynchronous receives still
+// waiting (none can start once the socket is closed).
+func (s *sub) Close() error {
+	err := s.engine.Close()
+	closeWaiters(&s.mu, func(yield func(*waitList)) {
+		for c := range s.ctxs {
+			yield(&c.aw)
+		}
+	})
+	return err
 }
 
 // Subscribe adds topic (a copy is kept); subscribing twice is harmless.
@@ -216,8 +281,8 @@ func (c *subCtx) Unsubscribe(topic []byte) error {
 
 func (c *subCtx) Close() error {
 	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
 	if c.closed {
+		c.s.mu.Unlock()
 		return errClosed
 	}
 	c.closed = true
@@ -226,5 +291,8 @@ func (c *subCtx) Close() error {
 	for len(c.q) > 0 {
 		(<-c.q).Free()
 	}
+	ws := c.aw.takeIf(nil)
+	c.s.mu.Unlock()
+	failAll(ws, errClosed)
 	return nil
 }

@@ -34,6 +34,7 @@ type surveyCtx struct {
 	s       *surveyor
 	id      uint32
 	answers chan *Message
+	aw      waitList      // asynchronous receives waiting for an answer
 	expired chan struct{} // closed when the survey time runs out
 	cancel  chan struct{} // closed when a newer survey replaces this one
 	timer   *time.Timer
@@ -94,6 +95,11 @@ func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
 		m.Free() // late answer to a survey that is over
 		return
 	}
+	if w := c.aw.pop(); w != nil {
+		s.mu.Unlock()
+		w.C.Complete(m, nil)
+		return
+	}
 	select {
 	case c.answers <- m:
 	default:
@@ -133,10 +139,12 @@ func (s *surveyor) Send(ctx context.Context, m *Message) error {
 	return s.def.Send(ctx, m)
 }
 
-// end finishes c's survey. Call with s.mu held.
-func (c *surveyCtx) end(cancel bool) {
+// end finishes c's survey. It returns the asynchronous receives that
+// were waiting, taken out of the context, for the caller to fail (see
+// failSurvey) once it has released s.mu. Call with s.mu held.
+func (c *surveyCtx) end(cancel bool) *Waiter {
 	if c.id == 0 {
-		return
+		return nil
 	}
 	delete(c.s.byID, c.id)
 	if c.timer != nil {
@@ -154,6 +162,20 @@ func (c *surveyCtx) end(cancel bool) {
 	c.id = 0
 	c.ans.Store(nil)
 	c.s.ready.notify()
+	return c.aw.takeIf(nil)
+}
+
+// failSurvey completes waiters taken by end: ErrCanceled for a survey
+// replaced by a newer one, ErrTimedOut for one whose time ran out.
+func failSurvey(ws *Waiter, cancel bool) {
+	if ws == nil {
+		return
+	}
+	if cancel {
+		failAll(ws, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv", Err: errSurveyReplaced})
+		return
+	}
+	failAll(ws, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "sockets: recv", Err: errSurveyOver})
 }
 
 // SetSurveyTime sets the survey time of this context's next surveys.
@@ -181,7 +203,7 @@ func (c *surveyCtx) Send(ctx context.Context, m *Message) error {
 		s.mu.Unlock()
 		return errClosed
 	}
-	c.end(true)
+	ws := c.end(true)
 	id := s.nextID.Add(1) | 0x80000000
 	c.id = id
 	answers := make(chan *Message, defaultRecvBuffer)
@@ -192,14 +214,17 @@ func (c *surveyCtx) Send(ctx context.Context, m *Message) error {
 	s.byID[id] = c
 	if c.dur > 0 {
 		c.timer = time.AfterFunc(c.dur, func() {
+			var ws *Waiter
 			s.mu.Lock()
 			if c.id == id {
-				c.end(false)
+				ws = c.end(false)
 			}
 			s.mu.Unlock()
+			failSurvey(ws, false)
 		})
 	}
 	s.mu.Unlock()
+	failSurvey(ws, true)
 	m.Header = binary.BigEndian.AppendUint32(m.Header[:0], id)
 	s.broadcast(m, 0)
 	return nil
@@ -253,20 +278,59 @@ const (
 	errSurveyReplaced = surveyErr("survey replaced by a newer one")
 )
 
+// RecvAsync implements AsyncReceiver: the waiter gets the next answer to
+// the survey running, or fails as a blocking receive would.
+func (c *surveyCtx) RecvAsync(w *Waiter) {
+	s := c.s
+	s.mu.Lock()
+	if c.closed || s.isClosed() {
+		s.mu.Unlock()
+		w.C.Complete(nil, errClosed)
+		return
+	}
+	if c.id == 0 {
+		s.mu.Unlock()
+		w.C.Complete(nil, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"})
+		return
+	}
+	select {
+	case m := <-c.answers:
+		s.mu.Unlock()
+		s.ready.notify()
+		w.C.Complete(m, nil)
+		return
+	default:
+	}
+	c.aw.push(w)
+	s.mu.Unlock()
+}
+
+// CancelRecv implements AsyncReceiver.
+func (c *surveyCtx) CancelRecv(w *Waiter) bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.aw.remove(w)
+}
+
 func (c *surveyCtx) Close() error {
 	s := c.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if c.closed {
+		s.mu.Unlock()
 		return errClosed
 	}
 	c.closed = true
-	c.end(true)
+	ws := c.aw.takeIf(nil)
+	c.end(true) // no waiter left to fail
 	close(c.closeq)
+	s.mu.Unlock()
+	failAll(ws, errClosed)
 	return nil
 }
 
-// Close stops every survey timer, then closes the socket.
+// Close stops every survey timer, closes the socket, then fails the
+// asynchronous receives still waiting (none can start once the socket is
+// closed, and only a context with a survey running has any).
 func (s *surveyor) Close() error {
 	s.mu.Lock()
 	for _, c := range s.byID {
@@ -275,5 +339,11 @@ func (s *surveyor) Close() error {
 		}
 	}
 	s.mu.Unlock()
-	return s.engine.Close()
+	err := s.engine.Close()
+	closeWaiters(&s.mu, func(yield func(*waitList)) {
+		for _, c := range s.byID {
+			yield(&c.aw)
+		}
+	})
+	return err
 }
