@@ -83,37 +83,32 @@
 // # Costs
 //
 // Measured by this package's benchmarks (go test -bench . ./aio) on a
-// 2-CPU AMD EPYC shared with other work: medians of 8 runs, each beside
+// 2-CPU AMD EPYC shared with other work: medians of 5 runs, each beside
 // the same exchange with the sockets package's blocking calls and with
 // plain mangos, in the same run.
 //
 //	req/rep round trip          aio Send+Recv   sockets    mangos   aio/mangos
-//	  inproc 8 B                     6.7 µs      5.1 µs    4.6 µs     1.44
-//	  inproc 1 KiB                  12.4 µs     11.1 µs   11.3 µs     1.09
-//	  inproc 64 KiB                  122 µs      123 µs    114 µs     1.07
-//	  tcp 8 B                       32.0 µs     30.5 µs   33.0 µs     0.97
-//	  tcp 1 KiB                     30.9 µs     30.7 µs   32.4 µs     0.95
-//	  tcp 64 KiB                     207 µs      227 µs    220 µs     0.94
+//	  inproc 8 B                     5.5 µs      5.3 µs    4.9 µs     1.11
+//	  inproc 1 KiB                  10.7 µs     10.4 µs   10.0 µs     1.07
+//	  inproc 64 KiB                  106 µs       90 µs     88 µs     1.21
+//	  tcp 8 B                       26.2 µs     29.2 µs   30.3 µs     0.86
+//	  tcp 1 KiB                     29.6 µs     33.7 µs   29.8 µs     0.99
+//	  tcp 64 KiB                     215 µs      212 µs    193 µs     1.11
 //	10,000 receives in flight on one socket, per message
-//	  inproc                         6.1 µs      4.2 µs    4.4 µs     1.38
-//	  tcp                            5.7 µs      5.7 µs    5.3 µs     1.09
+//	  inproc                         2.1 µs      3.4 µs    4.0 µs     0.51
+//	  tcp                            4.8 µs      5.7 µs    5.6 µs     0.86
 //
 // (For sockets and mangos, "in flight" is a goroutine blocked in a plain
-// Recv, which cannot be stopped one by one.) An aio round trip adds four
-// allocations (488 bytes: the two aios, the stop channel, the goroutine's
-// closure) and one goroutine start; a pending receive parks on one more
-// channel than a plain one. That is about 1.5 µs on inproc with small
-// messages and lost in the noise elsewhere. A Send that completes at once
-// costs about 2.7 µs with its peer's receive; a Recv started and stopped
-// about 1 µs; Ref about 7 µs and 32 allocations, once per aio that asks;
-// a CV Signal plus Wait about 13 ns and no allocation.
+// Recv, which cannot be stopped one by one.) An aio round trip adds two
+// allocations, the aios (about 240 bytes each), to the blocking calls'. A
+// Send that completes at once costs about 2.5 µs with its peer's receive;
+// a Recv started and stopped about 180 ns; Ref about 6 µs and 32
+// allocations, once per aio that asks; a CV Signal plus Wait about 12 ns
+// and no allocation.
 //
 // # What package sockets could add
 //
-// Two hooks would remove the rest of the cost and a stop-gap: an
-// asynchronous receive that hands the message to a callback (NNG's
-// nng_recv_aio), so that a waiting aio needs no goroutine; and a send
-// that changes protocol state synchronously and queues the message
-// asynchronously, which would retire the table that keeps program order
-// on req, rep and respondent connections (order.go).
+// A send that changes protocol state synchronously and queues the message
+// asynchronously would retire the table that keeps program order on req,
+// rep and respondent connections (order.go).
 package aio
