@@ -897,3 +897,24 @@ func TestRepRepliesKeepOrder(t *testing.T) {
 	close(stop)
 	<-served
 }
+
+// A callback may close the socket its aio received on, although it runs
+// on the goroutine that read the message.
+func TestCallbackClosesSocket(t *testing.T) {
+	push, pull := open(t, sockets.Push), open(t, sockets.Pull)
+	connect(t, pull, push, "")
+	r := aio.Recv[[]byte](pull, aio.Mode(sockets.Raw))
+	closed := make(chan error, 1)
+	r.OnComplete(func([]byte, error) { closed <- pull.Close() })
+	if err := push.Send(context.Background(), []byte("x"), sockets.Raw); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close from a callback did not return")
+	}
+}

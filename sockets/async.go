@@ -83,7 +83,7 @@ func startRecv(op *RecvOp, r Receiver, closed bool, p Protocol, host proto.Async
 // goroutine before RecvAsync returns when a message is waiting or the
 // receive cannot start, otherwise on the goroutine that delivers the
 // message or ends the wait, which r must not block for long. r may start
-// the next receive, or send, on the same socket.
+// the next receive, send, or close the socket.
 //
 // The receive has no time limit of its own: to bound it, arm a timer that
 // calls op.Cancel, with DefaultRecvTimeout if there is no other. Receives

@@ -563,3 +563,65 @@ func (r countReceiver) Received(m *sockets.Msg, err error) {
 	r.got.Add(1)
 	m.Free()
 }
+
+// closer closes a socket from inside its Receiver.
+type closer struct {
+	s    *sockets.Socket
+	errc chan error
+}
+
+func (c closer) Received(m *sockets.Msg, err error) {
+	if err == nil {
+		m.Free()
+	}
+	c.errc <- c.s.Close()
+}
+
+// A Receiver may close the socket it receives on, although it runs on the
+// goroutine that reads the connection, which Close otherwise waits for.
+func TestRecvAsyncReceiverClosesSocket(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		recv, send sockets.Protocol
+	}{
+		{"pull", sockets.Pull, sockets.Push},
+		{"req", sockets.Req, sockets.Rep},
+		{"sub", sockets.Sub, sockets.Pub},
+		{"surveyor", sockets.Surveyor, sockets.Respondent},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			recv, send := open(t, tc.recv), open(t, tc.send)
+			connect(t, recv, send, inprocURL("selfclose"))
+			ctx := ctxT(t)
+			switch tc.recv {
+			case sockets.Sub:
+				if err := recv.Subscribe(nil); err != nil {
+					t.Fatal(err)
+				}
+			case sockets.Req, sockets.Surveyor:
+				if err := recv.Send(ctx, "q"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := send.Recv(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := closer{recv, make(chan error, 1)}
+			var op sockets.RecvOp
+			recv.RecvAsync(&op, c)
+			if err := send.Send(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-c.errc:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close from the Receiver did not return")
+			}
+		})
+	}
+}

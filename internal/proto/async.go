@@ -223,7 +223,7 @@ func (e *engine) handOff(m *Message) bool {
 	if w == nil {
 		return false
 	}
-	give(w, m)
+	e.complete(w, m)
 	return true
 }
 
@@ -246,7 +246,7 @@ func (e *engine) pump() {
 		e.nwait.Add(-1)
 		e.wmu.Unlock()
 		e.ready.notify()
-		give(w, m)
+		e.complete(w, m)
 	}
 }
 

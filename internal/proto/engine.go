@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.nanomsg.org/mangos/v3"
 
@@ -72,6 +73,10 @@ type engine struct {
 	closed bool
 	closeq chan struct{}
 	wg     sync.WaitGroup
+
+	// live counts the pipes' goroutines, incb the receivers among them
+	// that are running a Completer (see complete and waitPipes).
+	live, incb atomic.Int32
 
 	// sendq is the shared, load-balanced send queue; nil for protocols
 	// that only send to chosen pipes.
@@ -191,6 +196,7 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	e.pipes[p.id] = p
 	e.order = append(e.order, p)
 	e.wg.Add(2)
+	e.live.Add(2)
 	if e.onAdd != nil {
 		e.onAdd(p)
 	}
@@ -245,7 +251,7 @@ func (e *engine) Close() error {
 	for _, p := range ps {
 		_ = p.mp.Close()
 	}
-	e.wg.Wait()
+	e.waitPipes()
 	e.failWaiters(nil)
 	e.drain()
 	e.ready.close()
@@ -267,6 +273,35 @@ func (e *engine) drain() {
 			}
 			break
 		}
+	}
+}
+
+func (e *engine) pipeExit() {
+	e.live.Add(-1)
+	e.wg.Done()
+}
+
+// complete gives m to w on a pipe's receiver goroutine. The Completer may
+// run user code that closes this very socket, and Close waits for the
+// pipes' goroutines: so receivers running one are counted, and Close does
+// not wait for them (see waitPipes).
+func (e *engine) complete(w *Waiter, m *Message) {
+	e.incb.Add(1)
+	give(w, m)
+	e.incb.Add(-1)
+}
+
+// waitPipes returns once the pipes' goroutines have exited, or once the
+// only ones left are receivers running a Completer: one of them may be
+// the caller, closing the socket from a callback; they exit when their
+// callbacks return, as the pipes are closed.
+func (e *engine) waitPipes() {
+	if e.incb.Load() == 0 {
+		e.wg.Wait()
+		return
+	}
+	for e.live.Load() > e.incb.Load() {
+		time.Sleep(50 * time.Microsecond)
 	}
 }
 
@@ -321,7 +356,7 @@ func (e *engine) GetOption(name string) (any, error) {
 func (e *engine) SetOption(string, any) error { return mangos.ErrBadOption }
 
 func (p *pipe) receiver() {
-	defer p.e.wg.Done()
+	defer p.e.pipeExit()
 	for {
 		m := p.mp.RecvMsg()
 		if m == nil {
@@ -341,7 +376,7 @@ func (p *pipe) receiver() {
 }
 
 func (p *pipe) sender() {
-	defer p.e.wg.Done()
+	defer p.e.pipeExit()
 	defer p.dropQueued()
 	sq := p.e.sendq
 	for {

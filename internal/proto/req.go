@@ -182,7 +182,7 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 	c.releaseMsg()
 	if w := c.aw.pop(); w != nil {
 		s.mu.Unlock()
-		w.C.Complete(m, nil)
+		s.complete(w, m)
 		return
 	}
 	select {

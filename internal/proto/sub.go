@@ -96,7 +96,7 @@ func (s *sub) recv(_ *pipe, m *Message) {
 	m.Free()
 	s.ready.notify()
 	for _, g := range given {
-		g.w.C.Complete(own(g.m), nil)
+		s.complete(g.w, own(g.m))
 	}
 }
 

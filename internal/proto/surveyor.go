@@ -97,7 +97,7 @@ func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
 	}
 	if w := c.aw.pop(); w != nil {
 		s.mu.Unlock()
-		w.C.Complete(m, nil)
+		s.complete(w, m)
 		return
 	}
 	select {
