@@ -47,7 +47,11 @@ type Aio[T any] struct {
 	val T
 	cbs []func(T, error) // guarded by mu; nil once fired
 	rop sockets.RecvOp   // an asynchronous receive (see recvAsync)
+	dec decoder[T]       // RecvFunc's function; nil for Recv
 }
+
+// decoder turns a received message into a receive aio's value.
+type decoder[T any] = func(m *sockets.Msg) (T, error)
 
 // SendAio is the aio of a send: it resolves to struct{}{} and nil, or to
 // the error of the send.
@@ -724,7 +728,30 @@ func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error)
 // send still in flight, one goroutine waits for the message instead (see
 // Aio). A Timeout(0) receive completes inside Recv.
 func Recv[T any](con sockets.Conn, opts ...Option) *Aio[T] {
+	return recv[T](con, nil, opts)
+}
+
+// RecvFunc starts receiving one message on con, as Recv does, and
+// resolves to what fn makes of it: fn gets the message (its header,
+// body and pipe id; it owns it) and returns the aio's value or error.
+// Use it for decoding Recv's modes do not offer, or to check a message
+// before decoding it (the rpc package's error replies). fn is called at
+// most once, on the goroutine that completes the receive (see OnComplete),
+// and must not block; it is not called when the receive fails. A nil fn
+// resolves the aio to ErrInvalid. Mode does not apply.
+func RecvFunc[T any](con sockets.Conn, fn func(m *sockets.Msg) (T, error), opts ...Option) *Aio[T] {
+	if fn == nil {
+		a, _ := newAio[T](opts)
+		var zero T
+		a.resolve(zero, &nanoact.Error{Code: nanoact.CodeInvalid, Op: "aio: recv", Err: errors.New("nil function")}, 0)
+		return a
+	}
+	return recv[T](con, fn, opts)
+}
+
+func recv[T any](con sockets.Conn, fn decoder[T], opts []Option) *Aio[T] {
 	a, cfg := newAio[T](opts)
+	a.dec = fn
 	if con == nil {
 		var zero T
 		a.resolve(zero, errNilConn("aio: recv"), 0)
@@ -839,6 +866,11 @@ func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
 		return
 	}
 	pipe := m.Pipe
+	if a.dec != nil {
+		v, err = a.decode(m)
+		a.resolve(v, err, pipe)
+		return
+	}
 	if p, ok := any(&v).(**sockets.Msg); ok {
 		*p = m
 		a.resolve(v, nil, pipe)
@@ -849,6 +881,18 @@ func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
 		m.Free() // the value holds no reference to the body
 	}
 	a.resolve(v, err, pipe)
+}
+
+// decode runs RecvFunc's function; a panic in it becomes the aio's error
+// (ErrInternal), so that it cannot take down the connection's reader.
+func (a *Aio[T]) decode(m *sockets.Msg) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.logger().Error("aio: recv function panicked", zap.Any("panic", r), zap.Stack("stack"))
+			err = nanoact.Errorf(nanoact.CodeInternal, "aio: recv", "function panicked: %v", r)
+		}
+	}()
+	return a.dec(m)
 }
 
 func errNilConn(op string) error {

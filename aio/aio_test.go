@@ -918,3 +918,51 @@ func TestCallbackClosesSocket(t *testing.T) {
 		t.Fatal("Close from a callback did not return")
 	}
 }
+
+// RecvFunc resolves to what its function makes of the message; the
+// function is not called when the receive fails, and its panic becomes
+// the aio's ErrInternal.
+func TestRecvFunc(t *testing.T) {
+	push, pull := pushPull(t)
+	ctx := ctxT(t)
+	length := func(m *sockets.Msg) (int, error) {
+		defer m.Free()
+		if len(m.Body) == 0 {
+			return 0, errors.New("empty")
+		}
+		return len(m.Body), nil
+	}
+	a := aio.RecvFunc(pull, length)
+	if err := push.Send(ctx, []byte("four"), sockets.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.Value(ctx); err != nil || n != 4 || a.Pipe() == 0 {
+		t.Fatalf("%d %v pipe %d", n, err, a.Pipe())
+	}
+
+	b := aio.RecvFunc(pull, length)
+	if err := push.Send(ctx, []byte{}, sockets.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Value(ctx); err == nil || err.Error() != "empty" {
+		t.Fatalf("function's error: %v", err)
+	}
+
+	called := false
+	c := aio.RecvFunc(pull, func(m *sockets.Msg) (int, error) { called = true; return 0, nil }, aio.Timeout(10*time.Millisecond))
+	_, err := c.Value(ctx)
+	wantCode(t, err, nanoact.ErrTimedOut)
+	if called {
+		t.Fatal("function called for a failed receive")
+	}
+
+	d := aio.RecvFunc(pull, func(*sockets.Msg) (int, error) { panic("boom") })
+	if err := push.Send(ctx, []byte("x"), sockets.Raw); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Value(ctx)
+	wantCode(t, err, nanoact.ErrInternal)
+
+	_, err = aio.RecvFunc[int](pull, nil).Value(ctx)
+	wantCode(t, err, nanoact.ErrInvalid)
+}

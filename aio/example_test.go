@@ -46,6 +46,33 @@ func ExampleRecv() {
 	// true 20 | Operation canceled
 }
 
+// RecvFunc decodes in a way the receive modes do not: here a
+// length-prefixed string, checked before it is taken.
+func ExampleRecvFunc() {
+	pull, _ := sockets.New(sockets.Pull, sockets.Listen("inproc://example-aio-recvfunc"))
+	defer pull.Close()
+	push, _ := sockets.New(sockets.Push, sockets.Dial("inproc://example-aio-recvfunc", sockets.Sync))
+	defer push.Close()
+
+	prefixed := func(m *sockets.Msg) (string, error) {
+		defer m.Free()
+		if len(m.Body) == 0 || int(m.Body[0]) != len(m.Body)-1 {
+			return "", errors.New("bad length prefix")
+		}
+		return string(m.Body[1:]), nil
+	}
+	ctx := context.Background()
+	good := aio.RecvFunc(pull, prefixed)
+	bad := aio.RecvFunc(pull, prefixed)
+	_ = push.Send(ctx, []byte("\x05hello"), sockets.Raw)
+	_ = push.Send(ctx, []byte("\x09hello"), sockets.Raw)
+	fmt.Println(good.Value(ctx))
+	fmt.Println(bad.Value(ctx))
+	// Output:
+	// hello <nil>
+	//  bad length prefix
+}
+
 // Many aios signal one condition variable; the waiter wakes once per
 // completion, whatever its outcome.
 func ExampleCV() {

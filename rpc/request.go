@@ -2,9 +2,11 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -30,10 +32,28 @@ func Signal(cv *aio.CV) Option {
 // The aio resolves to ErrRemote (wrapped) when the server answered with
 // nanonext's error reply (its handler failed), to ErrTimedOut when the
 // Timeout passed, and to ErrCanceled when stopped: Stop cancels the wait
-// for the reply, which abandons the request (a late reply is dropped). It
-// costs one goroutine until the reply arrives.
+// for the reply, which abandons the request (a late reply is dropped).
+//
+// Cost: on a sockets.Socket or Context whose request can be queued at
+// once, the request is sent on the caller's goroutine and the reply is
+// awaited with no goroutine (aio.RecvFunc). Otherwise (no connection free
+// to take the request yet, or another Conn) one goroutine sends and waits.
 func Request[T any](c sockets.Conn, data any, opts ...Option) *aio.Aio[T] {
 	cfg := defaults(opts)
+	cd := c.Codec()
+	decode := func(m *sockets.Msg) (T, error) { return decodeReply[T](m, cfg.recvMode, cd) }
+	if _, ok := c.(sockets.AsyncConn); ok {
+		err := c.Send(nonBlock, data, cfg.sendMode)
+		if err == nil {
+			return aio.RecvFunc(c, decode, cfg.aio...)
+		}
+		if !errors.Is(err, nanoact.ErrTryAgain) {
+			a, resolve := aio.NewPending[T](nil, cfg.aio...)
+			var zero T
+			resolve(zero, err)
+			return a
+		}
+	}
 	return aio.Go(func(ctx context.Context) (T, error) {
 		var zero T
 		if err := c.Send(ctx, data, cfg.sendMode); err != nil {
@@ -43,14 +63,24 @@ func Request[T any](c sockets.Conn, data any, opts ...Option) *aio.Aio[T] {
 		if err != nil {
 			return zero, err
 		}
-		if isErrorReply(m.Body) {
-			m.Free()
-			return zero, fmt.Errorf("rpc: request: %w", ErrRemote)
-		}
-		v, err := sockets.Decode[T](m, cfg.recvMode, c.Codec())
-		if _, isBytes := any(v).([]byte); err == nil && !isBytes {
-			m.Free()
-		}
-		return v, err
+		return decode(m)
 	}, cfg.aio...)
+}
+
+// nonBlock is the context of a send tried at once; it is never changed.
+var nonBlock = sockets.NonBlock(context.Background())
+
+// decodeReply decodes a reply as T, or returns ErrRemote for nanonext's
+// error reply. It frees m unless the value may share its bytes.
+func decodeReply[T any](m *sockets.Msg, mode sockets.Mode, cd sockets.Codec) (T, error) {
+	var zero T
+	if isErrorReply(m.Body) {
+		m.Free()
+		return zero, fmt.Errorf("rpc: request: %w", ErrRemote)
+	}
+	v, err := sockets.Decode[T](m, mode, cd)
+	if _, isBytes := any(v).([]byte); err == nil && !isBytes {
+		m.Free()
+	}
+	return v, err
 }

@@ -35,7 +35,9 @@ func squareServer(t *testing.T, workers int) *rpc.Server {
 
 func TestRequest(t *testing.T) {
 	t.Parallel()
-	srv := squareServer(t, 2)
+	// Three workers: the two requests for 999 below are sent at once and
+	// each holds a worker until the server closes.
+	srv := squareServer(t, 3)
 	req := newReq(t, srv.URL())
 	c, err := req.Context()
 	if err != nil {
