@@ -114,12 +114,13 @@ type opState struct {
 	stop   chan struct{}
 	isSend bool
 	owned  bool // msg was built by Send: free it on failure
-	ord    order
 	toPipe uint32
 	con    sockets.Conn
 	msg    *sockets.Msg
-	prev   *core // the send in flight before this aio on con
-	fn     any   // Go's function, a func(context.Context) (T, error)
+	// queue sends a message staged on a req, rep or respondent
+	// connection (sockets.Stager); nil for other sends.
+	queue func(context.Context) error
+	fn    any // Go's function, a func(context.Context) (T, error)
 }
 
 // extra holds what few aios need; it is set before the operation starts
@@ -273,11 +274,13 @@ func (a *Aio[T]) runOp() {
 			op = "aio: go"
 		case o.isSend:
 			op = "aio: send"
+			if o.queue != nil {
+				_ = o.queue(canceledCtx) // gives the staged send up
+			}
 			if o.owned {
 				o.msg.Free()
 			}
 			o.msg = nil
-			o.ord.pop(o.con, &a.core)
 		}
 		// (Not FromContext: stop may not be closed yet.)
 		a.resolve(v, &nanoact.Error{Code: nanoact.CodeCanceled, Op: op, Err: context.Canceled}, 0)
@@ -289,29 +292,24 @@ func (a *Aio[T]) runOp() {
 		return
 	}
 	if o.isSend {
-		err := a.doSend()
-		o.ord.pop(o.con, &a.core)
-		a.resolve(v, err, 0)
-		return
-	}
-	if err := a.after(o.prev, "aio: recv"); err != nil {
-		a.resolve(v, err, 0)
+		a.resolve(v, a.doSend(), 0)
 		return
 	}
 	m, err := o.con.RecvMsg(a.opCtx())
 	a.finishRecv(m, err)
 }
 
-// doSend is the operation of a send that has to wait: after the send in
-// flight before it on the connection, the blocking send.
+// doSend is the operation of a send that has to wait: the blocking send,
+// or the queueing of a staged one.
 func (c *core) doSend() error {
 	o := c.op
 	msg := o.msg
 	o.msg = nil
-	err := c.after(o.prev, "aio: send")
+	var err error
 	switch {
-	case err != nil:
-		if o.owned {
+	case o.queue != nil:
+		err = o.queue(c.opCtx())
+		if err != nil && o.owned {
 			msg.Free()
 		}
 	case o.toPipe != 0:
@@ -588,7 +586,6 @@ func (a *Aio[T]) OnComplete(fn func(v T, err error)) {
 var (
 	errUnresolved = errors.New("unresolved")
 	errNilAio     = &nanoact.Error{Code: nanoact.CodeInvalid, Op: "aio", Err: errors.New("nil aio")}
-	errQueued     = errors.New("behind a send still in flight on the same connection")
 	errNilFunc    = &nanoact.Error{Code: nanoact.CodeInvalid, Op: "aio: go", Err: errors.New("nil function")}
 )
 
@@ -607,16 +604,17 @@ var (
 //
 // Cost: if the message can be queued at once, the send completes on the
 // caller's goroutine with no goroutine started (the plain send plus one
-// allocation of the aio). Otherwise one goroutine waits for it. On rep and
-// respondent sockets and contexts, and on a Conn that is not a Socket or
-// Context, there is no first try and a goroutine is always used: a failed
-// try there would give up the request being answered.
+// allocation of the aio). Otherwise one goroutine waits for it. On a Conn
+// that is not a Socket or Context there is no first try and a goroutine is
+// always used.
 //
-// On req, rep and respondent sockets and contexts, aios keep program
-// order behind a send that has to wait: a later Send or Recv on the same
-// connection starts only once it has resolved, as NNG's send changes the
-// protocol state before it returns (see order.go); a later Send on a req
-// cancels it, as a new request does.
+// On req, rep and respondent sockets and contexts the send changes the
+// protocol's state before Send returns, as NNG's send does, even when the
+// message has to wait to be queued (sockets.StageSend): a req's request is
+// registered, so that a Recv started next waits for its reply, and a later
+// Send cancels it (ErrCanceled), as a new request does; a rep's reply
+// takes the request it answers, so that a Recv started next takes a new
+// one.
 func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	a, cfg := newAio[struct{}](opts)
 	if con == nil {
@@ -624,18 +622,12 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 		return a
 	}
 	msg, isMsg := data.(*sockets.Msg)
-	ord := orderOf(con)
-	prev := ord.pending(con)
-	switch {
-	case cfg.hasTimeout && cfg.timeout == 0:
-		if prev != nil {
-			// It cannot go before the send still in flight.
-			a.resolve(struct{}{}, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio: send", Err: errQueued}, 0)
-			return a
-		}
+	if cfg.hasTimeout && cfg.timeout == 0 {
 		a.resolve(struct{}{}, sendOnce(expiredCtx{}, con, data, msg, isMsg, &cfg), 0)
 		return a
-	case prev == nil && canTrySend(con) && !(isMsg && cfg.pipe != 0):
+	}
+	st, staged, replier := stagerOf(con)
+	if canTrySend(con) && !replier && !(isMsg && cfg.pipe != 0) {
 		if err := sendOnce(nonBlock, con, data, msg, isMsg, &cfg); !errors.Is(err, nanoact.ErrTryAgain) {
 			a.resolve(struct{}{}, err, 0)
 			return a
@@ -649,11 +641,67 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 			return a
 		}
 	}
-	a.start(&cfg, &opState{isSend: true, owned: owned, toPipe: cfg.pipe, ord: ord, con: con, msg: msg,
-		prev: ord.push(con, &a.core)})
+	op := &opState{isSend: true, owned: owned, toPipe: cfg.pipe, con: con, msg: msg}
+	if staged {
+		queue, err := st.StageSend(msg)
+		if err == nil && replier {
+			// The first try, which a rep cannot make by a plain send: a
+			// miss there would give up the request it answers.
+			if err = queue(nonBlock); errors.Is(err, nanoact.ErrTryAgain) {
+				err = nil
+			} else if err == nil {
+				a.resolve(struct{}{}, nil, 0)
+				return a
+			} else {
+				queue = nil
+			}
+		}
+		if err != nil {
+			if owned {
+				msg.Free()
+			}
+			a.resolve(struct{}{}, err, 0)
+			return a
+		}
+		op.queue = queue
+	}
+	a.start(&cfg, op)
 	go a.runOp()
 	return a
 }
+
+// stagerOf reports whether sends on con change protocol state (cooked
+// req, rep and respondent sockets and contexts), and whether con answers
+// requests (rep, respondent).
+func stagerOf(con sockets.Conn) (st sockets.Stager, staged, replier bool) {
+	var p sockets.Protocol
+	switch c := con.(type) {
+	case *sockets.Socket:
+		if c.Raw() {
+			return nil, false, false
+		}
+		p, st = c.Protocol(), c
+	case *sockets.Context:
+		p, st = c.Socket().Protocol(), c
+	default:
+		return nil, false, false
+	}
+	switch p {
+	case sockets.Req:
+		return st, true, false
+	case sockets.Rep, sockets.Respondent:
+		return st, true, true
+	}
+	return nil, false, false
+}
+
+// canceledCtx is an ended context, to give up a staged send that was
+// stopped before it started. It is never changed.
+var canceledCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // sendOnce makes one attempt under ctx, by con's own Send (which encodes
 // data) or, for a *sockets.Msg, by SendMsg (which leaves the message to
@@ -758,27 +806,17 @@ func recv[T any](con sockets.Conn, fn decoder[T], opts []Option) *Aio[T] {
 		return a
 	}
 	a.mode, a.cd = int8(cfg.mode), con.Codec()
-	ord := orderOf(con)
-	prev := ord.pending(con)
-	if ac, ok := con.(sockets.AsyncConn); ok && prev == nil && a.recvAsync(ac, &cfg) {
+	if ac, ok := con.(sockets.AsyncConn); ok && a.recvAsync(ac, &cfg) {
 		return a
 	}
-	switch {
-	case cfg.hasTimeout && cfg.timeout == 0:
-		if prev != nil {
-			// It cannot go before the send still in flight.
-			var zero T
-			a.resolve(zero, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio: recv", Err: errQueued}, 0)
-			return a
-		}
+	if cfg.hasTimeout && cfg.timeout == 0 {
 		m, err := con.RecvMsg(expiredCtx{})
 		a.finishRecv(m, err)
 		return a
 	}
-	// A Conn of another kind, or a receive behind a send in flight: the
-	// goroutine, or a waiter that runs the operation itself (help), takes
-	// the message.
-	a.start(&cfg, &opState{ord: ord, con: con, prev: prev})
+	// A Conn of another kind: the goroutine, or a waiter that runs the
+	// operation itself (help), takes the message.
+	a.start(&cfg, &opState{con: con})
 	go a.runOp()
 	return a
 }
@@ -841,22 +879,6 @@ func (a *Aio[T]) cancelAsync(why uint32) {
 	a.resolve(zero, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "aio: recv", Err: context.Canceled}, 0)
 }
 
-// after waits, on the aio's goroutine, until prev (the send in flight
-// before this aio on the same connection, if any) has resolved. If the aio
-// is stopped or times out first it returns that error and the operation
-// must not run.
-func (c *core) after(prev *core, op string) error {
-	if prev == nil {
-		return nil
-	}
-	select {
-	case <-prev.doneChan():
-		return nil
-	case <-c.op.stop:
-		return nanoact.FromContext(c.opCtx(), op)
-	}
-}
-
 // finishRecv decodes the received message and resolves the aio.
 func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
 	mode := sockets.Mode(a.mode)
@@ -899,23 +921,13 @@ func errNilConn(op string) error {
 	return &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("nil connection")}
 }
 
-// canTrySend reports whether a non-blocking send that fails leaves con as
-// it was, so that it may be tried first on the caller's goroutine: true for
-// the sockets and contexts of every protocol but cooked rep and respondent,
-// which give up the request they answer on any failed send, a
-// non-blocking miss included (as NNG does).
+// canTrySend reports whether a send on con can be tried first on the
+// caller's goroutine without blocking: on the sockets package's Socket and
+// Context (a rep's or respondent's through its staged send, see Send).
 func canTrySend(con sockets.Conn) bool {
-	var p sockets.Protocol
-	switch c := con.(type) {
-	case *sockets.Socket:
-		if c.Raw() {
-			return true
-		}
-		p = c.Protocol()
-	case *sockets.Context:
-		p = c.Socket().Protocol()
-	default:
-		return false
+	switch con.(type) {
+	case *sockets.Socket, *sockets.Context:
+		return true
 	}
-	return p != sockets.Rep && p != sockets.Respondent
+	return false
 }

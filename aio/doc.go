@@ -74,11 +74,12 @@
 // their stop or Close or by the socket closing. CVs and Broadcasters own
 // none.
 //
-// On req, rep and respondent connections, a send that has to wait would
-// otherwise change the protocol's state later than NNG does (a req's
-// request, a rep's backtrace); so later aios on the same connection wait
-// for it. This is kept in the package's one table, of sends in flight,
-// which is empty when none is (order.go).
+// On req, rep and respondent connections a send changes the protocol's
+// state before Send returns, as NNG's does, even when its message has to
+// wait: the sockets package stages it (a req's request registered, a rep's
+// reply bound to the request it answers) and the aio's goroutine only
+// queues it. So a Recv started next waits for the reply, or takes the next
+// request, in program order.
 //
 // # Costs
 //
@@ -105,10 +106,4 @@
 // a Recv started and stopped about 180 ns; Ref about 6 µs and 32
 // allocations, once per aio that asks; a CV Signal plus Wait about 12 ns
 // and no allocation.
-//
-// # What package sockets could add
-//
-// A send that changes protocol state synchronously and queues the message
-// asynchronously would retire the table that keeps program order on req,
-// rep and respondent connections (order.go).
 package aio

@@ -83,6 +83,20 @@ type SurveyTimer interface {
 	SurveyTime() time.Duration
 }
 
+// Stager is implemented by the protocols whose send changes their state:
+// req (it registers the request) and rep and respondent (the reply takes
+// the request it answers). Stage makes that change for m at once and
+// returns a function that queues m, blocking as Send does; so a send that
+// has to wait can change the state in program order, as NNG's
+// nng_send_aio does, and queue on another goroutine. The function fails
+// with ErrTryAgain for a NonBlock ctx, keeping the staged state, and may
+// then be called again; after any other outcome it must not be. Called
+// with an ended ctx it gives the send up at once (a req abandons its
+// request). Until it has succeeded, m stays the caller's.
+type Stager interface {
+	Stage(m *Message) (queue func(ctx context.Context) error, err error)
+}
+
 // New opens a protocol instance. raw selects the raw variant.
 func New(id ID, raw bool) (Socket, error) {
 	switch id {
@@ -164,6 +178,15 @@ func (s *cooked[C]) CancelRecv(w *Waiter) bool {
 		return s.engine.CancelRecv(w)
 	}
 	return s.def.CancelRecv(w)
+}
+
+// Stage implements Stager on the default context of req, rep and
+// respondent sockets; raw sockets and surveyors have no state to stage.
+func (s *cooked[C]) Stage(m *Message) (func(context.Context) error, error) {
+	if st, ok := any(s.def).(Stager); ok && !s.raw {
+		return st.Stage(m)
+	}
+	return nil, errNotSupported
 }
 
 func (s *cooked[C]) NewContext() (Context, error) {

@@ -100,20 +100,43 @@ func (c *replyCtx) RecvAsync(w *Waiter) { c.s.recvAsync(w, c) }
 func (c *replyCtx) CancelRecv(w *Waiter) bool { return c.s.cancelWait(w) }
 
 func (c *replyCtx) Send(ctx context.Context, m *Message) error {
+	id, err := c.answer(m)
+	if err != nil {
+		return err
+	}
+	return c.s.sendTo(ctx, id, m, "sockets: send")
+}
+
+// Stage implements Stager: m answers the request received last, at once
+// (a receive started next takes a new request); the function returned
+// sends it back to the pipe the request came on.
+func (c *replyCtx) Stage(m *Message) (func(context.Context) error, error) {
+	id, err := c.answer(m)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		if !IsNonBlock(ctx) && ctx.Err() != nil {
+			return waitErr(ctx, "sockets: send")
+		}
+		return c.s.sendTo(ctx, id, m, "sockets: send")
+	}, nil
+}
+
+// answer gives m the backtrace of the request being answered, which it
+// consumes, and returns the pipe to send it to.
+func (c *replyCtx) answer(m *Message) (uint32, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
-		return errClosed
+		return 0, errClosed
 	}
 	if !c.has {
-		c.mu.Unlock()
-		return errState
+		return 0, errState
 	}
 	m.Header = append(m.Header[:0], c.bt...)
-	id := c.pipe
 	c.has = false
-	c.mu.Unlock()
-	return c.s.sendTo(ctx, id, m, "sockets: send")
+	return c.pipe, nil
 }
 
 func (c *replyCtx) Close() error {

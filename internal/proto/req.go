@@ -38,6 +38,7 @@ type reqCtx struct {
 	cancelq chan struct{} // cap 1: wakes a receive whose request was abandoned
 	waiting int           // receives blocked on this context
 	aw      waitList      // asynchronous receives waiting for the reply
+	staged  chan struct{} // closed when the staged request is abandoned
 	failErr error         // the request failed (its connection died); told to the next receive
 	pipe    uint32        // the pipe that carried the request
 	resendT time.Duration // this context's req:resend-time; see resendTime
@@ -137,7 +138,10 @@ type reqErr string
 
 func (e reqErr) Error() string { return string(e) }
 
-const errConnDied = reqErr("the connection carrying the request closed")
+const (
+	errConnDied = reqErr("the connection carrying the request closed")
+	errReplaced = reqErr("the request was replaced by a newer one")
+)
 
 func (s *req) newCtx() *reqCtx {
 	c := &reqCtx{s: s, closeq: make(chan struct{}), replyq: make(chan *Message, 1), cancelq: make(chan struct{}, 1)}
@@ -213,6 +217,10 @@ func (c *reqCtx) abandon() *Waiter {
 	}
 	c.stopTimer()
 	c.releaseMsg()
+	if c.staged != nil {
+		close(c.staged)
+		c.staged = nil
+	}
 	select {
 	case m := <-c.replyq:
 		m.Free()
@@ -272,50 +280,146 @@ func (c *reqCtx) resendTime() time.Duration {
 }
 
 func (c *reqCtx) Send(ctx context.Context, m *Message) error {
+	id, resend, _, err := c.register(m, false)
+	if err != nil {
+		return err
+	}
+	return c.queue(ctx, m, id, resend, nil)
+}
+
+// Stage implements Stager: the request is registered now (a receive
+// started next waits for its reply), queued by the function returned. A
+// later request, or closing the context, cancels a queueing still waiting
+// (ErrCanceled).
+func (c *reqCtx) Stage(m *Message) (func(context.Context) error, error) {
+	id, resend, cancel, err := c.register(m, true)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		if IsNonBlock(ctx) {
+			// A try: a miss keeps the request, for a blocking call next.
+			select {
+			case c.s.sendq <- m:
+				c.s.pending.Add(1)
+				return c.queued(id, resend)
+			default:
+				return waitErr(ctx, "sockets: send")
+			}
+		}
+		if ctx.Err() != nil {
+			// Stopped before it started: the request is not sent.
+			c.drop(id)
+			return waitErr(ctx, "sockets: send")
+		}
+		return c.queue(ctx, m, id, resend, cancel)
+	}, nil
+}
+
+// register makes m c's outstanding request, abandoning the previous one,
+// and returns its id and resend time. staged makes (and returns) the
+// channel that a later abandon closes, to cancel the queueing of m.
+func (c *reqCtx) register(m *Message, staged bool) (id uint32, resend time.Duration, cancel chan struct{}, err error) {
 	s := c.s
 	s.mu.Lock()
 	if c.closed {
 		s.mu.Unlock()
-		return errClosed
+		return 0, 0, nil, errClosed
 	}
 	ws := c.abandon()
 	c.failErr = nil
 	c.gen++
-	id := s.nextID.Add(1) | 0x80000000
+	id = s.nextID.Add(1) | 0x80000000
 	c.id = id
 	m.Header = binary.BigEndian.AppendUint32(m.Header[:0], id)
-	resend := c.resendTime()
+	resend = c.resendTime()
 	if resend > 0 {
 		// Transports copy what they send, so a second reference is enough
 		// to send the request again.
 		m.Clone()
 		c.msg = m
 	}
+	if staged {
+		cancel = make(chan struct{})
+		c.staged = cancel
+	}
 	s.byID[id] = c
 	s.mu.Unlock()
 	failCanceled(ws)
+	return id, resend, cancel, nil
+}
 
-	if err := s.put(ctx, s.sendq, m, "sockets: send"); err != nil {
-		s.mu.Lock()
-		if c.id == id {
-			ws = c.abandon()
-		}
-		s.mu.Unlock()
-		failCanceled(ws)
+// queue puts the registered request m on the send queue, blocking as ctx
+// allows, or until cancel (if not nil) is closed; then it arms the resend
+// timer. On failure the request is abandoned.
+func (c *reqCtx) queue(ctx context.Context, m *Message, id uint32, resend time.Duration, cancel chan struct{}) error {
+	s := c.s
+	var err error
+	if cancel == nil {
+		err = s.put(ctx, s.sendq, m, "sockets: send")
+	} else {
+		err = s.putUnless(ctx, cancel, m)
+	}
+	if err != nil {
+		c.drop(id)
 		return err
 	}
-	if resend > 0 {
-		s.mu.Lock()
-		if c.id == id {
-			if c.timer == nil {
-				c.timer = time.AfterFunc(resend, c.resend)
-			} else {
-				c.timer.Reset(resend)
-			}
-		}
-		s.mu.Unlock()
+	return c.queued(id, resend)
+}
+
+// queued arms the resend timer of request id, once it is on the send
+// queue.
+func (c *reqCtx) queued(id uint32, resend time.Duration) error {
+	if resend <= 0 {
+		return nil
 	}
+	s := c.s
+	s.mu.Lock()
+	if c.id == id {
+		if c.timer == nil {
+			c.timer = time.AfterFunc(resend, c.resend)
+		} else {
+			c.timer.Reset(resend)
+		}
+	}
+	s.mu.Unlock()
 	return nil
+}
+
+// drop abandons request id if it is still c's outstanding one.
+func (c *reqCtx) drop(id uint32) {
+	s := c.s
+	var ws *Waiter
+	s.mu.Lock()
+	if c.id == id {
+		ws = c.abandon()
+	}
+	s.mu.Unlock()
+	failCanceled(ws)
+}
+
+// putUnless is put for a staged request: it also gives up, with
+// ErrCanceled, once cancel is closed.
+func (s *req) putUnless(ctx context.Context, cancel chan struct{}, m *Message) error {
+	select {
+	case <-cancel:
+		return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}
+	default:
+	}
+	if IsNonBlock(ctx) {
+		return s.put(ctx, s.sendq, m, "sockets: send")
+	}
+	select {
+	case s.sendq <- m:
+		s.pending.Add(1)
+		return nil
+	case <-cancel:
+		return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}
+	case <-s.closeq:
+		return errClosed
+	case <-ctx.Done():
+		return waitErr(ctx, "sockets: send")
+	}
 }
 
 // resend puts the outstanding request back on the send queue, and re-arms
