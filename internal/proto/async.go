@@ -158,6 +158,35 @@ func closeWaiters(mu *sync.Mutex, each func(yield func(*waitList))) {
 	}
 }
 
+// takeOrQueue is the end of a context's RecvAsync, called with mu (the
+// lock of q and l) held, which it releases: a message waiting in q
+// completes w at once, otherwise w waits in l.
+func (e *engine) takeOrQueue(mu *sync.Mutex, q chan *Message, l *waitList, w *Waiter) {
+	select {
+	case m := <-q:
+		mu.Unlock()
+		e.ready.notify()
+		give(w, m)
+		return
+	default:
+	}
+	l.push(w)
+	mu.Unlock()
+}
+
+// refuse releases mu and completes w with err: a receive that cannot start.
+func refuse(mu *sync.Mutex, w *Waiter, err error) {
+	mu.Unlock()
+	w.C.Complete(nil, err)
+}
+
+// cancelIn takes w out of l, under mu; see CancelRecv.
+func cancelIn(mu *sync.Mutex, l *waitList, w *Waiter) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return l.remove(w)
+}
+
 // give completes w with m, after its owner, if any, has taken it. Call it
 // with no lock held.
 func give(w *Waiter, m *Message) {

@@ -525,31 +525,21 @@ func (c *reqCtx) RecvAsync(w *Waiter) {
 	s := c.s
 	s.mu.Lock()
 	if c.closed || s.isClosed() {
-		s.mu.Unlock()
-		w.C.Complete(nil, errClosed)
+		refuse(&s.mu, w, errClosed)
 		return
 	}
-	select {
-	case m := <-c.replyq:
-		s.mu.Unlock()
-		s.ready.notify()
-		w.C.Complete(m, nil)
-		return
-	default:
+	if len(c.replyq) == 0 {
+		if err := c.failErr; err != nil {
+			c.failErr = nil
+			refuse(&s.mu, w, err)
+			return
+		}
+		if c.id == 0 {
+			refuse(&s.mu, w, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"})
+			return
+		}
 	}
-	if err := c.failErr; err != nil {
-		c.failErr = nil
-		s.mu.Unlock()
-		w.C.Complete(nil, err)
-		return
-	}
-	if c.id == 0 {
-		s.mu.Unlock()
-		w.C.Complete(nil, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"})
-		return
-	}
-	c.aw.push(w)
-	s.mu.Unlock()
+	s.takeOrQueue(&s.mu, c.replyq, &c.aw, w)
 }
 
 // CancelRecv implements AsyncReceiver. As in NNG, cancelling a receive

@@ -96,7 +96,7 @@ func (s *sub) recv(_ *pipe, m *Message) {
 	m.Free()
 	s.ready.notify()
 	for _, g := range given {
-		s.complete(g.w, own(g.m))
+		s.complete(g.w, g.m) // its owner, the context, makes it its own
 	}
 }
 
@@ -202,28 +202,21 @@ func (c *subCtx) RecvAsync(w *Waiter) {
 	s := c.s
 	s.mu.Lock()
 	if c.closed || s.isClosed() {
-		s.mu.Unlock()
-		w.C.Complete(nil, errClosed)
+		refuse(&s.mu, w, errClosed)
 		return
 	}
-	select {
-	case m := <-c.q:
-		s.mu.Unlock()
-		s.ready.notify()
-		w.C.Complete(own(m), nil)
-		return
-	default:
-	}
-	c.aw.push(w)
-	s.mu.Unlock()
+	w.owner = c
+	s.takeOrQueue(&s.mu, c.q, &c.aw, w)
 }
 
+// took gives the receiver its own copy of m (see own).
+func (c *subCtx) took(m *Message) *Message { return own(m) }
+
+// closedNow reports whether c is closed; call with s.mu held.
+func (c *subCtx) closedNow() bool { return c.closed }
+
 // CancelRecv implements AsyncReceiver.
-func (c *subCtx) CancelRecv(w *Waiter) bool {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	return c.aw.remove(w)
-}
+func (c *subCtx) CancelRecv(w *Waiter) bool { return cancelIn(&c.s.mu, &c.aw, w) }
 
 // Close closes the socket, then fails the asynchronous receives still
 // waiting (none can start once the socket is closed).

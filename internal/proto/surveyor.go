@@ -283,34 +283,18 @@ const (
 func (c *surveyCtx) RecvAsync(w *Waiter) {
 	s := c.s
 	s.mu.Lock()
-	if c.closed || s.isClosed() {
-		s.mu.Unlock()
-		w.C.Complete(nil, errClosed)
-		return
-	}
-	if c.id == 0 {
-		s.mu.Unlock()
-		w.C.Complete(nil, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"})
-		return
-	}
-	select {
-	case m := <-c.answers:
-		s.mu.Unlock()
-		s.ready.notify()
-		w.C.Complete(m, nil)
-		return
+	switch {
+	case c.closed || s.isClosed():
+		refuse(&s.mu, w, errClosed)
+	case c.id == 0:
+		refuse(&s.mu, w, &nanoact.Error{Code: nanoact.CodeState, Op: "sockets: recv"})
 	default:
+		s.takeOrQueue(&s.mu, c.answers, &c.aw, w)
 	}
-	c.aw.push(w)
-	s.mu.Unlock()
 }
 
 // CancelRecv implements AsyncReceiver.
-func (c *surveyCtx) CancelRecv(w *Waiter) bool {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	return c.aw.remove(w)
-}
+func (c *surveyCtx) CancelRecv(w *Waiter) bool { return cancelIn(&c.s.mu, &c.aw, w) }
 
 func (c *surveyCtx) Close() error {
 	s := c.s
