@@ -8,6 +8,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/internal/codec"
+	"github.com/nanoact/nanoact/internal/msgpool"
 )
 
 // Msg is one received or raw-mode message.
@@ -32,7 +33,7 @@ var msgPool = sync.Pool{New: func() any { return new(Msg) }}
 // NewMsg returns a message with a body of len(body) bytes copied from body,
 // drawn from the message pool. It allocates nothing in the steady state.
 func NewMsg(body []byte) *Msg {
-	mm := mangos.NewMessage(len(body))
+	mm := msgpool.New(len(body))
 	mm.Body = append(mm.Body, body...)
 	m := msgPool.Get().(*Msg)
 	m.Header, m.Body, m.Pipe, m.m = mm.Header, mm.Body, 0, mm

@@ -15,6 +15,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
 	"github.com/nanoact/nanoact/internal/codec"
+	"github.com/nanoact/nanoact/internal/msgpool"
 	"github.com/nanoact/nanoact/internal/nngerr"
 	"github.com/nanoact/nanoact/internal/proto"
 	"github.com/nanoact/nanoact/internal/transport"
@@ -426,7 +427,7 @@ func encode(v any, mode Mode, cd Codec) (*mangos.Message, error) {
 		m.Body = b
 		return m, nil
 	case Raw:
-		m := mangos.NewMessage(rawSizeHint(v))
+		m := msgpool.New(rawSizeHint(v))
 		b, err := codec.AppendRaw(m.Body[:0], v)
 		if err != nil {
 			m.Free()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/msgpool"
 	"go.nanomsg.org/mangos/v3"
 )
 
@@ -179,7 +180,7 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 // readBody reads an sz-byte body into a message from mangos' pool.
 func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	if sz <= eagerAlloc {
-		m := mangos.NewMessage(sz)
+		m := msgpool.New(sz)
 		m.Body = m.Body[:sz]
 		if _, err := io.ReadFull(p.br, m.Body); err != nil {
 			m.Free()
