@@ -30,6 +30,11 @@ type (
 		outcome uint8
 	}
 	leaveMsg struct{ pipe uint32 }
+	// helloLate says that a connection's hello time-out has passed.
+	helloLate struct {
+		pipe  uint32
+		since time.Time
+	}
 	retryMsg struct{ dm *daemonConn }
 	// resultDone is a task whose result the reader resolved it with;
 	// its pipe, wid and outcome say where and how.
@@ -66,6 +71,8 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onCancel(m.t)
 	case leaveMsg:
 		d.onLeave(m.pipe)
+	case helloLate:
+		d.onHelloLate(m)
 	case retryMsg:
 		m.dm.full = false
 		d.makeReady(m.dm, false)
@@ -300,7 +307,32 @@ func (d *Dispatcher) onPipeAdded(pipe uint32) {
 		return // its hello came first
 	}
 	delete(st.gone, pipe)
-	st.waiting[pipe] = time.Now()
+	since := time.Now()
+	st.waiting[pipe] = since
+	if to := d.cfg.helloTimeout; to > 0 && !st.shut {
+		st.helloDue[pipe] = time.AfterFunc(to, func() { d.ref.Send(helloLate{pipe, since}) })
+	}
+}
+
+// onHelloLate closes a connection that has not said hello in time.
+func (d *Dispatcher) onHelloLate(m helloLate) {
+	st := &d.st
+	if since, ok := st.waiting[m.pipe]; !ok || !since.Equal(m.since) {
+		return // it said hello, or left, in the meantime
+	}
+	d.stopHelloTimer(m.pipe)
+	delete(st.waiting, m.pipe)
+	st.helloLate++
+	d.log.Warn("connection closed: no hello", zap.Uint32("pipe", m.pipe), zap.Duration("waited", d.cfg.helloTimeout))
+	_ = d.sock.ClosePipe(m.pipe)
+}
+
+// stopHelloTimer stops and forgets a connection's hello time-out.
+func (d *Dispatcher) stopHelloTimer(pipe uint32) {
+	if t := d.st.helloDue[pipe]; t != nil {
+		t.Stop()
+		delete(d.st.helloDue, pipe)
+	}
 }
 
 func (d *Dispatcher) onHello(pipe uint32, h *frame) {
@@ -309,6 +341,7 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 		return
 	}
 	delete(st.waiting, pipe)
+	d.stopHelloTimer(pipe)
 	reason := ""
 	switch {
 	case h.version != wireVersion:
@@ -360,6 +393,7 @@ func (d *Dispatcher) onLeave(pipe uint32) {
 func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 	st := &d.st
 	delete(st.waiting, pipe)
+	d.stopHelloTimer(pipe)
 	delete(st.refused, pipe)
 	st.gone[pipe] = true
 	st.goneRing = append(st.goneRing, pipe)

@@ -89,16 +89,17 @@ type dispatchState struct {
 	queued   int
 	ready    deque[*daemonConn]
 	daemons  map[uint32]*daemonConn
-	waiting  map[uint32]time.Time // connected, no hello yet
-	refused  map[uint32]bool      // refused, until their removal
-	gone     map[uint32]bool      // recently removed pipes
+	waiting  map[uint32]time.Time   // connected, no hello yet
+	helloDue map[uint32]*time.Timer // the hello time-outs of waiting
+	refused  map[uint32]bool        // refused, until their removal
+	gone     map[uint32]bool        // recently removed pipes
 	goneRing []uint32
 	departed []DaemonStatus
 	joins    int
 	nextWid  uint64
 	shut     bool
 
-	completed, failed, canceled, requeued, refusedN, lost int64
+	completed, failed, canceled, requeued, refusedN, lost, helloLate int64
 }
 
 // daemonConn is one joined daemon, owned by the actor.
@@ -135,7 +136,7 @@ var dispatcherSeq atomic.Uint64
 // Errors: those of sockets.New and Listen (ErrAddrInUse, ErrAddrInvalid,
 // ErrNotSupported, ...), ErrCrypto if the certificate cannot be made.
 func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
-	cfg := dispatcherConfig{log: zap.NewNop(), certValidity: 7 * 24 * time.Hour}
+	cfg := dispatcherConfig{log: zap.NewNop(), certValidity: 7 * 24 * time.Hour, helloTimeout: DefaultHelloTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o.applyDispatcher(&cfg)
@@ -163,6 +164,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	}
 	d.st.daemons = make(map[uint32]*daemonConn)
 	d.st.waiting = make(map[uint32]time.Time)
+	d.st.helloDue = make(map[uint32]*time.Timer)
 	d.st.refused = make(map[uint32]bool)
 	d.st.gone = make(map[uint32]bool)
 	sopts := append([]sockets.Option{sockets.WithLogger(cfg.log), sockets.WithSystem(sys)}, cfg.sockOpts...)
@@ -485,6 +487,9 @@ func (d *Dispatcher) Close() error {
 func (d *Dispatcher) shutdown() {
 	st := &d.st
 	st.shut = true
+	for pipe := range st.helloDue {
+		d.stopHelloTimer(pipe)
+	}
 	closed := func(t *task) {
 		if t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name}) {
 			st.canceled++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/promises"
 	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/sockets"
 )
 
 // Every one of 10,000 tasks over 8 daemons comes back with its own
@@ -176,6 +178,57 @@ func TestRefusedWithoutToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v, err := f.square.Submit(ctx, d, 4).Value(ctx); err != nil || v != 16 {
+		t.Fatal(v, err)
+	}
+}
+
+// A connection that says no hello is closed after HelloTimeout, and
+// counted; daemons that do say hello still join.
+func TestHelloTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	core, logs := observer.New(zap.WarnLevel)
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg), rpc.WithRunnerLogger(zap.New(core)),
+		rpc.HelloTimeout(30*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	silent, err := sockets.New(sockets.Poly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var dropped atomic.Int32
+	if _, err := silent.WatchPipes(func(ev sockets.PipeEvent) {
+		if !ev.Added {
+			dropped.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := silent.Dial(d.URL(), sockets.Sync); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for dropped.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent connection was not closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = silent.Close()
+	if s := status(t, d); s.Silent < 1 {
+		t.Fatalf("status %+v", s)
+	}
+	if logs.FilterMessage("connection closed: no hello").Len() < 1 {
+		t.Fatalf("logs %v", logs.All())
+	}
+	ctx := ctxT(t)
+	if _, err := d.StartDaemons(1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.square.Submit(ctx, d, 5).Value(ctx); err != nil || v != 25 {
 		t.Fatal(v, err)
 	}
 }

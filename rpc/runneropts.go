@@ -34,6 +34,7 @@ type dispatcherConfig struct {
 	certPEM      []byte
 	keyPEM       []byte
 	certValidity time.Duration
+	helloTimeout time.Duration
 	sockOpts     []sockets.Option
 }
 
@@ -131,6 +132,18 @@ func Advertise(host string) DispatcherOption {
 // of one generated on the fly; certPEM is what daemons are told to trust.
 func WithCert(certPEM, keyPEM []byte) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.certPEM, c.keyPEM = certPEM, keyPEM })
+}
+
+// DefaultHelloTimeout is how long a dispatcher waits, by default, for a
+// new connection's hello: NNG's handshake time-out.
+const DefaultHelloTimeout = 10 * time.Second
+
+// HelloTimeout sets how long a dispatcher waits for the hello of a new
+// connection before closing it (default DefaultHelloTimeout), so that a
+// peer that connects and says nothing does not hold a connection for ever.
+// Zero or negative waits for ever.
+func HelloTimeout(d time.Duration) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.helloTimeout = d })
 }
 
 // CertValidity sets how long a generated certificate is valid (default 7

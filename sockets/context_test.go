@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,4 +327,31 @@ func TestSupervisorSignals(t *testing.T) {
 	_ = b
 	_ = s.Close()
 	eventually(t, func() bool { return sig.get() == 2 })
+}
+
+// ClosePipe drops one connection; the dialer redials, and an unknown id
+// is ErrNotFound.
+func TestClosePipe(t *testing.T) {
+	t.Parallel()
+	pull, push := open(t, sockets.Pull), open(t, sockets.Push)
+	var added, removed atomic.Int32
+	var first atomic.Uint32
+	if _, err := pull.WatchPipes(func(ev sockets.PipeEvent) {
+		if ev.Added {
+			first.CompareAndSwap(0, ev.Pipe)
+			added.Add(1)
+		} else {
+			removed.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, pull, push, fmt.Sprintf("inproc://close-pipe-%d", seq.Add(1)))
+	eventually(t, func() bool { return first.Load() != 0 })
+	if err := pull.ClosePipe(first.Load()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return removed.Load() == 1 && added.Load() == 2 && pull.Pipes() == 1 })
+	wantCode(t, pull.ClosePipe(first.Load()), nanoact.ErrNotFound)
+	wantCode(t, pull.ClosePipe(0), nanoact.ErrNotFound)
 }

@@ -114,14 +114,16 @@ func (t *pipeTracker) endpointOf(p mangos.Pipe, fn func(*endpoint)) {
 	}
 }
 
-// close closes one pipe by id.
-func (t *pipeTracker) close(id uint32) {
+// close closes one pipe by id, reporting whether it was live.
+func (t *pipeTracker) close(id uint32) bool {
 	t.mu.Lock()
 	p := t.live[id]
 	t.mu.Unlock()
-	if p != nil {
-		_ = p.Close()
+	if p == nil {
+		return false
 	}
+	_ = p.Close()
+	return true
 }
 
 // publish runs on the socket actor for each pipe event, in the order the

@@ -398,6 +398,22 @@ func (s *Socket) SetSurveyTime(d time.Duration) error {
 // Pipes returns the number of live connections.
 func (s *Socket) Pipes() int { return s.eng.Pipes() }
 
+// ClosePipe closes the connection with the given id (a Msg.Pipe or
+// PipeEvent.Pipe), as NNG's nng_pipe_close: a server drops a peer that
+// misbehaves or says nothing. Its dialer, if any, redials as after any
+// lost connection. It fails with ErrNotFound when no such connection is
+// live (never was, or already gone). It closes the connection's file
+// descriptor and does not wait for the pipe's goroutines.
+func (s *Socket) ClosePipe(id uint32) error {
+	if s.isClosed() {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: close pipe"}
+	}
+	if !s.pipes.close(id) {
+		return nanoact.Errorf(nanoact.CodeNotFound, "sockets: close pipe", "no connection %d", id)
+	}
+	return nil
+}
+
 // Dialers returns the socket's dialers, oldest first.
 func (s *Socket) Dialers() []*Dialer {
 	s.mu.Lock()
