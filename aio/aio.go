@@ -898,10 +898,7 @@ func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
 		a.resolve(v, nil, pipe)
 		return
 	}
-	v, err = sockets.Decode[T](m, mode, a.cd)
-	if _, isBytes := any(v).([]byte); err == nil && !(isBytes && mode != sockets.Serial) {
-		m.Free() // the value holds no reference to the body
-	}
+	v, err = sockets.Take[T](m, mode, a.cd)
 	a.resolve(v, err, pipe)
 }
 

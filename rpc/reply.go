@@ -93,7 +93,7 @@ func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Re
 // serve decodes one request, runs the handler and builds the reply (the
 // error reply on failure), recovering a panic.
 func serve[Req, Resp any](ctx context.Context, m *sockets.Msg, cd sockets.Codec, h Handler[Req, Resp], cfg config) (reply *sockets.Msg, err error) {
-	req, err := sockets.Decode[Req](m, cfg.recvMode, cd)
+	req, err := sockets.Take[Req](m, cfg.recvMode, cd)
 	if err != nil {
 		return sockets.NewMsg(errorReply), err
 	}

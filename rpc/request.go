@@ -78,9 +78,5 @@ func decodeReply[T any](m *sockets.Msg, mode sockets.Mode, cd sockets.Codec) (T,
 		m.Free()
 		return zero, fmt.Errorf("rpc: request: %w", ErrRemote)
 	}
-	v, err := sockets.Decode[T](m, mode, cd)
-	if _, isBytes := any(v).([]byte); err == nil && !isBytes {
-		m.Free()
-	}
-	return v, err
+	return sockets.Take[T](m, mode, cd)
 }

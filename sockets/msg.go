@@ -1,7 +1,9 @@
 package sockets
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"sync"
 
 	"go.nanomsg.org/mangos/v3"
@@ -252,9 +254,37 @@ func RecvAs[T any](ctx context.Context, c Conn, opts ...RecvOption) (T, error) {
 		var zero T
 		return zero, err
 	}
-	v, err := Decode[T](m, rc.mode, c.Codec())
-	if _, isBytes := any(v).([]byte); err == nil && !(isBytes && rc.mode != Serial) {
-		m.Free() // the decoded value holds no reference to the body
+	return Take[T](m, rc.mode, c.Codec())
+}
+
+// shareOver is the size above which Take hands a raw body over as a []byte
+// without copying it; smaller ones are copied, so that the message's
+// buffers go back to the pool.
+const shareOver = 4 << 10
+
+// Take decodes m as Decode does and takes ownership of m: it is freed,
+// its buffers back in the pool, once the value is made. The exception is
+// T = []byte in a raw mode with a body over 4 KiB, which the value shares
+// instead of copying (m is then left to the garbage collector). Small raw
+// bodies are copied: one small allocation, where keeping the message out
+// of the pool would cost three. A *ConvertError holds its own copy of the
+// bytes.
+func Take[T any](m *Msg, mode Mode, cd Codec) (T, error) {
+	var zero T
+	if _, isBytes := any(zero).([]byte); isBytes && mode != Serial {
+		if len(m.Body) > shareOver {
+			return any(m.Body).(T), nil
+		}
+		b := make([]byte, len(m.Body))
+		copy(b, m.Body)
+		m.Free()
+		return any(b).(T), nil
 	}
+	v, err := Decode[T](m, mode, cd)
+	var ce *nanoact.ConvertError
+	if errors.As(err, &ce) {
+		ce.Data = bytes.Clone(ce.Data)
+	}
+	m.Free()
 	return v, err
 }

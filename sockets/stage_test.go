@@ -153,3 +153,47 @@ func TestStageSendRep(t *testing.T) {
 		m.Free()
 	}
 }
+
+// Take decodes and owns the message: small raw bodies are copied, large
+// ones shared, and a conversion error keeps its own bytes.
+func TestTake(t *testing.T) {
+	t.Parallel()
+	small, err := sockets.Take[[]byte](sockets.NewMsg([]byte("small")), sockets.Raw, nil)
+	if err != nil || string(small) != "small" {
+		t.Fatalf("%q %v", small, err)
+	}
+	big := make([]byte, 64<<10)
+	big[len(big)-1] = 7
+	m := sockets.NewMsg(big)
+	shared, err := sockets.Take[[]byte](m, sockets.Raw, nil)
+	if err != nil || len(shared) != len(big) || shared[len(shared)-1] != 7 || &shared[0] != &m.Body[0] {
+		t.Fatalf("large body not shared: %v", err)
+	}
+	empty, err := sockets.Take[[]byte](sockets.NewMsg(nil), sockets.Raw, nil)
+	if err != nil || empty == nil || len(empty) != 0 {
+		t.Fatalf("empty body: %v %v", empty, err)
+	}
+	_, err = sockets.Take[[]float64](sockets.NewMsg([]byte("seven")), sockets.Double, nil)
+	var ce *nanoact.ConvertError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%v", err)
+	}
+	sockets.NewMsg([]byte("XXXXX")).Free() // reuse the pooled buffer
+	if string(ce.Data) != "seven" {
+		t.Fatalf("error data %q", ce.Data)
+	}
+	v, err := sockets.Take[int](encodeCBOR(t, 42), sockets.Serial, nil)
+	if err != nil || v != 42 {
+		t.Fatalf("%v %v", v, err)
+	}
+}
+
+func encodeCBOR(t *testing.T, v any) *sockets.Msg {
+	t.Helper()
+	b, err := sockets.NewMsg(nil), error(nil)
+	b.Body, err = open(t, sockets.Pair).Codec().Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
