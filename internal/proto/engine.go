@@ -456,14 +456,19 @@ func (p *pipe) deliver(q chan *Message, m *Message) {
 		return
 	}
 	select {
-	case q <- m:
+	case q <- m: // the usual case: room in the queue
 		e.ready.notify()
-	case <-p.closeq:
-		m.Free()
-		return
-	case <-e.closeq:
-		m.Free()
-		return
+	default:
+		select {
+		case q <- m:
+			e.ready.notify()
+		case <-p.closeq:
+			m.Free()
+			return
+		case <-e.closeq:
+			m.Free()
+			return
+		}
 	}
 	if own && e.nwait.Load() > 0 {
 		e.pump()
