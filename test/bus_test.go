@@ -8,6 +8,7 @@ import (
 	"go.nanomsg.org/mangos/v3/protocol/bus"
 	_ "go.nanomsg.org/mangos/v3/transport/tcp" // mangos' own tcp, for the mangos side
 
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -53,7 +54,7 @@ func TestBusMangos(t *testing.T) {
 					t.Fatalf("mangos dial %s: %v", l.URL(), err)
 				}
 			} else {
-				url := "tcp://127.0.0.1:" + freePort(t)
+				url := "tcp://127.0.0.1:" + testkit.FreePort(t)
 				if err := mb.Listen(url); err != nil {
 					t.Fatalf("mangos listen %s: %v", url, err)
 				}

@@ -7,19 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -33,21 +28,6 @@ const (
 	// opLimit bounds every send, receive and wait of a test.
 	opLimit = 10 * time.Second
 )
-
-// requireNngcat returns the path of nngcat (C NNG's command-line peer). It
-// skips the test when nngcat is not in PATH, and fails it instead under CI
-// (CI=true), where a silent skip would hide the whole interop suite.
-func requireNngcat(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("nngcat")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nngcat missing under CI")
-		}
-		t.Skip("nngcat (C NNG) not in PATH: skipping the interop test (bash .ci/run installs it)")
-	}
-	return p
-}
 
 // transport is one entry of the transport matrix.
 type transport struct {
@@ -66,34 +46,17 @@ var transports = []transport{
 	{
 		name:     "tcp",
 		goListen: func(*testing.T) string { return "tcp://127.0.0.1:0" },
-		free:     func(t *testing.T) string { return "tcp://127.0.0.1:" + freePort(t) },
+		free:     func(t *testing.T) string { return "tcp://127.0.0.1:" + testkit.FreePort(t) },
 	},
 	{name: "ipc", goListen: ipcURL, free: ipcURL},
 	{
 		name:     "ws",
 		goListen: func(*testing.T) string { return "ws://127.0.0.1:0/nanoact" },
-		free:     func(t *testing.T) string { return "ws://127.0.0.1:" + freePort(t) + "/nanoact" },
+		free:     func(t *testing.T) string { return "ws://127.0.0.1:" + testkit.FreePort(t) + "/nanoact" },
 	},
 }
 
-// freePort returns a loopback TCP port nobody listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
-func ipcURL(t *testing.T) string { return "ipc://" + filepath.Join(t.TempDir(), "s.ipc") }
+func ipcURL(t *testing.T) string { return "ipc://" + testkit.IPCPath(t) }
 
 // open opens a socket of protocol p, with a short reconnect time so that
 // an Async dialer finds a peer that starts listening after it, and closes
@@ -141,7 +104,7 @@ func forEachLink(t *testing.T, fn func(t *testing.T, tr transport, nngListens bo
 				name = tr.name + "/nngcat-listens"
 			}
 			t.Run(name, func(t *testing.T) {
-				requireNngcat(t)
+				testkit.Nngcat(t)
 				t.Parallel()
 				fn(t, tr, nngListens)
 			})
@@ -198,7 +161,7 @@ func recvFrom(t *testing.T, ctx context.Context, s *sockets.Socket, cat *nngcat)
 	t.Helper()
 	b, err := sockets.RecvAs[[]byte](ctx, s, sockets.Raw)
 	if err != nil {
-		t.Fatalf("%s recv from nngcat %s: %v\n(%d pipe(s); nngcat %s)", s.Protocol(), cat, err, s.Pipes(), cat.state())
+		t.Fatalf("%s recv from nngcat %s: %v\n(%d pipe(s); nngcat %s)", s.Protocol(), cat, err, s.Pipes(), cat.State())
 	}
 	return b
 }
@@ -219,118 +182,32 @@ func wantCode(t *testing.T, err error, want *nanoact.Error) {
 	}
 }
 
-// syncBuffer collects a process's output; it may be read while the process
-// writes, and signals each write on grew.
-type syncBuffer struct {
-	mu   sync.Mutex
-	b    bytes.Buffer
-	grew chan struct{}
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{grew: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	n, err := b.b.Write(p)
-	b.mu.Unlock()
-	select {
-	case b.grew <- struct{}{}:
-	default:
-	}
-	return n, err
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
-}
-
 // nngcat is a running nngcat process.
-type nngcat struct {
-	args   []string
-	cancel context.CancelFunc
-	out    *syncBuffer
-	errOut *syncBuffer
-	done   chan struct{} // closed once Wait has returned
-	err    error         // Wait's result, valid after done
-}
+type nngcat struct{ *testkit.Proc }
 
 // startNngcat starts nngcat with args (and stdin, if not nil). The process
 // is killed after procLimit, and at cleanup if still running; cleanup
 // returns once it has been waited for.
 func startNngcat(t *testing.T, stdin []byte, args ...string) *nngcat {
 	t.Helper()
-	bin := requireNngcat(t)
-	ctx, cancel := context.WithTimeout(context.Background(), procLimit)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.WaitDelay = time.Second
-	p := &nngcat{args: args, cancel: cancel, out: newSyncBuffer(), errOut: newSyncBuffer(), done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.errOut
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start nngcat %s: %v", p, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(p.kill)
-	return p
-}
-
-func (p *nngcat) String() string { return strings.Join(p.args, " ") }
-
-// kill kills the process (if it still runs) and waits for it.
-func (p *nngcat) kill() {
-	p.cancel()
-	<-p.done
-}
-
-// state describes the process for failure messages.
-func (p *nngcat) state() string {
-	if p.exited() {
-		return fmt.Sprintf("exited: %v, stdout %q, stderr %q", p.err, p.out.Bytes(), p.errOut.Bytes())
-	}
-	return fmt.Sprintf("running, stdout %q, stderr %q", p.out.Bytes(), p.errOut.Bytes())
-}
-
-// exited reports whether the process has exited.
-func (p *nngcat) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return &nngcat{testkit.Exec(t, procLimit, stdin, testkit.Nngcat(t), args...)}
 }
 
 // wait waits for the process to exit on its own, fails the test unless it
 // exited with status 0, and returns its standard output.
 func (p *nngcat) wait(t *testing.T) []byte {
 	t.Helper()
-	err := p.waitExit(t)
-	if err != nil {
-		t.Fatalf("nngcat %s: %v\nstderr: %s\nstdout: %q", p, err, p.errOut.Bytes(), p.out.Bytes())
+	if err := p.waitExit(t); err != nil {
+		t.Fatalf("%s: %v\nstderr: %s\nstdout: %q", p, err, p.ErrOut.Bytes(), p.Out.Bytes())
 	}
-	return p.out.Bytes()
+	return p.Out.Bytes()
 }
 
-// waitExit waits for the process to exit and returns Wait's error.
+// waitExit waits for the process to exit and returns its error.
 func (p *nngcat) waitExit(t *testing.T) error {
 	t.Helper()
-	tm := time.NewTimer(procLimit + 5*time.Second)
-	defer tm.Stop()
-	select {
-	case <-p.done:
-		return p.err
-	case <-tm.C:
-		t.Fatalf("nngcat %s did not exit", p)
-		return nil
-	}
+	_, err := p.Wait(t, procLimit+5*time.Second)
+	return err
 }
 
 // waitOutput waits until the process has written at least n bytes to its
@@ -338,23 +215,7 @@ func (p *nngcat) waitExit(t *testing.T) error {
 // exits first or opLimit passes.
 func (p *nngcat) waitOutput(t *testing.T, n int) []byte {
 	t.Helper()
-	tm := time.NewTimer(opLimit)
-	defer tm.Stop()
-	for {
-		if out := p.out.Bytes(); len(out) >= n {
-			return out
-		}
-		select {
-		case <-p.out.grew:
-		case <-p.done:
-			if out := p.out.Bytes(); len(out) >= n {
-				return out
-			}
-			t.Fatalf("nngcat %s exited (%v) after writing %q, want %d bytes\nstderr: %s", p, p.err, p.out.Bytes(), n, p.errOut.Bytes())
-		case <-tm.C:
-			t.Fatalf("nngcat %s wrote %q in %v, want %d bytes\nstderr: %s", p, p.out.Bytes(), opLimit, n, p.errOut.Bytes())
-		}
-	}
+	return p.WaitOutput(t, n, opLimit)
 }
 
 // args builds an nngcat command line.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -222,8 +223,8 @@ func TestSurvey(t *testing.T) {
 			wantBytes(t, "survey", recvFrom(t, ctx, resp, cat), []byte("census"))
 			send(t, ctx, resp, []byte("one"))
 			wantBytes(t, "answer nngcat printed", cat.waitOutput(t, 3), []byte("one"))
-			cat.kill()
-			wantBytes(t, "nngcat output", cat.out.Bytes(), []byte("one"))
+			cat.Stop()
+			wantBytes(t, "nngcat output", cat.Out.Bytes(), []byte("one"))
 		})
 	})
 }
@@ -251,8 +252,8 @@ func TestPair(t *testing.T) {
 				send(t, ctx, s, "done")
 				want := []byte("pongdone\x00")
 				wantBytes(t, "nngcat output", cat.waitOutput(t, len(want)), want)
-				cat.kill()
-				wantBytes(t, "nngcat output", cat.out.Bytes(), want)
+				cat.Stop()
+				wantBytes(t, "nngcat output", cat.Out.Bytes(), want)
 			})
 		})
 	}
@@ -312,7 +313,7 @@ func TestRawEncodings(t *testing.T) {
 	for _, tr := range transports {
 		for _, c := range sends {
 			t.Run(tr.name+"/go-sends/"+c.name, func(t *testing.T) {
-				requireNngcat(t)
+				testkit.Nngcat(t)
 				t.Parallel()
 				push := open(t, sockets.Push)
 				addr := attach(t, push, tr, false)
@@ -329,7 +330,7 @@ func TestRawEncodings(t *testing.T) {
 		}
 		for _, c := range recvs {
 			t.Run(tr.name+"/nngcat-sends/"+c.name, func(t *testing.T) {
-				requireNngcat(t)
+				testkit.Nngcat(t)
 				t.Parallel()
 				pull := open(t, sockets.Pull)
 				addr := attach(t, pull, tr, false)

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
 // recv-size-max against nngcat: an oversize message from nngcat closes
 // that connection only and is counted; a small one gets through.
 func TestRecvSizeMaxInterop(t *testing.T) {
-	requireNngcat(t)
+	testkit.Nngcat(t)
 	t.Parallel()
 	pull := open(t, sockets.Pull, sockets.WithRecvSizeMax(100))
 	l, err := pull.Listen("tcp://127.0.0.1:0")
@@ -24,7 +25,7 @@ func TestRecvSizeMaxInterop(t *testing.T) {
 		n, _ := pull.Stat("oversize")
 		return n == 1
 	})
-	big.kill()
+	big.Stop()
 	small := startNngcat(t, nil, args("--push", "--dial", l.URL(), "--data", "small", "--count", 1)...)
 	ctx := ctxT(t)
 	wantBytes(t, "small message", recvFrom(t, ctx, pull, small), []byte("small"))
@@ -36,7 +37,7 @@ func TestRecvSizeMaxInterop(t *testing.T) {
 // surveyor:survey-time against an nngcat respondent: its answer arrives
 // within the survey, then the survey times out.
 func TestSurveyTimeInterop(t *testing.T) {
-	requireNngcat(t)
+	testkit.Nngcat(t)
 	t.Parallel()
 	sur := open(t, sockets.Surveyor)
 	if err := sockets.Set(sur, sockets.SurveyTime, 300*time.Millisecond); err != nil {

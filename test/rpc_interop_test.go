@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -14,7 +15,7 @@ import (
 // nngcat's rep.
 func TestRPCInterop(t *testing.T) {
 	t.Run("nngcat-req/rpc-server", func(t *testing.T) {
-		requireNngcat(t)
+		testkit.Nngcat(t)
 		t.Parallel()
 		srv, err := rpc.NewServer(func(_ context.Context, q []byte) ([]byte, error) {
 			if string(q) == "fail" {
@@ -36,7 +37,7 @@ func TestRPCInterop(t *testing.T) {
 		}
 	})
 	t.Run("rpc-request/nngcat-rep", func(t *testing.T) {
-		requireNngcat(t)
+		testkit.Nngcat(t)
 		t.Parallel()
 		req := open(t, sockets.Req)
 		addr := attach(t, req, transports[0], true)

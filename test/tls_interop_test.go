@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -84,9 +85,9 @@ func binFile(t *testing.T, b []byte) string {
 func wantNngcatFails(t *testing.T, cat *nngcat, words ...string) {
 	t.Helper()
 	if err := cat.waitExit(t); err == nil {
-		t.Fatalf("nngcat %s succeeded; stdout %q", cat, cat.out.Bytes())
+		t.Fatalf("nngcat %s succeeded; stdout %q", cat, cat.Out.Bytes())
 	}
-	stderr := string(cat.errOut.Bytes())
+	stderr := string(cat.ErrOut.Bytes())
 	for _, w := range words {
 		if strings.Contains(stderr, w) {
 			return
@@ -102,7 +103,7 @@ func TestTLSNngcatDials(t *testing.T) {
 	for _, sc := range tlsSchemes {
 		for _, cn := range []string{"127.0.0.1", "localhost"} {
 			t.Run(sc.name+"/"+cn, func(t *testing.T) {
-				requireNngcat(t)
+				testkit.Nngcat(t)
 				t.Parallel()
 				pf := writePEMFiles(t, cn)
 				rep := open(t, sockets.Rep)
@@ -126,10 +127,10 @@ func TestTLSNngcatListens(t *testing.T) {
 	for _, sc := range tlsSchemes {
 		for _, cn := range []string{"127.0.0.1", "localhost"} {
 			t.Run(sc.name+"/"+cn, func(t *testing.T) {
-				requireNngcat(t)
+				testkit.Nngcat(t)
 				t.Parallel()
 				pf := writePEMFiles(t, cn)
-				port := freePort(t)
+				port := testkit.FreePort(t)
 				// nngcat listens by the certificate's name too: NNG's
 				// ws listener serves only requests whose Host header
 				// names its URL's host.
@@ -156,7 +157,7 @@ func TestTLSNngcatListens(t *testing.T) {
 func TestTLSNngcatMutual(t *testing.T) {
 	for _, sc := range tlsSchemes {
 		t.Run(sc.name, func(t *testing.T) {
-			requireNngcat(t)
+			testkit.Nngcat(t)
 			t.Parallel()
 			srvPF, cliPF, otherPF := writePEMFiles(t, "127.0.0.1"), writePEMFiles(t, "nngcat"), writePEMFiles(t, "nngcat")
 			rep := open(t, sockets.Rep)
@@ -186,7 +187,7 @@ func TestTLSNngcatMutual(t *testing.T) {
 // ErrPeerAuth against nngcat serving a certificate we do not trust.
 func TestTLSNngcatVerifyFailure(t *testing.T) {
 	t.Run("nngcat-dials", func(t *testing.T) {
-		requireNngcat(t)
+		testkit.Nngcat(t)
 		t.Parallel()
 		named, wrong := writePEMFiles(t, "localhost"), writePEMFiles(t, "localhost")
 		rep := open(t, sockets.Rep)
@@ -209,10 +210,10 @@ func TestTLSNngcatVerifyFailure(t *testing.T) {
 		wantBytes(t, "reply", cat.wait(t), []byte("fine"))
 	})
 	t.Run("go-dials", func(t *testing.T) {
-		requireNngcat(t)
+		testkit.Nngcat(t)
 		t.Parallel()
 		pf, wrong := writePEMFiles(t, "127.0.0.1"), writePEMFiles(t, "127.0.0.1")
-		port := freePort(t)
+		port := testkit.FreePort(t)
 		startNngcat(t, nil, args("--rep", "--listen", "tls+tcp://127.0.0.1:"+port, "--cert", pf.cert, "--key", pf.key, "--data", "x")...)
 		url := "tls+tcp://127.0.0.1:" + port
 		for _, cli := range []*sockets.TLSConfig{

@@ -40,7 +40,7 @@ func TestWrongProtocolPeer(t *testing.T) {
 			return false
 		}
 		deadline := time.Now().Add(opLimit)
-		for !(logged && rejected()) && !bad.exited() {
+		for !(logged && rejected()) && !bad.Exited() {
 			if rep.Pipes() != 0 {
 				t.Fatalf("rep accepted nngcat's push: %d pipe(s)", rep.Pipes())
 			}
@@ -51,9 +51,9 @@ func TestWrongProtocolPeer(t *testing.T) {
 		}
 		if logged {
 			if !rejected() {
-				t.Fatalf("nngcat %s exited (%v, stderr %q) before our rep logged the rejection", bad, bad.err, bad.errOut.Bytes())
+				t.Fatalf("nngcat %s exited (%v, stderr %q) before our rep logged the rejection", bad, bad.Err(), bad.ErrOut.Bytes())
 			}
-			bad.kill()
+			bad.Stop()
 		} else if err := bad.waitExit(t); err == nil {
 			t.Fatalf("nngcat %s succeeded against a rep: it sent its message", bad)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -57,7 +58,7 @@ func catInteropPairs() []catPeers {
 // has, with cat on either end, dialing and listening, over tcp and ipc,
 // and checks both outputs byte for byte.
 func TestCatInterop(t *testing.T) {
-	requireNngcat(t)
+	testkit.Nngcat(t)
 	for _, pc := range catInteropPairs() {
 		for _, oursIsA := range []bool{true, false} {
 			for _, oursListens := range []bool{true, false} {
@@ -98,10 +99,10 @@ func runCatInterop(t *testing.T, ours, theirs catRole, oursListens bool, tr stri
 	if oursListens {
 		listen := "tcp://127.0.0.1:0"
 		if tr == "ipc" {
-			listen = "ipc://" + catIPCPath(t)
+			listen = "ipc://" + testkit.IPCPath(t)
 		}
 		oursP = startCat(t, nil, append(append([]string{}, ours.args...), "--listen", listen, "-v")...)
-		line := oursP.out.waitFor(t, oursP.name, 0, "\n", oursP.done)
+		line := oursP.firstLine(t)
 		url = strings.TrimSuffix(strings.TrimPrefix(line, "Listening at: "), "\n")
 		if !strings.HasPrefix(line, "Listening at: "+tr+"://") {
 			t.Fatalf("verbose line %q, want Listening at: %s://...", line, tr)
@@ -111,7 +112,7 @@ func runCatInterop(t *testing.T, ours, theirs catRole, oursListens bool, tr stri
 	} else {
 		url = "tcp://" + catFreePort(t)
 		if tr == "ipc" {
-			url = "ipc://" + catIPCPath(t)
+			url = "ipc://" + testkit.IPCPath(t)
 		}
 		theirsP = startNngcat(t, append(append([]string{}, theirs.args...), "--listen", url)...)
 		waitListening(t, url, theirsP)
@@ -143,9 +144,9 @@ func TestCatInteropPairAlias(t *testing.T) {
 		{[]string{"--pair", "--compat"}, "--pair0"},
 	} {
 		t.Run(strings.Join(tc.ours, ""), func(t *testing.T) {
-			requireNngcat(t)
+			testkit.Nngcat(t)
 			t.Parallel()
-			url := "ipc://" + catIPCPath(t)
+			url := "ipc://" + testkit.IPCPath(t)
 			theirs := startNngcat(t, tc.theirs, "--listen", url, "--data", "theirs", "--quoted", "--recv-timeout", "2")
 			waitListening(t, url, theirs)
 			ours := startCat(t, nil, append(tc.ours, "--dial", url, "--data", "ours", "--quoted", "--recv-timeout", "2")...)
@@ -164,7 +165,7 @@ func TestCatInteropPairAlias(t *testing.T) {
 // with --cacert, or skips the check with --insecure; and a combined
 // certificate-and-key file, which --cert alone takes.
 func TestCatInteropTLS(t *testing.T) {
-	requireNngcat(t)
+	testkit.Nngcat(t)
 	certPEM, keyPEM, err := sockets.WriteCert("127.0.0.1", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +194,7 @@ func TestCatInteropTLS(t *testing.T) {
 			req := []string{"--req0", "--data", "ping", "--quoted"}
 			if tc.oursListens {
 				ours := startCat(t, nil, append(append(rep, tc.listenTLS...), "--listen", "tls+tcp://127.0.0.1:0", "-v")...)
-				line := ours.out.waitFor(t, ours.name, 0, "\n", ours.done)
+				line := ours.firstLine(t)
 				url := strings.TrimSuffix(strings.TrimPrefix(line, "Listening at: "), "\n")
 				theirs := startNngcat(t, append(append(req, tc.dialTLS...), "--dial", url)...)
 				if got := theirs.waitOK(t); got != "\"pong\"\n" {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -209,10 +210,10 @@ func listenCat(t *testing.T, tr string, args ...string) (*catProc, string) {
 	t.Helper()
 	url := "tcp://127.0.0.1:0"
 	if tr == "ipc" {
-		url = "ipc://" + catIPCPath(t)
+		url = "ipc://" + testkit.IPCPath(t)
 	}
 	p := startCat(t, nil, append(args, "--listen", url, "--verbose")...)
-	line := p.out.waitFor(t, p.name, 0, "\n", p.done)
+	line := p.firstLine(t)
 	if !strings.HasPrefix(line, "Listening at: ") {
 		t.Fatalf("%s: first line %q", p, line)
 	}
@@ -326,7 +327,7 @@ func TestCatSurvey(t *testing.T) {
 // with --recv-timeout and data then fails its next receive, as nngcat's.
 func TestCatAsyncDial(t *testing.T) {
 	t.Parallel()
-	url := "ipc://" + catIPCPath(t)
+	url := "ipc://" + testkit.IPCPath(t)
 	req := startCat(t, nil, "--async", "-d", "0.2", "--connect", url, "--req0", "-D", "ping", "--ascii")
 	code, out, errOut := execCat(t, nil, "--rep0", "--recv-timeout=3", "--listen", url, "-D", "pong", "--ascii")
 	if code != 1 || out != "ping" || !strings.Contains(errOut, "receive error") || !strings.Contains(errOut, "Timed out") {
@@ -377,14 +378,14 @@ func TestCatSerialFormat(t *testing.T) {
 	if _, rest, _ := strings.Cut(out, "\n"); code != 0 || rest != "[1 a 2.5]\nmap[x:1]\n" {
 		t.Fatalf("exit %d, printed %q", code, out)
 	}
-	if !strings.Contains(pull.errOut.String(), "skipped a message of 9 bytes: not serial (CBOR) data") {
-		t.Fatalf("stderr %q", pull.errOut)
+	if !strings.Contains(pull.ErrOut.String(), "skipped a message of 9 bytes: not serial (CBOR) data") {
+		t.Fatalf("stderr %q", pull.ErrOut)
 	}
 }
 
 // TestCatIPCAliases runs pair0 over -X/-x (nngcat's ipc:/// + path).
 func TestCatIPCAliases(t *testing.T) {
-	path := catIPCPath(t)
+	path := testkit.IPCPath(t)
 	a := startCat(t, nil, "--pair0", "-X", path, "-D", "a", "-Q", "--recv-timeout", "0.5")
 	waitListening(t, "ipc://"+path, a)
 	if code, out, errOut := execCat(t, nil, "--pair0", "-x", path, "-D", "b", "-Q", "--recv-timeout", "0.5"); code != 0 || out != "\"a\"\n" {
@@ -397,11 +398,11 @@ func TestCatIPCAliases(t *testing.T) {
 
 func TestCatInterrupt(t *testing.T) {
 	p := startCat(t, nil, "--pull", "--listen", "tcp://127.0.0.1:0", "-v")
-	p.out.waitFor(t, p.name, 0, "\n", p.done)
-	p.stop()
+	p.firstLine(t)
+	p.Stop()
 	code, _ := p.wait(t)
-	if code != 1 || !strings.Contains(p.errOut.String(), "interrupted") {
-		t.Fatalf("exit %d, stderr %q", code, p.errOut)
+	if code != 1 || !strings.Contains(p.ErrOut.String(), "interrupted") {
+		t.Fatalf("exit %d, stderr %q", code, p.ErrOut)
 	}
 }
 

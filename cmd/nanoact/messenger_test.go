@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/nanoact/nanoact/internal/testkit"
 )
 
 // msgrHelperEnv makes the test binary run main's run with the arguments
@@ -39,8 +41,8 @@ type msgrTerm struct {
 	t    *testing.T
 	name string
 	tty  *os.File
-	out  *catBuffer // what the terminal shows, "\r\n" as written
-	pos  int        // where expect looks from
+	out  *testkit.Buffer // what the terminal shows, "\r\n" as written
+	pos  int             // where expect looks from
 	done chan struct{}
 	err  error // Wait's result, after done
 }
@@ -58,7 +60,7 @@ func startMessenger(t *testing.T, name string, args ...string) *msgrTerm {
 		cancel()
 		t.Fatalf("start %s on a pty: %v", name, err)
 	}
-	m := &msgrTerm{t: t, name: name, tty: tty, out: newCatBuffer(), done: make(chan struct{})}
+	m := &msgrTerm{t: t, name: name, tty: tty, out: testkit.NewBuffer(), done: make(chan struct{})}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -105,7 +107,7 @@ func (m *msgrTerm) expect(re string) []string {
 			return subs
 		}
 		select {
-		case <-m.out.grew:
+		case <-m.out.Grew():
 		case <-deadline.C:
 			m.t.Fatalf("%s: no %q after %q within %v", m.name, re, s[m.pos:], catWaitLimit)
 		}
@@ -245,7 +247,7 @@ func TestMessengerUsage(t *testing.T) {
 
 func runMessengerCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	out, errOut := newCatBuffer(), newCatBuffer()
+	out, errOut := testkit.NewBuffer(), testkit.NewBuffer()
 	code := run(context.Background(), append([]string{"messenger"}, args...), out, errOut)
 	return code, out.String(), errOut.String()
 }
