@@ -9,12 +9,11 @@ import (
 	"go.nanomsg.org/mangos/v3"
 	mpull "go.nanomsg.org/mangos/v3/protocol/pull"
 	mpush "go.nanomsg.org/mangos/v3/protocol/push"
-	mrep "go.nanomsg.org/mangos/v3/protocol/rep"
-	mreq "go.nanomsg.org/mangos/v3/protocol/req"
 	_ "go.nanomsg.org/mangos/v3/transport/inproc"
 	_ "go.nanomsg.org/mangos/v3/transport/tcp"
 
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -41,7 +40,7 @@ func BenchmarkReqRep(b *testing.B) {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("aio/%s/%d", tr, size), func(b *testing.B) { benchReqRep(b, tr, size, true) })
 			b.Run(fmt.Sprintf("sockets/%s/%d", tr, size), func(b *testing.B) { benchReqRep(b, tr, size, false) })
-			b.Run(fmt.Sprintf("mangos/%s/%d", tr, size), func(b *testing.B) { benchMangosReqRep(b, tr, size) })
+			b.Run(fmt.Sprintf("mangos/%s/%d", tr, size), func(b *testing.B) { testkit.BenchMangosReqRep(b, benchURL(tr), size) })
 		}
 	}
 }
@@ -89,63 +88,6 @@ func benchReqRep(b *testing.B, tr string, size int, useAio bool) {
 			b.Fatal(err)
 		}
 		m.Free()
-	}
-	_ = rep.Close()
-	<-done
-}
-
-func mangosListen(b *testing.B, s mangos.Socket, tr string) string {
-	b.Helper()
-	url := benchURL(tr)
-	l, err := s.NewListener(url, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	if tr == "tcp" {
-		return l.Address()
-	}
-	return url
-}
-
-func benchMangosReqRep(b *testing.B, tr string, size int) {
-	rep, _ := mrep.NewSocket()
-	defer rep.Close()
-	url := mangosListen(b, rep, tr)
-	req, _ := mreq.NewSocket()
-	defer req.Close()
-	if err := req.Dial(url); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := rep.RecvMsg()
-			if err != nil {
-				return
-			}
-			if rep.SendMsg(m) != nil {
-				return
-			}
-		}
-	}()
-	payload := make([]byte, size)
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	for b.Loop() {
-		m := mangos.NewMessage(size)
-		m.Body = append(m.Body, payload...)
-		if err := req.SendMsg(m); err != nil {
-			b.Fatal(err)
-		}
-		r, err := req.RecvMsg()
-		if err != nil {
-			b.Fatal(err)
-		}
-		r.Free()
 	}
 	_ = rep.Close()
 	<-done
@@ -212,7 +154,7 @@ func benchInFlight(b *testing.B, tr string, useAio bool) {
 func benchMangosInFlight(b *testing.B, tr string) {
 	pull, _ := mpull.NewSocket()
 	defer pull.Close()
-	url := mangosListen(b, pull, tr)
+	url := testkit.MangosListen(b, pull, benchURL(tr))
 	push, _ := mpush.NewSocket()
 	defer push.Close()
 	if err := push.Dial(url); err != nil {

@@ -10,11 +10,10 @@ import (
 	"go.nanomsg.org/mangos/v3"
 	mpull "go.nanomsg.org/mangos/v3/protocol/pull"
 	mpush "go.nanomsg.org/mangos/v3/protocol/push"
-	mrep "go.nanomsg.org/mangos/v3/protocol/rep"
-	mreq "go.nanomsg.org/mangos/v3/protocol/req"
 	_ "go.nanomsg.org/mangos/v3/transport/ipc"
 	_ "go.nanomsg.org/mangos/v3/transport/tcp"
 
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -36,7 +35,7 @@ func BenchmarkReqRep(b *testing.B) {
 	for _, tr := range []string{"inproc", "ipc", "tcp"} {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("nanoact/%s/%d", tr, size), func(b *testing.B) { benchNanoactReqRep(b, tr, size) })
-			b.Run(fmt.Sprintf("mangos/%s/%d", tr, size), func(b *testing.B) { benchMangosReqRep(b, tr, size) })
+			b.Run(fmt.Sprintf("mangos/%s/%d", tr, size), func(b *testing.B) { testkit.BenchMangosReqRep(b, benchURL(b, tr), size) })
 		}
 	}
 }
@@ -82,68 +81,6 @@ func benchNanoactReqRep(b *testing.B, tr string, size int) {
 			b.Fatal(err)
 		}
 		m.Free()
-	}
-	_ = rep.Close()
-	<-done
-}
-
-func mangosURL(b *testing.B, tr string) string {
-	if tr == "tcp" {
-		return "tcp://127.0.0.1:0"
-	}
-	return benchURL(b, tr)
-}
-
-func mangosBound(l mangos.Listener, url string) string {
-	if url == "tcp://127.0.0.1:0" {
-		return l.Address()
-	}
-	return url
-}
-
-func benchMangosReqRep(b *testing.B, tr string, size int) {
-	rep, _ := mrep.NewSocket()
-	defer rep.Close()
-	url := mangosURL(b, tr)
-	l, err := rep.NewListener(url, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	req, _ := mreq.NewSocket()
-	defer req.Close()
-	if err := req.Dial(mangosBound(l, url)); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := rep.RecvMsg()
-			if err != nil {
-				return
-			}
-			if rep.SendMsg(m) != nil {
-				return
-			}
-		}
-	}()
-	payload := make([]byte, size)
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	for b.Loop() {
-		m := mangos.NewMessage(size)
-		m.Body = append(m.Body, payload...)
-		if err := req.SendMsg(m); err != nil {
-			b.Fatal(err)
-		}
-		r, err := req.RecvMsg()
-		if err != nil {
-			b.Fatal(err)
-		}
-		r.Free()
 	}
 	_ = rep.Close()
 	<-done
@@ -204,17 +141,10 @@ func benchNanoactPushPull(b *testing.B, tr string, size int) {
 func benchMangosPushPull(b *testing.B, tr string, size int) {
 	pull, _ := mpull.NewSocket()
 	defer pull.Close()
-	url := mangosURL(b, tr)
-	l, err := pull.NewListener(url, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Listen(); err != nil {
-		b.Fatal(err)
-	}
+	url := testkit.MangosListen(b, pull, benchURL(b, tr))
 	push, _ := mpush.NewSocket()
 	defer push.Close()
-	if err := push.Dial(mangosBound(l, url)); err != nil {
+	if err := push.Dial(url); err != nil {
 		b.Fatal(err)
 	}
 	payload := make([]byte, size)
