@@ -586,6 +586,19 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	}
 }
 
+// takeWord removes the 4-byte big-endian word at the front of m's body (a
+// request or survey id, a hop count) and returns it; a body too short for
+// one is freed, and takeWord reports false.
+func takeWord(m *Message) (uint32, bool) {
+	if len(m.Body) < 4 {
+		m.Free()
+		return 0, false
+	}
+	w := binary.BigEndian.Uint32(m.Body)
+	m.Body = m.Body[4:]
+	return w, true
+}
+
 // pipeHeader returns a 4-byte big-endian header holding id.
 func putID(b []byte, id uint32) []byte {
 	return binary.BigEndian.AppendUint32(b, id)

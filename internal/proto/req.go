@@ -167,12 +167,10 @@ func (s *req) ResendTime() time.Duration {
 }
 
 func (s *req) recvReply(_ *pipe, m *Message) {
-	if len(m.Body) < 4 {
-		m.Free()
+	id, ok := takeWord(m)
+	if !ok {
 		return
 	}
-	id := binary.BigEndian.Uint32(m.Body)
-	m.Body = m.Body[4:]
 	s.mu.Lock()
 	c := s.byID[id]
 	if c == nil {

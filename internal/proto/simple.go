@@ -78,17 +78,15 @@ type poly struct {
 func newPoly(raw bool) *poly {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoPair1, Peer: mangos.ProtoPair1, SelfName: "pair1", PeerName: "pair1"}, raw, 0, true)
 	e.onRecv = func(p *pipe, m *Message) {
-		if len(m.Body) < 4 {
-			m.Free()
+		hops, ok := takeWord(m)
+		if !ok {
 			return
 		}
-		hops := binary.BigEndian.Uint32(m.Body)
 		if hops >= defaultTTL {
 			m.Free()
 			return
 		}
-		m.Header = binary.BigEndian.AppendUint32(m.Header[:0], hops+1)
-		m.Body = m.Body[4:]
+		m.Header = putID(m.Header[:0], hops+1)
 		if !e.raw {
 			m.Header = m.Header[:0]
 		}

@@ -53,12 +53,11 @@ func newSurveyor(raw bool) *surveyor {
 	s.nextID.Store(binary.BigEndian.Uint32(b[:]))
 	if raw {
 		e.onRecv = func(p *pipe, m *Message) {
-			if len(m.Body) < 4 {
-				m.Free()
+			id, ok := takeWord(m)
+			if !ok {
 				return
 			}
-			m.Header = append(m.Header[:0], m.Body[:4]...)
-			m.Body = m.Body[4:]
+			m.Header = putID(m.Header[:0], id)
 			p.deliver(e.recvq, m)
 		}
 	} else {
@@ -82,12 +81,10 @@ func (s *surveyor) newCtx() *surveyCtx {
 }
 
 func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
-	if len(m.Body) < 4 {
-		m.Free()
+	id, ok := takeWord(m)
+	if !ok {
 		return
 	}
-	id := binary.BigEndian.Uint32(m.Body)
-	m.Body = m.Body[4:]
 	s.mu.Lock()
 	c := s.byID[id]
 	if c == nil {
