@@ -97,3 +97,66 @@ func ExampleSocket_Subscribe() {
 	fmt.Println(v)
 	// Output: [weather sunny]
 }
+
+// bodies is a Receiver that hands each message's body to a channel.
+type bodies chan string
+
+func (b bodies) Received(m *sockets.Msg, err error) {
+	if err != nil {
+		b <- "error: " + err.Error()
+		return
+	}
+	b <- string(m.Body)
+	m.Free()
+}
+
+// A receive started before any message exists waits in the socket's queue
+// with no goroutine; the connection's reader completes it. Cancel takes
+// back one still waiting.
+func ExampleSocket_RecvAsync() {
+	pull, _ := sockets.New(sockets.Pull, sockets.Listen("inproc://example-recv-async"))
+	defer pull.Close()
+	push, _ := sockets.New(sockets.Push, sockets.Dial("inproc://example-recv-async", sockets.Sync))
+	defer push.Close()
+
+	got := make(bodies, 1)
+	var first, second sockets.RecvOp
+	pull.RecvAsync(&first, got)
+	pull.RecvAsync(&second, got)
+	fmt.Println("second cancelled:", second.Cancel())
+
+	_ = push.Send(context.Background(), []byte("hello"), sockets.Raw)
+	fmt.Println(<-got)
+	// Output:
+	// second cancelled: true
+	// hello
+}
+
+// A reply staged on a rep socket answers its request at once, so that the
+// socket can take the next request before the reply is queued.
+func ExampleSocket_StageSend() {
+	rep, _ := sockets.New(sockets.Rep, sockets.Listen("inproc://example-stage"))
+	defer rep.Close()
+	req, _ := sockets.New(sockets.Req, sockets.Dial("inproc://example-stage", sockets.Sync))
+	defer req.Close()
+
+	ctx := context.Background()
+	_ = req.Send(ctx, "question")
+	q, _ := sockets.RecvAs[string](ctx, rep)
+	queue, err := rep.StageSend(sockets.NewMsg([]byte("answer to " + q)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = rep.Recv(sockets.NonBlock(ctx)) // the request is answered: rep may receive again
+	fmt.Println(nanoact.CodeOf(err))
+	if err := queue(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	a, _ := sockets.RecvAs[string](ctx, req, sockets.String)
+	fmt.Println(a)
+	// Output:
+	// 8 | Try again
+	// answer to question
+}
