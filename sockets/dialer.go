@@ -72,16 +72,22 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 	return d, nil
 }
 
-// transportOptions returns the options our own transports take.
+// transportOptions returns the options our own transports take: all of
+// them the handshake time-out and the events hook, those over TCP (tcp,
+// tls+tcp, ws, wss) the TCP socket options too.
 func (s *Socket) transportOptions(murl string) map[string]any {
-	if !strings.HasPrefix(murl, "nanoact.") {
+	scheme, _, _ := strings.Cut(murl, "://")
+	user, ours := strings.CutPrefix(scheme, "nanoact.")
+	if !ours {
 		return nil
 	}
 	opts := map[string]any{
 		transport.OptionHandshakeTimeout: s.cfg.handshakeTimeout,
 		transport.OptionEvents:           transportEvents{s},
 	}
-	if strings.HasPrefix(murl, "nanoact.tcp") {
+	switch user {
+	case "ipc", "unix", "abstract":
+	default:
 		opts[mangos.OptionNoDelay] = s.cfg.noDelay
 		opts[mangos.OptionKeepAlive] = s.cfg.keepAlive
 	}

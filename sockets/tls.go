@@ -464,9 +464,10 @@ func (t tlsEndpoint) applyEndpoint(c *endpointConfig) {
 func (s *Socket) endpointOptions(op, murl string, given *TLSConfig, dialer bool) (map[string]any, error) {
 	opts := s.transportOptions(murl)
 	scheme, rest, _ := strings.Cut(murl, "://")
-	if scheme != "tls+tcp" && scheme != "wss" {
+	scheme = strings.TrimPrefix(scheme, "nanoact.") // the user's scheme
+	if !tlsScheme(scheme) {
 		if given != nil {
-			return nil, nanoact.Errorf(nanoact.CodeNotSupported, op, "TLS needs a tls+tcp:// or wss:// URL, not %s://", strings.TrimPrefix(scheme, "nanoact."))
+			return nil, nanoact.Errorf(nanoact.CodeNotSupported, op, "TLS needs a tls+tcp:// or wss:// URL, not %s://", scheme)
 		}
 		return opts, nil
 	}
@@ -503,17 +504,27 @@ func (s *Socket) endpointOptions(op, murl string, given *TLSConfig, dialer bool)
 	return opts, nil
 }
 
+// tlsScheme reports whether a user scheme runs over TLS: tls+tcp and wss,
+// and their 4 and 6 variants.
+func tlsScheme(scheme string) bool {
+	switch scheme {
+	case "tls+tcp", "tls+tcp4", "tls+tcp6", "wss", "wss4", "wss6":
+		return true
+	}
+	return false
+}
+
 // urlHost returns the host name of a tls+tcp or wss URL without its
-// scheme, without brackets; "" if there is none.
+// scheme (user or private), without brackets; "" if there is none.
 func urlHost(scheme, rest string) string {
-	if scheme == "wss" {
-		u, err := url.Parse(scheme + "://" + rest)
+	if strings.HasPrefix(strings.TrimPrefix(scheme, "nanoact."), "wss") {
+		u, err := url.Parse("wss://" + rest)
 		if err != nil {
 			return ""
 		}
 		return u.Hostname()
 	}
-	host, _, err := net.SplitHostPort(rest)
+	host, _, err := net.SplitHostPort(strings.TrimSuffix(rest, "/"))
 	if err != nil {
 		return ""
 	}

@@ -65,9 +65,7 @@ func tlsListen(t *testing.T, s *sockets.Socket, url string, srv *sockets.TLSConf
 }
 
 // tlsDial dials url from s synchronously with cli and waits until both
-// sockets (s and its peer) see the connection. Waiting on the listening
-// side as well matters for wss: mangos' ws listener leaks a goroutine if
-// it is closed while an accepted connection is being handed over.
+// sockets (s and its peer) see the connection.
 func tlsDial(t *testing.T, s, peer *sockets.Socket, url string, cli *sockets.TLSConfig) {
 	t.Helper()
 	if _, err := s.Dial(url, sockets.Sync, sockets.WithTLS(cli)); err != nil {

@@ -54,7 +54,12 @@ func benchRoundTrip(b *testing.B, tr, impl string, size int) {
 		dialURL = l.Address()
 	}
 	must(b, cli.Dial(dialURL))
+	benchEcho(b, srv, cli, size)
+}
 
+// benchEcho times round trips of size-byte messages from cli to srv,
+// which echoes them, once cli is connected; both are closed at cleanup.
+func benchEcho(b *testing.B, srv, cli mangos.Socket, size int) {
 	done := make(chan struct{})
 	go func() { // echo; ends when srv closes
 		defer close(done)

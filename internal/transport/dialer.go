@@ -2,22 +2,26 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nanoact/nanoact"
 	"go.nanomsg.org/mangos/v3"
 )
 
-// dialer is mangos.TranDialer for one URL. mangos' core calls Dial from
-// its own goroutines (a first synchronous dial, then redials); the dialer
-// starts none of its own.
+// dialer is mangos.TranDialer for one URL, on every transport of this
+// package. mangos' core calls Dial from its own goroutines (a first
+// synchronous dial, then redials); the dialer starts none of its own.
 type dialer struct {
 	t       *tran
 	url     string // user URL
 	network string // "tcp", "tcp4", "tcp6" or "unix"
 	addr    string // host:port, a path, or "@name"
+	host    string // tls+tcp: the name to verify when the config has none
+	wsURL   string // ws, wss: the URL for the HTTP request
 	local   net.Addr
 	proto   mangos.ProtocolInfo
 
@@ -42,7 +46,7 @@ func newDialer(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*diale
 		host := u.hostname
 		if src, dst, ok := strings.Cut(host, ";"); ok {
 			// NNG's source-address form: tcp://src;host:port.
-			la, err := net.ResolveTCPAddr(t.user, net.JoinHostPort(src, "0"))
+			la, err := net.ResolveTCPAddr(t.network(), net.JoinHostPort(src, "0"))
 			if err != nil {
 				return nil, &nanoact.Error{Code: codeOf(err), Op: "transport: url " + url, Err: err}
 			}
@@ -51,7 +55,23 @@ func newDialer(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*diale
 		if host == "" || u.port == "" {
 			return nil, urlErr(nanoact.CodeAddrInvalid, url, "dialing needs a host and a port")
 		}
-		d.network, d.addr = t.user, net.JoinHostPort(host, u.port)
+		d.network, d.addr, d.host = t.network(), net.JoinHostPort(host, u.port), host
+	case kindWS:
+		if err := checkWS(u, url); err != nil {
+			return nil, err
+		}
+		if u.hostname == "" {
+			return nil, urlErr(nanoact.CodeAddrInvalid, url, "dialing needs a host")
+		}
+		d.network, d.addr = t.network(), net.JoinHostPort(u.hostname, u.port)
+		scheme, requri := "ws://", u.requri
+		if t.tls {
+			scheme = "wss://"
+		}
+		if requri == "" || requri[0] != '/' {
+			requri = "/" + requri
+		}
+		d.wsURL = scheme + d.addr + requri
 	case kindIPC:
 		path, err := ipcPath(u, url)
 		if err != nil {
@@ -72,14 +92,18 @@ func newDialer(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*diale
 	return d, nil
 }
 
-// Dial connects, completes the SP handshake within the handshake
-// time-out, and returns the new pipe. It blocks until then, or until the
-// OptionContext context ends, which closes the connection and returns
-// mangos.ErrClosed (as does any Dial after that). Errors are
-// *nanoact.Error values: CodeConnRefused (also for a missing ipc path, as
-// in NNG), CodeUnreachable, CodePermission, CodeAddrInvalid for a name that
-// does not resolve, CodeTimedOut or CodeProtocol from the handshake, which
-// are also reported to Events.OnHandshakeFail.
+// Dial connects, completes the handshake (TLS then SP on tls+tcp, the
+// HTTP upgrade on ws and wss) within the handshake time-out, and returns
+// the new pipe. It blocks until then, or until the OptionContext context
+// ends, which closes the connection and returns mangos.ErrClosed (as does
+// any Dial after that). Errors are *nanoact.Error values: CodeConnRefused
+// (also for a missing ipc path, as in NNG, and for a ws listener that
+// answers 404), CodeUnreachable, CodePermission, CodeAddrInvalid for a
+// name that does not resolve, CodeInvalid for a tls+tcp or wss dialer
+// without mangos.OptionTLSConfig; from the handshake, which are also
+// reported to Events.OnHandshakeFail, CodeTimedOut, CodeProtocol,
+// CodePeerAuth (the server's certificate does not verify) or CodeCrypto
+// (any other TLS failure, such as the server refusing our certificate).
 func (d *dialer) Dial() (mangos.TranPipe, error) {
 	d.mu.Lock()
 	o := d.opt
@@ -88,6 +112,12 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 		return nil, mangos.ErrClosed
 	}
 	op := "transport: dial " + d.url
+	if err := needTLS(d.t, o, false, op); err != nil {
+		return nil, err
+	}
+	if d.t.kind == kindWS {
+		return d.dialWS(o, op)
+	}
 
 	nd := net.Dialer{KeepAlive: -1, LocalAddr: d.local}
 	c, err := nd.DialContext(d.ctx, d.network, d.addr)
@@ -107,7 +137,17 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 
 	// Closing the connection is what interrupts a handshake in progress.
 	stop := context.AfterFunc(d.ctx, func() { _ = c.Close() })
-	err = handshake(c, d.proto, o.hsTimeout, op)
+	deadline := time.Now().Add(o.hsTimeout)
+	sc := c // what the SP handshake and the pipe run on
+	if d.t.tls {
+		var tc *tls.Conn
+		if tc, err = tlsHandshake(c, clientTLS(o.tls, d.host), false, deadline, o.hsTimeout, op); err == nil {
+			sc = tc
+		}
+	}
+	if err == nil {
+		err = handshake(sc, d.proto, deadline, o.hsTimeout, op)
+	}
 	if !stop() {
 		_ = c.Close()
 		return nil, mangos.ErrClosed
@@ -119,12 +159,15 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 		}
 		return nil, err
 	}
-	return newPipe(c, d.t.kind, o, d.url), nil
+	return newPipe(sc, d.t.kind, o, d.url), nil
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
-// OptionEvents, OptionContext and, on tcp, mangos.OptionNoDelay and
-// mangos.OptionKeepAlive. A change applies to later dials.
+// OptionEvents, OptionContext, on tcp, tls+tcp, ws and wss
+// mangos.OptionNoDelay and mangos.OptionKeepAlive, and on tls+tcp and wss
+// mangos.OptionTLSConfig (a *tls.Config, which the dialer does not
+// modify; without a ServerName the URL's host is verified). A change
+// applies to later dials. It does not block.
 func (d *dialer) SetOption(name string, v any) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -143,7 +186,7 @@ func (d *dialer) SetOption(name string, v any) error {
 		}
 		return nil
 	}
-	if ok, err := d.opt.set(d.t.kind, name, v); ok {
+	if ok, err := d.opt.set(d.t, name, v); ok {
 		return err
 	}
 	return mangos.ErrBadOption
@@ -160,7 +203,7 @@ func (d *dialer) GetOption(name string) (any, error) {
 		}
 		return d.parent, nil
 	}
-	if v, ok := d.opt.get(d.t.kind, name); ok {
+	if v, ok := d.opt.get(d.t, name); ok {
 		return v, nil
 	}
 	return nil, mangos.ErrBadOption

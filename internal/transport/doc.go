@@ -1,31 +1,53 @@
-// Package transport holds nanoact's SP stream transports for mangos:
-// tcp (also tcp4 and tcp6), ipc (also unix) and, on Linux, abstract unix
-// sockets. They speak the same wire protocol as NNG and mangos (the 8-byte
-// SP handshake, then 64-bit big-endian length-prefixed messages, with a
-// 0x01 type byte before each length on ipc and abstract) and close the gaps
-// between mangos' transports and NNG:
+// Package transport holds nanoact's SP transports for mangos: tcp (also
+// tcp4 and tcp6), ipc (also unix), on Linux abstract unix sockets,
+// tls+tcp, and the websocket transports ws and wss (each also with 4 and 6
+// variants). tcp, ipc and abstract speak the same wire protocol as NNG and
+// mangos (the 8-byte SP handshake, then 64-bit big-endian length-prefixed
+// messages, with a 0x01 type byte before each length on ipc and
+// abstract); tls+tcp is tcp inside a TLS session (crypto/tls, configured
+// with mangos.OptionTLSConfig on both sides). ws and wss follow NNG's
+// websocket mapping: an HTTP/1.1 Upgrade whose Sec-WebSocket-Protocol is
+// "<protocol>.sp.nanomsg.org" (the dialer names the protocol it wants its
+// peer to speak; the listener accepts only its own and echoes it), then
+// one binary websocket message per SP message, header and body together,
+// with no SP header exchange. They close the gaps between mangos'
+// transports and NNG:
 //
 //   - the handshake has a deadline (OptionHandshakeTimeout, NNG's 10 s by
 //     default), so a peer that connects and says nothing is dropped and
-//     leaves no goroutine behind; a listener handshakes every connection
-//     on its own goroutine, so one slow peer never holds up the others;
-//   - a bad handshake or an oversized message is reported through an
-//     Events hook instead of vanishing;
+//     leaves no goroutine behind; on tls+tcp it covers the TLS and SP
+//     handshakes together, on ws and wss the TLS handshake and the HTTP
+//     upgrade; a listener handshakes every connection on its own
+//     goroutine, so one slow peer never holds up the others;
+//   - a bad handshake (including a failed TLS handshake or a refused
+//     upgrade) or an oversized message is reported through an Events
+//     hook instead of vanishing, and nothing is ever written to a log:
+//     the ws listeners answer HTTP themselves instead of running a
+//     net/http Server, whose error log would print failed TLS handshakes;
 //   - the receive limit defaults to none, as in NNG (mangos' core still
-//     passes its socket's limit down, and that value is honoured);
+//     passes its socket's limit down, and that value is honoured; on ws
+//     and wss it is the websocket read limit);
 //   - URLs are checked as NNG checks them and failures are *nanoact.Error
-//     values with NNG's codes (Rewrite);
-//   - a tcp listener on port 0 reports the port it got;
+//     values with NNG's codes (Rewrite); TLS failures are CodePeerAuth
+//     when a certificate does not verify and CodeCrypto otherwise;
+//   - tcp, tls+tcp, ws and wss listeners on port 0 report the port they
+//     got;
+//   - several ws (or wss) listeners, of any sockets in the process, may
+//     share one host:port with different URL paths, as in NNG: the first
+//     binds the port, the others join it (wss listeners only when given
+//     the same *tls.Config, since the TLS handshake comes before the
+//     path), and the last to close frees it;
 //   - every goroutine has an owner: Listener.Close returns after its
-//     goroutines exit, and a dialer stops when its OptionContext ends.
+//     goroutines exit (also when connections arrive while it closes), and
+//     a dialer stops when its OptionContext ends.
 //
 // # Wiring into mangos
 //
 // mangos finds transports by URL scheme in one process-wide registry.
 // Register adds these transports under private schemes (nanoact.tcp://
 // and so on), so that plain mangos code in the same process keeps mangos'
-// tcp and ipc. Rewrite validates a user URL and maps tcp://, ipc:// and the
-// others to the private schemes:
+// own transports. Rewrite validates a user URL and maps tcp://, ipc://,
+// ws:// and the others to the private schemes:
 //
 //	transport.Register()
 //	u, err := transport.Rewrite("tcp://127.0.0.1:5555")
@@ -37,11 +59,16 @@
 //
 // # Costs
 //
-// A pipe has no goroutine of its own (mangos' protocols run the readers),
-// a 32 KiB receive buffer, and sends each message with one writev(2). The
-// transport allocates nothing per message beyond the message itself, which
-// comes from mangos' pool below 64 KiB. A listener runs one accept
-// goroutine, plus one goroutine per connection while it handshakes.
+// A tcp, ipc or abstract pipe has no goroutine of its own (mangos'
+// protocols run the readers), a 32 KiB receive buffer, and sends each
+// message with one writev(2). The transport allocates nothing per message
+// beyond the message itself, which comes from mangos' pool below 64 KiB.
+// A tls+tcp pipe adds crypto/tls's buffers and up to 16 KiB to gather a
+// message into one TLS record. A ws or wss pipe has gorilla/websocket's
+// 4 KiB read and write buffers and an 8 KiB scratch buffer: a message
+// that fits is copied once into a pooled message of its size. A listener
+// runs one accept goroutine (one per port for ws listeners sharing it),
+// plus one goroutine per connection while it handshakes.
 //
 // BenchmarkRoundTrip (pair0 echo, GOMAXPROCS 2 on a shared AMD EPYC VM,
 // median of 10): 8 B takes about 17 µs over ipc and 29 µs over tcp

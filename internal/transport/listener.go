@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -28,9 +29,9 @@ type listener struct {
 	path    string // unix socket name: a path, "@name", or "" for autobind
 	proto   mangos.ProtocolInfo
 
-	closeq chan struct{}  // closed by Close
-	ready  chan *pipe     // handshaken pipes, handed to Accept
-	wg     sync.WaitGroup // accept loop and handshake goroutines
+	closeq chan struct{}        // closed by Close
+	ready  chan mangos.TranPipe // handshaken pipes, handed to Accept
+	wg     sync.WaitGroup       // accept loop and handshake goroutines
 
 	mu      sync.Mutex
 	opt     options
@@ -52,7 +53,7 @@ func newListener(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*lis
 		opt:     defaultOptions(),
 		perms:   -1,
 		closeq:  make(chan struct{}),
-		ready:   make(chan *pipe),
+		ready:   make(chan mangos.TranPipe),
 		pending: make(map[net.Conn]struct{}),
 	}
 	switch t.kind {
@@ -67,7 +68,7 @@ func newListener(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*lis
 		if port == "" {
 			port = "0"
 		}
-		a, err := net.ResolveTCPAddr(t.user, net.JoinHostPort(u.hostname, port))
+		a, err := net.ResolveTCPAddr(t.network(), net.JoinHostPort(u.hostname, port))
 		if err != nil {
 			return nil, &nanoact.Error{Code: nanoact.CodeAddrInvalid, Op: "transport: listen " + url, Err: err}
 		}
@@ -93,8 +94,10 @@ func newListener(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*lis
 // Listen binds the address and starts accepting. It does not block beyond
 // bind(2) and listen(2). A tcp or abstract address already bound gives
 // CodeAddrInUse; so does a live ipc socket, while a stale socket file (no
-// process behind it) is removed first, as NNG does. A listener that was
-// closed gives mangos.ErrClosed; a second Listen CodeState.
+// process behind it) is removed first, as NNG does. A tls+tcp listener
+// without mangos.OptionTLSConfig, or whose config has no certificate,
+// gives CodeInvalid. A listener that was closed gives mangos.ErrClosed; a
+// second Listen CodeState.
 func (l *listener) Listen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -105,12 +108,15 @@ func (l *listener) Listen() error {
 		return nanoact.Errorf(nanoact.CodeState, "transport: listen "+l.url, "already listening")
 	}
 	op := "transport: listen " + l.url
+	if err := needTLS(l.t, l.opt, true, op); err != nil {
+		return err
+	}
 	var nl net.Listener
 	var err error
 	switch l.t.kind {
 	case kindTCP:
 		lc := net.ListenConfig{KeepAlive: -1}
-		nl, err = lc.Listen(context.Background(), l.t.user, l.tcpAddr.String())
+		nl, err = lc.Listen(context.Background(), l.t.network(), l.tcpAddr.String())
 		if err != nil {
 			return wrapErr(op, err)
 		}
@@ -139,7 +145,7 @@ func (l *listener) Listen() error {
 		}
 	}
 	l.nl = nl
-	l.wg.Go(l.acceptLoop)
+	l.wg.Go(func() { acceptLoop(nl, l.closeq, l.startConn) })
 	return nil
 }
 
@@ -183,21 +189,23 @@ func removeStale(path string) {
 	}
 }
 
-// acceptLoop accepts connections until Close and starts a handshake
-// goroutine for each. Accept errors other than closing (out of files,
-// memory) back off from 5 ms up to 1 s, as NNG sleeps on ENOFILES.
-func (l *listener) acceptLoop() {
+// acceptLoop accepts connections on nl until it is closed or closeq is,
+// and hands each to start, which takes ownership of it. Accept errors
+// other than closing (out of files, memory) back off from 5 ms up to 1 s,
+// as NNG sleeps on ENOFILES. The tcp, ipc and abstract listeners and the
+// ws hosts all run it.
+func acceptLoop(nl net.Listener, closeq <-chan struct{}, start func(net.Conn)) {
 	var backoff time.Duration
 	for {
-		c, err := l.nl.Accept()
+		c, err := nl.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || l.isClosed() {
+			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			t := time.NewTimer(backoff)
 			select {
-			case <-l.closeq:
+			case <-closeq:
 				t.Stop()
 				return
 			case <-t.C:
@@ -205,26 +213,40 @@ func (l *listener) acceptLoop() {
 			continue
 		}
 		backoff = 0
-		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		l.pending[c] = struct{}{}
-		o := l.opt
-		l.wg.Go(func() { l.serveConn(c, o) })
-		l.mu.Unlock()
+		start(c)
 	}
 }
 
-// serveConn handshakes c and hands the pipe to Accept. It returns early,
-// closing c, if the handshake fails or the listener closes.
+// startConn starts a handshake goroutine for c, or closes c if the
+// listener is closed.
+func (l *listener) startConn(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = c.Close()
+		return
+	}
+	l.pending[c] = struct{}{}
+	o := l.opt
+	l.wg.Go(func() { l.serveConn(c, o) })
+}
+
+// serveConn handshakes c (TLS first on tls+tcp, the time-out covering
+// both) and hands the pipe to Accept. It returns early, closing c, if the
+// handshake fails or the listener closes.
 func (l *listener) serveConn(c net.Conn, o options) {
 	op := "transport: accept " + l.address
+	deadline := time.Now().Add(o.hsTimeout)
+	sc := c // what the SP handshake and the pipe run on
 	err := configure(c, o)
+	if err == nil && l.t.tls {
+		var tc *tls.Conn
+		if tc, err = tlsHandshake(c, o.tls, true, deadline, o.hsTimeout, op); err == nil {
+			sc = tc
+		}
+	}
 	if err == nil {
-		err = handshake(c, l.proto, o.hsTimeout, op)
+		err = handshake(sc, l.proto, deadline, o.hsTimeout, op)
 	}
 	l.mu.Lock()
 	delete(l.pending, c)
@@ -237,18 +259,33 @@ func (l *listener) serveConn(c net.Conn, o options) {
 		}
 		return
 	}
-	p := newPipe(c, l.t.kind, o, l.address)
+	handoff(l.ready, l.closeq, newPipe(sc, l.t.kind, o, l.address))
+}
+
+// handoff gives p to the listener's Accept, or closes it if the listener
+// closes first.
+func handoff(ready chan<- mangos.TranPipe, closeq <-chan struct{}, p mangos.TranPipe) {
 	select {
-	case l.ready <- p:
-	case <-l.closeq:
+	case ready <- p:
+	case <-closeq:
 		_ = p.Close()
 	}
 }
 
-func (l *listener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
+// takeReady waits for the next pipe from handoff, or for closeq.
+func takeReady(ready <-chan mangos.TranPipe, closeq <-chan struct{}) (mangos.TranPipe, error) {
+	select {
+	case p := <-ready:
+		select {
+		case <-closeq:
+			_ = p.Close()
+			return nil, mangos.ErrClosed
+		default:
+			return p, nil
+		}
+	case <-closeq:
+		return nil, mangos.ErrClosed
+	}
 }
 
 // Accept returns the next connection that completed its handshake,
@@ -263,18 +300,7 @@ func (l *listener) Accept() (mangos.TranPipe, error) {
 	if !listening {
 		return nil, mangos.ErrClosed
 	}
-	select {
-	case p := <-l.ready:
-		select {
-		case <-l.closeq:
-			_ = p.Close()
-			return nil, mangos.ErrClosed
-		default:
-			return p, nil
-		}
-	case <-l.closeq:
-		return nil, mangos.ErrClosed
-	}
+	return takeReady(l.ready, l.closeq)
 }
 
 // Close stops listening: it closes the socket (an ipc socket file is
@@ -312,7 +338,9 @@ func (l *listener) Address() string {
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
-// OptionEvents, on tcp mangos.OptionNoDelay and mangos.OptionKeepAlive,
+// OptionEvents, on tcp and tls+tcp mangos.OptionNoDelay and
+// mangos.OptionKeepAlive, on tls+tcp mangos.OptionTLSConfig (a
+// *tls.Config with a certificate, which the listener does not modify),
 // and on ipc OptionIPCPermissions (before Listen only; after it CodeBusy,
 // as NNG). Changes apply to connections accepted later.
 func (l *listener) SetOption(name string, v any) error {
@@ -329,15 +357,15 @@ func (l *listener) SetOption(name string, v any) error {
 		l.perms = n
 		return nil
 	}
-	if ok, err := l.opt.set(l.t.kind, name, v); ok {
+	if ok, err := l.opt.set(l.t, name, v); ok {
 		return err
 	}
 	return mangos.ErrBadOption
 }
 
 // GetOption reads the options SetOption accepts, plus OptionTCPBoundPort
-// on tcp and mangos.OptionLocalAddr (the bound net.Addr, CodeState before
-// Listen).
+// on tcp and tls+tcp and mangos.OptionLocalAddr (the bound net.Addr,
+// CodeState before Listen).
 func (l *listener) GetOption(name string) (any, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -352,7 +380,7 @@ func (l *listener) GetOption(name string) (any, error) {
 		}
 		return l.nl.Addr(), nil
 	}
-	if v, ok := l.opt.get(l.t.kind, name); ok {
+	if v, ok := l.opt.get(l.t, name); ok {
 		return v, nil
 	}
 	return nil, mangos.ErrBadOption

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/tls"
 	"time"
 
 	"go.nanomsg.org/mangos/v3"
@@ -11,10 +12,11 @@ import (
 // was created with.
 type options struct {
 	maxRecv   int           // mangos.OptionMaxRecvSize; 0 = unlimited
-	noDelay   bool          // tcp only
-	keepAlive bool          // tcp only
+	noDelay   bool          // tcp, tls+tcp, ws and wss
+	keepAlive bool          // tcp, tls+tcp, ws and wss
 	hsTimeout time.Duration // OptionHandshakeTimeout
 	events    Events        // OptionEvents; may be nil
+	tls       *tls.Config   // mangos.OptionTLSConfig; tls+tcp and wss only
 }
 
 // defaultOptions are NNG's defaults: no receive limit, TCP_NODELAY on,
@@ -24,8 +26,8 @@ func defaultOptions() options {
 }
 
 // set applies one of the options shared by dialers and listeners. handled
-// is false when name is not one of them for this kind of transport.
-func (o *options) set(k kind, name string, v any) (handled bool, err error) {
+// is false when name is not one of them for t's kind of transport.
+func (o *options) set(t *tran, name string, v any) (handled bool, err error) {
 	switch name {
 	case mangos.OptionMaxRecvSize:
 		n, ok := v.(int)
@@ -53,7 +55,15 @@ func (o *options) set(k kind, name string, v any) (handled bool, err error) {
 		o.events = e
 		return true, nil
 	}
-	if k != kindTCP {
+	if t.tls && name == mangos.OptionTLSConfig {
+		c, ok := v.(*tls.Config)
+		if !ok || c == nil {
+			return true, mangos.ErrBadValue
+		}
+		o.tls = c
+		return true, nil
+	}
+	if !t.overTCP() {
 		return false, nil
 	}
 	switch name {
@@ -76,7 +86,7 @@ func (o *options) set(k kind, name string, v any) (handled bool, err error) {
 }
 
 // get reads one of the shared options.
-func (o *options) get(k kind, name string) (v any, handled bool) {
+func (o *options) get(t *tran, name string) (v any, handled bool) {
 	switch name {
 	case mangos.OptionMaxRecvSize:
 		return o.maxRecv, true
@@ -85,7 +95,10 @@ func (o *options) get(k kind, name string) (v any, handled bool) {
 	case OptionEvents:
 		return o.events, true
 	}
-	if k == kindTCP {
+	if t.tls && name == mangos.OptionTLSConfig {
+		return o.tls, true
+	}
+	if t.overTCP() {
 		switch name {
 		case mangos.OptionNoDelay:
 			return o.noDelay, true

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -39,12 +40,13 @@ func spHeader(proto uint16) [8]byte {
 	return [8]byte{0, 'S', 'P', 0, byte(proto >> 8), byte(proto), 0, 0}
 }
 
-// handshake exchanges SP headers on c within timeout and checks that the
+// handshake exchanges SP headers on c by deadline and checks that the
 // peer speaks want. It sends first, as NNG does, so two peers never wait
 // on each other. The deadline is cleared on success; on failure the
-// caller closes c.
-func handshake(c net.Conn, info mangos.ProtocolInfo, timeout time.Duration, op string) error {
-	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+// caller closes c. timeout, the handshake time-out the deadline was
+// derived from, only goes into the error text.
+func handshake(c net.Conn, info mangos.ProtocolInfo, deadline time.Time, timeout time.Duration, op string) error {
+	if err := c.SetDeadline(deadline); err != nil {
 		return wrapErr(op, err)
 	}
 	out := spHeader(info.Self)
@@ -71,7 +73,12 @@ func handshake(c net.Conn, info mangos.ProtocolInfo, timeout time.Duration, op s
 func handshakeErr(op string, err error, timeout time.Duration) error {
 	if codeOf(err) == nanoact.CodeTimedOut {
 		return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: op,
-			Err: fmt.Errorf("no SP handshake within %v: %w", timeout, err)}
+			Err: fmt.Errorf("no handshake within %v: %w", timeout, err)}
+	}
+	if c, ok := tlsCode(err); ok {
+		// On tls+tcp a peer may refuse our certificate only now: TLS 1.3
+		// finishes the client's handshake before the server checks it.
+		return &nanoact.Error{Code: c, Op: op, Err: err}
 	}
 	return wrapErr(op, err)
 }
@@ -80,12 +87,13 @@ func handshakeErr(op string, err error, timeout time.Duration) error {
 //
 // Send and Recv may run concurrently with each other and with Close;
 // concurrent Sends (or Recvs) are serialised by a mutex. Memory: one
-// readBufSize buffer per pipe plus the messages themselves. No goroutine
-// of its own.
+// readBufSize buffer per pipe plus the messages themselves; over TLS also
+// a send buffer of up to one TLS record (16 KiB). No goroutine of its own.
 type pipe struct {
 	c      net.Conn
 	kind   kind
 	ipc    bool // NNG/mangos ipc framing: a 0x01 byte before each length
+	tls    *tls.Conn
 	opt    options
 	url    string // the endpoint's user URL, for events and errors
 	closed atomic.Bool
@@ -94,6 +102,7 @@ type pipe struct {
 	shdr   [9]byte
 	sbufs  [3][]byte
 	nb     net.Buffers
+	tbuf   []byte // tls: a message's frame gathered for one record
 
 	recvMu sync.Mutex
 	br     *bufio.Reader
@@ -112,6 +121,7 @@ func newPipe(c net.Conn, k kind, opt options, url string) *pipe {
 	if p.ipc {
 		p.shdr[0] = 1
 	}
+	p.tls, _ = c.(*tls.Conn)
 	return p
 }
 
@@ -127,17 +137,45 @@ func (p *pipe) Send(m *mangos.Message) error {
 		n = 9
 	}
 	binary.BigEndian.PutUint64(p.shdr[n-8:n], uint64(len(m.Header))+uint64(len(m.Body)))
-	p.sbufs = [3][]byte{p.shdr[:n], m.Header, m.Body}
-	p.nb = p.sbufs[:]
-	_, err := p.nb.WriteTo(p.c)
-	p.sbufs = [3][]byte{} // keep no reference to m
-	p.nb = nil
+	var err error
+	if p.tls != nil {
+		err = p.sendTLS(p.shdr[:n], m)
+	} else {
+		p.sbufs = [3][]byte{p.shdr[:n], m.Header, m.Body}
+		p.nb = p.sbufs[:]
+		_, err = p.nb.WriteTo(p.c)
+		p.sbufs = [3][]byte{} // keep no reference to m
+		p.nb = nil
+	}
 	p.sendMu.Unlock()
 	if err != nil {
 		return p.ioErr("send", err)
 	}
 	m.Free()
 	return nil
+}
+
+// tlsRecord is the most plaintext one TLS record carries.
+const tlsRecord = 16 << 10
+
+// sendTLS writes a frame over TLS, where every Write makes at least one
+// record: a frame that fits one record is gathered into tbuf and written
+// once; a longer one goes as its length and header, then its body.
+func (p *pipe) sendTLS(hdr []byte, m *mangos.Message) error {
+	n := len(hdr) + len(m.Header)
+	if n+len(m.Body) > tlsRecord {
+		b := append(append(p.tbuf[:0], hdr...), m.Header...)
+		p.tbuf = b[:0]
+		if _, err := p.c.Write(b); err != nil {
+			return err
+		}
+		_, err := p.c.Write(m.Body)
+		return err
+	}
+	b := append(append(append(p.tbuf[:0], hdr...), m.Header...), m.Body...)
+	p.tbuf = b[:0]
+	_, err := p.c.Write(b)
+	return err
 }
 
 // Recv reads one frame and returns it as a message whose Body holds the
@@ -209,6 +247,9 @@ func (p *pipe) ioErr(op string, err error) error {
 	if p.closed.Load() {
 		return nanoact.Errorf(nanoact.CodeClosed, "transport: "+op+" "+p.url, "")
 	}
+	if c, ok := tlsCode(err); ok && p.tls != nil {
+		return &nanoact.Error{Code: c, Op: "transport: " + op + " " + p.url, Err: err}
+	}
 	return wrapErr("transport: "+op+" "+p.url, err)
 }
 
@@ -224,11 +265,12 @@ func (p *pipe) Close() error {
 }
 
 // GetOption reads a pipe property: mangos.OptionLocalAddr and
-// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), on tcp
-// OptionNoDelay and OptionKeepAlive (bool), on ipc and abstract
+// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), on tcp and
+// tls+tcp OptionNoDelay and OptionKeepAlive (bool), on tls+tcp
+// OptionTLSConnState (tls.ConnectionState), on ipc and abstract
 // OptionPeerPID, OptionPeerUID and OptionPeerGID (int, Linux). Anything
 // else gives mangos.ErrBadOption, which lets mangos' core ask the dialer
-// or listener.
+// or listener. It does not block.
 func (p *pipe) GetOption(name string) (any, error) {
 	switch name {
 	case mangos.OptionLocalAddr:
@@ -237,6 +279,10 @@ func (p *pipe) GetOption(name string) (any, error) {
 		return p.c.RemoteAddr(), nil
 	case mangos.OptionMaxRecvSize:
 		return p.opt.maxRecv, nil
+	case mangos.OptionTLSConnState:
+		if p.tls != nil {
+			return p.tls.ConnectionState(), nil
+		}
 	}
 	switch p.kind {
 	case kindTCP:

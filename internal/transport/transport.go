@@ -10,17 +10,24 @@ import (
 )
 
 // Option names understood by this package's dialers, listeners and pipes,
-// in addition to mangos.OptionMaxRecvSize, mangos.OptionNoDelay,
-// mangos.OptionKeepAlive, mangos.OptionLocalAddr and
-// mangos.OptionRemoteAddr. Any other name gives mangos.ErrBadOption, and a
-// value of the wrong type or range mangos.ErrBadValue.
+// in addition to mangos.OptionMaxRecvSize, mangos.OptionNoDelay and
+// mangos.OptionKeepAlive (tcp, tls+tcp, ws, wss), mangos.OptionTLSConfig
+// (tls+tcp and wss: a *tls.Config, required on both dialers and
+// listeners), mangos.OptionLocalAddr, mangos.OptionRemoteAddr and, on
+// tls+tcp and wss pipes, mangos.OptionTLSConnState. Any other name gives
+// mangos.ErrBadOption, and a value of the wrong type or range
+// mangos.ErrBadValue.
 const (
-	// OptionHandshakeTimeout bounds the SP handshake (8 bytes each way) of
-	// every new connection on a dialer or listener. The value is a
-	// time.Duration and must be positive; zero and negative values are
-	// rejected, because an unbounded handshake is how a silent peer pins a
-	// goroutine and a file descriptor. Default DefaultHandshakeTimeout
-	// (NNG's fixed 10 s). A change applies to connections made after it.
+	// OptionHandshakeTimeout bounds the handshake of every new connection
+	// on a dialer or listener: the SP handshake (8 bytes each way) on tcp,
+	// ipc and abstract; the TLS handshake and then the SP handshake,
+	// together, on tls+tcp; on ws and wss the HTTP upgrade (after the TLS
+	// handshake on wss), which for a dialer also includes the TCP connect.
+	// The value is a time.Duration and must be positive; zero and negative
+	// values are rejected, because an unbounded handshake is how a silent
+	// peer pins a goroutine and a file descriptor. Default
+	// DefaultHandshakeTimeout (NNG's fixed 10 s). A change applies to
+	// connections made after it.
 	OptionHandshakeTimeout = "nanoact:handshake-timeout"
 
 	// OptionEvents installs an Events hook on a dialer or listener; its
@@ -35,8 +42,9 @@ const (
 	// gives, which follows the process umask. A chmod failure fails Listen.
 	OptionIPCPermissions = "ipc:permissions"
 
-	// OptionTCPBoundPort is read-only on tcp listeners: the int port the
-	// listener is bound to, 0 before Listen (NNG's "tcp-bound-port").
+	// OptionTCPBoundPort is read-only on tcp, tls+tcp, ws and wss
+	// listeners: the int port the listener is bound to, 0 before Listen
+	// (NNG's "tcp-bound-port").
 	OptionTCPBoundPort = "tcp-bound-port"
 
 	// OptionContext gives a dialer a context.Context whose end closes the
@@ -51,7 +59,7 @@ const (
 )
 
 // DefaultHandshakeTimeout is the OptionHandshakeTimeout default: NNG's tcp
-// transport gives a peer 10 s to complete the SP handshake.
+// and tls transports give a peer 10 s to complete their handshake.
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // Events receives the connection faults this package recovers from on its
@@ -67,13 +75,20 @@ type Events interface {
 	// pipe's limit (mangos.OptionMaxRecvSize). The pipe is then closed;
 	// its dialer or listener carries on. url is the dialer's or listener's
 	// user URL (tcp://…, not nanoact.tcp://…), remote the peer address.
+	// On ws and wss the websocket layer refuses the frame from its header
+	// without telling its length, so size is limit+1 there: a lower bound.
 	OnOversize(url, remote string, size uint64, limit int)
 
-	// OnHandshakeFail reports a connection closed during the SP handshake:
-	// a time-out (err matches nanoact.ErrTimedOut), a bad header or the
-	// wrong protocol (nanoact.ErrProtocol), or the peer hanging up. On a
+	// OnHandshakeFail reports a connection closed during its handshake: a
+	// time-out (err matches nanoact.ErrTimedOut), a bad SP header, the
+	// wrong protocol or a refused websocket upgrade (nanoact.ErrProtocol),
+	// a failed TLS handshake (nanoact.ErrCrypto, or nanoact.ErrPeerAuth
+	// when a certificate does not verify), or the peer hanging up. On a
 	// listener the connection is dropped and accepting goes on; on a
-	// dialer err is also returned by Dial.
+	// dialer err is also returned by Dial. A ws or wss connection that
+	// fails before its request names a path (TLS, a malformed or late
+	// request, an unknown path) is reported to every listener sharing the
+	// address.
 	OnHandshakeFail(url, remote string, err error)
 }
 
@@ -81,10 +96,12 @@ var registerOnce sync.Once
 
 // Register adds this package's transports to mangos' process-wide
 // registry under the private schemes nanoact.tcp, nanoact.tcp4,
-// nanoact.tcp6, nanoact.ipc, nanoact.unix and nanoact.abstract. Plain
-// tcp:// and ipc:// stay with mangos' own transports, so other mangos users
-// in the process are unaffected. Use Rewrite to turn a user URL into one
-// of these schemes.
+// nanoact.tcp6, nanoact.ipc, nanoact.unix, nanoact.abstract,
+// nanoact.tls+tcp (also tls+tcp4 and tls+tcp6), nanoact.ws (ws4, ws6) and
+// nanoact.wss (wss4, wss6). Plain tcp://, ipc://, ws:// and the others
+// stay with mangos' own transports, so other mangos users in the process
+// are unaffected. Use Rewrite to turn a user URL into one of these
+// schemes.
 //
 // Register is idempotent and safe for concurrent use; it does not block
 // beyond a map update and starts no goroutine.
@@ -97,6 +114,15 @@ func Register() {
 			{user: "ipc", kind: kindIPC},
 			{user: "unix", kind: kindIPC},
 			{user: "abstract", kind: kindAbstract},
+			{user: "tls+tcp", kind: kindTCP, tls: true},
+			{user: "tls+tcp4", kind: kindTCP, tls: true},
+			{user: "tls+tcp6", kind: kindTCP, tls: true},
+			{user: "ws", kind: kindWS},
+			{user: "ws4", kind: kindWS},
+			{user: "ws6", kind: kindWS},
+			{user: "wss", kind: kindWS, tls: true},
+			{user: "wss4", kind: kindWS, tls: true},
+			{user: "wss6", kind: kindWS, tls: true},
 		} {
 			mtransport.RegisterTransport(t)
 		}
@@ -107,15 +133,33 @@ func Register() {
 type kind uint8
 
 const (
-	kindTCP kind = iota
-	kindIPC
-	kindAbstract
+	kindTCP      kind = iota // tcp and tls+tcp
+	kindIPC                  // ipc and unix
+	kindAbstract             // Linux abstract unix sockets
+	kindWS                   // ws and wss
 )
 
 // tran implements mangos.Transport for one scheme.
 type tran struct {
 	user string // user-facing scheme: "tcp"
 	kind kind
+	tls  bool // tls+tcp, wss: TLS below the SP or HTTP handshake
+}
+
+// overTCP reports whether the transport runs over TCP (and so takes
+// OptionNoDelay, OptionKeepAlive and reports a bound port).
+func (t *tran) overTCP() bool { return t.kind == kindTCP || t.kind == kindWS }
+
+// network is the net package's network for a TCP-based transport: "tcp",
+// or "tcp4" and "tcp6" for the schemes ending in 4 and 6.
+func (t *tran) network() string {
+	switch t.user[len(t.user)-1] {
+	case '4':
+		return "tcp4"
+	case '6':
+		return "tcp6"
+	}
+	return "tcp"
 }
 
 // Scheme returns the private scheme, e.g. "nanoact.tcp".
@@ -138,7 +182,8 @@ func (t *tran) userURL(addr string) (*nngURL, string, error) {
 
 // NewDialer validates addr for dialing and returns a dialer. It resolves
 // nothing but a tcp source address (tcp://src;host:port); the peer is
-// resolved on every Dial. sock supplies the protocol numbers.
+// resolved on every Dial. sock supplies the protocol numbers (and, on ws
+// and wss, names). It does not block and starts no goroutine.
 func (t *tran) NewDialer(addr string, sock mangos.Socket) (mangos.TranDialer, error) {
 	u, url, err := t.userURL(addr)
 	if err != nil {
@@ -147,12 +192,16 @@ func (t *tran) NewDialer(addr string, sock mangos.Socket) (mangos.TranDialer, er
 	return newDialer(t, u, url, sock.Info())
 }
 
-// NewListener validates addr for listening and, for tcp, resolves the
-// host once, as NNG does. Nothing is bound until Listen.
+// NewListener validates addr for listening and, for the TCP-based
+// transports, resolves the host once, as NNG does (a DNS look-up may
+// block). Nothing is bound until Listen.
 func (t *tran) NewListener(addr string, sock mangos.Socket) (mangos.TranListener, error) {
 	u, url, err := t.userURL(addr)
 	if err != nil {
 		return nil, err
+	}
+	if t.kind == kindWS {
+		return newWSListener(t, u, url, sock.Info())
 	}
 	return newListener(t, u, url, sock.Info())
 }

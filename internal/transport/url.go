@@ -26,6 +26,7 @@ type nngURL struct {
 	hostname string // lower case, without brackets, "*" removed
 	port     string // "" when absent
 	path     string // canonical path; the whole rest for ipc, unix, abstract, inproc
+	requri   string // canonical path and query, without the fragment (ws)
 	hasUser  bool
 	hasQuery bool
 	hasFrag  bool
@@ -35,9 +36,11 @@ type nngURL struct {
 // transports (private), passed to mangos unchanged, or unknown.
 func schemeInfo(scheme string) (private, known bool) {
 	switch scheme {
-	case "tcp", "tcp4", "tcp6", "ipc", "unix", "abstract":
+	case "tcp", "tcp4", "tcp6", "ipc", "unix", "abstract",
+		"tls+tcp", "tls+tcp4", "tls+tcp6",
+		"ws", "ws4", "ws6", "wss", "wss4", "wss6":
 		return true, true
-	case "inproc", "ws", "wss", "tls+tcp":
+	case "inproc":
 		return false, true
 	}
 	return false, false
@@ -46,11 +49,19 @@ func schemeInfo(scheme string) (private, known bool) {
 // Rewrite validates url the way NNG 1.5 does and returns the URL to give
 // mangos' Socket.Dial, Socket.Listen, NewDialer or NewListener.
 //
-// tcp://, tcp4://, tcp6://, ipc://, unix:// and abstract:// are mapped to
-// this package's private schemes (nanoact.tcp:// and so on, registered by
-// Register), so that the rest of the process keeps mangos' own tcp and ipc
-// transports. inproc://, ws://, wss:// and tls+tcp:// are returned
-// unchanged apart from a lower-cased scheme, after the same syntax checks.
+// tcp://, ipc://, unix://, abstract://, tls+tcp://, ws:// and wss:// (and
+// the 4 and 6 variants tcp4://, tls+tcp6://, ws4:// and so on, which keep
+// to IPv4 or IPv6) are mapped to this package's private schemes
+// (nanoact.tcp://, nanoact.tls+tcp://, nanoact.ws:// and so on, registered
+// by Register), so that the rest of the process keeps mangos' own
+// transports. inproc:// is returned unchanged apart from a lower-cased
+// scheme, after the same syntax checks.
+//
+// tls+tcp URLs follow the tcp rules (host and port only). ws and wss URLs
+// are ws://host:port/path as in NNG: the port defaults to 80 (ws) or 443
+// (wss), the path (canonicalised as NNG does, "/" when empty) selects the
+// listener on a shared port, and a query is sent with the dialer's
+// request.
 //
 // Rewrite does not resolve host names; that happens in NewListener (once,
 // as NNG does) and in every Dial. A port given by name ("http") is looked
@@ -64,9 +75,10 @@ func schemeInfo(scheme string) (private, known bool) {
 //     unterminated IPv6 bracket or a colon without a port (NNG_EINVAL);
 //   - CodeNotSupported: a scheme with no transport (NNG_ENOTSUP), or
 //     abstract:// on a system without abstract sockets;
-//   - CodeAddrInvalid: a tcp URL with a path, query, fragment or user, no
-//     host and no port, or a bad port; an empty or too long ipc path; a
-//     bad abstract name (NNG_EADDRINVAL).
+//   - CodeAddrInvalid: a tcp or tls+tcp URL with a path, query, fragment
+//     or user, no host and no port, or a bad port; a ws or wss URL with a
+//     bad port; an empty or too long ipc path; a bad abstract name
+//     (NNG_EADDRINVAL).
 func Rewrite(url string) (mangosURL string, err error) {
 	u, err := parseURL(url)
 	if err != nil {
@@ -80,12 +92,16 @@ func Rewrite(url string) (mangosURL string, err error) {
 		return u.scheme + "://" + u.rest, nil
 	}
 	switch u.scheme {
-	case "tcp", "tcp4", "tcp6":
+	case "tcp", "tcp4", "tcp6", "tls+tcp", "tls+tcp4", "tls+tcp6":
 		if err := checkTCP(u, url); err != nil {
 			return "", err
 		}
 		if u.hostname == "" && u.port == "" {
 			return "", urlErr(nanoact.CodeAddrInvalid, url, "no host and no port")
+		}
+	case "ws", "ws4", "ws6", "wss", "wss4", "wss6":
+		if err := checkWS(u, url); err != nil {
+			return "", err
 		}
 	case "ipc", "unix":
 		if _, err := ipcPath(u, url); err != nil {
@@ -145,6 +161,10 @@ func parseURL(raw string) (*nngURL, error) {
 		return nil, urlErr(nanoact.CodeInvalid, raw, "malformed path")
 	}
 	u.path = requri
+	u.requri = requri
+	if j := strings.IndexByte(requri, '#'); j >= 0 {
+		u.requri = requri[:j]
+	}
 	if j := strings.IndexAny(requri, "?#"); j >= 0 {
 		u.path = requri[:j]
 		u.hasQuery = requri[j] == '?'
@@ -286,19 +306,28 @@ func canonifyURI(in string) (string, bool) {
 	return string(out), true
 }
 
-// checkTCP applies the URL checks NNG's tcp transport makes on both
-// dialers and listeners, and validates a non-empty port.
+// checkTCP applies the URL checks NNG's tcp and tls transports make on
+// both dialers and listeners, and validates a non-empty port.
 func checkTCP(u *nngURL, url string) error {
 	if u.path != "" && u.path != "/" {
-		return urlErr(nanoact.CodeAddrInvalid, url, "tcp URL with a path")
+		return urlErr(nanoact.CodeAddrInvalid, url, "%s URL with a path", u.scheme)
 	}
 	if u.hasUser || u.hasQuery || u.hasFrag {
-		return urlErr(nanoact.CodeAddrInvalid, url, "tcp URL with a user, query or fragment")
+		return urlErr(nanoact.CodeAddrInvalid, url, "%s URL with a user, query or fragment", u.scheme)
 	}
 	if u.port != "" {
 		if _, err := parsePort(u.port); err != nil {
 			return urlErr(nanoact.CodeAddrInvalid, url, "%v", err)
 		}
+	}
+	return nil
+}
+
+// checkWS validates the port of a ws or wss URL (parseURL has filled in
+// the scheme's default when none was given).
+func checkWS(u *nngURL, url string) error {
+	if _, err := parsePort(u.port); err != nil {
+		return urlErr(nanoact.CodeAddrInvalid, url, "%v", err)
 	}
 	return nil
 }

@@ -36,12 +36,15 @@ func TestRewrite(t *testing.T) {
 		{"abstract://name", "nanoact.abstract://name", nil},
 		{"abstract://a%00b", "nanoact.abstract://a%00b", nil},
 		{"abstract://", "nanoact.abstract://", nil}, // listen: kernel picks
+		{"tls+tcp://127.0.0.1:5555", "nanoact.tls+tcp://127.0.0.1:5555", nil},
+		{"tls+tcp6://[::1]:0", "nanoact.tls+tcp6://[::1]:0", nil},
+		{"ws://127.0.0.1:8080/path", "nanoact.ws://127.0.0.1:8080/path", nil},
+		{"ws://127.0.0.1", "nanoact.ws://127.0.0.1", nil}, // port 80
+		{"ws4://:0", "nanoact.ws4://:0", nil},
+		{"wss://host/path?q#f", "nanoact.wss://host/path?q#f", nil},
 		// Passed through to mangos.
 		{"inproc://anything goes", "inproc://anything goes", nil},
 		{"INPROC://x", "inproc://x", nil},
-		{"ws://127.0.0.1:8080/path", "ws://127.0.0.1:8080/path", nil},
-		{"wss://host/path?q#f", "wss://host/path?q#f", nil},
-		{"tls+tcp://127.0.0.1:5555", "tls+tcp://127.0.0.1:5555", nil},
 		// NNG_EINVAL from nni_url_parse.
 		{"test", "", nanoact.ErrInvalid},
 		{"", "", nanoact.ErrInvalid},
@@ -68,6 +71,9 @@ func TestRewrite(t *testing.T) {
 		{"tcp://127.0.0.1:5555?x=1", "", nanoact.ErrAddrInvalid},
 		{"tcp://127.0.0.1:5555#frag", "", nanoact.ErrAddrInvalid},
 		{"tcp://user@127.0.0.1:5555", "", nanoact.ErrAddrInvalid},
+		{"tls+tcp://127.0.0.1:5555/path", "", nanoact.ErrAddrInvalid},
+		{"tls+tcp://", "", nanoact.ErrAddrInvalid},
+		{"ws://127.0.0.1:65536/x", "", nanoact.ErrAddrInvalid},
 		{"ipc://", "", nanoact.ErrAddrInvalid},
 		{"unix://", "", nanoact.ErrAddrInvalid},
 		{"ipc:///" + long, "", nanoact.ErrAddrInvalid},
