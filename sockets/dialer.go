@@ -84,6 +84,7 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 	opts := map[string]any{
 		transport.OptionHandshakeTimeout: s.cfg.handshakeTimeout,
 		transport.OptionEvents:           transportEvents{s},
+		transport.OptionSplitWord:        true,
 	}
 	switch user {
 	case "ipc", "unix", "abstract":

@@ -382,7 +382,7 @@ func (p *pipe) receiver() {
 		if m == nil {
 			return
 		}
-		n := uint64(len(m.Body))
+		n := uint64(len(m.Header) + len(m.Body))
 		if p.e.onRecv == nil {
 			m.Free()
 		} else {
@@ -586,17 +586,25 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	}
 }
 
-// takeWord removes the 4-byte big-endian word at the front of m's body (a
-// request or survey id, a hop count) and returns it; a body too short for
-// one is freed, and takeWord reports false.
+// takeWord removes the 4-byte big-endian word at the front of a received
+// message (a request or survey id, a backtrace hop, a hop count) and
+// returns it. nanoact's transports deliver that word in m.Header (see
+// transport's splitsWord); mangos' inproc leaves it at the front of
+// m.Body. A message too short for one is freed, and takeWord reports
+// false.
 func takeWord(m *Message) (uint32, bool) {
-	if len(m.Body) < 4 {
-		m.Free()
-		return 0, false
+	switch {
+	case len(m.Header) == 4:
+		w := binary.BigEndian.Uint32(m.Header)
+		m.Header = m.Header[:0]
+		return w, true
+	case len(m.Header) == 0 && len(m.Body) >= 4:
+		w := binary.BigEndian.Uint32(m.Body)
+		m.Body = m.Body[4:]
+		return w, true
 	}
-	w := binary.BigEndian.Uint32(m.Body)
-	m.Body = m.Body[4:]
-	return w, true
+	m.Free()
+	return 0, false
 }
 
 // pipeHeader returns a 4-byte big-endian header holding id.
@@ -605,18 +613,29 @@ func putID(b []byte, id uint32) []byte {
 }
 
 // splitBacktrace moves the SP backtrace (4-byte hops up to and including
-// the one with the high bit set) from the front of m.Body to the end of
-// m.Header. It reports false for a garbled message or one over ttl hops.
-func splitBacktrace(m *Message, ttl int) bool {
+// the one with the high bit set) from the front of the message to m.Header,
+// after the pipe id pid when withPID (raw rep and respondent show it). The
+// first hop may arrive in m.Header (see takeWord). It reports false, having
+// freed m, for a garbled message or one over ttl hops.
+func splitBacktrace(m *Message, pid uint32, withPID bool, ttl int) bool {
+	hop, ok := takeWord(m)
+	if !ok {
+		return false
+	}
+	m.Header = m.Header[:0]
+	if withPID {
+		m.Header = putID(m.Header, pid)
+	}
 	for hops := 1; ; hops++ {
-		if hops > ttl || len(m.Body) < 4 {
-			return false
-		}
-		last := m.Body[0]&0x80 != 0
-		m.Header = append(m.Header, m.Body[:4]...)
-		m.Body = m.Body[4:]
-		if last {
+		m.Header = putID(m.Header, hop)
+		if hop&0x80000000 != 0 {
 			return true
 		}
+		if hops == ttl || len(m.Body) < 4 {
+			m.Free()
+			return false
+		}
+		hop = binary.BigEndian.Uint32(m.Body)
+		m.Body = m.Body[4:]
 	}
 }

@@ -3,6 +3,7 @@ package proto
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"go.nanomsg.org/mangos/v3"
@@ -28,16 +29,52 @@ func TestSplitBacktrace(t *testing.T) {
 		{"too many hops", append(bytes.Repeat(hop(1), defaultTTL), hop(0x80000000)...), false, nil, nil},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			m := mangos.NewMessage(len(c.body))
-			m.Body = append(m.Body, c.body...)
-			if ok := splitBacktrace(m, defaultTTL); ok != c.ok {
-				t.Fatalf("ok = %v", ok)
+		// As mangos' inproc delivers it (all in the body), and as
+		// nanoact's transports do (the first word in the header).
+		for _, split := range []bool{false, true} {
+			for _, withPID := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/split=%v/pid=%v", c.name, split, withPID), func(t *testing.T) {
+					m := mangos.NewMessage(len(c.body))
+					m.Body = append(m.Body, c.body...)
+					if split && len(m.Body) >= 4 {
+						m.Header = append(m.Header[:0], m.Body[:4]...)
+						m.Body = m.Body[4:]
+					}
+					if ok := splitBacktrace(m, 0x01020304, withPID, defaultTTL); ok != c.ok {
+						t.Fatalf("ok = %v", ok)
+					}
+					want := c.header
+					if withPID {
+						want = append(hop(0x01020304), c.header...)
+					}
+					if c.ok && (!bytes.Equal(m.Header, want) || !bytes.Equal(m.Body, c.rest)) {
+						t.Fatalf("header % x body % x", m.Header, m.Body)
+					}
+				})
 			}
-			if c.ok && (!bytes.Equal(m.Header, c.header) || !bytes.Equal(m.Body, c.rest)) {
-				t.Fatalf("header % x body % x", m.Header, m.Body)
-			}
-		})
+		}
+	}
+}
+
+// takeWord reads the word from the header (nanoact's transports) or the
+// front of the body (mangos' inproc).
+func TestTakeWord(t *testing.T) {
+	for _, split := range []bool{false, true} {
+		m := mangos.NewMessage(8)
+		m.Body = append(m.Body, 0, 0, 1, 2, 'x', 'y')
+		if split {
+			m.Header = append(m.Header[:0], m.Body[:4]...)
+			m.Body = m.Body[4:]
+		}
+		w, ok := takeWord(m)
+		if !ok || w != 0x0102 || string(m.Body) != "xy" || len(m.Header) != 0 {
+			t.Fatalf("split %v: %x %v % x % x", split, w, ok, m.Header, m.Body)
+		}
+	}
+	short := mangos.NewMessage(3)
+	short.Body = append(short.Body, 1, 2, 3)
+	if _, ok := takeWord(short); ok {
+		t.Fatal("a 3-byte message gave a word")
 	}
 }
 
@@ -51,7 +88,7 @@ func FuzzSplitBacktrace(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m := mangos.NewMessage(len(b))
 		m.Body = append(m.Body, b...)
-		if !splitBacktrace(m, defaultTTL) {
+		if !splitBacktrace(m, 0, false, defaultTTL) {
 			return
 		}
 		if len(m.Header)%4 != 0 || len(m.Header) == 0 || m.Header[len(m.Header)-4]&0x80 == 0 {

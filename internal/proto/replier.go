@@ -32,15 +32,9 @@ func newReplier(raw bool, info mangos.ProtocolInfo) *replier {
 	s := &replier{cooked: cooked[*replyCtx]{engine: e}}
 	s.cooked.newCtx = s.newCtx
 	e.onRecv = func(p *pipe, m *Message) {
-		m.Header = m.Header[:0]
-		if raw {
-			m.Header = putID(m.Header, p.id)
+		if splitBacktrace(m, p.id, raw, defaultTTL) {
+			p.deliver(e.recvq, m)
 		}
-		if !splitBacktrace(m, defaultTTL) {
-			m.Free()
-			return
-		}
-		p.deliver(e.recvq, m)
 	}
 	if !raw {
 		s.def = s.newCtx()

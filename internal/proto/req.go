@@ -57,11 +57,9 @@ func newReq(raw bool) *req {
 	s.nextID.Store(binary.BigEndian.Uint32(b[:]))
 	if raw {
 		e.onRecv = func(p *pipe, m *Message) {
-			if !splitBacktrace(m, defaultTTL) {
-				m.Free()
-				return
+			if splitBacktrace(m, 0, false, defaultTTL) {
+				p.deliver(e.recvq, m)
 			}
-			p.deliver(e.recvq, m)
 		}
 	} else {
 		e.onRecv = s.recvReply

@@ -159,7 +159,7 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 		}
 		return nil, err
 	}
-	return newPipe(sc, d.t.kind, o, d.url), nil
+	return newPipe(sc, d.t.kind, o, d.url, d.proto), nil
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,

@@ -259,7 +259,7 @@ func (l *listener) serveConn(c net.Conn, o options) {
 		}
 		return
 	}
-	handoff(l.ready, l.closeq, newPipe(sc, l.t.kind, o, l.address))
+	handoff(l.ready, l.closeq, newPipe(sc, l.t.kind, o, l.address, l.proto))
 }
 
 // handoff gives p to the listener's Accept, or closes it if the listener

@@ -17,6 +17,7 @@ type options struct {
 	hsTimeout time.Duration // OptionHandshakeTimeout
 	events    Events        // OptionEvents; may be nil
 	tls       *tls.Config   // mangos.OptionTLSConfig; tls+tcp and wss only
+	split     bool          // OptionSplitWord
 }
 
 // defaultOptions are NNG's defaults: no receive limit, TCP_NODELAY on,
@@ -42,6 +43,13 @@ func (o *options) set(t *tran, name string, v any) (handled bool, err error) {
 			return true, mangos.ErrBadValue
 		}
 		o.hsTimeout = d
+		return true, nil
+	case OptionSplitWord:
+		b, ok := v.(bool)
+		if !ok {
+			return true, mangos.ErrBadValue
+		}
+		o.split = b
 		return true, nil
 	case OptionEvents:
 		if v == nil {
@@ -94,6 +102,8 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 		return o.hsTimeout, true
 	case OptionEvents:
 		return o.events, true
+	case OptionSplitWord:
+		return o.split, true
 	}
 	if t.tls && name == mangos.OptionTLSConfig {
 		return o.tls, true

@@ -107,16 +107,33 @@ type pipe struct {
 	recvMu sync.Mutex
 	br     *bufio.Reader
 	rhdr   [9]byte
+	split  bool // received messages start with a word: see splitsWord
 }
 
-func newPipe(c net.Conn, k kind, opt options, url string) *pipe {
+// splitsWord reports whether a pipe delivers the first word of the
+// messages it receives in their Header (see OptionSplitWord): when the
+// option is set and protocol self's messages start with a 4-byte word
+// (req, rep, surveyor, respondent and pair1).
+func splitsWord(o options, self uint16) bool {
+	if !o.split {
+		return false
+	}
+	switch self {
+	case mangos.ProtoReq, mangos.ProtoRep, mangos.ProtoSurveyor, mangos.ProtoRespondent, mangos.ProtoPair1:
+		return true
+	}
+	return false
+}
+
+func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolInfo) *pipe {
 	p := &pipe{
-		c:    c,
-		kind: k,
-		ipc:  k != kindTCP,
-		opt:  opt,
-		url:  url,
-		br:   bufio.NewReaderSize(c, readBufSize),
+		c:     c,
+		kind:  k,
+		ipc:   k != kindTCP,
+		opt:   opt,
+		url:   url,
+		br:    bufio.NewReaderSize(c, readBufSize),
+		split: splitsWord(opt, info.Self),
 	}
 	if p.ipc {
 		p.shdr[0] = 1
@@ -217,9 +234,17 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 
 // readBody reads an sz-byte body into a message from mangos' pool.
 func (p *pipe) readBody(sz int) (*mangos.Message, error) {
+	head := 0
+	if p.split && sz >= 4 {
+		head = 4
+	}
+	sz -= head
 	if sz <= eagerAlloc {
 		m := msgpool.New(sz)
 		m.Body = m.Body[:sz]
+		if err := p.readHead(m, head); err != nil {
+			return nil, err
+		}
 		if _, err := io.ReadFull(p.br, m.Body); err != nil {
 			m.Free()
 			return nil, err
@@ -227,6 +252,9 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 		return m, nil
 	}
 	m := mangos.NewMessage(eagerAlloc)
+	if err := p.readHead(m, head); err != nil {
+		return nil, err
+	}
 	b := m.Body[:0]
 	for len(b) < sz {
 		if len(b) == cap(b) {
@@ -241,6 +269,20 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	}
 	m.Body = b
 	return m, nil
+}
+
+// readHead reads the first n bytes of a message (0 or 4) into m.Header;
+// on failure m is freed.
+func (p *pipe) readHead(m *mangos.Message, n int) error {
+	if n == 0 {
+		return nil
+	}
+	m.Header = append(m.Header[:0], 0, 0, 0, 0)[:n]
+	if _, err := io.ReadFull(p.br, m.Header); err != nil {
+		m.Free()
+		return err
+	}
+	return nil
 }
 
 func (p *pipe) ioErr(op string, err error) error {

@@ -47,6 +47,17 @@ const (
 	// (NNG's "tcp-bound-port").
 	OptionTCPBoundPort = "tcp-bound-port"
 
+	// OptionSplitWord makes the pipes of a dialer or listener whose
+	// protocol's messages start with a 4-byte word (req, rep, surveyor,
+	// respondent, pair1: a request or survey id, a backtrace hop, a hop
+	// count) deliver that word in the received message's Header and the
+	// rest in its Body, so that a 64 KiB payload fills exactly one of
+	// mangos' pooled buffers instead of a fresh, larger allocation. The
+	// value is a bool, default false: mangos' own protocols expect the
+	// whole message in Body. nanoact's protocol engine takes the word from
+	// either place and sets it.
+	OptionSplitWord = "nanoact:split-word"
+
 	// OptionContext gives a dialer a context.Context whose end closes the
 	// dialer: a Dial in progress is aborted (its connection is closed, also
 	// mid-handshake) and every later Dial returns mangos.ErrClosed at once,

@@ -655,7 +655,7 @@ func (l *wsListener) upgrade(raw, conn net.Conn, br *bufio.Reader, req *http.Req
 		fail(wrapErr(op, err))
 		return nil
 	}
-	return newWSPipe(ws, o, address)
+	return newWSPipe(ws, o, address, l.proto)
 }
 
 // ---- dialing ----
@@ -715,7 +715,7 @@ func (d *dialer) dialWS(o options, op string) (mangos.TranPipe, error) {
 		}
 		return nil, err
 	}
-	return newWSPipe(ws, o, d.url), nil
+	return newWSPipe(ws, o, d.url, d.proto), nil
 }
 
 // wsDialErr gives a failed websocket dial NNG's code: an HTTP refusal as
@@ -765,11 +765,12 @@ type wsPipe struct {
 
 	recvMu  sync.Mutex
 	scratch []byte
+	split   bool // received messages start with a word: see splitsWord
 }
 
-func newWSPipe(ws *websocket.Conn, o options, url string) *wsPipe {
+func newWSPipe(ws *websocket.Conn, o options, url string, info mangos.ProtocolInfo) *wsPipe {
 	ws.SetReadLimit(int64(o.maxRecv)) // 0: none
-	return &wsPipe{ws: ws, opt: o, url: url}
+	return &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
 }
 
 // Send writes m (header, then body) as one binary websocket message. It
@@ -819,6 +820,28 @@ func (p *wsPipe) Recv() (*mangos.Message, error) {
 	if typ != websocket.BinaryMessage {
 		return nil, nanoact.Errorf(nanoact.CodeProtocol, "transport: recv "+p.url, "text message on an SP websocket")
 	}
+	if !p.split {
+		return p.recvBody(r)
+	}
+	var head [4]byte
+	switch k, err := io.ReadFull(r, head[:]); {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		m := msgpool.New(k) // too short for its protocol, which drops it
+		m.Body = append(m.Body[:0], head[:k]...)
+		return m, nil
+	case err != nil:
+		return nil, p.recvErr(err)
+	}
+	m, err := p.recvBody(r)
+	if err != nil {
+		return nil, err
+	}
+	m.Header = append(m.Header[:0], head[:]...)
+	return m, nil
+}
+
+// recvBody reads the rest of the message r reads into a message's Body.
+func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	if p.scratch == nil {
 		p.scratch = make([]byte, wsScratch)
 	}
