@@ -614,7 +614,9 @@ var (
 // registered, so that a Recv started next waits for its reply, and a later
 // Send cancels it (ErrCanceled), as a new request does; a rep's reply
 // takes the request it answers, so that a Recv started next takes a new
-// one.
+// one. The aio itself may resolve after others started later: a reply can
+// resolve its Recv before the request's Send aio has (wait for the latter
+// with Value or Wait, not Result).
 func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	a, cfg := newAio[struct{}](opts)
 	if con == nil {

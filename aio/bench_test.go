@@ -74,7 +74,8 @@ func benchReqRep(b *testing.B, tr string, size int, useAio bool) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.Result(); err != nil {
+			// The send's aio may resolve after the reply's: wait for it.
+			if _, err := s.Value(ctx); err != nil {
 				b.Fatal(err)
 			}
 			m.Free()
