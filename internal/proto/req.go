@@ -295,6 +295,10 @@ func (c *reqCtx) Stage(m *Message) (func(context.Context) error, error) {
 	return func(ctx context.Context) error {
 		if IsNonBlock(ctx) {
 			// A try: a miss keeps the request, for a blocking call next.
+			if c.s.isClosed() {
+				c.drop(id)
+				return errClosed
+			}
 			select {
 			case c.s.sendq <- m:
 				c.s.pending.Add(1)
