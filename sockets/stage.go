@@ -26,6 +26,9 @@ import (
 // (a req abandons its request). m is consumed once queue succeeds and
 // left to the caller otherwise, as SendMsg does.
 //
+// StageSend itself does not block; it costs one closure (and, on a req, a
+// channel) beyond what SendMsg costs.
+//
 // Errors: ErrNotSupported for protocols without such state (and raw
 // sockets), ErrState (a reply with no request to answer), ErrClosed.
 func (s *Socket) StageSend(m *Msg) (queue func(ctx context.Context) error, err error) {
