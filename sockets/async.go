@@ -42,7 +42,7 @@ func (d *recvDone) Complete(m *proto.Message, err error) {
 }
 
 // Cancel ends the receive if it is still waiting and reports whether it
-// did. If it did, the Receiver is never called: the caller completes the
+// did; it takes the protocol's lock briefly and never blocks otherwise. If it did, the Receiver is never called: the caller completes the
 // operation itself (with ErrTimedOut or ErrCanceled, say). false means the
 // Receiver has been or is being called. On a req socket or context a
 // cancelled receive abandons the request, as a receive that times out

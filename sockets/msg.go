@@ -268,7 +268,8 @@ const shareOver = 4 << 10
 // instead of copying (m is then left to the garbage collector). Small raw
 // bodies are copied: one small allocation, where keeping the message out
 // of the pool would cost three. A *ConvertError holds its own copy of the
-// bytes.
+// bytes. Take never blocks; it allocates what Decode does, plus the copy
+// of a small raw body.
 func Take[T any](m *Msg, mode Mode, cd Codec) (T, error) {
 	var zero T
 	if _, isBytes := any(zero).([]byte); isBytes && mode != Serial {
