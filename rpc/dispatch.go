@@ -35,6 +35,8 @@ type (
 		pipe  uint32
 		since time.Time
 	}
+	// refusedLate says that a refused connection had its time to leave.
+	refusedLate struct{ pipe uint32 }
 	retryMsg struct{ dm *daemonConn }
 	// resultDone is a task whose result the reader resolved it with;
 	// its pipe, wid and outcome say where and how.
@@ -73,6 +75,8 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onLeave(m.pipe)
 	case helloLate:
 		d.onHelloLate(m)
+	case refusedLate:
+		d.onRefusedLate(m.pipe)
 	case retryMsg:
 		m.dm.full = false
 		d.makeReady(m.dm, false)
@@ -327,6 +331,16 @@ func (d *Dispatcher) onHelloLate(m helloLate) {
 	_ = d.sock.ClosePipe(m.pipe)
 }
 
+// onRefusedLate closes a refused connection its peer has not closed.
+func (d *Dispatcher) onRefusedLate(pipe uint32) {
+	if !d.st.refused[pipe] {
+		return // gone in the meantime
+	}
+	delete(d.st.helloDue, pipe)
+	d.log.Warn("refused connection closed: the peer stayed", zap.Uint32("pipe", pipe))
+	_ = d.sock.ClosePipe(pipe)
+}
+
 // stopHelloTimer stops and forgets a connection's hello time-out.
 func (d *Dispatcher) stopHelloTimer(pipe uint32) {
 	if t := d.st.helloDue[pipe]; t != nil {
@@ -358,6 +372,11 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 		m := sockets.NewMsg(nil)
 		m.Body = appendRefuse(m.Body[:0], reason)
 		_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
+		// A daemon leaves once refused; a peer that stays is closed after
+		// the hello time-out, which also gives the refusal time to arrive.
+		if to := d.cfg.helloTimeout; to > 0 && !st.shut {
+			st.helloDue[pipe] = time.AfterFunc(to, func() { d.ref.Send(refusedLate{pipe}) })
+		}
 		return
 	}
 	mx := int(min(h.max, 1<<20))
