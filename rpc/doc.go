@@ -86,7 +86,8 @@
 //
 // A dispatcher ignores every message of a connection until a valid hello,
 // refuses one whose token does not match, and closes a connection that
-// says no hello within HelloTimeout (10 s by default). A daemon that wants to exit
+// says no hello within HelloTimeout (10 s by default), or that is still
+// there that long after being refused. A daemon that wants to exit
 // sends leave and waits for bye, which the dispatcher sends once it has no
 // task on that daemon, so that no task is in flight when a daemon exits.
 // A dispatcher that closes sends bye to every daemon. Messages of other
