@@ -1,7 +1,8 @@
 // Package sockets provides NNG sockets for the ten scalability protocols
 // (bus, pair, poly, push, pull, pub, sub, req, rep, surveyor, respondent)
 // and their raw variants, with dialers and listeners over inproc, ipc,
-// unix, abstract (Linux), tcp and ws transports. It speaks NNG's wire
+// unix, abstract (Linux), tcp, ws, and over TLS tls+tcp and wss
+// transports. It speaks NNG's wire
 // protocol, so its peers may be C NNG (nngcat), pynng, nanonext in R or
 // mangos programs.
 //
@@ -27,6 +28,15 @@
 //   - block = n ms: pass a context with a deadline. The operation fails
 //     with ErrTimedOut (5) when it passes; the error also matches
 //     context.DeadlineExceeded.
+//
+// # Without a goroutine
+//
+// RecvAsync starts a receive that waits in the protocol's queue and is
+// completed by a callback (a Receiver) on the goroutine that delivers the
+// message, NNG's nng_recv_aio; StageSend makes a send's protocol-state
+// change at once and leaves the queueing to a function, NNG's
+// nng_send_aio split in two. Package aio builds its aios on both; most
+// programs use aio.
 //
 // # Modes
 //
