@@ -189,7 +189,7 @@ func TestHelloTimeout(t *testing.T) {
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
 	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg), rpc.WithRunnerLogger(zap.New(core)),
-		rpc.HelloTimeout(30*time.Millisecond))
+		rpc.HelloTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
