@@ -3,7 +3,6 @@ package proto
 import (
 	"context"
 	"encoding/binary"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,9 +56,6 @@ type pipe struct {
 	id     uint32
 	q      chan *Message // messages addressed to this pipe only
 	closeq chan struct{}
-	// sentFree: the transport sends a copy and leaves the message to us
-	// (mangos' inproc); ours, like mangos' tcp, consume it.
-	sentFree bool
 }
 
 // engine is what every protocol shares: the pipe set, one receiver and one
@@ -188,7 +184,6 @@ func (e *engine) Raw() bool { return e.raw }
 // sender goroutines. A pair socket refuses a second pipe.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
-	p.sentFree = isInproc(mp)
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -279,21 +274,6 @@ func (e *engine) drain() {
 			break
 		}
 	}
-}
-
-// isInproc reports whether mp runs on mangos' inproc transport, by the
-// network of its remote address.
-func isInproc(mp mangos.ProtocolPipe) bool {
-	g, ok := mp.(interface{ GetOption(string) (any, error) })
-	if !ok {
-		return false
-	}
-	v, err := g.GetOption(mangos.OptionRemoteAddr)
-	if err != nil {
-		return false
-	}
-	a, ok := v.(net.Addr)
-	return ok && a.Network() == "inproc"
 }
 
 func (e *engine) pipeExit() {
@@ -415,9 +395,6 @@ func (p *pipe) sender() {
 		p.e.pending.Add(-1)
 		if err != nil {
 			return
-		}
-		if p.sentFree {
-			m.Free()
 		}
 		p.e.txMsgs.Add(1)
 		p.e.txBytes.Add(n)
@@ -588,9 +565,9 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 
 // takeWord removes the 4-byte big-endian word at the front of a received
 // message (a request or survey id, a backtrace hop, a hop count) and
-// returns it. nanoact's transports deliver that word in m.Header (see
-// transport's splitsWord); mangos' inproc leaves it at the front of
-// m.Body. A message too short for one is freed, and takeWord reports
+// returns it. nanoact's transports deliver that word in m.Header when
+// asked to (see transport's OptionSplitWord); otherwise, and on mangos'
+// transports, it is at the front of m.Body. A message too short for one is freed, and takeWord reports
 // false.
 func takeWord(m *Message) (uint32, bool) {
 	switch {

@@ -29,8 +29,8 @@ func TestSplitBacktrace(t *testing.T) {
 		{"too many hops", append(bytes.Repeat(hop(1), defaultTTL), hop(0x80000000)...), false, nil, nil},
 	}
 	for _, c := range cases {
-		// As mangos' inproc delivers it (all in the body), and as
-		// nanoact's transports do (the first word in the header).
+		// As a transport without OptionSplitWord delivers it (all in the
+		// body), and as one with it does (the first word in the header).
 		for _, split := range []bool{false, true} {
 			for _, withPID := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/split=%v/pid=%v", c.name, split, withPID), func(t *testing.T) {
@@ -56,8 +56,8 @@ func TestSplitBacktrace(t *testing.T) {
 	}
 }
 
-// takeWord reads the word from the header (nanoact's transports) or the
-// front of the body (mangos' inproc).
+// takeWord reads the word from the header (a transport with
+// OptionSplitWord) or the front of the body (one without).
 func TestTakeWord(t *testing.T) {
 	for _, split := range []bool{false, true} {
 		m := mangos.NewMessage(8)
