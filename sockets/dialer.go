@@ -73,8 +73,9 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 }
 
 // transportOptions returns the options our own transports take: all of
-// them the handshake time-out and the events hook, those over TCP (tcp,
-// tls+tcp, ws, wss) the TCP socket options too.
+// them (inproc included) the handshake time-out, the events hook and the
+// word split, those over TCP (tcp, tls+tcp, ws, wss) the TCP socket
+// options too.
 func (s *Socket) transportOptions(murl string) map[string]any {
 	scheme, _, _ := strings.Cut(murl, "://")
 	user, ours := strings.CutPrefix(scheme, "nanoact.")
@@ -87,7 +88,7 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 		transport.OptionSplitWord:        true,
 	}
 	switch user {
-	case "ipc", "unix", "abstract":
+	case "ipc", "unix", "abstract", "inproc":
 	default:
 		opts[mangos.OptionNoDelay] = s.cfg.noDelay
 		opts[mangos.OptionKeepAlive] = s.cfg.keepAlive

@@ -8,19 +8,20 @@ import (
 	"go.nanomsg.org/mangos/v3"
 	"go.nanomsg.org/mangos/v3/protocol"
 	"go.nanomsg.org/mangos/v3/protocol/pair"
-	_ "go.nanomsg.org/mangos/v3/transport/ipc" // mangos' own, for comparison
+	_ "go.nanomsg.org/mangos/v3/transport/inproc" // mangos' own, for comparison
+	_ "go.nanomsg.org/mangos/v3/transport/ipc"
 	_ "go.nanomsg.org/mangos/v3/transport/tcp"
 )
 
 // BenchmarkRoundTrip measures one pair0 round trip (client sends, server
-// echoes, client receives) for 8 B, 1 KiB and 64 KiB payloads over tcp
-// and ipc, for this package's transports ("nanoact") and mangos' own
-// ("mangos") in the same run. Compare with
+// echoes, client receives) for 8 B, 1 KiB and 64 KiB payloads over tcp,
+// ipc and inproc, for this package's transports ("nanoact") and mangos'
+// own ("mangos") in the same run. Compare with
 //
 //	go test -run '^$' -bench RoundTrip -count 10 ./internal/transport > b.txt
 //	benchstat -col /impl b.txt
 func BenchmarkRoundTrip(b *testing.B) {
-	for _, tr := range []string{"tcp", "ipc"} {
+	for _, tr := range []string{"tcp", "ipc", "inproc"} {
 		for _, impl := range []string{"nanoact", "mangos"} {
 			for _, size := range []int{8, 1 << 10, 64 << 10} {
 				name := fmt.Sprintf("%s/%s/impl=%s", tr, sizeName(size), impl)
@@ -39,8 +40,11 @@ func sizeName(n int) string {
 
 func benchRoundTrip(b *testing.B, tr, impl string, size int) {
 	url := "tcp://127.0.0.1:0"
-	if tr == "ipc" {
+	switch tr {
+	case "ipc":
 		url = "ipc://" + filepath.Join(b.TempDir(), "bench.sock")
+	case "inproc":
+		url = inprocURL(b)
 	}
 	srv := protocol.MakeSocket(pair.NewProtocol())
 	cli := protocol.MakeSocket(pair.NewProtocol())

@@ -18,8 +18,8 @@ import (
 type dialer struct {
 	t       *tran
 	url     string // user URL
-	network string // "tcp", "tcp4", "tcp6" or "unix"
-	addr    string // host:port, a path, or "@name"
+	network string // "tcp", "tcp4", "tcp6", "unix" or "inproc"
+	addr    string // host:port, a path, "@name", or an inproc name
 	host    string // tls+tcp: the name to verify when the config has none
 	wsURL   string // ws, wss: the URL for the HTTP request
 	local   net.Addr
@@ -87,6 +87,8 @@ func newDialer(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*diale
 			return nil, urlErr(nanoact.CodeAddrInvalid, url, "dialing needs a name")
 		}
 		d.network, d.addr = "unix", "@"+name
+	case kindInproc:
+		d.network, d.addr = "inproc", u.path
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
@@ -104,6 +106,7 @@ func newDialer(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*diale
 // reported to Events.OnHandshakeFail, CodeTimedOut, CodeProtocol,
 // CodePeerAuth (the server's certificate does not verify) or CodeCrypto
 // (any other TLS failure, such as the server refusing our certificate).
+// inproc dials are described at dialInproc.
 func (d *dialer) Dial() (mangos.TranPipe, error) {
 	d.mu.Lock()
 	o := d.opt
@@ -115,8 +118,11 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 	if err := needTLS(d.t, o, false, op); err != nil {
 		return nil, err
 	}
-	if d.t.kind == kindWS {
+	switch d.t.kind {
+	case kindWS:
 		return d.dialWS(o, op)
+	case kindInproc:
+		return d.dialInproc(o, op)
 	}
 
 	nd := net.Dialer{KeepAlive: -1, LocalAddr: d.local}
@@ -163,7 +169,7 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
-// OptionEvents, OptionContext, on tcp, tls+tcp, ws and wss
+// OptionEvents, OptionSplitWord, OptionContext, on tcp, tls+tcp, ws and wss
 // mangos.OptionNoDelay and mangos.OptionKeepAlive, and on tls+tcp and wss
 // mangos.OptionTLSConfig (a *tls.Config, which the dialer does not
 // modify; without a ServerName the URL's host is verified). A change

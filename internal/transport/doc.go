@@ -1,7 +1,7 @@
 // Package transport holds nanoact's SP transports for mangos: tcp (also
 // tcp4 and tcp6), ipc (also unix), on Linux abstract unix sockets,
-// tls+tcp, and the websocket transports ws and wss (each also with 4 and 6
-// variants). tcp, ipc and abstract speak the same wire protocol as NNG and
+// tls+tcp, the websocket transports ws and wss (each also with 4 and 6
+// variants), and inproc. tcp, ipc and abstract speak the same wire protocol as NNG and
 // mangos (the 8-byte SP handshake, then 64-bit big-endian length-prefixed
 // messages, with a 0x01 type byte before each length on ipc and
 // abstract); tls+tcp is tcp inside a TLS session (crypto/tls, configured
@@ -10,7 +10,9 @@
 // "<protocol>.sp.nanomsg.org" (the dialer names the protocol it wants its
 // peer to speak; the listener accepts only its own and echoes it), then
 // one binary websocket message per SP message, header and body together,
-// with no SP header exchange. They close the gaps between mangos'
+// with no SP header exchange. inproc connects sockets of one process by a
+// name bound process-wide, as in NNG: a message goes across by pointer,
+// without a copy (see Costs). They close the gaps between mangos'
 // transports and NNG:
 //
 //   - the handshake has a deadline (OptionHandshakeTimeout, NNG's 10 s by
@@ -47,7 +49,7 @@
 // Register adds these transports under private schemes (nanoact.tcp://
 // and so on), so that plain mangos code in the same process keeps mangos'
 // own transports. Rewrite validates a user URL and maps tcp://, ipc://,
-// ws:// and the others to the private schemes:
+// ws://, inproc:// and the others to the private schemes:
 //
 //	transport.Register()
 //	u, err := transport.Rewrite("tcp://127.0.0.1:5555")
@@ -69,6 +71,13 @@
 // that fits is copied once into a pooled message of its size. A listener
 // runs one accept goroutine (one per port for ws listeners sharing it),
 // plus one goroutine per connection while it handshakes.
+//
+// An inproc pipe has no goroutine and no buffer, and neither has its
+// listener: Send blocks until the peer's Recv takes the message, which
+// changes hands by pointer (ownership moves with it). The receiver copies
+// only a shared (Clone'd) message, and one whose Header it must fold back
+// into Body: any Header but the 4-byte first word of a pipe with
+// OptionSplitWord. Receive limits are not enforced on inproc, as in NNG.
 //
 // BenchmarkRoundTrip (pair0 echo, GOMAXPROCS 2 on a shared AMD EPYC VM,
 // median of 10): 8 B takes about 17 µs over ipc and 29 µs over tcp

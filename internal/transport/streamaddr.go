@@ -17,7 +17,7 @@ func StreamAddr(url string) (network, address string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if _, known := schemeInfo(u.scheme); !known {
+	if !knownScheme(u.scheme) {
 		return "", "", urlErr(nanoact.CodeNotSupported, url, "no transport for scheme %q", u.scheme)
 	}
 	switch u.scheme {

@@ -10,7 +10,8 @@ import (
 )
 
 // Option names understood by this package's dialers, listeners and pipes,
-// in addition to mangos.OptionMaxRecvSize, mangos.OptionNoDelay and
+// in addition to mangos.OptionMaxRecvSize (accepted but not enforced on
+// inproc, as in NNG), mangos.OptionNoDelay and
 // mangos.OptionKeepAlive (tcp, tls+tcp, ws, wss), mangos.OptionTLSConfig
 // (tls+tcp and wss: a *tls.Config, required on both dialers and
 // listeners), mangos.OptionLocalAddr, mangos.OptionRemoteAddr and, on
@@ -22,7 +23,9 @@ const (
 	// on a dialer or listener: the SP handshake (8 bytes each way) on tcp,
 	// ipc and abstract; the TLS handshake and then the SP handshake,
 	// together, on tls+tcp; on ws and wss the HTTP upgrade (after the TLS
-	// handshake on wss), which for a dialer also includes the TCP connect.
+	// handshake on wss), which for a dialer also includes the TCP connect;
+	// on an inproc dialer the wait for the listener to accept (immediate
+	// with mangos' core; an inproc listener ignores it).
 	// The value is a time.Duration and must be positive; zero and negative
 	// values are rejected, because an unbounded handshake is how a silent
 	// peer pins a goroutine and a file descriptor. Default
@@ -99,7 +102,10 @@ type Events interface {
 	// dialer err is also returned by Dial. A ws or wss connection that
 	// fails before its request names a path (TLS, a malformed or late
 	// request, an unknown path) is reported to every listener sharing the
-	// address.
+	// address. An inproc dial from the wrong protocol is reported to the
+	// dialer and to the listener, remote being the inproc name (called on
+	// the dialing goroutine for both); so is, to the dialer, an inproc
+	// dial not accepted within the handshake time-out.
 	OnHandshakeFail(url, remote string, err error)
 }
 
@@ -108,9 +114,9 @@ var registerOnce sync.Once
 // Register adds this package's transports to mangos' process-wide
 // registry under the private schemes nanoact.tcp, nanoact.tcp4,
 // nanoact.tcp6, nanoact.ipc, nanoact.unix, nanoact.abstract,
-// nanoact.tls+tcp (also tls+tcp4 and tls+tcp6), nanoact.ws (ws4, ws6) and
-// nanoact.wss (wss4, wss6). Plain tcp://, ipc://, ws:// and the others
-// stay with mangos' own transports, so other mangos users in the process
+// nanoact.tls+tcp (also tls+tcp4 and tls+tcp6), nanoact.ws (ws4, ws6),
+// nanoact.wss (wss4, wss6) and nanoact.inproc. Plain tcp://, ipc://, ws://,
+// inproc:// and the others stay with mangos' own transports, so other mangos users in the process
 // are unaffected. Use Rewrite to turn a user URL into one of these
 // schemes.
 //
@@ -134,6 +140,7 @@ func Register() {
 			{user: "wss", kind: kindWS, tls: true},
 			{user: "wss4", kind: kindWS, tls: true},
 			{user: "wss6", kind: kindWS, tls: true},
+			{user: "inproc", kind: kindInproc},
 		} {
 			mtransport.RegisterTransport(t)
 		}
@@ -148,6 +155,7 @@ const (
 	kindIPC                  // ipc and unix
 	kindAbstract             // Linux abstract unix sockets
 	kindWS                   // ws and wss
+	kindInproc               // inproc: in-process, by name
 )
 
 // tran implements mangos.Transport for one scheme.
@@ -211,8 +219,11 @@ func (t *tran) NewListener(addr string, sock mangos.Socket) (mangos.TranListener
 	if err != nil {
 		return nil, err
 	}
-	if t.kind == kindWS {
+	switch t.kind {
+	case kindWS:
 		return newWSListener(t, u, url, sock.Info())
+	case kindInproc:
+		return newInprocListener(t, u, url, sock.Info()), nil
 	}
 	return newListener(t, u, url, sock.Info())
 }

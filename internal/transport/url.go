@@ -32,30 +32,28 @@ type nngURL struct {
 	hasFrag  bool
 }
 
-// schemeInfo says how Rewrite treats a user scheme: mapped to one of our
-// transports (private), passed to mangos unchanged, or unknown.
-func schemeInfo(scheme string) (private, known bool) {
+// knownScheme reports whether a user scheme has one of our transports:
+// every scheme Rewrite accepts is mapped to a private one.
+func knownScheme(scheme string) bool {
 	switch scheme {
 	case "tcp", "tcp4", "tcp6", "ipc", "unix", "abstract",
 		"tls+tcp", "tls+tcp4", "tls+tcp6",
-		"ws", "ws4", "ws6", "wss", "wss4", "wss6":
-		return true, true
-	case "inproc":
-		return false, true
+		"ws", "ws4", "ws6", "wss", "wss4", "wss6", "inproc":
+		return true
 	}
-	return false, false
+	return false
 }
 
 // Rewrite validates url the way NNG 1.5 does and returns the URL to give
 // mangos' Socket.Dial, Socket.Listen, NewDialer or NewListener.
 //
-// tcp://, ipc://, unix://, abstract://, tls+tcp://, ws:// and wss:// (and
+// tcp://, ipc://, unix://, abstract://, tls+tcp://, ws://, wss:// (and
 // the 4 and 6 variants tcp4://, tls+tcp6://, ws4:// and so on, which keep
-// to IPv4 or IPv6) are mapped to this package's private schemes
-// (nanoact.tcp://, nanoact.tls+tcp://, nanoact.ws:// and so on, registered
-// by Register), so that the rest of the process keeps mangos' own
-// transports. inproc:// is returned unchanged apart from a lower-cased
-// scheme, after the same syntax checks.
+// to IPv4 or IPv6) and inproc:// are mapped to this package's private
+// schemes (nanoact.tcp://, nanoact.tls+tcp://, nanoact.ws://,
+// nanoact.inproc:// and so on, registered by Register), so that the rest
+// of the process keeps mangos' own transports. An inproc name is taken
+// verbatim: any string, the empty one included, as in NNG.
 //
 // tls+tcp URLs follow the tcp rules (host and port only). ws and wss URLs
 // are ws://host:port/path as in NNG: the port defaults to 80 (ws) or 443
@@ -84,12 +82,8 @@ func Rewrite(url string) (mangosURL string, err error) {
 	if err != nil {
 		return "", err
 	}
-	private, known := schemeInfo(u.scheme)
-	if !known {
+	if !knownScheme(u.scheme) {
 		return "", urlErr(nanoact.CodeNotSupported, url, "no transport for scheme %q", u.scheme)
-	}
-	if !private {
-		return u.scheme + "://" + u.rest, nil
 	}
 	switch u.scheme {
 	case "tcp", "tcp4", "tcp6", "tls+tcp", "tls+tcp4", "tls+tcp6":

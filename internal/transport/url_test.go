@@ -42,9 +42,9 @@ func TestRewrite(t *testing.T) {
 		{"ws://127.0.0.1", "nanoact.ws://127.0.0.1", nil}, // port 80
 		{"ws4://:0", "nanoact.ws4://:0", nil},
 		{"wss://host/path?q#f", "nanoact.wss://host/path?q#f", nil},
-		// Passed through to mangos.
-		{"inproc://anything goes", "inproc://anything goes", nil},
-		{"INPROC://x", "inproc://x", nil},
+		{"inproc://anything goes", "nanoact.inproc://anything goes", nil},
+		{"INPROC://x", "nanoact.inproc://x", nil},
+		{"inproc://", "nanoact.inproc://", nil},
 		// NNG_EINVAL from nni_url_parse.
 		{"test", "", nanoact.ErrInvalid},
 		{"", "", nanoact.ErrInvalid},
