@@ -80,7 +80,7 @@ func (l *Listener) start() error {
 
 // boundURL returns the URL the listener actually bound: nanoact's own
 // transports report the user's scheme with the real port (tcp, tls+tcp,
-// ws and wss port 0) or name; inproc (mangos') keeps the URL as given.
+// ws and wss port 0) or name; inproc keeps the URL as given.
 func boundURL(user, bound string) string {
 	if bound == "" || !strings.Contains(bound, "://") || strings.HasPrefix(bound, "nanoact.") {
 		return user

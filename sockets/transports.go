@@ -1,9 +1,7 @@
 package sockets
 
-// mangos registers its inproc transport with its process-wide registry
-// when imported. Every other transport is nanoact's own, registered under
-// private scheme names by internal/transport: tcp, ipc, unix, abstract,
-// tls+tcp, ws and wss (see transport.Rewrite).
-import (
-	_ "go.nanomsg.org/mangos/v3/transport/inproc"
-)
+// Every transport is nanoact's own, inproc included, registered under
+// private scheme names by internal/transport (see transport.Register,
+// called by New, and transport.Rewrite): tcp, ipc, unix, abstract,
+// tls+tcp, ws, wss and inproc. mangos' own transports are not imported, so
+// plain mangos code in the process keeps whatever it registers itself.
