@@ -37,7 +37,7 @@ type (
 	}
 	// refusedLate says that a refused connection had its time to leave.
 	refusedLate struct{ pipe uint32 }
-	retryMsg struct{ dm *daemonConn }
+	retryMsg    struct{ dm *daemonConn }
 	// resultDone is a task whose result the reader resolved it with;
 	// its pipe, wid and outcome say where and how.
 	resultDone task
