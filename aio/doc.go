@@ -84,20 +84,20 @@
 // # Costs
 //
 // Measured by this package's benchmarks (go test -bench . ./aio) on a
-// 2-CPU AMD EPYC shared with other work: medians of 5 runs, each beside
+// 2-CPU AMD EPYC shared with other work: medians of 3 runs, each beside
 // the same exchange with the sockets package's blocking calls and with
 // plain mangos, in the same run.
 //
 //	req/rep round trip          aio Send+Recv   sockets    mangos   aio/mangos
-//	  inproc 8 B                     5.5 µs      5.3 µs    4.9 µs     1.11
-//	  inproc 1 KiB                  10.7 µs     10.4 µs   10.0 µs     1.07
-//	  inproc 64 KiB                  106 µs       90 µs     88 µs     1.21
-//	  tcp 8 B                       26.2 µs     29.2 µs   30.3 µs     0.86
-//	  tcp 1 KiB                     29.6 µs     33.7 µs   29.8 µs     0.99
-//	  tcp 64 KiB                     215 µs      212 µs    193 µs     1.11
+//	  inproc 8 B                     4.2 µs      3.4 µs    3.7 µs     1.15
+//	  inproc 1 KiB                   4.6 µs      3.6 µs    8.7 µs     0.53
+//	  inproc 64 KiB                   15 µs       16 µs    114 µs     0.13
+//	  tcp 8 B                       32.7 µs     28.8 µs   31.8 µs     1.03
+//	  tcp 1 KiB                     30.7 µs     31.2 µs   33.0 µs     0.93
+//	  tcp 64 KiB                     190 µs      186 µs    227 µs     0.84
 //	10,000 receives in flight on one socket, per message
-//	  inproc                         2.1 µs      3.4 µs    4.0 µs     0.51
-//	  tcp                            4.8 µs      5.7 µs    5.6 µs     0.86
+//	  inproc                         2.1 µs      3.7 µs    4.7 µs     0.44
+//	  tcp                            5.0 µs      6.2 µs    6.0 µs     0.83
 //
 // (For sockets and mangos, "in flight" is a goroutine blocked in a plain
 // Recv, which cannot be stopped one by one.) An aio round trip adds two
