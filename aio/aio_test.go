@@ -832,7 +832,9 @@ func TestReqRecvWaitsForPendingSend(t *testing.T) {
 	if v, err := r.Value(ctx); v != "ping pong" || err != nil {
 		t.Fatal(v, err)
 	}
-	if _, err := s.Result(); err != nil {
+	// The send's aio may resolve after the reply's (its goroutine
+	// resolves it once the request is queued): wait for it.
+	if _, err := s.Value(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// A second request cancels a send still waiting, as in NNG.
