@@ -456,31 +456,5 @@ func TestInprocManySmall(t *testing.T) {
 	srv, cli := newSock(t), newSock(t)
 	_, du := listen(t, srv, inprocURL(t), nil)
 	must(t, cli.Dial(du))
-	const n = 2000
-	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	for _, s := range []mangos.Socket{srv, cli} {
-		wg.Go(func() {
-			for i := range n {
-				if err := s.Send(pattern(i % 300)); err != nil {
-					errc <- err
-					return
-				}
-			}
-		})
-	}
-	for _, s := range []mangos.Socket{srv, cli} {
-		for i := range n {
-			got, err := s.Recv()
-			must(t, err)
-			if !bytes.Equal(got, pattern(i%300)) {
-				t.Fatalf("message %d differs", i)
-			}
-		}
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	exchangeMany(t, srv, cli)
 }

@@ -14,8 +14,6 @@ import (
 	"log"
 	"math/big"
 	"net"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -269,24 +267,8 @@ func TestSecureBoundAddress(t *testing.T) {
 		t.Run(c.listen, func(t *testing.T) {
 			srv, cli := newSock(t), newSock(t)
 			l, du := listen(t, srv, c.listen, c.sc.srvOpts(nil))
-			m := regexp.MustCompile(c.re).FindStringSubmatch(l.Address())
-			if m == nil {
-				t.Fatalf("address %q does not match %s", l.Address(), c.re)
-			}
-			port, _ := strconv.Atoi(m[1])
-			if port == 0 {
-				t.Fatal("port 0 reported")
-			}
-			v, err := l.GetOption(transport.OptionTCPBoundPort)
-			must(t, err)
-			if v != port {
-				t.Errorf("tcp-bound-port %v, want %d", v, port)
-			}
-			a, err := l.GetOption(mangos.OptionLocalAddr)
-			must(t, err)
-			if a.(*net.TCPAddr).Port != port {
-				t.Errorf("local addr %v, want port %d", a, port)
-			}
+			checkBoundPort(t, l, c.re)
+			var err error
 			if strings.Contains(l.Address(), "://:") { // a wildcard host
 				du, err = transport.Rewrite(strings.Replace(l.Address(), "://:", "://127.0.0.1:", 1))
 				must(t, err)

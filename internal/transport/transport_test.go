@@ -56,33 +56,7 @@ func TestManySmall(t *testing.T) {
 			srv, cli := newSock(t), newSock(t)
 			_, du := listen(t, srv, tc.url, nil)
 			must(t, cli.Dial(du))
-			const n = 2000
-			var wg sync.WaitGroup
-			errc := make(chan error, 2)
-			for _, s := range []mangos.Socket{srv, cli} {
-				wg.Go(func() {
-					for i := range n {
-						if err := s.Send(pattern(i % 300)); err != nil {
-							errc <- err
-							return
-						}
-					}
-				})
-			}
-			for _, s := range []mangos.Socket{srv, cli} {
-				for i := range n {
-					got, err := s.Recv()
-					must(t, err)
-					if !bytes.Equal(got, pattern(i%300)) {
-						t.Fatalf("message %d differs", i)
-					}
-				}
-			}
-			wg.Wait()
-			close(errc)
-			for err := range errc {
-				t.Fatal(err)
-			}
+			exchangeMany(t, srv, cli)
 		})
 	}
 }
@@ -486,24 +460,7 @@ func TestBoundAddress(t *testing.T) {
 		t.Run(c.listen, func(t *testing.T) {
 			srv, cli := newSock(t), newSock(t)
 			l, _ := listen(t, srv, c.listen, nil)
-			m := regexp.MustCompile(c.re).FindStringSubmatch(l.Address())
-			if m == nil {
-				t.Fatalf("address %q does not match %s", l.Address(), c.re)
-			}
-			port, _ := strconv.Atoi(m[1])
-			if port == 0 {
-				t.Fatal("port 0 reported")
-			}
-			v, err := l.GetOption(transport.OptionTCPBoundPort)
-			must(t, err)
-			if v != port {
-				t.Errorf("tcp-bound-port %v, want %d", v, port)
-			}
-			a, err := l.GetOption(mangos.OptionLocalAddr)
-			must(t, err)
-			if a.(*net.TCPAddr).Port != port {
-				t.Errorf("local addr %v, want port %d", a, port)
-			}
+			m := checkBoundPort(t, l, c.re)
 			host := "127.0.0.1"
 			if strings.HasPrefix(c.listen, "tcp6") {
 				host = "[::1]"
@@ -819,4 +776,65 @@ func TestDialSourceAddress(t *testing.T) {
 	if ip := a.(*net.TCPAddr).IP.String(); ip != "127.0.0.1" {
 		t.Errorf("local address %v", a)
 	}
+}
+
+// exchangeMany sends 2,000 messages of up to 300 bytes each way at once
+// between two connected sockets and checks that every one arrives intact
+// and in order.
+func exchangeMany(t *testing.T, srv, cli mangos.Socket) {
+	t.Helper()
+	const n = 2000
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	for _, s := range []mangos.Socket{srv, cli} {
+		wg.Go(func() {
+			for i := range n {
+				if err := s.Send(pattern(i % 300)); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	for _, s := range []mangos.Socket{srv, cli} {
+		for i := range n {
+			got, err := s.Recv()
+			must(t, err)
+			if !bytes.Equal(got, pattern(i%300)) {
+				t.Fatalf("message %d differs", i)
+			}
+		}
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+}
+
+// checkBoundPort checks that listener l on port 0 reports the port it
+// bound, in its address (which must match re, the port as its first
+// group), in tcp-bound-port and in its local address; it returns re's
+// submatches.
+func checkBoundPort(t *testing.T, l mangos.Listener, re string) []string {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(l.Address())
+	if m == nil {
+		t.Fatalf("address %q does not match %s", l.Address(), re)
+	}
+	port, _ := strconv.Atoi(m[1])
+	if port == 0 {
+		t.Fatal("port 0 reported")
+	}
+	v, err := l.GetOption(transport.OptionTCPBoundPort)
+	must(t, err)
+	if v != port {
+		t.Errorf("tcp-bound-port %v, want %d", v, port)
+	}
+	a, err := l.GetOption(mangos.OptionLocalAddr)
+	must(t, err)
+	if a.(*net.TCPAddr).Port != port {
+		t.Errorf("local addr %v, want port %d", a, port)
+	}
+	return m
 }
