@@ -347,3 +347,53 @@ func TestFlushBeforeClose(t *testing.T) {
 		})
 	}
 }
+
+// A req/rep device (raw rep forwarding to raw req) between a requester and
+// a replier over tcp: the reply's backtrace has two hops, and each hop
+// crosses a transport that delivers the first word apart from the rest.
+func TestReqRepDevice(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	front := open(t, sockets.Rep, sockets.WithRaw())
+	back := open(t, sockets.Req, sockets.WithRaw())
+	req, rep := open(t, sockets.Req), open(t, sockets.Rep)
+	connect(t, front, req, "tcp://127.0.0.1:0")
+	connect(t, rep, back, "tcp://127.0.0.1:0")
+	done := make(chan struct{})
+	forward := func(from, to *sockets.Socket) {
+		for {
+			m, err := from.Recv(context.Background())
+			if err != nil {
+				return
+			}
+			if err := to.SendMsg(context.Background(), m); err != nil {
+				m.Free()
+				return
+			}
+		}
+	}
+	go func() { forward(front, back); done <- struct{}{} }()
+	go func() { forward(back, front); done <- struct{}{} }()
+	go func() {
+		for {
+			q, err := sockets.RecvAs[string](context.Background(), rep)
+			if err != nil {
+				return
+			}
+			_ = rep.Send(context.Background(), "re: "+q)
+		}
+	}()
+	for i := range 5 {
+		q := fmt.Sprintf("question %d", i)
+		if err := req.Send(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := sockets.RecvAs[string](ctx, req); err != nil || a != "re: "+q {
+			t.Fatalf("answer %q %v", a, err)
+		}
+	}
+	_ = front.Close()
+	_ = back.Close()
+	<-done
+	<-done
+}
