@@ -44,7 +44,8 @@ type msgrTerm struct {
 	out  *testkit.Buffer // what the terminal shows, "\r\n" as written
 	pos  int             // where expect looks from
 	done chan struct{}
-	err  error // Wait's result, after done
+	err  error         // Wait's result, after done
+	read chan struct{} // closed once the terminal's output is all read
 }
 
 // startMessenger starts "nanoact messenger args..." on a new terminal.
@@ -60,10 +61,9 @@ func startMessenger(t *testing.T, name string, args ...string) *msgrTerm {
 		cancel()
 		t.Fatalf("start %s on a pty: %v", name, err)
 	}
-	m := &msgrTerm{t: t, name: name, tty: tty, out: testkit.NewBuffer(), done: make(chan struct{})}
-	copied := make(chan struct{})
+	m := &msgrTerm{t: t, name: name, tty: tty, out: testkit.NewBuffer(), done: make(chan struct{}), read: make(chan struct{})}
 	go func() {
-		defer close(copied)
+		defer close(m.read)
 		buf := make([]byte, 4096)
 		for {
 			n, err := tty.Read(buf)
@@ -81,7 +81,7 @@ func startMessenger(t *testing.T, name string, args ...string) *msgrTerm {
 		cancel()
 		<-m.done
 		_ = tty.Close()
-		<-copied
+		<-m.read
 	})
 	return m
 }
@@ -122,13 +122,19 @@ func (m *msgrTerm) typeLine(line string) {
 	}
 }
 
-// exit waits for the process to end and returns its exit status.
+// exit waits for the process to end, and for what it wrote last to be
+// read off the terminal, and returns its exit status.
 func (m *msgrTerm) exit() int {
 	m.t.Helper()
 	select {
 	case <-m.done:
 	case <-time.After(catWaitLimit):
 		m.t.Fatalf("%s did not exit; the terminal shows %q", m.name, m.screen())
+	}
+	select {
+	case <-m.read: // the terminal reads EIO once the output is drained
+	case <-time.After(catWaitLimit):
+		m.t.Fatalf("%s exited, but its terminal did not close; it shows %q", m.name, m.screen())
 	}
 	var ee *exec.ExitError
 	if errors.As(m.err, &ee) {
