@@ -50,19 +50,7 @@ func benchReqRep(b *testing.B, tr string, size int, useAio bool) {
 	req := open(b, sockets.Req)
 	connect(b, rep, req, benchURL(tr))
 	ctx := context.Background()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := rep.Recv(ctx)
-			if err != nil {
-				return
-			}
-			if rep.SendMsg(ctx, m) != nil {
-				return
-			}
-		}
-	}()
+	waitEcho := testkit.Echo(rep)
 	payload := make([]byte, size)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -91,7 +79,7 @@ func benchReqRep(b *testing.B, tr string, size int, useAio bool) {
 		m.Free()
 	}
 	_ = rep.Close()
-	<-done
+	waitEcho()
 }
 
 const inFlight = 10_000

@@ -56,19 +56,7 @@ func benchNanoactReqRep(b *testing.B, tr string, size int) {
 	}
 	defer req.Close()
 	ctx := context.Background()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := rep.Recv(ctx)
-			if err != nil {
-				return
-			}
-			if rep.SendMsg(ctx, m) != nil {
-				return
-			}
-		}
-	}()
+	waitEcho := testkit.Echo(rep)
 	payload := make([]byte, size)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -83,7 +71,7 @@ func benchNanoactReqRep(b *testing.B, tr string, size int) {
 		m.Free()
 	}
 	_ = rep.Close()
-	<-done
+	waitEcho()
 }
 
 // BenchmarkPushPull measures one-way throughput (msgs/s reported).
