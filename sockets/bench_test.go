@@ -41,20 +41,8 @@ func BenchmarkReqRep(b *testing.B) {
 }
 
 func benchNanoactReqRep(b *testing.B, tr string, size int) {
-	rep, err := sockets.New(sockets.Rep)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rep.Close()
-	l, err := rep.Listen(benchURL(b, tr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	req, err := sockets.New(sockets.Req, sockets.Dial(l.URL(), sockets.Sync))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer req.Close()
+	rep, req := open(b, sockets.Rep), open(b, sockets.Req)
+	connect(b, rep, req, benchURL(b, tr))
 	ctx := context.Background()
 	waitEcho := testkit.Echo(rep)
 	payload := make([]byte, size)
@@ -85,20 +73,8 @@ func BenchmarkPushPull(b *testing.B) {
 }
 
 func benchNanoactPushPull(b *testing.B, tr string, size int) {
-	pull, err := sockets.New(sockets.Pull)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pull.Close()
-	l, err := pull.Listen(benchURL(b, tr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	push, err := sockets.New(sockets.Push, sockets.Dial(l.URL(), sockets.Sync))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer push.Close()
+	pull, push := open(b, sockets.Pull), open(b, sockets.Push)
+	connect(b, pull, push, benchURL(b, tr))
 	ctx := context.Background()
 	payload := make([]byte, size)
 	n := b.N

@@ -38,7 +38,7 @@ func transports(t *testing.T) map[string]string {
 	}
 }
 
-func open(t *testing.T, p sockets.Protocol, opts ...sockets.Option) *sockets.Socket {
+func open(t testing.TB, p sockets.Protocol, opts ...sockets.Option) *sockets.Socket {
 	t.Helper()
 	s, err := sockets.New(p, opts...)
 	if err != nil {
@@ -50,7 +50,7 @@ func open(t *testing.T, p sockets.Protocol, opts ...sockets.Option) *sockets.Soc
 
 // connect makes a listen on url and b dial it synchronously, and waits
 // until both see the connection.
-func connect(t *testing.T, a, b *sockets.Socket, url string) {
+func connect(t testing.TB, a, b *sockets.Socket, url string) {
 	t.Helper()
 	l, err := a.Listen(url)
 	if err != nil {
@@ -63,7 +63,7 @@ func connect(t *testing.T, a, b *sockets.Socket, url string) {
 }
 
 // eventually polls cond for up to 5 s.
-func eventually(t *testing.T, cond func() bool) {
+func eventually(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
