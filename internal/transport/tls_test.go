@@ -142,21 +142,7 @@ func TestSecureRoundTrip(t *testing.T) {
 			must(t, cli.SetOption(mangos.OptionMaxRecvSize, 0))
 			_, du := listen(t, srv, tc.url, tc.srvOpts(nil))
 			must(t, cli.DialOptions(du, tc.cliOpts(nil)))
-			for _, n := range []int{0, 1, 100, 8 << 10, 8<<10 + 1, 16 << 10, 16<<10 + 1, 65536, 1<<20 + 1} {
-				want := pattern(n)
-				must(t, cli.Send(want))
-				got, err := srv.Recv()
-				must(t, err)
-				if !bytes.Equal(got, want) {
-					t.Fatalf("%d bytes: client to server payload differs", n)
-				}
-				must(t, srv.Send(got))
-				back, err := cli.Recv()
-				must(t, err)
-				if !bytes.Equal(back, want) {
-					t.Fatalf("%d bytes: server to client payload differs", n)
-				}
-			}
+			roundTrips(t, srv, cli, 0, 1, 100, 8<<10, 8<<10+1, 16<<10, 16<<10+1, 65536, 1<<20+1)
 		})
 		t.Run(tc.name+"/req-rep", func(t *testing.T) {
 			rep, req := newRepSock(t), newReqSock(t)

@@ -29,21 +29,7 @@ func TestRoundTrip(t *testing.T) {
 			must(t, cli.SetOption(mangos.OptionMaxRecvSize, 0))
 			_, du := listen(t, srv, tc.url, nil)
 			must(t, cli.Dial(du))
-			for _, n := range []int{0, 1, 8, 1000, 32 << 10, 65535, 65536, 1<<20 + 1, 5 << 20} {
-				want := pattern(n)
-				must(t, cli.Send(want))
-				got, err := srv.Recv()
-				must(t, err)
-				if !bytes.Equal(got, want) {
-					t.Fatalf("%d bytes: client to server payload differs", n)
-				}
-				must(t, srv.Send(got))
-				back, err := cli.Recv()
-				must(t, err)
-				if !bytes.Equal(back, want) {
-					t.Fatalf("%d bytes: server to client payload differs", n)
-				}
-			}
+			roundTrips(t, srv, cli, 0, 1, 8, 1000, 32<<10, 65535, 65536, 1<<20+1, 5<<20)
 		})
 	}
 }
@@ -837,4 +823,25 @@ func checkBoundPort(t *testing.T, l mangos.Listener, re string) []string {
 		t.Errorf("local addr %v, want port %d", a, port)
 	}
 	return m
+}
+
+// roundTrips sends a patterned payload of each size from cli to srv and
+// back, checking it arrives intact both ways.
+func roundTrips(t *testing.T, srv, cli mangos.Socket, sizes ...int) {
+	t.Helper()
+	for _, n := range sizes {
+		want := pattern(n)
+		must(t, cli.Send(want))
+		got, err := srv.Recv()
+		must(t, err)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: client to server payload differs", n)
+		}
+		must(t, srv.Send(got))
+		back, err := cli.Recv()
+		must(t, err)
+		if !bytes.Equal(back, want) {
+			t.Fatalf("%d bytes: server to client payload differs", n)
+		}
+	}
 }
