@@ -628,7 +628,7 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 		a.resolve(struct{}{}, sendOnce(expiredCtx{}, con, data, msg, isMsg, &cfg), 0)
 		return a
 	}
-	st, staged, replier := stagerOf(con)
+	st, replier := stagerOf(con)
 	if canTrySend(con) && !replier && !(isMsg && cfg.pipe != 0) {
 		if err := sendOnce(nonBlock, con, data, msg, isMsg, &cfg); !errors.Is(err, nanoact.ErrTryAgain) {
 			a.resolve(struct{}{}, err, 0)
@@ -644,7 +644,7 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 		}
 	}
 	op := &opState{isSend: true, owned: owned, toPipe: cfg.pipe, con: con, msg: msg}
-	if staged {
+	if st != nil {
 		queue, err := st.StageSend(msg)
 		if err == nil && replier {
 			// The first try, which a rep cannot make by a plain send: a
@@ -672,29 +672,29 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	return a
 }
 
-// stagerOf reports whether sends on con change protocol state (cooked
-// req, rep and respondent sockets and contexts), and whether con answers
-// requests (rep, respondent).
-func stagerOf(con sockets.Conn) (st sockets.Stager, staged, replier bool) {
+// stagerOf returns con as a sockets.Stager if sends on it change protocol
+// state (cooked req, rep and respondent sockets and contexts), nil
+// otherwise, and whether con answers requests (rep, respondent).
+func stagerOf(con sockets.Conn) (st sockets.Stager, replier bool) {
 	var p sockets.Protocol
 	switch c := con.(type) {
 	case *sockets.Socket:
 		if c.Raw() {
-			return nil, false, false
+			return nil, false
 		}
 		p, st = c.Protocol(), c
 	case *sockets.Context:
 		p, st = c.Socket().Protocol(), c
 	default:
-		return nil, false, false
+		return nil, false
 	}
 	switch p {
 	case sockets.Req:
-		return st, true, false
+		return st, false
 	case sockets.Rep, sockets.Respondent:
-		return st, true, true
+		return st, true
 	}
-	return nil, false, false
+	return nil, false
 }
 
 // canceledCtx is an ended context, to give up a staged send that was
