@@ -649,13 +649,13 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 		if err == nil && replier {
 			// The first try, which a rep cannot make by a plain send: a
 			// miss there would give up the request it answers.
-			if err = queue(nonBlock); errors.Is(err, nanoact.ErrTryAgain) {
-				err = nil
-			} else if err == nil {
+			err = queue(nonBlock)
+			if err == nil {
 				a.resolve(struct{}{}, nil, 0)
 				return a
-			} else {
-				queue = nil
+			}
+			if errors.Is(err, nanoact.ErrTryAgain) {
+				err = nil // queued by the goroutine below
 			}
 		}
 		if err != nil {
