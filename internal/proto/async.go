@@ -109,14 +109,14 @@ func (l *waitList) unlink(w *Waiter) {
 	w.next, w.prev, w.list = nil, nil, nil
 }
 
-// takeIf moves the waiters for which keep returns false onto a chain
-// (linked through next, nil-terminated) and returns its head; nil keep
+// takeIf moves the waiters for which take returns true onto a chain
+// (linked through next, nil-terminated) and returns its head; a nil take
 // takes them all.
-func (l *waitList) takeIf(keep func(*Waiter) bool) *Waiter {
+func (l *waitList) takeIf(take func(*Waiter) bool) *Waiter {
 	var head, tail *Waiter
 	for w := l.head; w != nil; {
 		next := w.next
-		if keep == nil || !keep(w) {
+		if take == nil || take(w) {
 			l.unlink(w)
 			if tail == nil {
 				head = w
@@ -230,8 +230,9 @@ func (e *engine) recvAsync(w *Waiter, owner waitOwner) {
 	e.wmu.Unlock()
 }
 
-// cancelWait takes w out of the engine's waiters; see CancelRecv.
-func (e *engine) cancelWait(w *Waiter) bool {
+// CancelRecv implements AsyncReceiver for the engine's queue: it takes w
+// out of the waiters there.
+func (e *engine) CancelRecv(w *Waiter) bool {
 	e.wmu.Lock()
 	ok := e.waiters.remove(w)
 	if ok {
@@ -284,12 +285,7 @@ func (e *engine) pump() {
 // held.
 func (e *engine) failWaiters(match func(*Waiter) bool) {
 	e.wmu.Lock()
-	var head *Waiter
-	if match == nil {
-		head = e.waiters.takeIf(nil)
-	} else {
-		head = e.waiters.takeIf(func(w *Waiter) bool { return !match(w) })
-	}
+	head := e.waiters.takeIf(match)
 	for w := head; w != nil; w = w.next {
 		e.nwait.Add(-1)
 	}
@@ -307,6 +303,3 @@ func (e *engine) RecvAsync(w *Waiter) {
 	}
 	e.recvAsync(w, nil)
 }
-
-// CancelRecv implements AsyncReceiver; see RecvAsync.
-func (e *engine) CancelRecv(w *Waiter) bool { return e.cancelWait(w) }

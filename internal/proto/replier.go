@@ -91,7 +91,7 @@ func (c *replyCtx) closedNow() bool {
 func (c *replyCtx) RecvAsync(w *Waiter) { c.s.recvAsync(w, c) }
 
 // CancelRecv implements AsyncReceiver.
-func (c *replyCtx) CancelRecv(w *Waiter) bool { return c.s.cancelWait(w) }
+func (c *replyCtx) CancelRecv(w *Waiter) bool { return c.s.engine.CancelRecv(w) }
 
 func (c *replyCtx) Send(ctx context.Context, m *Message) error {
 	id, err := c.answer(m)
