@@ -30,8 +30,7 @@ import (
 // goroutine that delivers the message, or ends the wait, resolves it. A
 // send that can complete at once (room to queue the message), and any
 // operation with Timeout(0), completes inside Send or Recv. The rest (a
-// send that has to wait, a receive behind such a send on a req, rep or
-// respondent connection, a receive on another Conn) has one goroutine
+// send that has to wait, a receive on another Conn) has one goroutine
 // that calls the connection's blocking Send or RecvMsg and exits once the
 // aio has resolved and its callbacks have run; a waiter that would block
 // anyway (Value, Wait or Collect with a context that cannot end, or Stop)
@@ -774,9 +773,8 @@ func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error)
 // receive waits in the protocol's queue (sockets.RecvOp), and a
 // Timeout, or the connection's recv-timeout, is one timer. Receives
 // waiting on one connection get messages in the order they were started.
-// On another Conn, or on a req, rep or respondent connection behind a
-// send still in flight, one goroutine waits for the message instead (see
-// Aio). A Timeout(0) receive completes inside Recv.
+// On another Conn one goroutine waits for the message instead (see Aio).
+// A Timeout(0) receive completes inside Recv.
 func Recv[T any](con sockets.Conn, opts ...Option) *Aio[T] {
 	return recv[T](con, nil, opts)
 }
