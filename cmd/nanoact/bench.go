@@ -26,7 +26,7 @@ type benchConfig struct {
 	systems    []string      // nanoact, mangos, nng
 	jsonPath   string        // "" none, "-" stdout (replaces the table)
 	plotPath   string        // "" none; format from the extension
-	anchors    string        // directory holding nngbench.c
+	cDir       string        // directory holding nngbench.c (the repo's bench/)
 	cc         string        // C compiler
 	cBuf       int           // nngbench thr BUF argument (0 = NNG's defaults)
 	timeout    time.Duration // per measurement
@@ -75,9 +75,10 @@ systems are interleaved (rotating the order) so that machine noise falls on
 all of them alike. Go figures include allocations per round trip or message,
 counted process-wide (both ends).
 
-C NNG is a third column when the anchor program nngbench.c (--anchors) can be
-built against Debian's libnng (apt-get install -y libnng-dev); it runs as a
-child process per case and reports only a mean round trip. Otherwise bench
+C NNG is a third column when the repository's own C program, bench/nngbench.c
+(--c-dir), can be built against Debian's libnng (apt-get install -y
+libnng-dev); it runs as a child process per case and reports only a mean
+round trip. Otherwise bench
 prints "C NNG column skipped: <reason>" and carries on.
 
 The tables go to stdout, a progress bar to stderr when stderr is a terminal
@@ -109,8 +110,8 @@ docs/benchmarks.md).`,
 	f.StringSliceVar(&systems, "systems", []string{"nanoact", "mangos", "c"}, "systems: nanoact, mangos, c (C NNG; also \"nng\")")
 	f.StringVar(&cfg.jsonPath, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the tables)")
 	f.StringVar(&cfg.plotPath, "plot", "", "draw latency and throughput per case to `FILE` (.png, .svg or .pdf)")
-	f.StringVar(&cfg.anchors, "anchors", "../shared/anchors", "`DIR` holding nngbench.c; a relative path is tried from the working directory, then from the module root")
-	f.StringVar(&cfg.cc, "cc", envOr("CC", "cc"), "C compiler for the C NNG anchor")
+	f.StringVar(&cfg.cDir, "c-dir", "bench", "`DIR` holding nngbench.c (the repository's own, in bench/); a relative path is tried from the working directory, then from the module root")
+	f.StringVar(&cfg.cc, "cc", envOr("CC", "cc"), "C compiler for the C NNG benchmark")
 	f.IntVar(&cfg.cBuf, "c-buf", 0, "C NNG throughput: NNG_OPT_SENDBUF/RECVBUF in messages (0 = NNG's defaults)")
 	f.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "time limit of one measurement")
 	f.BoolVar(&cfg.progress, "progress", false, "show progress on stderr (default: when stderr is a terminal)")

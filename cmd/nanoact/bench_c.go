@@ -15,10 +15,10 @@ import (
 	"time"
 )
 
-// anchorSource is the C anchor program's file name in --anchors.
-const anchorSource = "nngbench.c"
+// cSource is the C benchmark program's file name in --c-dir.
+const cSource = "nngbench.c"
 
-// cSystem runs the C NNG anchor, nngbench built against Debian's libnng,
+// cSystem runs the C NNG benchmark, nngbench built against Debian's libnng,
 // as a child process per measurement (both ends in that process, the
 // server side on a thread). It reports a mean round trip only, and no
 // allocation counts.
@@ -35,7 +35,7 @@ func (*cSystem) name() string { return sysNNG }
 // "cc -O2 -o nngbench nngbench.c -lnng -lpthread". When that cannot be
 // done it returns a reason instead ("C NNG column skipped: <reason>").
 func prepareC(ctx context.Context, cfg *benchConfig, dir string, urls *urlMaker) (*cSystem, string) {
-	src, err := findAnchor(cfg.anchors)
+	src, err := findCSource(cfg.cDir)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -61,15 +61,15 @@ func prepareC(ctx context.Context, cfg *benchConfig, dir string, urls *urlMaker)
 	return &cSystem{bin: bin, buf: cfg.cBuf, timeout: cfg.timeout, urls: urls}, ""
 }
 
-// findAnchor locates nngbench.c in dir: an absolute dir as it is, a
+// findCSource locates nngbench.c in dir: an absolute dir as it is, a
 // relative one from the working directory and then from the module root
 // (the nearest parent holding go.mod), so that the default
-// "../shared/anchors" works from the repository root, from cmd/nanoact
+// "bench" works from the repository root, from cmd/nanoact
 // (tests) and below.
-func findAnchor(dir string) (string, error) {
+func findCSource(dir string) (string, error) {
 	var tried []string
 	try := func(d string) (string, bool) {
-		p := filepath.Join(d, anchorSource)
+		p := filepath.Join(d, cSource)
 		tried = append(tried, p)
 		st, err := os.Stat(p)
 		return p, err == nil && st.Mode().IsRegular()
@@ -81,7 +81,7 @@ func findAnchor(dir string) (string, error) {
 	} else {
 		wd, err := os.Getwd()
 		if err != nil {
-			return "", fmt.Errorf("%s not found: %v", anchorSource, err)
+			return "", fmt.Errorf("%s not found: %v", cSource, err)
 		}
 		if p, ok := try(filepath.Join(wd, dir)); ok {
 			return p, nil
@@ -92,7 +92,7 @@ func findAnchor(dir string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("%s not found (tried %s); set --anchors", anchorSource, strings.Join(tried, ", "))
+	return "", fmt.Errorf("%s not found (tried %s); set --c-dir", cSource, strings.Join(tried, ", "))
 }
 
 // moduleRoot returns the nearest directory at or above dir holding a

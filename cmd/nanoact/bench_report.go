@@ -372,7 +372,7 @@ const (
 	targetSmallThratio = 0.90 // throughput at least 0.9x mangos'
 	// 64 KiB and up: ahead of every peer measured in the same run, and
 	targetLargeMin   = 64 << 10
-	targetTCPFloorUS = 31.5 * 1.5 // round trip within 1.5x the raw Go TCP ping-pong floor (31.5 µs, anchors/README.md), tcp only
+	targetTCPFloorUS = 31.5 * 1.5 // round trip within 1.5x the raw Go TCP ping-pong floor (31.5 µs, measured on these machines), tcp only
 	targetLargeMBps  = 1730       // throughput at least C NNG's 1.73 GB/s
 )
 
