@@ -70,7 +70,10 @@ func (commands) Bench() *cobra.Command {
        the warm-up to the last (as NNG's local_thr); msgs/s and MB/s.
 
 for nanoact and for plain mangos (go.nanomsg.org/mangos/v3) in the same
-process, over inproc, ipc and tcp, with the ratio nanoact/mangos. Runs of the
+process, over inproc, ipc and tcp, with the ratio nanoact/mangos. The
+"floor" system runs the same cases over plain Go connections (TCP and Unix
+sockets with an 8-byte length prefix, Go channels for inproc) with no
+messaging library, and every table shows nanoact's distance to it. Runs of the
 systems are interleaved (rotating the order) so that machine noise falls on
 all of them alike. Go figures include allocations per round trip or message,
 counted process-wide (both ends).
@@ -107,7 +110,7 @@ docs/benchmarks.md).`,
 	f.IntVar(&cfg.runs, "runs", defRuns, "runs per case and system (interleaved); latency pools the samples, throughput takes the median")
 	f.StringSliceVar(&sizes, "sizes", []string{"8", "1KiB", "64KiB"}, "message sizes (bytes, or with a KiB/MiB suffix)")
 	f.StringSliceVar(&transports, "transports", []string{"inproc", "ipc", "tcp"}, "transports: inproc, ipc, tcp")
-	f.StringSliceVar(&systems, "systems", []string{"nanoact", "mangos", "c"}, "systems: nanoact, mangos, c (C NNG; also \"nng\")")
+	f.StringSliceVar(&systems, "systems", []string{"nanoact", "mangos", "c", "floor"}, "systems: nanoact, mangos, c (C NNG; also \"nng\"), floor (plain Go sockets, no library)")
 	f.StringVar(&cfg.jsonPath, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the tables)")
 	f.StringVar(&cfg.plotPath, "plot", "", "draw latency and throughput per case to `FILE` (.png, .svg or .pdf)")
 	f.StringVar(&cfg.cDir, "c-dir", "bench", "`DIR` holding nngbench.c (the repository's own, in bench/); a relative path is tried from the working directory, then from the module root")
@@ -162,9 +165,9 @@ func (c *benchConfig) finish(sizes, transports, systems []string, changed func(s
 		switch s {
 		case "c", "nng", "c-nng":
 			s = sysNNG
-		case sysNanoact, sysMangos:
+		case sysNanoact, sysMangos, sysFloor:
 		default:
-			return fmt.Errorf("bench: unknown system %q (want nanoact, mangos or c)", s)
+			return fmt.Errorf("bench: unknown system %q (want nanoact, mangos, c or floor)", s)
 		}
 		if !slices.Contains(c.systems, s) {
 			c.systems = append(c.systems, s)
@@ -236,12 +239,16 @@ const (
 	sysNanoact = "nanoact"
 	sysMangos  = "mangos"
 	sysNNG     = "nng"
+	sysFloor   = "floor" // plain Go connections, no library (bench_floor.go)
 )
 
 // displayName is a system's name in the tables and the plot.
 func displayName(sys string) string {
-	if sys == sysNNG {
+	switch sys {
+	case sysNNG:
 		return "C NNG"
+	case sysFloor:
+		return "Go floor"
 	}
 	return sys
 }
@@ -291,6 +298,8 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout, stderr io.Writer) e
 		case sysMangos:
 			systems = append(systems, &goSystem{impl: mangosImpl{}, urls: urls, timeout: cfg.timeout})
 			rep.Versions[sysMangos] = moduleVersion(mangosModule)
+		case sysFloor:
+			systems = append(systems, &goSystem{impl: floorImpl{}, urls: urls, timeout: cfg.timeout})
 		case sysNNG:
 			c, reason := prepareC(ctx, cfg, dir, urls)
 			if reason != "" {

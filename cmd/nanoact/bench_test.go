@@ -324,6 +324,37 @@ func TestBenchC(t *testing.T) {
 	}
 }
 
+// TestBenchFloor runs the Go floor beside nanoact on every transport and
+// checks that each table shows nanoact's distance to it.
+func TestBenchFloor(t *testing.T) {
+	code, out, errOut := runCLI(t, "bench", "--quick", "--transports", "inproc,ipc,tcp", "--sizes", "8,1KiB", "--systems", "nanoact,floor", "--json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		for _, size := range []int{8, 1024} {
+			lat, thr := rep.find(sysFloor, kindLat, tr, size), rep.find(sysFloor, kindThr, tr, size)
+			if lat == nil || thr == nil || lat.Err != "" || thr.Err != "" || !(lat.MedianUS > 0) || !(thr.MsgsPerS > 0) {
+				t.Errorf("floor %s %d: %+v %+v", tr, size, lat, thr)
+			}
+		}
+	}
+	code, out, errOut = runCLI(t, quick("--systems", "nanoact,floor")...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	tables := parseTables(t, out)
+	for i, tb := range tables {
+		if !slices.Contains(tb.head, "nanoact/floor") {
+			t.Errorf("table %d head %q: no nanoact/floor column", i, tb.head)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int{"8": 8, "8B": 8, "1KiB": 1024, "1k": 1024, "64KiB": 65536, " 2 kb ": 2048, "1MiB": 1 << 20} {
 		got, err := parseSize(in)
