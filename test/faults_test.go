@@ -1,0 +1,481 @@
+package test
+
+// Faults on purpose: req/rep, pub/sub and the task runner over tcp
+// through testkit.FaultProxy, which delays, stalls and cuts their
+// connections while they work.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/internal/testkit"
+	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// The bytes of an SP message frame before its body: the 64-bit length,
+// then for req/rep the 32-bit request id.
+const (
+	lenPrefix = 8
+	reqID     = 4
+)
+
+// proxied listens with s on tcp, port 0, and returns a FaultProxy to that
+// listener.
+func proxied(t *testing.T, s *sockets.Socket) *testkit.FaultProxy {
+	t.Helper()
+	l, err := s.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	return testkit.NewFaultProxy(t, strings.TrimPrefix(l.URL(), "tcp://"))
+}
+
+// reqRepRig is a req socket dialing an echoing rep socket through a
+// FaultProxy.
+type reqRepRig struct {
+	req, rep *sockets.Socket
+	p        *testkit.FaultProxy
+}
+
+// newReqRep opens the rig with a short reconnect time and resend time, so
+// that a lost request is sent again soon, and waits for the connection.
+func newReqRep(t *testing.T) reqRepRig {
+	t.Helper()
+	rep := open(t, sockets.Rep)
+	p := proxied(t, rep)
+	wait := testkit.Echo(rep)
+	t.Cleanup(func() { _ = rep.Close(); wait() })
+	req := open(t, sockets.Req)
+	if err := sockets.Set(req, sockets.ResendTime, 250*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Dial(p.URL()); err != nil {
+		t.Fatalf("dial %s: %v", p.URL(), err)
+	}
+	if err := p.WaitConns(ctxT(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	return reqRepRig{req: req, rep: rep, p: p}
+}
+
+// roundTrip sends body as a request on c and returns an error unless the
+// reply is body itself (the rep echoes).
+func roundTrip(ctx context.Context, c sockets.Conn, body []byte) error {
+	if err := c.Send(ctx, body, sockets.Raw); err != nil {
+		return fmt.Errorf("send %q: %w", body, err)
+	}
+	got, err := sockets.RecvAs[[]byte](ctx, c, sockets.Raw)
+	if err != nil {
+		return fmt.Errorf("reply to %q: %w", body, err)
+	}
+	if string(got) != string(body) {
+		return fmt.Errorf("reply to %q: got %q", body, got)
+	}
+	return nil
+}
+
+// body returns a request body of n bytes starting with name.
+func body(name string, n int) []byte {
+	b := []byte(name + ":")
+	for len(b) < n {
+		b = append(b, byte('a'+len(b)%26))
+	}
+	return b
+}
+
+// A connection cut in the middle of a request or a reply (or as the reply
+// starts) loses that message; the req redials through the proxy, sends
+// the request again on the new connection, and the reply arrives.
+func TestFaultReqRepCut(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		dir  testkit.Direction
+		n    int64
+	}{
+		{"reply cut mid-message", testkit.Down, lenPrefix + reqID + 10},
+		{"reply cut in its length", testkit.Down, 3},
+		{"reply cut before its first byte", testkit.Down, 0},
+		{"request cut mid-message", testkit.Up, lenPrefix + reqID + 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReqRep(t)
+			ctx := ctxT(t)
+			if err := roundTrip(ctx, r.req, body("warm", 64)); err != nil {
+				t.Fatal(err)
+			}
+			if n := r.p.CutAfter(tc.dir, tc.n); n != 1 {
+				t.Fatalf("armed %d connections", n)
+			}
+			if err := roundTrip(ctx, r.req, body("through the cut", 64)); err != nil {
+				t.Fatal(err)
+			}
+			if s := r.p.Stats(); s.Cut != 1 || s.Accepted < 2 {
+				t.Fatalf("the request was answered without a cut and a reconnection: %+v", s)
+			}
+			// The new connection carries on.
+			if err := roundTrip(ctx, r.req, body("after", 64)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// With latency on the path, concurrent requests from several contexts
+// each get their own reply.
+func TestFaultReqRepDelay(t *testing.T) {
+	t.Parallel()
+	r := newReqRep(t)
+	r.p.SetDelay(testkit.Both, 15*time.Millisecond)
+	ctx := ctxT(t)
+	const contexts, rounds = 4, 5
+	errs := make(chan error, contexts)
+	var wg sync.WaitGroup
+	for i := range contexts {
+		c, err := r.req.Context()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		wg.Go(func() {
+			for j := range rounds {
+				if err := roundTrip(ctx, c, body(fmt.Sprintf("ctx%d/round%d", i, j), 32+i*100)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if s := r.p.Stats(); s.Cut != 0 || s.Down < contexts*rounds*32 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A stalled path holds the request (no reply comes, nothing closes);
+// cutting the stalled connection and lifting the stall lets the req
+// reconnect and get its reply.
+func TestFaultReqRepStallThenCut(t *testing.T) {
+	t.Parallel()
+	r := newReqRep(t)
+	ctx := ctxT(t)
+	if err := roundTrip(ctx, r.req, body("warm", 16)); err != nil {
+		t.Fatal(err)
+	}
+	r.p.Stall(testkit.Both)
+	done := make(chan error, 1)
+	go func() { done <- roundTrip(ctx, r.req, body("stalled", 128)) }()
+	// No event marks "nothing arrived": give the stalled request longer
+	// than its resend time.
+	quietFor := time.NewTimer(400 * time.Millisecond)
+	defer quietFor.Stop()
+	select {
+	case err := <-done:
+		t.Fatalf("round trip ended through a stalled path: %v", err)
+	case <-quietFor.C:
+	}
+	if n := r.p.CutAll(); n != 1 {
+		t.Fatalf("cut %d connections", n)
+	}
+	r.p.Resume(testkit.Both)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no reply after the cut")
+	}
+	if s := r.p.Stats(); s.Accepted < 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// pubMsg is message seq of the pub/sub tests: the sequence number, then a
+// pattern that depends on it, 300 bytes in all, so that a fragment or a
+// splice of two messages does not pass wantPubMsg.
+func pubMsg(seq uint64) []byte {
+	b := binary.BigEndian.AppendUint64(nil, seq)
+	for len(b) < 300 {
+		b = append(b, byte(seq*7+uint64(len(b))))
+	}
+	return b
+}
+
+// wantPubMsg returns the sequence number of b, failing the test unless b
+// is a whole message pubMsg made.
+func wantPubMsg(t *testing.T, b []byte) uint64 {
+	t.Helper()
+	if len(b) != 300 {
+		t.Fatalf("received %d bytes, not a whole message: % x", len(b), b[:min(len(b), 16)])
+	}
+	seq := binary.BigEndian.Uint64(b)
+	wantBytes(t, fmt.Sprintf("message %d", seq), b, pubMsg(seq))
+	return seq
+}
+
+// pipeEvents returns the pipe events of s, in order (buffered: the
+// socket's actor must never wait on the test).
+func pipeEvents(t *testing.T, s *sockets.Socket) <-chan sockets.PipeEvent {
+	t.Helper()
+	ch := make(chan sockets.PipeEvent, 256)
+	stop, err := s.WatchPipes(func(ev sockets.PipeEvent) {
+		select {
+		case ch <- ev:
+		default: // more than 256 events: the test has failed already
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return ch
+}
+
+// nextPipeEvent waits for the next pipe event and checks it is an
+// addition (added) or a removal.
+func nextPipeEvent(t *testing.T, ch <-chan sockets.PipeEvent, added bool) {
+	t.Helper()
+	tm := time.NewTimer(opLimit)
+	defer tm.Stop()
+	select {
+	case ev := <-ch:
+		if ev.Added != added {
+			t.Fatalf("pipe event %+v, want added=%v", ev, added)
+		}
+	case <-tm.C:
+		t.Fatalf("no pipe event (added=%v) within %v", added, opLimit)
+	}
+}
+
+// A sub behind a proxy whose connection is cut in the middle of a message
+// never receives a fragment of it, redials, and receives every message
+// the pub sends once the new connection is up; three times over.
+func TestFaultPubSubCut(t *testing.T) {
+	t.Parallel()
+	pub := open(t, sockets.Pub)
+	events := pipeEvents(t, pub)
+	p := proxied(t, pub)
+	sub := open(t, sockets.Sub)
+	if err := sub.Subscribe(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Dial(p.URL()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	nextPipeEvent(t, events, true)
+	var seq uint64
+	batch := func(n int) {
+		t.Helper()
+		first := seq
+		for range n {
+			send(t, ctx, pub, pubMsg(seq))
+			seq++
+		}
+		for i := range uint64(n) {
+			if got := wantPubMsg(t, recvBytes(t, ctx, sub)); got != first+i {
+				t.Fatalf("received message %d, want %d", got, first+i)
+			}
+		}
+	}
+	batch(5)
+	for round := range 3 {
+		// The cut falls inside the next message's body.
+		if n := p.CutAfter(testkit.Down, lenPrefix+20+int64(round)*50); n != 1 {
+			t.Fatalf("round %d: armed %d connections", round, n)
+		}
+		send(t, ctx, pub, pubMsg(seq)) // lost: cut in the middle
+		seq++
+		nextPipeEvent(t, events, false)
+		nextPipeEvent(t, events, true)
+		batch(10)
+	}
+	if m, err := sub.Recv(sockets.NonBlock(ctx)); !errors.Is(err, nanoact.ErrTryAgain) {
+		t.Fatalf("an extra message came: %v, %v", m, err)
+	}
+	if s := p.Stats(); s.Cut != 3 || s.Accepted != 4 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// The task runner through the proxy: daemon "cut" dials through it and is
+// cut off while running two tasks, one that may be re-queued and one that
+// may not; daemon "direct" dials the dispatcher itself. The re-queued
+// task completes on "direct", the other fails with ErrConnReset, tasks
+// submitted meanwhile are served, "cut" comes back once the proxy lets
+// it, and Status adds up.
+func TestFaultTaskRunnerCut(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		// cut cuts the proxied daemon's connection; release lets its
+		// running tasks return.
+		cut func(p *testkit.FaultProxy, release func())
+	}{
+		{"cut at once", func(p *testkit.FaultProxy, _ func()) { p.CutAll() }},
+		{"result cut mid-message", func(p *testkit.FaultProxy, release func()) {
+			p.CutAfter(testkit.Up, lenPrefix+5)
+			release()
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { t.Parallel(); taskRunnerCut(t, tc.cut) })
+	}
+}
+
+func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())) {
+	ctx := ctxT(t)
+	// Each daemon has its own registry, so that a task tells where it
+	// ran: "cut" holds its tasks until released.
+	started := make(chan int, 8)
+	releaseCh := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(releaseCh) }) }
+	t.Cleanup(release)
+	regCut := rpc.NewRegistry()
+	work := rpc.Register(regCut, "work", func(ctx context.Context, n int) (string, error) {
+		started <- n
+		select {
+		case <-releaseCh:
+		case <-ctx.Done():
+		}
+		return fmt.Sprintf("cut:%d", n), nil
+	})
+	regDirect := rpc.NewRegistry()
+	rpc.Register(regDirect, "work", func(_ context.Context, n int) (string, error) {
+		return fmt.Sprintf("direct:%d", n), nil
+	})
+
+	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	type exit struct {
+		id  string
+		err error
+	}
+	exits := make(chan exit, 2)
+	run := func(id string, reg *rpc.Registry, url string, opts ...rpc.DaemonOption) {
+		go func() {
+			err := rpc.RunDaemon(context.Background(), reg, url, append([]rpc.DaemonOption{
+				rpc.WithToken(d.Token()), rpc.DaemonID(id), rpc.ReconnectInterval(10 * time.Millisecond)}, opts...)...)
+			exits <- exit{id, err}
+		}()
+	}
+	run("cut", regCut, p.URL(), rpc.Concurrency(2))
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	failing := work.Submit(ctx, d, 1)
+	requeued := work.Submit(ctx, d, 2, rpc.Requeue(1))
+	for range 2 {
+		select {
+		case <-started:
+		case <-ctx.Done():
+			t.Fatal("the tasks did not start on daemon cut")
+		}
+	}
+	run("direct", regDirect, d.URL())
+	if err := d.WaitDaemons(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	// Daemon "cut" may not come back until told.
+	p.Refuse(time.Hour)
+	cut(p, release)
+	if v, err := requeued.Value(ctx); err != nil || v != "direct:2" {
+		t.Fatalf("re-queued task: %q, %v", v, err)
+	}
+	_, err = failing.Value(ctx)
+	if !errors.Is(err, nanoact.ErrConnReset) {
+		t.Fatalf("task on the lost connection: %v, want ErrConnReset", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "work") || !strings.Contains(msg, "cut") {
+		t.Fatalf("the error does not name the task and its daemon: %v", err)
+	}
+	// The dispatcher serves other tasks meanwhile.
+	more := make([]*aio.Aio[string], 6)
+	for i := range more {
+		more[i] = work.Submit(ctx, d, 10+i)
+	}
+	vals, errs := aio.CollectAll(ctx, more)
+	if errs != nil {
+		t.Fatal(errors.Join(errs...))
+	}
+	for i, v := range vals {
+		if v != fmt.Sprintf("direct:%d", 10+i) {
+			t.Fatalf("task %d: %q", 10+i, v)
+		}
+	}
+
+	// "cut" comes back (its tasks were cancelled when it lost the
+	// connection; release lets them return at once either way).
+	release()
+	p.Refuse(0)
+	if err := d.WaitDaemons(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitConns(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	// The counters settle once the dispatcher's actor has seen every
+	// result (no event marks that: poll).
+	const submitted = 2 + 6
+	var s rpc.Status
+	eventually(t, "status settles", func() bool {
+		s, err = d.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Completed+s.Failed+s.Canceled == submitted && s.Queued == 0 && s.Executing == 0
+	})
+	if s.Submitted != submitted || s.Completed != submitted-1 || s.Failed != 1 || s.Canceled != 0 ||
+		s.Requeued != 1 || s.Lost != 1 || s.Connections != 2 {
+		t.Fatalf("status:\n%s", s)
+	}
+	var completed, failed int64
+	online := 0
+	for _, ds := range s.Daemons {
+		completed += ds.Completed
+		failed += ds.Failed
+		if ds.Online {
+			online++
+		}
+	}
+	if completed != s.Completed || failed != s.Failed || online != 2 {
+		t.Fatalf("per-daemon counts do not add up:\n%s", s)
+	}
+
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case e := <-exits:
+			if e.err != nil {
+				t.Errorf("daemon %s: %v", e.id, e.err)
+			}
+		case <-time.After(opLimit):
+			t.Fatal("a daemon did not exit after the dispatcher closed")
+		}
+	}
+}
