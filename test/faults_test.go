@@ -206,6 +206,68 @@ func TestFaultReqRepStallThenCut(t *testing.T) {
 	}
 }
 
+// While the proxy refuses new connections, a req whose connection was
+// cut keeps redialing; once the proxy lets it in, its request goes out on
+// the new connection and the reply arrives.
+func TestFaultReqRepRefusedRedial(t *testing.T) {
+	t.Parallel()
+	r := newReqRep(t)
+	ctx := ctxT(t)
+	if err := roundTrip(ctx, r.req, body("warm", 16)); err != nil {
+		t.Fatal(err)
+	}
+	r.p.Refuse(time.Hour)
+	r.p.CutAll()
+	done := make(chan error, 1)
+	go func() { done <- roundTrip(ctx, r.req, body("refused", 40)) }()
+	// The proxy counts refusals but signals none: poll.
+	eventually(t, "three refused redials", func() bool { return r.p.Stats().Refused >= 3 })
+	select {
+	case err := <-done:
+		t.Fatalf("round trip ended while every connection was refused: %v", err)
+	default:
+	}
+	r.p.Refuse(0)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no reply once connections were let in")
+	}
+}
+
+// A second connection replaying the req's handshake and first request
+// (a duplicated connection) gives the rep a second pipe and a duplicate
+// request, which it answers on that pipe; the req does not see it and
+// goes on as before.
+func TestFaultReqRepDuplicate(t *testing.T) {
+	t.Parallel()
+	r := newReqRep(t)
+	ctx := ctxT(t)
+	first := body("first", 48)
+	if err := roundTrip(ctx, r.req, first); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.p.Duplicate(-1); n != 1 || err != nil {
+		t.Fatalf("duplicated %d: %v", n, err)
+	}
+	waitPipes(t, r.rep, 2)
+	for i := range 5 {
+		if err := roundTrip(ctx, r.req, body(fmt.Sprintf("next%d", i), 48)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The duplicate's request was answered there: the rep's reply went
+	// down a connection that discards it.
+	if s := r.p.Stats(); s.Accepted != 1 || s.Cut != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	r.p.CutAll()
+	waitPipes(t, r.rep, 0)
+}
+
 // pubMsg is message seq of the pub/sub tests: the sequence number, then a
 // pattern that depends on it, 300 bytes in all, so that a fragment or a
 // splice of two messages does not pass wantPubMsg.
@@ -311,6 +373,138 @@ func TestFaultPubSubCut(t *testing.T) {
 	}
 	if s := p.Stats(); s.Cut != 3 || s.Accepted != 4 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A subscriber's connection stalls while the pub sends far more than
+// the path holds: the pub drops what does not fit (it never blocks), and
+// once the stall lifts the subscriber catches up. Every message it gets
+// is whole and newer than the one before.
+func TestFaultPubSubStall(t *testing.T) {
+	t.Parallel()
+	pub := open(t, sockets.Pub)
+	events := pipeEvents(t, pub)
+	p := proxied(t, pub)
+	sub := open(t, sockets.Sub)
+	if err := sub.Subscribe(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Dial(p.URL()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	nextPipeEvent(t, events, true)
+	p.Stall(testkit.Down)
+	const flood = 3000 // 900 KB: more than the proxy, the kernel and the queues hold
+	var seq uint64
+	for ; seq < flood; seq++ {
+		send(t, ctx, pub, pubMsg(seq))
+	}
+	p.Resume(testkit.Down)
+	// The pub's queue to this subscriber may still be full when the stall
+	// lifts, so markers go out until one arrives.
+	stop := make(chan struct{})
+	sent := make(chan error, 1)
+	go func() {
+		for m := uint64(flood); ; m++ {
+			select {
+			case <-stop:
+				sent <- nil
+				return
+			default:
+			}
+			if err := pub.Send(ctx, pubMsg(m), sockets.Raw); err != nil {
+				sent <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-sent; err != nil {
+			t.Errorf("pub send: %v", err)
+		}
+	}()
+	last, got := -1, 0
+	for {
+		seq := wantPubMsg(t, recvBytes(t, ctx, sub))
+		if int(seq) <= last {
+			t.Fatalf("message %d after %d", seq, last)
+		}
+		last, got = int(seq), got+1
+		if seq >= flood {
+			break
+		}
+	}
+	if s := p.Stats(); s.Cut != 0 || s.Accepted != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	t.Logf("%d of %d stalled messages reached the subscriber", got-1, flood)
+}
+
+// Tasks over daemons whose path has latency all come back right, each
+// exactly once.
+func TestFaultTaskRunnerDelay(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	reg := rpc.NewRegistry()
+	var mu sync.Mutex
+	runs := make(map[int]int)
+	twice := rpc.Register(reg, "twice", func(_ context.Context, n int) (int, error) {
+		mu.Lock()
+		runs[n]++
+		mu.Unlock()
+		return 2 * n, nil
+	})
+	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	p.SetDelay(testkit.Both, 5*time.Millisecond)
+	exits := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			exits <- rpc.RunDaemon(context.Background(), reg, p.URL(), rpc.WithToken(d.Token()),
+				rpc.DaemonID(fmt.Sprintf("slow-%d", i)), rpc.Concurrency(2))
+		}()
+	}
+	if err := d.WaitDaemons(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	in := make([]int, 40)
+	for i := range in {
+		in[i] = i
+	}
+	out, err := twice.Map(ctx, d, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out {
+		if v != 2*i {
+			t.Fatalf("task %d: %d", i, v)
+		}
+	}
+	mu.Lock()
+	for i := range in {
+		if runs[i] != 1 {
+			t.Errorf("task %d ran %d times", i, runs[i])
+		}
+	}
+	mu.Unlock()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case err := <-exits:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(opLimit):
+			t.Fatal("a daemon did not exit after the dispatcher closed")
+		}
 	}
 }
 
