@@ -468,11 +468,16 @@ func (c *proxyConn) forward(dir Direction, dst net.Conn, b []byte) bool {
 	}
 	c.mu.Unlock()
 	if len(b) > 0 {
-		n, err := dst.Write(b)
+		// Counted before the write, so that whoever reads the bytes sees
+		// them counted; what a failed write did not send is taken back.
 		p.mu.Lock()
-		p.bytes[i] += int64(n)
+		p.bytes[i] += int64(len(b))
 		p.mu.Unlock()
+		n, err := dst.Write(b)
 		if err != nil {
+			p.mu.Lock()
+			p.bytes[i] -= int64(len(b) - n)
+			p.mu.Unlock()
 			return false
 		}
 	}
@@ -552,11 +557,8 @@ func (c *proxyConn) close(cut bool) bool {
 	conns := append([]net.Conn{c.client, c.up}, c.dups...)
 	counted := c.countedUp
 	c.mu.Unlock()
-	for _, x := range conns {
-		if x != nil {
-			_ = x.Close()
-		}
-	}
+	// Counted before the sockets close, so that whoever sees the close
+	// sees the counters too.
 	p := c.p
 	p.mu.Lock()
 	delete(p.conns, c)
@@ -568,5 +570,10 @@ func (c *proxyConn) close(cut bool) bool {
 	}
 	p.changedLocked()
 	p.mu.Unlock()
+	for _, x := range conns {
+		if x != nil {
+			_ = x.Close()
+		}
+	}
 	return true
 }
