@@ -508,6 +508,91 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 	}
 }
 
+// A daemon whose connection stalls (it stops reading, as a hung machine
+// does) holds only its own tasks: the dispatcher's writes to it back up
+// without blocking anyone else, other daemons are served, the stalled
+// tasks end by their TaskTimeout, and once the path clears the stalled
+// daemon finishes them and Status adds up.
+func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	reg := rpc.NewRegistry()
+	size := rpc.Register(reg, "size", func(_ context.Context, b []byte) (int, error) { return len(b), nil })
+	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	type exit struct {
+		id  string
+		err error
+	}
+	exits := make(chan exit, 2)
+	run := func(id, url string, opts ...rpc.DaemonOption) {
+		go func() {
+			exits <- exit{id, rpc.RunDaemon(context.Background(), reg, url, append([]rpc.DaemonOption{
+				rpc.WithToken(d.Token()), rpc.DaemonID(id)}, opts...)...)}
+		}()
+	}
+	const stalled = 8
+	// A short grace: the dispatcher's bye may not get through the
+	// stalled path in time, and the daemon then gives up on its own.
+	run("stalled", p.URL(), rpc.Concurrency(stalled), rpc.ReconnectGrace(200*time.Millisecond))
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	p.Stall(testkit.Down)
+	// 8 MiB of arguments: more than the proxy and the kernel's buffers
+	// hold, so the dispatcher's sends to the daemon back up.
+	big := make([]byte, 1<<20)
+	var stuck []*aio.Aio[int]
+	for range stalled {
+		stuck = append(stuck, size.Submit(ctx, d, big, rpc.TaskTimeout(2*time.Second)))
+	}
+	run("direct", d.URL())
+	if err := d.WaitDaemons(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	const served = 20
+	for i := range served {
+		if v, err := size.Submit(ctx, d, make([]byte, i)).Value(ctx); err != nil || v != i {
+			t.Fatalf("task %d beside the stalled daemon: %d, %v", i, v, err)
+		}
+	}
+	for i, a := range stuck {
+		if _, err := a.Value(ctx); !errors.Is(err, nanoact.ErrTimedOut) {
+			t.Fatalf("stalled task %d: %v, want ErrTimedOut", i, err)
+		}
+	}
+	p.Resume(testkit.Down)
+	var s rpc.Status
+	eventually(t, "the stalled daemon finishes its tasks", func() bool {
+		s, err = d.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Executing == 0
+	})
+	if s.Submitted != stalled+served || s.Completed != served || s.Canceled != stalled || s.Failed != 0 ||
+		s.Queued != 0 || s.Lost != 0 || s.Connections != 2 {
+		t.Fatalf("status:\n%s", s)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case e := <-exits:
+			if e.err != nil && !(e.id == "stalled" && errors.Is(e.err, nanoact.ErrConnShut)) {
+				t.Errorf("daemon %s: %v", e.id, e.err)
+			}
+		case <-time.After(opLimit):
+			t.Fatal("a daemon did not exit after the dispatcher closed")
+		}
+	}
+}
+
 // The task runner through the proxy: daemon "cut" dials through it and is
 // cut off while running two tasks, one that may be re-queued and one that
 // may not; daemon "direct" dials the dispatcher itself. The re-queued
