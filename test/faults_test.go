@@ -535,7 +535,7 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 				rpc.WithToken(d.Token()), rpc.DaemonID(id)}, opts...)...)}
 		}()
 	}
-	const stalled = 8
+	const stalled = 32
 	// A short grace: the dispatcher's bye may not get through the
 	// stalled path in time, and the daemon then gives up on its own.
 	run("stalled", p.URL(), rpc.Concurrency(stalled), rpc.ReconnectGrace(200*time.Millisecond))
@@ -544,8 +544,9 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	}
 	p.Stall(testkit.Down)
 	// 8 MiB of arguments: more than the proxy and the kernel's buffers
-	// hold, so the dispatcher's sends to the daemon back up.
-	big := make([]byte, 1<<20)
+	// hold, so the dispatcher's sends to the daemon back up; in frames of
+	// 256 KiB, within any default receive limit.
+	big := make([]byte, 256<<10)
 	var stuck []*aio.Aio[int]
 	for range stalled {
 		stuck = append(stuck, size.Submit(ctx, d, big, rpc.TaskTimeout(2*time.Second)))
