@@ -79,8 +79,18 @@ type reqRepRig struct {
 // connection.
 func newReqRep(t *testing.T, sc faultScheme) reqRepRig {
 	t.Helper()
+	return newReqRepWith(t, sc, nil)
+}
+
+// newReqRepWith is newReqRep, calling beforeDial (if not nil) on the proxy
+// before the req dials.
+func newReqRepWith(t *testing.T, sc faultScheme, beforeDial func(*testkit.FaultProxy)) reqRepRig {
+	t.Helper()
 	rep := open(t, sockets.Rep)
 	p, url, dopts := proxied(t, rep, sc)
+	if beforeDial != nil {
+		beforeDial(p)
+	}
 	wait := testkit.Echo(rep)
 	t.Cleanup(func() { _ = rep.Close(); wait() })
 	req := open(t, sockets.Req)
@@ -164,6 +174,32 @@ func reqRepCut(t *testing.T, sc faultScheme, dir testkit.Direction, n int64) {
 	// The new connection carries on.
 	if err := roundTrip(ctx, r.req, body("after", 64)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A connection cut in the middle of its handshake (the SP header on tcp,
+// the websocket upgrade request, the TLS client hello) fails only that
+// connection: the req redials and its request is answered.
+func TestFaultReqRepHandshakeCut(t *testing.T) {
+	t.Parallel()
+	for _, sc := range faultSchemes {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			// The first bytes the req sends wait in the stalled proxy
+			// until the connection is armed to be cut after 4 of them.
+			r := newReqRepWith(t, sc, func(p *testkit.FaultProxy) { p.Stall(testkit.Up) })
+			if n := r.p.CutAfter(testkit.Up, 4); n != 1 {
+				t.Fatalf("armed %d connections", n)
+			}
+			r.p.Resume(testkit.Up)
+			ctx := ctxT(t)
+			if err := roundTrip(ctx, r.req, body("after a cut handshake", 32)); err != nil {
+				t.Fatal(err)
+			}
+			if s := r.p.Stats(); s.Cut != 1 || s.Accepted < 2 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
 	}
 }
 
@@ -562,6 +598,65 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 		case <-time.After(opLimit):
 			t.Fatal("a daemon did not exit after the dispatcher closed")
 		}
+	}
+}
+
+// A daemon's hello cut in the middle (the dispatcher gets the SP header
+// and five bytes of the hello, then the connection ends) costs only that
+// connection: the daemon redials, joins and runs tasks; nothing counts it
+// as a daemon, refused or silent.
+func TestFaultTaskRunnerHelloCut(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	reg := rpc.NewRegistry()
+	sq := rpc.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	// Everything the daemon sends waits in the stalled proxy until its
+	// connection is armed.
+	p.Stall(testkit.Up)
+	exit := make(chan error, 1)
+	go func() {
+		exit <- rpc.RunDaemon(context.Background(), reg, p.URL(), rpc.WithToken(d.Token()),
+			rpc.DaemonID("cut-hello"), rpc.ReconnectInterval(10*time.Millisecond))
+	}()
+	if err := p.WaitConns(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.CutAfter(testkit.Up, lenPrefix+5); n != 1 {
+		t.Fatalf("armed %d connections", n)
+	}
+	p.Resume(testkit.Up)
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sq.Submit(ctx, d, 9).Value(ctx); err != nil || v != 81 {
+		t.Fatalf("task: %d, %v", v, err)
+	}
+	s, err := d.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := p.Stats(); ps.Cut != 1 || ps.Accepted != 2 {
+		t.Fatalf("proxy stats %+v", ps)
+	}
+	if s.Connections != 1 || s.Refused != 0 || s.Silent != 0 || s.Lost != 0 || len(s.Daemons) != 1 {
+		t.Fatalf("status:\n%s", s)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exit:
+		if err != nil {
+			t.Fatalf("daemon: %v", err)
+		}
+	case <-time.After(opLimit):
+		t.Fatal("the daemon did not exit after the dispatcher closed")
 	}
 }
 
