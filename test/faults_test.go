@@ -691,14 +691,16 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	const stalled = 32
 	// A short grace: the dispatcher's bye may not get through the
 	// stalled path in time, and the daemon then gives up on its own.
-	run("stalled", p.URL(), rpc.Concurrency(stalled), rpc.ReconnectGrace(200*time.Millisecond))
+	// Its receive limit is set, so that no default limit is in the way
+	// of the 256 KiB task frames below.
+	run("stalled", p.URL(), rpc.Concurrency(stalled), rpc.ReconnectGrace(200*time.Millisecond),
+		rpc.WithDaemonSocketOptions(sockets.WithRecvSizeMax(1<<20)))
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	p.Stall(testkit.Down)
 	// 8 MiB of arguments: more than the proxy and the kernel's buffers
-	// hold, so the dispatcher's sends to the daemon back up; in frames of
-	// 256 KiB, within any default receive limit.
+	// hold, so the dispatcher's sends to the daemon back up.
 	big := make([]byte, 256<<10)
 	var stuck []*aio.Aio[int]
 	for range stalled {
