@@ -1,8 +1,11 @@
 package test
 
-// Faults on purpose: req/rep, pub/sub and the task runner over tcp
-// through testkit.FaultProxy, which delays, stalls and cuts their
-// connections while they work.
+// Faults on purpose: req/rep, pub/sub and the task runner through
+// testkit.FaultProxy, which delays, stalls, cuts, refuses and duplicates
+// their connections while they work (over tcp, and for the cuts also ws,
+// tls+tcp and wss). Cut offsets count bytes on the wire: over tcp an SP
+// frame is a 64-bit length, the header, then the body; over ws and TLS
+// the framing adds its own bytes, so an offset still falls mid-message.
 
 import (
 	"context"
@@ -142,7 +145,7 @@ func TestFaultReqRepCut(t *testing.T) {
 		n    int64
 	}{
 		{"reply cut mid-message", testkit.Down, lenPrefix + reqID + 10},
-		{"reply cut in its length", testkit.Down, 3},
+		{"reply cut 3 bytes in", testkit.Down, 3},
 		{"reply cut before its first byte", testkit.Down, 0},
 		{"request cut mid-message", testkit.Up, lenPrefix + reqID + 10},
 	}

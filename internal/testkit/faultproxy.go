@@ -70,7 +70,12 @@ const replayCap = 64 << 10
 //
 // Faults set by SetDelay, Stall and Refuse apply to every connection,
 // current and future; CutAfter, CutAll and Duplicate act on the
-// connections live when they are called.
+// connections live when they are called. To fault a connection's first
+// bytes (a handshake), Stall before it connects, arm it, then Resume.
+//
+//	p := testkit.NewFaultProxy(t, "127.0.0.1:5555") // the listener's address
+//	req.Dial(p.URL())                               // instead of the listener's URL
+//	p.CutAfter(testkit.Down, 12)                    // the next reply ends 12 bytes in
 //
 // Every method is safe for concurrent use. A connection costs two
 // goroutines (one per direction) and two 32 KiB buffers; a duplicate one
