@@ -76,7 +76,7 @@ func ExampleSocket_Send_raw() {
 	// Output:
 	// 16 bytes
 	// [1 2.5]
-	// received data could not be converted to double [1 2 3]
+	// sockets: recv: received data could not be converted to double (want []float64) [1 2 3]
 }
 
 // Subscribers receive the messages that start with one of their topics.
