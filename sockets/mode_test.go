@@ -196,3 +196,33 @@ func TestPubSubTopicWithSendMode(t *testing.T) {
 		return
 	}
 }
+
+// TestNewCBORLimits checks that decoding limits set through the sockets
+// API apply at a receive, as a ConvertError, and that bad limits fail.
+func TestNewCBORLimits(t *testing.T) {
+	t.Parallel()
+	if _, err := sockets.NewCBOR(sockets.DecodeLimits{MaxArrayElements: 1}); !errors.Is(err, nanoact.ErrInvalid) {
+		t.Fatalf("NewCBOR(MaxArrayElements 1): %v", err)
+	}
+	cd, err := sockets.NewCBOR(sockets.DecodeLimits{MaxArrayElements: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := open(t, sockets.Push)
+	pull := open(t, sockets.Pull, sockets.WithCodec(cd))
+	connect(t, pull, push, fmt.Sprintf("inproc://mode-limits-%d", seq.Add(1)))
+	ctx := ctxT(t)
+	for _, n := range []int{16, 17} {
+		if err := push.Send(ctx, make([]int, n)); err != nil {
+			t.Fatal(err)
+		}
+		v, err := sockets.RecvAs[[]int](ctx, pull)
+		var ce *nanoact.ConvertError
+		if n == 16 && (err != nil || len(v) != 16) {
+			t.Fatalf("16 elements: %v, %v", v, err)
+		}
+		if n == 17 && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "max number of elements 16")) {
+			t.Fatalf("17 elements: %v, %v", v, err)
+		}
+	}
+}

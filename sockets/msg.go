@@ -125,8 +125,25 @@ func ParseMode(s string) (Mode, error) { return ParseRecvMode(s) }
 
 func (m Mode) applySend(c *sendConfig) { c.mode = m }
 
-// Codec marshals Go values for Serial mode; see WithCodec.
+// Codec marshals Go values for Serial mode; see WithCodec. A Codec sees
+// only its own bytes: the serial marker that starts every serial payload
+// is added and checked around it.
 type Codec = codec.Codec
+
+// DecodeLimits bounds what a CBOR codec decodes from one payload, so that
+// a small message cannot make the receiver allocate without bound: the
+// elements of an array (default 131072), the pairs of a map (131072), the
+// nesting depth (32), and the memory the value may take relative to the
+// payload's size (MaxExpansion, default 32 times, and at least 4 MiB; a
+// negative value lifts it). Zero fields take the defaults. A payload over a
+// limit is refused before it is decoded, as a *nanoact.ConvertError.
+type DecodeLimits = codec.Limits
+
+// NewCBOR returns a CBOR codec, as the default one, with other decoding
+// limits; give it to WithCodec, SetCodec or rpc.WithRunnerCodec. Build it
+// once and share it. A limit out of range gives ErrInvalid. It does not
+// block.
+func NewCBOR(l DecodeLimits) (Codec, error) { return codec.NewCBOR(l) }
 
 // Decode converts m's body to T. In Serial mode the socket's codec cd
 // decodes it (nil means CBOR), provided it starts with the serial marker
