@@ -450,7 +450,16 @@ func encode(v any, mode Mode, cd Codec) (*mangos.Message, error) {
 	}
 	switch mode {
 	case Serial:
-		m := msgpool.New(serialSizeHint(v))
+		// A body beyond mangos' largest cached message would cost a
+		// whole uncached message (three allocations): take a cached
+		// message and give it a body of its own instead.
+		var m *mangos.Message
+		if hint := serialSizeHint(v); hint <= serialCached {
+			m = msgpool.New(hint)
+		} else {
+			m = msgpool.New(0)
+			m.Body = make([]byte, 0, hint)
+		}
 		b, err := codec.AppendSerial(m.Body[:0], cd, v)
 		if err != nil {
 			m.Free()
@@ -470,6 +479,9 @@ func encode(v any, mode Mode, cd Codec) (*mangos.Message, error) {
 	}
 	return nil, nanoact.Errorf(nanoact.CodeInvalid, "sockets: send", "'mode' should be either serial or raw (got %s)", mode)
 }
+
+// serialCached is the largest body mangos' message cache holds.
+const serialCached = 64 << 10
 
 // serialSizeHint guesses the size of v's serial payload: the marker, a
 // CBOR head and the data for bytes and strings, 9 bytes a float64.

@@ -33,10 +33,11 @@ type appender interface {
 // AppendSerial appends the serial-mode payload of v to dst: Marker, then
 // cd's encoding of v (cd nil means CBOR()). It returns cd's error (an
 // *nanoact.Error matching nanoact.ErrBadType for CBOR) and dst unchanged
-// on failure. With this package's codecs it allocates nothing when dst
-// has room for the payload (it encodes into a pooled buffer and copies);
-// with another Codec it costs that codec's Marshal and a copy. It does
-// not block.
+// on failure (bytes past its length may have been written). With this
+// package's codecs it allocates nothing when dst has room for the payload
+// (it encodes straight into a dst with 64 bytes or more to spare, and
+// otherwise into a pooled buffer that it copies); with another Codec it
+// costs that codec's Marshal and a copy. It does not block.
 func AppendSerial(dst []byte, cd Codec, v any) ([]byte, error) {
 	if cd == nil {
 		cd = CBOR()
@@ -101,17 +102,37 @@ var encBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooled = 1 << 20
 
-// appendMarshal encodes v into a pooled buffer and appends it to dst, so
-// that only a dst without room allocates.
+// directRoom is the spare capacity of dst from which appendMarshal
+// encodes straight into dst: a caller that sized dst for the payload
+// (sockets does, from the value's type) saves the copy, and the pooled
+// buffer, which sync.Pool loses at each garbage collection, is not needed.
+const directRoom = 64
+
+// appendMarshal encodes v straight into dst when it has room to spare,
+// and otherwise into a pooled buffer that it then appends to dst, so that
+// a dst with room for the payload costs no allocation.
 func (c *cborCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
 	if c.err != nil {
 		return dst, c.err
 	}
 	buf := encBufs.Get().(*bytes.Buffer)
-	buf.Reset()
+	direct := cap(dst)-len(dst) >= directRoom
+	if direct {
+		*buf = *bytes.NewBuffer(dst) // writes go after dst's bytes, in its array
+	} else {
+		buf.Reset()
+	}
 	err := c.em.MarshalToBuffer(v, buf)
+	out := dst
 	if err == nil {
-		dst = append(dst, buf.Bytes()...)
+		if direct {
+			out = buf.Bytes()
+		} else {
+			out = append(dst, buf.Bytes()...)
+		}
+	}
+	if direct {
+		*buf = bytes.Buffer{} // drop the caller's array
 	}
 	if buf.Cap() <= maxPooled {
 		encBufs.Put(buf)
@@ -119,5 +140,5 @@ func (c *cborCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
 	if err != nil {
 		return dst, &nanoact.Error{Code: nanoact.CodeBadType, Op: opMarshal, Err: err}
 	}
-	return dst, nil
+	return out, nil
 }
