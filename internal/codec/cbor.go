@@ -15,6 +15,8 @@ import (
 //
 // Codec takes and returns any because a serial payload carries a value of
 // any type, as R's serialisation does; typed receives use the raw decoders.
+// A Codec sees only its own bytes: AppendSerial puts Marker before them
+// and UnmarshalSerial checks and strips it.
 type Codec interface {
 	// Marshal encodes v.
 	Marshal(v any) ([]byte, error)
