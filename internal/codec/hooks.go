@@ -208,21 +208,22 @@ type hookCodec struct {
 }
 
 // Marshal encodes v, applying the hooks.
-func (c *hookCodec) Marshal(v any) ([]byte, error) { return c.appendMarshal(nil, v) }
+func (c *hookCodec) Marshal(v any) ([]byte, error) { return c.appendMarshal(nil, "", v) }
 
-// appendMarshal appends the encoding of v to dst, applying the hooks.
-func (c *hookCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
+// appendMarshal appends prefix and the encoding of v to dst, applying the
+// hooks.
+func (c *hookCodec) appendMarshal(dst []byte, prefix string, v any) ([]byte, error) {
 	if c.err != nil {
 		return dst, c.err
 	}
 	if v == nil {
-		return appendEncode(c.base, dst, nil)
+		return appendEncode(c.base, dst, prefix, nil)
 	}
 	rv := reflect.ValueOf(v)
 	p := c.planFor(rv.Type())
 	switch p.kind {
 	case kindPass:
-		return appendEncode(c.base, dst, v)
+		return appendEncode(c.base, dst, prefix, v)
 	case kindBad:
 		return dst, p.err
 	}
@@ -231,9 +232,9 @@ func (c *hookCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
 		return dst, err
 	}
 	if !changed {
-		return appendEncode(c.base, dst, v)
+		return appendEncode(c.base, dst, prefix, v)
 	}
-	return appendEncode(c.base, dst, w.Interface())
+	return appendEncode(c.base, dst, prefix, w.Interface())
 }
 
 // Unmarshal decodes data into the value v points to, applying the hooks.

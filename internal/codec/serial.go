@@ -24,10 +24,11 @@ var errNoMarker = errors.New("no serial marker (d9 d9 f7): the payload was not s
 // IsSerial reports whether b starts with Marker. It does not allocate.
 func IsSerial(b []byte) bool { return len(b) >= len(Marker) && string(b[:len(Marker)]) == Marker }
 
-// appender is implemented by the package's codecs, which encode into a
-// caller's slice without an allocation of their own.
+// appender is implemented by the package's codecs, which append prefix
+// and the encoding of v to a caller's slice without an allocation of their
+// own.
 type appender interface {
-	appendMarshal(dst []byte, v any) ([]byte, error)
+	appendMarshal(dst []byte, prefix string, v any) ([]byte, error)
 }
 
 // AppendSerial appends the serial-mode payload of v to dst: Marker, then
@@ -42,26 +43,26 @@ func AppendSerial(dst []byte, cd Codec, v any) ([]byte, error) {
 	if cd == nil {
 		cd = CBOR()
 	}
-	out, err := appendEncode(cd, append(dst, Marker...), v)
+	out, err := appendEncode(cd, dst, Marker, v)
 	if err != nil {
 		return dst, err
 	}
 	return out, nil
 }
 
-// appendEncode appends cd's encoding of v to dst.
-func appendEncode(cd Codec, dst []byte, v any) ([]byte, error) {
+// appendEncode appends prefix and cd's encoding of v to dst.
+func appendEncode(cd Codec, dst []byte, prefix string, v any) ([]byte, error) {
 	if a, ok := cd.(appender); ok {
-		return a.appendMarshal(dst, v)
+		return a.appendMarshal(dst, prefix, v)
 	}
 	b, err := cd.Marshal(v)
 	if err != nil {
 		return dst, err
 	}
-	if dst == nil {
+	if dst == nil && prefix == "" {
 		return b, nil
 	}
-	return append(dst, b...), nil
+	return append(append(dst, prefix...), b...), nil
 }
 
 // UnmarshalSerial decodes the serial-mode payload b into the value v
@@ -108,19 +109,21 @@ const maxPooled = 1 << 20
 // buffer, which sync.Pool loses at each garbage collection, is not needed.
 const directRoom = 64
 
-// appendMarshal encodes v straight into dst when it has room to spare,
-// and otherwise into a pooled buffer that it then appends to dst, so that
-// a dst with room for the payload costs no allocation.
-func (c *cborCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
+// appendMarshal appends prefix and v's encoding straight to dst when it
+// has room to spare, and otherwise encodes them into a pooled buffer that
+// it then appends to dst, so that a dst with room for the payload costs no
+// allocation and a nil dst one, of the payload's size.
+func (c *cborCodec) appendMarshal(dst []byte, prefix string, v any) ([]byte, error) {
 	if c.err != nil {
 		return dst, c.err
 	}
 	buf := encBufs.Get().(*bytes.Buffer)
-	direct := cap(dst)-len(dst) >= directRoom
+	direct := cap(dst)-len(dst) >= directRoom+len(prefix)
 	if direct {
-		*buf = *bytes.NewBuffer(dst) // writes go after dst's bytes, in its array
+		*buf = *bytes.NewBuffer(append(dst, prefix...)) // writes go after dst's bytes, in its array
 	} else {
 		buf.Reset()
+		buf.WriteString(prefix)
 	}
 	err := c.em.MarshalToBuffer(v, buf)
 	out := dst
