@@ -153,7 +153,8 @@ func NewCBOR(l DecodeLimits) (Codec, error) { return codec.NewCBOR(l) }
 //
 //	[]byte        raw: the body itself (not copied; m must not be freed)
 //	string        string: bytes up to a single trailing NUL
-//	[]string      character: split on NUL
+//	[]string      character: each NUL ends a string, empty ones kept
+//	              (nanonext 1.10): "a\x00\x00" is ["a", ""], "" none
 //	[]float64     double / numeric; float64 a single one (8 bytes)
 //	[]int32       integer; int32 a single one
 //	[]bool        logical; bool a single one
@@ -272,7 +273,8 @@ func DecodeMode(m *Msg, mode Mode, cd Codec) (any, error) {
 // Conn is what can send and receive messages: a *Socket (and, later, a
 // context or stream). aio and rpc accept any Conn.
 type Conn interface {
-	// Send encodes v (Serial by default, or Raw) and sends it.
+	// Send encodes v (in the connection's send mode, Serial unless set
+	// otherwise, or the Mode given: Serial or Raw) and sends it.
 	Send(ctx context.Context, v any, opts ...SendOption) error
 	// SendMsg sends m, taking ownership of it on success.
 	SendMsg(ctx context.Context, m *Msg) error
