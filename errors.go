@@ -237,25 +237,50 @@ func CodeOf(err error) Code {
 
 // ConvertError is returned by a typed receive whose raw payload does not
 // divide into the requested type (for example 12 bytes asked for as
-// float64s). Data holds the whole payload, as nanonext returns the raw
-// vector with a warning. Its code is CodeBadType.
+// float64s), and by a serial receive whose payload cannot be unserialized
+// (it lacks the serial marker, or the codec refuses it). Data holds the
+// whole payload, as nanonext returns the raw vector with a warning. Its
+// code is CodeBadType; errors.Unwrap gives the codec's cause, if any.
 type ConvertError struct {
 	// Mode is the receive mode that was asked for, e.g. "double".
 	Mode string
 	// Data is the message payload, untouched.
 	Data []byte
+	// Op names the operation that decoded, e.g. "sockets: recv"; may be "".
+	Op string
+	// Type is the Go type asked for, e.g. "map[string]int"; may be "".
+	Type string
+	// Err is the cause (the codec's error); may be nil.
+	Err error
 }
 
-// Error describes the failed conversion in nanonext's words.
+// Error describes the failed conversion in nanonext's words, preceded by
+// Op and followed by the Go type asked for and the cause when known, e.g.
+// "sockets: recv: received data could not be unserialized (want int): ...".
 func (e *ConvertError) Error() string {
-	if e.Mode == "string" {
-		return "data could not be converted to a character string"
+	var msg string
+	switch e.Mode {
+	case "string":
+		msg = "data could not be converted to a character string"
+	case "serial":
+		msg = "received data could not be unserialized"
+	default:
+		msg = "received data could not be converted to " + e.Mode
 	}
-	if e.Mode == "serial" {
-		return "received data could not be unserialized"
+	if e.Op != "" {
+		msg = e.Op + ": " + msg
 	}
-	return "received data could not be converted to " + e.Mode
+	if e.Type != "" {
+		msg += " (want " + e.Type + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
 }
+
+// Unwrap returns the cause, so that errors.As reaches the codec's error.
+func (e *ConvertError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrBadType) hold for a ConvertError.
 func (e *ConvertError) Is(target error) bool {

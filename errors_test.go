@@ -123,3 +123,22 @@ func ExampleError() {
 	// 5 Timed out
 	// request failed: sockets: recv: 5 | Timed out
 }
+
+// TestConvertErrorNamesOpTypeCause checks that a ConvertError says which
+// operation failed and which Go type was asked for, and that its cause is
+// reachable through errors.As and errors.Is.
+func TestConvertErrorNamesOpTypeCause(t *testing.T) {
+	cause := &nanoact.Error{Code: nanoact.CodeBadType, Op: "codec: unmarshal", Err: errors.New("cbor: bad")}
+	var err error = &nanoact.ConvertError{Mode: "serial", Op: "sockets: recv", Type: "map[string]int", Err: cause}
+	want := "sockets: recv: received data could not be unserialized (want map[string]int): codec: unmarshal: 30 | Incorrect type: cbor: bad"
+	if err.Error() != want {
+		t.Fatalf("text %q, want %q", err.Error(), want)
+	}
+	var e *nanoact.Error
+	if !errors.As(err, &e) || e != cause {
+		t.Fatalf("errors.As did not reach the cause: %v", e)
+	}
+	if errors.Unwrap(err) != cause || !errors.Is(err, nanoact.ErrBadType) {
+		t.Fatal("Unwrap or Is")
+	}
+}

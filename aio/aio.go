@@ -591,7 +591,8 @@ var (
 // Send starts sending data on con (a *sockets.Socket, a *sockets.Context,
 // or any sockets.Conn) and returns its aio at once, never blocking
 // (nanonext's send_aio). data is encoded now, in Serial mode (con's Codec)
-// or, with Mode(sockets.Raw), as raw bytes; a *sockets.Msg is sent as it
+// or, with Mode(sockets.Raw), as raw bytes (with no Mode, in con's own
+// send mode: see sockets.WithSendMode); a *sockets.Msg is sent as it
 // is, and Send takes ownership of it once the aio resolves without error
 // (on failure it is left to the caller, as in NNG). Other values are
 // copied: the caller may reuse data at once.
@@ -621,6 +622,9 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	if con == nil {
 		a.resolve(struct{}{}, errNilConn("aio: send"), 0)
 		return a
+	}
+	if d, ok := con.(interface{ SendMode() sockets.Mode }); ok && !hasMode(opts) {
+		cfg.mode = d.SendMode() // the socket's default (sockets.WithSendMode)
 	}
 	msg, isMsg := data.(*sockets.Msg)
 	if cfg.hasTimeout && cfg.timeout == 0 {
@@ -732,11 +736,7 @@ var rawSend = []sockets.SendOption{sockets.Raw}
 func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error) {
 	switch mode {
 	case sockets.Serial:
-		cd := con.Codec()
-		if cd == nil {
-			cd = codec.CBOR()
-		}
-		b, err := cd.Marshal(data)
+		b, err := codec.AppendSerial(nil, con.Codec(), data) // nil Codec: CBOR
 		if err != nil {
 			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: "aio: send", Err: err}
 		}

@@ -67,6 +67,16 @@ func Timeout(d time.Duration) Option { return timeoutOpt(d) }
 
 type modeOpt sockets.Mode
 
+// hasMode reports whether opts give a Mode.
+func hasMode(opts []Option) bool {
+	for _, o := range opts {
+		if _, ok := o.(modeOpt); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (o modeOpt) apply(c *config) { c.mode = sockets.Mode(o) }
 
 // Mode sets the send or receive mode. Sends take sockets.Serial (the

@@ -16,13 +16,10 @@ import (
 
 // ErrorReply is the payload nanonext sends back when the server's handler
 // fails: a single zero byte. R, C and Go clients of nanonext's reply()
-// recognise it.
+// recognise it. No Serial-mode reply can look like it, since every serial
+// payload starts with the serial marker; a Raw-mode reply of "" (a lone
+// NUL, also []string{""} or []byte{0}) does, as in nanonext.
 var errorReply = []byte{0}
-
-// cborZero is CBOR's two-byte encoding of the integer 0. A handler that
-// answers 0 in Serial mode would otherwise send the single byte 0x00, the
-// error reply; decoders read both forms as 0.
-var cborZero = []byte{0x18, 0x00}
 
 // Handler answers one request. Its context ends when the server shuts
 // down or the caller of Reply cancels.
@@ -73,10 +70,16 @@ func (e *PanicError) Error() string { return fmt.Sprintf("rpc: handler panicked:
 // (nanonext's error reply, understood by R and C peers) and Reply returns
 // the error (a *PanicError for a panic).
 //
+// A Serial-mode reply starts with the serial marker and so can never be
+// taken for the error byte. A Raw-mode reply of "" (or []string{""}, or
+// []byte{0}) is that very byte on the wire: the client cannot tell it
+// from a failed handler and reports ErrRemote, as nanonext's clients do.
+//
 // It blocks until a request arrives (ctx without deadline: as long as it
 // takes, subject to the socket's recv-timeout) and then for the send. A
-// request that cannot be decoded gets the error reply and its
-// *nanoact.ConvertError is returned.
+// request that cannot be decoded (in Serial mode, one that lacks the
+// serial marker, such as a raw request) gets the error reply and its
+// *nanoact.ConvertError, with Op "rpc: reply", is returned.
 func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Resp], opts ...Option) error {
 	cfg := defaults(opts)
 	m, err := c.RecvMsg(ctx)
@@ -95,7 +98,7 @@ func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Re
 func serve[Req, Resp any](ctx context.Context, m *sockets.Msg, cd sockets.Codec, h Handler[Req, Resp], cfg config) (reply *sockets.Msg, err error) {
 	req, err := sockets.Take[Req](m, cfg.recvMode, cd)
 	if err != nil {
-		return sockets.NewMsg(errorReply), err
+		return sockets.NewMsg(errorReply), relabel(err, "rpc: reply")
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -117,14 +120,23 @@ func encodeReply(v any, mode sockets.Mode, cd sockets.Codec) (*sockets.Msg, erro
 		}
 		return sockets.NewMsg(b), nil
 	}
-	b, err := cd.Marshal(v)
+	m := sockets.NewMsg(nil)
+	b, err := codec.AppendSerial(m.Body, cd, v)
 	if err != nil {
+		m.Free()
 		return sockets.NewMsg(errorReply), &nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: encode reply", Err: err}
 	}
-	if bytes.Equal(b, errorReply) {
-		b = cborZero
+	m.Body = b
+	return m, nil
+}
+
+// relabel names op as the operation of a *nanoact.ConvertError in err.
+func relabel(err error, op string) error {
+	var ce *nanoact.ConvertError
+	if errors.As(err, &ce) {
+		ce.Op = op
 	}
-	return sockets.NewMsg(b), nil
+	return err
 }
 
 // ErrRemote matches the error of a request whose server answered with the

@@ -32,7 +32,15 @@ func Signal(cv *aio.CV) Option {
 // The aio resolves to ErrRemote (wrapped) when the server answered with
 // nanonext's error reply (its handler failed), to ErrTimedOut when the
 // Timeout passed, and to ErrCanceled when stopped: Stop cancels the wait
-// for the reply, which abandons the request (a late reply is dropped).
+// for the reply, which abandons the request (a late reply is dropped). A
+// reply that cannot be decoded as T (in Serial mode, one without the
+// serial marker) resolves to a *nanoact.ConvertError with Op "rpc:
+// request" that holds the reply's bytes.
+//
+// The error reply is the single byte 0x00. A Serial-mode reply never looks
+// like it (it starts with the serial marker), but a Raw-mode reply of ""
+// (a lone NUL) is that byte on the wire: such an answer resolves to
+// ErrRemote, as in nanonext, where the two cannot be told apart either.
 //
 // Cost: on a sockets.Socket or Context whose request can be queued at
 // once, the request is sent on the caller's goroutine and the reply is
@@ -78,5 +86,6 @@ func decodeReply[T any](m *sockets.Msg, mode sockets.Mode, cd sockets.Codec) (T,
 		m.Free()
 		return zero, fmt.Errorf("rpc: request: %w", ErrRemote)
 	}
-	return sockets.Take[T](m, mode, cd)
+	v, err := sockets.Take[T](m, mode, cd)
+	return v, relabel(err, "rpc: request")
 }

@@ -138,3 +138,31 @@ func benchMangosPushPull(b *testing.B, tr string, size int) {
 	<-got
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// BenchmarkSerial measures one push/pull message in Serial mode, the
+// default send and RecvAs decode through the socket's codec, over inproc
+// (ns/op and allocs/op include both ends): a []byte of each house size and
+// a small map[string]any.
+func BenchmarkSerial(b *testing.B) {
+	values := map[string]any{"map": map[string]any{"name": "r", "n": 42}}
+	for _, size := range benchSizes {
+		values[fmt.Sprintf("bytes/%d", size)] = make([]byte, size)
+	}
+	for _, name := range []string{"bytes/8", "bytes/1024", "bytes/65536", "map"} {
+		v := values[name]
+		b.Run(name, func(b *testing.B) {
+			pull, push := open(b, sockets.Pull), open(b, sockets.Push)
+			connect(b, pull, push, benchURL(b, "inproc"))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := push.Send(ctx, v); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := sockets.RecvAs[any](ctx, pull); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

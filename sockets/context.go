@@ -28,6 +28,7 @@ type Context struct {
 	pc    proto.Context
 	ref   *actor.Ref
 	codec Codec
+	mode  Mode // the default send mode, the socket's
 
 	sendTimeout atomic.Int64 // ns; negative = none
 	recvTimeout atomic.Int64
@@ -71,7 +72,7 @@ func (s *Socket) Context() (*Context, error) {
 	if err != nil {
 		return nil, nngerr.Wrap(err, op)
 	}
-	c := &Context{s: s, pc: pc, codec: s.Codec()}
+	c := &Context{s: s, pc: pc, codec: s.Codec(), mode: s.cfg.sendMode}
 	c.sendTimeout.Store(s.sendTimeout.Load())
 	c.recvTimeout.Store(s.recvTimeout.Load())
 	v, err := s.ref.Request(context.Background(), spawnContext{c})
@@ -92,6 +93,10 @@ func (c *Context) Socket() *Socket { return c.s }
 
 // Codec returns the codec the context uses in Serial mode.
 func (c *Context) Codec() Codec { return c.codec }
+
+// SendMode returns the mode of a Send given no Mode: its socket's (see
+// WithSendMode).
+func (c *Context) SendMode() Mode { return c.mode }
 
 func (c *Context) isClosed() bool {
 	c.mu.Lock()
@@ -128,7 +133,7 @@ func (c *Context) Close() error {
 // Send encodes v and sends it on the context, as Socket.Send does (modes,
 // blocking). ToPipe is not supported on contexts.
 func (c *Context) Send(ctx context.Context, v any, opts ...SendOption) error {
-	sc := sendConfig{mode: Serial}
+	sc := sendConfig{mode: c.mode}
 	for _, o := range opts {
 		o.applySend(&sc)
 	}
@@ -192,7 +197,8 @@ func (c *Context) RecvMode(ctx context.Context, mode Mode) (any, error) {
 }
 
 // Subscribe adds a topic to a sub context's own subscriptions (see
-// Socket.Subscribe).
+// Socket.Subscribe, and its note on Raw mode: a serial payload never
+// matches a topic).
 func (c *Context) Subscribe(topic any) error { return c.subscription(topic, true) }
 
 // Unsubscribe removes a topic from a sub context; ErrNotFound if absent.

@@ -248,7 +248,7 @@ func TestCodecInheritance(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := rep.Recv(ctx)
-	if err != nil || string(m.Body) != `{"a":1}` {
+	if err != nil || string(m.Body) != "\xd9\xd9\xf7"+`{"a":1}` {
 		t.Fatalf("wire %q %v", m.Body, err)
 	}
 }

@@ -44,6 +44,20 @@
 // mode (bytes; strings with one trailing NUL; numeric slices as
 // little-endian values, so numpy and R peers read them). Receives decode by
 // Go type (RecvAs, Decode) or by nanonext mode name (RecvMode, DecodeMode).
+// WithSendMode sets a socket's default send mode (Raw for a pub whose
+// subscribers filter by topic). ParseSendMode and ParseRecvMode read mode
+// names by nanonext's rules for each direction ("s" is serial for a send,
+// ambiguous for a receive).
+//
+// Every serial payload starts with a 3-byte marker, CBOR's self-describe
+// tag (d9 d9 f7), as nanonext's serial payloads start with a header: a
+// serial receive refuses a payload without it (a raw message, nanonext's
+// one-byte error reply) with a *nanoact.ConvertError holding the bytes,
+// rather than decoding it by chance. The marker also means a serial payload
+// never matches a sub's topic. Decoding is bounded (DecodeLimits), so a
+// small payload cannot make the receiver allocate without bound. Character
+// mode returns exactly the strings sent, empty ones included (nanonext
+// 1.10).
 package sockets
 
 import (

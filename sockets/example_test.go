@@ -76,12 +76,14 @@ func ExampleSocket_Send_raw() {
 	// Output:
 	// 16 bytes
 	// [1 2.5]
-	// received data could not be converted to double [1 2 3]
+	// sockets: recv: received data could not be converted to double (want []float64) [1 2 3]
 }
 
 // Subscribers receive the messages that start with one of their topics.
+// Topics match raw bytes, so the pub sends in Raw mode, here by default
+// (a serial payload starts with the serial marker and matches no topic).
 func ExampleSocket_Subscribe() {
-	pub, _ := sockets.New(sockets.Pub, sockets.Listen("inproc://example-sub"))
+	pub, _ := sockets.New(sockets.Pub, sockets.Listen("inproc://example-sub"), sockets.WithSendMode(sockets.Raw))
 	defer pub.Close()
 	sub, _ := sockets.New(sockets.Sub, sockets.Dial("inproc://example-sub", sockets.Sync))
 	defer sub.Close()
@@ -91,8 +93,8 @@ func ExampleSocket_Subscribe() {
 	}
 
 	ctx := context.Background()
-	_ = pub.Send(ctx, []string{"sport", "3-1"}, sockets.Raw)
-	_ = pub.Send(ctx, []string{"weather", "sunny"}, sockets.Raw)
+	_ = pub.Send(ctx, []string{"sport", "3-1"})
+	_ = pub.Send(ctx, []string{"weather", "sunny"})
 	v, _ := sockets.RecvAs[[]string](ctx, sub, sockets.Raw)
 	fmt.Println(v)
 	// Output: [weather sunny]

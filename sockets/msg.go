@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"go.nanomsg.org/mangos/v3"
@@ -74,7 +75,9 @@ func wrapMsg(mm *mangos.Message) *Msg {
 }
 
 // Mode is a nanonext send or receive mode. Send takes Serial (the default)
-// or Raw; receives accept every mode.
+// or Raw; receives accept every mode. Its numbers are nanonext's receive
+// codes (Mode(2) is Character); a send code (2 is raw for a send) goes
+// through ParseSendMode.
 type Mode int
 
 // The modes, numbered as nanonext's integer mode codes.
@@ -93,36 +96,83 @@ const (
 // String returns the mode's nanonext name.
 func (m Mode) String() string { return codec.Mode(m).String() }
 
-// ParseMode parses a mode name with nanonext's prefix rules ("r" raw, "d"
-// double, "ch" character, "se" serial, ...). Ambiguous or unknown names
-// fail with ErrInvalid.
-func ParseMode(s string) (Mode, error) {
-	m, err := codec.ParseMode(s)
+// ParseRecvMode parses a receive mode name with nanonext's rules for
+// sockets and contexts: any unambiguous prefix ("r" raw, "d" double, "ch"
+// character, "se" serial, "st" string; "c" and "s" are ambiguous), or an
+// integer receive code "1" (serial) to "9" (string). Other names fail with
+// ErrInvalid. It does not block and allocates only on error.
+func ParseRecvMode(s string) (Mode, error) {
+	m, err := codec.ParseRecvMode(s)
 	return Mode(m), err
 }
 
+// ParseSendMode parses a send mode name with nanonext's send rules: any
+// prefix of "serial" ("s", "se", ...) is Serial, any of "raw" ("r", "ra")
+// Raw, and the integer send codes "1" and "2" are Serial and Raw. Other
+// names fail with ErrInvalid. It does not block and allocates only on
+// error.
+func ParseSendMode(s string) (Mode, error) {
+	m, err := codec.ParseSendMode(s)
+	return Mode(m), err
+}
+
+// ParseMode is ParseRecvMode: it parses receive mode names.
+//
+// Deprecated: a mode name means different things for a send and a receive
+// ("s" is serial for a send but ambiguous for a receive, "2" raw for a
+// send but character for a receive); use ParseSendMode or ParseRecvMode.
+func ParseMode(s string) (Mode, error) { return ParseRecvMode(s) }
+
 func (m Mode) applySend(c *sendConfig) { c.mode = m }
 
-// Codec marshals Go values for Serial mode; see WithCodec.
+// Codec marshals Go values for Serial mode; see WithCodec. A Codec sees
+// only its own bytes: the serial marker that starts every serial payload
+// is added and checked around it.
 type Codec = codec.Codec
 
+// DecodeLimits bounds what a CBOR codec decodes from one payload, so that
+// a small message cannot make the receiver allocate without bound: the
+// elements of an array (default 131072), the pairs of a map (131072), the
+// nesting depth (32), and the memory the value may take relative to the
+// payload's size (MaxExpansion, default 32 times, and at least 4 MiB; a
+// negative value lifts it). Zero fields take the defaults. A payload over a
+// limit is refused before it is decoded, as a *nanoact.ConvertError.
+type DecodeLimits = codec.Limits
+
+// NewCBOR returns a CBOR codec, as the default one, with other decoding
+// limits; give it to WithCodec, SetCodec or rpc.WithRunnerCodec. Build it
+// once and share it. A limit out of range gives ErrInvalid. It does not
+// block.
+func NewCBOR(l DecodeLimits) (Codec, error) { return codec.NewCBOR(l) }
+
 // Decode converts m's body to T. In Serial mode the socket's codec cd
-// decodes it (nil means CBOR). In any other mode the body is read as raw
-// bytes by T's type, as nanonext's receive modes do:
+// decodes it (nil means CBOR), provided it starts with the serial marker
+// that every serial send puts first (CBOR's self-describe tag, d9 d9 f7).
+// In any other mode the body is read as raw bytes by T's type, as
+// nanonext's receive modes do:
 //
 //	[]byte        raw: the body itself (not copied; m must not be freed)
 //	string        string: bytes up to a single trailing NUL
-//	[]string      character: split on NUL
+//	[]string      character: each NUL ends a string, empty ones kept
+//	              (nanonext 1.10): "a\x00\x00" is ["a", ""], "" none
 //	[]float64     double / numeric; float64 a single one (8 bytes)
 //	[]int32       integer; int32 a single one
 //	[]bool        logical; bool a single one
 //	[]complex128  complex; complex128 a single one
 //
 // Other types in a raw mode fail with ErrBadType. A body that does not
-// divide into T, or that the codec cannot decode, fails with a
+// divide into T, a serial body without the marker (a raw message, such as
+// nanonext's one-byte error reply), or one the codec refuses (malformed,
+// not a T, or over the codec's decoding limits), fails with a
 // *nanoact.ConvertError holding the whole body (errors.Is(err,
-// nanoact.ErrBadType)). Decoding allocates only the result.
+// nanoact.ErrBadType)), naming the operation and T, and wrapping the
+// codec's error if any. Decoding allocates only the result.
 func Decode[T any](m *Msg, mode Mode, cd Codec) (T, error) {
+	return decode[T](m, mode, cd, "sockets: decode")
+}
+
+// decode is Decode with the operation that ConvertErrors name.
+func decode[T any](m *Msg, mode Mode, cd Codec, op string) (T, error) {
 	var out T
 	var err error
 	b := m.Body
@@ -133,12 +183,9 @@ func Decode[T any](m *Msg, mode Mode, cd Codec) (T, error) {
 		return nil
 	}
 	if mode == Serial {
-		if cd == nil {
-			cd = codec.CBOR()
-		}
-		if cd.Unmarshal(b, &out) != nil {
+		if err := codec.UnmarshalSerial(cd, b, &out, op); err != nil {
 			var zero T
-			return zero, &nanoact.ConvertError{Mode: "serial", Data: b}
+			return zero, err
 		}
 		return out, nil
 	}
@@ -189,6 +236,10 @@ func Decode[T any](m *Msg, mode Mode, cd Codec) (T, error) {
 		err = nanoact.Errorf(nanoact.CodeBadType, "sockets: decode", "%T cannot be received in %s mode", out, mode)
 	}
 	if err != nil {
+		var ce *nanoact.ConvertError
+		if errors.As(err, &ce) {
+			ce.Op, ce.Type = op, fmt.Sprintf("%T", out)
+		}
 		var zero T
 		return zero, err
 	}
@@ -222,7 +273,8 @@ func DecodeMode(m *Msg, mode Mode, cd Codec) (any, error) {
 // Conn is what can send and receive messages: a *Socket (and, later, a
 // context or stream). aio and rpc accept any Conn.
 type Conn interface {
-	// Send encodes v (Serial by default, or Raw) and sends it.
+	// Send encodes v (in the connection's send mode, Serial unless set
+	// otherwise, or the Mode given: Serial or Raw) and sends it.
 	Send(ctx context.Context, v any, opts ...SendOption) error
 	// SendMsg sends m, taking ownership of it on success.
 	SendMsg(ctx context.Context, m *Msg) error
@@ -254,7 +306,7 @@ func RecvAs[T any](ctx context.Context, c Conn, opts ...RecvOption) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return Take[T](m, rc.mode, c.Codec())
+	return take[T](m, rc.mode, c.Codec(), "sockets: recv")
 }
 
 // shareOver is the size above which Take hands a raw body over as a []byte
@@ -271,6 +323,11 @@ const shareOver = 4 << 10
 // bytes. Take never blocks; it allocates what Decode does, plus the copy
 // of a small raw body.
 func Take[T any](m *Msg, mode Mode, cd Codec) (T, error) {
+	return take[T](m, mode, cd, "sockets: decode")
+}
+
+// take is Take with the operation that ConvertErrors name.
+func take[T any](m *Msg, mode Mode, cd Codec, op string) (T, error) {
 	var zero T
 	if _, isBytes := any(zero).([]byte); isBytes && mode != Serial {
 		if len(m.Body) > shareOver {
@@ -281,7 +338,7 @@ func Take[T any](m *Msg, mode Mode, cd Codec) (T, error) {
 		m.Free()
 		return any(b).(T), nil
 	}
-	v, err := Decode[T](m, mode, cd)
+	v, err := decode[T](m, mode, cd, op)
 	var ce *nanoact.ConvertError
 	if errors.As(err, &ce) {
 		ce.Data = bytes.Clone(ce.Data)

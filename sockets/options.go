@@ -17,6 +17,7 @@ type config struct {
 	logger           *zap.Logger
 	system           *actor.System
 	codec            Codec
+	sendMode         Mode
 	dials, listens   []endpointSpec
 	reconnMin        time.Duration
 	reconnMax        time.Duration
@@ -42,6 +43,7 @@ func defaultConfig() config {
 	return config{
 		logger:           zap.NewNop(),
 		codec:            codec.CBOR(),
+		sendMode:         Serial,
 		reconnMin:        time.Second,
 		handshakeTimeout: 10 * time.Second,
 		noDelay:          true,
@@ -87,6 +89,17 @@ func WithCodec(cd Codec) Option {
 			c.codec = cd
 		}
 	})
+}
+
+// WithSendMode sets the mode of a Send given no Mode, on the socket and on
+// contexts opened from it: Serial (the default) or Raw; New fails with
+// ErrInvalid for any other mode. A Mode passed to Send still wins.
+//
+// A pub socket whose subscribers filter by topic wants Raw: a serial
+// payload starts with the serial marker, so it never matches a topic (see
+// Socket.Subscribe).
+func WithSendMode(m Mode) Option {
+	return optionFunc(func(c *config) { c.sendMode = m })
 }
 
 // WithReconnect sets the wait before a dialer redials after a failed

@@ -95,6 +95,9 @@ func New(p Protocol, opts ...Option) (*Socket, error) {
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
+	if cfg.sendMode != Serial && cfg.sendMode != Raw {
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "sockets: open", "send mode %s: want serial or raw", cfg.sendMode)
+	}
 	transport.Register()
 	eng, err := proto.New(proto.ID(p), cfg.raw)
 	if err != nil {
@@ -150,6 +153,9 @@ func (s *Socket) Protocol() Protocol { return s.proto }
 
 // Raw reports whether the socket is in raw mode.
 func (s *Socket) Raw() bool { return s.cfg.raw }
+
+// SendMode returns the mode of a Send given no Mode (see WithSendMode).
+func (s *Socket) SendMode() Mode { return s.cfg.sendMode }
 
 // Codec returns the codec used in Serial mode.
 func (s *Socket) Codec() Codec {
@@ -261,9 +267,11 @@ func (s *Socket) Close() error {
 
 func (s *Socket) isClosed() bool { return s.closed.Load() }
 
-// Send encodes v and sends it. The mode is Serial by default (the socket's
-// Codec); pass Raw for bytes, strings (sent with one trailing NUL, as
-// nanonext's character vectors), and numeric slices (little-endian). A *Msg
+// Send encodes v and sends it. The mode is the socket's send mode, Serial
+// by default (the socket's Codec, the payload starting with the serial
+// marker; see WithSendMode); pass Raw for bytes, strings (each sent with
+// one trailing NUL, as nanonext's character vectors), and numeric slices
+// (little-endian). A *Msg
 // is sent as it is, header included (raw-mode sockets). ToPipe directs the
 // send on poly and bus sockets.
 //
@@ -277,7 +285,7 @@ func (s *Socket) isClosed() bool { return s.closed.Load() }
 // request to answer), ErrClosed, ErrBadType (a value Raw cannot encode),
 // ErrTryAgain, ErrTimedOut.
 func (s *Socket) Send(ctx context.Context, v any, opts ...SendOption) error {
-	sc := sendConfig{mode: Serial}
+	sc := sendConfig{mode: s.cfg.sendMode}
 	for _, o := range opts {
 		o.applySend(&sc)
 	}
@@ -371,6 +379,13 @@ func (s *Socket) RecvMode(ctx context.Context, mode Mode) (any, error) {
 // (its bytes, without NUL), []byte, nil or "" (everything), or any value
 // Raw mode encodes (a float64 subscribes to its 8 bytes). Other protocols
 // fail with ErrNotSupported.
+//
+// Topics match raw bytes, so the publisher must send in Raw mode: a Serial
+// payload (the default send) starts with the serial marker, d9 d9 f7, and
+// never matches a non-empty topic, so the subscriber silently receives
+// nothing. Open the pub socket with WithSendMode(Raw), or pass Raw to each
+// Send, and put the topic first: Send(ctx, []string{"news", "text"})
+// matches the topic "news" and arrives, in Character mode, as both strings.
 func (s *Socket) Subscribe(topic any) error { return s.subscription(topic, true) }
 
 // Unsubscribe removes a topic added by Subscribe; ErrNotFound if absent.
@@ -435,11 +450,21 @@ func encode(v any, mode Mode, cd Codec) (*mangos.Message, error) {
 	}
 	switch mode {
 	case Serial:
-		b, err := cd.Marshal(v)
+		// A body beyond mangos' largest cached message would cost a
+		// whole uncached message (three allocations): take a cached
+		// message and give it a body of its own instead.
+		var m *mangos.Message
+		if hint := serialSizeHint(v); hint <= serialCached {
+			m = msgpool.New(hint)
+		} else {
+			m = msgpool.New(0)
+			m.Body = make([]byte, 0, hint)
+		}
+		b, err := codec.AppendSerial(m.Body[:0], cd, v)
 		if err != nil {
+			m.Free()
 			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: "sockets: send", Err: err}
 		}
-		m := mangos.NewMessage(0)
 		m.Body = b
 		return m, nil
 	case Raw:
@@ -453,6 +478,23 @@ func encode(v any, mode Mode, cd Codec) (*mangos.Message, error) {
 		return m, nil
 	}
 	return nil, nanoact.Errorf(nanoact.CodeInvalid, "sockets: send", "'mode' should be either serial or raw (got %s)", mode)
+}
+
+// serialCached is the largest body mangos' message cache holds.
+const serialCached = 64 << 10
+
+// serialSizeHint guesses the size of v's serial payload: the marker, a
+// CBOR head and the data for bytes and strings, 9 bytes a float64.
+func serialSizeHint(v any) int {
+	switch x := v.(type) {
+	case []byte:
+		return len(x) + 12
+	case string:
+		return len(x) + 12
+	case []float64:
+		return 9*len(x) + 12
+	}
+	return 64
 }
 
 func rawSizeHint(v any) int {

@@ -186,14 +186,21 @@ func TestTake(t *testing.T) {
 	if err != nil || v != 42 {
 		t.Fatalf("%v %v", v, err)
 	}
+	// Valid CBOR without the serial marker is not decoded.
+	unmarked := encodeCBOR(t, 42)
+	unmarked.Body = unmarked.Body[3:]
+	if v, err := sockets.Take[int](unmarked, sockets.Serial, nil); !errors.As(err, &ce) || v != 0 || string(ce.Data) != "\x18\x2a" {
+		t.Fatalf("unmarked: %v %v", v, err)
+	}
 }
 
+// encodeCBOR returns a message holding v's serial payload: the serial
+// marker and v's CBOR.
 func encodeCBOR(t *testing.T, v any) *sockets.Msg {
 	t.Helper()
-	b, err := sockets.NewMsg(nil), error(nil)
-	b.Body, err = open(t, sockets.Pair).Codec().Marshal(v)
+	b, err := open(t, sockets.Pair).Codec().Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return sockets.NewMsg(append([]byte("\xd9\xd9\xf7"), b...))
 }

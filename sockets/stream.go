@@ -328,7 +328,8 @@ func (l *StreamListener) Close() error {
 func (s *Stream) URL() string { return s.url }
 
 // Codec returns CBOR: streams send in Raw mode, but Decode[T] in Serial
-// mode is available for peers that send CBOR.
+// mode is available for peers that send serial payloads (the serial
+// marker, then CBOR).
 func (s *Stream) Codec() Codec { return codec.CBOR() }
 
 // Header returns a websocket stream's request headers: those sent when

@@ -92,8 +92,8 @@ Output formats (nothing is printed without one):
   hex      a C string of \x escapes per line: "\x61\x09"
   msgpack  each message as a msgpack bin
   no       nothing
-  serial   (ours) the message decoded as CBOR, nanoact's serial mode, and
-           printed as Go's %v, a line each
+  serial   (ours) the message decoded in nanoact's serial mode (the marker
+           d9 d9 f7, then CBOR) and printed as Go's %v, a line each
 
 Beyond nngcat: --delay, --interval and the time-outs take fractions of a
 second ("0.25"); --format serial. Where nngcat differs from its own help,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -23,7 +24,7 @@ func (p *catPrinter) print(m *sockets.Msg) error {
 	if p.format == formatSerial {
 		v, err := sockets.Decode[any](m, sockets.Serial, nil)
 		if err != nil {
-			fmt.Fprintf(p.errOut, "nanoact: cat: skipped a message of %d bytes: not serial (CBOR) data\n", len(m.Body))
+			fmt.Fprintf(p.errOut, "nanoact: cat: skipped a message of %d bytes: not serial (CBOR) data: %v\n", len(m.Body), errors.Unwrap(err))
 			return nil
 		}
 		p.buf = fmt.Appendf(p.buf[:0], "%v\n", v)

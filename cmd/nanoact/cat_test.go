@@ -354,10 +354,11 @@ func TestCatPushInterval(t *testing.T) {
 	}
 }
 
-// TestCatSerialFormat prints CBOR messages from a nanoact socket with Go's
-// %v, a line each, and skips a message that is not CBOR.
+// TestCatSerialFormat prints serial messages from a nanoact socket with
+// Go's %v, a line each, and skips a message that is not CBOR and one that
+// is CBOR (42) but was not sent in serial mode (no marker).
 func TestCatSerialFormat(t *testing.T) {
-	pull, url := listenCat(t, "tcp", "--pull", "--format", "serial", "--count", "3")
+	pull, url := listenCat(t, "tcp", "--pull", "--format", "serial", "--count", "4")
 	push, err := sockets.New(sockets.Push, sockets.Dial(url, sockets.Sync))
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +366,7 @@ func TestCatSerialFormat(t *testing.T) {
 	defer push.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), catWaitLimit)
 	defer cancel()
-	for _, v := range []any{[]any{1, "a", 2.5}, "not cbor\xff", map[string]int{"x": 1}} {
+	for _, v := range []any{[]any{1, "a", 2.5}, "not cbor\xff", "\x18\x2a", map[string]int{"x": 1}} {
 		mode := sockets.Serial
 		if s, ok := v.(string); ok {
 			v, mode = []byte(s), sockets.Raw
@@ -378,7 +379,8 @@ func TestCatSerialFormat(t *testing.T) {
 	if _, rest, _ := strings.Cut(out, "\n"); code != 0 || rest != "[1 a 2.5]\nmap[x:1]\n" {
 		t.Fatalf("exit %d, printed %q", code, out)
 	}
-	if !strings.Contains(pull.ErrOut.String(), "skipped a message of 9 bytes: not serial (CBOR) data") {
+	if errOut := pull.ErrOut.String(); !strings.Contains(errOut, "skipped a message of 9 bytes: not serial (CBOR) data") ||
+		!strings.Contains(errOut, "skipped a message of 2 bytes: not serial (CBOR) data: no serial marker") {
 		t.Fatalf("stderr %q", pull.ErrOut)
 	}
 }

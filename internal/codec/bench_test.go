@@ -117,3 +117,36 @@ func BenchmarkCBOR(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSerial frames the map of BenchmarkCBOR as a serial payload
+// (marker, then CBOR) and decodes it back, into a reused buffer ("reuse")
+// or a new slice each time ("new"): compare with BenchmarkCBOR/plain,
+// which marshals into a new slice.
+func BenchmarkSerial(b *testing.B) {
+	in := map[string]any{"name": "r", "values": []any{1.0, 2.0, 3.0}, "n": 42}
+	c := codec.CBOR()
+	for _, reuse := range []bool{true, false} {
+		name := "new"
+		if reuse {
+			name = "reuse"
+		}
+		b.Run(name, func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			b.ReportAllocs()
+			for b.Loop() {
+				var dst []byte
+				if reuse {
+					dst = buf[:0]
+				}
+				data, err := codec.AppendSerial(dst, c, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var out any
+				if err := codec.UnmarshalSerial(c, data, &out, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

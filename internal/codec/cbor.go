@@ -15,6 +15,8 @@ import (
 //
 // Codec takes and returns any because a serial payload carries a value of
 // any type, as R's serialisation does; typed receives use the raw decoders.
+// A Codec sees only its own bytes: AppendSerial puts Marker before them
+// and UnmarshalSerial checks and strips it.
 type Codec interface {
 	// Marshal encodes v.
 	Marshal(v any) ([]byte, error)
@@ -30,15 +32,19 @@ const (
 // cborCodec is the CBOR Codec. Its modes are immutable and safe for
 // concurrent use.
 type cborCodec struct {
-	em cbor.EncMode
+	em cbor.UserBufferEncMode
 	dm cbor.DecMode
 	// dmAnyKeys decodes maps into an interface as map[any]any; used when dm
 	// fails on a map with a non-string key (see CBOR).
 	dmAnyKeys cbor.DecMode
+	limits    Limits
 	err       error
 }
 
-var defaultCBOR = sync.OnceValue(newCBOR)
+var defaultCBOR = sync.OnceValue(func() Codec {
+	c, _ := newCBOR(Limits{}) // the default limits are valid; an error would be kept in c.err
+	return c
+})
 
 // CBOR returns the default serial Codec: RFC 8949 CBOR through
 // github.com/fxamacker/cbor/v2, with encoding and decoding modes built once
@@ -61,8 +67,10 @@ var defaultCBOR = sync.OnceValue(newCBOR)
 //   - cbor.Tag for tags the codec does not know (see Hooks).
 //
 // Text strings that are not valid UTF-8 are accepted, so every Go string
-// round-trips. Arrays and maps may be as long as the message allows;
-// nesting is limited to 256 levels.
+// round-trips. Decoding is bounded by the default Limits: 131072 elements
+// per array and pairs per map, 32 levels of nesting, and an estimated
+// decoded size of at most 32 times the payload (4 MiB for any payload);
+// NewCBOR sets other limits.
 //
 // Marshal errors are *nanoact.Error values matching nanoact.ErrBadType
 // (unsupported types such as channels); Unmarshal errors match
@@ -73,34 +81,58 @@ func CBOR() Codec {
 	return defaultCBOR()
 }
 
-func cborDecOptions(mapType reflect.Type) cbor.DecOptions {
+// NewCBOR returns a CBOR Codec as CBOR() does, with l bounding what it
+// decodes (zero fields take the defaults; see Limits). Build it once and
+// share it: each call builds new encoding and decoding modes (a few
+// microseconds). A field out of range gives an *nanoact.Error matching
+// nanoact.ErrInvalid. NewCBOR does not block.
+func NewCBOR(l Limits) (Codec, error) {
+	l, err := l.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCBOR(l)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func cborDecOptions(mapType reflect.Type, l Limits) cbor.DecOptions {
 	return cbor.DecOptions{
 		DefaultMapType:   mapType,
 		IntDec:           cbor.IntDecConvertSignedOrBigInt,
 		BigIntDec:        cbor.BigIntDecodePointer,
 		UTF8:             cbor.UTF8DecodeInvalid,
-		MaxNestedLevels:  256,
-		MaxArrayElements: 2147483647,
-		MaxMapPairs:      2147483647,
+		MaxNestedLevels:  l.MaxNestedLevels,
+		MaxArrayElements: l.MaxArrayElements,
+		MaxMapPairs:      l.MaxMapPairs,
 	}
 }
 
-func newCBOR() Codec {
-	var c cborCodec
+// newCBOR builds the codec for l (defaults filled in by withDefaults when
+// l is the zero Limits). The returned codec carries any error, too.
+func newCBOR(l Limits) (*cborCodec, error) {
+	l, err := l.withDefaults()
+	c := cborCodec{limits: l}
+	if err != nil {
+		c.err = err
+		return &c, err
+	}
 	var errs [3]error
 	c.em, errs[0] = cbor.EncOptions{
 		NaNConvert: cbor.NaNConvertNone,
 		InfConvert: cbor.InfConvertNone,
 		Time:       cbor.TimeRFC3339Nano,
 		TimeTag:    cbor.EncTagRequired,
-	}.EncMode()
-	c.dm, errs[1] = cborDecOptions(reflect.TypeFor[map[string]any]()).DecMode()
-	c.dmAnyKeys, errs[2] = cborDecOptions(reflect.TypeFor[map[any]any]()).DecMode()
+	}.UserBufferEncMode()
+	c.dm, errs[1] = cborDecOptions(reflect.TypeFor[map[string]any](), l).DecMode()
+	c.dmAnyKeys, errs[2] = cborDecOptions(reflect.TypeFor[map[any]any](), l).DecMode()
 	if err := errors.Join(errs[:]...); err != nil {
-		// Unreachable with the constant options above; reported, not panicked.
+		// Unreachable with options checked by withDefaults; reported, not panicked.
 		c.err = &nanoact.Error{Code: nanoact.CodeInternal, Op: "codec: cbor options", Err: err}
 	}
-	return &c
+	return &c, c.err
 }
 
 // Marshal encodes v as CBOR.
@@ -119,6 +151,13 @@ func (c *cborCodec) Marshal(v any) ([]byte, error) {
 func (c *cborCodec) Unmarshal(data []byte, v any) error {
 	if c.err != nil {
 		return c.err
+	}
+	if budget := c.limits.budget(len(data)); budget >= 0 {
+		if DecodedSize(data, budget) > budget {
+			return nanoact.Errorf(nanoact.CodeBadType, opUnmarshal,
+				"%d bytes would decode to more than %d bytes (Limits.MaxExpansion is %d)",
+				len(data), budget, c.limits.MaxExpansion)
+		}
 	}
 	err := c.dm.Unmarshal(data, v)
 	if err != nil && isStringKeyError(err) {

@@ -10,24 +10,25 @@ import (
 	"github.com/nanoact/nanoact"
 )
 
-// Characters decodes a payload in "character" mode (reference §2.4): the
-// bytes are split at every NUL; a final segment without a NUL is kept;
-// empty strings at the end are dropped, but the result always has at least
-// one element ("" for an empty payload). Empty strings in the middle are
-// kept, so "test\x00\x00spec\x00" gives ["test", "", "spec"].
+// Characters decodes a payload in "character" mode as nanonext 1.10 does:
+// every NUL ends one string, and a final segment without a NUL is one more,
+// so the strings that AppendRaw wrote come back exactly, empty ones
+// included. "a\x00\x00\x00" gives ["a", "", ""], R's c("a", "bc", "")
+// ("a\x00bc\x00\x00") gives ["a", "bc", ""], "a\x00b" gives ["a", "b"],
+// a lone NUL gives [""] and an empty payload no string at all (an empty,
+// non-nil slice).
 //
-// Unlike nanonext, which stops after len(b)/2+1 segments and so loses text
-// that follows a long run of NULs (for "\x00\x00\x00a" it returns [""]),
-// Characters returns every segment; the results agree whenever nanonext's
-// limit is not reached. Characters never fails, does not block and makes
-// two allocations: one string holding all the bytes, which the elements
+// Characters never fails, does not block and makes two allocations for a
+// non-empty payload: one string holding all the bytes, which the elements
 // share, and the slice.
 func Characters(b []byte) []string {
-	end := len(b)
-	for end > 0 && b[end-1] == 0 {
-		end--
+	if len(b) == 0 {
+		return []string{}
 	}
-	return strings.Split(string(b[:end]), "\x00")
+	if b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return strings.Split(string(b), "\x00")
 }
 
 // DecodeString decodes a payload in "string" mode (reference §2.4): the

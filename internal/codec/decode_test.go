@@ -18,24 +18,24 @@ func TestCharacters(t *testing.T) {
 		in   string
 		want []string
 	}{
-		{"empty message", "", []string{""}},
+		{"empty message", "", []string{}},
 		{"single NUL", "\x00", []string{""}},
-		{"only NULs", "\x00\x00\x00", []string{""}},
+		{"only NULs", "\x00\x00\x00", []string{"", "", ""}},
 		{"no NUL", "abc", []string{"abc"}},
 		{"terminated", "abc\x00", []string{"abc"}},
 		{"reference example", "test\x00\x00spec\x00", []string{"test", "", "spec"}},
 		{"trailing segment without NUL", "a\x00b", []string{"a", "b"}},
 		{"leading empty", "\x00a\x00", []string{"", "a"}},
-		{"trailing empties dropped", "a\x00\x00\x00", []string{"a"}},
+		{"trailing empties kept", "a\x00\x00\x00", []string{"a", "", ""}},
+		{"R c(a, bc, empty)", "a\x00bc\x00\x00", []string{"a", "bc", ""}},
 		{"middle empties kept", "a\x00\x00\x00b\x00", []string{"a", "", "", "b"}},
-		// nanonext would stop after len/2+1 = 3 segments and return [""].
-		{"beyond nanonext's limit", "\x00\x00\x00a", []string{"", "", "", "a"}},
+		{"leading empties", "\x00\x00\x00a", []string{"", "", "", "a"}},
 		{"utf8", "h\u00e9\x00\u4e16", []string{"h\u00e9", "\u4e16"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := codec.Characters([]byte(tt.in))
-			if !slices.Equal(got, tt.want) {
+			if got == nil || !slices.Equal(got, tt.want) {
 				t.Fatalf("Characters(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
@@ -44,6 +44,10 @@ func TestCharacters(t *testing.T) {
 
 func TestCharactersRoundTrip(t *testing.T) {
 	tests := [][]string{
+		{},
+		{""},
+		{"", ""},
+		{"a", "", ""},
 		{"a"},
 		{"examples", "this is an example"},
 		{"", "x"},

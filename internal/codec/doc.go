@@ -6,8 +6,10 @@
 // the sockets and aio layers can share them:
 //
 //   - Mode numbers the receive modes as nanonext does (Serial = 1 ...
-//     String = 9); ParseMode and ParseStreamMode apply nanonext's prefix
-//     rules ("d" is double, "c" and "s" are ambiguous for sockets).
+//     String = 9); ParseRecvMode and ParseStreamMode apply nanonext's
+//     prefix rules for receives ("d" is double, "c" and "s" are ambiguous
+//     for sockets), ParseSendMode its rules for sends ("s" is serial, "r"
+//     raw, codes 1 and 2).
 //   - Raw mode: AppendRaw and EncodeRaw lay out strings, numbers, logicals
 //     and complex numbers as R's atomic vectors, little-endian; Topic derives
 //     a sub socket's subscription bytes from a value the same way.
@@ -15,9 +17,17 @@
 //     Complex128s (and Append forms that reuse a slice) decode a payload,
 //     returning *nanoact.ConvertError, which carries the untouched payload,
 //     when its length does not divide into the type.
-//   - Serial mode: Codec is the pluggable serialiser; CBOR is the default,
-//     and Hooks (nanonext's serial_config) registers per-type marshal and
-//     unmarshal functions written under a CBOR tag.
+//   - Serial mode: Codec is the pluggable serialiser; CBOR is the default
+//     (NewCBOR with other decoding Limits), and Hooks (nanonext's
+//     serial_config) registers per-type marshal and unmarshal functions
+//     written under a CBOR tag. AppendSerial and UnmarshalSerial frame a
+//     codec's bytes as a serial payload: Marker (CBOR's self-describe tag,
+//     d9 d9 f7) first, so that a payload not sent in serial mode is
+//     refused as a *nanoact.ConvertError instead of decoded by chance.
+//   - Limits bound what one payload may decode to (elements, pairs,
+//     nesting, and memory relative to the payload's size, estimated by
+//     DecodedSize before decoding), so that a small message cannot make
+//     the receiver allocate without bound.
 //
 // Serial mode does not produce R's serialisation format: a Go peer and an R
 // peer can exchange raw-mode payloads, but serial payloads only between Go

@@ -53,9 +53,9 @@ func ExampleFloat64s() {
 	// received data could not be converted to double 12
 }
 
-func ExampleParseMode() {
+func ExampleParseRecvMode() {
 	for _, s := range []string{"d", "ch", "st", "s"} {
-		m, err := codec.ParseMode(s)
+		m, err := codec.ParseRecvMode(s)
 		fmt.Println(s, m, err != nil)
 	}
 	// Output:
@@ -63,6 +63,20 @@ func ExampleParseMode() {
 	// ch character false
 	// st string false
 	// s Mode(0) true
+}
+
+// "s" is serial for a send, and the integer codes differ by direction: 2
+// is raw for a send but character for a receive.
+func ExampleParseSendMode() {
+	for _, s := range []string{"s", "r", "2"} {
+		send, _ := codec.ParseSendMode(s)
+		recv, err := codec.ParseRecvMode(s)
+		fmt.Println(s, send, recv, err != nil)
+	}
+	// Output:
+	// s serial Mode(0) true
+	// r raw raw false
+	// 2 raw character false
 }
 
 func ExampleTopic() {

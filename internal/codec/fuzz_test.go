@@ -19,34 +19,40 @@ import (
 )
 
 func FuzzCharacters(f *testing.F) {
-	for _, s := range []string{"", "\x00", "test\x00\x00spec\x00", "a\x00b", "\x00\x00\x00a", "abc"} {
+	for _, s := range []string{"", "\x00", "test\x00\x00spec\x00", "a\x00b", "\x00\x00\x00a", "abc", "a\x00\x00\x00", "a\x00bc\x00\x00"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got := codec.Characters(b)
-		if len(got) == 0 {
-			t.Fatal("Characters returned no element")
-		}
-		if len(got) > 1 && got[len(got)-1] == "" {
-			t.Fatalf("trailing empty string kept: %q", got)
+		if got == nil {
+			t.Fatal("Characters returned nil")
 		}
 		for _, s := range got {
 			if strings.IndexByte(s, 0) >= 0 {
 				t.Fatalf("element %q holds a NUL", s)
 			}
 		}
-		// The payload is the elements joined by NUL, less trailing NULs.
-		want := bytes.TrimRight(b, "\x00")
-		if joined := strings.Join(got, "\x00"); joined != string(want) {
-			t.Fatalf("joined %q, want %q", joined, want)
+		// One string per NUL, and one for a final segment without a NUL.
+		want := bytes.Count(b, []byte{0})
+		terminated := len(b) == 0 || b[len(b)-1] == 0
+		if !terminated {
+			want++
 		}
-		// Encoding the result and decoding again is the identity.
+		if len(got) != want {
+			t.Fatalf("Characters(%q) = %q: %d strings, want %d", b, got, len(got), want)
+		}
+		// Encoding the strings gives the payload back, with the final NUL
+		// that AppendRaw always writes.
 		enc, err := codec.EncodeRaw(got)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again := codec.Characters(enc); !slices.Equal(again, got) {
-			t.Fatalf("round trip %q -> %q", got, again)
+		wantEnc := b
+		if !terminated {
+			wantEnc = append(bytes.Clone(b), 0)
+		}
+		if !bytes.Equal(enc, wantEnc) {
+			t.Fatalf("EncodeRaw(Characters(%q)) = %q", b, enc)
 		}
 	})
 }
@@ -219,4 +225,51 @@ func reencode(t *testing.T, c codec.Codec, v any) (out any, ok bool) {
 		t.Fatalf("re-Unmarshal of %x: %v", b, err)
 	}
 	return out, true
+}
+
+// FuzzSerial decodes any bytes as a serial payload: an unmarked payload
+// is always a ConvertError holding it; a marked one decodes or is a
+// ConvertError matching ErrBadType, never a panic; what decodes encodes
+// again into a marked payload that decodes. DecodedSize must stay sane.
+func FuzzSerial(f *testing.F) {
+	for _, v := range []any{0, "s", []any{1, "a"}, map[string]any{"a": []byte{1}}, nil, 1.5} {
+		b, err := codec.AppendSerial(nil, nil, v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0x00})
+	f.Add([]byte("hi\x00"))
+	f.Add([]byte(codec.Marker + "\x9b\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Add([]byte(codec.Marker + "\x82\xa0\xa0"))
+	c := codec.CBOR()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n := codec.DecodedSize(b, 1<<20); n < 0 || n > 1<<20+len(b)+1<<10 {
+			t.Fatalf("DecodedSize(% x) = %d", b, n)
+		}
+		var v any
+		err := codec.UnmarshalSerial(c, b, &v, "fuzz")
+		if err != nil {
+			var ce *nanoact.ConvertError
+			if !errors.As(err, &ce) || ce.Mode != "serial" || !bytes.Equal(ce.Data, b) || !errors.Is(err, nanoact.ErrBadType) {
+				t.Fatalf("UnmarshalSerial(% x): %v (%T)", b, err, err)
+			}
+			return
+		}
+		if !codec.IsSerial(b) {
+			t.Fatalf("unmarked % x decoded to %#v", b, v)
+		}
+		enc, err := codec.AppendSerial(nil, c, v)
+		if err != nil {
+			if !errors.Is(err, nanoact.ErrBadType) {
+				t.Fatalf("AppendSerial(%#v): %v", v, err)
+			}
+			return // a time beyond year 9999 decodes but has no RFC 3339 form
+		}
+		var again any
+		if err := codec.UnmarshalSerial(c, enc, &again, "fuzz"); err != nil {
+			t.Fatalf("re-decoding % x (from % x): %v", enc, b, err)
+		}
+	})
 }

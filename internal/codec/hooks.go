@@ -208,29 +208,33 @@ type hookCodec struct {
 }
 
 // Marshal encodes v, applying the hooks.
-func (c *hookCodec) Marshal(v any) ([]byte, error) {
+func (c *hookCodec) Marshal(v any) ([]byte, error) { return c.appendMarshal(nil, "", v) }
+
+// appendMarshal appends prefix and the encoding of v to dst, applying the
+// hooks.
+func (c *hookCodec) appendMarshal(dst []byte, prefix string, v any) ([]byte, error) {
 	if c.err != nil {
-		return nil, c.err
+		return dst, c.err
 	}
 	if v == nil {
-		return c.base.Marshal(nil)
+		return appendEncode(c.base, dst, prefix, nil)
 	}
 	rv := reflect.ValueOf(v)
 	p := c.planFor(rv.Type())
 	switch p.kind {
 	case kindPass:
-		return c.base.Marshal(v)
+		return appendEncode(c.base, dst, prefix, v)
 	case kindBad:
-		return nil, p.err
+		return dst, p.err
 	}
 	w, changed, err := c.conv(rv, p, toWire, 0)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	if !changed {
-		return c.base.Marshal(v)
+		return appendEncode(c.base, dst, prefix, v)
 	}
-	return c.base.Marshal(w.Interface())
+	return appendEncode(c.base, dst, prefix, w.Interface())
 }
 
 // Unmarshal decodes data into the value v points to, applying the hooks.

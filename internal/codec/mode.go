@@ -55,21 +55,50 @@ const (
 	streamModes = "character, complex, double, integer, logical, numeric, raw, string"
 )
 
-// ParseMode returns the receive mode that s names under nanonext's rules for
-// sockets and contexts (nano_matcharg): s may be any non-empty prefix of a
-// mode name, case-sensitive, so "r" is raw, "d" double, "ch" character, "co"
-// complex, "se" serial and "st" string. The one-letter prefixes "c" and "s"
-// are ambiguous. An ambiguous, empty or unknown s gives an *nanoact.Error
-// matching nanoact.ErrInvalid whose text is nanonext's "'mode' should be one
-// of ..." message. ParseMode does not block and allocates only on error.
-func ParseMode(s string) (Mode, error) {
+// ParseRecvMode returns the receive mode that s names under nanonext's
+// rules for sockets and contexts (nano_matcharg): s may be any non-empty
+// prefix of a mode name, case-sensitive, so "r" is raw, "d" double, "ch"
+// character, "co" complex, "se" serial and "st" string; the one-letter
+// prefixes "c" and "s" are ambiguous. nanonext's integer receive codes are
+// accepted as decimal strings, "1" (serial) to "9" (string). An ambiguous,
+// empty or unknown s gives an *nanoact.Error matching nanoact.ErrInvalid
+// whose text is nanonext's "'mode' should be one of ..." message.
+// ParseRecvMode does not block and allocates only on error.
+//
+// Send modes follow other rules ("s" is serial there): see ParseSendMode.
+func ParseRecvMode(s string) (Mode, error) {
+	if len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
+		return Mode(s[0] - '0'), nil
+	}
 	if s == "c" || s == "s" {
 		return 0, modeError("ambiguous", s, socketModes)
 	}
 	return matchMode(s, Serial, socketModes)
 }
 
-// ParseStreamMode is ParseMode for byte streams (nano_matchargs): "serial"
+// ParseSendMode returns the send mode that s names under nanonext's send
+// rules (nano_encodes): any non-empty prefix of "serial" ("s", "se", ...)
+// is Serial, any of "raw" ("r", "ra", "raw") is Raw, case-sensitive; and
+// nanonext's integer send codes are accepted as decimal strings, "1"
+// Serial and "2" Raw. Anything else gives an *nanoact.Error matching
+// nanoact.ErrInvalid. ParseSendMode does not block and allocates only on
+// error.
+func ParseSendMode(s string) (Mode, error) {
+	switch {
+	case s == "1":
+		return Serial, nil
+	case s == "2":
+		return Raw, nil
+	case s != "" && strings.HasPrefix("serial", s):
+		return Serial, nil
+	case s != "" && strings.HasPrefix("raw", s):
+		return Raw, nil
+	}
+	return 0, nanoact.Errorf(nanoact.CodeInvalid, "codec: parse send mode",
+		"unknown send mode %q: want serial or raw (or a prefix of one), or 1 or 2", s)
+}
+
+// ParseStreamMode is ParseRecvMode for byte streams (nano_matchargs): "serial"
 // is not accepted, so "s" means string; "c" is still ambiguous. It does not
 // block and allocates only on error.
 func ParseStreamMode(s string) (Mode, error) {

@@ -49,7 +49,7 @@ func TestModeNumbers(t *testing.T) {
 	}
 }
 
-func TestParseMode(t *testing.T) {
+func TestParseRecvMode(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    codec.Mode
@@ -85,13 +85,19 @@ func TestParseMode(t *testing.T) {
 		{in: "characters", wantErr: true},
 		{in: "Raw", wantErr: true},
 		{in: "double ", wantErr: true},
+		{in: "1", want: codec.Serial},
+		{in: "2", want: codec.Character},
+		{in: "8", want: codec.Raw},
+		{in: "9", want: codec.String},
+		{in: "0", wantErr: true},
+		{in: "10", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run("in="+tt.in, func(t *testing.T) {
-			got, err := codec.ParseMode(tt.in)
+			got, err := codec.ParseRecvMode(tt.in)
 			if tt.wantErr {
 				if !errors.Is(err, nanoact.ErrInvalid) {
-					t.Fatalf("ParseMode(%q) error = %v, want ErrInvalid", tt.in, err)
+					t.Fatalf("ParseRecvMode(%q) error = %v, want ErrInvalid", tt.in, err)
 				}
 				if !strings.Contains(err.Error(), "'mode' should be one of serial, character") {
 					t.Errorf("error text %q lacks nanonext's message", err)
@@ -99,7 +105,7 @@ func TestParseMode(t *testing.T) {
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Fatalf("ParseMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+				t.Fatalf("ParseRecvMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 			}
 		})
 	}
@@ -135,6 +141,48 @@ func TestParseStreamMode(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Fatalf("ParseStreamMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseSendMode checks nanonext's send rules: "s" is serial for a send
+// (it is ambiguous for a receive), and the integer codes are 1 and 2.
+func TestParseSendMode(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    codec.Mode
+		wantErr bool
+	}{
+		{in: "s", want: codec.Serial},
+		{in: "se", want: codec.Serial},
+		{in: "serial", want: codec.Serial},
+		{in: "r", want: codec.Raw},
+		{in: "ra", want: codec.Raw},
+		{in: "raw", want: codec.Raw},
+		{in: "1", want: codec.Serial},
+		{in: "2", want: codec.Raw},
+		{in: "", wantErr: true},
+		{in: "serials", wantErr: true},
+		{in: "raws", wantErr: true},
+		{in: "string", wantErr: true},
+		{in: "d", wantErr: true},
+		{in: "c", wantErr: true},
+		{in: "8", wantErr: true},
+		{in: "0", wantErr: true},
+		{in: "R", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run("in="+tt.in, func(t *testing.T) {
+			got, err := codec.ParseSendMode(tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, nanoact.ErrInvalid) || !strings.Contains(err.Error(), "want serial or raw") {
+					t.Fatalf("ParseSendMode(%q) = %v, %v; want ErrInvalid", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseSendMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 			}
 		})
 	}
