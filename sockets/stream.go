@@ -123,8 +123,8 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	if network == "ws" || network == "wss" {
 		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 		if cfg.tls != nil {
-			if cfg.tls.Server() {
-				return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a dial needs a client TLS config")}
+			if err := cfg.tls.check(op, false); err != nil {
+				return nil, err
 			}
 			host := strings.TrimPrefix(addr, "wss://")
 			if i := strings.IndexAny(host, "/?#"); i >= 0 {
@@ -209,8 +209,11 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 	l := &StreamListener{url: url, cfg: cfg, done: make(chan struct{})}
 	switch network {
 	case "wss":
-		if cfg.tls == nil || !cfg.tls.Server() {
+		if cfg.tls == nil {
 			return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a wss listener needs a server TLS config (StreamTLS)")}
+		}
+		if err := cfg.tls.check(op, true); err != nil {
+			return nil, err
 		}
 		return l.listenWS(op, addr)
 	case "ws":

@@ -366,6 +366,23 @@ func keyPair(op string, certPEM, keyPEM []byte, pass string) (tls.Certificate, e
 	return kc, nil
 }
 
+// check returns ErrInvalid unless c is a config built by NewTLSClient
+// (server false) or NewTLSServer (server true): a zero-value TLSConfig, or
+// one of the wrong kind, cannot serve.
+func (c *TLSConfig) check(op string, server bool) error {
+	kind, ctor := "client", "NewTLSClient"
+	if server {
+		kind, ctor = "server", "NewTLSServer"
+	}
+	if c.base == nil {
+		return nanoact.Errorf(nanoact.CodeInvalid, op, "a zero TLSConfig is not usable: build the TLS %s config with %s", kind, ctor)
+	}
+	if c.server != server {
+		return nanoact.Errorf(nanoact.CodeInvalid, op, "%s given where a TLS %s config is needed", c, kind)
+	}
+	return nil
+}
+
 // Server reports whether c is a server config (made by NewTLSServer).
 func (c *TLSConfig) Server() bool { return c.server }
 
@@ -485,8 +502,8 @@ func (s *Socket) endpointOptions(op, murl string, given *TLSConfig, dialer bool)
 	if cfg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "a %s:// %s needs a TLS %s config: give WithTLS or TLS", scheme, ep, kind)
 	}
-	if cfg.server == dialer {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "%s given where a TLS %s config is needed", cfg, kind)
+	if err := cfg.check(op, !dialer); err != nil {
+		return nil, err
 	}
 	var tc *tls.Config
 	if dialer {
