@@ -273,6 +273,7 @@ func (s *Socket) Close() error {
 	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())
+	s.pipes.queue.close() // after the actor: it queues no more events
 	s.log.Debug("socket closed")
 	return err
 }
