@@ -122,10 +122,7 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	s := newStream(url, cfg)
 	if network == "ws" || network == "wss" {
 		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-		if cfg.tls != nil {
-			if err := cfg.tls.check(op, false); err != nil {
-				return nil, err
-			}
+		if network == "wss" {
 			host := strings.TrimPrefix(addr, "wss://")
 			if i := strings.IndexAny(host, "/?#"); i >= 0 {
 				host = host[:i]
@@ -133,7 +130,16 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 			if h, _, err := net.SplitHostPort(host); err == nil {
 				host = h
 			}
-			d.TLSClientConfig = cfg.tls.clientConfig(strings.Trim(host, "[]"), nil)
+			host = strings.Trim(host, "[]")
+			if cfg.tls != nil {
+				if err := cfg.tls.check(op, false); err != nil {
+					return nil, err
+				}
+				d.TLSClientConfig = cfg.tls.clientConfig(host, nil)
+			} else {
+				// The system's roots, the name checked as NNG does.
+				d.TLSClientConfig = transport.VerifyLikeNNG(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+			}
 		}
 		ws, resp, err := d.DialContext(ctx, addr, cfg.header)
 		if resp != nil && resp.Body != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // TLSAuthMode says whether a TLS endpoint verifies its peer's certificate.
@@ -45,7 +46,11 @@ const (
 	// TLSAuthRequired requires a valid peer certificate: a client fails
 	// the handshake unless the server's certificate chains to the CA and
 	// matches the server name; a server requires a client certificate that
-	// chains to its CA (tls.RequireAndVerifyClientCert).
+	// chains to its CA (tls.RequireAndVerifyClientCert). The name is
+	// checked as NNG (Mbed TLS) checks it: against the certificate's
+	// subject alternative names, or against its Common Name when it has
+	// none, so the CN-only certificates of nanonext's write_cert() verify
+	// (Go's own verifier refuses them).
 	TLSAuthRequired TLSAuthMode = 2
 )
 
@@ -400,8 +405,12 @@ func (c *TLSConfig) String() string {
 }
 
 // clientConfig returns a fresh crypto/tls config for one dialer of host
-// (used when no TLSServerName was given). unverified, if not nil, hears
-// about a failed verification in optional mode.
+// (used when no TLSServerName was given). The server is verified as NNG
+// verifies it (transport.VerifyLikeNNG): the chain as crypto/tls does, and
+// the name against the certificate's alternative names, or its Common
+// Name when it has none, as nanonext's write_cert() certificates need.
+// unverified, if not nil, hears about a failed verification in optional
+// mode.
 func (c *TLSConfig) clientConfig(host string, unverified func(error)) *tls.Config {
 	tc := c.base.Clone()
 	tc.ServerName = c.serverName
@@ -409,36 +418,19 @@ func (c *TLSConfig) clientConfig(host string, unverified func(error)) *tls.Confi
 		tc.ServerName = host
 	}
 	if c.auth == TLSAuthOptional {
-		roots := c.roots
+		roots, name := c.roots, tc.ServerName
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			if err := verifyServer(cs, roots); err != nil && unverified != nil {
+			if _, err := transport.VerifyServer(cs.PeerCertificates, roots, name); err != nil && unverified != nil {
 				unverified(err)
 			}
 			return nil
 		}
 	}
-	return tc
+	return transport.VerifyLikeNNG(tc)
 }
 
 // serverConfig returns a crypto/tls config for one listener.
 func (c *TLSConfig) serverConfig() *tls.Config { return c.base.Clone() }
-
-// verifyServer does the check crypto/tls skips under InsecureSkipVerify.
-func verifyServer(cs tls.ConnectionState, roots *x509.CertPool) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("server sent no certificate")
-	}
-	inter := x509.NewCertPool()
-	for _, crt := range cs.PeerCertificates[1:] {
-		inter.AddCert(crt)
-	}
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: inter,
-		DNSName:       cs.ServerName,
-	})
-	return err
-}
 
 // TLS makes cfg the TLS config of the socket's tls+tcp:// and wss://
 // endpoints that are not given one with WithTLS: those of New's Dial and

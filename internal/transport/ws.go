@@ -688,7 +688,9 @@ func (d *dialer) dialWS(o options, op string) (mangos.TranPipe, error) {
 		},
 		HandshakeTimeout: o.hsTimeout,
 		Subprotocols:     []string{want},
-		TLSClientConfig:  o.tls, // gorilla clones it and fills in ServerName
+	}
+	if o.tls != nil {
+		wd.TLSClientConfig = clientTLS(o.tls, d.host)
 	}
 	ws, resp, err := wd.DialContext(d.ctx, d.wsURL, nil)
 	mu.Lock()
