@@ -153,7 +153,7 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 			_ = resp.Body.Close()
 		}
 		if err != nil {
-			return nil, nngerr.Wrap(err, op)
+			return nil, nngerr.Wrap(transport.DialCause(err), op)
 		}
 		s.header = cfg.header
 		s.respHdr = resp.Header.Clone()
@@ -163,7 +163,7 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, nngerr.Wrap(err, op)
+		return nil, nngerr.Wrap(transport.DialCause(err), op)
 	}
 	s.conn = c
 	return s, nil

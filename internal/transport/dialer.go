@@ -132,9 +132,9 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 			return nil, mangos.ErrClosed
 		}
 		if d.t.kind != kindTCP && codeOf(err) == nanoact.CodeNotFound {
-			return nil, &nanoact.Error{Code: nanoact.CodeConnRefused, Op: op, Err: err}
+			return nil, &nanoact.Error{Code: nanoact.CodeConnRefused, Op: op, Err: DialCause(err)}
 		}
-		return nil, wrapErr(op, err)
+		return nil, wrapErr(op, DialCause(err))
 	}
 	if err := configure(c, o); err != nil {
 		_ = c.Close()

@@ -746,7 +746,7 @@ func wsDialErr(op string, err error, resp *http.Response, timeout time.Duration)
 		return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: op,
 			Err: fmt.Errorf("no websocket connection within %v: %w", timeout, err)}
 	}
-	return wrapErr(op, err)
+	return wrapErr(op, DialCause(err))
 }
 
 // ---- pipes ----
