@@ -155,3 +155,28 @@ func TestStreamWSSCommonNameOnly(t *testing.T) {
 		t.Fatalf("%q %v", v, err)
 	}
 }
+
+// Optional mode checks as required mode does, and logs instead of
+// refusing: a CN-only certificate for the dialled IP verifies; one for
+// another IP is logged, although an IP host is not sent as SNI.
+func TestTLSOptionalCommonNameOnly(t *testing.T) {
+	t.Parallel()
+	const msg = "tls: server certificate not verified (auth mode optional)"
+	for _, tc := range []struct {
+		cn   string
+		logs int
+	}{{"127.0.0.1", 0}, {"10.0.0.1", 1}} {
+		t.Run(tc.cn, func(t *testing.T) {
+			t.Parallel()
+			c := cnOnlyCert(t, tc.cn)
+			log, logs := observed()
+			rep, req := open(t, sockets.Rep), open(t, sockets.Req, sockets.WithLogger(log))
+			url := tlsListen(t, rep, "tls+tcp://127.0.0.1:0", tlsServer(t, sockets.TLSCert(c.cert, c.key)))
+			tlsDial(t, req, rep, url, tlsClient(t, sockets.TLSCA(c.cert), sockets.TLSAuth(sockets.TLSAuthOptional)))
+			reqRep(t, req, rep)
+			if n := logs.FilterMessage(msg).Len(); n != tc.logs {
+				t.Fatalf("%d %q logs, want %d: %v", n, msg, tc.logs, logs.All())
+			}
+		})
+	}
+}
