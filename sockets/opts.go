@@ -95,7 +95,8 @@ var (
 	PeerName     = Opt[string]{"peer-name"}
 )
 
-// Optioner is what has options: *Socket, *Context, *Dialer, *Listener.
+// Optioner is what has options: *Socket, *Context, *Dialer, *Listener,
+// *Stream (tcp-nodelay and tcp-keepalive on tcp, ws and wss streams).
 type Optioner interface {
 	option(name string, set bool, v any) (any, error)
 }
