@@ -135,6 +135,7 @@ var optionTypes = map[string]byte{
 	"surveyor:survey-time": 'd', "tcp-nodelay": 'b', "tcp-keepalive": 'b', "socket-name": 's', "url": 's',
 	"ipc:permissions": 'i', "tcp-bound-port": 'i', "raw": 'b', "protocol-name": 's', "peer-name": 's',
 	"sub:subscribe": 'y', "sub:unsubscribe": 'y', "recv-fd": 'i',
+	"ws:request-headers": 's', "ws:response-headers": 's', // streams; see stream.go
 }
 
 // OptionNames returns the NNG option names SetOption and GetOption know.

@@ -561,6 +561,26 @@ func (s *Stream) String() string {
 	return fmt.Sprintf("< nanoStream >\n - state: %s\n - url: %s\n", state, s.url)
 }
 
+// The websocket header options of streams (read-only), as NNG's and
+// nanonext's opt(stream, ...) read them: header lines "Name: value\r\n".
+var (
+	// WSRequestHeaders (ws and wss streams; read-only): the HTTP request
+	// headers of the upgrade, those sent by a dialled stream and those
+	// received by an accepted one (Stream.Header as text).
+	WSRequestHeaders = Opt[string]{"ws:request-headers"}
+	// WSResponseHeaders (ws and wss streams; read-only): the HTTP response
+	// headers of the upgrade a dialled stream received
+	// (Stream.ResponseHeader as text); "" on an accepted stream.
+	WSResponseHeaders = Opt[string]{"ws:response-headers"}
+)
+
+// headerText writes h as HTTP header lines, sorted by name.
+func headerText(h http.Header) string {
+	var b strings.Builder
+	_ = h.Write(&b) // sorted by key; a strings.Builder does not fail
+	return b.String()
+}
+
 // tcpConn returns the TCP connection under a tcp, ws or wss stream; nil
 // for ipc.
 func (s *Stream) tcpConn() *net.TCPConn {
@@ -576,8 +596,21 @@ func (s *Stream) tcpConn() *net.TCPConn {
 }
 
 // option implements Optioner for streams: tcp-nodelay and tcp-keepalive
-// (write-only) on tcp, ws and wss streams, as NNG's streams take them.
+// (write-only) on tcp, ws and wss streams, as NNG's streams take them, and
+// the read-only ws:request-headers and ws:response-headers on ws and wss
+// streams.
 func (s *Stream) option(name string, set bool, v any) (any, error) {
+	if name == WSRequestHeaders.name || name == WSResponseHeaders.name {
+		switch {
+		case s.ws == nil:
+			return nil, optErr(nanoact.CodeNotSupported, name, set)
+		case set:
+			return nil, optErr(nanoact.CodeReadOnly, name, set)
+		case name == WSRequestHeaders.name:
+			return headerText(s.header), nil
+		}
+		return headerText(s.respHdr), nil
+	}
 	tc := s.tcpConn()
 	if tc == nil || (name != "tcp-nodelay" && name != "tcp-keepalive") {
 		return nil, optErr(nanoact.CodeNotSupported, name, set)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -113,4 +114,35 @@ func TestContextID(t *testing.T) {
 	if a.ID() != id {
 		t.Fatalf("id changed on Close: %d -> %d", id, a.ID())
 	}
+}
+
+// nanonext reads a stream's websocket headers as options.
+func TestStreamWSHeaderOptions(t *testing.T) {
+	t.Parallel()
+	cli, srv := streamPair(t, fmt.Sprintf("ws://127.0.0.1:0/hopt-%d", seq.Add(1)), sockets.RequestHeader("X-Nano", "act"))
+	for _, tc := range []struct {
+		s    *sockets.Stream
+		opt  sockets.Opt[string]
+		want string
+	}{
+		{cli, sockets.WSRequestHeaders, "X-Nano: act\r\n"},
+		{srv, sockets.WSRequestHeaders, "X-Nano: act\r\n"},
+		{cli, sockets.WSResponseHeaders, "Upgrade: websocket\r\n"},
+	} {
+		v, err := sockets.Get(tc.s, tc.opt)
+		if err != nil || !strings.Contains(v, tc.want) {
+			t.Fatalf("%s = %q, %v; want it to contain %q", tc.opt.Name(), v, err, tc.want)
+		}
+		byName, err := sockets.GetOption(tc.s, tc.opt.Name())
+		if err != nil || byName != v {
+			t.Fatalf("GetOption(%q) = %q, %v", tc.opt.Name(), byName, err)
+		}
+	}
+	if v, err := sockets.Get(srv, sockets.WSResponseHeaders); err != nil || v != "" {
+		t.Fatalf("accepted stream's response headers %q, %v", v, err)
+	}
+	wantCode(t, sockets.Set(cli, sockets.WSRequestHeaders, "X: y\r\n"), nanoact.ErrReadOnly)
+	tcli, _ := streamPair(t, "tcp://127.0.0.1:0")
+	_, err := sockets.Get(tcli, sockets.WSResponseHeaders)
+	wantCode(t, err, nanoact.ErrNotSupported)
 }
