@@ -61,7 +61,7 @@ func watchPipes(s *sockets.Socket, op string, emit func(id uint32, added bool)) 
 	return w, nil
 }
 
-// event is the socket's WatchPipes callback; it runs on the socket's actor.
+// event is the socket's WatchPipes callback; it runs on the socket's watch goroutine.
 func (w *pipeWatch) event(ev sockets.PipeEvent) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

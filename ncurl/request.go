@@ -16,6 +16,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // Do performs one HTTP transaction with url, configured by opts, and
@@ -254,7 +255,8 @@ func dial(ctx context.Context, u *url.URL, cfg *config) (*conn, error) {
 }
 
 // tlsConfig returns the client config for host: a clone of the TLS
-// option's, or a new one verifying against the system roots.
+// option's, or a new one verifying against the system roots, made to check
+// the server's name as NNG does (transport.VerifyLikeNNG).
 func (cfg *config) tlsConfig(host string) *tls.Config {
 	var tc *tls.Config
 	if cfg.tls != nil {
@@ -269,7 +271,9 @@ func (cfg *config) tlsConfig(host string) *tls.Config {
 		tc.InsecureSkipVerify = true
 	}
 	tc.NextProtos = []string{"http/1.1"}
-	return tc
+	// Verify the server as NNG (and so nanonext's ncurl) does: a
+	// certificate without alternative names is checked against its CN.
+	return transport.VerifyLikeNNG(tc)
 }
 
 // aLongTimeAgo is a deadline in the past, which aborts blocked I/O.

@@ -220,7 +220,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 // ID returns the daemon's id.
 func (dm *Daemon) ID() string { return dm.id }
 
-// onPipe runs on the socket's actor for each connection event.
+// onPipe runs on the socket's watch goroutine for each connection event.
 func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()

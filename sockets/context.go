@@ -24,6 +24,7 @@ import (
 // the socket closes. It is safe for concurrent use; it must be Closed when
 // no longer needed, or it lives as long as its socket.
 type Context struct {
+	id    uint32
 	s     *Socket
 	pc    proto.Context
 	ref   *actor.Ref
@@ -36,6 +37,9 @@ type Context struct {
 	mu     sync.Mutex
 	closed bool
 }
+
+// contextIDs numbers contexts, as NNG's nng_ctx_id: unique in the process.
+var contextIDs atomic.Uint32
 
 // spawnContext asks the socket actor to spawn a context's actor as its
 // child.
@@ -72,7 +76,7 @@ func (s *Socket) Context() (*Context, error) {
 	if err != nil {
 		return nil, nngerr.Wrap(err, op)
 	}
-	c := &Context{s: s, pc: pc, codec: s.Codec(), mode: s.cfg.sendMode}
+	c := &Context{id: contextIDs.Add(1), s: s, pc: pc, codec: s.Codec(), mode: s.cfg.sendMode}
 	c.sendTimeout.Store(s.sendTimeout.Load())
 	c.recvTimeout.Store(s.recvTimeout.Load())
 	v, err := s.ref.Request(context.Background(), spawnContext{c})
@@ -87,6 +91,11 @@ func (s *Socket) Context() (*Context, error) {
 	c.ref = v.(*actor.Ref)
 	return c, nil
 }
+
+// ID returns the context's id (NNG's nng_ctx_id): positive and unique
+// among the contexts of the process, and kept after Close. It never
+// blocks.
+func (c *Context) ID() uint32 { return c.id }
 
 // Socket returns the context's socket.
 func (c *Context) Socket() *Socket { return c.s }
@@ -227,7 +236,7 @@ func (c *Context) String() string {
 	if c.isClosed() {
 		state = "closed"
 	}
-	return fmt.Sprintf("< nanoContext >\n - socket: %d\n - state: %s\n - protocol: %s\n", c.s.id, state, c.s.proto)
+	return fmt.Sprintf("< nanoContext >\n - id: %d\n - socket: %d\n - state: %s\n - protocol: %s\n", c.id, c.s.id, state, c.s.proto)
 }
 
 // subscribe adds or removes a topic on a sub socket or context.

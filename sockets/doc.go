@@ -9,7 +9,9 @@
 // # Architecture
 //
 // Each Socket is an actor: dial, listen, start, close and connection
-// events go through its mailbox one at a time. Sends and receives do not:
+// events go through its mailbox one at a time (a panic there is a bug: it
+// comes back as ErrInternal, is logged, and the socket stays usable;
+// WatchPipes callbacks run off the mailbox). Sends and receives do not:
 // they go straight to the socket's protocol engine, so many goroutines may
 // send and receive on one socket at once. Each connection (pipe) costs two
 // goroutines, one reading and one writing; an idle socket costs none.

@@ -95,7 +95,8 @@ var (
 	PeerName     = Opt[string]{"peer-name"}
 )
 
-// Optioner is what has options: *Socket, *Context, *Dialer, *Listener.
+// Optioner is what has options: *Socket, *Context, *Dialer, *Listener,
+// *Stream (tcp-nodelay and tcp-keepalive on tcp, ws and wss streams).
 type Optioner interface {
 	option(name string, set bool, v any) (any, error)
 }
@@ -107,7 +108,7 @@ type Optioner interface {
 // after the socket started), ErrClosed.
 func Set[T any](target Optioner, o Opt[T], v T) error {
 	_, err := target.option(o.name, true, v)
-	return err
+	return explainOption(target, o.name, err)
 }
 
 // Get returns the value of option o on target. Errors: ErrNotSupported,
@@ -116,7 +117,7 @@ func Get[T any](target Optioner, o Opt[T]) (T, error) {
 	v, err := target.option(o.name, false, nil)
 	if err != nil {
 		var zero T
-		return zero, err
+		return zero, explainOption(target, o.name, err)
 	}
 	t, ok := v.(T)
 	if !ok {
@@ -134,6 +135,7 @@ var optionTypes = map[string]byte{
 	"surveyor:survey-time": 'd', "tcp-nodelay": 'b', "tcp-keepalive": 'b', "socket-name": 's', "url": 's',
 	"ipc:permissions": 'i', "tcp-bound-port": 'i', "raw": 'b', "protocol-name": 's', "peer-name": 's',
 	"sub:subscribe": 'y', "sub:unsubscribe": 'y', "recv-fd": 'i',
+	"ws:request-headers": 's', "ws:response-headers": 's', // streams; see stream.go
 }
 
 // OptionNames returns the NNG option names SetOption and GetOption know.
@@ -155,23 +157,24 @@ func OptionNames() []string {
 func SetOption(target Optioner, name string, v any) error {
 	typ, ok := optionTypes[name]
 	if !ok {
-		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: set " + name}
+		return unknownOption(true, name)
 	}
 	cv, ok := convert(typ, v)
 	if !ok {
 		return &nanoact.Error{Code: nanoact.CodeBadType, Op: "sockets: set " + name, Err: fmt.Errorf("%T for a %s option", v, typeName(typ))}
 	}
 	_, err := target.option(name, true, cv)
-	return err
+	return explainOption(target, name, err)
 }
 
 // GetOption returns an option by its NNG name: a time.Duration, int, bool
 // or string. Errors as Get, and ErrNotSupported for an unknown name.
 func GetOption(target Optioner, name string) (any, error) {
 	if _, ok := optionTypes[name]; !ok {
-		return nil, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: get " + name}
+		return nil, unknownOption(false, name)
 	}
-	return target.option(name, false, nil)
+	v, err := target.option(name, false, nil)
+	return v, explainOption(target, name, err)
 }
 
 func typeName(t byte) string {

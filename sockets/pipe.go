@@ -1,7 +1,9 @@
 package sockets
 
 import (
+	"slices"
 	"sync"
+	"time"
 
 	"go.nanomsg.org/mangos/v3"
 	"go.uber.org/zap"
@@ -31,13 +33,12 @@ type pipeTracker struct {
 	early map[uint32]struct{} // detached before attached
 	idle  chan struct{}       // closed when live becomes empty; nil otherwise
 
-	watchers []*pipeWatcher // read and written on the socket actor only
+	watchers []*pipeWatcher // read and written on the socket actor only; replaced, never modified
+	queue    watchQueue
 }
 
-type pipeWatcher struct{ fn func(PipeEvent) }
-
 func newPipeTracker(s *Socket) *pipeTracker {
-	return &pipeTracker{s: s, live: make(map[uint32]mangos.Pipe), early: make(map[uint32]struct{})}
+	return &pipeTracker{s: s, live: make(map[uint32]mangos.Pipe), early: make(map[uint32]struct{}), queue: watchQueue{log: s.log}}
 }
 
 func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
@@ -127,34 +128,172 @@ func (t *pipeTracker) close(id uint32) bool {
 }
 
 // publish runs on the socket actor for each pipe event, in the order the
-// events happened: it logs the event and calls every watcher.
+// events happened: it logs the event and queues it for the watchers
+// registered now. The watchers run on the watch queue's goroutine, never
+// on the actor, so that a callback that blocks or closes the socket
+// cannot hold up the control plane.
 func (t *pipeTracker) publish(ev PipeEvent) {
 	if ce := t.s.log.Check(zap.DebugLevel, "pipe event"); ce != nil {
 		ce.Write(zap.Uint32("pipe", ev.Pipe), zap.Bool("added", ev.Added))
 	}
-	for _, w := range t.watchers {
-		t.call(w, ev)
+	if len(t.watchers) > 0 {
+		t.queue.push(watchItem{ev: ev, ws: t.watchers})
 	}
 }
 
-// call runs one watcher, turning a panic into a logged error so that one
-// faulty watcher cannot stop the socket's actor.
-func (t *pipeTracker) call(w *pipeWatcher, ev PipeEvent) {
+// watchGrace bounds how long Close, and a WatchPipes stop function, wait
+// for a pipe watcher that is still running: a callback that blocks (or
+// that calls Close or stop itself) cannot hang them for ever.
+const watchGrace = 100 * time.Millisecond
+
+// pipeWatcher is one WatchPipes registration.
+type pipeWatcher struct {
+	fn func(PipeEvent)
+
+	mu      sync.Mutex
+	stopped bool
+	running chan struct{} // non-nil while fn runs; closed when it returns
+}
+
+// call runs the watcher unless it is stopped, turning a panic into a
+// logged error so that one faulty watcher cannot stop the others.
+func (w *pipeWatcher) call(ev PipeEvent, log *zap.Logger) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	w.running = ch
+	w.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			t.s.log.Error("pipe watcher panicked", zap.Any("panic", r), zap.Uint32("pipe", ev.Pipe), zap.Stack("stack"))
+			log.Error("pipe watcher panicked", zap.Any("panic", r), zap.Uint32("pipe", ev.Pipe), zap.Stack("stack"))
 		}
+		w.mu.Lock()
+		w.running = nil
+		w.mu.Unlock()
+		close(ch)
 	}()
 	w.fn(ev)
 }
 
+// stop stops the watcher: no call starts after it, and it waits up to
+// watchGrace for a call in progress.
+func (w *pipeWatcher) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	ch := w.running
+	w.mu.Unlock()
+	waitGrace(ch)
+}
+
+// waitGrace waits until ch is closed, for at most watchGrace; a nil ch
+// returns at once.
+func waitGrace(ch <-chan struct{}) {
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(watchGrace)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// watchItem is one event for the watchers registered when it happened.
+type watchItem struct {
+	ev PipeEvent
+	ws []*pipeWatcher // never modified: the tracker replaces its slice
+}
+
+// watchQueue delivers pipe events to watchers, in order, on a goroutine
+// that runs only while events are queued (none while idle). It is owned by
+// the socket: Close closes it.
+type watchQueue struct {
+	log *zap.Logger
+
+	mu     sync.Mutex
+	items  []watchItem
+	closed bool
+	busy   chan struct{} // non-nil while the goroutine runs; closed when it exits
+}
+
+// push queues it and starts the delivery goroutine if it is not running.
+// Events pushed after close are dropped.
+func (q *watchQueue) push(it watchItem) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.items = append(q.items, it)
+	if q.busy == nil {
+		busy := make(chan struct{})
+		q.busy = busy
+		go q.run(busy)
+	}
+}
+
+// run delivers queued events until the queue is empty or closed.
+func (q *watchQueue) run(busy chan struct{}) {
+	defer close(busy)
+	for {
+		q.mu.Lock()
+		if q.closed || len(q.items) == 0 {
+			q.busy = nil
+			q.items = nil
+			q.mu.Unlock()
+			return
+		}
+		it := q.items[0]
+		q.items[0] = watchItem{}
+		q.items = q.items[1:]
+		q.mu.Unlock()
+		for _, w := range it.ws {
+			if q.isClosed() {
+				break
+			}
+			w.call(it.ev, q.log)
+		}
+	}
+}
+
+func (q *watchQueue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// close drops queued events and waits, for at most watchGrace, for the
+// delivery goroutine to exit: a callback still running past that (one
+// that blocks, or one that called Close) ends on its own, and the
+// goroutine exits as soon as it returns.
+func (q *watchQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.items = nil
+	busy := q.busy
+	q.mu.Unlock()
+	waitGrace(busy)
+}
+
 // WatchPipes calls fn for every connection added to or removed from the
-// socket from now on, in the order they happen, on the socket's actor (one
-// call at a time; fn must not block, and must not call the socket's
-// Dial, Listen, Close or WatchPipes). Connections already up are reported
-// first as added. The returned stop function unregisters fn and waits until
-// no call of it is running; it is idempotent. This is the hook aio's
-// PipeNotify and Monitor use.
+// socket from now on, in the order they happen, one call at a time, on a
+// goroutine of the socket's that runs only while events wait (not on the
+// socket's actor, so fn may call any method of the socket, Close
+// included). Connections already up are reported first as added. fn
+// should return promptly: events queue behind it, and Close and the stop
+// function wait for a running call for at most 100 ms before they return
+// (the call then finishes on its own; no goroutine outlives it). Once the
+// socket is closed, no further call starts.
+//
+// The returned stop function unregisters fn: no call starts after it, and
+// it waits (up to 100 ms, as Close) for a call in progress. It is
+// idempotent. This is the hook aio's PipeNotify and Monitor use.
+//
+// Errors: ErrClosed on a closed socket.
 func (s *Socket) WatchPipes(fn func(PipeEvent)) (stop func(), err error) {
 	w := &pipeWatcher{fn: fn}
 	err = s.control("sockets: watch pipes", func() error {
@@ -167,10 +306,12 @@ func (s *Socket) WatchPipes(fn func(PipeEvent)) (stop func(), err error) {
 			ids = append(ids, id)
 		}
 		s.pipes.mu.Unlock()
+		only := []*pipeWatcher{w}
 		for _, id := range ids {
-			s.pipes.call(w, PipeEvent{Pipe: id, Added: true})
+			s.pipes.queue.push(watchItem{ev: PipeEvent{Pipe: id, Added: true}, ws: only})
 		}
-		s.pipes.watchers = append(s.pipes.watchers, w)
+		// A new slice: queued items keep the one they were given.
+		s.pipes.watchers = append(slices.Clip(s.pipes.watchers), w)
 		return nil
 	})
 	if err != nil {
@@ -179,14 +320,9 @@ func (s *Socket) WatchPipes(fn func(PipeEvent)) (stop func(), err error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			w.stop()
 			_ = s.control("sockets: unwatch pipes", func() error {
-				ws := s.pipes.watchers
-				for i, x := range ws {
-					if x == w {
-						s.pipes.watchers = append(ws[:i:i], ws[i+1:]...)
-						break
-					}
-				}
+				s.pipes.watchers = slices.DeleteFunc(slices.Clone(s.pipes.watchers), func(x *pipeWatcher) bool { return x == w })
 				return nil
 			})
 		})

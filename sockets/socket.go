@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -221,13 +222,30 @@ func (s *Socket) String() string {
 	return b.String()
 }
 
-// control runs fn in the socket actor's mailbox and waits for it.
+// control runs fn in the socket actor's mailbox and waits for it. A panic
+// in fn is a bug, not a closed socket: it is recovered here, logged at
+// Error with its stack, and returned as ErrInternal, and the actor goes on
+// serving the socket (it is not restarted, so its state is kept). Only an
+// actor that has stopped, which happens when the socket closes, gives
+// ErrClosed.
 func (s *Socket) control(op string, fn func() error) error {
 	var err error
-	if cerr := s.ref.Call(context.Background(), func() { err = fn() }); cerr != nil {
+	cerr := s.ref.Call(context.Background(), func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("control function panicked", zap.String("op", op), zap.Any("panic", r), zap.Stack("stack"))
+				err = &nanoact.Error{Code: nanoact.CodeInternal, Op: op, Err: fmt.Errorf("panic: %v", r)}
+			}
+		}()
+		err = fn()
+	})
+	switch {
+	case cerr == nil:
+		return err
+	case errors.Is(cerr, nanoact.ErrClosed):
 		return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
 	}
-	return err
+	return &nanoact.Error{Code: nanoact.CodeInternal, Op: op, Err: cerr}
 }
 
 // Close closes the socket: its listeners, then its dialers, then every
@@ -261,6 +279,7 @@ func (s *Socket) Close() error {
 	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())
+	s.pipes.queue.close() // after the actor: it queues no more events
 	s.log.Debug("socket closed")
 	return err
 }

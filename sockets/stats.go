@@ -28,8 +28,12 @@ type endpointStats struct {
 }
 
 // Stat returns one of the socket's statistics by NNG name; ErrNotFound for
-// an unknown name. It costs a few atomic loads and never blocks.
+// an unknown name, ErrClosed once the socket is closed. It costs a few
+// atomic loads and never blocks.
 func (s *Socket) Stat(name string) (int64, error) {
+	if s.isClosed() {
+		return 0, &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: stat " + name}
+	}
 	v, ok := s.Stats()[name]
 	if !ok {
 		return 0, &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: stat " + name}

@@ -28,7 +28,8 @@ import (
 // abstract://) or a websocket (ws://), as nanonext's stream(). It has no
 // message boundaries on tcp and ipc: a receive returns what one read
 // delivers (at most the receive size, 64 KiB by default), so data may
-// arrive split or coalesced. On websockets a receive returns one message.
+// arrive split or coalesced. On websockets a receive returns one message,
+// or the next piece of one longer than the receive size.
 //
 // Sends always use Raw mode; receives decode by Go type (RecvAs with
 // Raw) or by nanonext mode (RecvMode; Character by default). A Stream
@@ -42,6 +43,8 @@ type Stream struct {
 	text     bool
 	recvSize int
 	header   http.Header // ws: the request's headers (dial: sent; listen: received)
+	respHdr  http.Header // ws dial: the upgrade response's headers
+	pending  []byte      // ws: the rest of a message longer than recvSize; under rmu
 
 	wmu, rmu sync.Mutex
 	msgs     chan wsMessage // ws reader output
@@ -72,8 +75,12 @@ func (f streamOptionFunc) applyStream(c *streamConfig) { f(c) }
 // trailing NUL that Raw mode otherwise adds. No effect on tcp or ipc.
 func TextFrames() StreamOption { return streamOptionFunc(func(c *streamConfig) { c.text = true }) }
 
-// RecvSize sets the largest number of bytes one receive returns on a tcp
-// or ipc stream (nanonext's n, default 65536).
+// RecvSize sets the largest number of bytes one receive returns
+// (nanonext's n, default 65536). On tcp and ipc it is the size of one
+// read. On a websocket a message longer than n is returned in pieces of at
+// most n bytes by successive receives, as NNG's websocket streams deliver
+// it, so a receive never returns more than n bytes on any stream. n <= 0
+// keeps the default.
 func RecvSize(n int) StreamOption {
 	return streamOptionFunc(func(c *streamConfig) {
 		if n > 0 {
@@ -122,10 +129,7 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	s := newStream(url, cfg)
 	if network == "ws" || network == "wss" {
 		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-		if cfg.tls != nil {
-			if cfg.tls.Server() {
-				return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a dial needs a client TLS config")}
-			}
+		if network == "wss" {
 			host := strings.TrimPrefix(addr, "wss://")
 			if i := strings.IndexAny(host, "/?#"); i >= 0 {
 				host = host[:i]
@@ -133,23 +137,33 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 			if h, _, err := net.SplitHostPort(host); err == nil {
 				host = h
 			}
-			d.TLSClientConfig = cfg.tls.clientConfig(strings.Trim(host, "[]"), nil)
+			host = strings.Trim(host, "[]")
+			if cfg.tls != nil {
+				if err := cfg.tls.check(op, false); err != nil {
+					return nil, err
+				}
+				d.TLSClientConfig = cfg.tls.clientConfig(host, nil)
+			} else {
+				// The system's roots, the name checked as NNG does.
+				d.TLSClientConfig = transport.VerifyLikeNNG(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+			}
 		}
 		ws, resp, err := d.DialContext(ctx, addr, cfg.header)
 		if resp != nil && resp.Body != nil {
 			_ = resp.Body.Close()
 		}
 		if err != nil {
-			return nil, nngerr.Wrap(err, op)
+			return nil, nngerr.Wrap(transport.DialCause(err), op)
 		}
 		s.header = cfg.header
+		s.respHdr = resp.Header.Clone()
 		s.startWS(ws)
 		return s, nil
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, nngerr.Wrap(err, op)
+		return nil, nngerr.Wrap(transport.DialCause(err), op)
 	}
 	s.conn = c
 	return s, nil
@@ -209,8 +223,11 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 	l := &StreamListener{url: url, cfg: cfg, done: make(chan struct{})}
 	switch network {
 	case "wss":
-		if cfg.tls == nil || !cfg.tls.Server() {
+		if cfg.tls == nil {
 			return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a wss listener needs a server TLS config (StreamTLS)")}
+		}
+		if err := cfg.tls.check(op, true); err != nil {
+			return nil, err
 		}
 		return l.listenWS(op, addr)
 	case "ws":
@@ -337,6 +354,13 @@ func (s *Stream) Codec() Codec { return codec.CBOR() }
 // for tcp and ipc.
 func (s *Stream) Header() http.Header { return s.header }
 
+// ResponseHeader returns the headers of the HTTP response that upgraded a
+// dialled websocket stream (NNG's ws:response-headers), such as
+// Sec-WebSocket-Accept and any the server added. Nil for accepted
+// streams, tcp and ipc. The caller may modify the map; it is a copy made
+// at dial time, and the call never blocks.
+func (s *Stream) ResponseHeader() http.Header { return s.respHdr }
+
 func (s *Stream) isClosed() bool {
 	select {
 	case <-s.closed:
@@ -436,13 +460,18 @@ func (s *Stream) RecvMsg(ctx context.Context) (*Msg, error) {
 	if s.isClosed() {
 		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
 	}
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	if s.ws != nil {
+		if len(s.pending) > 0 {
+			return s.wsPiece(s.pending), nil
+		}
 		select {
 		case m, ok := <-s.msgs:
 			if !ok {
 				return nil, s.wsEnd(op)
 			}
-			return &Msg{Body: m.b, Pipe: 1}, nil
+			return s.wsPiece(m.b), nil
 		default:
 		}
 		if proto.IsNonBlock(ctx) {
@@ -453,15 +482,13 @@ func (s *Stream) RecvMsg(ctx context.Context) (*Msg, error) {
 			if !ok {
 				return nil, s.wsEnd(op)
 			}
-			return &Msg{Body: m.b, Pipe: 1}, nil
+			return s.wsPiece(m.b), nil
 		case <-s.closed:
 			return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
 		case <-ctx.Done():
 			return nil, nanoact.FromContext(ctx, op)
 		}
 	}
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
 	buf := make([]byte, s.recvSize)
 	_ = s.conn.SetReadDeadline(deadline(ctx))
 	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(time.Now()) })
@@ -471,6 +498,16 @@ func (s *Stream) RecvMsg(ctx context.Context) (*Msg, error) {
 		return nil, s.ioErr(ctx, err, op)
 	}
 	return &Msg{Body: buf[:n], Pipe: 1}, nil
+}
+
+// wsPiece returns at most recvSize bytes of b as a message and keeps the
+// rest for the next receive. Call with rmu held.
+func (s *Stream) wsPiece(b []byte) *Msg {
+	s.pending = nil
+	if len(b) > s.recvSize {
+		b, s.pending = b[:s.recvSize:s.recvSize], b[s.recvSize:]
+	}
+	return &Msg{Body: b, Pipe: 1}
 }
 
 // wsEnd is the error once the websocket reader has stopped.
@@ -525,11 +562,58 @@ func (s *Stream) String() string {
 	return fmt.Sprintf("< nanoStream >\n - state: %s\n - url: %s\n", state, s.url)
 }
 
+// The websocket header options of streams (read-only), as NNG's and
+// nanonext's opt(stream, ...) read them: header lines "Name: value\r\n".
+var (
+	// WSRequestHeaders (ws and wss streams; read-only): the HTTP request
+	// headers of the upgrade, those sent by a dialled stream and those
+	// received by an accepted one (Stream.Header as text).
+	WSRequestHeaders = Opt[string]{"ws:request-headers"}
+	// WSResponseHeaders (ws and wss streams; read-only): the HTTP response
+	// headers of the upgrade a dialled stream received
+	// (Stream.ResponseHeader as text); "" on an accepted stream.
+	WSResponseHeaders = Opt[string]{"ws:response-headers"}
+)
+
+// headerText writes h as HTTP header lines, sorted by name.
+func headerText(h http.Header) string {
+	var b strings.Builder
+	_ = h.Write(&b) // sorted by key; a strings.Builder does not fail
+	return b.String()
+}
+
+// tcpConn returns the TCP connection under a tcp, ws or wss stream; nil
+// for ipc.
+func (s *Stream) tcpConn() *net.TCPConn {
+	c := s.conn
+	if s.ws != nil {
+		c = s.ws.UnderlyingConn()
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	tc, _ := c.(*net.TCPConn)
+	return tc
+}
+
 // option implements Optioner for streams: tcp-nodelay and tcp-keepalive
-// on tcp streams.
+// (write-only) on tcp, ws and wss streams, as NNG's streams take them, and
+// the read-only ws:request-headers and ws:response-headers on ws and wss
+// streams.
 func (s *Stream) option(name string, set bool, v any) (any, error) {
-	tc, ok := s.conn.(*net.TCPConn)
-	if !ok || (name != "tcp-nodelay" && name != "tcp-keepalive") {
+	if name == WSRequestHeaders.name || name == WSResponseHeaders.name {
+		switch {
+		case s.ws == nil:
+			return nil, optErr(nanoact.CodeNotSupported, name, set)
+		case set:
+			return nil, optErr(nanoact.CodeReadOnly, name, set)
+		case name == WSRequestHeaders.name:
+			return headerText(s.header), nil
+		}
+		return headerText(s.respHdr), nil
+	}
+	tc := s.tcpConn()
+	if tc == nil || (name != "tcp-nodelay" && name != "tcp-keepalive") {
 		return nil, optErr(nanoact.CodeNotSupported, name, set)
 	}
 	if !set {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // TLSAuthMode says whether a TLS endpoint verifies its peer's certificate.
@@ -45,7 +46,11 @@ const (
 	// TLSAuthRequired requires a valid peer certificate: a client fails
 	// the handshake unless the server's certificate chains to the CA and
 	// matches the server name; a server requires a client certificate that
-	// chains to its CA (tls.RequireAndVerifyClientCert).
+	// chains to its CA (tls.RequireAndVerifyClientCert). The name is
+	// checked as NNG (Mbed TLS) checks it: against the certificate's
+	// subject alternative names, or against its Common Name when it has
+	// none, so the CN-only certificates of nanonext's write_cert() verify
+	// (Go's own verifier refuses them).
 	TLSAuthRequired TLSAuthMode = 2
 )
 
@@ -366,6 +371,23 @@ func keyPair(op string, certPEM, keyPEM []byte, pass string) (tls.Certificate, e
 	return kc, nil
 }
 
+// check returns ErrInvalid unless c is a config built by NewTLSClient
+// (server false) or NewTLSServer (server true): a zero-value TLSConfig, or
+// one of the wrong kind, cannot serve.
+func (c *TLSConfig) check(op string, server bool) error {
+	kind, ctor := "client", "NewTLSClient"
+	if server {
+		kind, ctor = "server", "NewTLSServer"
+	}
+	if c.base == nil {
+		return nanoact.Errorf(nanoact.CodeInvalid, op, "a zero TLSConfig is not usable: build the TLS %s config with %s", kind, ctor)
+	}
+	if c.server != server {
+		return nanoact.Errorf(nanoact.CodeInvalid, op, "%s given where a TLS %s config is needed", c, kind)
+	}
+	return nil
+}
+
 // Server reports whether c is a server config (made by NewTLSServer).
 func (c *TLSConfig) Server() bool { return c.server }
 
@@ -383,8 +405,12 @@ func (c *TLSConfig) String() string {
 }
 
 // clientConfig returns a fresh crypto/tls config for one dialer of host
-// (used when no TLSServerName was given). unverified, if not nil, hears
-// about a failed verification in optional mode.
+// (used when no TLSServerName was given). The server is verified as NNG
+// verifies it (transport.VerifyLikeNNG): the chain as crypto/tls does, and
+// the name against the certificate's alternative names, or its Common
+// Name when it has none, as nanonext's write_cert() certificates need.
+// unverified, if not nil, hears about a failed verification in optional
+// mode.
 func (c *TLSConfig) clientConfig(host string, unverified func(error)) *tls.Config {
 	tc := c.base.Clone()
 	tc.ServerName = c.serverName
@@ -392,36 +418,19 @@ func (c *TLSConfig) clientConfig(host string, unverified func(error)) *tls.Confi
 		tc.ServerName = host
 	}
 	if c.auth == TLSAuthOptional {
-		roots := c.roots
+		roots, name := c.roots, tc.ServerName
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			if err := verifyServer(cs, roots); err != nil && unverified != nil {
+			if _, err := transport.VerifyServer(cs.PeerCertificates, roots, name); err != nil && unverified != nil {
 				unverified(err)
 			}
 			return nil
 		}
 	}
-	return tc
+	return transport.VerifyLikeNNG(tc)
 }
 
 // serverConfig returns a crypto/tls config for one listener.
 func (c *TLSConfig) serverConfig() *tls.Config { return c.base.Clone() }
-
-// verifyServer does the check crypto/tls skips under InsecureSkipVerify.
-func verifyServer(cs tls.ConnectionState, roots *x509.CertPool) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("server sent no certificate")
-	}
-	inter := x509.NewCertPool()
-	for _, crt := range cs.PeerCertificates[1:] {
-		inter.AddCert(crt)
-	}
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: inter,
-		DNSName:       cs.ServerName,
-	})
-	return err
-}
 
 // TLS makes cfg the TLS config of the socket's tls+tcp:// and wss://
 // endpoints that are not given one with WithTLS: those of New's Dial and
@@ -485,8 +494,8 @@ func (s *Socket) endpointOptions(op, murl string, given *TLSConfig, dialer bool)
 	if cfg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "a %s:// %s needs a TLS %s config: give WithTLS or TLS", scheme, ep, kind)
 	}
-	if cfg.server == dialer {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "%s given where a TLS %s config is needed", cfg, kind)
+	if err := cfg.check(op, !dialer); err != nil {
+		return nil, err
 	}
 	var tc *tls.Config
 	if dialer {

@@ -20,7 +20,7 @@ type dialer struct {
 	url     string // user URL
 	network string // "tcp", "tcp4", "tcp6", "unix" or "inproc"
 	addr    string // host:port, a path, "@name", or an inproc name
-	host    string // tls+tcp: the name to verify when the config has none
+	host    string // tls+tcp and wss: the name to verify when the config has none
 	wsURL   string // ws, wss: the URL for the HTTP request
 	local   net.Addr
 	proto   mangos.ProtocolInfo
@@ -63,7 +63,7 @@ func newDialer(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*diale
 		if u.hostname == "" {
 			return nil, urlErr(nanoact.CodeAddrInvalid, url, "dialing needs a host")
 		}
-		d.network, d.addr = t.network(), net.JoinHostPort(u.hostname, u.port)
+		d.network, d.addr, d.host = t.network(), net.JoinHostPort(u.hostname, u.port), u.hostname
 		scheme, requri := "ws://", u.requri
 		if t.tls {
 			scheme = "wss://"
@@ -132,9 +132,9 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 			return nil, mangos.ErrClosed
 		}
 		if d.t.kind != kindTCP && codeOf(err) == nanoact.CodeNotFound {
-			return nil, &nanoact.Error{Code: nanoact.CodeConnRefused, Op: op, Err: err}
+			return nil, &nanoact.Error{Code: nanoact.CodeConnRefused, Op: op, Err: DialCause(err)}
 		}
-		return nil, wrapErr(op, err)
+		return nil, wrapErr(op, DialCause(err))
 	}
 	if err := configure(c, o); err != nil {
 		_ = c.Close()

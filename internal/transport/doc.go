@@ -32,6 +32,10 @@
 //   - URLs are checked as NNG checks them and failures are *nanoact.Error
 //     values with NNG's codes (Rewrite); TLS failures are CodePeerAuth
 //     when a certificate does not verify and CodeCrypto otherwise;
+//   - tls+tcp and wss dialers verify the server as NNG (Mbed TLS) does:
+//     the chain as crypto/tls would, the name against the subject
+//     alternative names, or the Common Name when there are none
+//     (VerifyLikeNNG), so nanonext's CN-only certificates verify;
 //   - tcp, tls+tcp, ws and wss listeners on port 0 report the port they
 //     got;
 //   - several ws (or wss) listeners, of any sockets in the process, may

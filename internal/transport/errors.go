@@ -125,3 +125,21 @@ func isErrno(err error, e syscall.Errno) bool {
 	var errno syscall.Errno
 	return errors.As(err, &errno) && errno == e
 }
+
+// DialCause returns err for an error whose operation already names the
+// URL: a *net.OpError of a dial ("dial tcp 127.0.0.1:1: connect:
+// connection refused") then prints only its cause ("connect: connection
+// refused"), so that the address is not given twice, while errors.Is and
+// errors.As still reach the *net.OpError and what it wraps. Other errors
+// are returned as they are.
+func DialCause(err error) error {
+	if oe, ok := err.(*net.OpError); ok && oe.Op == "dial" && oe.Err != nil {
+		return dialCause{oe}
+	}
+	return err
+}
+
+type dialCause struct{ oe *net.OpError }
+
+func (e dialCause) Error() string { return e.oe.Err.Error() }
+func (e dialCause) Unwrap() error { return e.oe }

@@ -46,14 +46,15 @@ func needTLS(t *tran, o options, listener bool, op string) error {
 }
 
 // clientTLS returns cfg with ServerName set to host when it has none, as
-// crypto/tls needs a name to verify (a copy; cfg itself is not changed).
+// a name is needed to verify, and made to verify the server as NNG does
+// (VerifyLikeNNG: a certificate without alternative names is checked
+// against its Common Name). cfg itself is not changed.
 func clientTLS(cfg *tls.Config, host string) *tls.Config {
-	if cfg.ServerName != "" || host == "" {
-		return cfg
+	if cfg.ServerName == "" && host != "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = host
 	}
-	c := cfg.Clone()
-	c.ServerName = host
-	return c
+	return VerifyLikeNNG(cfg)
 }
 
 // tlsHandshake runs the client (server false) or server side of a TLS

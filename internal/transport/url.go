@@ -23,13 +23,59 @@ const maxPathLen = 107
 type nngURL struct {
 	scheme   string // lower case
 	rest     string // everything after "://", verbatim
+	userinfo string // before "@", verbatim
+	host     string // lower case, "*" removed, with the port if one was written
 	hostname string // lower case, without brackets, "*" removed
 	port     string // "" when absent
 	path     string // canonical path; the whole rest for ipc, unix, abstract, inproc
 	requri   string // canonical path and query, without the fragment (ws)
+	query    string // after "?", up to "#"
+	fragment string // after "#"
 	hasUser  bool
 	hasQuery bool
 	hasFrag  bool
+}
+
+// URL is an NNG URL split into the parts NNG's nni_url_parse (and
+// nanonext's parse_url) give; a part that is absent is "".
+type URL struct {
+	Raw        string // the URL as given
+	Scheme     string // lower case
+	Userinfo   string // before "@" in the authority
+	Host       string // lower case, with the port if one was written
+	Hostname   string // lower case, IPv6 brackets removed
+	Port       string // as written, else the scheme's default (ws 80, wss 443, ...)
+	Path       string // canonical: safe escapes decoded, "//", "." and ".." resolved
+	Query      string // after "?", up to "#"
+	Fragment   string // after "#"
+	RequestURI string // path, "?" query and "#" fragment
+}
+
+// ParseURL splits raw as NNG's nni_url_parse does, without checking that
+// a transport exists for its scheme (Rewrite does that). For ipc, unix,
+// abstract and inproc everything after "://" is the path. Errors:
+// CodeInvalid where NNG returns NNG_EINVAL (no "://", a second "@", a bad
+// escape or invalid UTF-8 in the path, an unterminated "[", junk after
+// "]", an empty port).
+func ParseURL(raw string) (URL, error) {
+	u, err := parseURL(raw)
+	if err != nil {
+		return URL{}, err
+	}
+	out := URL{Raw: raw, Scheme: u.scheme, Userinfo: u.userinfo, Host: u.host, Hostname: u.hostname,
+		Port: u.port, Path: u.path, Query: u.query, Fragment: u.fragment}
+	switch u.scheme {
+	case "ipc", "unix", "abstract", "inproc":
+	default:
+		out.RequestURI = u.path
+		if u.hasQuery {
+			out.RequestURI += "?" + u.query
+		}
+		if u.hasFrag {
+			out.RequestURI += "#" + u.fragment
+		}
+	}
+	return out, nil
 }
 
 // knownScheme reports whether a user scheme has one of our transports:
@@ -138,6 +184,7 @@ func parseURL(raw string) (*nngURL, error) {
 				return nil, urlErr(nanoact.CodeInvalid, raw, "two user parts")
 			}
 			u.hasUser = true
+			u.userinfo = s[:n]
 			s = s[n+1:]
 			n = 0
 			continue
@@ -150,6 +197,7 @@ func parseURL(raw string) (*nngURL, error) {
 		n--
 	}
 	host := asciiLower(s[:n])
+	u.host = host
 	requri, ok := canonifyURI(s[n:])
 	if !ok {
 		return nil, urlErr(nanoact.CodeInvalid, raw, "malformed path")
@@ -163,6 +211,12 @@ func parseURL(raw string) (*nngURL, error) {
 		u.path = requri[:j]
 		u.hasQuery = requri[j] == '?'
 		u.hasFrag = strings.IndexByte(requri[j:], '#') >= 0
+		rest := requri[j:]
+		if f := strings.IndexByte(rest, '#'); f >= 0 {
+			u.fragment = rest[f+1:]
+			rest = rest[:f]
+		}
+		u.query = strings.TrimPrefix(rest, "?")
 	}
 
 	var rem string
@@ -192,8 +246,8 @@ func parseURL(raw string) (*nngURL, error) {
 	return u, nil
 }
 
-// defaultPort is nni_url_default_port: only the HTTP-based schemes have
-// one, optionally suffixed by 4 or 6.
+// defaultPort is nni_url_default_port, optionally suffixed by 4 or 6:
+// only ws and wss among our transports have one.
 func defaultPort(scheme string) string {
 	base := strings.TrimRight(scheme, "46")
 	if len(scheme)-len(base) > 1 {
@@ -204,6 +258,14 @@ func defaultPort(scheme string) string {
 		return "80"
 	case "https", "wss":
 		return "443"
+	case "git":
+		return "9418"
+	case "gopher":
+		return "70"
+	case "ssh":
+		return "22"
+	case "telnet":
+		return "23"
 	}
 	return ""
 }

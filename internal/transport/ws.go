@@ -688,7 +688,9 @@ func (d *dialer) dialWS(o options, op string) (mangos.TranPipe, error) {
 		},
 		HandshakeTimeout: o.hsTimeout,
 		Subprotocols:     []string{want},
-		TLSClientConfig:  o.tls, // gorilla clones it and fills in ServerName
+	}
+	if o.tls != nil {
+		wd.TLSClientConfig = clientTLS(o.tls, d.host)
 	}
 	ws, resp, err := wd.DialContext(d.ctx, d.wsURL, nil)
 	mu.Lock()
@@ -744,7 +746,7 @@ func wsDialErr(op string, err error, resp *http.Response, timeout time.Duration)
 		return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: op,
 			Err: fmt.Errorf("no websocket connection within %v: %w", timeout, err)}
 	}
-	return wrapErr(op, err)
+	return wrapErr(op, DialCause(err))
 }
 
 // ---- pipes ----
