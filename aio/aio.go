@@ -701,8 +701,15 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	}
 	msg, isMsg := data.(*sockets.Msg)
 	var sq *sockets.SendQueue
-	if q, ok := con.(queuer); ok {
-		sq = q.SendQueue()
+	switch c := con.(type) { // concrete types first: cheaper than an interface assertion
+	case *sockets.Socket:
+		sq = c.SendQueue()
+	case *sockets.Context:
+		sq = c.SendQueue()
+	case *sockets.Stream:
+		sq = c.SendQueue()
+	case queuer:
+		sq = c.SendQueue()
 	}
 	// Sends waiting their turn: this one joins them, so as not to
 	// overtake them.
