@@ -1,6 +1,8 @@
 package sockets_test
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/nanoact/nanoact/sockets"
@@ -92,5 +94,55 @@ func TestSendQueueOrder(t *testing.T) {
 	<-again.sent
 	if got := <-log; got != 7 {
 		t.Fatalf("sent %d", got)
+	}
+}
+
+// Help makes a send at the head that nobody has started, on the caller's
+// goroutine; helpers racing the queue's goroutine never make a send twice
+// nor out of order, and never one that is not at the head.
+func TestSendQueueHelp(t *testing.T) {
+	t.Parallel()
+	var q sockets.SendQueue
+	const n = 500
+	log := make(chan int, n+2)
+	first := newTurn(-2, log, true)
+	second := newTurn(-1, log, false)
+	var x0, x1 sockets.QueuedSend
+	q.Push(&x0, first)
+	q.Push(&x1, second)
+	<-first.started
+	if q.Help(&x0) || q.Help(&x1) {
+		t.Fatal("helped a send being made, or one not at the head")
+	}
+	close(first.hold)
+	<-second.sent
+
+	xs := make([]sockets.QueuedSend, n)
+	turns := make([]*turn, n)
+	for i := range xs {
+		turns[i] = newTurn(i, log, false)
+	}
+	var wg sync.WaitGroup
+	for i := range xs {
+		q.Push(&xs[i], turns[i])
+		wg.Go(func() {
+			for !q.Help(&xs[i]) {
+				select {
+				case <-turns[i].sent:
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for want := -2; want < n; want++ {
+		if got := <-log; got != want {
+			t.Fatalf("sent %d, want %d", got, want)
+		}
+	}
+	if q.Busy() {
+		t.Fatal("busy once empty")
 	}
 }
