@@ -625,7 +625,8 @@ func (a *Aio[T]) waitOp() {
 // ran the operation, or that called Stop, see Aio), after the result is
 // written, waiters woken and CVs signalled, and outside every lock; fn
 // should return quickly, as later callbacks, and for a receive the next
-// message of the connection, wait for it. If the aio has
+// message of the connection (for a send, the next send waiting in its
+// queue), wait for it. If the aio has
 // resolved, fn runs at once on the caller's goroutine before OnComplete
 // returns. Callbacks registered before resolution run in registration
 // order. A panic in fn is recovered and logged (WithLogger); the other

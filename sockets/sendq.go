@@ -25,15 +25,15 @@ import (
 type SendQueue struct {
 	busy atomic.Bool // head != nil; written under mu, read without it
 
+	// A send is made by the queue's goroutine or, when it is at the head
+	// and that goroutine has not got to it, by a caller of Help; its
+	// running flag says one has it. The goroutine exits when it finds the
+	// head taken by a helper, which starts a new one when it is done if
+	// sends remain.
 	mu         sync.Mutex
 	head, tail *QueuedSend
 	draining   bool // the goroutine is running (it looks at head again)
 }
-
-// A send is made by the queue's goroutine or, when it is at the head and
-// that goroutine has not got to it, by a caller of Help; its running flag
-// says one has it. The goroutine exits when it finds the head taken by a
-// helper, which starts a new one when it is done if sends remain.
 
 // QueuedSend is one send waiting in a SendQueue; embed it in the send's
 // operation. Its zero value is ready to use. It must not be copied, nor
@@ -46,15 +46,17 @@ type QueuedSend struct {
 	running    bool // its Send has started; guarded by q.mu
 }
 
-// Turn is the operation of a QueuedSend, called by the queue's goroutine.
+// Turn is the operation of a QueuedSend, called by the queue's goroutine
+// (or a caller of Help), never with a lock held.
 type Turn interface {
-	// Send makes the send, blocking until it is done or has failed. The
-	// queue calls it when the send reaches the head; the sends behind it
-	// wait until it returns.
+	// Send makes the send, blocking until it is done or has failed. It is
+	// called when the send reaches the head; the sends behind it wait
+	// until it returns.
 	Send()
 	// Sent is called after Send, once the send has left the queue (a new
-	// send may then go straight through): complete the operation here. The
-	// next send waits for it too, so it must not block.
+	// send may then go straight through): complete the operation here. On
+	// the queue's goroutine the next send waits for it too, so it must
+	// not block.
 	Sent()
 }
 
