@@ -36,6 +36,7 @@ type Context struct {
 
 	mu     sync.Mutex
 	closed bool
+	sendq  SendQueue // aio sends waiting their turn (sendq.go)
 }
 
 // contextIDs numbers contexts, as NNG's nng_ctx_id: unique in the process.
