@@ -18,6 +18,7 @@ type options struct {
 	events    Events        // OptionEvents; may be nil
 	tls       *tls.Config   // mangos.OptionTLSConfig; tls+tcp and wss only
 	split     bool          // OptionSplitWord
+	recvGate  int           // OptionRecvGate; 0 = none
 }
 
 // defaultOptions are NNG's defaults: no receive limit, TCP_NODELAY on,
@@ -36,6 +37,13 @@ func (o *options) set(t *tran, name string, v any) (handled bool, err error) {
 			return true, mangos.ErrBadValue
 		}
 		o.maxRecv = n
+		return true, nil
+	case OptionRecvGate:
+		n, ok := v.(int)
+		if !ok || n < 0 {
+			return true, mangos.ErrBadValue
+		}
+		o.recvGate = n
 		return true, nil
 	case OptionHandshakeTimeout:
 		d, ok := v.(time.Duration)
@@ -98,6 +106,8 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 	switch name {
 	case mangos.OptionMaxRecvSize:
 		return o.maxRecv, true
+	case OptionRecvGate:
+		return o.recvGate, true
 	case OptionHandshakeTimeout:
 		return o.hsTimeout, true
 	case OptionEvents:

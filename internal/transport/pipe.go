@@ -108,6 +108,7 @@ type pipe struct {
 	br     *bufio.Reader
 	rhdr   [9]byte
 	split  bool // received messages start with a word: see splitsWord
+	gate   gate // OptionRecvGate
 }
 
 // splitsWord reports whether a pipe delivers the first word of the
@@ -135,6 +136,7 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 		br:    bufio.NewReaderSize(c, readBufSize),
 		split: splitsWord(opt, info.Self),
 	}
+	p.gate.n.Store(int64(opt.recvGate))
 	if p.ipc {
 		p.shdr[0] = 1
 	}
@@ -218,7 +220,7 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 		h = h[1:]
 	}
 	sz := binary.BigEndian.Uint64(h)
-	if limit := p.opt.maxRecv; (limit > 0 && sz > uint64(limit)) || sz > maxBody {
+	if limit := p.gate.limit(p.opt.maxRecv); (limit > 0 && sz > uint64(limit)) || sz > maxBody {
 		if e := p.opt.events; e != nil {
 			e.OnOversize(p.url, addrString(p.c.RemoteAddr()), sz, limit)
 		}
@@ -307,7 +309,8 @@ func (p *pipe) Close() error {
 }
 
 // GetOption reads a pipe property: mangos.OptionLocalAddr and
-// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), on tcp and
+// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), OptionRecvGate
+// (RecvGate), on tcp and
 // tls+tcp OptionNoDelay and OptionKeepAlive (bool), on tls+tcp
 // OptionTLSConnState (tls.ConnectionState), on ipc and abstract
 // OptionPeerPID, OptionPeerUID and OptionPeerGID (int, Linux). Anything
@@ -315,6 +318,8 @@ func (p *pipe) Close() error {
 // or listener. It does not block.
 func (p *pipe) GetOption(name string) (any, error) {
 	switch name {
+	case OptionRecvGate:
+		return RecvGate(&p.gate), nil
 	case mangos.OptionLocalAddr:
 		return p.c.LocalAddr(), nil
 	case mangos.OptionRemoteAddr:

@@ -766,11 +766,14 @@ type wsPipe struct {
 	recvMu  sync.Mutex
 	scratch []byte
 	split   bool // received messages start with a word: see splitsWord
+	gate    gate // OptionRecvGate, counted by recvBody
 }
 
 func newWSPipe(ws *websocket.Conn, o options, url string, info mangos.ProtocolInfo) *wsPipe {
 	ws.SetReadLimit(int64(o.maxRecv)) // 0: none
-	return &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
+	p := &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
+	p.gate.n.Store(int64(o.recvGate))
+	return p
 }
 
 // Send writes m (header, then body) as one binary websocket message. It
@@ -846,6 +849,11 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 		p.scratch = make([]byte, wsScratch)
 	}
 	n, err := io.ReadFull(r, p.scratch)
+	// The websocket layer enforces maxRecv; the gate, which may open
+	// while a read waits, is counted here as the bytes arrive.
+	if g := p.gate.limit(0); g > 0 && n > g {
+		return nil, p.overGate(uint64(n), g)
+	}
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		// The whole message is in scratch: its size is known.
@@ -869,6 +877,10 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 		} else if k, err = r.Read(p.scratch); k > 0 {
 			b = append(slices.Grow(b, len(b)), p.scratch[:k]...)
 		}
+		if g := p.gate.limit(0); g > 0 && len(b) > g {
+			m.Free()
+			return nil, p.overGate(uint64(len(b)), g)
+		}
 		if err == io.EOF {
 			break
 		}
@@ -879,6 +891,16 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	}
 	m.Body = b
 	return m, nil
+}
+
+// overGate reports a message that passed the pipe's gate after size
+// bytes (a lower bound of its length).
+func (p *wsPipe) overGate(size uint64, limit int) error {
+	if e := p.opt.events; e != nil {
+		e.OnOversize(p.url, addrString(p.ws.RemoteAddr()), size, limit)
+	}
+	return nanoact.Errorf(nanoact.CodeMsgSize, "transport: recv "+p.url,
+		"message exceeds the %d-byte limit", limit)
 }
 
 func (p *wsPipe) recvErr(err error) error {
@@ -920,12 +942,15 @@ func (p *wsPipe) Close() error {
 }
 
 // GetOption reads a pipe property: mangos.OptionLocalAddr and
-// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), OptionNoDelay and
+// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), OptionRecvGate
+// (RecvGate), OptionNoDelay and
 // OptionKeepAlive (bool), on wss OptionTLSConnState
 // (tls.ConnectionState). Anything else gives mangos.ErrBadOption. It does
 // not block.
 func (p *wsPipe) GetOption(name string) (any, error) {
 	switch name {
+	case OptionRecvGate:
+		return RecvGate(&p.gate), nil
 	case mangos.OptionLocalAddr:
 		return p.ws.LocalAddr(), nil
 	case mangos.OptionRemoteAddr:
