@@ -46,6 +46,9 @@ type Daemon struct {
 	unwatch func()
 	tasks   sync.WaitGroup
 	started atomic.Int64 // tasks received
+	// peerLimit is the dispatcher's frame limit from its challenge (0:
+	// none said); results larger than it or ours go back as errors.
+	peerLimit atomic.Uint64
 
 	mu       sync.Mutex
 	pipe     uint32 // the current connection; 0 while none
@@ -70,6 +73,7 @@ type daemonConfig struct {
 	caPEM     []byte
 	tls       *sockets.TLSConfig
 	reconnect time.Duration
+	maxFrame  int
 	sockOpts  []sockets.Option
 }
 
@@ -170,6 +174,12 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	if cfg.id == "" {
 		cfg.id = defaultDaemonID()
 	}
+	if len(cfg.id) > maxDaemonID {
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "id of %d bytes, at most %d", len(cfg.id), maxDaemonID)
+	}
+	if cfg.maxFrame <= 0 {
+		cfg.maxFrame = DefaultMaxFrame
+	}
 	if cfg.reconnect <= 0 {
 		cfg.reconnect = 100 * time.Millisecond
 	}
@@ -179,6 +189,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	}
 	sopts := append([]sockets.Option{sockets.WithLogger(cfg.log), sockets.WithSystem(sys),
 		sockets.WithReconnect(cfg.reconnect, max(cfg.reconnect, time.Second))}, cfg.sockOpts...)
+	sopts = append(sopts, sockets.WithRecvSizeMax(cfg.maxFrame+frameSlack))
 	if cfg.codec != nil {
 		sopts = append(sopts, sockets.WithCodec(cfg.codec))
 	}
@@ -234,19 +245,11 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 			dm.lost = nil
 		}
 		dm.leaving = false
-		tasks := 0
-		if dm.cfg.maxTasks > 0 {
-			tasks = dm.cfg.maxTasks - int(dm.started.Load())
-			if tasks <= 0 {
-				dm.stop(errBye)
-				return
-			}
+		if dm.cfg.maxTasks > 0 && dm.cfg.maxTasks-int(dm.started.Load()) <= 0 {
+			dm.stop(errBye)
+			return
 		}
-		m := sockets.NewMsg(nil)
-		m.Body = appendHello(m.Body[:0], dm.cfg.token, dm.id, dm.cfg.max, tasks)
-		if err := dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(ev.Pipe)); err != nil {
-			dm.log.Warn("hello not sent", zap.Uint32("pipe", ev.Pipe), zap.Error(err))
-		}
+		// The dispatcher speaks first: Run answers its challenge.
 		dm.armIdle()
 		return
 	}
@@ -338,6 +341,8 @@ func (dm *Daemon) Run(ctx context.Context) error {
 			continue
 		}
 		switch f.kind {
+		case kindChallenge:
+			dm.answer(m.Pipe, &f)
 		case kindTask:
 			dm.start(m, &f)
 			continue // the task frees m
@@ -373,6 +378,38 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// answer says hello in answer to the challenge c on pipe: the MAC of
+// its nonce and of the daemon's id and claims, keyed by the token (see
+// helloMAC), so the token itself never crosses the wire.
+func (dm *Daemon) answer(pipe uint32, c *frame) {
+	if c.version != wireVersion || len(c.nonce) != nonceSize {
+		dm.log.Warn("challenge not answered", zap.Uint32("pipe", pipe), zap.Uint64("version", c.version),
+			zap.Int("nonce", len(c.nonce)))
+		return
+	}
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	if dm.pipe != pipe {
+		return // from a connection already lost
+	}
+	dm.peerLimit.Store(c.limit)
+	var tasks uint64
+	if dm.cfg.maxTasks > 0 {
+		left := dm.cfg.maxTasks - int(dm.started.Load())
+		if left <= 0 {
+			dm.stop(errBye)
+			return
+		}
+		tasks = uint64(left)
+	}
+	mx := uint64(dm.cfg.max)
+	m := sockets.NewMsg(nil)
+	m.Body = appendHello(m.Body[:0], helloMAC(dm.cfg.token, c.nonce, dm.id, mx, tasks), dm.id, mx, tasks)
+	if err := dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(pipe)); err != nil {
+		dm.log.Warn("hello not sent", zap.Uint32("pipe", pipe), zap.Error(err))
+	}
+}
+
 // start runs one task on a goroutine of its own.
 func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	pipe, id := m.Pipe, f.id
@@ -403,6 +440,7 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	go func() {
 		defer dm.tasks.Done()
 		body := dm.call(ctx, id, name, args)
+		dm.fit(id, body)
 		m.Free() // args aliased it
 		cancel()
 		dm.mu.Lock()
@@ -449,6 +487,19 @@ func (dm *Daemon) call(ctx context.Context, id uint64, name string, args []byte)
 	}
 	out.Body = appendResult(out.Body[:0], id, v, 0, "", false, "")
 	return out
+}
+
+// fit replaces a result message that exceeds the frame limit (the
+// smaller of ours and the dispatcher's) with an error result saying so.
+func (dm *Daemon) fit(id uint64, out *sockets.Msg) {
+	limit := uint64(dm.cfg.maxFrame)
+	if p := dm.peerLimit.Load(); p > 0 && p < limit {
+		limit = p
+	}
+	if n := uint64(len(out.Body)); n > limit {
+		out.Body = appendResult(out.Body[:0], id, nil, uint64(nanoact.CodeMsgSize),
+			fmt.Sprintf("result of %d bytes exceeds the %d-byte frame limit (MaxFrame)", n, limit), false, "")
+	}
 }
 
 // Close drops the daemon's connection and stops it: a running Run cancels
