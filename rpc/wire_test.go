@@ -118,4 +118,3 @@ func TestWireMalformed(t *testing.T) {
 		}
 	}
 }
-
