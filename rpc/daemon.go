@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,10 @@ type Daemon struct {
 	idle     *time.Timer
 	closed   bool
 	runState int // 0: not run, 1: running, 2: done
+	// early is a challenge that arrived before its connection's event:
+	// answered when the event comes.
+	early     *frame
+	earlyPipe uint32
 }
 
 type daemonConfig struct {
@@ -249,7 +254,12 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 			dm.stop(errBye)
 			return
 		}
-		// The dispatcher speaks first: Run answers its challenge.
+		// The dispatcher speaks first: Run answers its challenge, or
+		// this, if the challenge came before the event.
+		if c := dm.early; c != nil && dm.earlyPipe == ev.Pipe {
+			dm.answerLocked(ev.Pipe, c)
+		}
+		dm.early = nil
 		dm.armIdle()
 		return
 	}
@@ -389,9 +399,23 @@ func (dm *Daemon) answer(pipe uint32, c *frame) {
 	}
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
+	if dm.pipe == 0 {
+		// Before its connection's event (or after its removal): keep it
+		// for the event.
+		early := *c
+		early.nonce = slices.Clone(c.nonce)
+		dm.early, dm.earlyPipe = &early, pipe
+		return
+	}
 	if dm.pipe != pipe {
 		return // from a connection already lost
 	}
+	dm.answerLocked(pipe, c)
+}
+
+// answerLocked sends the hello that answers c on pipe; call with mu
+// held.
+func (dm *Daemon) answerLocked(pipe uint32, c *frame) {
 	dm.peerLimit.Store(c.limit)
 	var tasks uint64
 	if dm.cfg.maxTasks > 0 {

@@ -416,9 +416,9 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	dm := &daemonConn{pipe: pipe, to: sockets.ToPipe(pipe), id: h.daemon, max: mx, remaining: remaining,
 		running: make(map[uint64]*task), joined: time.Now(), order: st.joins}
 	st.daemons[pipe] = dm
-	d.joined(dm.id)
 	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
 	d.notify(len(st.daemons))
+	d.joined(dm.id) // after notify: StartDaemons' caller sees it in Daemons
 	d.makeReady(dm, false)
 	d.pump()
 }
