@@ -597,3 +597,99 @@ func TestMaxFrame(t *testing.T) {
 		t.Fatalf("status %+v %v", s, err)
 	}
 }
+
+// Floods of unauthenticated connections, each attack in turn while
+// honest tasks run: the dispatcher lives, closes every attacker at once,
+// its heap stays bounded, and every honest task succeeds. Run with -v for
+// the figures.
+func TestUnauthenticatedFlood(t *testing.T) {
+	h := newHardenFixture(t, 2, HelloTimeout(2*time.Second))
+	ctx := ctxFor(t, 60*time.Second)
+	const conns, parallel = 40, 8
+	junk := appendResult(nil, 1, []byte("no task of yours"), 0, "", false, "")
+	attacks := []struct {
+		name string
+		run  func(c *spConn, c0 frame) (time.Duration, error)
+	}{
+		{"claim 8 GiB, stream 4 MiB", func(c *spConn, _ frame) (time.Duration, error) { return c.claim(8<<30, 4<<20) }},
+		{"claim 1 GiB, send nothing", func(c *spConn, _ frame) (time.Duration, error) { return c.claim(1<<30, 0) }},
+		{"claim 2^63, stream 64 KiB", func(c *spConn, _ frame) (time.Duration, error) { return c.claim(1<<63, 64<<10) }},
+		{"4 KiB + 1 before hello", func(c *spConn, _ frame) (time.Duration, error) { return c.claim(helloFrameMax+1, helloFrameMax+1) }},
+		{"result before hello", func(c *spConn, _ frame) (time.Duration, error) {
+			start := time.Now()
+			if err := c.send(junk); err != nil {
+				return 0, err
+			}
+			_, err := io.Copy(io.Discard, c)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return 0, errors.New("not closed")
+			}
+			return time.Since(start), nil
+		}},
+		{"forged hello", func(c *spConn, c0 frame) (time.Duration, error) {
+			start := time.Now()
+			mac := helloMAC("guessed", c0.nonce, "forger", 1, 0)
+			if err := c.send(appendHello(nil, mac, "forger", 1, 0)); err != nil {
+				return 0, err
+			}
+			b, err := c.recv()
+			if err != nil {
+				return 0, err
+			}
+			if f, err := decodeFrame(b); err != nil || f.kind != kindRefuse {
+				return 0, fmt.Errorf("not refused: %+v %v", f, err)
+			}
+			return time.Since(start), nil
+		}},
+	}
+	base := heapNow()
+	for _, a := range attacks {
+		hs := h.serve(t)
+		peak := heapPeak()
+		var mu sync.Mutex
+		var worst time.Duration
+		var failures []error
+		sem := make(chan struct{}, parallel)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range conns {
+			sem <- struct{}{}
+			c := dialSP(t, h.tcp)
+			c0 := c.challenge(t)
+			wg.Go(func() {
+				defer func() { <-sem }()
+				el, err := a.run(c, c0)
+				_ = c.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				worst = max(worst, el)
+				if err != nil {
+					failures = append(failures, err)
+				}
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		ok, failed := hs.end()
+		p := peak()
+		t.Logf("%-28s %d conns in %v: slowest close %v, heap peak %+d KiB over base, honest tasks %d ok %d failed",
+			a.name, conns, took.Round(time.Millisecond), worst.Round(time.Microsecond), (int64(p)-int64(base))>>10, ok, failed)
+		if len(failures) > 0 {
+			t.Fatalf("%s: %d attackers not dealt with: %v", a.name, len(failures), failures[0])
+		}
+		if failed != 0 || ok == 0 {
+			t.Fatalf("%s: honest tasks %d ok, %d failed", a.name, ok, failed)
+		}
+		if grown := int64(p) - int64(base); grown > 64<<20 {
+			t.Fatalf("%s: heap grew by %d MiB", a.name, grown>>20)
+		}
+	}
+	s, err := h.d.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("status: oversize %d refused %d silent %d connections %d completed %d", s.Oversize, s.Refused, s.Silent, s.Connections, s.Completed)
+	if s.Connections != 2 || s.Oversize != 4*conns || s.Refused != 2*conns || s.Failed != 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
