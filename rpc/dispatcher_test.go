@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,10 +198,10 @@ func TestHelloTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	var dropped atomic.Int32
+	dropped := make(chan struct{}, 4)
 	if _, err := silent.WatchPipes(func(ev sockets.PipeEvent) {
 		if !ev.Added {
-			dropped.Add(1)
+			dropped <- struct{}{}
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -210,13 +209,7 @@ func TestHelloTimeout(t *testing.T) {
 	if _, err := silent.Dial(d.URL(), sockets.Sync); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for dropped.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the silent connection was not closed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	recv(t, dropped) // the silent connection is closed
 	_ = silent.Close()
 	if s := status(t, d); s.Silent < 1 {
 		t.Fatalf("status %+v", s)

@@ -123,6 +123,27 @@ func status(t *testing.T, d *rpc.Dispatcher) rpc.Status {
 	return s
 }
 
+// waitStatus polls d's Status until cond holds, for at most 10 s: for
+// states of other processes that no event here reports.
+func waitStatus(t *testing.T, d *rpc.Dispatcher, cond func(rpc.Status) bool) {
+	t.Helper()
+	tk := time.NewTicker(time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		s := status(t, d)
+		if cond(s) {
+			return
+		}
+		select {
+		case <-tk.C:
+		case <-deadline.C:
+			t.Fatalf("status never came: %+v", s)
+		}
+	}
+}
+
 func TestSubmit(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
