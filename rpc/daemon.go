@@ -18,8 +18,8 @@ import (
 	"github.com/nanoact/nanoact/sockets"
 )
 
-// Daemon is mirai's daemon: it dials a dispatcher, says hello with the
-// session token, and runs the tasks it is sent, looked up by name in its
+// Daemon is mirai's daemon: it dials a dispatcher, answers its challenge
+// with proof of the session token, and runs the tasks it is sent, looked up by name in its
 // Registry, up to Concurrency at once, each on a goroutine of its own
 // under a context that a cancel message, the task's time-out or the loss
 // of the connection ends. A panicking task is recovered and reported; the
@@ -153,11 +153,13 @@ func defaultDaemonID() string {
 	return fmt.Sprintf("%s/%d/%d", h, os.Getpid(), daemonSeq.Add(1))
 }
 
-// NewDaemon opens a poly socket and dials url with one attempt, then
+// NewDaemon opens a poly socket (its recv-size-max set by MaxFrame) and
+// dials url with one attempt, then
 // redials in the background whenever the connection is lost. It does not
 // run tasks until Run. It blocks for the dial (and the TLS handshake).
 //
-// Errors: ErrInvalid for a nil registry; those of a synchronous dial:
+// Errors: ErrInvalid for a nil registry or an id over 1 KiB; those of a
+// synchronous dial:
 // ErrConnRefused (nobody listens), ErrPeerAuth (the server's certificate
 // does not verify), ErrAddrInvalid, ErrNotSupported.
 func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {

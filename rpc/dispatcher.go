@@ -35,11 +35,13 @@ import (
 // costs one actor, one reader goroutine, and two goroutines per
 // connection (the socket's).
 //
-// A daemon proves it was launched by this dispatcher with the session's
-// random token in its hello; over tls+tcp:// and wss:// the connection
-// also uses a certificate the dispatcher generates on the fly, which
-// remote daemons are given to trust. A connection without the token is
-// refused and logged at Warn.
+// A daemon proves it was launched by this dispatcher by answering a
+// challenge with an HMAC keyed by the session's random token, which never
+// crosses the wire; over tls+tcp:// and wss:// the connection also uses a
+// certificate the dispatcher generates on the fly, which remote daemons
+// are given to trust. A connection without the token is refused and
+// logged at Warn. Until then it may send one small message (4 KiB); what
+// a daemon claims is capped (PerDaemon) and nothing is sized from it.
 //
 // A Dispatcher is made by NewDispatcher, is safe for concurrent use, and
 // must be Closed.
@@ -323,8 +325,9 @@ func (d *Dispatcher) URLs() []string {
 	return out
 }
 
-// Token returns the session token daemons present in their hello. Treat it
-// as a secret: with it (and, over TLS, the certificate) anyone can join.
+// Token returns the session token, with which daemons answer the
+// dispatcher's challenge. Treat it as a secret: with it (and, over TLS,
+// the certificate) anyone can join.
 func (d *Dispatcher) Token() string { return d.token }
 
 // CertPEM returns the certificate (PEM) remote daemons must trust to dial

@@ -91,8 +91,9 @@ func WithRunnerCodec(cd sockets.Codec) RunnerOption {
 }
 
 // WithToken sets the session token. A dispatcher makes a random 256-bit
-// one by default (see Dispatcher.Token); a daemon must present the
-// dispatcher's to join.
+// one by default (see Dispatcher.Token); a daemon must hold the
+// dispatcher's to join: it answers the dispatcher's challenge with an
+// HMAC keyed by the token, which itself never crosses the wire.
 func WithToken(token string) RunnerOption {
 	return runnerOption{
 		d:  func(c *dispatcherConfig) { c.token = token },
