@@ -63,7 +63,13 @@ type Daemon struct {
 	// answered when the event comes.
 	early     *frame
 	earlyPipe uint32
+	chal      *time.Timer // the wait for the current connection's challenge
 }
+
+// challengeWait is how long a daemon waits for a new connection's
+// challenge: a dispatcher older than wire version 2 sends none, and
+// would close the connection after its hello time-out, again and again.
+var challengeWait = DefaultHelloTimeout
 
 type daemonConfig struct {
 	log       *zap.Logger
@@ -258,6 +264,8 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 		}
 		// The dispatcher speaks first: Run answers its challenge, or
 		// this, if the challenge came before the event.
+		pipe := ev.Pipe
+		dm.chal = time.AfterFunc(challengeWait, func() { dm.noChallenge(pipe) })
 		if c := dm.early; c != nil && dm.earlyPipe == ev.Pipe {
 			dm.answerLocked(ev.Pipe, c)
 		}
@@ -269,6 +277,7 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 		return
 	}
 	dm.pipe = 0
+	dm.stopChallengeWait()
 	// The dispatcher has re-queued or failed what ran on this connection.
 	for id, cancel := range dm.running {
 		cancel()
@@ -324,8 +333,10 @@ func (dm *Daemon) onIdle(pipe uint32) {
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
-// was refused (bad token), ErrConnShut if the connection stayed lost for
-// ReconnectGrace, ErrClosed after Close, or ctx's error. Before it returns,
+// was refused (bad token or wire version), ErrProtocol if the dispatcher
+// sent no challenge within 10 s (one older than wire version 2),
+// ErrConnShut if the connection stayed lost for ReconnectGrace, ErrClosed
+// after Close, or ctx's error. Before it returns,
 // tasks still running are cancelled and waited for. Run may be called
 // once.
 func (dm *Daemon) Run(ctx context.Context) error {
@@ -418,6 +429,7 @@ func (dm *Daemon) answer(pipe uint32, c *frame) {
 // answerLocked sends the hello that answers c on pipe; call with mu
 // held.
 func (dm *Daemon) answerLocked(pipe uint32, c *frame) {
+	dm.stopChallengeWait()
 	dm.peerLimit.Store(c.limit)
 	var tasks uint64
 	if dm.cfg.maxTasks > 0 {
@@ -434,6 +446,33 @@ func (dm *Daemon) answerLocked(pipe uint32, c *frame) {
 	if err := dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(pipe)); err != nil {
 		dm.log.Warn("hello not sent", zap.Uint32("pipe", pipe), zap.Error(err))
 	}
+}
+
+// stopChallengeWait stops the wait for a challenge; call with mu held.
+func (dm *Daemon) stopChallengeWait() {
+	if dm.chal != nil {
+		dm.chal.Stop()
+		dm.chal = nil
+	}
+}
+
+// noChallenge stops the daemon when connection pipe has had no
+// challenge in time.
+func (dm *Daemon) noChallenge(pipe uint32) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	if dm.pipe != pipe || dm.chal == nil || dm.closed {
+		return
+	}
+	if dm.runState != 1 {
+		// Not running yet: the challenge waits in the socket for Run.
+		dm.chal = time.AfterFunc(challengeWait, func() { dm.noChallenge(pipe) })
+		return
+	}
+	dm.chal = nil
+	dm.log.Warn("no challenge from the dispatcher", zap.Uint32("pipe", pipe), zap.Duration("waited", challengeWait))
+	dm.stop(&nanoact.Error{Code: nanoact.CodeProtocol, Op: "rpc: daemon",
+		Err: fmt.Errorf("no challenge from the dispatcher within %v (one older than wire version %d?)", challengeWait, wireVersion)})
 }
 
 // start runs one task on a goroutine of its own.
@@ -539,6 +578,7 @@ func (dm *Daemon) Close() error {
 		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close daemon"}
 	}
 	dm.closed = true
+	dm.stopChallengeWait()
 	if dm.lost != nil {
 		dm.lost.Stop()
 	}

@@ -693,3 +693,25 @@ func TestUnauthenticatedFlood(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 }
+
+// A daemon whose dispatcher sends no challenge (one older than wire
+// version 2) stops with ErrProtocol instead of redialing for ever.
+func TestNoChallenge(t *testing.T) {
+	old := challengeWait
+	challengeWait = 100 * time.Millisecond
+	defer func() { challengeWait = old }()
+	ctx := ctxFor(t, 10*time.Second)
+	v1, err := sockets.New(sockets.Poly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v1.Close()
+	l, err := v1.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = RunDaemon(ctx, NewRegistry(), l.URL(), WithToken("t"))
+	if !errors.Is(err, nanoact.ErrProtocol) {
+		t.Fatalf("no challenge: %v", err)
+	}
+}
