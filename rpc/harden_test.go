@@ -571,6 +571,7 @@ func TestGreedyClaims(t *testing.T) {
 	if ready != 1 || daemons != 1 || waiting != 0 {
 		t.Fatalf("after the greedy daemons left: ready %d, daemons %d, waiting %d", ready, daemons, waiting)
 	}
+	t.Logf("after they left: heap %+d KiB", (int64(heapNow())-int64(before))>>10)
 	if v, err := h.echo.Submit(ctx, h.d, []byte("x")).Value(ctx); err != nil || string(v) != "x" {
 		t.Fatalf("honest task: %q %v", v, err)
 	}
