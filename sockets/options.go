@@ -21,10 +21,10 @@ type config struct {
 	reconnMin        time.Duration
 	reconnMax        time.Duration
 	handshakeTimeout time.Duration
+	recvGate         int // WithRecvGate
 	recvMax          int
 	noDelay          bool
 	keepAlive        bool
-	recvGate         int // WithRecvGate
 
 	// tlsClient and tlsServer are set by the TLS option (tls.go).
 	tlsClient, tlsServer *TLSConfig

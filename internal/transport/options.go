@@ -2,6 +2,7 @@ package transport
 
 import (
 	"crypto/tls"
+	"sync/atomic"
 	"time"
 
 	"go.nanomsg.org/mangos/v3"
@@ -127,4 +128,25 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 		}
 	}
 	return nil, false
+}
+
+// RecvGate is what a pipe's OptionRecvGate gives: Open lifts the pipe's
+// gate, so that its messages are limited by mangos.OptionMaxRecvSize
+// alone. It takes effect for the next message whose length the pipe
+// reads, is idempotent, safe for concurrent use, and does not block.
+type RecvGate interface{ Open() }
+
+// gate is a pipe's receive gate (OptionRecvGate): closed until Open.
+type gate struct{ opened atomic.Bool }
+
+// Open lifts the gate.
+func (g *gate) Open() { g.opened.Store(true) }
+
+// limit is the receive limit now: n (the gate) while it is closed and
+// smaller than max (0 = unlimited), else max.
+func (g *gate) limit(n, max int) int {
+	if n > 0 && !g.opened.Load() && (max == 0 || n < max) {
+		return n
+	}
+	return max
 }

@@ -97,6 +97,7 @@ type pipe struct {
 	opt    options
 	url    string // the endpoint's user URL, for events and errors
 	closed atomic.Bool
+	gate   gate // OptionRecvGate
 
 	sendMu sync.Mutex
 	shdr   [9]byte
@@ -108,7 +109,6 @@ type pipe struct {
 	br     *bufio.Reader
 	rhdr   [9]byte
 	split  bool // received messages start with a word: see splitsWord
-	gate   gate // OptionRecvGate
 }
 
 // splitsWord reports whether a pipe delivers the first word of the
@@ -136,7 +136,6 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 		br:    bufio.NewReaderSize(c, readBufSize),
 		split: splitsWord(opt, info.Self),
 	}
-	p.gate.n.Store(int64(opt.recvGate))
 	if p.ipc {
 		p.shdr[0] = 1
 	}
@@ -220,7 +219,7 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 		h = h[1:]
 	}
 	sz := binary.BigEndian.Uint64(h)
-	if limit := p.gate.limit(p.opt.maxRecv); (limit > 0 && sz > uint64(limit)) || sz > maxBody {
+	if limit := p.gate.limit(p.opt.recvGate, p.opt.maxRecv); (limit > 0 && sz > uint64(limit)) || sz > maxBody {
 		if e := p.opt.events; e != nil {
 			e.OnOversize(p.url, addrString(p.c.RemoteAddr()), sz, limit)
 		}

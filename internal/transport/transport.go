@@ -3,7 +3,6 @@ package transport
 import (
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.nanomsg.org/mangos/v3"
@@ -84,27 +83,6 @@ const (
 	// messages were allocated by the sender).
 	OptionRecvGate = "nanoact:recv-gate"
 )
-
-// RecvGate is what a pipe's OptionRecvGate gives: Open lifts the pipe's
-// gate, so that its messages are limited by mangos.OptionMaxRecvSize
-// alone. It takes effect for the next message whose length the pipe
-// reads, is idempotent, safe for concurrent use, and does not block.
-type RecvGate interface{ Open() }
-
-// gate is a pipe's receive gate; 0 once open or without one.
-type gate struct{ n atomic.Int64 }
-
-// Open lifts the gate.
-func (g *gate) Open() { g.n.Store(0) }
-
-// limit is the receive limit now: the gate while it is closed and
-// smaller than max (0 = unlimited), else max.
-func (g *gate) limit(max int) int {
-	if n := int(g.n.Load()); n > 0 && (max == 0 || n < max) {
-		return n
-	}
-	return max
-}
 
 // DefaultHandshakeTimeout is the OptionHandshakeTimeout default: NNG's tcp
 // and tls transports give a peer 10 s to complete their handshake.

@@ -760,20 +760,18 @@ type wsPipe struct {
 	opt    options
 	url    string
 	closed atomic.Bool
+	gate   gate // OptionRecvGate, counted by recvBody
 
 	sendMu sync.Mutex
 
 	recvMu  sync.Mutex
 	scratch []byte
 	split   bool // received messages start with a word: see splitsWord
-	gate    gate // OptionRecvGate, counted by recvBody
 }
 
 func newWSPipe(ws *websocket.Conn, o options, url string, info mangos.ProtocolInfo) *wsPipe {
 	ws.SetReadLimit(int64(o.maxRecv)) // 0: none
-	p := &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
-	p.gate.n.Store(int64(o.recvGate))
-	return p
+	return &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
 }
 
 // Send writes m (header, then body) as one binary websocket message. It
@@ -851,7 +849,7 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	n, err := io.ReadFull(r, p.scratch)
 	// The websocket layer enforces maxRecv; the gate, which may open
 	// while a read waits, is counted here as the bytes arrive.
-	if g := p.gate.limit(0); g > 0 && n > g {
+	if g := p.gate.limit(p.opt.recvGate, 0); g > 0 && n > g {
 		return nil, p.overGate(uint64(n), g)
 	}
 	switch {
@@ -877,7 +875,7 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 		} else if k, err = r.Read(p.scratch); k > 0 {
 			b = append(slices.Grow(b, len(b)), p.scratch[:k]...)
 		}
-		if g := p.gate.limit(0); g > 0 && len(b) > g {
+		if g := p.gate.limit(p.opt.recvGate, 0); g > 0 && len(b) > g {
 			m.Free()
 			return nil, p.overGate(uint64(len(b)), g)
 		}
