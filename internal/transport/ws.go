@@ -891,16 +891,6 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	return m, nil
 }
 
-// overGate reports a message that passed the pipe's gate after size
-// bytes (a lower bound of its length).
-func (p *wsPipe) overGate(size uint64, limit int) error {
-	if e := p.opt.events; e != nil {
-		e.OnOversize(p.url, addrString(p.ws.RemoteAddr()), size, limit)
-	}
-	return nanoact.Errorf(nanoact.CodeMsgSize, "transport: recv "+p.url,
-		"message exceeds the %d-byte limit", limit)
-}
-
 func (p *wsPipe) recvErr(err error) error {
 	if errors.Is(err, websocket.ErrReadLimit) && !p.closed.Load() {
 		limit := p.opt.maxRecv
@@ -926,6 +916,16 @@ func (p *wsPipe) ioErr(op string, err error) error {
 		return &nanoact.Error{Code: c, Op: op, Err: err}
 	}
 	return wrapErr(op, err)
+}
+
+// overGate reports a message that passed the pipe's gate after size
+// bytes (a lower bound of its length).
+func (p *wsPipe) overGate(size uint64, limit int) error {
+	if e := p.opt.events; e != nil {
+		e.OnOversize(p.url, addrString(p.ws.RemoteAddr()), size, limit)
+	}
+	return nanoact.Errorf(nanoact.CodeMsgSize, "transport: recv "+p.url,
+		"message exceeds the %d-byte limit", limit)
 }
 
 // Close closes the connection, which ends a blocked Send or Recv. It is
