@@ -25,7 +25,8 @@ import (
 // once per daemon as that daemon accepts (one by default). Daemons run in
 // the same process (StartDaemons), as local child processes (LaunchLocal)
 // or on other machines (Launch gives the command they run), and join over
-// one poly (pair v1 polyamorous) socket; see the wire protocol in wire.go.
+// one poly (pair v1 polyamorous) socket; see the wire protocol in the
+// package doc.
 //
 // Its state machine is an actor: submissions, daemons joining and leaving
 // (from the socket's pipe events, in order), results, cancellations and
