@@ -464,9 +464,12 @@ func (dm *Daemon) noChallenge(pipe uint32) {
 	if dm.pipe != pipe || dm.chal == nil || dm.closed {
 		return
 	}
-	if dm.runState != 1 {
-		// Not running yet: the challenge waits in the socket for Run.
+	switch dm.runState {
+	case 0: // not running yet: the challenge waits in the socket for Run
 		dm.chal = time.AfterFunc(challengeWait, func() { dm.noChallenge(pipe) })
+		return
+	case 2: // Run has returned
+		dm.chal = nil
 		return
 	}
 	dm.chal = nil
