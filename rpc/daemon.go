@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,8 @@ import (
 	"github.com/nanoact/nanoact/sockets"
 )
 
-// Daemon is mirai's daemon: it dials a dispatcher, says hello with the
-// session token, and runs the tasks it is sent, looked up by name in its
+// Daemon is mirai's daemon: it dials a dispatcher, answers its challenge
+// with proof of the session token, and runs the tasks it is sent, looked up by name in its
 // Registry, up to Concurrency at once, each on a goroutine of its own
 // under a context that a cancel message, the task's time-out or the loss
 // of the connection ends. A panicking task is recovered and reported; the
@@ -46,6 +47,9 @@ type Daemon struct {
 	unwatch func()
 	tasks   sync.WaitGroup
 	started atomic.Int64 // tasks received
+	// peerLimit is the dispatcher's frame limit from its challenge (0:
+	// none said); results larger than it or ours go back as errors.
+	peerLimit atomic.Uint64
 
 	mu       sync.Mutex
 	pipe     uint32 // the current connection; 0 while none
@@ -55,7 +59,17 @@ type Daemon struct {
 	idle     *time.Timer
 	closed   bool
 	runState int // 0: not run, 1: running, 2: done
+	// early is a challenge that arrived before its connection's event:
+	// answered when the event comes.
+	early     *frame
+	earlyPipe uint32
+	chal      *time.Timer // the wait for the current connection's challenge
 }
+
+// challengeWait is how long a daemon waits for a new connection's
+// challenge: a dispatcher older than wire version 2 sends none, and
+// would close the connection after its hello time-out, again and again.
+var challengeWait = DefaultHelloTimeout
 
 type daemonConfig struct {
 	log       *zap.Logger
@@ -70,6 +84,7 @@ type daemonConfig struct {
 	caPEM     []byte
 	tls       *sockets.TLSConfig
 	reconnect time.Duration
+	maxFrame  int
 	sockOpts  []sockets.Option
 }
 
@@ -144,11 +159,13 @@ func defaultDaemonID() string {
 	return fmt.Sprintf("%s/%d/%d", h, os.Getpid(), daemonSeq.Add(1))
 }
 
-// NewDaemon opens a poly socket and dials url with one attempt, then
+// NewDaemon opens a poly socket (its recv-size-max set by MaxFrame) and
+// dials url with one attempt, then
 // redials in the background whenever the connection is lost. It does not
 // run tasks until Run. It blocks for the dial (and the TLS handshake).
 //
-// Errors: ErrInvalid for a nil registry; those of a synchronous dial:
+// Errors: ErrInvalid for a nil registry or an id over 1 KiB; those of a
+// synchronous dial:
 // ErrConnRefused (nobody listens), ErrPeerAuth (the server's certificate
 // does not verify), ErrAddrInvalid, ErrNotSupported.
 func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
@@ -170,6 +187,12 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	if cfg.id == "" {
 		cfg.id = defaultDaemonID()
 	}
+	if len(cfg.id) > maxDaemonID {
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "id of %d bytes, at most %d", len(cfg.id), maxDaemonID)
+	}
+	if cfg.maxFrame <= 0 {
+		cfg.maxFrame = DefaultMaxFrame
+	}
 	if cfg.reconnect <= 0 {
 		cfg.reconnect = 100 * time.Millisecond
 	}
@@ -179,6 +202,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	}
 	sopts := append([]sockets.Option{sockets.WithLogger(cfg.log), sockets.WithSystem(sys),
 		sockets.WithReconnect(cfg.reconnect, max(cfg.reconnect, time.Second))}, cfg.sockOpts...)
+	sopts = append(sopts, sockets.WithRecvSizeMax(cfg.maxFrame+frameSlack))
 	if cfg.codec != nil {
 		sopts = append(sopts, sockets.WithCodec(cfg.codec))
 	}
@@ -234,19 +258,18 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 			dm.lost = nil
 		}
 		dm.leaving = false
-		tasks := 0
-		if dm.cfg.maxTasks > 0 {
-			tasks = dm.cfg.maxTasks - int(dm.started.Load())
-			if tasks <= 0 {
-				dm.stop(errBye)
-				return
-			}
+		if dm.cfg.maxTasks > 0 && dm.cfg.maxTasks-int(dm.started.Load()) <= 0 {
+			dm.stop(errBye)
+			return
 		}
-		m := sockets.NewMsg(nil)
-		m.Body = appendHello(m.Body[:0], dm.cfg.token, dm.id, dm.cfg.max, tasks)
-		if err := dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(ev.Pipe)); err != nil {
-			dm.log.Warn("hello not sent", zap.Uint32("pipe", ev.Pipe), zap.Error(err))
+		// The dispatcher speaks first: Run answers its challenge, or
+		// this, if the challenge came before the event.
+		pipe := ev.Pipe
+		dm.chal = time.AfterFunc(challengeWait, func() { dm.noChallenge(pipe) })
+		if c := dm.early; c != nil && dm.earlyPipe == ev.Pipe {
+			dm.answerLocked(ev.Pipe, c)
 		}
+		dm.early = nil
 		dm.armIdle()
 		return
 	}
@@ -254,6 +277,7 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 		return
 	}
 	dm.pipe = 0
+	dm.stopChallengeWait()
 	// The dispatcher has re-queued or failed what ran on this connection.
 	for id, cancel := range dm.running {
 		cancel()
@@ -309,8 +333,10 @@ func (dm *Daemon) onIdle(pipe uint32) {
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
-// was refused (bad token), ErrConnShut if the connection stayed lost for
-// ReconnectGrace, ErrClosed after Close, or ctx's error. Before it returns,
+// was refused (bad token or wire version), ErrProtocol if the dispatcher
+// sent no challenge within 10 s (one older than wire version 2),
+// ErrConnShut if the connection stayed lost for ReconnectGrace, ErrClosed
+// after Close, or ctx's error. Before it returns,
 // tasks still running are cancelled and waited for. Run may be called
 // once.
 func (dm *Daemon) Run(ctx context.Context) error {
@@ -338,6 +364,8 @@ func (dm *Daemon) Run(ctx context.Context) error {
 			continue
 		}
 		switch f.kind {
+		case kindChallenge:
+			dm.answer(m.Pipe, &f)
 		case kindTask:
 			dm.start(m, &f)
 			continue // the task frees m
@@ -373,6 +401,83 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// answer says hello in answer to the challenge c on pipe: the MAC of
+// its nonce and of the daemon's id and claims, keyed by the token (see
+// helloMAC), so the token itself never crosses the wire.
+func (dm *Daemon) answer(pipe uint32, c *frame) {
+	if c.version != wireVersion || len(c.nonce) != nonceSize {
+		dm.log.Warn("challenge not answered", zap.Uint32("pipe", pipe), zap.Uint64("version", c.version),
+			zap.Int("nonce", len(c.nonce)))
+		return
+	}
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	if dm.pipe == 0 {
+		// Before its connection's event (or after its removal): keep it
+		// for the event.
+		early := *c
+		early.nonce = slices.Clone(c.nonce)
+		dm.early, dm.earlyPipe = &early, pipe
+		return
+	}
+	if dm.pipe != pipe {
+		return // from a connection already lost
+	}
+	dm.answerLocked(pipe, c)
+}
+
+// answerLocked sends the hello that answers c on pipe; call with mu
+// held.
+func (dm *Daemon) answerLocked(pipe uint32, c *frame) {
+	dm.stopChallengeWait()
+	dm.peerLimit.Store(c.limit)
+	var tasks uint64
+	if dm.cfg.maxTasks > 0 {
+		left := dm.cfg.maxTasks - int(dm.started.Load())
+		if left <= 0 {
+			dm.stop(errBye)
+			return
+		}
+		tasks = uint64(left)
+	}
+	mx := uint64(dm.cfg.max)
+	m := sockets.NewMsg(nil)
+	m.Body = appendHello(m.Body[:0], helloMAC(dm.cfg.token, c.nonce, dm.id, mx, tasks), dm.id, mx, tasks)
+	if err := dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(pipe)); err != nil {
+		dm.log.Warn("hello not sent", zap.Uint32("pipe", pipe), zap.Error(err))
+	}
+}
+
+// stopChallengeWait stops the wait for a challenge; call with mu held.
+func (dm *Daemon) stopChallengeWait() {
+	if dm.chal != nil {
+		dm.chal.Stop()
+		dm.chal = nil
+	}
+}
+
+// noChallenge stops the daemon when connection pipe has had no
+// challenge in time.
+func (dm *Daemon) noChallenge(pipe uint32) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	if dm.pipe != pipe || dm.chal == nil || dm.closed {
+		return
+	}
+	switch dm.runState {
+	case 0: // not running yet: the challenge waits in the socket for Run
+		dm.chal = time.AfterFunc(challengeWait, func() { dm.noChallenge(pipe) })
+		return
+	case 2: // Run has returned
+		dm.chal = nil
+		return
+	}
+	dm.chal = nil
+	dm.log.Warn("no challenge from the dispatcher", zap.Uint32("pipe", pipe), zap.Duration("waited", challengeWait))
+	dm.stop(&nanoact.Error{Code: nanoact.CodeProtocol, Op: "rpc: daemon",
+		Err: fmt.Errorf("no challenge from the dispatcher within %v (one older than wire version %d?)", challengeWait, wireVersion)})
+}
+
 // start runs one task on a goroutine of its own.
 func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	pipe, id := m.Pipe, f.id
@@ -403,6 +508,7 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	go func() {
 		defer dm.tasks.Done()
 		body := dm.call(ctx, id, name, args)
+		dm.fit(id, body)
 		m.Free() // args aliased it
 		cancel()
 		dm.mu.Lock()
@@ -451,6 +557,19 @@ func (dm *Daemon) call(ctx context.Context, id uint64, name string, args []byte)
 	return out
 }
 
+// fit replaces a result message that exceeds the frame limit (the
+// smaller of ours and the dispatcher's) with an error result saying so.
+func (dm *Daemon) fit(id uint64, out *sockets.Msg) {
+	limit := uint64(dm.cfg.maxFrame)
+	if p := dm.peerLimit.Load(); p > 0 && p < limit {
+		limit = p
+	}
+	if n := uint64(len(out.Body)); n > limit {
+		out.Body = appendResult(out.Body[:0], id, nil, uint64(nanoact.CodeMsgSize),
+			fmt.Sprintf("result of %d bytes exceeds the %d-byte frame limit (MaxFrame)", n, limit), false, "")
+	}
+}
+
 // Close drops the daemon's connection and stops it: a running Run cancels
 // its tasks, waits for them and returns ErrClosed. It blocks until the
 // socket is closed (and, if Run is running, until its tasks return). A
@@ -462,6 +581,7 @@ func (dm *Daemon) Close() error {
 		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close daemon"}
 	}
 	dm.closed = true
+	dm.stopChallengeWait()
 	if dm.lost != nil {
 		dm.lost.Stop()
 	}

@@ -65,3 +65,21 @@ func (q *deque[T]) clear() {
 	}
 	q.head, q.n = 0, 0
 }
+
+// removeFunc removes the elements for which del is true, keeping the
+// order of the others. O(n).
+func (q *deque[T]) removeFunc(del func(T) bool) {
+	var zero T
+	k := 0
+	for i := range q.n {
+		v := q.buf[(q.head+i)%len(q.buf)]
+		if !del(v) {
+			q.buf[(q.head+k)%len(q.buf)] = v
+			k++
+		}
+	}
+	for i := k; i < q.n; i++ {
+		q.buf[(q.head+i)%len(q.buf)] = zero
+	}
+	q.n = k
+}

@@ -4,7 +4,8 @@ package rpc
 // and the reader goroutine that feeds it.
 
 import (
-	"crypto/subtle"
+	"crypto/hmac"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,6 +31,13 @@ type (
 		outcome uint8
 	}
 	leaveMsg struct{ pipe uint32 }
+	// junkMsg is a message that is malformed or has no business on a
+	// connection that has not said hello.
+	junkMsg struct {
+		pipe uint32
+		kind uint64 // 0: malformed
+		size int
+	}
 	// helloLate says that a connection's hello time-out has passed.
 	helloLate struct {
 		pipe  uint32
@@ -73,6 +81,8 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onCancel(m.t)
 	case leaveMsg:
 		d.onLeave(m.pipe)
+	case junkMsg:
+		d.onJunk(m)
 	case helloLate:
 		d.onHelloLate(m)
 	case refusedLate:
@@ -91,7 +101,10 @@ func (d *Dispatcher) onSubmit(t *task) {
 	}
 	if st.shut {
 		t.state = stateGone
-		t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+		if t.take() {
+			st.canceled++
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+		}
 		return
 	}
 	t.state = stateQueued
@@ -244,6 +257,9 @@ func (d *Dispatcher) onDone(m doneMsg) {
 	}
 	dm := st.daemons[m.pipe]
 	if dm == nil {
+		if _, ok := st.waiting[m.pipe]; ok {
+			d.onJunk(junkMsg{pipe: m.pipe, kind: kindResult})
+		}
 		return
 	}
 	t := dm.running[m.wid]
@@ -305,23 +321,30 @@ func (d *Dispatcher) onCancel(t *task) {
 	}
 }
 
+// onPipeAdded challenges a new connection: a fresh nonce from
+// crypto/rand, which its hello must answer (helloMAC).
 func (d *Dispatcher) onPipeAdded(pipe uint32) {
 	st := &d.st
-	if st.daemons[pipe] != nil {
-		return // its hello came first
+	if st.daemons[pipe] != nil || st.refused[pipe] {
+		return // an old-version hello came first
 	}
 	delete(st.gone, pipe)
-	since := time.Now()
-	st.waiting[pipe] = since
+	pd := &pending{since: time.Now(), nonce: make([]byte, nonceSize)}
+	_, _ = rand.Read(pd.nonce) // never fails (crypto/rand)
+	st.waiting[pipe] = pd
 	if to := d.cfg.helloTimeout; to > 0 && !st.shut {
+		since := pd.since
 		st.helloDue[pipe] = time.AfterFunc(to, func() { d.ref.Send(helloLate{pipe, since}) })
 	}
+	m := sockets.NewMsg(nil)
+	m.Body = appendChallenge(m.Body[:0], pd.nonce, uint64(d.cfg.maxFrame))
+	_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
 }
 
 // onHelloLate closes a connection that has not said hello in time.
 func (d *Dispatcher) onHelloLate(m helloLate) {
 	st := &d.st
-	if since, ok := st.waiting[m.pipe]; !ok || !since.Equal(m.since) {
+	if pd, ok := st.waiting[m.pipe]; !ok || !pd.since.Equal(m.since) {
 		return // it said hello, or left, in the meantime
 	}
 	d.stopHelloTimer(m.pipe)
@@ -349,42 +372,41 @@ func (d *Dispatcher) stopHelloTimer(pipe uint32) {
 	}
 }
 
+// onHello checks a hello against its connection's challenge: the
+// version, then the MAC keyed by the token. A connection that fails is
+// refused (and told why); one that passes joins as a daemon, its receive
+// gate opened for task-sized results.
 func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	st := &d.st
 	if st.gone[pipe] || st.refused[pipe] || st.daemons[pipe] != nil {
 		return
 	}
+	pd := st.waiting[pipe]
 	delete(st.waiting, pipe)
 	d.stopHelloTimer(pipe)
 	reason := ""
 	switch {
 	case h.version != wireVersion:
-		reason = fmt.Sprintf("protocol version %d, want %d", h.version, wireVersion)
-	case subtle.ConstantTimeCompare([]byte(h.token), []byte(d.token)) != 1:
+		reason = fmt.Sprintf("protocol version %d, want %d (upgrade the daemon)", h.version, wireVersion)
+	case pd == nil:
+		reason = "hello before challenge"
+	case !hmac.Equal(h.mac, helloMAC(d.token, pd.nonce, h.daemon, h.max, h.tasks)):
 		reason = "bad token"
 	case st.shut:
 		reason = "dispatcher closed"
 	}
 	if reason != "" {
-		st.refused[pipe] = true
-		st.refusedN++
-		d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.String("reason", reason))
-		m := sockets.NewMsg(nil)
-		m.Body = appendRefuse(m.Body[:0], reason)
-		_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
-		// A daemon leaves once refused; a peer that stays is closed after
-		// the hello time-out, which also gives the refusal time to arrive.
-		if to := d.cfg.helloTimeout; to > 0 && !st.shut {
-			st.helloDue[pipe] = time.AfterFunc(to, func() { d.ref.Send(refusedLate{pipe}) })
-		}
+		d.refuse(pipe, h.daemon, reason)
 		return
 	}
-	mx := int(min(h.max, 1<<20))
+	if err := d.sock.OpenRecvGate(pipe); err != nil && !errors.Is(err, nanoact.ErrNotSupported) {
+		return // gone in the meantime: its removal follows
+	}
+	// Claims are capped, and nothing is sized from them: the running
+	// map grows with the tasks the daemon runs.
+	mx := int(min(h.max, uint64(d.cfg.perDaemon)))
 	if mx < 1 {
 		mx = 1
-	}
-	if d.cfg.perDaemon > 0 && mx > d.cfg.perDaemon {
-		mx = d.cfg.perDaemon
 	}
 	remaining := -1
 	if h.tasks > 0 {
@@ -392,12 +414,53 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	}
 	st.joins++
 	dm := &daemonConn{pipe: pipe, to: sockets.ToPipe(pipe), id: h.daemon, max: mx, remaining: remaining,
-		running: make(map[uint64]*task, mx), joined: time.Now(), order: st.joins}
+		running: make(map[uint64]*task), joined: time.Now(), order: st.joins}
 	st.daemons[pipe] = dm
 	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
 	d.notify(len(st.daemons))
+	d.joined(dm.id) // after notify: StartDaemons' caller sees it in Daemons
 	d.makeReady(dm, false)
 	d.pump()
+}
+
+// refuse refuses connection pipe: it is told why and counted, and
+// closed if it has not gone after the hello time-out.
+func (d *Dispatcher) refuse(pipe uint32, daemon, reason string) {
+	st := &d.st
+	st.refused[pipe] = true
+	st.refusedN++
+	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("daemon", daemon), zap.String("reason", reason))
+	m := sockets.NewMsg(nil)
+	m.Body = appendRefuse(m.Body[:0], reason)
+	_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
+	// A daemon leaves once refused; a peer that stays is closed after
+	// the hello time-out, which also gives the refusal time to arrive.
+	if to := d.cfg.helloTimeout; to > 0 && !st.shut {
+		st.helloDue[pipe] = time.AfterFunc(to, func() { d.ref.Send(refusedLate{pipe}) })
+	}
+}
+
+// onJunk deals with a message that is malformed or not a hello: from a
+// connection that has not said hello, it closes the connection (counted
+// as refused, logged once); from a daemon, it is logged and ignored.
+func (d *Dispatcher) onJunk(m junkMsg) {
+	st := &d.st
+	if dm := st.daemons[m.pipe]; dm != nil {
+		if m.kind == 0 {
+			d.log.Warn("malformed message", zap.Uint32("pipe", m.pipe), zap.String("daemon", dm.id), zap.Int("size", m.size))
+		}
+		return
+	}
+	if _, ok := st.waiting[m.pipe]; !ok {
+		return // refused or gone already
+	}
+	delete(st.waiting, m.pipe)
+	d.stopHelloTimer(m.pipe)
+	st.refused[m.pipe] = true
+	st.refusedN++
+	d.log.Warn("connection closed: a message other than hello", zap.Uint32("pipe", m.pipe),
+		zap.Uint64("kind", m.kind), zap.Int("size", m.size))
+	_ = d.sock.ClosePipe(m.pipe)
 }
 
 func (d *Dispatcher) onLeave(pipe uint32) {
@@ -425,6 +488,15 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 		return
 	}
 	delete(st.daemons, pipe)
+	if dm.inReady {
+		// Drop it now, not at the next submission, so that nothing keeps
+		// a departed daemon's state.
+		st.ready.removeFunc(func(x *daemonConn) bool { return x == dm })
+		dm.inReady = false
+	}
+	if len(dm.running) > 0 {
+		st.lost++
+	}
 	var back []*task
 	for wid, t := range dm.running {
 		if d.claim(wid, pipe) != t {
@@ -438,13 +510,13 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 			continue
 		}
 		t.state = stateGone
-		if t.finish(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "rpc: task " + t.name + " on daemon " + dm.id, Err: errConnReset}) {
+		if t.take() {
 			st.failed++
 			dm.failed++
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "rpc: task " + t.name + " on daemon " + dm.id, Err: errConnReset})
 		}
 	}
 	if len(dm.running) > 0 {
-		st.lost++
 		d.log.Warn("daemon lost mid-task", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id),
 			zap.Int("running", len(dm.running)), zap.Int("requeued", len(back)))
 	} else {
@@ -452,6 +524,7 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 	}
 	// Back to the front, oldest first.
 	slices.SortFunc(back, func(a, b *task) int { return compareUint(a.wid, b.wid) })
+	clear(dm.running)
 	for i := len(back) - 1; i >= 0; i-- {
 		t := back[i]
 		t.state = stateQueued
@@ -493,7 +566,7 @@ func (d *Dispatcher) read() {
 		}
 		f, err := decodeFrame(m.Body)
 		if err != nil {
-			d.log.Warn("malformed message", zap.Uint32("pipe", m.Pipe), zap.Int("size", len(m.Body)))
+			d.ref.Send(junkMsg{pipe: m.Pipe, size: len(m.Body)})
 			m.Free()
 			continue
 		}
@@ -501,9 +574,12 @@ func (d *Dispatcher) read() {
 		case kindResult:
 			d.onResult(m.Pipe, &f)
 		case kindHello:
+			f.mac = slices.Clone(f.mac) // m goes back to the pool
 			d.ref.Send(helloMsg{pipe: m.Pipe, hello: f})
 		case kindLeave:
 			d.ref.Send(leaveMsg{pipe: m.Pipe})
+		default:
+			d.ref.Send(junkMsg{pipe: m.Pipe, kind: f.kind, size: len(m.Body)})
 		}
 		m.Free()
 	}

@@ -25,7 +25,8 @@ import (
 // once per daemon as that daemon accepts (one by default). Daemons run in
 // the same process (StartDaemons), as local child processes (LaunchLocal)
 // or on other machines (Launch gives the command they run), and join over
-// one poly (pair v1 polyamorous) socket; see the wire protocol in wire.go.
+// one poly (pair v1 polyamorous) socket; see the wire protocol in the
+// package doc.
 //
 // Its state machine is an actor: submissions, daemons joining and leaving
 // (from the socket's pipe events, in order), results, cancellations and
@@ -35,11 +36,13 @@ import (
 // costs one actor, one reader goroutine, and two goroutines per
 // connection (the socket's).
 //
-// A daemon proves it was launched by this dispatcher with the session's
-// random token in its hello; over tls+tcp:// and wss:// the connection
-// also uses a certificate the dispatcher generates on the fly, which
-// remote daemons are given to trust. A connection without the token is
-// refused and logged at Warn.
+// A daemon proves it was launched by this dispatcher by answering a
+// challenge with an HMAC keyed by the session's random token, which never
+// crosses the wire; over tls+tcp:// and wss:// the connection also uses a
+// certificate the dispatcher generates on the fly, which remote daemons
+// are given to trust. A connection without the token is refused and
+// logged at Warn. Until then it may send one small message (4 KiB); what
+// a daemon claims is capped (PerDaemon) and nothing is sized from it.
 //
 // A Dispatcher is made by NewDispatcher, is safe for concurrent use, and
 // must be Closed.
@@ -72,6 +75,7 @@ type Dispatcher struct {
 	connected atomic.Int64
 
 	lmu       sync.Mutex
+	awaiting  map[string]chan struct{} // StartDaemons' daemons, until they join
 	locals    []*Daemon
 	localWG   sync.WaitGroup
 	launchers []*Launcher
@@ -89,7 +93,7 @@ type dispatchState struct {
 	queued   int
 	ready    deque[*daemonConn]
 	daemons  map[uint32]*daemonConn
-	waiting  map[uint32]time.Time   // connected, no hello yet
+	waiting  map[uint32]*pending    // connected, no hello yet
 	helloDue map[uint32]*time.Timer // the hello time-outs of waiting
 	refused  map[uint32]bool        // refused, until their removal
 	gone     map[uint32]bool        // recently removed pipes
@@ -100,6 +104,13 @@ type dispatchState struct {
 	shut     bool
 
 	completed, failed, canceled, requeued, refusedN, lost, helloLate int64
+}
+
+// pending is a connection that has been challenged and has not said
+// hello yet.
+type pending struct {
+	since time.Time
+	nonce []byte
 }
 
 // daemonConn is one joined daemon, owned by the actor.
@@ -142,6 +153,12 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 			o.applyDispatcher(&cfg)
 		}
 	}
+	if cfg.maxFrame <= 0 {
+		cfg.maxFrame = DefaultMaxFrame
+	}
+	if cfg.perDaemon <= 0 {
+		cfg.perDaemon = DefaultPerDaemon
+	}
 	if cfg.log == nil {
 		cfg.log = zap.NewNop()
 	}
@@ -163,11 +180,14 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		finalSet: make(chan struct{}),
 	}
 	d.st.daemons = make(map[uint32]*daemonConn)
-	d.st.waiting = make(map[uint32]time.Time)
+	d.st.waiting = make(map[uint32]*pending)
 	d.st.helloDue = make(map[uint32]*time.Timer)
 	d.st.refused = make(map[uint32]bool)
 	d.st.gone = make(map[uint32]bool)
 	sopts := append([]sockets.Option{sockets.WithLogger(cfg.log), sockets.WithSystem(sys)}, cfg.sockOpts...)
+	// A connection may send one small message, its hello, until the
+	// hello is accepted (onHello opens the gate); then task-sized ones.
+	sopts = append(sopts, sockets.WithRecvSizeMax(cfg.maxFrame+frameSlack), sockets.WithRecvGate(helloFrameMax))
 	if cfg.codec != nil {
 		sopts = append(sopts, sockets.WithCodec(cfg.codec))
 	}
@@ -306,8 +326,9 @@ func (d *Dispatcher) URLs() []string {
 	return out
 }
 
-// Token returns the session token daemons present in their hello. Treat it
-// as a secret: with it (and, over TLS, the certificate) anyone can join.
+// Token returns the session token, with which daemons answer the
+// dispatcher's challenge. Treat it as a secret: with it (and, over TLS,
+// the certificate) anyone can join.
 func (d *Dispatcher) Token() string { return d.token }
 
 // CertPEM returns the certificate (PEM) remote daemons must trust to dial
@@ -397,14 +418,19 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 
 // StartDaemons starts n daemons in this process, each a goroutine with its
 // own poly socket dialing the dispatcher's inproc address, running the
-// tasks of WithRegistry's registry. They present the session token; opts
-// may set Concurrency, MaxTasks, IdleExit and so on. The dispatcher owns
-// them: Close stops them. It returns once all have connected (a few µs
-// each); Close on a returned Daemon kills it abruptly (its connection
-// drops, as when a process dies).
+// tasks of WithRegistry's registry. They answer the dispatcher's
+// challenge with the session token; opts may set Concurrency, MaxTasks,
+// IdleExit and so on. The dispatcher owns them: Close stops them. It
+// blocks until all have connected and their hello has been accepted (a
+// few tens of µs each), so tasks submitted next find them; Close on a
+// returned Daemon kills it abruptly (its connection drops, as when a
+// process dies).
 //
-// Errors: ErrInvalid without a registry, ErrClosed after Close, and those
-// of NewDaemon.
+// Errors: ErrInvalid without a registry, ErrClosed after Close (also if
+// the dispatcher closes while it waits), those of NewDaemon, and Run's
+// error of a daemon that exits before joining (an error matching
+// ErrPeerAuth if it was refused). The daemons started before the error
+// are returned with it.
 func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error) {
 	if d.cfg.reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: start daemons", "no registry (WithRegistry)")
@@ -413,13 +439,32 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 	if d.cfg.codec != nil {
 		base = append(base, WithRunnerCodec(d.cfg.codec))
 	}
+	type start struct {
+		id             string
+		joined, exited chan struct{}
+		err            error // Run's, once exited is closed
+	}
 	var out []*Daemon
+	var starts []*start
+	defer func() {
+		d.lmu.Lock()
+		for _, s := range starts {
+			delete(d.awaiting, s.id)
+		}
+		d.lmu.Unlock()
+	}()
 	for range n {
+		s := &start{joined: make(chan struct{}), exited: make(chan struct{})}
 		d.lmu.Lock()
 		d.lseq++
-		id := fmt.Sprintf("local-%d", d.lseq)
+		s.id = fmt.Sprintf("local-%d", d.lseq)
+		if d.awaiting == nil {
+			d.awaiting = make(map[string]chan struct{})
+		}
+		d.awaiting[s.id] = s.joined
 		d.lmu.Unlock()
-		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, DaemonID(id)), opts...)...)
+		starts = append(starts, s)
+		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, DaemonID(s.id)), opts...)...)
 		if err != nil {
 			return out, err
 		}
@@ -433,13 +478,38 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 		d.locals = append(d.locals, dm)
 		d.lmu.Unlock()
 		d.localWG.Go(func() {
-			_ = dm.Run(d.life)
+			s.err = dm.Run(d.life)
 			_ = dm.Close()
+			close(s.exited)
 		})
 		d.closeMu.RUnlock()
 		out = append(out, dm)
 	}
+	for _, s := range starts {
+		select {
+		case <-s.joined:
+		case <-s.exited:
+			select {
+			case <-s.joined: // joined, then left at once
+			default:
+				return out, fmt.Errorf("rpc: start daemons: %s exited before joining: %w", s.id, s.err)
+			}
+		case <-d.life.Done():
+			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: start daemons"}
+		}
+	}
 	return out, nil
+}
+
+// joined closes the channel StartDaemons waits on for daemon id, if any.
+// It runs on the actor when a hello is accepted.
+func (d *Dispatcher) joined(id string) {
+	d.lmu.Lock()
+	defer d.lmu.Unlock()
+	if ch := d.awaiting[id]; ch != nil {
+		close(ch)
+		delete(d.awaiting, id)
+	}
 }
 
 // Close stops the dispatcher: queued and running tasks resolve with
@@ -491,10 +561,11 @@ func (d *Dispatcher) shutdown() {
 		d.stopHelloTimer(pipe)
 	}
 	closed := func(t *task) {
-		if t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name}) {
-			st.canceled++
-		}
 		t.state = stateGone
+		if t.take() {
+			st.canceled++
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+		}
 	}
 	st.queue.each(func(t *task) {
 		if t.state == stateQueued {

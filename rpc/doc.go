@@ -12,7 +12,8 @@
 //
 // A Dispatcher listens (inproc:// by default; tcp://, tls+tcp://, ws://,
 // wss:// for daemons on other machines) on one poly socket. Daemons dial
-// it, say hello with the session's random token, and run tasks: Go
+// it, prove they hold the session's random token by answering a
+// challenge, and run tasks: Go
 // functions registered by name in a Registry (Register), called with
 // Serial-mode (CBOR) arguments and results, never code sent over the wire.
 //
@@ -41,7 +42,11 @@
 // Launch returns the command they run, as a shell line, an SSH command, a
 // Slurm script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
 // dispatcher generates a certificate on the fly and hands it to the daemons
-// with the token; a daemon without the token is refused and logged.
+// with the token; a daemon without the token is refused and logged. The
+// token never crosses the wire (see the wire protocol), so a captured hello
+// is useless to replay; still, plain tcp:// carries tasks and results in
+// clear and does not authenticate the dispatcher to its daemons, so use
+// tls+tcp:// or wss:// for daemons on other machines.
 // Daemons redial after a network blip, may leave when idle (IdleExit) or
 // after a number of tasks (MaxTasks), and exit when the dispatcher says
 // bye or stays unreachable (ReconnectGrace). Status reports connections,
@@ -64,12 +69,25 @@
 // depend on the codec. Integers are unsigned; "text" is a CBOR text string,
 // "bytes" a byte string, "null" the CBOR null (0xf6).
 //
-//	hello   daemon → dispatcher, first on every connection:
-//	        [1, version=1, token: text, id: text, max: uint, tasks: uint]
-//	        token is the dispatcher's per-session secret; id names the
-//	        daemon (it survives reconnections); max is how many tasks it
-//	        runs at once; tasks is how many more it will run before it
-//	        exits (0: no limit).
+//	challenge  dispatcher → daemon, first on every connection:
+//	        [8, version=2, nonce: bytes, limit: uint]
+//	        nonce is 32 bytes from crypto/rand, fresh per connection;
+//	        limit is the dispatcher's MaxFrame (the largest result it
+//	        takes; 0: none).
+//	hello   daemon → dispatcher, the answer:
+//	        [1, version=2, mac: bytes, id: text, max: uint, tasks: uint]
+//	        mac is HMAC-SHA256, keyed by the session token (its UTF-8
+//	        bytes), of "nanoact task runner hello v2" and a 0 byte, then
+//	        the nonce as a CBOR byte string, then id, max and tasks
+//	        encoded as in this hello; so the token never crosses the
+//	        wire, a hello is good for its own connection only, and its
+//	        id and claims cannot be changed in flight. id names the
+//	        daemon (it survives reconnections; at most 1 KiB); max is how
+//	        many tasks it runs at once (the dispatcher caps it:
+//	        PerDaemon); tasks is how many more it will run before it
+//	        exits (0: no limit). Version 1's hello carried the token
+//	        itself, as text, in place of mac: a dispatcher refuses a hello
+//	        of any other version, saying which it wants.
 //	task    dispatcher → daemon:
 //	        [2, id: uint, name: text, args: bytes, timeout: uint]
 //	        id is unique per attempt (a re-queued task is sent again under a
@@ -84,10 +102,14 @@
 //	leave   daemon → dispatcher: [6]   (idle time-out: send nothing new)
 //	bye     dispatcher → daemon: [7]   (nothing is running: exit now)
 //
-// A dispatcher ignores every message of a connection until a valid hello,
-// refuses one whose token does not match, and closes a connection that
-// says no hello within HelloTimeout (10 s by default), or that is still
-// there that long after being refused. A daemon that wants to exit
+// Until its hello is accepted, a connection may send messages of at most
+// 4 KiB (SP header included): a longer one closes it at once, before the
+// dispatcher reads it. A message other than hello closes it too, and a
+// hello whose mac does not match is refused (refuse "bad token"). A
+// connection that says no hello within HelloTimeout (10 s by default),
+// or that is still there that long after being refused, is closed. Once
+// a daemon has joined, its messages may be as long as MaxFrame (64 MiB by
+// default) plus a few bytes; so may tasks to it. A daemon that wants to exit
 // sends leave and waits for bye, which the dispatcher sends once it has no
 // task on that daemon, so that no task is in flight when a daemon exits.
 // A dispatcher that closes sends bye to every daemon. Messages of other

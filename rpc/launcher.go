@@ -72,7 +72,11 @@ func (d *Dispatcher) Launch(exe string, daemonArgs ...string) (Launch, error) {
 }
 
 func (d *Dispatcher) launchFor(exe, url string, daemonArgs []string) Launch {
-	l := Launch{Exe: exe, Args: append([]string{"daemon", "--dial", url}, daemonArgs...), Env: []string{EnvToken + "=" + d.token}}
+	args := []string{"daemon", "--dial", url}
+	if d.cfg.maxFrame != DefaultMaxFrame {
+		args = append(args, "--max-frame", strconv.Itoa(d.cfg.maxFrame))
+	}
+	l := Launch{Exe: exe, Args: append(args, daemonArgs...), Env: []string{EnvToken + "=" + d.token}}
 	if isTLSURL(url) {
 		if pem := d.CertPEM(); pem != nil {
 			l.Env = append(l.Env, EnvTLSCA+"="+base64.StdEncoding.EncodeToString(pem))
@@ -548,6 +552,7 @@ func Main(reg *Registry, opts ...DaemonOption) {
 //	--tasks N        exit after N tasks (default 0: no limit)
 //	--idle DURATION  leave after this long without a task (default 0: never)
 //	--grace DURATION exit when the connection stays lost this long (default 10s)
+//	--max-frame N    largest task or result in bytes (MaxFrame; default 64 MiB)
 //	--log LEVEL      debug, info, warn (default), error, or none
 func MainArgs(ctx context.Context, reg *Registry, args []string, stderr io.Writer, opts ...DaemonOption) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
@@ -560,6 +565,7 @@ func MainArgs(ctx context.Context, reg *Registry, args []string, stderr io.Write
 	tasks := fs.Int("tasks", 0, "exit after this many tasks (0: no limit)")
 	idle := fs.Duration("idle", 0, "leave after this long without a task (0: never)")
 	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
+	maxFrame := fs.Int("max-frame", DefaultMaxFrame, "largest task or result in bytes")
 	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -582,7 +588,7 @@ func MainArgs(ctx context.Context, reg *Registry, args []string, stderr io.Write
 	}
 	defer func() { _ = log.Sync() }()
 	all := append([]DaemonOption{WithToken(*token), WithRunnerLogger(log), Concurrency(*maxc), MaxTasks(*tasks),
-		IdleExit(*idle), ReconnectGrace(*grace)}, opts...)
+		IdleExit(*idle), ReconnectGrace(*grace), MaxFrame(*maxFrame)}, opts...)
 	if *id != "" {
 		all = append(all, DaemonID(*id))
 	}

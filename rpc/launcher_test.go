@@ -115,13 +115,8 @@ func TestLaunchLocal(t *testing.T) {
 	// Two long tasks, one per daemon; kill the first process.
 	a := rpc.Submit[int](ctx, d, "sleep", 300*time.Millisecond, rpc.Requeue(1))
 	b := rpc.Submit[int](ctx, d, "sleep", 300*time.Millisecond, rpc.Requeue(1))
-	for {
-		s := status(t, d)
-		if s.Executing == 2 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Both run (their processes have no event to wait on here).
+	waitStatus(t, d, func(s rpc.Status) bool { return s.Executing == 2 })
 	procs := l.Procs()
 	if err := procs[0].Kill(); err != nil {
 		t.Fatal(err)

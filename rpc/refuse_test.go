@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +21,10 @@ func TestRefusedPeerClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peer.Close()
-	var dropped atomic.Int32
+	dropped := make(chan struct{}, 16)
 	if _, err := peer.WatchPipes(func(ev sockets.PipeEvent) {
 		if !ev.Added {
-			dropped.Add(1)
+			dropped <- struct{}{}
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -33,10 +32,19 @@ func TestRefusedPeerClosed(t *testing.T) {
 	if _, err := peer.Dial(d.URL(), sockets.Sync); err != nil {
 		t.Fatal(err)
 	}
-	m := sockets.NewMsg(nil)
-	m.Body = appendHello(m.Body[:0], "not the token", "intruder", 1, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	ch, err := peer.Recv(ctx) // the challenge
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeFrame(ch.Body)
+	if err != nil || c.kind != kindChallenge {
+		t.Fatalf("challenge %+v %v", c, err)
+	}
+	m := sockets.NewMsg(nil)
+	m.Body = appendHello(m.Body[:0], helloMAC("not the token", c.nonce, "intruder", 1, 0), "intruder", 1, 0)
+	ch.Free()
 	if err := peer.SendMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +53,10 @@ func TestRefusedPeerClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusal.Free()
-	for dropped.Load() == 0 {
-		if ctx.Err() != nil {
-			t.Fatal("the refused connection was not closed")
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-dropped:
+	case <-ctx.Done():
+		t.Fatal("the refused connection was not closed")
 	}
 	_ = peer.Close() // its dialer would come back, silent
 	if s, err := d.Status(ctx); err != nil || s.Refused != 1 {

@@ -35,6 +35,7 @@ type dispatcherConfig struct {
 	keyPEM       []byte
 	certValidity time.Duration
 	helloTimeout time.Duration
+	maxFrame     int
 	sockOpts     []sockets.Option
 }
 
@@ -90,8 +91,9 @@ func WithRunnerCodec(cd sockets.Codec) RunnerOption {
 }
 
 // WithToken sets the session token. A dispatcher makes a random 256-bit
-// one by default (see Dispatcher.Token); a daemon must present the
-// dispatcher's to join.
+// one by default (see Dispatcher.Token); a daemon must hold the
+// dispatcher's to join: it answers the dispatcher's challenge with an
+// HMAC keyed by the token, which itself never crosses the wire.
 func WithToken(token string) RunnerOption {
 	return runnerOption{
 		d:  func(c *dispatcherConfig) { c.token = token },
@@ -105,12 +107,38 @@ func WithRegistry(reg *Registry) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.reg = reg })
 }
 
+// DefaultPerDaemon is the default PerDaemon cap.
+const DefaultPerDaemon = 1024
+
 // PerDaemon caps how many tasks a daemon runs at once: the smaller of n
 // and what the daemon offers in its hello (Concurrency, default 1). Zero
-// or negative: no cap beyond the daemon's, the default. It applies to
+// or negative means DefaultPerDaemon, the default: a daemon's claims are
+// never trusted beyond the cap, and what the dispatcher keeps per daemon
+// grows with the tasks it runs, not with what it claims. It applies to
 // daemons that join afterwards.
 func PerDaemon(n int) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.perDaemon = n })
+}
+
+// DefaultMaxFrame is the default MaxFrame: 64 MiB.
+const DefaultMaxFrame = 64 << 20
+
+// MaxFrame bounds the size in bytes of one task or result message
+// (default DefaultMaxFrame; zero or negative means the default). A
+// dispatcher refuses to submit a task whose encoded arguments do not fit
+// (its aio resolves with an error matching nanoact.ErrMsgSize) and closes
+// a connection that sends a larger message; a daemon returns a result
+// that does not fit as such an error, and closes a connection that sends
+// it a larger task. The dispatcher tells its daemons its limit in the
+// challenge, so a daemon uses the smaller of the two for its results.
+// Before its hello is accepted, a connection may send only one small
+// message (4 KiB), whatever MaxFrame is. It sets the recv-size-max of
+// the dispatcher's and daemons' sockets.
+func MaxFrame(n int) RunnerOption {
+	return runnerOption{
+		d:  func(c *dispatcherConfig) { c.maxFrame = n },
+		dm: func(c *daemonConfig) { c.maxFrame = n },
+	}
 }
 
 // AlsoListen makes the dispatcher listen on more URLs besides its first
@@ -153,7 +181,8 @@ func CertValidity(d time.Duration) DispatcherOption {
 }
 
 // WithDispatcherSocketOptions passes options to the dispatcher's poly
-// socket (receive size limit, handshake time-out, ...).
+// socket (handshake time-out, ...). Its receive size limit and receive
+// gate are the dispatcher's own (MaxFrame).
 func WithDispatcherSocketOptions(opts ...sockets.Option) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.sockOpts = append(c.sockOpts, opts...) })
 }

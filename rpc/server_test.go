@@ -105,9 +105,18 @@ func TestReply(t *testing.T) {
 	}
 }
 
-type counter struct{ n atomic.Int64 }
+// counter counts signals and reports each on ch, if set.
+type counter struct {
+	n  atomic.Int64
+	ch chan struct{}
+}
 
-func (c *counter) Signal() { c.n.Add(1) }
+func (c *counter) Signal() {
+	c.n.Add(1)
+	if c.ch != nil {
+		c.ch <- struct{}{}
+	}
+}
 
 // A handler that panics gets its request the error reply; its worker is
 // restarted and the server goes on serving.
@@ -123,7 +132,7 @@ func TestServerRestartsCrashedWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	sig := &counter{}
+	sig := &counter{ch: make(chan struct{}, 16)}
 	srv.Register(sig)
 	req := newReq(t, srv.URL())
 	ctx := ctxT(t)
@@ -138,12 +147,15 @@ func TestServerRestartsCrashedWorker(t *testing.T) {
 			t.Fatalf("after crash: %q %v", v, err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Failures() < 3 || sig.n.Load() < 3 {
-		if time.Now().After(deadline) {
+	for range 3 { // one signal per crash, raised before its restart
+		select {
+		case <-sig.ch:
+		case <-ctx.Done():
 			t.Fatalf("failures %d, signals %d", srv.Failures(), sig.n.Load())
 		}
-		time.Sleep(time.Millisecond)
+	}
+	if n := srv.Failures(); n < 3 {
+		t.Fatalf("failures %d", n)
 	}
 }
 

@@ -28,9 +28,13 @@ type Status struct {
 	// (including at Close).
 	Submitted, Completed, Failed, Canceled int64
 	// Requeued counts re-queued attempts (Requeue), Lost the daemons that
-	// disconnected mid-task, Refused the connections refused, Silent those
-	// closed for saying no hello in time (HelloTimeout).
-	Requeued, Lost, Refused, Silent int64
+	// disconnected mid-task, Refused the connections refused (a hello of
+	// another version or whose proof of the token fails, or a message
+	// other than hello before it), Silent those closed for saying no hello
+	// in time (HelloTimeout), Oversize those closed for a message over
+	// the limit (4 KiB before the hello, MaxFrame after): the socket's
+	// "oversize" statistic, each also logged once at Warn by the socket.
+	Requeued, Lost, Refused, Silent, Oversize int64
 	// Daemons lists the connected daemons in the order they joined, then
 	// the last 64 that left.
 	Daemons []DaemonStatus
@@ -61,8 +65,8 @@ type DaemonStatus struct {
 func (s Status) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "connections %d  connecting %d  queued %d  executing %d\n", s.Connections, s.Connecting, s.Queued, s.Executing)
-	fmt.Fprintf(&b, "submitted %d  completed %d  failed %d  canceled %d  requeued %d  lost %d  refused %d  silent %d\n",
-		s.Submitted, s.Completed, s.Failed, s.Canceled, s.Requeued, s.Lost, s.Refused, s.Silent)
+	fmt.Fprintf(&b, "submitted %d  completed %d  failed %d  canceled %d  requeued %d  lost %d  refused %d  silent %d  oversize %d\n",
+		s.Submitted, s.Completed, s.Failed, s.Canceled, s.Requeued, s.Lost, s.Refused, s.Silent, s.Oversize)
 	if len(s.Daemons) == 0 {
 		return b.String()
 	}
@@ -91,6 +95,7 @@ func (d *Dispatcher) snapshot() Status {
 	s := Status{URLs: d.URLs(), Connections: len(st.daemons), Connecting: len(st.waiting), Queued: st.queued,
 		Submitted: int64(d.seq.Load()), Completed: st.completed, Failed: st.failed, Canceled: st.canceled,
 		Requeued: st.requeued, Lost: st.lost, Refused: st.refusedN, Silent: st.helloLate}
+	s.Oversize, _ = d.sock.Stat("oversize")
 	live := make([]*daemonConn, 0, len(st.daemons))
 	for _, dm := range st.daemons {
 		live = append(live, dm)

@@ -282,11 +282,22 @@ func (o *typedTask[R]) resolve(err error) {
 // reports whether this call did. It stops the time-out and the caller's
 // context watch.
 func (t *task) finish(err error) bool {
+	if !t.take() {
+		return false
+	}
+	t.out.resolve(err)
+	return true
+}
+
+// take claims t's resolution and stops its time-out and context watch;
+// it reports whether this call did, and the caller must then count the
+// outcome (or have it counted: a message to the actor) before it calls
+// t.out.resolve, so that Status counts every task whose aio has resolved.
+func (t *task) take() bool {
 	if !t.resolved.CompareAndSwap(false, true) {
 		return false
 	}
 	t.cleanup()
-	t.out.resolve(err)
 	return true
 }
 
@@ -305,8 +316,11 @@ func (t *task) cleanup() {
 // resolves the aio with err and tells the actor to drop or cancel the
 // task.
 func (t *task) abort(err error) {
-	if t.finish(err) {
+	if t.take() {
+		// The actor counts it before the aio resolves: the mailbox is
+		// FIFO, so a Status asked after the aio resolved sees it.
 		t.d.ref.Send(cancelReq{t: t})
+		t.out.resolve(err)
 	}
 }
 
@@ -364,6 +378,11 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 		t.finish(&nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: task " + name + ": encode arguments", Err: err})
 		return a
 	}
+	if n := len(b) + len(name) + taskOverhead; n > d.cfg.maxFrame {
+		t.finish(nanoact.Errorf(nanoact.CodeMsgSize, "rpc: task "+name,
+			"arguments of %d bytes exceed the %d-byte frame limit (MaxFrame)", len(b), d.cfg.maxFrame))
+		return a
+	}
 	t.args = b
 	if cfg.timeout > 0 || ctx.Done() != nil {
 		t.wmu.Lock()
@@ -415,5 +434,9 @@ func resultError(name, daemon string, f *frame) error {
 func timeoutError(name string) error {
 	return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "rpc: task " + name, Err: context.DeadlineExceeded}
 }
+
+// taskOverhead bounds what a task message adds to its name and
+// arguments: the array, kind, id, two string heads and the time-out.
+const taskOverhead = 48
 
 var errConnReset = errors.New("daemon lost while running the task")

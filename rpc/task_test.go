@@ -123,6 +123,27 @@ func status(t *testing.T, d *rpc.Dispatcher) rpc.Status {
 	return s
 }
 
+// waitStatus polls d's Status until cond holds, for at most 10 s: for
+// states of other processes that no event here reports.
+func waitStatus(t *testing.T, d *rpc.Dispatcher, cond func(rpc.Status) bool) {
+	t.Helper()
+	tk := time.NewTicker(time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		s := status(t, d)
+		if cond(s) {
+			return
+		}
+		select {
+		case <-tk.C:
+		case <-deadline.C:
+			t.Fatalf("status never came: %+v", s)
+		}
+	}
+}
+
 func TestSubmit(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
@@ -356,5 +377,91 @@ func TestDaemonLost(t *testing.T) {
 				t.Fatalf("daemons %+v", s.Daemons)
 			}
 		})
+	}
+}
+
+// Every outcome is counted before its aio resolves: a Status asked once
+// the aio has resolved sees it, even one asked from the aio's own
+// callback (which runs on the goroutine that resolved it, before that
+// goroutine does anything else), for tasks that time out on a daemon or
+// in the queue, are cancelled by their ctx, complete, or fail.
+func TestStatusCountsBeforeResolve(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	d, _ := newDispatcher(t, f, 2)
+	ctx := ctxT(t)
+	held := f.hold.Submit(ctx, d, 1) // one daemon held: the other is free
+	recv(t, f.g.started)
+	var want rpc.Status
+	// seen checks the Status that the aio's callback saw
+	// and the aio's error.
+	seen := func(what string, a *aio.Aio[string], wantErr error) {
+		t.Helper()
+		got := make(chan rpc.Status, 1)
+		a.OnComplete(func(_ string, err error) {
+			if (wantErr == nil) != (err == nil) || (wantErr != nil && !errors.Is(err, wantErr)) {
+				t.Errorf("%s: %v, want %v", what, err, wantErr)
+			}
+			s, serr := d.Status(ctx)
+			if serr != nil {
+				t.Error(serr)
+			}
+			got <- s
+		})
+		s := recv(t, got)
+		if s.Canceled != want.Canceled || s.Completed != want.Completed || s.Failed != want.Failed {
+			t.Fatalf("%s: status canceled %d completed %d failed %d, want %d %d %d", what,
+				s.Canceled, s.Completed, s.Failed, want.Canceled, want.Completed, want.Failed)
+		}
+	}
+	for range 5 {
+		want.Canceled++
+		seen("timed out on a daemon", f.sleepy.Submit(ctx, d, time.Hour, rpc.TaskTimeout(5*time.Millisecond)), nanoact.ErrTimedOut)
+		recv(t, f.g.ended)
+		cctx, cancel := context.WithCancel(ctx)
+		a := f.sleepy.Submit(cctx, d, time.Hour)
+		want.Canceled++
+		cancel()
+		seen("ctx cancelled", a, nanoact.ErrCanceled)
+		want.Completed++
+		seen("completed", f.sleepy.Submit(ctx, d, time.Nanosecond), nil)
+		want.Failed++
+		seen("failed", rpc.Submit[string](ctx, d, "fail", "no"), nanoact.ErrNotSupported)
+	}
+	f.g.open()
+	if _, err := held.Value(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartDaemons returns once its daemons have joined (its doc says so):
+// Daemons and Status count them at once, without WaitDaemons.
+func TestStartDaemonsJoined(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	for i := range 20 {
+		d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.StartDaemons(3); err != nil {
+			t.Fatal(err)
+		}
+		if n := d.Daemons(); n != 3 {
+			t.Fatalf("run %d: %d daemons after StartDaemons(3)", i, n)
+		}
+		if s := status(t, d); s.Connections != 3 || s.Connecting != 0 {
+			t.Fatalf("run %d: status %+v", i, s)
+		}
+		_ = d.Close()
+	}
+	// A daemon that cannot join makes StartDaemons fail, not hang.
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.StartDaemons(1, rpc.WithToken("not the session's")); !errors.Is(err, nanoact.ErrPeerAuth) {
+		t.Fatalf("refused daemon: %v", err)
 	}
 }

@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -11,25 +13,44 @@ import (
 
 // Message kinds.
 const (
-	kindHello  = 1
-	kindTask   = 2
-	kindCancel = 3
-	kindResult = 4
-	kindRefuse = 5
-	kindLeave  = 6
-	kindBye    = 7
+	kindHello     = 1
+	kindTask      = 2
+	kindCancel    = 3
+	kindResult    = 4
+	kindRefuse    = 5
+	kindLeave     = 6
+	kindBye       = 7
+	kindChallenge = 8
 )
 
-// wireVersion is the protocol version sent in hello.
-const wireVersion = 1
+// wireVersion is the protocol version sent in challenge and hello.
+// Version 1 sent the token itself in hello; version 2 answers a challenge.
+const wireVersion = 2
+
+// nonceSize is the length of a challenge's nonce.
+const nonceSize = 32
+
+// helloFrameMax bounds every message a connection may send before its
+// hello is accepted (the dispatcher's receive gate), SP header included;
+// maxDaemonID bounds a daemon id so that its hello fits.
+const (
+	helloFrameMax = 4 << 10
+	maxDaemonID   = 1 << 10
+)
+
+// frameSlack is what a message takes on the wire besides the runner's
+// frame: pair v1's 4-byte hop count, with room to spare.
+const frameSlack = 64
 
 // frame is a decoded message; which fields are set depends on kind. Byte
 // and text fields alias the message body they were decoded from.
 type frame struct {
 	kind    uint64
 	id      uint64 // task, cancel, result
-	version uint64 // hello
-	token   string // hello
+	version uint64 // hello, challenge
+	mac     []byte // hello: HMAC-SHA256 of the challenge (helloMAC)
+	nonce   []byte // challenge
+	limit   uint64 // challenge: the dispatcher's frame limit (0: none)
 	daemon  string // hello: daemon id
 	max     uint64 // hello
 	tasks   uint64 // hello
@@ -81,14 +102,43 @@ func appendBytes(b []byte, p []byte) []byte {
 	return append(appendHead(b, majBytes, uint64(len(p))), p...)
 }
 
-func appendHello(b []byte, token, id string, max, tasks int) []byte {
+// appendChallenge encodes the challenge a dispatcher sends first on
+// every connection: a fresh nonce and its frame limit.
+func appendChallenge(b []byte, nonce []byte, limit uint64) []byte {
+	b = appendHead(b, majArray, 4)
+	b = appendUint(b, kindChallenge)
+	b = appendUint(b, wireVersion)
+	b = appendBytes(b, nonce)
+	return appendUint(b, limit)
+}
+
+// appendHello encodes a daemon's answer to a challenge; mac is
+// helloMAC's of the same nonce, id, max and tasks.
+func appendHello(b []byte, mac []byte, id string, max, tasks uint64) []byte {
 	b = appendHead(b, majArray, 6)
 	b = appendUint(b, kindHello)
 	b = appendUint(b, wireVersion)
-	b = appendText(b, token)
+	b = appendBytes(b, mac)
 	b = appendText(b, id)
-	b = appendUint(b, uint64(max))
-	return appendUint(b, uint64(tasks))
+	b = appendUint(b, max)
+	return appendUint(b, tasks)
+}
+
+// helloMAC is the proof in a hello: HMAC-SHA256 keyed by the session
+// token over a domain string, the connection's nonce and the daemon's id
+// and claims as the hello encodes them, so that the token never crosses
+// the wire, a hello answers only its own connection's challenge, and its
+// id and claims cannot be changed in flight.
+func helloMAC(token string, nonce []byte, id string, max, tasks uint64) []byte {
+	h := hmac.New(sha256.New, []byte(token))
+	msg := make([]byte, 0, 64+len(nonce)+len(id))
+	msg = append(msg, "nanoact task runner hello v2\x00"...)
+	msg = appendBytes(msg, nonce)
+	msg = appendText(msg, id)
+	msg = appendUint(msg, max)
+	msg = appendUint(msg, tasks)
+	h.Write(msg)
+	return h.Sum(nil)
 }
 
 // appendTask encodes a task message.
@@ -228,11 +278,13 @@ func (r *reader) null() bool {
 func frameLen(kind uint64) uint64 {
 	switch kind {
 	case kindHello:
-		return 6
+		return 2 // kind and version; the rest is checked by version
 	case kindTask, kindResult:
 		return 5
 	case kindCancel, kindRefuse:
 		return 2
+	case kindChallenge:
+		return 4
 	}
 	return 1
 }
@@ -253,51 +305,15 @@ func decodeFrame(body []byte) (frame, error) {
 	}
 	switch f.kind {
 	case kindHello:
-		f.version = r.uint()
-		f.token = r.text()
-		f.daemon = r.text()
-		f.max = r.uint()
-		f.tasks = r.uint()
+		decodeHello(&r, &f, n)
+	case kindChallenge:
+		decodeChallenge(&r, &f)
 	case kindTask:
-		f.id = r.uint()
-		f.name = r.text()
-		f.args = r.bytes()
-		f.timeout = r.uint()
+		decodeTask(&r, &f)
 	case kindCancel:
 		f.id = r.uint()
 	case kindResult:
-		f.id = r.uint()
-		if !r.null() {
-			f.value = r.bytes()
-			if f.value == nil && !r.err {
-				f.value = []byte{}
-			}
-		}
-		if !r.null() {
-			if r.array() < 2 {
-				r.err = true
-			}
-			f.hasErr = true
-			f.code = r.uint()
-			f.text = r.text()
-		}
-		if !r.null() {
-			if r.array() < 2 {
-				r.err = true
-			}
-			f.panic = true
-			f.text = r.text()
-			f.stack = r.text()
-		}
-		set := 0
-		for _, b := range []bool{f.value != nil, f.hasErr, f.panic} {
-			if b {
-				set++
-			}
-		}
-		if set != 1 {
-			r.err = true
-		}
+		decodeResult(&r, &f)
 	case kindRefuse:
 		f.text = r.text()
 	}
@@ -305,4 +321,74 @@ func decodeFrame(body []byte) (frame, error) {
 		return frame{}, errFrame
 	}
 	return f, nil
+}
+
+// decodeHello reads a hello's elements after its kind. A hello of
+// another version decodes with only its version (and kind) set, so that
+// the dispatcher can refuse it by name: version 1 sent the token itself.
+func decodeHello(r *reader, f *frame, n uint64) {
+	f.version = r.uint()
+	if r.err || f.version != wireVersion {
+		return
+	}
+	if n < 6 {
+		r.err = true
+		return
+	}
+	f.mac = r.bytes()
+	f.daemon = r.text()
+	f.max = r.uint()
+	f.tasks = r.uint()
+}
+
+// decodeChallenge reads a challenge's elements after its kind.
+func decodeChallenge(r *reader, f *frame) {
+	f.version = r.uint()
+	f.nonce = r.bytes()
+	f.limit = r.uint()
+}
+
+// decodeTask reads a task's elements after its kind.
+func decodeTask(r *reader, f *frame) {
+	f.id = r.uint()
+	f.name = r.text()
+	f.args = r.bytes()
+	f.timeout = r.uint()
+}
+
+// decodeResult reads a result's elements after its kind: exactly one of
+// value, error and panic.
+func decodeResult(r *reader, f *frame) {
+	f.id = r.uint()
+	if !r.null() {
+		f.value = r.bytes()
+		if f.value == nil && !r.err {
+			f.value = []byte{}
+		}
+	}
+	if !r.null() {
+		if r.array() < 2 {
+			r.err = true
+		}
+		f.hasErr = true
+		f.code = r.uint()
+		f.text = r.text()
+	}
+	if !r.null() {
+		if r.array() < 2 {
+			r.err = true
+		}
+		f.panic = true
+		f.text = r.text()
+		f.stack = r.text()
+	}
+	set := 0
+	for _, b := range []bool{f.value != nil, f.hasErr, f.panic} {
+		if b {
+			set++
+		}
+	}
+	if set != 1 {
+		r.err = true
+	}
 }

@@ -87,6 +87,9 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 		transport.OptionEvents:           transportEvents{s},
 		transport.OptionSplitWord:        true,
 	}
+	if s.cfg.recvGate > 0 {
+		opts[transport.OptionRecvGate] = s.cfg.recvGate
+	}
 	switch user {
 	case "ipc", "unix", "abstract", "inproc":
 	default:

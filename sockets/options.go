@@ -22,6 +22,7 @@ type config struct {
 	reconnMin        time.Duration
 	reconnMax        time.Duration
 	handshakeTimeout time.Duration
+	recvGate         int // WithRecvGate
 	recvMax          int
 	noDelay          bool
 	keepAlive        bool
@@ -123,6 +124,18 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // counted; a dialer then reconnects.
 func WithRecvSizeMax(n int) Option {
 	return optionFunc(func(c *config) { c.recvMax = n })
+}
+
+// WithRecvGate gives every new tcp, ipc, abstract, tls+tcp, ws and wss
+// connection of the socket a receive limit of n bytes, smaller than
+// recv-size-max, until OpenRecvGate lifts it for that connection: a
+// longer message closes the connection as one over recv-size-max does
+// (logged at Warn, counted in the "oversize" statistic). A protocol that
+// authenticates its peers in a small first message sets it, so that an
+// unauthenticated peer cannot make the socket hold more than n bytes.
+// Default 0: no gate. inproc connections have none.
+func WithRecvGate(n int) Option {
+	return optionFunc(func(c *config) { c.recvGate = n })
 }
 
 // EndpointOption configures a Dialer or Listener.

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // PipeEvent says that a connection was added to or removed from a socket.
@@ -327,4 +328,25 @@ func (s *Socket) WatchPipes(fn func(PipeEvent)) (stop func(), err error) {
 			})
 		})
 	}, nil
+}
+
+// OpenRecvGate lifts the receive gate (WithRecvGate) of connection pipe,
+// so that its messages are limited by recv-size-max alone from the next
+// one whose length it reads. It does not block. Errors: ErrNotFound if
+// pipe is not a live connection of the socket, ErrNotSupported if its
+// transport has no gate (inproc).
+func (s *Socket) OpenRecvGate(pipe uint32) error {
+	s.pipes.mu.Lock()
+	p := s.pipes.live[pipe]
+	s.pipes.mu.Unlock()
+	if p == nil {
+		return &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: open recv gate"}
+	}
+	v, err := p.GetOption(transport.OptionRecvGate)
+	g, ok := v.(transport.RecvGate)
+	if err != nil || !ok {
+		return &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "sockets: open recv gate"}
+	}
+	g.Open()
+	return nil
 }

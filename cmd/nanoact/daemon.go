@@ -58,6 +58,7 @@ Flags:
   --tasks N         exit after N tasks (default 0: no limit)
   --idle DURATION   leave after this long without a task (default 0: never)
   --grace DURATION  exit when the connection stays lost this long (default 10s)
+  --max-frame N     largest task or result in bytes (default 64 MiB)
   --log LEVEL       debug, info, warn (default), error, none`,
 		DisableFlagParsing: true, // rpc.MainArgs parses them
 		RunE: func(cmd *cobra.Command, args []string) error {

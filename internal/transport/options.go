@@ -2,6 +2,7 @@ package transport
 
 import (
 	"crypto/tls"
+	"sync/atomic"
 	"time"
 
 	"go.nanomsg.org/mangos/v3"
@@ -18,6 +19,7 @@ type options struct {
 	events    Events        // OptionEvents; may be nil
 	tls       *tls.Config   // mangos.OptionTLSConfig; tls+tcp and wss only
 	split     bool          // OptionSplitWord
+	recvGate  int           // OptionRecvGate; 0 = none
 }
 
 // defaultOptions are NNG's defaults: no receive limit, TCP_NODELAY on,
@@ -36,6 +38,13 @@ func (o *options) set(t *tran, name string, v any) (handled bool, err error) {
 			return true, mangos.ErrBadValue
 		}
 		o.maxRecv = n
+		return true, nil
+	case OptionRecvGate:
+		n, ok := v.(int)
+		if !ok || n < 0 {
+			return true, mangos.ErrBadValue
+		}
+		o.recvGate = n
 		return true, nil
 	case OptionHandshakeTimeout:
 		d, ok := v.(time.Duration)
@@ -98,6 +107,8 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 	switch name {
 	case mangos.OptionMaxRecvSize:
 		return o.maxRecv, true
+	case OptionRecvGate:
+		return o.recvGate, true
 	case OptionHandshakeTimeout:
 		return o.hsTimeout, true
 	case OptionEvents:
@@ -117,4 +128,25 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 		}
 	}
 	return nil, false
+}
+
+// RecvGate is what a pipe's OptionRecvGate gives: Open lifts the pipe's
+// gate, so that its messages are limited by mangos.OptionMaxRecvSize
+// alone. It takes effect for the next message whose length the pipe
+// reads, is idempotent, safe for concurrent use, and does not block.
+type RecvGate interface{ Open() }
+
+// gate is a pipe's receive gate (OptionRecvGate): closed until Open.
+type gate struct{ opened atomic.Bool }
+
+// Open lifts the gate.
+func (g *gate) Open() { g.opened.Store(true) }
+
+// limit is the receive limit now: n (the gate) while it is closed and
+// smaller than max (0 = unlimited), else max.
+func (g *gate) limit(n, max int) int {
+	if n > 0 && !g.opened.Load() && (max == 0 || n < max) {
+		return n
+	}
+	return max
 }

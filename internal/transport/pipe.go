@@ -97,6 +97,7 @@ type pipe struct {
 	opt    options
 	url    string // the endpoint's user URL, for events and errors
 	closed atomic.Bool
+	gate   gate // OptionRecvGate
 
 	sendMu sync.Mutex
 	shdr   [9]byte
@@ -218,7 +219,7 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 		h = h[1:]
 	}
 	sz := binary.BigEndian.Uint64(h)
-	if limit := p.opt.maxRecv; (limit > 0 && sz > uint64(limit)) || sz > maxBody {
+	if limit := p.gate.limit(p.opt.recvGate, p.opt.maxRecv); (limit > 0 && sz > uint64(limit)) || sz > maxBody {
 		if e := p.opt.events; e != nil {
 			e.OnOversize(p.url, addrString(p.c.RemoteAddr()), sz, limit)
 		}
@@ -307,7 +308,8 @@ func (p *pipe) Close() error {
 }
 
 // GetOption reads a pipe property: mangos.OptionLocalAddr and
-// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), on tcp and
+// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), OptionRecvGate
+// (RecvGate), on tcp and
 // tls+tcp OptionNoDelay and OptionKeepAlive (bool), on tls+tcp
 // OptionTLSConnState (tls.ConnectionState), on ipc and abstract
 // OptionPeerPID, OptionPeerUID and OptionPeerGID (int, Linux). Anything
@@ -315,6 +317,8 @@ func (p *pipe) Close() error {
 // or listener. It does not block.
 func (p *pipe) GetOption(name string) (any, error) {
 	switch name {
+	case OptionRecvGate:
+		return RecvGate(&p.gate), nil
 	case mangos.OptionLocalAddr:
 		return p.c.LocalAddr(), nil
 	case mangos.OptionRemoteAddr:

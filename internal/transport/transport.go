@@ -70,6 +70,18 @@ const (
 	// short passes a context here and cancels it. Default: none (the dialer
 	// never closes).
 	OptionContext = "nanoact:context"
+
+	// OptionRecvGate gives each new pipe of a dialer or listener on tcp,
+	// ipc, abstract, tls+tcp, ws and wss a smaller receive limit than
+	// mangos.OptionMaxRecvSize until the gate is opened: a message longer
+	// than the gate closes the pipe as an oversize one does (reported to
+	// Events.OnOversize). A protocol that authenticates its peers in a
+	// first small message (the task runner's hello) sets it, so that an
+	// unauthenticated peer cannot make it hold more than that. The value
+	// is an int of bytes, default 0 (no gate). Read from a pipe, the option
+	// gives a RecvGate, whose Open lifts the gate. inproc ignores it (its
+	// messages were allocated by the sender).
+	OptionRecvGate = "nanoact:recv-gate"
 )
 
 // DefaultHandshakeTimeout is the OptionHandshakeTimeout default: NNG's tcp

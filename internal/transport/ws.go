@@ -762,6 +762,7 @@ type wsPipe struct {
 	opt    options
 	url    string
 	closed atomic.Bool
+	gate   gate // OptionRecvGate, counted by recvBody
 
 	sendMu sync.Mutex
 
@@ -848,6 +849,11 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 		p.scratch = make([]byte, wsScratch)
 	}
 	n, err := io.ReadFull(r, p.scratch)
+	// The websocket layer enforces maxRecv; the gate, which may open
+	// while a read waits, is counted here as the bytes arrive.
+	if g := p.gate.limit(p.opt.recvGate, 0); g > 0 && n > g {
+		return nil, p.overGate(uint64(n), g)
+	}
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		// The whole message is in scratch: its size is known.
@@ -870,6 +876,10 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 			b = b[:len(b)+k]
 		} else if k, err = r.Read(p.scratch); k > 0 {
 			b = append(slices.Grow(b, len(b)), p.scratch[:k]...)
+		}
+		if g := p.gate.limit(p.opt.recvGate, 0); g > 0 && len(b) > g {
+			m.Free()
+			return nil, p.overGate(uint64(len(b)), g)
 		}
 		if err == io.EOF {
 			break
@@ -910,6 +920,16 @@ func (p *wsPipe) ioErr(op string, err error) error {
 	return wrapErr(op, err)
 }
 
+// overGate reports a message that passed the pipe's gate after size
+// bytes (a lower bound of its length).
+func (p *wsPipe) overGate(size uint64, limit int) error {
+	if e := p.opt.events; e != nil {
+		e.OnOversize(p.url, addrString(p.ws.RemoteAddr()), size, limit)
+	}
+	return nanoact.Errorf(nanoact.CodeMsgSize, "transport: recv "+p.url,
+		"message exceeds the %d-byte limit", limit)
+}
+
 // Close closes the connection, which ends a blocked Send or Recv. It is
 // idempotent and safe to call concurrently with Send and Recv; calls after
 // the first return an error with CodeClosed. It does not block.
@@ -922,12 +942,15 @@ func (p *wsPipe) Close() error {
 }
 
 // GetOption reads a pipe property: mangos.OptionLocalAddr and
-// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), OptionNoDelay and
+// OptionRemoteAddr (net.Addr), OptionMaxRecvSize (int), OptionRecvGate
+// (RecvGate), OptionNoDelay and
 // OptionKeepAlive (bool), on wss OptionTLSConnState
 // (tls.ConnectionState). Anything else gives mangos.ErrBadOption. It does
 // not block.
 func (p *wsPipe) GetOption(name string) (any, error) {
 	switch name {
+	case OptionRecvGate:
+		return RecvGate(&p.gate), nil
 	case mangos.OptionLocalAddr:
 		return p.ws.LocalAddr(), nil
 	case mangos.OptionRemoteAddr:
