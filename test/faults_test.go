@@ -928,3 +928,52 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 		}
 	}
 }
+
+// A daemon's handshake and hello replayed on a second connection (a
+// captured hello) is refused: the hello answers the first connection's
+// challenge, not the replay's, so it joins nothing and swallows no task.
+func TestFaultTaskRunnerReplayedHello(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	reg := rpc.NewRegistry()
+	sq := rpc.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	exit := make(chan error, 1)
+	go func() {
+		exit <- rpc.RunDaemon(context.Background(), reg, p.URL(), rpc.WithToken(d.Token()), rpc.DaemonID("honest"))
+	}()
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.Duplicate(-1); n != 1 || err != nil {
+		t.Fatalf("duplicated %d: %v", n, err)
+	}
+	var s rpc.Status
+	eventually(t, "the replay dealt with", func() bool {
+		s, _ = d.Status(ctx)
+		return s.Refused+s.Silent >= 1 || s.Connections >= 2
+	})
+	if s.Connections != 1 {
+		t.Fatalf("a replayed hello joined:\n%s", s)
+	}
+	out, err := sq.Map(ctx, d, []int{1, 2, 3, 4, 5, 6, 7, 8})
+	if err != nil || len(out) != 8 || out[7] != 64 {
+		t.Fatalf("tasks: %v, %v", out, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exit:
+		if err != nil {
+			t.Fatalf("daemon: %v", err)
+		}
+	case <-time.After(opLimit):
+		t.Fatal("the daemon did not exit after the dispatcher closed")
+	}
+}
