@@ -31,7 +31,8 @@ func (o Opt[T]) Name() string { return o.name }
 // listener), its unit, its default, and when a change takes effect.
 var (
 	// RecvSizeMax (socket, dialer, listener; bytes): the largest message a
-	// connection may deliver; 0 = unlimited (default). A larger message
+	// connection may deliver; default 1 GiB as in NNG 2.0 (NNG 1.x: 0),
+	// 0 = unlimited (see WithRecvSizeMax). A larger message
 	// closes its connection, which is logged and counted. Applies to
 	// connections made afterwards.
 	RecvSizeMax = Opt[int]{"recv-size-max"}
