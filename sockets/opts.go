@@ -73,7 +73,10 @@ var (
 	// tcp connections (default true). Applies to connections made later.
 	TCPNoDelay = Opt[bool]{"tcp-nodelay"}
 	// TCPKeepAlive (socket, dialer, listener): TCP keep-alive probes on tcp
-	// connections (default false). Applies to connections made later.
+	// connections (default false), after 15 s of silence and every 15 s;
+	// on ws and wss also a websocket ping every 15 s, closing a connection
+	// whose peer answers nothing for 45 s (SP itself has no keep-alive).
+	// Applies to connections made later.
 	TCPKeepAlive = Opt[bool]{"tcp-keepalive"}
 	// SocketName (socket): a name of at most 63 bytes, for logs; the
 	// default is the socket id.

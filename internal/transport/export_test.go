@@ -39,3 +39,11 @@ func Handshake(c net.Conn, self, peer uint16, timeout time.Duration) error {
 	info := mangos.ProtocolInfo{Self: self, Peer: peer, PeerName: "peer"}
 	return handshake(c, info, time.Now().Add(timeout), timeout, "fuzz")
 }
+
+// Configure applies the tcp options a dialer or listener with keep-alive
+// on and the given period would apply to c.
+func Configure(c net.Conn, period time.Duration) error {
+	o := defaultOptions()
+	o.keepAlive, o.kaPeriod = true, period
+	return configure(c, o)
+}

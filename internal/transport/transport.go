@@ -149,7 +149,10 @@ type Events interface {
 
 // LimitEvents is what an Events hook may also implement to hear of the
 // limits this package enforces against peers; a hook without these
-// methods is not told. The same concurrency contract as Events applies.
+// methods is not told. The same concurrency contract as Events applies;
+// the methods are called on a pipe's receive goroutine, a listener's
+// accept goroutine (OnConnLimit) or a ws pipe's keep-alive timer
+// (OnIdle).
 type LimitEvents interface {
 	// OnRecvBudget reports a message refused because holding it while it
 	// arrives would take the process-wide receive budget (SetRecvBudget)
