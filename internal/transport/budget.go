@@ -15,9 +15,10 @@ import (
 // what it sent until the rest comes. A Go program cannot survive a failed
 // allocation, so no peer may drive it there, whatever the receive limits
 // of its sockets say (0 = unlimited is still allowed). Every tcp, ipc,
-// abstract, tls+tcp, ws and wss pipe charges the budget for the buffer of
-// a message larger than budgetFree while that message arrives, and
-// releases it once the message is whole (or the pipe fails). A message
+// abstract, tls+tcp, ws and wss pipe charges the budget for the buffers of
+// a message longer than its read buffer (32 KiB on tcp, ipc and abstract,
+// 8 KiB on ws) while that message arrives, and releases them once the
+// message is whole (or the pipe fails). A message
 // whose next buffer would take the total past the budget closes its pipe,
 // which is reported to LimitEvents.OnRecvBudget; other pipes carry on.
 //
@@ -26,11 +27,6 @@ import (
 var budget recvBudget
 
 const (
-	// budgetFree is the largest body a pipe reads without charging the
-	// budget: at most one such buffer per pipe, bounded like the pipe's
-	// own 32 KiB read buffer (and by a listener's connection cap).
-	budgetFree = 64 << 10
-
 	// minDefaultBudget is the floor of DefaultRecvBudget.
 	minDefaultBudget = 64 << 20
 
@@ -113,7 +109,9 @@ func RecvBudgetStats() BudgetStats {
 // as debug.SetMemoryLimit reports it, when set), the cgroup memory limit
 // (Linux, v2 or v1) and the machine's physical memory, but at least
 // 64 MiB; 1 GiB when none of these is known. The memory sizes are read
-// once, on first use; GOMEMLIMIT on every call (a few hundred ns).
+// once, on first use; GOMEMLIMIT on every call (a few hundred ns). While
+// no budget is set, the one in force is this function's value when a
+// pipe first needed it (the data path does not read GOMEMLIMIT again).
 func DefaultRecvBudget() int64 {
 	mem := systemMemory()
 	if gl := debug.SetMemoryLimit(-1); gl > 0 && gl < math.MaxInt64 && (mem == 0 || gl < mem) {

@@ -39,15 +39,19 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte{0, 'S', 'P'})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		a, b := net.Pipe()
-		done := make(chan struct{})
+		done, finished := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(done)
 			var ours [8]byte
 			_, _ = io.ReadFull(b, ours[:])
-			_, _ = b.Write(in)
+			_, _ = b.Write(in) // returns when a closes, if in is longer than 8
+			if len(in) >= 8 {
+				<-finished // a closed pipe would fail the handshake's last step
+			}
 			_ = b.Close()
 		}()
 		err := transport.Handshake(a, 0x10, 0x10, 5*time.Second)
+		close(finished)
 		_ = a.Close()
 		<-done
 		good := len(in) >= 8 && bytes.Equal(in[:4], []byte{0, 'S', 'P', 0}) &&

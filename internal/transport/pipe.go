@@ -29,7 +29,7 @@ const (
 	// most twice what the peer actually sent (and never more than the
 	// budget). It is mangos' largest pooled size, so 64 KiB messages cost
 	// no allocation.
-	firstChunk = budgetFree
+	firstChunk = 64 << 10
 
 	// maxBody caps any message, limit or not: a length that is not a
 	// valid slice length is refused as oversize.
@@ -273,31 +273,32 @@ func (p *pipe) recvErr(err error) error {
 }
 
 // readBody reads an sz-byte body into a message from mangos' pool. A body
-// over firstChunk grows as it arrives; see growBody.
+// longer than the read buffer is charged to the receive budget while it
+// arrives, and one over firstChunk grows as it arrives (see grower).
 func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	head := 0
 	if p.split && sz >= 4 {
 		head = 4
 	}
 	sz -= head
+	first := min(sz, firstChunk)
+	var g grower
+	defer g.done()
+	if sz > readBufSize && !g.take(first) {
+		return nil, p.budgetErr(uint64(sz + head))
+	}
+	m := msgpool.New(first)
+	if err := p.readHead(m, head); err != nil {
+		return nil, err
+	}
 	if sz <= firstChunk {
-		m := msgpool.New(sz)
 		m.Body = m.Body[:sz]
-		if err := p.readHead(m, head); err != nil {
-			return nil, err
-		}
 		if _, err := io.ReadFull(p.br, m.Body); err != nil {
 			m.Free()
 			return nil, err
 		}
 		return m, nil
 	}
-	m := msgpool.New(firstChunk)
-	if err := p.readHead(m, head); err != nil {
-		return nil, err
-	}
-	var g grower
-	defer g.done()
 	b := m.Body[:0]
 	for len(b) < sz {
 		if len(b) == cap(b) {
@@ -318,10 +319,22 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	return m, nil
 }
 
-// grower grows the buffer of a message that is still arriving, charging
-// each new buffer to the receive budget and releasing the old one. The
-// zero value is ready; done releases what it holds.
-type grower struct{ held int64 }
+// grower charges the receive budget for the buffers of a message that is
+// still arriving: the first one (take), which its pooled message keeps
+// until freed, and then each larger one it grows into (grow), releasing
+// the one before unless it is the first. The zero value is ready; done
+// releases all it holds.
+type grower struct{ first, grown int64 }
+
+// take charges the first buffer, n bytes; false if the budget refuses.
+func (g *grower) take(n int) bool {
+	if !budget.reserve(int64(n)) {
+		budget.refused.Add(1)
+		return false
+	}
+	g.first = int64(n)
+	return true
+}
 
 // grow returns b with room for more bytes (twice its capacity, at most
 // want, at least firstChunk), its contents copied, or false when the
@@ -334,18 +347,16 @@ func (g *grower) grow(b []byte, want int) ([]byte, bool) {
 	}
 	nb := make([]byte, len(b), n)
 	copy(nb, b)
-	if g.held > 0 {
-		budget.release(g.held) // the old buffer, if it was ours
-	}
-	g.held = int64(n)
+	budget.release(g.grown) // the buffer before, unless it was the first
+	g.grown = int64(n)
 	return nb, true
 }
 
 // done releases the budget held: the message is whole (it now counts as a
 // received message, bounded by the socket's queues) or abandoned.
 func (g *grower) done() {
-	budget.release(g.held)
-	g.held = 0
+	budget.release(g.first + g.grown)
+	g.first, g.grown = 0, 0
 }
 
 // budgetErr reports a message refused by the receive budget and returns

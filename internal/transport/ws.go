@@ -971,11 +971,14 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	// any size above 8 KiB), doubled as needed. A full buffer is probed
 	// through scratch before it grows, so that a message filling it
 	// exactly costs no allocation.
-	// Growth beyond it is charged to the receive budget.
-	m := msgpool.New(64 << 10)
-	b := append(m.Body[:0], p.scratch...)
+	// It and its growth are charged to the receive budget.
 	var g grower
 	defer g.done()
+	if !g.take(64 << 10) {
+		return nil, p.budgetErr(64 << 10)
+	}
+	m := msgpool.New(64 << 10)
+	b := append(m.Body[:0], p.scratch...)
 	for {
 		var k int
 		if len(b) < cap(b) {
