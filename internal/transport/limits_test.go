@@ -451,3 +451,29 @@ func TestRecvBudgetSettings(t *testing.T) {
 		t.Fatalf("limit %d after reset, want the default %d", got, transport.DefaultRecvBudget())
 	}
 }
+
+// TestMaxConnsWSUpgrade caps a ws listener at two connections: while two
+// silent connections sit in their upgrade, a third is closed at accept,
+// long before the handshake time-out.
+func TestMaxConnsWSUpgrade(t *testing.T) {
+	rec := newRecorder()
+	srv := newSock(t)
+	l, _ := listen(t, srv, "ws://127.0.0.1:0/crowd", map[string]any{
+		transport.OptionEvents:           rec,
+		transport.OptionMaxConns:         2,
+		transport.OptionHandshakeTimeout: time.Minute,
+	})
+	for range 2 {
+		rawDial(t, l) // silent: stays in its upgrade
+	}
+	start := time.Now()
+	c := rawDial(t, l)
+	if _, err := readUntilClosed(t, c, 10*time.Second); err != io.EOF && !errors.Is(err, syscallECONNRESET) {
+		t.Fatalf("third connection read %v, want it closed at accept", err)
+	}
+	e := wait(t, rec.connLimit, "OnConnLimit event")
+	if e.url != l.Address() || e.err.Error() != "limit 2" {
+		t.Errorf("event %+v", e)
+	}
+	t.Logf("third silent ws connection closed after %v", time.Since(start))
+}

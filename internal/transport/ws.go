@@ -210,12 +210,25 @@ func (h *wsHost) remove(l *wsListener) {
 }
 
 // startConn starts the goroutine that upgrades c, or closes c if the host
-// is closed.
+// is closed or holds as many connections in their upgrade as its
+// listeners' caps allow (see connCapLocked).
 func (h *wsHost) startConn(c net.Conn) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		_ = c.Close()
+		return
+	}
+	if lim := h.connCapLocked(); lim > 0 && len(h.pending) >= lim {
+		ls := slices.Collect(maps.Values(h.paths))
+		h.mu.Unlock()
+		_ = c.Close()
+		remote := addrString(c.RemoteAddr())
+		for _, l := range ls { // not under h.mu: hooks may take their own locks
+			if e, ok := l.options().events.(LimitEvents); ok && !l.isClosed() {
+				e.OnConnLimit(l.Address(), remote, l.slots.max())
+			}
+		}
 		return
 	}
 	h.pending[c] = nil
@@ -230,6 +243,22 @@ func (h *wsHost) startConn(c net.Conn) {
 	}
 	start := time.Now()
 	h.wg.Go(func() { h.serveConn(c, start, timeout) })
+	h.mu.Unlock()
+}
+
+// connCapLocked is the most connections the host lets into their upgrade
+// at once: the sum of its listeners' OptionMaxConns, or 0 (no cap) if one
+// of them has none.
+func (h *wsHost) connCapLocked() int {
+	sum := 0
+	for _, l := range h.paths {
+		n := l.slots.max()
+		if n == 0 {
+			return 0
+		}
+		sum += n
+	}
+	return sum
 }
 
 // serveConn runs a connection's TLS handshake (wss), reads its request
@@ -580,8 +609,10 @@ func (l *wsListener) Address() string {
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
 // OptionEvents, OptionSplitWord, OptionIdleTimeout, OptionMaxConns (the
-// cap is checked when a request names this listener's path: until then a
-// connection is bounded by the handshake time-out), mangos.OptionNoDelay,
+// cap is checked when a request names this listener's path, answering
+// 503 over it; before that, the port refuses connections at accept while
+// as many as all its listeners' caps together are in their upgrade),
+// mangos.OptionNoDelay,
 // mangos.OptionKeepAlive, mangos.OptionKeepAliveTime and, on wss,
 // mangos.OptionTLSConfig (a *tls.Config with a certificate, read by
 // Listen: the config of a bound port does not change). Other changes
