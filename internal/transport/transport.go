@@ -86,7 +86,11 @@ const (
 	// OptionMaxConns caps the connections a listener holds at once,
 	// those in their handshake included: a connection accepted over the
 	// cap is closed at once, before any handshake, and reported to
-	// LimitEvents.OnConnLimit. The value is an int >= 0 on tcp, ipc,
+	// LimitEvents.OnConnLimit. On ws and wss, where listeners share a
+	// port, a connection is counted against its listener once its request
+	// names the path (over the cap it gets HTTP 503), and before that the
+	// port closes connections at accept while as many as all its
+	// listeners' caps together are in their upgrade. The value is an int >= 0 on tcp, ipc,
 	// abstract, tls+tcp, ws and wss listeners; 0 (the default) means no
 	// cap, as in NNG. A change applies to the next accept; connections
 	// already held stay.
