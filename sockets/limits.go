@@ -51,9 +51,10 @@ func WithIdleTimeout(d time.Duration) Option {
 
 // WithMaxConns caps the connections each listener of the socket holds at
 // once, those still in their handshake included: one accepted over the
-// cap is closed at once (on ws and wss see transport's OptionMaxConns:
-// HTTP 503 once its request names the listener), logged at Warn and
-// counted in the "reject"
+// cap is closed at once (a ws or wss connection counts once its request
+// names the listener, and gets HTTP 503 over the cap; until then a port
+// lets at most the sum of its listeners' caps into their upgrade), logged
+// at Warn and counted in the "reject"
 // statistics. Default 0: no cap, as in NNG. It applies to every transport
 // but inproc, to listeners created afterwards. Negative n is taken as 0.
 func WithMaxConns(n int) Option {
