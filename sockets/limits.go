@@ -54,9 +54,9 @@ func WithIdleTimeout(d time.Duration) Option {
 // cap is closed at once (a ws or wss connection counts once its request
 // names the listener, and gets HTTP 503 over the cap; until then a port
 // lets at most the sum of its listeners' caps into their upgrade), logged
-// at Warn and counted in the "reject"
-// statistics. Default 0: no cap, as in NNG. It applies to every transport
-// but inproc, to listeners created afterwards. Negative n is taken as 0.
+// at Warn and counted in the "reject" statistics. Default 0: no cap, as in
+// NNG. It applies to every transport but inproc, to listeners created
+// afterwards. Negative n is taken as 0.
 func WithMaxConns(n int) Option {
 	return optionFunc(func(c *config) { c.maxConns = max(n, 0) })
 }
