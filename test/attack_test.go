@@ -119,7 +119,7 @@ func startHonest(t *testing.T, tg target) *honest {
 				return
 			default:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			want := fmt.Sprint("req ", i)
 			err := req.Send(ctx, []byte(want), sockets.Raw)
 			var got []byte

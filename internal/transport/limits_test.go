@@ -389,7 +389,7 @@ func TestIdleTimeoutOptions(t *testing.T) {
 // that never answers (it never reads) is closed after three periods and
 // reported, while a nanoact peer, which answers, stays.
 func TestWSKeepAlive(t *testing.T) {
-	const period = 50 * time.Millisecond
+	const period = 100 * time.Millisecond
 	rec := newRecorder()
 	srv, err := pull.NewSocket()
 	must(t, err)
