@@ -77,8 +77,10 @@
 // protocols run the readers), a 32 KiB receive buffer, and sends each
 // message with one writev(2). The transport allocates nothing per message
 // beyond the message itself, which comes from mangos' pool up to 64 KiB;
-// a longer body starts at 64 KiB and doubles as it arrives (one copy per
-// doubling), charged to the receive budget (an atomic add per growth).
+// a body longer than 32 KiB is allocated only once its first byte
+// arrives, and one longer than 64 KiB starts at 64 KiB and doubles as it
+// arrives (one copy per doubling), charged to the receive budget (an
+// atomic add per buffer).
 // A tls+tcp pipe adds crypto/tls's buffers and up to 16 KiB to gather a
 // message into one TLS record. A ws or wss pipe has gorilla/websocket's
 // 4 KiB read and write buffers and an 8 KiB scratch buffer: a message

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -209,7 +210,7 @@ func TestLengthLieCostsWhatWasSent(t *testing.T) {
 	t.Cleanup(func() { _ = ps.Close() })
 	must(t, ps.SetOption(mangos.OptionMaxRecvSize, 0))
 	l, _ := listen(t, ps, "tcp://127.0.0.1:0", nil)
-	base := transport.RecvBudgetStats().Held
+	base := waitHeld(t, func(h int64) bool { return h == 0 }) // pipes of earlier tests wind down
 	runtime.GC()
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -476,4 +477,38 @@ func TestMaxConnsWSUpgrade(t *testing.T) {
 		t.Errorf("event %+v", e)
 	}
 	t.Logf("third silent ws connection closed after %v", time.Since(start))
+}
+
+// TestSilentClaimCostsNothing announces a 1 MiB message and sends none of
+// it: the pipe allocates and charges nothing for the body until a byte
+// arrives, then its first 64 KiB (2,000 such peers used to pin 2 GiB).
+func TestSilentClaimCostsNothing(t *testing.T) {
+	withBudget(t, 1<<30)
+	waitHeld(t, func(h int64) bool { return h == 0 }) // pipes of earlier tests wind down
+	synctest.Test(t, func(t *testing.T) {
+		base := transport.RecvBudgetStats().Held
+		a, b := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = transport.RecvFrames(a, false, mangos.ProtoPair, 0, false)
+		}()
+		_, err := b.Write(frameHead("tcp", 1<<20))
+		must(t, err)
+		synctest.Wait() // the reader is blocked, waiting for the body
+		if held := transport.RecvBudgetStats().Held - base; held != 0 {
+			t.Errorf("a silent claim holds %d bytes", held)
+		}
+		_, err = b.Write([]byte{1})
+		must(t, err)
+		synctest.Wait()
+		if held := transport.RecvBudgetStats().Held - base; held != 64<<10 {
+			t.Errorf("one byte of a claim holds %d bytes, want 64 KiB", held)
+		}
+		_ = b.Close()
+		<-done
+		if held := transport.RecvBudgetStats().Held - base; held != 0 {
+			t.Errorf("%d bytes still held after the pipe failed", held)
+		}
+	})
 }

@@ -284,8 +284,16 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	first := min(sz, firstChunk)
 	var g grower
 	defer g.done()
-	if sz > readBufSize && !g.take(first) {
-		return nil, p.budgetErr(uint64(sz + head))
+	if sz > readBufSize {
+		// Nothing is allocated for a body until some of it arrives (a
+		// peer that announces a length and goes silent costs nothing
+		// more), and then it is charged to the budget.
+		if _, err := p.br.Peek(1); err != nil {
+			return nil, err
+		}
+		if !g.take(first) {
+			return nil, p.budgetErr(uint64(sz + head))
+		}
 	}
 	m := msgpool.New(first)
 	if err := p.readHead(m, head); err != nil {
