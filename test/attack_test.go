@@ -390,12 +390,15 @@ func TestAttackSlowLoris(t *testing.T) {
 }
 
 // TestAttackIdleCrowd opens 200 connections that complete the SP
-// handshake, claim a 1 MiB message and go silent, against a listener
-// capped at 50 connections with a 500 ms idle time-out: the ones over the
-// cap are closed at accept, the others when idle, the heap stays small,
-// and the honest peer (connected first) is served throughout.
+// handshake and claim a 1 MiB message, against a listener capped at 50
+// connections with a 2 s idle time-out. While they open, the ones held
+// dribble a byte of their message every 100 ms (so that no slot frees up
+// and the cap alone decides): those over the cap are closed at accept.
+// Then they all go silent and the idle time-out closes them. The heap
+// stays small, and the honest peer (connected first) is served
+// throughout.
 func TestAttackIdleCrowd(t *testing.T) {
-	const conns, maxConns, idle = 200, 50, 500 * time.Millisecond
+	const conns, maxConns, idle = 200, 50, 2 * time.Second
 	for _, scheme := range []string{"tcp", "ws"} {
 		t.Run(scheme, func(t *testing.T) {
 			tg := listenTarget(t, scheme, sockets.WithMaxConns(maxConns), sockets.WithIdleTimeout(idle))
@@ -403,6 +406,8 @@ func TestAttackIdleCrowd(t *testing.T) {
 			hp := newHeapPeak()
 			var refused, held int
 			var cs []net.Conn
+			quiet := make(chan struct{})
+			var dribblers sync.WaitGroup
 			for range conns {
 				c, err := net.DialTimeout("tcp", tg.addr, opLimit)
 				if err != nil {
@@ -416,8 +421,25 @@ func TestAttackIdleCrowd(t *testing.T) {
 				}
 				held++
 				cs = append(cs, c)
+				dribblers.Go(func() {
+					tick := time.NewTicker(100 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						select {
+						case <-quiet:
+							return
+						case <-tick.C:
+							_ = c.SetWriteDeadline(time.Now().Add(opLimit))
+							if _, err := c.Write([]byte{0}); err != nil {
+								return
+							}
+						}
+					}
+				})
 			}
 			hp.sample()
+			close(quiet)
+			dribblers.Wait()
 			start := time.Now()
 			for _, c := range cs {
 				_ = c.SetReadDeadline(time.Now().Add(opLimit))
@@ -427,10 +449,10 @@ func TestAttackIdleCrowd(t *testing.T) {
 			if held > maxConns {
 				t.Errorf("%d connections held, cap %d", held, maxConns)
 			}
-			if closedAfter > 5*time.Second {
+			if closedAfter > idle+5*time.Second {
 				t.Errorf("idle connections lived %v with a %v idle time-out", closedAfter, idle)
 			}
-			t.Logf("%d silent connections claiming 1 MiB, cap %d, idle %v: %d refused at accept, %d held and closed within %v; heap peak +%d MiB; %s",
+			t.Logf("%d connections claiming 1 MiB, cap %d, idle %v: %d refused at accept, %d held, then silent and closed within %v; heap peak +%d MiB; %s",
 				conns, maxConns, idle, refused, held, closedAfter.Round(time.Millisecond), hp.grew()>>20, h.report(t))
 			if hp.grew() > 64<<20 {
 				t.Errorf("heap grew %d MiB", hp.grew()>>20)
