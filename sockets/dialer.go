@@ -84,7 +84,7 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 	}
 	opts := map[string]any{
 		transport.OptionHandshakeTimeout: s.cfg.handshakeTimeout,
-		transport.OptionEvents:           transportEvents{s},
+		transport.OptionEvents:           newTransportEvents(s),
 		transport.OptionSplitWord:        true,
 	}
 	if s.cfg.recvGate > 0 {
@@ -95,6 +95,9 @@ func (s *Socket) transportOptions(murl string) map[string]any {
 	default:
 		opts[mangos.OptionNoDelay] = s.cfg.noDelay
 		opts[mangos.OptionKeepAlive] = s.cfg.keepAlive
+	}
+	if user != "inproc" {
+		opts[transport.OptionIdleTimeout] = s.cfg.idleTimeout // limits.go
 	}
 	return opts
 }
@@ -118,6 +121,9 @@ func (s *Socket) prepareEndpoint(op, url string, ec endpointConfig, dialer bool)
 	}
 	if dialer && strings.HasPrefix(murl, "nanoact.") {
 		mopts[transport.OptionContext] = s.life
+	}
+	if !dialer && s.cfg.maxConns > 0 && strings.HasPrefix(murl, "nanoact.") && !strings.HasPrefix(murl, "nanoact.inproc:") {
+		mopts[transport.OptionMaxConns] = s.cfg.maxConns // limits.go
 	}
 	return murl, mopts, nil
 }
@@ -222,11 +228,18 @@ func (d *Dialer) String() string {
 	return fmt.Sprintf("< nanoDialer >\n - id: %d\n - socket: %d\n - state: %s\n - url: %s\n", d.id, d.s.id, d.State(), d.url)
 }
 
-// transportEvents receives faults from nanoact's transports.
-type transportEvents struct{ s *Socket }
+// transportEvents receives faults from nanoact's transports. Every fault
+// is counted; log lines go through rate (see limits.go).
+type transportEvents struct {
+	s    *Socket
+	rate *transport.LogRate
+}
 
 func (e transportEvents) OnOversize(url, remote string, size uint64, limit int) {
 	e.s.oversize.Add(1)
+	if !e.allow() {
+		return
+	}
 	e.s.log.Warn("message over recv-size-max: connection closed",
 		zap.String("url", url), zap.String("remote", remote), zap.Uint64("size", size), zap.Int("limit", limit))
 }
@@ -234,6 +247,9 @@ func (e transportEvents) OnOversize(url, remote string, size uint64, limit int) 
 func (e transportEvents) OnHandshakeFail(url, remote string, err error) {
 	e.s.rejects.Add(1)
 	e.s.endpointByURL(url, func(ep *endpoint) { ep.stats.reject.Add(1) })
+	if !e.allow() {
+		return
+	}
 	e.s.log.Warn("connection rejected in SP handshake",
 		zap.String("url", url), zap.String("remote", remote), zap.Error(err))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nanoact/nanoact/actor"
 	"github.com/nanoact/nanoact/internal/codec"
+	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // Option configures a Socket in New.
@@ -26,6 +27,8 @@ type config struct {
 	recvMax          int
 	noDelay          bool
 	keepAlive        bool
+	idleTimeout      time.Duration // limits.go
+	maxConns         int
 
 	// tlsClient and tlsServer are set by the TLS option (tls.go).
 	tlsClient, tlsServer *TLSConfig
@@ -47,6 +50,7 @@ func defaultConfig() config {
 		sendMode:         Serial,
 		reconnMin:        time.Second,
 		handshakeTimeout: 10 * time.Second,
+		recvMax:          transport.DefaultRecvSizeMax,
 		noDelay:          true,
 	}
 }
@@ -119,9 +123,11 @@ func WithHandshakeTimeout(d time.Duration) Option {
 }
 
 // WithRecvSizeMax limits the size of an incoming message in bytes (NNG's
-// recv-size-max; default 0 = unlimited, as NNG). A larger message closes
-// the connection it came on — only that one — and is logged at Warn and
-// counted; a dialer then reconnects.
+// recv-size-max). The default is 1 GiB, as in NNG 2.0; NNG 1.x and
+// nanonext default to 0, unlimited, which n = 0 still selects (the
+// process-wide receive budget, SetRecvBudget, then bounds memory). A
+// larger message closes the connection it came on — only that one — and
+// is logged at Warn and counted; a dialer then reconnects.
 func WithRecvSizeMax(n int) Option {
 	return optionFunc(func(c *config) { c.recvMax = n })
 }

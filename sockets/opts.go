@@ -31,7 +31,8 @@ func (o Opt[T]) Name() string { return o.name }
 // listener), its unit, its default, and when a change takes effect.
 var (
 	// RecvSizeMax (socket, dialer, listener; bytes): the largest message a
-	// connection may deliver; 0 = unlimited (default). A larger message
+	// connection may deliver; default 1 GiB as in NNG 2.0 (NNG 1.x: 0),
+	// 0 = unlimited (see WithRecvSizeMax). A larger message
 	// closes its connection, which is logged and counted. Applies to
 	// connections made afterwards.
 	RecvSizeMax = Opt[int]{"recv-size-max"}
@@ -72,7 +73,10 @@ var (
 	// tcp connections (default true). Applies to connections made later.
 	TCPNoDelay = Opt[bool]{"tcp-nodelay"}
 	// TCPKeepAlive (socket, dialer, listener): TCP keep-alive probes on tcp
-	// connections (default false). Applies to connections made later.
+	// connections (default false), after 15 s of silence and every 15 s;
+	// on ws and wss also a websocket ping every 15 s, closing a connection
+	// whose peer answers nothing for 45 s (SP itself has no keep-alive).
+	// Applies to connections made later.
 	TCPKeepAlive = Opt[bool]{"tcp-keepalive"}
 	// SocketName (socket): a name of at most 63 bytes, for logs; the
 	// default is the socket id.

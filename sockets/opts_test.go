@@ -21,8 +21,8 @@ func TestOptionsGetSet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Defaults, as NNG's.
-	if v, _ := sockets.Get(s, sockets.RecvSizeMax); v != 0 {
+	// Defaults, as NNG's (recv-size-max as NNG 2.0's).
+	if v, _ := sockets.Get(s, sockets.RecvSizeMax); v != 1<<30 {
 		t.Fatalf("recv-size-max default %d", v)
 	}
 	if v, _ := sockets.Get(s, sockets.RecvTimeout); v >= 0 {

@@ -169,8 +169,9 @@ func (d *dialer) Dial() (mangos.TranPipe, error) {
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
-// OptionEvents, OptionSplitWord, OptionContext, on tcp, tls+tcp, ws and wss
-// mangos.OptionNoDelay and mangos.OptionKeepAlive, and on tls+tcp and wss
+// OptionEvents, OptionSplitWord, OptionContext, except on inproc
+// OptionIdleTimeout, on tcp, tls+tcp, ws and wss mangos.OptionNoDelay,
+// mangos.OptionKeepAlive and mangos.OptionKeepAliveTime, and on tls+tcp and wss
 // mangos.OptionTLSConfig (a *tls.Config, which the dialer does not
 // modify; without a ServerName the URL's host is verified). A change
 // applies to later dials. It does not block.

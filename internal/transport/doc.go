@@ -26,9 +26,21 @@
 //     hook instead of vanishing, and nothing is ever written to a log:
 //     the ws listeners answer HTTP themselves instead of running a
 //     net/http Server, whose error log would print failed TLS handshakes;
-//   - the receive limit defaults to none, as in NNG (mangos' core still
-//     passes its socket's limit down, and that value is honoured; on ws
-//     and wss it is the websocket read limit);
+//   - the receive limit defaults to 1 GiB, as in NNG 2.0 (NNG 1.x has
+//     none; 0 still means none), and mangos' core passes its socket's
+//     limit down, which is honoured; on ws and wss it is the websocket
+//     read limit;
+//   - a process-wide receive budget (SetRecvBudget) bounds the bytes held
+//     in messages still arriving, and a body grows only as its bytes
+//     arrive, so a peer that announces a huge length costs what it sent
+//     and can never drive the process out of memory: a message over the
+//     budget closes its pipe (LimitEvents.OnRecvBudget);
+//   - optional limits against peers that hold resources: an idle
+//     time-out (OptionIdleTimeout), a per-listener connection cap
+//     (OptionMaxConns), and with mangos.OptionKeepAlive TCP keep-alive
+//     probes plus, on ws and wss, websocket pings (SP has no keep-alive
+//     frame of its own, so none is invented); LogRate bounds the log
+//     lines a hook writes about rejected peers;
 //   - URLs are checked as NNG checks them and failures are *nanoact.Error
 //     values with NNG's codes (Rewrite); TLS failures are CodePeerAuth
 //     when a certificate does not verify and CodeCrypto otherwise;
@@ -68,7 +80,11 @@
 // A tcp, ipc or abstract pipe has no goroutine of its own (mangos'
 // protocols run the readers), a 32 KiB receive buffer, and sends each
 // message with one writev(2). The transport allocates nothing per message
-// beyond the message itself, which comes from mangos' pool below 64 KiB.
+// beyond the message itself, which comes from mangos' pool up to 64 KiB;
+// a body longer than 32 KiB is allocated only once its first byte
+// arrives, and one longer than 64 KiB starts at 64 KiB and doubles as it
+// arrives (one copy per doubling), charged to the receive budget (an
+// atomic add per buffer).
 // A tls+tcp pipe adds crypto/tls's buffers and up to 16 KiB to gather a
 // message into one TLS record. A ws or wss pipe has gorilla/websocket's
 // 4 KiB read and write buffers and an 8 KiB scratch buffer: a message

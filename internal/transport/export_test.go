@@ -1,4 +1,49 @@
 package transport
 
+import (
+	"net"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+)
+
 // CodeOf exposes the error classification to the black-box tests.
 var CodeOf = codeOf
+
+// RecvFrames reads frames from c as a tcp (or, with ipc, an ipc) pipe of
+// protocol self with the given receive limit and word split until Recv
+// fails, and returns each message as Header+Body and the error that
+// ended it. The fuzz tests drive the decoder with it.
+func RecvFrames(c net.Conn, ipc bool, self uint16, limit int, split bool) ([][]byte, error) {
+	k := kindTCP
+	if ipc {
+		k = kindIPC
+	}
+	o := defaultOptions()
+	o.maxRecv, o.split = limit, split
+	p := newPipe(c, k, o, "fuzz://", mangos.ProtocolInfo{Self: self})
+	var out [][]byte
+	for {
+		m, err := p.Recv()
+		if err != nil {
+			_ = p.Close()
+			return out, err
+		}
+		out = append(out, append(append([]byte{}, m.Header...), m.Body...))
+		m.Free()
+	}
+}
+
+// Handshake runs the SP handshake on c as protocol self expecting peer.
+func Handshake(c net.Conn, self, peer uint16, timeout time.Duration) error {
+	info := mangos.ProtocolInfo{Self: self, Peer: peer, PeerName: "peer"}
+	return handshake(c, info, time.Now().Add(timeout), timeout, "fuzz")
+}
+
+// Configure applies the tcp options a dialer or listener with keep-alive
+// on and the given period would apply to c.
+func Configure(c net.Conn, period time.Duration) error {
+	o := defaultOptions()
+	o.keepAlive, o.kaPeriod = true, period
+	return configure(c, o)
+}

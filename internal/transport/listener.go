@@ -41,6 +41,7 @@ type listener struct {
 	port    int
 	pending map[net.Conn]struct{} // connections in handshake
 	closed  bool
+	slots   connSlots // OptionMaxConns
 }
 
 func newListener(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*listener, error) {
@@ -218,17 +219,25 @@ func acceptLoop(nl net.Listener, closeq <-chan struct{}, start func(net.Conn)) {
 }
 
 // startConn starts a handshake goroutine for c, or closes c if the
-// listener is closed.
+// listener is closed or holds its OptionMaxConns connections already.
 func (l *listener) startConn(c net.Conn) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		_ = c.Close()
+		return
+	}
+	if !l.slots.take() {
+		o, address := l.opt, l.address
+		l.mu.Unlock()
+		_ = c.Close()
+		l.slots.refuse(o, address, c)
 		return
 	}
 	l.pending[c] = struct{}{}
 	o := l.opt
 	l.wg.Go(func() { l.serveConn(c, o) })
+	l.mu.Unlock()
 }
 
 // serveConn handshakes c (TLS first on tls+tcp, the time-out covering
@@ -254,12 +263,15 @@ func (l *listener) serveConn(c net.Conn, o options) {
 	l.mu.Unlock()
 	if err != nil || closed {
 		_ = c.Close()
+		l.slots.give()
 		if err != nil && !closed && o.events != nil {
 			o.events.OnHandshakeFail(l.address, addrString(c.RemoteAddr()), wrapErr(op, err))
 		}
 		return
 	}
-	handoff(l.ready, l.closeq, newPipe(sc, l.t.kind, o, l.address, l.proto))
+	p := newPipe(sc, l.t.kind, o, l.address, l.proto)
+	p.onClose = l.slots.give
+	handoff(l.ready, l.closeq, p)
 }
 
 // handoff gives p to the listener's Accept, or closes it if the listener
@@ -338,14 +350,18 @@ func (l *listener) Address() string {
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
-// OptionEvents, on tcp and tls+tcp mangos.OptionNoDelay and
-// mangos.OptionKeepAlive, on tls+tcp mangos.OptionTLSConfig (a
+// OptionEvents, OptionSplitWord, OptionIdleTimeout, OptionMaxConns, on
+// tcp and tls+tcp mangos.OptionNoDelay, mangos.OptionKeepAlive and
+// mangos.OptionKeepAliveTime, on tls+tcp mangos.OptionTLSConfig (a
 // *tls.Config with a certificate, which the listener does not modify),
 // and on ipc OptionIPCPermissions (before Listen only; after it CodeBusy,
 // as NNG). Changes apply to connections accepted later.
 func (l *listener) SetOption(name string, v any) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if name == OptionMaxConns {
+		return l.slots.set(v)
+	}
 	if name == OptionIPCPermissions && l.t.kind == kindIPC {
 		n, ok := v.(int)
 		if !ok || n < 0 || n > int(os.ModePerm) {
@@ -370,6 +386,8 @@ func (l *listener) GetOption(name string) (any, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
+	case name == OptionMaxConns:
+		return l.slots.max(), nil
 	case name == OptionIPCPermissions && l.t.kind == kindIPC:
 		return max(l.perms, 0), nil // 0: not set, as in NNG
 	case name == OptionTCPBoundPort && l.t.kind == kindTCP:

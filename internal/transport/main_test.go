@@ -112,8 +112,11 @@ func wantCode(t testing.TB, err error, want *nanoact.Error) {
 // recorder is an Events hook that records into buffered channels and
 // never blocks the transport.
 type recorder struct {
-	oversize chan oversizeEvent
-	hsFail   chan hsFailEvent
+	oversize  chan oversizeEvent
+	hsFail    chan hsFailEvent
+	budget    chan oversizeEvent // limit: the budget
+	connLimit chan hsFailEvent
+	idle      chan hsFailEvent
 }
 
 type oversizeEvent struct {
@@ -128,7 +131,49 @@ type hsFailEvent struct {
 }
 
 func newRecorder() *recorder {
-	return &recorder{oversize: make(chan oversizeEvent, 64), hsFail: make(chan hsFailEvent, 64)}
+	return &recorder{
+		oversize:  make(chan oversizeEvent, 64),
+		hsFail:    make(chan hsFailEvent, 64),
+		budget:    make(chan oversizeEvent, 64),
+		connLimit: make(chan hsFailEvent, 64),
+		idle:      make(chan hsFailEvent, 64),
+	}
+}
+
+func (r *recorder) OnRecvBudget(url, remote string, size uint64, budget int64) {
+	select {
+	case r.budget <- oversizeEvent{url, remote, size, int(budget)}:
+	default:
+	}
+}
+
+func (r *recorder) OnConnLimit(url, remote string, limit int) {
+	select {
+	case r.connLimit <- hsFailEvent{url, remote, fmt.Errorf("limit %d", limit)}:
+	default:
+	}
+}
+
+func (r *recorder) OnIdle(url, remote string, idle time.Duration) {
+	select {
+	case r.idle <- hsFailEvent{url, remote, fmt.Errorf("idle %v", idle)}:
+	default:
+	}
+}
+
+// wait returns the next value on ch, failing t after 10 s.
+func wait[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	tm := time.NewTimer(10 * time.Second)
+	defer tm.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-tm.C:
+		t.Fatalf("no %s", what)
+	}
+	var zero T
+	return zero
 }
 
 func (r *recorder) OnOversize(url, remote string, size uint64, limit int) {

@@ -15,6 +15,8 @@ type options struct {
 	maxRecv   int           // mangos.OptionMaxRecvSize; 0 = unlimited
 	noDelay   bool          // tcp, tls+tcp, ws and wss
 	keepAlive bool          // tcp, tls+tcp, ws and wss
+	kaPeriod  time.Duration // mangos.OptionKeepAliveTime
+	idle      time.Duration // OptionIdleTimeout; 0 = none
 	hsTimeout time.Duration // OptionHandshakeTimeout
 	events    Events        // OptionEvents; may be nil
 	tls       *tls.Config   // mangos.OptionTLSConfig; tls+tcp and wss only
@@ -22,10 +24,15 @@ type options struct {
 	recvGate  int           // OptionRecvGate; 0 = none
 }
 
-// defaultOptions are NNG's defaults: no receive limit, TCP_NODELAY on,
-// SO_KEEPALIVE off, 10 s to handshake.
+// defaultOptions are NNG 2.0's receive limit and NNG's other defaults:
+// TCP_NODELAY on, SO_KEEPALIVE off, 10 s to handshake, no idle time-out.
 func defaultOptions() options {
-	return options{noDelay: true, hsTimeout: DefaultHandshakeTimeout}
+	return options{
+		maxRecv:   DefaultRecvSizeMax,
+		noDelay:   true,
+		kaPeriod:  DefaultKeepAliveTime,
+		hsTimeout: DefaultHandshakeTimeout,
+	}
 }
 
 // set applies one of the options shared by dialers and listeners. handled
@@ -59,6 +66,16 @@ func (o *options) set(t *tran, name string, v any) (handled bool, err error) {
 			return true, mangos.ErrBadValue
 		}
 		o.split = b
+		return true, nil
+	case OptionIdleTimeout:
+		if t.kind == kindInproc {
+			return false, nil
+		}
+		d, ok := v.(time.Duration)
+		if !ok || d < 0 {
+			return true, mangos.ErrBadValue
+		}
+		o.idle = d
 		return true, nil
 	case OptionEvents:
 		if v == nil {
@@ -98,6 +115,13 @@ func (o *options) set(t *tran, name string, v any) (handled bool, err error) {
 		}
 		o.keepAlive = b
 		return true, nil
+	case mangos.OptionKeepAliveTime:
+		d, ok := v.(time.Duration)
+		if !ok || d <= 0 {
+			return true, mangos.ErrBadValue
+		}
+		o.kaPeriod = d
+		return true, nil
 	}
 	return false, nil
 }
@@ -115,6 +139,10 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 		return o.events, true
 	case OptionSplitWord:
 		return o.split, true
+	case OptionIdleTimeout:
+		if t.kind != kindInproc {
+			return o.idle, true
+		}
 	}
 	if t.tls && name == mangos.OptionTLSConfig {
 		return o.tls, true
@@ -125,6 +153,8 @@ func (o *options) get(t *tran, name string) (v any, handled bool) {
 			return o.noDelay, true
 		case mangos.OptionKeepAlive:
 			return o.keepAlive, true
+		case mangos.OptionKeepAliveTime:
+			return o.kaPeriod, true
 		}
 	}
 	return nil, false

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,10 +23,13 @@ const (
 	// into the message.
 	readBufSize = 32 << 10
 
-	// eagerAlloc is the largest body allocated in one piece from its
-	// announced size. A longer one grows as its bytes arrive, so a forged
-	// length commits at most twice the memory the peer actually sent.
-	eagerAlloc = 1 << 20
+	// firstChunk is the most a body is given before its bytes arrive: a
+	// longer one starts with this much and doubles as it fills, each
+	// growth charged to the receive budget, so a forged length commits at
+	// most twice what the peer actually sent (and never more than the
+	// budget). It is mangos' largest pooled size, so 64 KiB messages cost
+	// no allocation.
+	firstChunk = 64 << 10
 
 	// maxBody caps any message, limit or not: a length that is not a
 	// valid slice length is refused as oversize.
@@ -109,6 +111,24 @@ type pipe struct {
 	br     *bufio.Reader
 	rhdr   [9]byte
 	split  bool // received messages start with a word: see splitsWord
+
+	onClose func() // set by a listener: gives back its connection slot
+}
+
+// idleReader reads from a connection with a fresh read deadline before
+// every read, so that a pipe that receives nothing for d times out
+// (OptionIdleTimeout). Setting a deadline is a runtime timer update, no
+// system call.
+type idleReader struct {
+	c net.Conn
+	d time.Duration
+}
+
+func (r idleReader) Read(b []byte) (int, error) {
+	if err := r.c.SetReadDeadline(time.Now().Add(r.d)); err != nil {
+		return 0, err
+	}
+	return r.c.Read(b)
 }
 
 // splitsWord reports whether a pipe delivers the first word of the
@@ -133,9 +153,13 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 		ipc:   k != kindTCP,
 		opt:   opt,
 		url:   url,
-		br:    bufio.NewReaderSize(c, readBufSize),
 		split: splitsWord(opt, info.Self),
 	}
+	var r io.Reader = c
+	if opt.idle > 0 {
+		r = idleReader{c, opt.idle}
+	}
+	p.br = bufio.NewReaderSize(r, readBufSize)
 	if p.ipc {
 		p.shdr[0] = 1
 	}
@@ -209,7 +233,7 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 		h = p.rhdr[:9]
 	}
 	if _, err := io.ReadFull(p.br, h); err != nil {
-		return nil, p.ioErr("recv", err)
+		return nil, p.recvErr(err)
 	}
 	if p.ipc {
 		if h[0] != 1 {
@@ -228,38 +252,70 @@ func (p *pipe) Recv() (*mangos.Message, error) {
 	}
 	m, err := p.readBody(int(sz))
 	if err != nil {
-		return nil, p.ioErr("recv", err)
+		if nanoact.CodeOf(err) == nanoact.CodeNoMemory {
+			return nil, err // budgetErr's
+		}
+		return nil, p.recvErr(err)
 	}
 	return m, nil
 }
 
-// readBody reads an sz-byte body into a message from mangos' pool.
+// recvErr is ioErr for a failed read; a time-out there can only be the
+// idle time-out, which is reported to LimitEvents.OnIdle.
+func (p *pipe) recvErr(err error) error {
+	if p.opt.idle > 0 && !p.closed.Load() && codeOf(err) == nanoact.CodeTimedOut {
+		if e, ok := p.opt.events.(LimitEvents); ok {
+			e.OnIdle(p.url, addrString(p.c.RemoteAddr()), p.opt.idle)
+		}
+		return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "transport: recv " + p.url,
+			Err: fmt.Errorf("nothing received for %v: %w", p.opt.idle, err)}
+	}
+	return p.ioErr("recv", err)
+}
+
+// readBody reads an sz-byte body into a message from mangos' pool. A body
+// longer than the read buffer is charged to the receive budget while it
+// arrives, and one over firstChunk grows as it arrives (see grower).
 func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	head := 0
 	if p.split && sz >= 4 {
 		head = 4
 	}
 	sz -= head
-	if sz <= eagerAlloc {
-		m := msgpool.New(sz)
-		m.Body = m.Body[:sz]
-		if err := p.readHead(m, head); err != nil {
+	first := min(sz, firstChunk)
+	var g grower
+	defer g.done()
+	if sz > readBufSize {
+		// Nothing is allocated for a body until some of it arrives (a
+		// peer that announces a length and goes silent costs nothing
+		// more), and then it is charged to the budget.
+		if _, err := p.br.Peek(1); err != nil {
 			return nil, err
 		}
+		if !g.take(first) {
+			return nil, p.budgetErr(uint64(sz + head))
+		}
+	}
+	m := msgpool.New(first)
+	if err := p.readHead(m, head); err != nil {
+		return nil, err
+	}
+	if sz <= firstChunk {
+		m.Body = m.Body[:sz]
 		if _, err := io.ReadFull(p.br, m.Body); err != nil {
 			m.Free()
 			return nil, err
 		}
 		return m, nil
 	}
-	m := mangos.NewMessage(eagerAlloc)
-	if err := p.readHead(m, head); err != nil {
-		return nil, err
-	}
 	b := m.Body[:0]
 	for len(b) < sz {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, min(cap(b), sz-len(b)))
+			var ok bool
+			if b, ok = g.grow(b, sz); !ok {
+				m.Free()
+				return nil, p.budgetErr(uint64(sz + head))
+			}
 		}
 		end := min(cap(b), sz)
 		if _, err := io.ReadFull(p.br, b[len(b):end]); err != nil {
@@ -270,6 +326,57 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 	}
 	m.Body = b
 	return m, nil
+}
+
+// grower charges the receive budget for the buffers of a message that is
+// still arriving: the first one (take), which its pooled message keeps
+// until freed, and then each larger one it grows into (grow), releasing
+// the one before unless it is the first. The zero value is ready; done
+// releases all it holds.
+type grower struct{ first, grown int64 }
+
+// take charges the first buffer, n bytes; false if the budget refuses.
+func (g *grower) take(n int) bool {
+	if !budget.reserve(int64(n)) {
+		budget.refused.Add(1)
+		return false
+	}
+	g.first = int64(n)
+	return true
+}
+
+// grow returns b with room for more bytes (twice its capacity, at most
+// want, at least firstChunk), its contents copied, or false when the
+// budget refuses the new buffer (b is then unchanged).
+func (g *grower) grow(b []byte, want int) ([]byte, bool) {
+	n := min(max(2*cap(b), firstChunk), want) // > cap(b): callers grow a full b short of want
+	if !budget.reserve(int64(n)) {
+		budget.refused.Add(1)
+		return b, false
+	}
+	nb := make([]byte, len(b), n)
+	copy(nb, b)
+	budget.release(g.grown) // the buffer before, unless it was the first
+	g.grown = int64(n)
+	return nb, true
+}
+
+// done releases the budget held: the message is whole (it now counts as a
+// received message, bounded by the socket's queues) or abandoned.
+func (g *grower) done() {
+	budget.release(g.first + g.grown)
+	g.first, g.grown = 0, 0
+}
+
+// budgetErr reports a message refused by the receive budget and returns
+// the error that closes the pipe.
+func (p *pipe) budgetErr(size uint64) error {
+	lim := budget.max()
+	if e, ok := p.opt.events.(LimitEvents); ok {
+		e.OnRecvBudget(p.url, addrString(p.c.RemoteAddr()), size, lim)
+	}
+	return nanoact.Errorf(nanoact.CodeNoMemory, "transport: recv "+p.url,
+		"a %d-byte message would take the bytes held in messages still arriving past the %d-byte receive budget", size, lim)
 }
 
 // readHead reads the first n bytes of a message (0 or 4) into m.Header;
@@ -304,6 +411,9 @@ func (p *pipe) Close() error {
 		return nanoact.Errorf(nanoact.CodeClosed, "transport: close "+p.url, "")
 	}
 	_ = p.c.Close()
+	if p.onClose != nil {
+		p.onClose()
+	}
 	return nil
 }
 
@@ -349,7 +459,8 @@ func (p *pipe) GetOption(name string) (any, error) {
 
 // configure applies the tcp socket options of o to a new connection. Go
 // turns TCP_NODELAY on by itself; SO_KEEPALIVE is left off unless asked
-// for (net.Dialer and net.ListenConfig are built with KeepAlive -1).
+// for (net.Dialer and net.ListenConfig are built with KeepAlive -1), and
+// then probes after o.kaPeriod of silence, every o.kaPeriod.
 func configure(c net.Conn, o options) error {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
@@ -361,7 +472,7 @@ func configure(c net.Conn, o options) error {
 		}
 	}
 	if o.keepAlive {
-		return tc.SetKeepAlive(true)
+		return tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: o.kaPeriod, Interval: o.kaPeriod})
 	}
 	return nil
 }

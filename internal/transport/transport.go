@@ -84,6 +84,48 @@ const (
 	OptionRecvGate = "nanoact:recv-gate"
 )
 
+// Options for what a peer may hold: idle pipes and crowded listeners.
+const (
+	// OptionIdleTimeout closes a pipe that receives no bytes for this
+	// long (on ws and wss: no message data; pings and pongs do not
+	// count). SP has no keep-alive frame, so a peer that is meant to stay
+	// quiet for longer must not be given one. The value is a
+	// time.Duration, >= 0 on dialers and listeners of every transport
+	// but inproc; 0 (the default) means none. A closed pipe is reported
+	// to LimitEvents.OnIdle. Applies to connections made after the change.
+	OptionIdleTimeout = "nanoact:idle-timeout"
+
+	// OptionMaxConns caps the connections a listener holds at once,
+	// those in their handshake included: a connection accepted over the
+	// cap is closed at once, before any handshake, and reported to
+	// LimitEvents.OnConnLimit. On ws and wss, where listeners share a
+	// port, a connection is counted against its listener once its request
+	// names the path (over the cap it gets HTTP 503), and before that the
+	// port closes connections at accept while as many as all its
+	// listeners' caps together are in their upgrade. The value is an int >= 0 on tcp, ipc,
+	// abstract, tls+tcp, ws and wss listeners; 0 (the default) means no
+	// cap, as in NNG. A change applies to the next accept; connections
+	// already held stay.
+	OptionMaxConns = "nanoact:max-conns"
+)
+
+// DefaultRecvSizeMax is the mangos.OptionMaxRecvSize default of this
+// package's dialers and listeners and of nanoact sockets: 1 GiB, the
+// default NNG 2.0 adopted (NNG 1.x, and so nanonext, default to 0 =
+// unlimited, which let a peer that announces a huge message make the
+// receiver hold all it sends). 0 is still accepted and means unlimited;
+// the process-wide receive budget (SetRecvBudget) bounds memory either
+// way.
+const DefaultRecvSizeMax = 1 << 30
+
+// DefaultKeepAliveTime is the mangos.OptionKeepAliveTime default: with
+// mangos.OptionKeepAlive on, TCP keep-alive probes start after a
+// connection has been idle this long and repeat at this interval (tcp,
+// tls+tcp, ws, wss), and ws and wss pipes also send a websocket ping at
+// this interval, closing a pipe whose peer answers nothing for three
+// intervals. 15 s is Go's own TCP keep-alive default.
+const DefaultKeepAliveTime = 15 * time.Second
+
 // DefaultHandshakeTimeout is the OptionHandshakeTimeout default: NNG's tcp
 // and tls transports give a peer 10 s to complete their handshake.
 const DefaultHandshakeTimeout = 10 * time.Second
@@ -119,6 +161,31 @@ type Events interface {
 	// the dialing goroutine for both); so is, to the dialer, an inproc
 	// dial not accepted within the handshake time-out.
 	OnHandshakeFail(url, remote string, err error)
+}
+
+// LimitEvents is what an Events hook may also implement to hear of the
+// limits this package enforces against peers; a hook without these
+// methods is not told. The same concurrency contract as Events applies;
+// the methods are called on a pipe's receive goroutine, a listener's
+// accept goroutine (OnConnLimit) or a ws pipe's keep-alive timer
+// (OnIdle).
+type LimitEvents interface {
+	// OnRecvBudget reports a message refused because holding it while it
+	// arrives would take the process-wide receive budget (SetRecvBudget)
+	// past its limit. The pipe is then closed; its dialer or listener
+	// carries on. size is the announced size (on ws and wss, where the
+	// size is not announced, the bytes the message would have held);
+	// budget the limit in force.
+	OnRecvBudget(url, remote string, size uint64, budget int64)
+
+	// OnConnLimit reports a connection closed as soon as it was accepted,
+	// because its listener already held OptionMaxConns connections.
+	OnConnLimit(url, remote string, limit int)
+
+	// OnIdle reports a pipe closed because it received nothing for its
+	// OptionIdleTimeout, or, on ws and wss with keep-alive on, because
+	// its peer answered no ping within three keep-alive periods.
+	OnIdle(url, remote string, idle time.Duration)
 }
 
 var registerOnce sync.Once

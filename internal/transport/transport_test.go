@@ -718,7 +718,7 @@ func TestForgedLength(t *testing.T) {
 				frame = append(frame, 1)
 			}
 			frame = binary.BigEndian.AppendUint64(frame, 1<<40)
-			frame = append(frame, pattern(3<<20)...) // past the eager allocation
+			frame = append(frame, pattern(3<<20)...) // past the first 64 KiB buffer
 			_, err := c.Write(frame)
 			must(t, err)
 			must(t, c.Close())

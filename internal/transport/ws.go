@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -209,12 +210,25 @@ func (h *wsHost) remove(l *wsListener) {
 }
 
 // startConn starts the goroutine that upgrades c, or closes c if the host
-// is closed.
+// is closed or holds as many connections in their upgrade as its
+// listeners' caps allow (see connCapLocked).
 func (h *wsHost) startConn(c net.Conn) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		_ = c.Close()
+		return
+	}
+	if lim := h.connCapLocked(); lim > 0 && len(h.pending) >= lim {
+		ls := slices.Collect(maps.Values(h.paths))
+		h.mu.Unlock()
+		_ = c.Close()
+		remote := addrString(c.RemoteAddr())
+		for _, l := range ls { // not under h.mu: hooks may take their own locks
+			if e, ok := l.options().events.(LimitEvents); ok && !l.isClosed() {
+				e.OnConnLimit(l.Address(), remote, l.slots.max())
+			}
+		}
 		return
 	}
 	h.pending[c] = nil
@@ -229,6 +243,22 @@ func (h *wsHost) startConn(c net.Conn) {
 	}
 	start := time.Now()
 	h.wg.Go(func() { h.serveConn(c, start, timeout) })
+	h.mu.Unlock()
+}
+
+// connCapLocked is the most connections the host lets into their upgrade
+// at once: the sum of its listeners' OptionMaxConns, or 0 (no cap) if one
+// of them has none.
+func (h *wsHost) connCapLocked() int {
+	sum := 0
+	for _, l := range h.paths {
+		n := l.slots.max()
+		if n == 0 {
+			return 0
+		}
+		sum += n
+	}
+	return sum
 }
 
 // serveConn runs a connection's TLS handshake (wss), reads its request
@@ -289,14 +319,23 @@ func (h *wsHost) serveConn(c net.Conn, start time.Time, timeout time.Duration) {
 		fail(nanoact.Errorf(nanoact.CodeProtocol, op, "no listener at path %q", path))
 		return
 	}
+	if !l.slots.take() {
+		h.mu.Unlock()
+		refuse(conn, http.StatusServiceUnavailable, "too many connections")
+		_ = c.Close()
+		l.slots.refuse(l.options(), l.Address(), c)
+		return
+	}
 	h.pending[c] = l
 	l.hs.Add(1)
 	h.mu.Unlock()
 	defer l.hs.Done()
 	p := l.upgrade(c, conn, br, req, start)
 	if p == nil {
+		l.slots.give()
 		return
 	}
+	p.onClose = l.slots.give
 	// Out of pending before the hand-over, as in listener.serveConn: from
 	// here only closeq may close it, never a Close after Accept took it.
 	h.mu.Lock()
@@ -445,6 +484,7 @@ type wsListener struct {
 	address string  // URL with the bound port, set by Listen
 	port    int
 	closed  bool
+	slots   connSlots // OptionMaxConns, counted from the request on
 }
 
 func newWSListener(t *tran, u *nngURL, url string, info mangos.ProtocolInfo) (*wsListener, error) {
@@ -568,11 +608,19 @@ func (l *wsListener) Address() string {
 }
 
 // SetOption sets mangos.OptionMaxRecvSize, OptionHandshakeTimeout,
-// OptionEvents, mangos.OptionNoDelay, mangos.OptionKeepAlive and, on wss,
+// OptionEvents, OptionSplitWord, OptionIdleTimeout, OptionMaxConns (the
+// cap is checked when a request names this listener's path, answering
+// 503 over it; before that, the port refuses connections at accept while
+// as many as all its listeners' caps together are in their upgrade),
+// mangos.OptionNoDelay,
+// mangos.OptionKeepAlive, mangos.OptionKeepAliveTime and, on wss,
 // mangos.OptionTLSConfig (a *tls.Config with a certificate, read by
 // Listen: the config of a bound port does not change). Other changes
 // apply to connections accepted later. It does not block.
 func (l *wsListener) SetOption(name string, v any) error {
+	if name == OptionMaxConns {
+		return l.slots.set(v)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ok, err := l.opt.set(l.t, name, v); ok {
@@ -588,6 +636,8 @@ func (l *wsListener) GetOption(name string) (any, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch name {
+	case OptionMaxConns:
+		return l.slots.max(), nil
 	case OptionTCPBoundPort:
 		return l.port, nil
 	case mangos.OptionLocalAddr:
@@ -756,7 +806,8 @@ func wsDialErr(op string, err error, resp *http.Response, timeout time.Duration)
 // Send and Recv may run concurrently with each other and with Close;
 // concurrent Sends (or Recvs) are serialised by a mutex. Memory: gorilla's
 // 4 KiB read and write buffers, an 8 KiB receive scratch buffer once the
-// pipe receives, and the messages. No goroutine of its own.
+// pipe receives, and the messages. No goroutine of its own; with
+// keep-alive on, a timer that sends a ping each period (see keepAlive).
 type wsPipe struct {
 	ws     *websocket.Conn
 	opt    options
@@ -769,11 +820,94 @@ type wsPipe struct {
 	recvMu  sync.Mutex
 	scratch []byte
 	split   bool // received messages start with a word: see splitsWord
+
+	onClose func() // set by a listener: gives back its connection slot
+
+	// keep-alive (opt.keepAlive): ka pings every opt.kaPeriod; seen is
+	// when the peer last sent anything (UnixNano); dead is set when it
+	// answered nothing for three periods. kaMu orders the timer's
+	// re-arming with Close, and kaRun counts callbacks armed or running.
+	kaMu  sync.Mutex
+	ka    *time.Timer
+	kaRun sync.WaitGroup
+	seen  atomic.Int64
+	dead  atomic.Bool
 }
 
 func newWSPipe(ws *websocket.Conn, o options, url string, info mangos.ProtocolInfo) *wsPipe {
 	ws.SetReadLimit(int64(o.maxRecv)) // 0: none
-	return &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
+	p := &wsPipe{ws: ws, opt: o, url: url, split: splitsWord(o, info.Self)}
+	if o.keepAlive {
+		p.seen.Store(time.Now().UnixNano())
+		ws.SetPongHandler(func(string) error {
+			p.seen.Store(time.Now().UnixNano())
+			return nil
+		})
+		ws.SetPingHandler(func(data string) error {
+			p.seen.Store(time.Now().UnixNano())
+			// As gorilla's default handler: answer, and leave write
+			// failures to the next Send.
+			_ = ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+			return nil
+		})
+		p.kaMu.Lock()
+		p.kaRun.Add(1)
+		p.ka = time.AfterFunc(o.kaPeriod, p.keepAlive)
+		p.kaMu.Unlock()
+	}
+	return p
+}
+
+// keepAlive runs on the keep-alive timer: it closes the connection if the
+// peer sent nothing (data, ping or pong) for three periods, and otherwise
+// pings it and re-arms. Websocket pings are part of RFC 6455, which every
+// SP websocket peer (NNG, mangos) answers; SP itself has no keep-alive.
+func (p *wsPipe) keepAlive() {
+	defer p.kaRun.Done()
+	p.kaMu.Lock()
+	defer p.kaMu.Unlock()
+	if p.closed.Load() {
+		return
+	}
+	period := p.opt.kaPeriod
+	if time.Since(time.Unix(0, p.seen.Load())) > 3*period {
+		p.dead.Store(true)
+		if e, ok := p.opt.events.(LimitEvents); ok {
+			e.OnIdle(p.url, addrString(p.ws.RemoteAddr()), 3*period)
+		}
+		_ = p.ws.UnderlyingConn().Close() // Recv fails; mangos' core then closes p
+		return
+	}
+	_ = p.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(period))
+	p.kaRun.Add(1)
+	p.ka.Reset(period)
+}
+
+// msgReader reads a message's bytes with the pipe's idle deadline renewed
+// before each read (OptionIdleTimeout), and marks the peer seen for
+// keep-alive.
+type msgReader struct {
+	r io.Reader
+	p *wsPipe
+}
+
+func (m msgReader) Read(b []byte) (int, error) {
+	if err := m.p.renew(); err != nil {
+		return 0, err
+	}
+	n, err := m.r.Read(b)
+	if n > 0 && m.p.opt.keepAlive {
+		m.p.seen.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// renew sets the idle read deadline, if the pipe has one.
+func (p *wsPipe) renew() error {
+	if p.opt.idle > 0 {
+		return p.ws.SetReadDeadline(time.Now().Add(p.opt.idle))
+	}
+	return nil
 }
 
 // Send writes m (header, then body) as one binary websocket message. It
@@ -816,9 +950,18 @@ func (p *wsPipe) Send(m *mangos.Message) error {
 func (p *wsPipe) Recv() (*mangos.Message, error) {
 	p.recvMu.Lock()
 	defer p.recvMu.Unlock()
+	if err := p.renew(); err != nil {
+		return nil, p.recvErr(err)
+	}
 	typ, r, err := p.ws.NextReader()
 	if err != nil {
 		return nil, p.recvErr(err)
+	}
+	if p.opt.idle > 0 || p.opt.keepAlive {
+		if p.opt.keepAlive {
+			p.seen.Store(time.Now().UnixNano())
+		}
+		r = msgReader{r, p}
 	}
 	if typ != websocket.BinaryMessage {
 		return nil, nanoact.Errorf(nanoact.CodeProtocol, "transport: recv "+p.url, "text message on an SP websocket")
@@ -867,6 +1010,12 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	// any size above 8 KiB), doubled as needed. A full buffer is probed
 	// through scratch before it grows, so that a message filling it
 	// exactly costs no allocation.
+	// It and its growth are charged to the receive budget.
+	var g grower
+	defer g.done()
+	if !g.take(64 << 10) {
+		return nil, p.budgetErr(64 << 10)
+	}
 	m := msgpool.New(64 << 10)
 	b := append(m.Body[:0], p.scratch...)
 	for {
@@ -875,7 +1024,12 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 			k, err = r.Read(b[len(b):cap(b)])
 			b = b[:len(b)+k]
 		} else if k, err = r.Read(p.scratch); k > 0 {
-			b = append(slices.Grow(b, len(b)), p.scratch[:k]...)
+			nb, ok := g.grow(b, math.MaxInt)
+			if !ok {
+				m.Free()
+				return nil, p.budgetErr(uint64(2 * cap(b)))
+			}
+			b = append(nb, p.scratch[:k]...)
 		}
 		if g := p.gate.limit(p.opt.recvGate, 0); g > 0 && len(b) > g {
 			m.Free()
@@ -893,7 +1047,31 @@ func (p *wsPipe) recvBody(r io.Reader) (*mangos.Message, error) {
 	return m, nil
 }
 
+// budgetErr reports a message refused by the receive budget and returns
+// the error that closes the pipe.
+func (p *wsPipe) budgetErr(size uint64) error {
+	lim := budget.max()
+	if e, ok := p.opt.events.(LimitEvents); ok {
+		e.OnRecvBudget(p.url, addrString(p.ws.RemoteAddr()), size, lim)
+	}
+	return nanoact.Errorf(nanoact.CodeNoMemory, "transport: recv "+p.url,
+		"a message of at least %d bytes would take the bytes held in messages still arriving past the %d-byte receive budget", size, lim)
+}
+
 func (p *wsPipe) recvErr(err error) error {
+	if !p.closed.Load() {
+		if p.dead.Load() {
+			return nanoact.Errorf(nanoact.CodeTimedOut, "transport: recv "+p.url,
+				"peer answered no keep-alive ping for %v", 3*p.opt.kaPeriod)
+		}
+		if p.opt.idle > 0 && codeOf(err) == nanoact.CodeTimedOut {
+			if e, ok := p.opt.events.(LimitEvents); ok {
+				e.OnIdle(p.url, addrString(p.ws.RemoteAddr()), p.opt.idle)
+			}
+			return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "transport: recv " + p.url,
+				Err: fmt.Errorf("nothing received for %v: %w", p.opt.idle, err)}
+		}
+	}
 	if errors.Is(err, websocket.ErrReadLimit) && !p.closed.Load() {
 		limit := p.opt.maxRecv
 		if e := p.opt.events; e != nil {
@@ -932,12 +1110,24 @@ func (p *wsPipe) overGate(size uint64, limit int) error {
 
 // Close closes the connection, which ends a blocked Send or Recv. It is
 // idempotent and safe to call concurrently with Send and Recv; calls after
-// the first return an error with CodeClosed. It does not block.
+// the first return an error with CodeClosed. It does not block, beyond
+// waiting for a keep-alive ping in flight (bounded by its period).
 func (p *wsPipe) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nanoact.Errorf(nanoact.CodeClosed, "transport: close "+p.url, "")
 	}
 	_ = p.ws.Close()
+	if p.ka != nil {
+		p.kaMu.Lock()
+		if p.ka.Stop() {
+			p.kaRun.Done() // it will not run
+		}
+		p.kaMu.Unlock()
+		p.kaRun.Wait()
+	}
+	if p.onClose != nil {
+		p.onClose()
+	}
 	return nil
 }
 
