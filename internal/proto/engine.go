@@ -51,10 +51,15 @@ var errClosed = nanoact.ErrClosed
 
 // pipe is the engine's state for one connection.
 type pipe struct {
-	e      *engine
-	mp     mangos.ProtocolPipe
-	id     uint32
-	q      chan *Message // messages addressed to this pipe only
+	e  *engine
+	mp mangos.ProtocolPipe
+	id uint32
+	q  chan *Message // messages addressed to this pipe only
+	// slot (cap 1; nil without a shared send queue) holds one message of
+	// the shared queue given to this pipe while its writer was not
+	// waiting: a pipe takes a message from the moment it is counted, as
+	// an NNG pipe does (see offer).
+	slot   chan *Message
 	closeq chan struct{}
 }
 
@@ -106,9 +111,62 @@ type engine struct {
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 
 	// onSent, if set, sees each message a pipe takes from the shared send
-	// queue, just before it is written.
-	onSent func(p *pipe, m *Message)
+	// queue (its slot or the backlog), just before it is written; false
+	// drops the message as no longer wanted (a request abandoned while
+	// waiting to be resent).
+	onSent func(p *pipe, m *Message) bool
+
+	// The shared queue's overflow, guarded by mu: messages sent again (a
+	// request resent, or one a dead pipe's slot held) when no pipe could
+	// take them at once go to the next pipe whose writer is free. nbacklog
+	// is its length, read by writers without the lock; kick wakes one
+	// writer waiting on the queue after a message joins the backlog.
+	backlog  []*Message
+	nbacklog atomic.Int32
+	kick     chan struct{}
+	rr       int // where offer's scan of the slots starts
+
+	// drops counts the messages dropped, by reason (see Drop).
+	drops [NumDrops]atomic.Uint64
 }
+
+// Drop is a reason a protocol drops a message; Counters counts each.
+type Drop int
+
+// The reasons for dropping a message.
+const (
+	// DropPubFull: pub dropped a subscriber's oldest queued message to
+	// make room for a new one, as NNG does for a slow subscriber.
+	DropPubFull Drop = iota
+	// DropSendFull: bus or surveyor did not queue a message for a peer
+	// whose queue was full (best effort).
+	DropSendFull
+	// DropRecvFull: a receive queue was full (sub, a survey's answers):
+	// sub drops its oldest message (sub:prefnew) or the new one.
+	DropRecvFull
+	// DropStaleReply: req got a reply to no outstanding request (stale,
+	// duplicate after a resend, or for an abandoned request).
+	DropStaleReply
+	// DropLateAnswer: surveyor got an answer to a survey that is over.
+	DropLateAnswer
+	// DropPipeGone: a message queued for one pipe only (a reply, a
+	// broadcast copy, a directed send) whose pipe closed before sending.
+	DropPipeGone
+	// DropBad: a message with a malformed protocol header, or one that
+	// has travelled more hops than the TTL allows.
+	DropBad
+	// DropResent counts requests req sent again (timer or failover), each
+	// a copy sent because the first may have been lost.
+	DropResent
+	// NumDrops is the number of reasons.
+	NumDrops
+)
+
+// DropNames are the statistic names of the Drop reasons, in order.
+var DropNames = [NumDrops]string{"drop_pub_full", "drop_send_full", "drop_recv_full", "drop_stale_reply", "drop_late_answer", "drop_pipe_gone", "drop_bad", "req_resent"}
+
+// dropped counts one message dropped for reason r.
+func (e *engine) dropped(r Drop) { e.drops[r].Add(1) }
 
 // Buffered is implemented by protocols whose queue depths can be set.
 type Buffered interface {
@@ -160,6 +218,7 @@ func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engi
 	}
 	if sendBuf >= 0 {
 		e.sendq = make(chan *Message, sendBuf)
+		e.kick = make(chan struct{}, 1)
 	}
 	if recv {
 		e.recvq = make(chan *Message, defaultRecvBuffer)
@@ -184,6 +243,9 @@ func (e *engine) Raw() bool { return e.raw }
 // sender goroutines. A pair socket refuses a second pipe.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
+	if e.sendq != nil {
+		p.slot = make(chan *Message, 1)
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -260,6 +322,13 @@ func (e *engine) Close() error {
 
 // drain frees messages left in the queues after close.
 func (e *engine) drain() {
+	e.mu.Lock()
+	for _, m := range e.backlog {
+		m.Free()
+	}
+	e.backlog = nil
+	e.nbacklog.Store(0)
+	e.mu.Unlock()
 	for _, q := range []chan *Message{e.sendq, e.recvq} {
 		if q == nil {
 			continue
@@ -308,12 +377,18 @@ func (e *engine) waitPipes() {
 // Counters are a socket's message statistics.
 type Counters struct {
 	RxMsgs, RxBytes, TxMsgs, TxBytes uint64
+	// Drops counts the messages dropped, by reason (see DropNames).
+	Drops [NumDrops]uint64
 }
 
 // Counters returns the messages and bytes the socket's pipes have read
-// and written, headers included.
+// and written, headers included, and the messages dropped.
 func (e *engine) Counters() Counters {
-	return Counters{e.rxMsgs.Load(), e.rxBytes.Load(), e.txMsgs.Load(), e.txBytes.Load()}
+	c := Counters{RxMsgs: e.rxMsgs.Load(), RxBytes: e.rxBytes.Load(), TxMsgs: e.txMsgs.Load(), TxBytes: e.txBytes.Load()}
+	for i := range c.Drops {
+		c.Drops[i] = e.drops[i].Load()
+	}
+	return c
 }
 
 // Done is closed when the socket is closed.
@@ -378,37 +453,162 @@ func (p *pipe) receiver() {
 func (p *pipe) sender() {
 	defer p.e.pipeExit()
 	defer p.dropQueued()
-	sq := p.e.sendq
+	e := p.e
 	for {
-		var m *Message
-		select {
-		case m = <-p.q:
-		case m = <-sq:
-			if p.e.onSent != nil {
-				p.e.onSent(p, m)
-			}
-		case <-p.closeq:
+		m, shared := p.next()
+		if m == nil {
 			return
+		}
+		if shared && e.onSent != nil && !e.onSent(p, m) {
+			m.Free()
+			e.pending.Add(-1)
+			continue
 		}
 		n := uint64(len(m.Header) + len(m.Body))
 		err := p.mp.SendMsg(m)
-		p.e.pending.Add(-1)
+		e.pending.Add(-1)
 		if err != nil {
 			return
 		}
-		p.e.txMsgs.Add(1)
-		p.e.txBytes.Add(n)
+		e.txMsgs.Add(1)
+		e.txBytes.Add(n)
 	}
 }
 
+// next waits for the pipe's next message: its slot first, then the
+// backlog, then whichever of its own queue and the shared one has one. It
+// returns nil once the pipe closes; shared reports a message of the shared
+// queue.
+func (p *pipe) next() (m *Message, shared bool) {
+	e := p.e
+	for {
+		select {
+		case m = <-p.slot: // nil channel without a shared queue
+			return m, true
+		default:
+		}
+		if e.nbacklog.Load() > 0 {
+			if m = e.popBacklog(); m != nil {
+				return m, true
+			}
+		}
+		select {
+		case m = <-p.q:
+			return m, false
+		case m = <-p.slot:
+			return m, true
+		case m = <-e.sendq:
+			return m, true
+		case <-e.kick:
+		case <-p.closeq:
+			return nil, false
+		}
+	}
+}
+
+// popBacklog takes the oldest message of the backlog, or returns nil.
+func (e *engine) popBacklog() *Message {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.backlog) == 0 {
+		return nil
+	}
+	m := e.backlog[0]
+	e.backlog[0] = nil
+	e.backlog = e.backlog[1:]
+	e.nbacklog.Add(-1)
+	if len(e.backlog) > 0 {
+		e.wake()
+	}
+	return m
+}
+
+// wake tells one writer waiting on the shared queue to look at the
+// backlog.
+func (e *engine) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// offer queues m on q without waiting. On the shared send queue, when no
+// writer is waiting and nothing is queued before m, m goes to the first
+// pipe (round-robin) whose slot is free: a pipe whose writer is still
+// starting, or busy with the message before, takes one more, as an NNG
+// pipe does. Messages queued in q go before a slot's only when nothing
+// else was queued, so one sender's messages keep their order.
+func (e *engine) offer(q chan *Message, m *Message) bool {
+	select {
+	case q <- m:
+		e.pending.Add(1)
+		return true
+	default:
+	}
+	if q != e.sendq || len(q) > 0 {
+		return false
+	}
+	e.mu.Lock()
+	ok := e.toSlotLocked(m)
+	e.mu.Unlock()
+	return ok
+}
+
+// toSlotLocked puts m in the first free slot, scanning round-robin. Call
+// it with e.mu held.
+func (e *engine) toSlotLocked(m *Message) bool {
+	n := len(e.order)
+	for i := range n {
+		k := (e.rr + i) % n
+		select {
+		case e.order[k].slot <- m:
+			e.rr = k + 1
+			e.pending.Add(1)
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// requeue sends m again on the shared queue without waiting: to a writer
+// waiting or a free slot, or else into the backlog, which the next free
+// writer takes from (a pipe connecting later included). It consumes m.
+func (e *engine) requeue(m *Message) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		m.Free()
+		return
+	}
+	select {
+	case e.sendq <- m:
+		e.pending.Add(1)
+		return
+	default:
+	}
+	if len(e.sendq) == 0 && e.toSlotLocked(m) {
+		return
+	}
+	e.backlog = append(e.backlog, m)
+	e.nbacklog.Add(1)
+	e.pending.Add(1)
+	e.wake()
+}
+
 // dropQueued frees what is left in a dead pipe's own queue: it can no
-// longer be sent.
+// longer be sent. A message its slot holds was meant for any pipe, and is
+// sent again on another.
 func (p *pipe) dropQueued() {
 	for {
 		select {
 		case m := <-p.q:
 			m.Free()
 			p.e.pending.Add(-1)
+			p.e.dropped(DropPipeGone)
+		case m := <-p.slot:
+			p.e.pending.Add(-1)
+			p.e.requeue(m)
 		default:
 			return
 		}
@@ -441,6 +641,7 @@ func (p *pipe) deliver(q chan *Message, m *Message) {
 			e.ready.notify()
 		case <-p.closeq:
 			m.Free()
+			e.dropped(DropPipeGone)
 			return
 		case <-e.closeq:
 			m.Free()
@@ -454,11 +655,8 @@ func (p *pipe) deliver(q chan *Message, m *Message) {
 
 // put queues m on q for send, honouring ctx's blocking mode.
 func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string) error {
-	select {
-	case q <- m:
-		e.pending.Add(1)
+	if e.offer(q, m) {
 		return nil
-	default:
 	}
 	select {
 	case <-e.closeq:
@@ -511,25 +709,49 @@ func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{},
 	}
 }
 
-// broadcast queues m on every pipe that has room, dropping it for pipes
-// that are full (best effort, as NNG's pub and bus). except, if non-zero,
-// is skipped. It consumes m.
-func (e *engine) broadcast(m *Message, except uint32) {
+// broadcast queues m on every pipe except the one numbered except (if
+// non-zero), best effort as NNG's pub, bus and surveyor: for a pipe whose
+// queue is full, oldest drops that pipe's oldest queued message to make
+// room (pub, DropPubFull), otherwise m is not queued for it
+// (DropSendFull). It consumes m.
+func (e *engine) broadcast(m *Message, except uint32, oldest bool) {
 	e.mu.Lock()
 	for _, p := range e.order {
 		if p.id == except {
 			continue
 		}
 		m.Clone()
-		select {
-		case p.q <- m:
-			e.pending.Add(1)
-		default:
+		if !p.push(m, oldest) {
 			m.Free()
+			e.dropped(DropSendFull)
 		}
 	}
 	e.mu.Unlock()
 	m.Free()
+}
+
+// push queues m on p's own queue without waiting; when the queue is full
+// and oldest is set, the oldest message queued makes room. Producers for
+// p.q hold e.mu, so room made stays free.
+func (p *pipe) push(m *Message, oldest bool) bool {
+	for {
+		select {
+		case p.q <- m:
+			p.e.pending.Add(1)
+			return true
+		default:
+		}
+		if !oldest {
+			return false
+		}
+		select {
+		case old := <-p.q:
+			old.Free()
+			p.e.pending.Add(-1)
+			p.e.dropped(DropPubFull)
+		default: // the writer took one meanwhile
+		}
+	}
 }
 
 // sendTo queues m for pipe id, honouring ctx's blocking mode; a message for
@@ -538,6 +760,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	p := e.pipe(id)
 	if p == nil {
 		m.Free()
+		e.dropped(DropPipeGone)
 		return nil
 	}
 	select {
@@ -555,6 +778,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 		return nil
 	case <-p.closeq:
 		m.Free()
+		e.dropped(DropPipeGone)
 		return nil
 	case <-e.closeq:
 		return errClosed

@@ -34,6 +34,8 @@ func newReplier(raw bool, info mangos.ProtocolInfo) *replier {
 	e.onRecv = func(p *pipe, m *Message) {
 		if splitBacktrace(m, p.id, raw, defaultTTL) {
 			p.deliver(e.recvq, m)
+		} else {
+			e.dropped(DropBad)
 		}
 	}
 	if !raw {

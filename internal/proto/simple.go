@@ -80,10 +80,12 @@ func newPoly(raw bool) *poly {
 	e.onRecv = func(p *pipe, m *Message) {
 		hops, ok := takeWord(m)
 		if !ok {
+			e.dropped(DropBad)
 			return
 		}
 		if hops >= defaultTTL {
 			m.Free()
+			e.dropped(DropBad)
 			return
 		}
 		m.Header = putID(m.Header[:0], hops+1)
@@ -148,7 +150,7 @@ func (s *bus) Send(ctx context.Context, m *Message) error {
 		except = binary.BigEndian.Uint32(m.Header)
 	}
 	m.Header = m.Header[:0]
-	s.broadcast(m, except)
+	s.broadcast(m, except, false)
 	return nil
 }
 
@@ -162,7 +164,8 @@ func (s *bus) Recv(ctx context.Context) (*Message, error) {
 	return s.get(ctx, s.recvq, nil, "sockets: recv")
 }
 
-// pub: broadcast to every subscriber, dropping for those that are slow.
+// pub: broadcast to every subscriber; a subscriber whose queue is full
+// loses its oldest queued message, as in NNG.
 type pub struct {
 	*engine
 	noContexts
@@ -179,7 +182,7 @@ func (s *pub) Send(ctx context.Context, m *Message) error {
 		return errClosed
 	}
 	m.Header = m.Header[:0]
-	s.broadcast(m, 0)
+	s.broadcast(m, 0, true)
 	return nil
 }
 

@@ -79,12 +79,14 @@ func (s *sub) recv(_ *pipe, m *Message) {
 			default:
 				if !c.prefNew || cap(c.q) == 0 {
 					m.Free() // full, and told to keep the old ones
+					s.dropped(DropRecvFull)
 					break
 				}
 				// Full: drop the oldest, keep the newest.
 				select {
 				case old := <-c.q:
 					old.Free()
+					s.dropped(DropRecvFull)
 				default:
 				}
 				continue
