@@ -30,7 +30,7 @@ type req struct {
 	// taken by a pipe: one abandoned meanwhile is not sent (as NNG takes
 	// it off its send queue), while a first send, already given to a
 	// pipe, goes out.
-	again map[uint32]struct{}
+	again  map[uint32]struct{}
 	resend time.Duration
 }
 
