@@ -527,6 +527,12 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 	}
 	s.mu.Lock()
 	c.waiting--
+	if err != nil && c.closed {
+		// Closing the context abandons its request too: the receive ends
+		// as closed, whichever of the two wake-ups it saw first.
+		s.mu.Unlock()
+		return nil, errClosed
+	}
 	if err != nil && c.failErr != nil && c.gen == gen {
 		err, c.failErr = c.failErr, nil
 	}
@@ -596,8 +602,8 @@ func (c *reqCtx) Close() error {
 		return errClosed
 	}
 	c.closed = true
-	ws := c.abandon()
 	close(c.closeq)
+	ws := c.abandon()
 	delete(s.ctxs, c)
 	if c.timer != nil {
 		c.timer.Stop()

@@ -258,8 +258,14 @@ func (c *surveyCtx) Recv(ctx context.Context) (*Message, error) {
 		s.ready.notify()
 		return m, nil
 	case <-expired:
+		if c.closedNow() {
+			return nil, errClosed
+		}
 		return nil, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "sockets: recv", Err: errSurveyOver}
 	case <-cancel:
+		if c.closedNow() {
+			return nil, errClosed // closing the context ends its survey too
+		}
 		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv", Err: errSurveyReplaced}
 	case <-c.closeq:
 		return nil, errClosed
@@ -292,6 +298,13 @@ func (c *surveyCtx) RecvAsync(w *Waiter) {
 	default:
 		s.takeOrQueue(&s.mu, c.answers, &c.aw, w)
 	}
+}
+
+// closedNow reports whether c is closed.
+func (c *surveyCtx) closedNow() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.closed
 }
 
 // CancelRecv implements AsyncReceiver.
