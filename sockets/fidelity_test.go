@@ -2,6 +2,7 @@ package sockets_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -259,5 +260,144 @@ func TestContextCloseEndsRecvClosed(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestBuffersSettableAnyTime: recv-buffer and send-buffer can be set once
+// the socket has endpoints and connections, as in NNG; a resize keeps the
+// messages queued, a shrink drops the oldest received ones as NNG does,
+// and an operation waiting on the old queue carries on on the new one
+// (issue 14, item 4).
+func TestBuffersSettableAnyTime(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	url := transports(t)["inproc"]
+	pull, err := sockets.New(sockets.Pull, sockets.Listen(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pull.Close() })
+	for _, o := range []sockets.Opt[int]{sockets.RecvBuffer} {
+		if err := sockets.Set(pull, o, 64); err != nil {
+			t.Fatalf("set on New(p, Listen(url)): %v", err)
+		}
+	}
+	push, err := sockets.New(sockets.Push, sockets.Dial(url, sockets.Sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = push.Close() })
+	if err := sockets.Set(push, sockets.SendBuffer, 8); err != nil {
+		t.Fatalf("set on New(p, Dial(url)): %v", err)
+	}
+	recvAll := func(n int) []int32 {
+		t.Helper()
+		var got []int32
+		for range n {
+			v, err := sockets.RecvAs[int32](ctx, pull, sockets.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v)
+		}
+		if _, err := pull.Recv(sockets.NonBlock(ctx)); err == nil {
+			t.Fatal("more messages than expected")
+		}
+		return got
+	}
+	sendN := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			if err := push.Send(ctx, int32(i), sockets.Raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Grow and shrink with room to spare: nothing is lost.
+	sendN(0, 10)
+	eventually(t, func() bool { return stat(t, pull, "rx_msgs") == 10 })
+	for _, n := range []int{128, 10} {
+		if err := sockets.Set(pull, sockets.RecvBuffer, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := recvAll(10); fmt.Sprint(got) != "[0 1 2 3 4 5 6 7 8 9]" {
+		t.Fatalf("after resizes got %v", got)
+	}
+
+	// Shrink below what is queued: the oldest are dropped, and counted.
+	sendN(10, 10)
+	eventually(t, func() bool { return stat(t, pull, "rx_msgs") == 20 })
+	if err := sockets.Set(pull, sockets.RecvBuffer, 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := recvAll(4); fmt.Sprint(got) != "[16 17 18 19]" {
+		t.Fatalf("after shrinking got %v", got)
+	}
+	if n := stat(t, pull, "drop_recv_full"); n != 6 {
+		t.Fatalf("drop_recv_full = %d, want 6", n)
+	}
+
+	// A full queue holds the peer back; growing it lets the rest in.
+	if err := sockets.Set(pull, sockets.RecvBuffer, 1); err != nil {
+		t.Fatal(err)
+	}
+	sendN(20, 6)
+	eventually(t, func() bool { return stat(t, pull, "rx_msgs") == 21 }) // one queued, the next waiting for room
+	if err := sockets.Set(pull, sockets.RecvBuffer, 16); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return stat(t, pull, "rx_msgs") == 26 })
+	if got := recvAll(6); fmt.Sprint(got) != "[20 21 22 23 24 25]" {
+		t.Fatalf("after growing a full queue got %v", got)
+	}
+}
+
+// TestSendBufferResizeKeepsMessages: a send queue resized with messages in
+// it, smaller or larger, loses none and keeps their order, and a send
+// waiting for room carries on on the new queue.
+func TestSendBufferResizeKeepsMessages(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	push := open(t, sockets.Push)
+	if err := sockets.Set(push, sockets.SendBuffer, 4); err != nil {
+		t.Fatal(err)
+	}
+	nb := sockets.NonBlock(ctx)
+	for i := range 4 {
+		if err := push.Send(nb, int32(i), sockets.Raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, push.Send(nb, int32(99), sockets.Raw), nanoact.ErrTryAgain)
+	done := make(chan error, 1)
+	go func() { done <- push.Send(ctx, int32(4), sockets.Raw) }()    // waits for room
+	if err := sockets.Set(push, sockets.SendBuffer, 1); err != nil { // three spill to the backlog
+		t.Fatal(err)
+	}
+	if err := sockets.Set(push, sockets.SendBuffer, 8); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting send did not move to the larger queue")
+	}
+	pull := open(t, sockets.Pull)
+	connect(t, push, pull, transports(t)["inproc"])
+	var got []int32
+	for range 5 {
+		v, err := sockets.RecvAs[int32](ctx, pull, sockets.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if fmt.Sprint(got) != "[0 1 2 3 4]" {
+		t.Fatalf("got %v", got)
 	}
 }

@@ -85,9 +85,9 @@ type engine struct {
 
 	// sendq is the shared, load-balanced send queue; nil for protocols
 	// that only send to chosen pipes.
-	sendq chan *Message
+	sendq *queue
 	// recvq is the socket-wide receive queue; nil for send-only protocols.
-	recvq chan *Message
+	recvq *queue
 	// onRecv handles one message read from p; nil drops it (send-only
 	// protocols still read, to notice the peer closing).
 	onRecv func(p *pipe, m *Message)
@@ -170,35 +170,36 @@ func (e *engine) dropped(r Drop) { e.drops[r].Add(1) }
 
 // Buffered is implemented by protocols whose queue depths can be set.
 type Buffered interface {
-	// SetBuffer sets the depth of the send (send true) or receive queue.
-	// Call it before the socket has any pipe.
+	// SetBuffer sets the depth of the send (send true) or receive queue,
+	// at any time, keeping the messages queued; see engine.SetBuffer.
 	SetBuffer(send bool, n int) error
 	// Buffer returns a queue's depth.
 	Buffer(send bool) (int, error)
 }
 
-// SetBuffer implements Buffered for the engine's shared queues.
+// SetBuffer implements Buffered for the engine's shared queues. It may be
+// called at any time; a send or receive waiting on the queue carries on
+// on the new one. Shrinking a queue below what it holds drops the oldest
+// messages of a receive queue (as NNG does; counted in drop_recv_full),
+// and sends those of a send queue first, from the backlog, so a send
+// queue loses nothing. Cost: one allocation of n slots.
 func (e *engine) SetBuffer(send bool, n int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q := &e.recvq
+	q, spill := e.recvq, e.spillRecv
 	if send {
-		q = &e.sendq
+		q, spill = e.sendq, e.spillSend
 	}
-	if *q == nil {
+	if q == nil {
 		return errNotSupported
 	}
-	if len(e.pipes) > 0 {
-		return nanoact.ErrBusy
+	q.resize(n, spill)
+	if !send {
+		e.ready.notify()
 	}
-	*q = make(chan *Message, n)
 	return nil
 }
 
 // Buffer implements Buffered.
 func (e *engine) Buffer(send bool) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	q := e.recvq
 	if send {
 		q = e.sendq
@@ -206,7 +207,23 @@ func (e *engine) Buffer(send bool) (int, error) {
 	if q == nil {
 		return 0, errNotSupported
 	}
-	return cap(q), nil
+	return cap(q.cur().ch), nil
+}
+
+// spillRecv drops a received message a resized queue had no room for.
+func (e *engine) spillRecv(m *Message) {
+	m.Free()
+	e.dropped(DropRecvFull)
+}
+
+// spillSend moves a message a resized send queue had no room for to the
+// backlog, which writers take from first. Its pending count stays.
+func (e *engine) spillSend(m *Message) {
+	e.mu.Lock()
+	e.backlog = append(e.backlog, m)
+	e.nbacklog.Add(1)
+	e.mu.Unlock()
+	e.wake()
 }
 
 func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engine {
@@ -217,13 +234,13 @@ func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engi
 		closeq: make(chan struct{}),
 	}
 	if sendBuf >= 0 {
-		e.sendq = make(chan *Message, sendBuf)
+		e.sendq = newQueue(sendBuf)
 		e.kick = make(chan struct{}, 1)
 	}
 	if recv {
-		e.recvq = make(chan *Message, defaultRecvBuffer)
+		e.recvq = newQueue(defaultRecvBuffer)
 	}
-	e.ready.waiting = func() int { return len(e.recvq) }
+	e.ready.waiting = func() int { return len(e.recvq.cur().ch) }
 	return e
 }
 
@@ -329,18 +346,9 @@ func (e *engine) drain() {
 	e.backlog = nil
 	e.nbacklog.Store(0)
 	e.mu.Unlock()
-	for _, q := range []chan *Message{e.sendq, e.recvq} {
-		if q == nil {
-			continue
-		}
-		for {
-			select {
-			case m := <-q:
-				m.Free()
-				continue
-			default:
-			}
-			break
+	for _, q := range []*queue{e.sendq, e.recvq} {
+		if q != nil {
+			q.drain()
 		}
 	}
 }
@@ -492,14 +500,23 @@ func (p *pipe) next() (m *Message, shared bool) {
 				return m, true
 			}
 		}
+		var (
+			sq   <-chan *Message
+			gone <-chan struct{}
+		)
+		if e.sendq != nil {
+			g := e.sendq.cur()
+			sq, gone = g.ch, g.gone
+		}
 		select {
 		case m = <-p.q:
 			return m, false
 		case m = <-p.slot:
 			return m, true
-		case m = <-e.sendq:
+		case m = <-sq:
 			return m, true
 		case <-e.kick:
+		case <-gone: // the queue was resized: wait on the new one
 		case <-p.closeq:
 			return nil, false
 		}
@@ -532,26 +549,37 @@ func (e *engine) wake() {
 	}
 }
 
-// offer queues m on q without waiting. On the shared send queue, when no
+// offer queues m on the shared send queue without waiting. When no
 // writer is waiting and nothing is queued before m, m goes to the first
 // pipe (round-robin) whose slot is free: a pipe whose writer is still
 // starting, or busy with the message before, takes one more, as an NNG
-// pipe does. Messages queued in q go before a slot's only when nothing
-// else was queued, so one sender's messages keep their order.
-func (e *engine) offer(q chan *Message, m *Message) bool {
+// pipe does. Messages queued go before a slot's only when nothing else
+// was queued, so one sender's messages keep their order.
+func (e *engine) offer(m *Message) bool {
+	g := e.sendq.cur()
 	select {
-	case q <- m:
+	case g.ch <- m:
 		e.pending.Add(1)
+		e.settle(g)
 		return true
 	default:
 	}
-	if q != e.sendq || len(q) > 0 {
+	if len(g.ch) > 0 {
 		return false
 	}
 	e.mu.Lock()
 	ok := e.toSlotLocked(m)
 	e.mu.Unlock()
 	return ok
+}
+
+// settle follows a message put on generation g of the send queue: if a
+// resize replaced g meanwhile, the message may be stranded there, and is
+// moved to the current one.
+func (e *engine) settle(g *qgen) {
+	if e.sendq.replaced(g) {
+		e.sendq.rescue(g, e.spillSend)
+	}
 }
 
 // toSlotLocked puts m in the first free slot, scanning round-robin. Call
@@ -575,25 +603,28 @@ func (e *engine) toSlotLocked(m *Message) bool {
 // waiting or a free slot, or else into the backlog, which the next free
 // writer takes from (a pipe connecting later included). It consumes m.
 func (e *engine) requeue(m *Message) {
+	g := e.sendq.cur()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		m.Free()
 		return
 	}
 	select {
-	case e.sendq <- m:
+	case g.ch <- m:
 		e.pending.Add(1)
+		e.mu.Unlock()
+		e.settle(g)
 		return
 	default:
 	}
-	if len(e.sendq) == 0 && e.toSlotLocked(m) {
-		return
+	if len(g.ch) > 0 || !e.toSlotLocked(m) {
+		e.backlog = append(e.backlog, m)
+		e.nbacklog.Add(1)
+		e.pending.Add(1)
+		e.wake()
 	}
-	e.backlog = append(e.backlog, m)
-	e.nbacklog.Add(1)
-	e.pending.Add(1)
-	e.wake()
+	e.mu.Unlock()
 }
 
 // dropQueued frees what is left in a dead pipe's own queue: it can no
@@ -619,43 +650,56 @@ func (p *pipe) dropQueued() {
 // written to its connection (or dropped with a connection that died).
 func (e *engine) Flushed() bool { return e.pending.Load() <= 0 }
 
-// deliver queues m on q, waiting while q is full (back-pressure on the
-// peer) until the pipe or the socket closes. On the engine's queue, a
+// deliver queues m on the engine's receive queue, waiting while it is
+// full (back-pressure on the peer) until the pipe or the socket closes; a
 // waiting asynchronous receive gets m directly.
 //
 // The waiter count is read after m is queued, and a new waiter is counted
 // before it looks at the queue: so either this delivery sees the waiter and
 // pumps, or the waiter finds m.
-func (p *pipe) deliver(q chan *Message, m *Message) {
+func (p *pipe) deliver(m *Message) {
 	e := p.e
-	own := q == e.recvq
-	if own && e.nwait.Load() > 0 && e.handOff(m) {
+	if e.nwait.Load() > 0 && e.handOff(m) {
 		return
 	}
-	select {
-	case q <- m: // the usual case: room in the queue
-		e.ready.notify()
-	default:
+	for {
+		g := e.recvq.cur()
 		select {
-		case q <- m:
-			e.ready.notify()
-		case <-p.closeq:
-			m.Free()
-			e.dropped(DropPipeGone)
-			return
-		case <-e.closeq:
-			m.Free()
-			return
+		case g.ch <- m: // the usual case: room in the queue
+		default:
+			select {
+			case g.ch <- m:
+			case <-g.gone:
+				continue // resized: queue on the new one
+			case <-p.closeq:
+				m.Free()
+				e.dropped(DropPipeGone)
+				return
+			case <-e.closeq:
+				m.Free()
+				return
+			}
 		}
+		if e.recvq.replaced(g) {
+			e.recvq.rescue(g, e.spillRecv)
+		}
+		break
 	}
-	if own && e.nwait.Load() > 0 {
+	e.ready.notify()
+	if e.nwait.Load() > 0 {
 		e.pump()
 	}
 }
 
-// put queues m on q for send, honouring ctx's blocking mode.
-func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string) error {
-	if e.offer(q, m) {
+// put queues m on the shared send queue, honouring ctx's blocking mode.
+func (e *engine) put(ctx context.Context, m *Message, op string) error {
+	return e.putUntil(ctx, m, nil, nil, op)
+}
+
+// putUntil is put that also gives up, with cancelErr, once cancel is
+// closed (a staged request replaced by a newer one).
+func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{}, cancelErr error, op string) error {
+	if e.offer(m) {
 		return nil
 	}
 	select {
@@ -666,22 +710,30 @@ func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string
 	if IsNonBlock(ctx) {
 		return waitErr(ctx, op)
 	}
-	select {
-	case q <- m:
-		e.pending.Add(1)
-		return nil
-	case <-e.closeq:
-		return errClosed
-	case <-ctx.Done():
-		return waitErr(ctx, op)
+	for {
+		g := e.sendq.cur()
+		select {
+		case g.ch <- m:
+			e.pending.Add(1)
+			e.settle(g)
+			return nil
+		case <-g.gone: // resized: wait on the new queue
+		case <-cancel:
+			return cancelErr
+		case <-e.closeq:
+			return errClosed
+		case <-ctx.Done():
+			return waitErr(ctx, op)
+		}
 	}
 }
 
 // get takes the next message from q, honouring ctx's blocking mode. stop,
 // when non-nil and closed, ends the wait with ErrClosed (a closed context).
-func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{}, op string) (*Message, error) {
+func (e *engine) get(ctx context.Context, q *queue, stop <-chan struct{}, op string) (*Message, error) {
+	g := q.cur()
 	select {
-	case m := <-q:
+	case m := <-g.ch:
 		e.ready.notify()
 		return m, nil
 	default:
@@ -696,16 +748,20 @@ func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{},
 	if IsNonBlock(ctx) {
 		return nil, waitErr(ctx, op)
 	}
-	select {
-	case m := <-q:
-		e.ready.notify()
-		return m, nil
-	case <-e.closeq:
-		return nil, errClosed
-	case <-stop:
-		return nil, errClosed
-	case <-ctx.Done():
-		return nil, waitErr(ctx, op)
+	for {
+		select {
+		case m := <-g.ch:
+			e.ready.notify()
+			return m, nil
+		case <-g.gone: // resized: wait on the new queue
+			g = q.cur()
+		case <-e.closeq:
+			return nil, errClosed
+		case <-stop:
+			return nil, errClosed
+		case <-ctx.Done():
+			return nil, waitErr(ctx, op)
+		}
 	}
 }
 

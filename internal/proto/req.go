@@ -64,7 +64,7 @@ func newReq(raw bool) *req {
 	if raw {
 		e.onRecv = func(p *pipe, m *Message) {
 			if splitBacktrace(m, 0, false, defaultTTL) {
-				p.deliver(e.recvq, m)
+				p.deliver(m)
 			} else {
 				e.dropped(DropBad)
 			}
@@ -221,7 +221,7 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 
 func (s *req) Send(ctx context.Context, m *Message) error {
 	if s.raw {
-		return s.put(ctx, s.sendq, m, "sockets: send")
+		return s.put(ctx, m, "sockets: send")
 	}
 	return s.def.Send(ctx, m)
 }
@@ -325,7 +325,7 @@ func (c *reqCtx) Stage(m *Message) (func(context.Context) error, error) {
 				c.drop(id)
 				return errClosed
 			}
-			if c.s.offer(c.s.sendq, m) {
+			if c.s.offer(m) {
 				return c.armed(id, resend)
 			}
 			return waitErr(ctx, "sockets: send")
@@ -379,7 +379,7 @@ func (c *reqCtx) queue(ctx context.Context, m *Message, id uint32, resend time.D
 	s := c.s
 	var err error
 	if cancel == nil {
-		err = s.put(ctx, s.sendq, m, "sockets: send")
+		err = s.put(ctx, m, "sockets: send")
 	} else {
 		err = s.putUnless(ctx, cancel, m)
 	}
@@ -429,23 +429,7 @@ func (s *req) putUnless(ctx context.Context, cancel chan struct{}, m *Message) e
 		return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}
 	default:
 	}
-	if IsNonBlock(ctx) {
-		return s.put(ctx, s.sendq, m, "sockets: send")
-	}
-	if s.offer(s.sendq, m) {
-		return nil
-	}
-	select {
-	case s.sendq <- m:
-		s.pending.Add(1)
-		return nil
-	case <-cancel:
-		return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}
-	case <-s.closeq:
-		return errClosed
-	case <-ctx.Done():
-		return waitErr(ctx, "sockets: send")
-	}
+	return s.putUntil(ctx, m, cancel, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}, "sockets: send")
 }
 
 // resend sends the outstanding request again, on the next pipe free (it

@@ -59,7 +59,7 @@ func newSurveyor(raw bool) *surveyor {
 				return
 			}
 			m.Header = putID(m.Header[:0], id)
-			p.deliver(e.recvq, m)
+			p.deliver(m)
 		}
 	} else {
 		e.onRecv = s.recvAnswer
