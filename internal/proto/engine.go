@@ -51,11 +51,11 @@ var errClosed = nanoact.ErrClosed
 
 // pipe is the engine's state for one connection.
 type pipe struct {
-	e  *engine
-	mp mangos.ProtocolPipe
-	id uint32
-	q  chan *Message // messages addressed to this pipe only
-	dead   atomic.Bool // removed: set under e.mu before closeq closes
+	e      *engine
+	mp     mangos.ProtocolPipe
+	id     uint32
+	q      chan *Message // messages addressed to this pipe only
+	dead   atomic.Bool   // removed: set under e.mu before closeq closes
 	closeq chan struct{}
 }
 
