@@ -215,8 +215,22 @@ func (e *engine) fitSendq(change func()) {
 	defer e.rsz.Unlock()
 	e.mu.Lock()
 	change()
+	e.mu.Unlock()
+	e.fitSendqLocked()
+}
+
+// fitSendqLocked resizes the send queue to send-buffer plus one place per
+// pipe. Call it with e.rsz held.
+func (e *engine) fitSendqLocked() {
+	e.mu.Lock()
 	n := e.sendBuf + len(e.pipes)
 	e.mu.Unlock()
+	e.resizeSendq(n)
+}
+
+// resizeSendq makes the send queue n deep, if it is not. Call it with
+// e.rsz held.
+func (e *engine) resizeSendq(n int) {
 	if n != cap(e.sendq.cur().ch) {
 		e.sendq.resize(n, e.spillSend)
 	}
@@ -291,34 +305,43 @@ func (e *engine) Raw() bool { return e.raw }
 // queue grows by one place for it first.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
-	var err error
-	add := func() {
+	check := func() error {
 		if e.closed {
-			err = mangos.ErrClosed
-			return
+			return mangos.ErrClosed
 		}
 		if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
-			err = mangos.ErrProtoState
-			return
+			return mangos.ErrProtoState
 		}
-		e.pipes[p.id] = p
-		e.order = append(e.order, p)
-		e.wg.Add(2)
-		e.live.Add(2)
-		if e.onAdd != nil {
-			e.onAdd(p)
-		}
+		return nil
 	}
 	if e.sendq != nil {
-		e.fitSendq(add)
-	} else {
+		e.rsz.Lock()
+		defer e.rsz.Unlock()
 		e.mu.Lock()
-		add()
+		err := check()
+		n := e.sendBuf + len(e.pipes) + 1
 		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		e.resizeSendq(n)
 	}
-	if err != nil {
+	e.mu.Lock()
+	if err := check(); err != nil {
+		e.mu.Unlock()
+		if e.sendq != nil {
+			e.fitSendqLocked()
+		}
 		return err
 	}
+	e.pipes[p.id] = p
+	e.order = append(e.order, p)
+	e.wg.Add(2)
+	e.live.Add(2)
+	if e.onAdd != nil {
+		e.onAdd(p)
+	}
+	e.mu.Unlock()
 	mp.SetPrivate(p)
 	go p.receiver()
 	go p.sender()
