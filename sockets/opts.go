@@ -44,11 +44,14 @@ var (
 	RecvTimeout = Opt[time.Duration]{"recv-timeout"}
 	// SendBuffer (socket; messages, 0..8192): the depth of the shared send
 	// queue of push, pair, poly and req (default 0, as NNG: a message goes
-	// only to a connection ready for it). Settable until the socket first
-	// dials or listens (later: ErrBusy).
+	// only to a connection ready for it, each connection taking one). Settable
+	// at any time, as in NNG; queued messages are kept (shrinking sends the
+	// ones that no longer fit first).
 	SendBuffer = Opt[int]{"send-buffer"}
 	// RecvBuffer (socket; messages, 0..8192): the depth of the receive
-	// queue (default 128). Settable until the socket first dials or listens.
+	// queue (default 128). Settable at any time, as in NNG; queued messages
+	// are kept, except that shrinking drops the oldest that no longer fit
+	// (counted in the drop_recv_full statistic).
 	RecvBuffer = Opt[int]{"recv-buffer"}
 	// ReconnectTimeMin (socket, dialer): the wait before a dialer redials
 	// (default 1 s). On a socket it applies to dialers created afterwards.
@@ -59,8 +62,10 @@ var (
 	// ResendTime (req socket or context): an unanswered request is sent
 	// again after this long (default 1 min); 0 or negative never resends.
 	// When the connection carrying a request dies, the request goes at
-	// once to another peer, or, with resending off, fails with
-	// ErrConnReset. Applies to requests sent afterwards.
+	// once to another peer, or to the first one to connect afterwards (as
+	// NNG), or, with resending off, fails with ErrConnReset. Each resend
+	// counts in the req_resent statistic. Applies to requests sent
+	// afterwards.
 	ResendTime = Opt[time.Duration]{"req:resend-time"}
 	// SubPrefNew (sub socket or context): when the receive queue is full,
 	// drop the oldest message (true, default, as NNG) or the new one.
@@ -108,8 +113,7 @@ type Optioner interface {
 // Set sets option o on target. It runs in the target's socket actor for
 // socket, dialer and listener options (a few µs); context options are set
 // directly. Errors: ErrNotSupported (the option does not apply to target),
-// ErrReadOnly, ErrInvalid (a value out of range), ErrBusy (a buffer size
-// after the socket started), ErrClosed.
+// ErrReadOnly, ErrInvalid (a value out of range), ErrClosed.
 func Set[T any](target Optioner, o Opt[T], v T) error {
 	_, err := target.option(o.name, true, v)
 	return explainOption(target, o.name, err)
@@ -283,12 +287,6 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 			n := v.(int)
 			if n < 0 || n > 8192 {
 				return nil, optErr(nanoact.CodeInvalid, name, set)
-			}
-			s.mu.Lock()
-			started := len(s.dialers)+len(s.listeners) > 0
-			s.mu.Unlock()
-			if started {
-				return nil, &nanoact.Error{Code: nanoact.CodeBusy, Op: "sockets: set " + name, Err: fmt.Errorf("set buffer sizes before the socket dials or listens")}
 			}
 			return nil, b.SetBuffer(name == "send-buffer", n)
 		}

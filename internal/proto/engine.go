@@ -55,6 +55,7 @@ type pipe struct {
 	mp     mangos.ProtocolPipe
 	id     uint32
 	q      chan *Message // messages addressed to this pipe only
+	dead   atomic.Bool   // removed: set under e.mu before closeq closes
 	closeq chan struct{}
 }
 
@@ -79,10 +80,15 @@ type engine struct {
 	live, incb atomic.Int32
 
 	// sendq is the shared, load-balanced send queue; nil for protocols
-	// that only send to chosen pipes.
-	sendq chan *Message
+	// that only send to chosen pipes. It holds sendBuf messages (the
+	// send-buffer option) plus one per pipe: as an NNG pipe does, a pipe
+	// takes a message from the moment it is counted, its writer waiting
+	// or not (see fitSendq). rsz serialises its resizes.
+	sendq   *queue
+	sendBuf int // guarded by mu
+	rsz     sync.Mutex
 	// recvq is the socket-wide receive queue; nil for send-only protocols.
-	recvq chan *Message
+	recvq *queue
 	// onRecv handles one message read from p; nil drops it (send-only
 	// protocols still read, to notice the peer closing).
 	onRecv func(p *pipe, m *Message)
@@ -106,49 +112,69 @@ type engine struct {
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 
 	// onSent, if set, sees each message a pipe takes from the shared send
-	// queue, just before it is written.
-	onSent func(p *pipe, m *Message)
+	// queue (or the backlog), just before it is written, and
+	// says what to do with it (see sending).
+	onSent func(p *pipe, m *Message) sending
+
+	// The shared queue's overflow, guarded by mu: messages sent again (a
+	// request resent, one a dying pipe took, or those a shrinking queue
+	// had no room for) when the queue could not take them at once go to
+	// the next pipe whose writer is free, before the queue's. nbacklog is
+	// its length, read by writers without the lock; kick wakes one writer
+	// waiting on the queue after a message joins the backlog.
+	backlog  []*Message
+	nbacklog atomic.Int32
+	kick     chan struct{}
+
+	// drops counts the messages dropped, by reason (see Drop).
+	drops [NumDrops]atomic.Uint64
 }
 
 // Buffered is implemented by protocols whose queue depths can be set.
 type Buffered interface {
-	// SetBuffer sets the depth of the send (send true) or receive queue.
-	// Call it before the socket has any pipe.
+	// SetBuffer sets the depth of the send (send true) or receive queue,
+	// at any time, keeping the messages queued; see engine.SetBuffer.
 	SetBuffer(send bool, n int) error
 	// Buffer returns a queue's depth.
 	Buffer(send bool) (int, error)
 }
 
-// SetBuffer implements Buffered for the engine's shared queues.
+// SetBuffer implements Buffered for the engine's shared queues. It may be
+// called at any time; a send or receive waiting on the queue carries on
+// on the new one. Shrinking a queue below what it holds drops the oldest
+// messages of a receive queue (as NNG does; counted in drop_recv_full),
+// and sends those of a send queue first, from the backlog, so a send
+// queue loses nothing. Cost: one allocation of n slots.
 func (e *engine) SetBuffer(send bool, n int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q := &e.recvq
 	if send {
-		q = &e.sendq
+		if e.sendq == nil {
+			return errNotSupported
+		}
+		e.fitSendq(func() { e.sendBuf = n })
+		return nil
 	}
-	if *q == nil {
+	if e.recvq == nil {
 		return errNotSupported
 	}
-	if len(e.pipes) > 0 {
-		return nanoact.ErrBusy
-	}
-	*q = make(chan *Message, n)
+	e.recvq.resize(n, e.spillRecv)
+	e.ready.notify()
 	return nil
 }
 
 // Buffer implements Buffered.
 func (e *engine) Buffer(send bool) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q := e.recvq
 	if send {
-		q = e.sendq
+		if e.sendq == nil {
+			return 0, errNotSupported
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.sendBuf, nil
 	}
-	if q == nil {
+	if e.recvq == nil {
 		return 0, errNotSupported
 	}
-	return cap(q), nil
+	return cap(e.recvq.cur().ch), nil
 }
 
 func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engine {
@@ -159,12 +185,14 @@ func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engi
 		closeq: make(chan struct{}),
 	}
 	if sendBuf >= 0 {
-		e.sendq = make(chan *Message, sendBuf)
+		e.sendBuf = sendBuf
+		e.sendq = newQueue(sendBuf)
+		e.kick = make(chan struct{}, 1)
 	}
 	if recv {
-		e.recvq = make(chan *Message, defaultRecvBuffer)
+		e.recvq = newQueue(defaultRecvBuffer)
 	}
-	e.ready.waiting = func() int { return len(e.recvq) }
+	e.ready.waiting = func() int { return len(e.recvq.cur().ch) }
 	return e
 }
 
@@ -181,17 +209,39 @@ func (e *engine) Info() mangos.ProtocolInfo { return e.info }
 func (e *engine) Raw() bool { return e.raw }
 
 // AddPipe implements mangos.ProtocolBase: it starts the pipe's receiver and
-// sender goroutines. A pair socket refuses a second pipe.
+// sender goroutines. A pair socket refuses a second pipe. A pipe takes a
+// message of the shared send queue from the moment it is counted: the
+// queue grows by one place for it first.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return mangos.ErrClosed
+	check := func() error {
+		if e.closed {
+			return mangos.ErrClosed
+		}
+		if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
+			return mangos.ErrProtoState
+		}
+		return nil
 	}
-	if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
+	if e.sendq != nil {
+		e.rsz.Lock()
+		defer e.rsz.Unlock()
+		e.mu.Lock()
+		err := check()
+		n := e.sendBuf + len(e.pipes) + 1
 		e.mu.Unlock()
-		return mangos.ErrProtoState
+		if err != nil {
+			return err
+		}
+		e.resizeSendq(n)
+	}
+	e.mu.Lock()
+	if err := check(); err != nil {
+		e.mu.Unlock()
+		if e.sendq != nil {
+			e.fitSendqLocked()
+		}
+		return err
 	}
 	e.pipes[p.id] = p
 	e.order = append(e.order, p)
@@ -207,14 +257,21 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	return nil
 }
 
-// RemovePipe implements mangos.ProtocolBase.
+// RemovePipe implements mangos.ProtocolBase. The shared send queue loses
+// the pipe's place; what it then has no room for is sent first, from the
+// backlog, by the next pipe free.
 func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 	p, _ := mp.GetPrivate().(*pipe)
 	if p == nil {
 		return
 	}
-	e.mu.Lock()
-	if _, ok := e.pipes[p.id]; ok {
+	removed := false
+	remove := func() {
+		if _, ok := e.pipes[p.id]; !ok {
+			return
+		}
+		removed = true
+		p.dead.Store(true)
 		delete(e.pipes, p.id)
 		for i, q := range e.order {
 			if q == p {
@@ -223,13 +280,17 @@ func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 			}
 		}
 		close(p.closeq)
-		e.mu.Unlock()
-		if e.onRemove != nil {
-			e.onRemove(p)
-		}
-		return
 	}
-	e.mu.Unlock()
+	if e.sendq != nil {
+		e.fitSendq(remove)
+	} else {
+		e.mu.Lock()
+		remove()
+		e.mu.Unlock()
+	}
+	if removed && e.onRemove != nil {
+		e.onRemove(p)
+	}
 }
 
 // Close implements mangos.ProtocolBase. It closes every pipe and returns
@@ -260,18 +321,16 @@ func (e *engine) Close() error {
 
 // drain frees messages left in the queues after close.
 func (e *engine) drain() {
-	for _, q := range []chan *Message{e.sendq, e.recvq} {
-		if q == nil {
-			continue
-		}
-		for {
-			select {
-			case m := <-q:
-				m.Free()
-				continue
-			default:
-			}
-			break
+	e.mu.Lock()
+	for _, m := range e.backlog {
+		m.Free()
+	}
+	e.backlog = nil
+	e.nbacklog.Store(0)
+	e.mu.Unlock()
+	for _, q := range []*queue{e.sendq, e.recvq} {
+		if q != nil {
+			q.drain()
 		}
 	}
 }
@@ -308,12 +367,18 @@ func (e *engine) waitPipes() {
 // Counters are a socket's message statistics.
 type Counters struct {
 	RxMsgs, RxBytes, TxMsgs, TxBytes uint64
+	// Drops counts the messages dropped, by reason (see Drop.String for their names).
+	Drops [NumDrops]uint64
 }
 
 // Counters returns the messages and bytes the socket's pipes have read
-// and written, headers included.
+// and written, headers included, and the messages dropped.
 func (e *engine) Counters() Counters {
-	return Counters{e.rxMsgs.Load(), e.rxBytes.Load(), e.txMsgs.Load(), e.txBytes.Load()}
+	c := Counters{RxMsgs: e.rxMsgs.Load(), RxBytes: e.rxBytes.Load(), TxMsgs: e.txMsgs.Load(), TxBytes: e.txBytes.Load()}
+	for i := range c.Drops {
+		c.Drops[i] = e.drops[i].Load()
+	}
+	return c
 }
 
 // Done is closed when the socket is closed.
@@ -378,26 +443,41 @@ func (p *pipe) receiver() {
 func (p *pipe) sender() {
 	defer p.e.pipeExit()
 	defer p.dropQueued()
-	sq := p.e.sendq
+	e := p.e
 	for {
-		var m *Message
-		select {
-		case m = <-p.q:
-		case m = <-sq:
-			if p.e.onSent != nil {
-				p.e.onSent(p, m)
-			}
-		case <-p.closeq:
+		m, shared := p.next()
+		if m == nil {
 			return
+		}
+		if shared {
+			// A message for any pipe, taken by one being removed, goes to
+			// another; for req the protocol decides, under its lock, so
+			// that its failover and this never both send it.
+			what := sendIt
+			if e.onSent != nil {
+				what = e.onSent(p, m)
+			} else if p.dead.Load() {
+				what = requeueIt
+			}
+			switch what {
+			case dropIt:
+				m.Free()
+				e.pending.Add(-1)
+				continue
+			case requeueIt:
+				e.pending.Add(-1)
+				e.requeue(m)
+				return
+			}
 		}
 		n := uint64(len(m.Header) + len(m.Body))
 		err := p.mp.SendMsg(m)
-		p.e.pending.Add(-1)
+		e.pending.Add(-1)
 		if err != nil {
 			return
 		}
-		p.e.txMsgs.Add(1)
-		p.e.txBytes.Add(n)
+		e.txMsgs.Add(1)
+		e.txBytes.Add(n)
 	}
 }
 
@@ -409,6 +489,7 @@ func (p *pipe) dropQueued() {
 		case m := <-p.q:
 			m.Free()
 			p.e.pending.Add(-1)
+			p.e.dropped(DropPipeGone)
 		default:
 			return
 		}
@@ -419,46 +500,57 @@ func (p *pipe) dropQueued() {
 // written to its connection (or dropped with a connection that died).
 func (e *engine) Flushed() bool { return e.pending.Load() <= 0 }
 
-// deliver queues m on q, waiting while q is full (back-pressure on the
-// peer) until the pipe or the socket closes. On the engine's queue, a
+// deliver queues m on the engine's receive queue, waiting while it is
+// full (back-pressure on the peer) until the pipe or the socket closes; a
 // waiting asynchronous receive gets m directly.
 //
 // The waiter count is read after m is queued, and a new waiter is counted
 // before it looks at the queue: so either this delivery sees the waiter and
 // pumps, or the waiter finds m.
-func (p *pipe) deliver(q chan *Message, m *Message) {
+func (p *pipe) deliver(m *Message) {
 	e := p.e
-	own := q == e.recvq
-	if own && e.nwait.Load() > 0 && e.handOff(m) {
+	if e.nwait.Load() > 0 && e.handOff(m) {
 		return
 	}
-	select {
-	case q <- m: // the usual case: room in the queue
-		e.ready.notify()
-	default:
+	for {
+		g := e.recvq.cur()
 		select {
-		case q <- m:
-			e.ready.notify()
-		case <-p.closeq:
-			m.Free()
-			return
-		case <-e.closeq:
-			m.Free()
-			return
+		case g.ch <- m: // the usual case: room in the queue
+		default:
+			select {
+			case g.ch <- m:
+			case <-g.gone:
+				continue // resized: queue on the new one
+			case <-p.closeq:
+				m.Free()
+				e.dropped(DropPipeGone)
+				return
+			case <-e.closeq:
+				m.Free()
+				return
+			}
 		}
+		if e.recvq.replaced(g) {
+			e.recvq.rescue(g, e.spillRecv)
+		}
+		break
 	}
-	if own && e.nwait.Load() > 0 {
+	e.ready.notify()
+	if e.nwait.Load() > 0 {
 		e.pump()
 	}
 }
 
-// put queues m on q for send, honouring ctx's blocking mode.
-func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string) error {
-	select {
-	case q <- m:
-		e.pending.Add(1)
+// put queues m on the shared send queue, honouring ctx's blocking mode.
+func (e *engine) put(ctx context.Context, m *Message, op string) error {
+	return e.putUntil(ctx, m, nil, nil, op)
+}
+
+// putUntil is put that also gives up, with cancelErr, once cancel is
+// closed (a staged request replaced by a newer one).
+func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{}, cancelErr error, op string) error {
+	if e.offer(m) {
 		return nil
-	default:
 	}
 	select {
 	case <-e.closeq:
@@ -468,22 +560,30 @@ func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string
 	if IsNonBlock(ctx) {
 		return waitErr(ctx, op)
 	}
-	select {
-	case q <- m:
-		e.pending.Add(1)
-		return nil
-	case <-e.closeq:
-		return errClosed
-	case <-ctx.Done():
-		return waitErr(ctx, op)
+	for {
+		g := e.sendq.cur()
+		select {
+		case g.ch <- m:
+			e.pending.Add(1)
+			e.settle(g)
+			return nil
+		case <-g.gone: // resized: wait on the new queue
+		case <-cancel:
+			return cancelErr
+		case <-e.closeq:
+			return errClosed
+		case <-ctx.Done():
+			return waitErr(ctx, op)
+		}
 	}
 }
 
 // get takes the next message from q, honouring ctx's blocking mode. stop,
 // when non-nil and closed, ends the wait with ErrClosed (a closed context).
-func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{}, op string) (*Message, error) {
+func (e *engine) get(ctx context.Context, q *queue, stop <-chan struct{}, op string) (*Message, error) {
+	g := q.cur()
 	select {
-	case m := <-q:
+	case m := <-g.ch:
 		e.ready.notify()
 		return m, nil
 	default:
@@ -498,38 +598,66 @@ func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{},
 	if IsNonBlock(ctx) {
 		return nil, waitErr(ctx, op)
 	}
-	select {
-	case m := <-q:
-		e.ready.notify()
-		return m, nil
-	case <-e.closeq:
-		return nil, errClosed
-	case <-stop:
-		return nil, errClosed
-	case <-ctx.Done():
-		return nil, waitErr(ctx, op)
+	for {
+		select {
+		case m := <-g.ch:
+			e.ready.notify()
+			return m, nil
+		case <-g.gone: // resized: wait on the new queue
+			g = q.cur()
+		case <-e.closeq:
+			return nil, errClosed
+		case <-stop:
+			return nil, errClosed
+		case <-ctx.Done():
+			return nil, waitErr(ctx, op)
+		}
 	}
 }
 
-// broadcast queues m on every pipe that has room, dropping it for pipes
-// that are full (best effort, as NNG's pub and bus). except, if non-zero,
-// is skipped. It consumes m.
-func (e *engine) broadcast(m *Message, except uint32) {
+// broadcast queues m on every pipe except the one numbered except (if
+// non-zero), best effort as NNG's pub, bus and surveyor: for a pipe whose
+// queue is full, oldest drops that pipe's oldest queued message to make
+// room (pub, DropPubFull), otherwise m is not queued for it
+// (DropSendFull). It consumes m.
+func (e *engine) broadcast(m *Message, except uint32, oldest bool) {
 	e.mu.Lock()
 	for _, p := range e.order {
 		if p.id == except {
 			continue
 		}
 		m.Clone()
-		select {
-		case p.q <- m:
-			e.pending.Add(1)
-		default:
+		if !p.push(m, oldest) {
 			m.Free()
+			e.dropped(DropSendFull)
 		}
 	}
 	e.mu.Unlock()
 	m.Free()
+}
+
+// push queues m on p's own queue without waiting; when the queue is full
+// and oldest is set, the oldest message queued makes room. Producers for
+// p.q hold e.mu, so room made stays free.
+func (p *pipe) push(m *Message, oldest bool) bool {
+	for {
+		select {
+		case p.q <- m:
+			p.e.pending.Add(1)
+			return true
+		default:
+		}
+		if !oldest {
+			return false
+		}
+		select {
+		case old := <-p.q:
+			old.Free()
+			p.e.pending.Add(-1)
+			p.e.dropped(DropPubFull)
+		default: // the writer took one meanwhile
+		}
+	}
 }
 
 // sendTo queues m for pipe id, honouring ctx's blocking mode; a message for
@@ -538,6 +666,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	p := e.pipe(id)
 	if p == nil {
 		m.Free()
+		e.dropped(DropPipeGone)
 		return nil
 	}
 	select {
@@ -555,6 +684,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 		return nil
 	case <-p.closeq:
 		m.Free()
+		e.dropped(DropPipeGone)
 		return nil
 	case <-e.closeq:
 		return errClosed
