@@ -180,6 +180,31 @@ func reqRepCut(t *testing.T, sc faultScheme, dir testkit.Direction, n int64) {
 	}
 }
 
+// A req whose only connection dies with a request outstanding sends it
+// again as soon as it has reconnected, as NNG does, not a whole
+// req:resend-time later (here a minute, so waiting for it would fail the
+// test).
+func TestFaultReqRepResendOnReconnect(t *testing.T) {
+	t.Parallel()
+	for _, sc := range faultSchemes {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReqRep(t, sc)
+			if err := sockets.Set(r.req, sockets.ResendTime, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			ctx := ctxT(t)
+			if err := roundTrip(ctx, r.req, body("warm", 16)); err != nil {
+				t.Fatal(err)
+			}
+			r.p.CutAfter(testkit.Down, 0)
+			if err := roundTrip(ctx, r.req, body("lost reply", 16)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // A connection cut in the middle of its handshake (the SP header on tcp,
 // the websocket upgrade request, the TLS client hello) fails only that
 // connection: the req redials and its request is answered.
