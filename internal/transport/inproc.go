@@ -172,12 +172,12 @@ func (d *dialer) dialInproc(o options, op string) (mangos.TranPipe, error) {
 		return nil, nanoact.Errorf(nanoact.CodeConnRefused, op, "nobody listens")
 	}
 	if d.proto.Self != l.proto.Peer || d.proto.Peer != l.proto.Self {
-		err := nanoact.Errorf(nanoact.CodeProtocol, op, "listener speaks protocol %d (%s), want %d (%s)",
-			l.proto.Self, l.proto.SelfName, d.proto.Peer, d.proto.PeerName)
+		err := nanoact.Errorf(nanoact.CodeProtocol, op, "listener speaks %s, want %s",
+			l.proto.SelfName, d.proto.PeerName)
 		if lo.events != nil {
 			lo.events.OnHandshakeFail(l.url, d.addr, nanoact.Errorf(nanoact.CodeProtocol,
-				"transport: accept "+l.url, "dialer speaks protocol %d (%s), want %d (%s)",
-				d.proto.Self, d.proto.SelfName, l.proto.Peer, l.proto.PeerName))
+				"transport: accept "+l.url, "dialer speaks %s, want %s",
+				d.proto.SelfName, l.proto.PeerName))
 		}
 		if o.events != nil {
 			o.events.OnHandshakeFail(d.url, d.addr, err)

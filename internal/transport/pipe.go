@@ -2,12 +2,14 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,16 +62,64 @@ func handshake(c net.Conn, info mangos.ProtocolInfo, deadline time.Time, timeout
 		return handshakeErr(op, err, timeout)
 	}
 	if in[0] != 0 || in[1] != 'S' || in[2] != 'P' || in[3] != 0 || in[6] != 0 || in[7] != 0 {
-		return nanoact.Errorf(nanoact.CodeProtocol, op, "bad SP header % x", in[:])
+		return nanoact.Errorf(nanoact.CodeProtocol, op, "%s", describeHeader(in))
 	}
 	if peer := binary.BigEndian.Uint16(in[4:]); peer != info.Peer {
 		return nanoact.Errorf(nanoact.CodeProtocol, op,
-			"peer speaks protocol %d, want %d (%s)", peer, info.Peer, info.PeerName)
+			"peer speaks %s, want %s", protocolName(peer), info.PeerName)
 	}
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		return wrapErr(op, err)
 	}
 	return nil
+}
+
+// protocolName names an SP protocol number as NNG does ("pull"), or says
+// "protocol N" for a number no SP protocol uses.
+func protocolName(n uint16) string {
+	switch n {
+	case mangos.ProtoPair:
+		return "pair"
+	case mangos.ProtoPair1:
+		return "pair1"
+	case mangos.ProtoPub:
+		return "pub"
+	case mangos.ProtoSub:
+		return "sub"
+	case mangos.ProtoReq:
+		return "req"
+	case mangos.ProtoRep:
+		return "rep"
+	case mangos.ProtoPush:
+		return "push"
+	case mangos.ProtoPull:
+		return "pull"
+	case mangos.ProtoSurveyor:
+		return "surveyor"
+	case mangos.ProtoRespondent:
+		return "respondent"
+	case mangos.ProtoBus:
+		return "bus"
+	}
+	return fmt.Sprintf("protocol %d", n)
+}
+
+// describeHeader says what is wrong with 8 bytes that are not an SP
+// header, in words a user can act on: the commonest cause is a peer that
+// speaks another protocol altogether (HTTP, TLS, a websocket upgrade sent
+// to a tcp listener).
+func describeHeader(in [8]byte) string {
+	switch {
+	case in[0] == 0x16 && in[1] == 0x03:
+		return "not an SP header: the peer began a TLS handshake (use tls+tcp:// on both sides)"
+	case bytes.HasPrefix(in[:], []byte("GET ")) || bytes.HasPrefix(in[:], []byte("POST ")) || bytes.HasPrefix(in[:], []byte("HTTP/")):
+		return fmt.Sprintf("not an SP header: the peer speaks HTTP (%q...; use ws:// for websocket peers)", strings.TrimRight(string(in[:]), "\r\n"))
+	case in[0] != 0 || in[1] != 'S' || in[2] != 'P':
+		return fmt.Sprintf("not an SP header: it must start 00 'S' 'P', and it starts % x", in[:3])
+	case in[3] != 0:
+		return fmt.Sprintf("SP header of version %d, want 0", in[3])
+	}
+	return fmt.Sprintf("SP header with reserved bytes % x set, want 00 00", in[6:])
 }
 
 func handshakeErr(op string, err error, timeout time.Duration) error {

@@ -323,11 +323,17 @@ func TestStalledPeersDoNotBlock(t *testing.T) {
 func TestHandshakeRejects(t *testing.T) {
 	wrongProto := []byte{0, 'S', 'P', 0, 0, 0x11, 0, 0} // pair1
 	for _, tc := range matrix(t) {
-		for name, hello := range map[string][]byte{
-			"wrong-protocol": wrongProto,
-			"bad-version":    {0, 'S', 'P', 1, 0, 0x10, 0, 0},
-			"garbage":        []byte("GET / HTTP/1.1\r\n\r\n"),
+		for name, hc := range map[string]struct {
+			hello []byte
+			says  string // what the error tells the user
+		}{
+			"wrong-protocol": {wrongProto, "peer speaks pair1, want pair"},
+			"bad-version":    {[]byte{0, 'S', 'P', 1, 0, 0x10, 0, 0}, "SP header of version 1, want 0"},
+			"garbage":        {[]byte("GET / HTTP/1.1\r\n\r\n"), "the peer speaks HTTP"},
+			"tls-hello":      {[]byte{0x16, 0x03, 0x01, 0x02, 0, 1, 0, 0}, "the peer began a TLS handshake"},
+			"not-sp":         {[]byte("\x01SP\x00\x00\x10\x00\x00"), "it must start 00 'S' 'P'"},
 		} {
+			hello := hc.hello
 			t.Run(tc.name+"/"+name, func(t *testing.T) {
 				rec := newRecorder()
 				srv := newSock(t)
@@ -340,6 +346,9 @@ func TestHandshakeRejects(t *testing.T) {
 				}
 				e := rec.waitHSFail(t)
 				wantCode(t, e.err, nanoact.ErrProtocol)
+				if !strings.Contains(e.err.Error(), hc.says) {
+					t.Errorf("error %q does not say %q", e.err, hc.says)
+				}
 			})
 		}
 	}
