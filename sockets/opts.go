@@ -43,11 +43,14 @@ var (
 	RecvTimeout = Opt[time.Duration]{"recv-timeout"}
 	// SendBuffer (socket; messages, 0..8192): the depth of the shared send
 	// queue of push, pair, poly and req (default 0, as NNG: a message goes
-	// only to a connection ready for it). Settable until the socket first
-	// dials or listens (later: ErrBusy).
+	// only to a connection ready for it, each connection taking one). Settable
+	// at any time, as in NNG; queued messages are kept (shrinking sends the
+	// ones that no longer fit first).
 	SendBuffer = Opt[int]{"send-buffer"}
 	// RecvBuffer (socket; messages, 0..8192): the depth of the receive
-	// queue (default 128). Settable until the socket first dials or listens.
+	// queue (default 128). Settable at any time, as in NNG; queued messages
+	// are kept, except that shrinking drops the oldest that no longer fit
+	// (counted in the drop_recv_full statistic).
 	RecvBuffer = Opt[int]{"recv-buffer"}
 	// ReconnectTimeMin (socket, dialer): the wait before a dialer redials
 	// (default 1 s). On a socket it applies to dialers created afterwards.
@@ -103,8 +106,7 @@ type Optioner interface {
 // Set sets option o on target. It runs in the target's socket actor for
 // socket, dialer and listener options (a few µs); context options are set
 // directly. Errors: ErrNotSupported (the option does not apply to target),
-// ErrReadOnly, ErrInvalid (a value out of range), ErrBusy (a buffer size
-// after the socket started), ErrClosed.
+// ErrReadOnly, ErrInvalid (a value out of range), ErrClosed.
 func Set[T any](target Optioner, o Opt[T], v T) error {
 	_, err := target.option(o.name, true, v)
 	return err
@@ -276,12 +278,6 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 			n := v.(int)
 			if n < 0 || n > 8192 {
 				return nil, optErr(nanoact.CodeInvalid, name, set)
-			}
-			s.mu.Lock()
-			started := len(s.dialers)+len(s.listeners) > 0
-			s.mu.Unlock()
-			if started {
-				return nil, &nanoact.Error{Code: nanoact.CodeBusy, Op: "sockets: set " + name, Err: fmt.Errorf("set buffer sizes before the socket dials or listens")}
 			}
 			return nil, b.SetBuffer(name == "send-buffer", n)
 		}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/proto"
 )
 
 // Statistics, as NNG keeps them (nanonext's stat()). Each value is atomic
@@ -18,6 +19,24 @@ import (
 // Byte and message counts are those the socket's connections read and
 // wrote, protocol headers included; a message broadcast to three peers
 // counts three times.
+//
+// Every message a protocol drops is counted, by reason (a socket has all
+// of them; each protocol moves only those that apply to it):
+//
+//   drop_pub_full     pub: a subscriber's queue was full, so its oldest
+//                     queued message was dropped for the new one (as NNG)
+//   drop_send_full    bus, surveyor: a peer's queue was full, so the new
+//                     message was not queued for it
+//   drop_recv_full    sub, surveyor: a receive queue was full (sub drops
+//                     its oldest with sub:prefnew, else the new one)
+//   drop_stale_reply  req: a reply to no outstanding request (stale, a
+//                     duplicate after a resend, or an abandoned request)
+//   drop_late_answer  surveyor: an answer after its survey ended
+//   drop_pipe_gone    a message for one connection only (a reply, a pub
+//                     copy, a directed send) whose connection closed
+//   drop_bad          a malformed protocol header, or over the hop limit
+//   req_resent        req: requests sent again (resend timer, or the
+//                     connection carrying them closed)
 
 // endpointStats are a dialer's or listener's counters.
 type endpointStats struct {
@@ -43,7 +62,7 @@ func (s *Socket) Stats() map[string]int64 {
 	s.mu.Lock()
 	nd, nl := len(s.dialers), len(s.listeners)
 	s.mu.Unlock()
-	return map[string]int64{
+	m := map[string]int64{
 		"id":        int64(s.id),
 		"pipes":     int64(s.eng.Pipes()),
 		"dialers":   int64(nd),
@@ -55,6 +74,10 @@ func (s *Socket) Stats() map[string]int64 {
 		"tx_bytes":  int64(c.TxBytes),
 		"rx_bytes":  int64(c.RxBytes),
 	}
+	for i, n := range proto.DropNames {
+		m[n] = int64(c.Drops[i])
+	}
+	return m
 }
 
 // Stat returns one of the dialer's statistics by NNG name; ErrNotFound for
@@ -100,7 +123,7 @@ func stat(m map[string]int64, name string) (int64, error) {
 
 // StatNames returns the statistic names of a socket, sorted.
 func StatNames(s *Socket) []string {
-	names := make([]string, 0, 10)
+	names := make([]string, 0, 10+len(proto.DropNames))
 	for n := range s.Stats() {
 		names = append(names, n)
 	}

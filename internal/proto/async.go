@@ -216,7 +216,7 @@ func (e *engine) recvAsync(w *Waiter, owner waitOwner) {
 	}
 	e.nwait.Add(1)
 	select {
-	case m := <-e.recvq:
+	case m := <-e.recvq.cur().ch:
 		e.nwait.Add(-1)
 		e.wmu.Unlock()
 		e.ready.notify()
@@ -267,7 +267,7 @@ func (e *engine) pump() {
 		}
 		var m *Message
 		select {
-		case m = <-e.recvq:
+		case m = <-e.recvq.cur().ch:
 		default:
 			e.wmu.Unlock()
 			return

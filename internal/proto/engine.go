@@ -51,10 +51,15 @@ var errClosed = nanoact.ErrClosed
 
 // pipe is the engine's state for one connection.
 type pipe struct {
-	e      *engine
-	mp     mangos.ProtocolPipe
-	id     uint32
-	q      chan *Message // messages addressed to this pipe only
+	e  *engine
+	mp mangos.ProtocolPipe
+	id uint32
+	q  chan *Message // messages addressed to this pipe only
+	// slot (cap 1; nil without a shared send queue) holds one message of
+	// the shared queue given to this pipe while its writer was not
+	// waiting: a pipe takes a message from the moment it is counted, as
+	// an NNG pipe does (see offer).
+	slot   chan *Message
 	closeq chan struct{}
 }
 
@@ -80,9 +85,9 @@ type engine struct {
 
 	// sendq is the shared, load-balanced send queue; nil for protocols
 	// that only send to chosen pipes.
-	sendq chan *Message
+	sendq *queue
 	// recvq is the socket-wide receive queue; nil for send-only protocols.
-	recvq chan *Message
+	recvq *queue
 	// onRecv handles one message read from p; nil drops it (send-only
 	// protocols still read, to notice the peer closing).
 	onRecv func(p *pipe, m *Message)
@@ -106,41 +111,95 @@ type engine struct {
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 
 	// onSent, if set, sees each message a pipe takes from the shared send
-	// queue, just before it is written.
-	onSent func(p *pipe, m *Message)
+	// queue (its slot or the backlog), just before it is written; false
+	// drops the message as no longer wanted (a request abandoned while
+	// waiting to be resent).
+	onSent func(p *pipe, m *Message) bool
+
+	// The shared queue's overflow, guarded by mu: messages sent again (a
+	// request resent, or one a dead pipe's slot held) when no pipe could
+	// take them at once go to the next pipe whose writer is free. nbacklog
+	// is its length, read by writers without the lock; kick wakes one
+	// writer waiting on the queue after a message joins the backlog.
+	backlog  []*Message
+	nbacklog atomic.Int32
+	kick     chan struct{}
+	rr       int // where offer's scan of the slots starts
+
+	// drops counts the messages dropped, by reason (see Drop).
+	drops [NumDrops]atomic.Uint64
 }
+
+// Drop is a reason a protocol drops a message; Counters counts each.
+type Drop int
+
+// The reasons for dropping a message.
+const (
+	// DropPubFull: pub dropped a subscriber's oldest queued message to
+	// make room for a new one, as NNG does for a slow subscriber.
+	DropPubFull Drop = iota
+	// DropSendFull: bus or surveyor did not queue a message for a peer
+	// whose queue was full (best effort).
+	DropSendFull
+	// DropRecvFull: a receive queue was full (sub, a survey's answers):
+	// sub drops its oldest message (sub:prefnew) or the new one.
+	DropRecvFull
+	// DropStaleReply: req got a reply to no outstanding request (stale,
+	// duplicate after a resend, or for an abandoned request).
+	DropStaleReply
+	// DropLateAnswer: surveyor got an answer to a survey that is over.
+	DropLateAnswer
+	// DropPipeGone: a message queued for one pipe only (a reply, a
+	// broadcast copy, a directed send) whose pipe closed before sending.
+	DropPipeGone
+	// DropBad: a message with a malformed protocol header, or one that
+	// has travelled more hops than the TTL allows.
+	DropBad
+	// DropResent counts requests req sent again (timer or failover), each
+	// a copy sent because the first may have been lost.
+	DropResent
+	// NumDrops is the number of reasons.
+	NumDrops
+)
+
+// DropNames are the statistic names of the Drop reasons, in order.
+var DropNames = [NumDrops]string{"drop_pub_full", "drop_send_full", "drop_recv_full", "drop_stale_reply", "drop_late_answer", "drop_pipe_gone", "drop_bad", "req_resent"}
+
+// dropped counts one message dropped for reason r.
+func (e *engine) dropped(r Drop) { e.drops[r].Add(1) }
 
 // Buffered is implemented by protocols whose queue depths can be set.
 type Buffered interface {
-	// SetBuffer sets the depth of the send (send true) or receive queue.
-	// Call it before the socket has any pipe.
+	// SetBuffer sets the depth of the send (send true) or receive queue,
+	// at any time, keeping the messages queued; see engine.SetBuffer.
 	SetBuffer(send bool, n int) error
 	// Buffer returns a queue's depth.
 	Buffer(send bool) (int, error)
 }
 
-// SetBuffer implements Buffered for the engine's shared queues.
+// SetBuffer implements Buffered for the engine's shared queues. It may be
+// called at any time; a send or receive waiting on the queue carries on
+// on the new one. Shrinking a queue below what it holds drops the oldest
+// messages of a receive queue (as NNG does; counted in drop_recv_full),
+// and sends those of a send queue first, from the backlog, so a send
+// queue loses nothing. Cost: one allocation of n slots.
 func (e *engine) SetBuffer(send bool, n int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q := &e.recvq
+	q, spill := e.recvq, e.spillRecv
 	if send {
-		q = &e.sendq
+		q, spill = e.sendq, e.spillSend
 	}
-	if *q == nil {
+	if q == nil {
 		return errNotSupported
 	}
-	if len(e.pipes) > 0 {
-		return nanoact.ErrBusy
+	q.resize(n, spill)
+	if !send {
+		e.ready.notify()
 	}
-	*q = make(chan *Message, n)
 	return nil
 }
 
 // Buffer implements Buffered.
 func (e *engine) Buffer(send bool) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	q := e.recvq
 	if send {
 		q = e.sendq
@@ -148,7 +207,23 @@ func (e *engine) Buffer(send bool) (int, error) {
 	if q == nil {
 		return 0, errNotSupported
 	}
-	return cap(q), nil
+	return cap(q.cur().ch), nil
+}
+
+// spillRecv drops a received message a resized queue had no room for.
+func (e *engine) spillRecv(m *Message) {
+	m.Free()
+	e.dropped(DropRecvFull)
+}
+
+// spillSend moves a message a resized send queue had no room for to the
+// backlog, which writers take from first. Its pending count stays.
+func (e *engine) spillSend(m *Message) {
+	e.mu.Lock()
+	e.backlog = append(e.backlog, m)
+	e.nbacklog.Add(1)
+	e.mu.Unlock()
+	e.wake()
 }
 
 func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engine {
@@ -159,12 +234,13 @@ func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engi
 		closeq: make(chan struct{}),
 	}
 	if sendBuf >= 0 {
-		e.sendq = make(chan *Message, sendBuf)
+		e.sendq = newQueue(sendBuf)
+		e.kick = make(chan struct{}, 1)
 	}
 	if recv {
-		e.recvq = make(chan *Message, defaultRecvBuffer)
+		e.recvq = newQueue(defaultRecvBuffer)
 	}
-	e.ready.waiting = func() int { return len(e.recvq) }
+	e.ready.waiting = func() int { return len(e.recvq.cur().ch) }
 	return e
 }
 
@@ -184,6 +260,9 @@ func (e *engine) Raw() bool { return e.raw }
 // sender goroutines. A pair socket refuses a second pipe.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
+	if e.sendq != nil {
+		p.slot = make(chan *Message, 1)
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -260,18 +339,16 @@ func (e *engine) Close() error {
 
 // drain frees messages left in the queues after close.
 func (e *engine) drain() {
-	for _, q := range []chan *Message{e.sendq, e.recvq} {
-		if q == nil {
-			continue
-		}
-		for {
-			select {
-			case m := <-q:
-				m.Free()
-				continue
-			default:
-			}
-			break
+	e.mu.Lock()
+	for _, m := range e.backlog {
+		m.Free()
+	}
+	e.backlog = nil
+	e.nbacklog.Store(0)
+	e.mu.Unlock()
+	for _, q := range []*queue{e.sendq, e.recvq} {
+		if q != nil {
+			q.drain()
 		}
 	}
 }
@@ -308,12 +385,18 @@ func (e *engine) waitPipes() {
 // Counters are a socket's message statistics.
 type Counters struct {
 	RxMsgs, RxBytes, TxMsgs, TxBytes uint64
+	// Drops counts the messages dropped, by reason (see DropNames).
+	Drops [NumDrops]uint64
 }
 
 // Counters returns the messages and bytes the socket's pipes have read
-// and written, headers included.
+// and written, headers included, and the messages dropped.
 func (e *engine) Counters() Counters {
-	return Counters{e.rxMsgs.Load(), e.rxBytes.Load(), e.txMsgs.Load(), e.txBytes.Load()}
+	c := Counters{RxMsgs: e.rxMsgs.Load(), RxBytes: e.rxBytes.Load(), TxMsgs: e.txMsgs.Load(), TxBytes: e.txBytes.Load()}
+	for i := range c.Drops {
+		c.Drops[i] = e.drops[i].Load()
+	}
+	return c
 }
 
 // Done is closed when the socket is closed.
@@ -378,37 +461,185 @@ func (p *pipe) receiver() {
 func (p *pipe) sender() {
 	defer p.e.pipeExit()
 	defer p.dropQueued()
-	sq := p.e.sendq
+	e := p.e
 	for {
-		var m *Message
-		select {
-		case m = <-p.q:
-		case m = <-sq:
-			if p.e.onSent != nil {
-				p.e.onSent(p, m)
-			}
-		case <-p.closeq:
+		m, shared := p.next()
+		if m == nil {
 			return
+		}
+		if shared && e.onSent != nil && !e.onSent(p, m) {
+			m.Free()
+			e.pending.Add(-1)
+			continue
 		}
 		n := uint64(len(m.Header) + len(m.Body))
 		err := p.mp.SendMsg(m)
-		p.e.pending.Add(-1)
+		e.pending.Add(-1)
 		if err != nil {
 			return
 		}
-		p.e.txMsgs.Add(1)
-		p.e.txBytes.Add(n)
+		e.txMsgs.Add(1)
+		e.txBytes.Add(n)
 	}
 }
 
+// next waits for the pipe's next message: its slot first, then the
+// backlog, then whichever of its own queue and the shared one has one. It
+// returns nil once the pipe closes; shared reports a message of the shared
+// queue.
+func (p *pipe) next() (m *Message, shared bool) {
+	e := p.e
+	for {
+		select {
+		case m = <-p.slot: // nil channel without a shared queue
+			return m, true
+		default:
+		}
+		if e.nbacklog.Load() > 0 {
+			if m = e.popBacklog(); m != nil {
+				return m, true
+			}
+		}
+		var (
+			sq   <-chan *Message
+			gone <-chan struct{}
+		)
+		if e.sendq != nil {
+			g := e.sendq.cur()
+			sq, gone = g.ch, g.gone
+		}
+		select {
+		case m = <-p.q:
+			return m, false
+		case m = <-p.slot:
+			return m, true
+		case m = <-sq:
+			return m, true
+		case <-e.kick:
+		case <-gone: // the queue was resized: wait on the new one
+		case <-p.closeq:
+			return nil, false
+		}
+	}
+}
+
+// popBacklog takes the oldest message of the backlog, or returns nil.
+func (e *engine) popBacklog() *Message {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.backlog) == 0 {
+		return nil
+	}
+	m := e.backlog[0]
+	e.backlog[0] = nil
+	e.backlog = e.backlog[1:]
+	e.nbacklog.Add(-1)
+	if len(e.backlog) > 0 {
+		e.wake()
+	}
+	return m
+}
+
+// wake tells one writer waiting on the shared queue to look at the
+// backlog.
+func (e *engine) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// offer queues m on the shared send queue without waiting. When no
+// writer is waiting and nothing is queued before m, m goes to the first
+// pipe (round-robin) whose slot is free: a pipe whose writer is still
+// starting, or busy with the message before, takes one more, as an NNG
+// pipe does. Messages queued go before a slot's only when nothing else
+// was queued, so one sender's messages keep their order.
+func (e *engine) offer(m *Message) bool {
+	g := e.sendq.cur()
+	select {
+	case g.ch <- m:
+		e.pending.Add(1)
+		e.settle(g)
+		return true
+	default:
+	}
+	if len(g.ch) > 0 {
+		return false
+	}
+	e.mu.Lock()
+	ok := e.toSlotLocked(m)
+	e.mu.Unlock()
+	return ok
+}
+
+// settle follows a message put on generation g of the send queue: if a
+// resize replaced g meanwhile, the message may be stranded there, and is
+// moved to the current one.
+func (e *engine) settle(g *qgen) {
+	if e.sendq.replaced(g) {
+		e.sendq.rescue(g, e.spillSend)
+	}
+}
+
+// toSlotLocked puts m in the first free slot, scanning round-robin. Call
+// it with e.mu held.
+func (e *engine) toSlotLocked(m *Message) bool {
+	n := len(e.order)
+	for i := range n {
+		k := (e.rr + i) % n
+		select {
+		case e.order[k].slot <- m:
+			e.rr = k + 1
+			e.pending.Add(1)
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// requeue sends m again on the shared queue without waiting: to a writer
+// waiting or a free slot, or else into the backlog, which the next free
+// writer takes from (a pipe connecting later included). It consumes m.
+func (e *engine) requeue(m *Message) {
+	g := e.sendq.cur()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		m.Free()
+		return
+	}
+	select {
+	case g.ch <- m:
+		e.pending.Add(1)
+		e.mu.Unlock()
+		e.settle(g)
+		return
+	default:
+	}
+	if len(g.ch) > 0 || !e.toSlotLocked(m) {
+		e.backlog = append(e.backlog, m)
+		e.nbacklog.Add(1)
+		e.pending.Add(1)
+		e.wake()
+	}
+	e.mu.Unlock()
+}
+
 // dropQueued frees what is left in a dead pipe's own queue: it can no
-// longer be sent.
+// longer be sent. A message its slot holds was meant for any pipe, and is
+// sent again on another.
 func (p *pipe) dropQueued() {
 	for {
 		select {
 		case m := <-p.q:
 			m.Free()
 			p.e.pending.Add(-1)
+			p.e.dropped(DropPipeGone)
+		case m := <-p.slot:
+			p.e.pending.Add(-1)
+			p.e.requeue(m)
 		default:
 			return
 		}
@@ -419,46 +650,57 @@ func (p *pipe) dropQueued() {
 // written to its connection (or dropped with a connection that died).
 func (e *engine) Flushed() bool { return e.pending.Load() <= 0 }
 
-// deliver queues m on q, waiting while q is full (back-pressure on the
-// peer) until the pipe or the socket closes. On the engine's queue, a
+// deliver queues m on the engine's receive queue, waiting while it is
+// full (back-pressure on the peer) until the pipe or the socket closes; a
 // waiting asynchronous receive gets m directly.
 //
 // The waiter count is read after m is queued, and a new waiter is counted
 // before it looks at the queue: so either this delivery sees the waiter and
 // pumps, or the waiter finds m.
-func (p *pipe) deliver(q chan *Message, m *Message) {
+func (p *pipe) deliver(m *Message) {
 	e := p.e
-	own := q == e.recvq
-	if own && e.nwait.Load() > 0 && e.handOff(m) {
+	if e.nwait.Load() > 0 && e.handOff(m) {
 		return
 	}
-	select {
-	case q <- m: // the usual case: room in the queue
-		e.ready.notify()
-	default:
+	for {
+		g := e.recvq.cur()
 		select {
-		case q <- m:
-			e.ready.notify()
-		case <-p.closeq:
-			m.Free()
-			return
-		case <-e.closeq:
-			m.Free()
-			return
+		case g.ch <- m: // the usual case: room in the queue
+		default:
+			select {
+			case g.ch <- m:
+			case <-g.gone:
+				continue // resized: queue on the new one
+			case <-p.closeq:
+				m.Free()
+				e.dropped(DropPipeGone)
+				return
+			case <-e.closeq:
+				m.Free()
+				return
+			}
 		}
+		if e.recvq.replaced(g) {
+			e.recvq.rescue(g, e.spillRecv)
+		}
+		break
 	}
-	if own && e.nwait.Load() > 0 {
+	e.ready.notify()
+	if e.nwait.Load() > 0 {
 		e.pump()
 	}
 }
 
-// put queues m on q for send, honouring ctx's blocking mode.
-func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string) error {
-	select {
-	case q <- m:
-		e.pending.Add(1)
+// put queues m on the shared send queue, honouring ctx's blocking mode.
+func (e *engine) put(ctx context.Context, m *Message, op string) error {
+	return e.putUntil(ctx, m, nil, nil, op)
+}
+
+// putUntil is put that also gives up, with cancelErr, once cancel is
+// closed (a staged request replaced by a newer one).
+func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{}, cancelErr error, op string) error {
+	if e.offer(m) {
 		return nil
-	default:
 	}
 	select {
 	case <-e.closeq:
@@ -468,22 +710,30 @@ func (e *engine) put(ctx context.Context, q chan *Message, m *Message, op string
 	if IsNonBlock(ctx) {
 		return waitErr(ctx, op)
 	}
-	select {
-	case q <- m:
-		e.pending.Add(1)
-		return nil
-	case <-e.closeq:
-		return errClosed
-	case <-ctx.Done():
-		return waitErr(ctx, op)
+	for {
+		g := e.sendq.cur()
+		select {
+		case g.ch <- m:
+			e.pending.Add(1)
+			e.settle(g)
+			return nil
+		case <-g.gone: // resized: wait on the new queue
+		case <-cancel:
+			return cancelErr
+		case <-e.closeq:
+			return errClosed
+		case <-ctx.Done():
+			return waitErr(ctx, op)
+		}
 	}
 }
 
 // get takes the next message from q, honouring ctx's blocking mode. stop,
 // when non-nil and closed, ends the wait with ErrClosed (a closed context).
-func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{}, op string) (*Message, error) {
+func (e *engine) get(ctx context.Context, q *queue, stop <-chan struct{}, op string) (*Message, error) {
+	g := q.cur()
 	select {
-	case m := <-q:
+	case m := <-g.ch:
 		e.ready.notify()
 		return m, nil
 	default:
@@ -498,38 +748,66 @@ func (e *engine) get(ctx context.Context, q chan *Message, stop <-chan struct{},
 	if IsNonBlock(ctx) {
 		return nil, waitErr(ctx, op)
 	}
-	select {
-	case m := <-q:
-		e.ready.notify()
-		return m, nil
-	case <-e.closeq:
-		return nil, errClosed
-	case <-stop:
-		return nil, errClosed
-	case <-ctx.Done():
-		return nil, waitErr(ctx, op)
+	for {
+		select {
+		case m := <-g.ch:
+			e.ready.notify()
+			return m, nil
+		case <-g.gone: // resized: wait on the new queue
+			g = q.cur()
+		case <-e.closeq:
+			return nil, errClosed
+		case <-stop:
+			return nil, errClosed
+		case <-ctx.Done():
+			return nil, waitErr(ctx, op)
+		}
 	}
 }
 
-// broadcast queues m on every pipe that has room, dropping it for pipes
-// that are full (best effort, as NNG's pub and bus). except, if non-zero,
-// is skipped. It consumes m.
-func (e *engine) broadcast(m *Message, except uint32) {
+// broadcast queues m on every pipe except the one numbered except (if
+// non-zero), best effort as NNG's pub, bus and surveyor: for a pipe whose
+// queue is full, oldest drops that pipe's oldest queued message to make
+// room (pub, DropPubFull), otherwise m is not queued for it
+// (DropSendFull). It consumes m.
+func (e *engine) broadcast(m *Message, except uint32, oldest bool) {
 	e.mu.Lock()
 	for _, p := range e.order {
 		if p.id == except {
 			continue
 		}
 		m.Clone()
-		select {
-		case p.q <- m:
-			e.pending.Add(1)
-		default:
+		if !p.push(m, oldest) {
 			m.Free()
+			e.dropped(DropSendFull)
 		}
 	}
 	e.mu.Unlock()
 	m.Free()
+}
+
+// push queues m on p's own queue without waiting; when the queue is full
+// and oldest is set, the oldest message queued makes room. Producers for
+// p.q hold e.mu, so room made stays free.
+func (p *pipe) push(m *Message, oldest bool) bool {
+	for {
+		select {
+		case p.q <- m:
+			p.e.pending.Add(1)
+			return true
+		default:
+		}
+		if !oldest {
+			return false
+		}
+		select {
+		case old := <-p.q:
+			old.Free()
+			p.e.pending.Add(-1)
+			p.e.dropped(DropPubFull)
+		default: // the writer took one meanwhile
+		}
+	}
 }
 
 // sendTo queues m for pipe id, honouring ctx's blocking mode; a message for
@@ -538,6 +816,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 	p := e.pipe(id)
 	if p == nil {
 		m.Free()
+		e.dropped(DropPipeGone)
 		return nil
 	}
 	select {
@@ -555,6 +834,7 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 		return nil
 	case <-p.closeq:
 		m.Free()
+		e.dropped(DropPipeGone)
 		return nil
 	case <-e.closeq:
 		return errClosed

@@ -33,7 +33,9 @@ func newReplier(raw bool, info mangos.ProtocolInfo) *replier {
 	s.cooked.newCtx = s.newCtx
 	e.onRecv = func(p *pipe, m *Message) {
 		if splitBacktrace(m, p.id, raw, defaultTTL) {
-			p.deliver(e.recvq, m)
+			p.deliver(m)
+		} else {
+			e.dropped(DropBad)
 		}
 	}
 	if !raw {

@@ -26,6 +26,11 @@ type req struct {
 	nextID atomic.Uint32
 	byID   map[uint32]*reqCtx
 	ctxs   map[*reqCtx]struct{} // open contexts, the default one included
+	// again holds the ids of requests queued to be sent again and not yet
+	// taken by a pipe: one abandoned meanwhile is not sent (as NNG takes
+	// it off its send queue), while a first send, already given to a
+	// pipe, goes out.
+	again  map[uint32]struct{}
 	resend time.Duration
 }
 
@@ -41,6 +46,7 @@ type reqCtx struct {
 	staged  chan struct{} // closed when the staged request is abandoned
 	failErr error         // the request failed (its connection died); told to the next receive
 	pipe    uint32        // the pipe that carried the request
+	queued  bool          // the request waits in the send queue or backlog
 	resendT time.Duration // this context's req:resend-time; see resendTime
 	ownT    bool          // resendT was set on the context
 	timer   *time.Timer   // resend timer, made once and reset per request
@@ -50,7 +56,7 @@ type reqCtx struct {
 
 func newReq(raw bool) *req {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoReq, Peer: mangos.ProtoRep, SelfName: "req", PeerName: "rep"}, raw, 0, raw)
-	s := &req{cooked: cooked[*reqCtx]{engine: e}, byID: make(map[uint32]*reqCtx), ctxs: make(map[*reqCtx]struct{}), resend: DefaultResendTime}
+	s := &req{cooked: cooked[*reqCtx]{engine: e}, byID: make(map[uint32]*reqCtx), again: make(map[uint32]struct{}), ctxs: make(map[*reqCtx]struct{}), resend: DefaultResendTime}
 	s.cooked.newCtx = s.newCtx
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -58,7 +64,9 @@ func newReq(raw bool) *req {
 	if raw {
 		e.onRecv = func(p *pipe, m *Message) {
 			if splitBacktrace(m, 0, false, defaultTTL) {
-				p.deliver(e.recvq, m)
+				p.deliver(m)
+			} else {
+				e.dropped(DropBad)
 			}
 		}
 	} else {
@@ -77,26 +85,42 @@ type Resender interface {
 	ResendTime() time.Duration
 }
 
-// sent records which pipe carries a request.
-func (s *req) sent(p *pipe, m *Message) {
+// sent records which pipe carries a request, and reports whether the
+// request is still wanted: one abandoned while it waited to be (re)sent
+// is dropped.
+func (s *req) sent(p *pipe, m *Message) bool {
 	if len(m.Header) < 4 {
-		return
+		return true
 	}
 	id := binary.BigEndian.Uint32(m.Header)
 	s.mu.Lock()
-	if c := s.byID[id]; c != nil {
-		c.pipe = p.id
+	defer s.mu.Unlock()
+	_, resent := s.again[id]
+	delete(s.again, id)
+	c := s.byID[id]
+	if c == nil {
+		return !resent
 	}
-	s.mu.Unlock()
+	c.pipe = p.id
+	c.queued = false
+	return true
 }
 
-// pipeGone sends again, at once, every request the dead pipe carried; or,
-// for a context that does not resend, fails it with ErrConnReset.
+// pipeGone sends again, at once, every request the dead pipe carried, on
+// the next pipe free (one connecting later included, as in NNG); or, for a
+// context that does not resend, fails it with ErrConnReset.
 func (s *req) pipeGone(p *pipe) {
-	var failed []*Waiter
+	var (
+		failed []*Waiter
+		again  []*Message
+	)
 	s.mu.Lock()
 	defer func() {
 		s.mu.Unlock()
+		for _, m := range again {
+			s.dropped(DropResent)
+			s.requeue(m)
+		}
 		for _, ws := range failed {
 			failAll(ws, &nanoact.Error{Code: nanoact.CodeConnReset, Op: "sockets: recv", Err: errConnDied})
 		}
@@ -107,12 +131,11 @@ func (s *req) pipeGone(p *pipe) {
 		}
 		c.pipe = 0
 		if c.msg != nil {
-			c.msg.Clone()
-			select {
-			case s.sendq <- c.msg:
-				s.pending.Add(1)
-			default:
-				c.msg.Free() // no pipe free: the resend timer tries again
+			if !c.queued {
+				c.msg.Clone()
+				c.queued = true
+				s.again[c.id] = struct{}{}
+				again = append(again, c.msg)
 			}
 			continue
 		}
@@ -167,6 +190,7 @@ func (s *req) ResendTime() time.Duration {
 func (s *req) recvReply(_ *pipe, m *Message) {
 	id, ok := takeWord(m)
 	if !ok {
+		s.dropped(DropBad)
 		return
 	}
 	s.mu.Lock()
@@ -174,6 +198,7 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 	if c == nil {
 		s.mu.Unlock()
 		m.Free() // stale or duplicate reply
+		s.dropped(DropStaleReply)
 		return
 	}
 	delete(s.byID, id)
@@ -196,7 +221,7 @@ func (s *req) recvReply(_ *pipe, m *Message) {
 
 func (s *req) Send(ctx context.Context, m *Message) error {
 	if s.raw {
-		return s.put(ctx, s.sendq, m, "sockets: send")
+		return s.put(ctx, m, "sockets: send")
 	}
 	return s.def.Send(ctx, m)
 }
@@ -211,6 +236,7 @@ func (c *reqCtx) abandon() *Waiter {
 		delete(c.s.byID, c.id)
 		c.id = 0
 	}
+	c.queued = false
 	c.stopTimer()
 	c.releaseMsg()
 	if c.staged != nil {
@@ -299,13 +325,10 @@ func (c *reqCtx) Stage(m *Message) (func(context.Context) error, error) {
 				c.drop(id)
 				return errClosed
 			}
-			select {
-			case c.s.sendq <- m:
-				c.s.pending.Add(1)
-				return c.queued(id, resend)
-			default:
-				return waitErr(ctx, "sockets: send")
+			if c.s.offer(m) {
+				return c.armed(id, resend)
 			}
+			return waitErr(ctx, "sockets: send")
 		}
 		if ctx.Err() != nil {
 			// Stopped before it started: the request is not sent.
@@ -356,7 +379,7 @@ func (c *reqCtx) queue(ctx context.Context, m *Message, id uint32, resend time.D
 	s := c.s
 	var err error
 	if cancel == nil {
-		err = s.put(ctx, s.sendq, m, "sockets: send")
+		err = s.put(ctx, m, "sockets: send")
 	} else {
 		err = s.putUnless(ctx, cancel, m)
 	}
@@ -364,12 +387,12 @@ func (c *reqCtx) queue(ctx context.Context, m *Message, id uint32, resend time.D
 		c.drop(id)
 		return err
 	}
-	return c.queued(id, resend)
+	return c.armed(id, resend)
 }
 
-// queued arms the resend timer of request id, once it is on the send
+// armed arms the resend timer of request id, once it is on the send
 // queue.
-func (c *reqCtx) queued(id uint32, resend time.Duration) error {
+func (c *reqCtx) armed(id uint32, resend time.Duration) error {
 	if resend <= 0 {
 		return nil
 	}
@@ -406,41 +429,33 @@ func (s *req) putUnless(ctx context.Context, cancel chan struct{}, m *Message) e
 		return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}
 	default:
 	}
-	if IsNonBlock(ctx) {
-		return s.put(ctx, s.sendq, m, "sockets: send")
-	}
-	select {
-	case s.sendq <- m:
-		s.pending.Add(1)
-		return nil
-	case <-cancel:
-		return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}
-	case <-s.closeq:
-		return errClosed
-	case <-ctx.Done():
-		return waitErr(ctx, "sockets: send")
-	}
+	return s.putUntil(ctx, m, cancel, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: send", Err: errReplaced}, "sockets: send")
 }
 
-// resend puts the outstanding request back on the send queue, and re-arms
-// the timer. It runs on the timer's goroutine.
+// resend sends the outstanding request again, on the next pipe free (it
+// waits for one in the engine's backlog unless it already waits there),
+// and re-arms the timer. It runs on the timer's goroutine.
 func (c *reqCtx) resend() {
 	s := c.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if c.id == 0 || c.msg == nil || s.isClosed() {
+		s.mu.Unlock()
 		return
-	}
-	c.msg.Clone()
-	select {
-	case s.sendq <- c.msg:
-		s.pending.Add(1)
-	default:
-		c.msg.Free() // no pipe free now; try again next time
 	}
 	if d := c.resendTime(); d > 0 {
 		c.timer.Reset(d)
 	}
+	if c.queued {
+		s.mu.Unlock()
+		return
+	}
+	c.queued = true
+	s.again[c.id] = struct{}{}
+	m := c.msg
+	m.Clone()
+	s.mu.Unlock()
+	s.dropped(DropResent)
+	s.requeue(m)
 }
 
 func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
@@ -496,6 +511,12 @@ func (c *reqCtx) Recv(ctx context.Context) (*Message, error) {
 	}
 	s.mu.Lock()
 	c.waiting--
+	if err != nil && c.closed {
+		// Closing the context abandons its request too: the receive ends
+		// as closed, whichever of the two wake-ups it saw first.
+		s.mu.Unlock()
+		return nil, errClosed
+	}
 	if err != nil && c.failErr != nil && c.gen == gen {
 		err, c.failErr = c.failErr, nil
 	}
@@ -565,8 +586,8 @@ func (c *reqCtx) Close() error {
 		return errClosed
 	}
 	c.closed = true
-	ws := c.abandon()
 	close(c.closeq)
+	ws := c.abandon()
 	delete(s.ctxs, c)
 	if c.timer != nil {
 		c.timer.Stop()

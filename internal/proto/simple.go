@@ -23,7 +23,7 @@ func (s *push) Send(ctx context.Context, m *Message) error {
 	if !s.raw {
 		m.Header = m.Header[:0]
 	}
-	return s.put(ctx, s.sendq, m, "sockets: send")
+	return s.put(ctx, m, "sockets: send")
 }
 
 // pull: receives from every pipe into one queue; never sends.
@@ -35,7 +35,7 @@ type pull struct {
 
 func newPull(raw bool) *pull {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoPull, Peer: mangos.ProtoPush, SelfName: "pull", PeerName: "push"}, raw, -1, true)
-	e.onRecv = func(p *pipe, m *Message) { p.deliver(e.recvq, m) }
+	e.onRecv = func(p *pipe, m *Message) { p.deliver(m) }
 	return &pull{engine: e}
 }
 
@@ -52,7 +52,7 @@ type pair struct {
 func newPair(raw bool) *pair {
 	e := newEngine(mangos.ProtocolInfo{Self: mangos.ProtoPair, Peer: mangos.ProtoPair, SelfName: "pair", PeerName: "pair"}, raw, 0, true)
 	e.maxPipes = 1
-	e.onRecv = func(p *pipe, m *Message) { p.deliver(e.recvq, m) }
+	e.onRecv = func(p *pipe, m *Message) { p.deliver(m) }
 	return &pair{engine: e}
 }
 
@@ -60,7 +60,7 @@ func (s *pair) Send(ctx context.Context, m *Message) error {
 	if !s.raw {
 		m.Header = m.Header[:0]
 	}
-	return s.put(ctx, s.sendq, m, "sockets: send")
+	return s.put(ctx, m, "sockets: send")
 }
 
 func (s *pair) Recv(ctx context.Context) (*Message, error) {
@@ -80,17 +80,19 @@ func newPoly(raw bool) *poly {
 	e.onRecv = func(p *pipe, m *Message) {
 		hops, ok := takeWord(m)
 		if !ok {
+			e.dropped(DropBad)
 			return
 		}
 		if hops >= defaultTTL {
 			m.Free()
+			e.dropped(DropBad)
 			return
 		}
 		m.Header = putID(m.Header[:0], hops+1)
 		if !e.raw {
 			m.Header = m.Header[:0]
 		}
-		p.deliver(e.recvq, m)
+		p.deliver(m)
 	}
 	return &poly{engine: e}
 }
@@ -99,7 +101,7 @@ func (s *poly) Send(ctx context.Context, m *Message) error {
 	if !s.raw || len(m.Header) != 4 {
 		m.Header = append(m.Header[:0], 0, 0, 0, 0)
 	}
-	return s.put(ctx, s.sendq, m, "sockets: send")
+	return s.put(ctx, m, "sockets: send")
 }
 
 // SendTo sends m to the pipe with the given id only; a pipe that is gone
@@ -134,7 +136,7 @@ func newBus(raw bool) *bus {
 		if e.raw {
 			m.Header = putID(m.Header[:0], p.id)
 		}
-		p.deliver(e.recvq, m)
+		p.deliver(m)
 	}
 	return &bus{engine: e}
 }
@@ -148,7 +150,7 @@ func (s *bus) Send(ctx context.Context, m *Message) error {
 		except = binary.BigEndian.Uint32(m.Header)
 	}
 	m.Header = m.Header[:0]
-	s.broadcast(m, except)
+	s.broadcast(m, except, false)
 	return nil
 }
 
@@ -162,7 +164,8 @@ func (s *bus) Recv(ctx context.Context) (*Message, error) {
 	return s.get(ctx, s.recvq, nil, "sockets: recv")
 }
 
-// pub: broadcast to every subscriber, dropping for those that are slow.
+// pub: broadcast to every subscriber; a subscriber whose queue is full
+// loses its oldest queued message, as in NNG.
 type pub struct {
 	*engine
 	noContexts
@@ -179,7 +182,7 @@ func (s *pub) Send(ctx context.Context, m *Message) error {
 		return errClosed
 	}
 	m.Header = m.Header[:0]
-	s.broadcast(m, 0)
+	s.broadcast(m, 0, true)
 	return nil
 }
 

@@ -33,7 +33,7 @@ type PrefNewer interface {
 type subCtx struct {
 	s       *sub
 	topics  [][]byte
-	q       chan *Message
+	q       *queue   // resized (SetBuffer) only with s.mu held
 	aw      waitList // asynchronous receives; they wait only while q is empty
 	prefNew bool
 	closed  bool
@@ -45,14 +45,14 @@ func newSub(raw bool) *sub {
 	s := &sub{engine: e, ctxs: make(map[*subCtx]struct{}), prefNew: true, qlen: defaultRecvBuffer}
 	s.def = s.newCtx()
 	e.onRecv = s.recv
-	e.ready.waiting = func() int { return len(s.def.q) }
+	e.ready.waiting = func() int { return len(s.def.q.cur().ch) }
 	return s
 }
 
 func (s *sub) newCtx() *subCtx {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := &subCtx{s: s, q: make(chan *Message, s.qlen), prefNew: s.prefNew, closeq: make(chan struct{})}
+	c := &subCtx{s: s, q: newQueue(s.qlen), prefNew: s.prefNew, closeq: make(chan struct{})}
 	s.ctxs[c] = struct{}{}
 	return c
 }
@@ -73,18 +73,21 @@ func (s *sub) recv(_ *pipe, m *Message) {
 			given = append(given, handOff{w, m})
 			continue
 		}
+		q := c.q.cur().ch
 		for {
 			select {
-			case c.q <- m:
+			case q <- m:
 			default:
-				if !c.prefNew || cap(c.q) == 0 {
+				if !c.prefNew || cap(q) == 0 {
 					m.Free() // full, and told to keep the old ones
+					s.dropped(DropRecvFull)
 					break
 				}
 				// Full: drop the oldest, keep the newest.
 				select {
-				case old := <-c.q:
+				case old := <-q:
 					old.Free()
+					s.dropped(DropRecvFull)
 				default:
 				}
 				continue
@@ -148,15 +151,18 @@ func (c *subCtx) PrefNew() bool {
 }
 
 // SetBuffer sets the receive queue depth of the socket and of contexts
-// opened later; sub has no send queue.
+// opened later, at any time, keeping the messages queued; shrinking drops
+// the oldest that no longer fit (drop_recv_full), as NNG does. sub has no
+// send queue.
 func (s *sub) SetBuffer(send bool, n int) error {
 	if send {
 		return errNotSupported
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.qlen = n
-	s.def.q = make(chan *Message, n)
+	s.def.q.resize(n, s.spillRecv)
+	s.mu.Unlock()
+	s.ready.notify()
 	return nil
 }
 
@@ -206,7 +212,7 @@ func (c *subCtx) RecvAsync(w *Waiter) {
 		return
 	}
 	w.owner = c
-	s.takeOrQueue(&s.mu, c.q, &c.aw, w)
+	s.takeOrQueue(&s.mu, c.q.cur().ch, &c.aw, w)
 }
 
 // took gives the receiver its own copy of m (see own).
@@ -257,11 +263,19 @@ func (c *subCtx) Unsubscribe(topic []byte) error {
 		if bytes.Equal(t, topic) {
 			c.topics = append(c.topics[:i], c.topics[i+1:]...)
 			// Drop queued messages that no longer match.
-			n := len(c.q)
+			q := c.q.cur().ch
+			n := len(q)
 			for range n {
-				m := <-c.q
+				var m *Message
+				select {
+				case m = <-q:
+				default: // a receive took the rest meanwhile
+				}
+				if m == nil {
+					break
+				}
 				if c.matches(m.Body) {
-					c.q <- m
+					q <- m
 				} else {
 					m.Free()
 				}
@@ -281,9 +295,7 @@ func (c *subCtx) Close() error {
 	c.closed = true
 	close(c.closeq)
 	delete(c.s.ctxs, c)
-	for len(c.q) > 0 {
-		(<-c.q).Free()
-	}
+	c.q.drain()
 	ws := c.aw.takeIf(nil)
 	c.s.mu.Unlock()
 	failAll(ws, errClosed)

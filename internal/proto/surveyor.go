@@ -55,10 +55,11 @@ func newSurveyor(raw bool) *surveyor {
 		e.onRecv = func(p *pipe, m *Message) {
 			id, ok := takeWord(m)
 			if !ok {
+				e.dropped(DropBad)
 				return
 			}
 			m.Header = putID(m.Header[:0], id)
-			p.deliver(e.recvq, m)
+			p.deliver(m)
 		}
 	} else {
 		e.onRecv = s.recvAnswer
@@ -83,6 +84,7 @@ func (s *surveyor) newCtx() *surveyCtx {
 func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
 	id, ok := takeWord(m)
 	if !ok {
+		s.dropped(DropBad)
 		return
 	}
 	s.mu.Lock()
@@ -90,6 +92,7 @@ func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
 	if c == nil {
 		s.mu.Unlock()
 		m.Free() // late answer to a survey that is over
+		s.dropped(DropLateAnswer)
 		return
 	}
 	if w := c.aw.pop(); w != nil {
@@ -101,6 +104,7 @@ func (s *surveyor) recvAnswer(_ *pipe, m *Message) {
 	case c.answers <- m:
 	default:
 		m.Free() // queue full: best effort
+		s.dropped(DropRecvFull)
 	}
 	s.mu.Unlock()
 	s.ready.notify()
@@ -130,7 +134,7 @@ func (s *surveyor) Send(ctx context.Context, m *Message) error {
 		if s.isClosed() {
 			return errClosed
 		}
-		s.broadcast(m, 0)
+		s.broadcast(m, 0, false)
 		return nil
 	}
 	return s.def.Send(ctx, m)
@@ -223,7 +227,7 @@ func (c *surveyCtx) Send(ctx context.Context, m *Message) error {
 	s.mu.Unlock()
 	failSurvey(ws, true)
 	m.Header = binary.BigEndian.AppendUint32(m.Header[:0], id)
-	s.broadcast(m, 0)
+	s.broadcast(m, 0, false)
 	return nil
 }
 
@@ -254,8 +258,14 @@ func (c *surveyCtx) Recv(ctx context.Context) (*Message, error) {
 		s.ready.notify()
 		return m, nil
 	case <-expired:
+		if c.closedNow() {
+			return nil, errClosed
+		}
 		return nil, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "sockets: recv", Err: errSurveyOver}
 	case <-cancel:
+		if c.closedNow() {
+			return nil, errClosed // closing the context ends its survey too
+		}
 		return nil, &nanoact.Error{Code: nanoact.CodeCanceled, Op: "sockets: recv", Err: errSurveyReplaced}
 	case <-c.closeq:
 		return nil, errClosed
@@ -288,6 +298,13 @@ func (c *surveyCtx) RecvAsync(w *Waiter) {
 	default:
 		s.takeOrQueue(&s.mu, c.answers, &c.aw, w)
 	}
+}
+
+// closedNow reports whether c is closed.
+func (c *surveyCtx) closedNow() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.closed
 }
 
 // CancelRecv implements AsyncReceiver.

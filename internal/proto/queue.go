@@ -1,0 +1,94 @@
+package proto
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// queue is a message channel whose depth can change while it is in use,
+// as NNG's recv-buffer and send-buffer can at any time. Users load the
+// current generation (one atomic load) and use its channel; a resize
+// makes a new generation, moves the messages over and closes the old
+// one's gone, so that an operation waiting on the old channel wakes and
+// loads the new one. A producer that has put a message on a generation
+// replaced meanwhile calls rescue, which moves it across: a resize loses
+// no message except as it says.
+type queue struct {
+	g  atomic.Pointer[qgen]
+	mu sync.Mutex // serialises resize and rescue
+}
+
+// qgen is one generation of a queue.
+type qgen struct {
+	ch   chan *Message
+	gone chan struct{} // closed once a resize replaced this generation
+}
+
+func newQueue(n int) *queue {
+	q := &queue{}
+	q.g.Store(&qgen{ch: make(chan *Message, n), gone: make(chan struct{})})
+	return q
+}
+
+// cur returns the current generation.
+func (q *queue) cur() *qgen { return q.g.Load() }
+
+// replaced reports whether g is no longer the current generation.
+func (q *queue) replaced(g *qgen) bool { return q.g.Load() != g }
+
+// resize makes the queue n deep. The messages queued move to the new
+// channel in order; when more are queued than n holds, the oldest of
+// them go to spill first (NNG's nni_msgq_resize drops the oldest; the
+// send queue hands them to its backlog, to be sent first).
+func (q *queue) resize(n int, spill func(*Message)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	old := q.g.Load()
+	g := &qgen{ch: make(chan *Message, n), gone: make(chan struct{})}
+	q.g.Store(g)
+	close(old.gone)
+	for excess := len(old.ch) - n; excess > 0; excess-- {
+		select {
+		case m := <-old.ch:
+			spill(m)
+		default:
+		}
+	}
+	move(old, g, spill)
+}
+
+// rescue moves what a producer left on generation g, replaced since, to
+// the current one; what does not fit goes to spill.
+func (q *queue) rescue(g *qgen, spill func(*Message)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	move(g, q.g.Load(), spill)
+}
+
+func move(from, to *qgen, spill func(*Message)) {
+	for {
+		select {
+		case m := <-from.ch:
+			select {
+			case to.ch <- m:
+			default:
+				spill(m)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// drain frees every message queued.
+func (q *queue) drain() {
+	g := q.cur()
+	for {
+		select {
+		case m := <-g.ch:
+			m.Free()
+		default:
+			return
+		}
+	}
+}
