@@ -29,14 +29,17 @@ import (
 // waits in the protocol's queue with no goroutine (sockets.RecvOp): the
 // goroutine that delivers the message, or ends the wait, resolves it. A
 // send that can complete at once (room to queue the message), and any
-// operation with Timeout(0), completes inside Send or Recv. The rest (a
-// send that has to wait, a receive on another Conn) has one goroutine
-// that calls the connection's blocking Send or RecvMsg and exits once the
-// aio has resolved and its callbacks have run; a waiter that would block
-// anyway (Value, Wait or Collect with a context that cannot end, or Stop)
-// runs that operation itself if the goroutine has not started it yet,
-// which saves a goroutine switch. Such a waiter parks on a pooled
-// channel, so that waiting costs no allocation either. No actor is
+// operation with Timeout(0), completes inside Send or Recv. A send that
+// has to wait on a Socket, Context or Stream waits its turn in the
+// connection's sockets.SendQueue, whose one goroutine makes the waiting
+// sends in order. The rest (a receive on another Conn, any operation of
+// Go, a send on another Conn) has one goroutine that calls the
+// connection's blocking RecvMsg or Send and exits once the aio has
+// resolved and its callbacks have run; a waiter that would block anyway
+// (Value, Wait or Collect with a context that cannot end, or Stop) runs
+// that operation itself if the goroutine has not started it yet, which
+// saves a goroutine switch. A waiter parks on a pooled channel, so that
+// waiting costs no allocation either. No actor is
 // spawned unless Ref is called. See the package doc for measured costs.
 //
 // Its methods are safe for concurrent use. A nil *Aio behaves as an aio
@@ -120,6 +123,14 @@ type opState struct {
 	// connection (sockets.Stager); nil for other sends.
 	queue func(context.Context) error
 	fn    any // Go's function, a func(context.Context) (T, error)
+
+	// A send that waits its turn in its connection's queue (sq; nil for
+	// other operations): self is its aio, turn its place in the queue,
+	// sent the outcome that Turn.Sent resolves it with.
+	sq   *sockets.SendQueue
+	self *SendAio
+	turn sockets.QueuedSend
+	sent error
 }
 
 // extra holds what few aios need; it is set before the operation starts
@@ -245,15 +256,71 @@ func (c *core) end(why uint32) {
 	for _, f := range fs {
 		go f.fn() // as context.AfterFunc: each in its own goroutine
 	}
+	if c.op.sq != nil {
+		c.leaveQueue(why)
+	}
+}
+
+// leaveQueue resolves a send stopped (why) while it waits its turn,
+// taking it out of the queue, unless its turn has come: the sends behind
+// it then go on in order, and it is never sent.
+func (c *core) leaveQueue(why uint32) {
+	o := c.op
+	if !o.sq.Remove(&o.turn) || !c.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	o.self.resolve(struct{}{}, c.giveUpSend(why), 0)
+}
+
+// giveUpSend abandons a send stopped (why) before it started: a staged
+// send is given up, a message Send encoded is freed. It returns the
+// error to resolve the aio with.
+func (c *core) giveUpSend(why uint32) error {
+	o := c.op
+	if o.queue != nil {
+		_ = o.queue(canceledCtx) // gives the staged send up
+	}
+	if o.owned {
+		o.msg.Free()
+	}
+	o.msg = nil
+	// (Not FromContext: stop may not be closed yet.)
+	if why == expired {
+		return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio: send", Err: context.DeadlineExceeded}
+	}
+	return &nanoact.Error{Code: nanoact.CodeCanceled, Op: "aio: send", Err: context.Canceled}
+}
+
+// sendTurn is a send aio seen as its sockets.SendQueue's Turn.
+type sendTurn SendAio
+
+// Send makes the send when its turn comes, unless it was stopped before.
+func (t *sendTurn) Send() {
+	a := (*SendAio)(t)
+	if !a.claimed.CompareAndSwap(false, true) {
+		return // (never: only leaveQueue claims a queued send otherwise)
+	}
+	if why := a.stopped.Load(); why != running {
+		a.op.sent = a.giveUpSend(why)
+		return
+	}
+	a.op.sent = a.doSend()
+}
+
+// Sent resolves the aio once it has left the queue.
+func (t *sendTurn) Sent() {
+	a := (*SendAio)(t)
+	a.resolve(struct{}{}, a.op.sent, 0)
 }
 
 // help runs the operation on the calling goroutine if its own goroutine
 // has not started it yet, so that a waiter that would block until the
 // aio resolves anyway does the work itself: one goroutine switch fewer,
 // which is most of an aio's cost. The aio's goroutine then finds the
-// operation claimed and exits.
+// operation claimed and exits. A send waiting in its connection's queue
+// is not helped: its turn has to come.
 func (a *Aio[T]) help() {
-	if a.op != nil && !a.claimed.Load() {
+	if a.op != nil && a.op.sq == nil && !a.claimed.Load() {
 		a.runOp()
 	}
 }
@@ -267,19 +334,13 @@ func (a *Aio[T]) runOp() {
 	var v T
 	if a.stopped.Load() == canceled {
 		// Stopped before it started: it never happens.
+		if o.isSend {
+			a.resolve(v, a.giveUpSend(canceled), 0)
+			return
+		}
 		op := "aio: recv"
-		switch {
-		case o.fn != nil:
+		if o.fn != nil {
 			op = "aio: go"
-		case o.isSend:
-			op = "aio: send"
-			if o.queue != nil {
-				_ = o.queue(canceledCtx) // gives the staged send up
-			}
-			if o.owned {
-				o.msg.Free()
-			}
-			o.msg = nil
 		}
 		// (Not FromContext: stop may not be closed yet.)
 		a.resolve(v, &nanoact.Error{Code: nanoact.CodeCanceled, Op: op, Err: context.Canceled}, 0)
@@ -594,18 +655,34 @@ var (
 // or, with Mode(sockets.Raw), as raw bytes; a *sockets.Msg is sent as it
 // is, and Send takes ownership of it once the aio resolves without error
 // (on failure it is left to the caller, as in NNG). Other values are
-// copied: the caller may reuse data at once.
+// copied: the caller may reuse data at once. A *sockets.Stream has no
+// serial mode: every send on it is raw, as its own Send is.
+//
+// Sends on one Socket, Context or Stream go out in the order Send was
+// called, as NNG's send aios do: a send that cannot go at once waits in
+// the connection's queue (sockets.SendQueue), and later sends join it
+// while any wait, however much room has come meanwhile. A Timeout starts
+// when Send is called and counts the time spent waiting behind others;
+// the connection's send-timeout, which applies without one, starts when
+// the send's turn comes. A send stopped or timed out while it waits its
+// turn leaves the queue at once and is never sent. Sends on a socket and
+// on its contexts are not ordered with each other, nor with the
+// connection's own blocking Send.
 //
 // The aio resolves to struct{}{} once the message is queued for a peer,
-// or to an error: ErrTimedOut (see Timeout), ErrCanceled (Stop), ErrClosed
-// (con closed), ErrState, ErrNotSupported, ErrBadType (data cannot be
-// encoded), ErrInvalid (nil con).
+// or to an error: ErrTimedOut (see Timeout; Timeout(0) also when earlier
+// sends are waiting), ErrCanceled (Stop), ErrClosed (con closed),
+// ErrState, ErrNotSupported, ErrBadType (data cannot be encoded),
+// ErrInvalid (nil con).
 //
-// Cost: if the message can be queued at once, the send completes on the
-// caller's goroutine with no goroutine started (the plain send plus one
-// allocation of the aio). Otherwise one goroutine waits for it. On a Conn
-// that is not a Socket or Context there is no first try and a goroutine is
-// always used.
+// Cost: if no earlier send waits and the message can be queued at once,
+// the send completes on the caller's goroutine with no goroutine started
+// (the plain send plus one allocation of the aio). Otherwise it waits in
+// the connection's queue, whose one goroutine (started while the queue is
+// busy, gone once it is empty) makes the waiting sends one after the
+// other and resolves their aios, running their callbacks before the next
+// send. On a Stream there is no first try. On a Conn that is not a
+// Socket, Context or Stream each send has its own goroutine and no order.
 //
 // On req, rep and respondent sockets and contexts the send changes the
 // protocol's state before Send returns, as NNG's send does, even when the
@@ -623,12 +700,23 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 		return a
 	}
 	msg, isMsg := data.(*sockets.Msg)
+	var sq *sockets.SendQueue
+	if q, ok := con.(queuer); ok {
+		sq = q.SendQueue()
+	}
+	// Sends waiting their turn: this one joins them, so as not to
+	// overtake them.
+	waiting := sq != nil && sq.Busy()
 	if cfg.hasTimeout && cfg.timeout == 0 {
-		a.resolve(struct{}{}, sendOnce(expiredCtx{}, con, data, msg, isMsg, &cfg), 0)
+		var err error = errBehind
+		if !waiting {
+			err = sendOnce(expiredCtx{}, con, data, msg, isMsg, &cfg)
+		}
+		a.resolve(struct{}{}, err, 0)
 		return a
 	}
 	st, replier := stagerOf(con)
-	if canTrySend(con) && !replier && !(isMsg && cfg.pipe != 0) {
+	if !waiting && canTrySend(con) && !replier && !(isMsg && cfg.pipe != 0) {
 		if err := sendOnce(nonBlock, con, data, msg, isMsg, &cfg); !errors.Is(err, nanoact.ErrTryAgain) {
 			a.resolve(struct{}{}, err, 0)
 			return a
@@ -645,7 +733,7 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	op := &opState{isSend: true, owned: owned, toPipe: cfg.pipe, con: con, msg: msg}
 	if st != nil {
 		queue, err := st.StageSend(msg)
-		if err == nil && replier {
+		if err == nil && replier && !waiting {
 			// The first try, which a rep cannot make by a plain send: a
 			// miss there would give up the request it answers.
 			err = queue(nonBlock)
@@ -666,10 +754,32 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 		}
 		op.queue = queue
 	}
+	if sq == nil {
+		a.start(&cfg, op)
+		go a.runOp()
+		return a
+	}
+	op.sq, op.self = sq, a
 	a.start(&cfg, op)
-	go a.runOp()
+	sq.Push(&op.turn, (*sendTurn)(a))
+	if why := a.stopped.Load(); why != running {
+		// Stopped or timed out before it was queued, where end could not
+		// find it.
+		a.leaveQueue(why)
+	}
 	return a
 }
+
+// queuer is a connection that keeps its asynchronous sends in order
+// (sockets.Socket, Context and Stream): Send queues behind the sends
+// waiting there.
+type queuer interface {
+	SendQueue() *sockets.SendQueue
+}
+
+// errBehind is the error of a Timeout(0) send that cannot go at once
+// because earlier sends wait their turn.
+var errBehind = &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio: send", Err: errors.New("earlier sends are waiting")}
 
 // stagerOf returns con as a sockets.Stager if sends on it change protocol
 // state (cooked req, rep and respondent sockets and contexts), nil
@@ -730,6 +840,9 @@ var rawSend = []sockets.SendOption{sockets.Raw}
 // encode builds the message of a send that has to wait, so that data is
 // captured when Send is called.
 func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error) {
+	if s, ok := con.(*sockets.Stream); ok {
+		return s.Encode(data) // every send on a stream is raw
+	}
 	switch mode {
 	case sockets.Serial:
 		cd := con.Codec()

@@ -64,20 +64,24 @@
 // close, a new request or a survey's end resolves it with an error. Stop
 // and the time-out take it out of the queue. A send that can be queued at
 // once, and any operation with Timeout(0), completes inside Send or Recv.
-// Otherwise the aio has one goroutine, which calls the connection's
-// blocking Send or RecvMsg under a context that Stop and the time-out end
-// (the aio itself: no context.WithCancel per aio), resolves the aio, runs
-// its callbacks and exits. A waiter that blocks anyway runs that
-// operation itself if the goroutine has not got to it. No goroutine
-// outlives resolution; closing a connection resolves every aio on it
-// (ErrClosed). PipeNotify and Monitor own one goroutine each, ended by
-// their stop or Close or by the socket closing. CVs and Broadcasters own
-// none.
+// A send that has to wait on a socket, context or stream joins the
+// connection's queue of sends (sockets.SendQueue), as later sends do while
+// it is not empty, so that sends go out in the order they were made (NNG's
+// order); the queue's one goroutine, which runs only while sends wait,
+// makes them one after the other. Any other operation that has to wait has
+// one goroutine. Either calls the connection's blocking Send or RecvMsg
+// under a context that Stop and the time-out end (the aio itself: no
+// context.WithCancel per aio), resolves the aio and runs its callbacks. A
+// waiter that blocks anyway runs an operation of the second kind itself
+// if its goroutine has not got to it. No goroutine outlives resolution;
+// closing a connection resolves every aio on it (ErrClosed). PipeNotify
+// and Monitor own one goroutine each, ended by their stop or Close or by
+// the socket closing. CVs and Broadcasters own none.
 //
 // On req, rep and respondent connections a send changes the protocol's
 // state before Send returns, as NNG's does, even when its message has to
 // wait: the sockets package stages it (a req's request registered, a rep's
-// reply bound to the request it answers) and the aio's goroutine only
+// reply bound to the request it answers) and the queue's goroutine only
 // queues it. So a Recv started next waits for the reply, or takes the next
 // request, in program order.
 //

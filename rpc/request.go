@@ -34,25 +34,39 @@ func Signal(cv *aio.CV) Option {
 // Timeout passed, and to ErrCanceled when stopped: Stop cancels the wait
 // for the reply, which abandons the request (a late reply is dropped).
 //
+// Pipe reports the connection the reply came on, for ClosePipe, however
+// the request was sent.
+//
 // Cost: on a sockets.Socket or Context whose request can be queued at
 // once, the request is sent on the caller's goroutine and the reply is
-// awaited with no goroutine (aio.RecvFunc). Otherwise (no connection free
-// to take the request yet, or another Conn) one goroutine sends and waits.
+// awaited with no goroutine (aio.RecvFunc). When no connection can take
+// the request yet, it is staged (registered at once, so the reply is
+// awaited as before) and waits its turn as an aio.Send without a time
+// limit of its own: the Timeout, or the recv-timeout, bounds the whole
+// request, and a request abandoned then is never sent. On another Conn
+// one goroutine sends and waits.
 func Request[T any](c sockets.Conn, data any, opts ...Option) *aio.Aio[T] {
 	cfg := defaults(opts)
 	cd := c.Codec()
 	decode := func(m *sockets.Msg) (T, error) { return decodeReply[T](m, cfg.recvMode, cd) }
 	if _, ok := c.(sockets.AsyncConn); ok {
 		err := c.Send(nonBlock, data, cfg.sendMode)
+		if errors.Is(err, nanoact.ErrTryAgain) {
+			// The staged send ends with the request: when the receive
+			// below ends without a reply, it abandons the request, which
+			// gives the send up (ErrCanceled), and closing c fails both.
+			s := aio.Send(c, data, aio.Mode(cfg.sendMode), aio.Timeout(-1))
+			if _, err = s.Result(); errors.Is(err, nanoact.ErrTryAgain) {
+				err = nil // pending
+			}
+		}
 		if err == nil {
 			return aio.RecvFunc(c, decode, cfg.aio...)
 		}
-		if !errors.Is(err, nanoact.ErrTryAgain) {
-			a, resolve := aio.NewPending[T](nil, cfg.aio...)
-			var zero T
-			resolve(zero, err)
-			return a
-		}
+		a, resolve := aio.NewPending[T](nil, cfg.aio...)
+		var zero T
+		resolve(zero, err)
+		return a
 	}
 	return aio.Go(func(ctx context.Context) (T, error) {
 		var zero T

@@ -108,3 +108,61 @@ func TestClient(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 }
+
+// A request that has to wait for a server to connect still reports the
+// pipe its reply came on, so that ClosePipe can drop that server; stopped
+// or timed out while it waits, it is never sent.
+func TestRequestWaitingKnowsItsPipe(t *testing.T) {
+	t.Parallel()
+	url := fmt.Sprintf("inproc://late-server-%d", seq.Add(1))
+	req, err := sockets.New(sockets.Req, sockets.Listen(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = req.Close() })
+	c, err := req.Context()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+
+	stopped := rpc.Request[int](c, 4)
+	stopped.Stop()
+	if _, err := stopped.Result(); !errors.Is(err, nanoact.ErrCanceled) {
+		t.Fatalf("stop: %v", err)
+	}
+	_, err = rpc.Request[int](c, 5, rpc.Timeout(20*time.Millisecond)).Value(ctx)
+	if !errors.Is(err, nanoact.ErrTimedOut) {
+		t.Fatalf("time-out: %v", err)
+	}
+	_, err = rpc.Request[int](c, 6, rpc.Timeout(0)).Result()
+	if !errors.Is(err, nanoact.ErrTimedOut) {
+		t.Fatalf("time-out 0: %v", err)
+	}
+
+	a := rpc.Request[int](c, 12)
+	if a.Resolved() {
+		t.Fatal("resolved with no server")
+	}
+	seen := make(chan int, 4)
+	srv, err := rpc.NewServer(func(_ context.Context, n int) (int, error) {
+		seen <- n
+		return n * n, nil
+	}, rpc.Dial(url, sockets.Sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if v, err := a.Value(ctx); err != nil || v != 144 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if n := <-seen; n != 12 {
+		t.Fatalf("server got %d first", n)
+	}
+	if a.Pipe() == 0 {
+		t.Fatal("no pipe recorded")
+	}
+	if err := req.ClosePipe(a.Pipe()); err != nil {
+		t.Fatalf("ClosePipe(%d): %v", a.Pipe(), err)
+	}
+}

@@ -34,6 +34,7 @@ type Context struct {
 
 	mu     sync.Mutex
 	closed bool
+	sendq  SendQueue // aio sends waiting their turn (sendq.go)
 }
 
 // spawnContext asks the socket actor to spawn a context's actor as its

@@ -55,6 +55,7 @@ type Socket struct {
 	oversize    atomic.Int64
 	rejects     atomic.Int64
 	signals     []Signaler // guarded by mu
+	sendq       SendQueue  // aio sends waiting their turn (sendq.go)
 }
 
 // Signaler is told when a child of the socket (a context) fails or stops:

@@ -49,6 +49,7 @@ type Stream struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	closed   chan struct{}
+	sendq    SendQueue // aio sends waiting their turn (sendq.go)
 }
 
 type wsMessage struct{ b []byte }
@@ -353,14 +354,38 @@ func (s *Stream) Send(ctx context.Context, v any, opts ...SendOption) error {
 	if m, ok := v.(*Msg); ok {
 		return s.write(ctx, m.Body)
 	}
+	b, err := s.raw(v)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, b)
+}
+
+// Encode returns, as a new message, the bytes Send would write for v (a
+// *Msg's body is copied), without writing them: package aio captures a
+// send's data this way when the send has to wait. It never blocks.
+// Errors: ErrBadType when v has no raw form.
+func (s *Stream) Encode(v any) (*Msg, error) {
+	if m, ok := v.(*Msg); ok {
+		return NewMsg(m.Body), nil
+	}
+	b, err := s.raw(v)
+	if err != nil {
+		return nil, err
+	}
+	return &Msg{Body: b}, nil
+}
+
+// raw encodes v in Raw mode, as a stream sends it.
+func (s *Stream) raw(v any) ([]byte, error) {
 	b, err := codec.AppendRaw(nil, v)
 	if err != nil {
-		return nngerr.Wrap(err, "sockets: send")
+		return nil, nngerr.Wrap(err, "sockets: send")
 	}
 	if _, isString := v.(string); isString && s.text && len(b) > 0 {
 		b = b[:len(b)-1] // text frames carry the string without its NUL
 	}
-	return s.write(ctx, b)
+	return b, nil
 }
 
 // SendMsg writes m's body, as Send does.
