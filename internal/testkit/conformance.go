@@ -58,6 +58,8 @@ type Link struct {
 	t        *testing.T
 	tr       ConfTransport
 	srv, cli *sockets.TLSConfig
+	// certPEM and keyPEM are the TLS certificate and key (TLS only).
+	certPEM, keyPEM []byte
 }
 
 // NewLink returns a Link for t over tr. Over TLS it makes a WriteCert
@@ -71,6 +73,7 @@ func NewLink(t *testing.T, tr ConfTransport) *Link {
 		if err != nil {
 			t.Fatalf("WriteCert: %v", err)
 		}
+		k.certPEM, k.keyPEM = cert, key
 		if k.srv, err = sockets.NewTLSServer(sockets.TLSCert(cert, key)); err != nil {
 			t.Fatalf("NewTLSServer: %v", err)
 		}
