@@ -127,6 +127,17 @@ func (k *Link) Dial(s *sockets.Socket, url string) *sockets.Dialer {
 	return d
 }
 
+// DialOption is Dial as an option of sockets.New: New(p, k.DialOption(url))
+// returns once the connection is up, nanonext's socket(dial = url) with a
+// synchronous dial.
+func (k *Link) DialOption(url string) sockets.Option {
+	opts := []sockets.EndpointOption{sockets.Sync}
+	if k.cli != nil {
+		opts = append(opts, sockets.WithTLS(k.cli))
+	}
+	return sockets.Dial(url, opts...)
+}
+
 // Connect makes listener listen, dialer dial it synchronously, and waits
 // until both see one more connection than before.
 func (k *Link) Connect(dialer, listener *sockets.Socket) {

@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -223,8 +224,16 @@ func firstSendCases() []ConfCase {
 		cs = append(cs, ConfCase{Name: name + "after-sync-dial", Run: func(t *testing.T, k *Link) {
 			ctx := CtxT(t)
 			for i := range tries {
-				snd, rcv := k.Open(sp.send), openRecv(t, k, sp.recv)
-				k.Dial(snd, k.Listen(rcv))
+				// Odd tries dial in New, as nanonext's socket(dial = ).
+				rcv := openRecv(t, k, sp.recv)
+				url := k.Listen(rcv)
+				var snd *sockets.Socket
+				if i%2 == 0 {
+					snd = k.Open(sp.send)
+					k.Dial(snd, url)
+				} else {
+					snd = k.Open(sp.send, k.DialOption(url))
+				}
 				body := seqMsg(i)
 				if err := snd.Send(sockets.NonBlock(ctx), body, sockets.Raw); err != nil {
 					t.Fatalf("try %d: non-blocking %s send right after a sync dial: %v (C NNG: succeeds)", i, sp.send, err)
@@ -409,6 +418,49 @@ func dropCases() []ConfCase {
 	return []ConfCase{
 		{Name: "pub-sub/drop/sub-full-queue-drops-oldest", Run: subQueue(true, []int{6, 7, 8, 9})},
 		{Name: "pub-sub/drop/sub-prefnew-false-drops-new", Run: subQueue(false, []int{0, 1, 2, 3})},
+		{Name: "pub-sub/drop/recv-buffer-set-after-connect", Run: func(t *testing.T, k *Link) {
+			// recv-buffer may be set at any time, as in NNG: here on a
+			// socket made with New(p, Listen(url)), already connected.
+			ctx := CtxT(t)
+			pub := k.Open(sockets.Pub)
+			sub := openRecv(t, k, sockets.Sub)
+			k.Connect(sub, pub)
+			if err := sockets.Set(sub, sockets.RecvBuffer, 2); err != nil {
+				t.Fatalf("recv-buffer on a connected sub: %v", err)
+			}
+			if err := sockets.Set(pub, sockets.SendBuffer, 8); err != nil && !errors.Is(err, nanoact.ErrNotSupported) {
+				t.Fatalf("send-buffer on a connected pub: %v", err)
+			}
+			paced(t, ctx, pub, sub, 5)
+			for _, w := range []int{3, 4} {
+				WantBody(t, sockets.NonBlock(ctx), sub, seqMsg(w))
+			}
+			if d := stat(t, sub, "drop_recv_full"); d != 3 {
+				t.Fatalf("sub drop_recv_full = %d, want 3", d)
+			}
+		}},
+		{Name: "surveyor-respondent/drop/late-answer", Run: func(t *testing.T, k *Link) {
+			// An answer after its survey ended is dropped and counted;
+			// the next survey does not see it.
+			ctx := CtxT(t)
+			sv, resp := k.Pair(sockets.Surveyor, sockets.Respondent)
+			if err := sv.SetSurveyTime(250 * time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			MustSend(t, ctx, sv, []byte("first"))
+			ended := pendingRecv(sv)
+			WantBody(t, ctx, resp, []byte("first"))
+			wantPendingErr(t, "surveyor receive as the survey ends", ended, nanoact.ErrTimedOut)
+			MustSend(t, ctx, resp, []byte("late"))
+			WaitStat(t, sv, "drop_late_answer", 1)
+			if err := sv.SetSurveyTime(confLimit); err != nil {
+				t.Fatal(err)
+			}
+			MustSend(t, ctx, sv, []byte("second"))
+			WantBody(t, ctx, resp, []byte("second"))
+			MustSend(t, ctx, resp, []byte("on time"))
+			WantBody(t, ctx, sv, []byte("on time"))
+		}},
 		{Name: "pub-sub/drop/pub-drops-oldest", Run: func(t *testing.T, k *Link) {
 			ctx := CtxT(t)
 			const n = 300
