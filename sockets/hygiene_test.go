@@ -175,6 +175,15 @@ func TestConnectDisconnectCycles(t *testing.T) {
 					if _, err := rep.Recv(ctx); err != nil {
 						t.Fatal(err)
 					}
+					// Answered, so that the request is not sent again on
+					// every later connection (req fails over, as NNG's),
+					// which would fill rep's queue.
+					if err := rep.Send(ctx, i); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := req.Recv(ctx); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if err := d.Close(); err != nil {
 					t.Fatal(err)

@@ -61,8 +61,10 @@ var (
 	// ResendTime (req socket or context): an unanswered request is sent
 	// again after this long (default 1 min); 0 or negative never resends.
 	// When the connection carrying a request dies, the request goes at
-	// once to another peer, or, with resending off, fails with
-	// ErrConnReset. Applies to requests sent afterwards.
+	// once to another peer, or to the first one to connect afterwards (as
+	// NNG), or, with resending off, fails with ErrConnReset. Each resend
+	// counts in the req_resent statistic. Applies to requests sent
+	// afterwards.
 	ResendTime = Opt[time.Duration]{"req:resend-time"}
 	// SubPrefNew (sub socket or context): when the receive queue is full,
 	// drop the oldest message (true, default, as NNG) or the new one.

@@ -51,15 +51,11 @@ var errClosed = nanoact.ErrClosed
 
 // pipe is the engine's state for one connection.
 type pipe struct {
-	e  *engine
-	mp mangos.ProtocolPipe
-	id uint32
-	q  chan *Message // messages addressed to this pipe only
-	// slot (cap 1; nil without a shared send queue) holds one message of
-	// the shared queue given to this pipe while its writer was not
-	// waiting: a pipe takes a message from the moment it is counted, as
-	// an NNG pipe does (see offer).
-	slot   chan *Message
+	e      *engine
+	mp     mangos.ProtocolPipe
+	id     uint32
+	q      chan *Message // messages addressed to this pipe only
+	dead   atomic.Bool   // removed: set under e.mu before closeq closes
 	closeq chan struct{}
 }
 
@@ -84,8 +80,13 @@ type engine struct {
 	live, incb atomic.Int32
 
 	// sendq is the shared, load-balanced send queue; nil for protocols
-	// that only send to chosen pipes.
-	sendq *queue
+	// that only send to chosen pipes. It holds sendBuf messages (the
+	// send-buffer option) plus one per pipe: as an NNG pipe does, a pipe
+	// takes a message from the moment it is counted, its writer waiting
+	// or not (see fitSendq). rsz serialises its resizes.
+	sendq   *queue
+	sendBuf int // guarded by mu
+	rsz     sync.Mutex
 	// recvq is the socket-wide receive queue; nil for send-only protocols.
 	recvq *queue
 	// onRecv handles one message read from p; nil drops it (send-only
@@ -111,24 +112,32 @@ type engine struct {
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 
 	// onSent, if set, sees each message a pipe takes from the shared send
-	// queue (its slot or the backlog), just before it is written; false
-	// drops the message as no longer wanted (a request abandoned while
-	// waiting to be resent).
-	onSent func(p *pipe, m *Message) bool
+	// queue (or the backlog), just before it is written, and
+	// says what to do with it (see Sending).
+	onSent func(p *pipe, m *Message) sending
 
 	// The shared queue's overflow, guarded by mu: messages sent again (a
-	// request resent, or one a dead pipe's slot held) when no pipe could
-	// take them at once go to the next pipe whose writer is free. nbacklog
-	// is its length, read by writers without the lock; kick wakes one
-	// writer waiting on the queue after a message joins the backlog.
+	// request resent, one a dying pipe took, or those a shrinking queue
+	// had no room for) when the queue could not take them at once go to
+	// the next pipe whose writer is free, before the queue's. nbacklog is
+	// its length, read by writers without the lock; kick wakes one writer
+	// waiting on the queue after a message joins the backlog.
 	backlog  []*Message
 	nbacklog atomic.Int32
 	kick     chan struct{}
-	rr       int // where offer's scan of the slots starts
 
 	// drops counts the messages dropped, by reason (see Drop).
 	drops [NumDrops]atomic.Uint64
 }
+
+// sending is what onSent decides for a message a pipe is about to write.
+type sending int
+
+const (
+	sendIt    sending = iota // write it
+	dropIt                   // no longer wanted (an abandoned request's resend): free it
+	requeueIt                // the pipe is gone: send it on another
+)
 
 // Drop is a reason a protocol drops a message; Counters counts each.
 type Drop int
@@ -184,30 +193,49 @@ type Buffered interface {
 // and sends those of a send queue first, from the backlog, so a send
 // queue loses nothing. Cost: one allocation of n slots.
 func (e *engine) SetBuffer(send bool, n int) error {
-	q, spill := e.recvq, e.spillRecv
 	if send {
-		q, spill = e.sendq, e.spillSend
+		if e.sendq == nil {
+			return errNotSupported
+		}
+		e.fitSendq(func() { e.sendBuf = n })
+		return nil
 	}
-	if q == nil {
+	if e.recvq == nil {
 		return errNotSupported
 	}
-	q.resize(n, spill)
-	if !send {
-		e.ready.notify()
-	}
+	e.recvq.resize(n, e.spillRecv)
+	e.ready.notify()
 	return nil
+}
+
+// fitSendq runs change with e.mu held, then resizes the send queue to
+// send-buffer plus one place per pipe.
+func (e *engine) fitSendq(change func()) {
+	e.rsz.Lock()
+	defer e.rsz.Unlock()
+	e.mu.Lock()
+	change()
+	n := e.sendBuf + len(e.pipes)
+	e.mu.Unlock()
+	if n != cap(e.sendq.cur().ch) {
+		e.sendq.resize(n, e.spillSend)
+	}
 }
 
 // Buffer implements Buffered.
 func (e *engine) Buffer(send bool) (int, error) {
-	q := e.recvq
 	if send {
-		q = e.sendq
+		if e.sendq == nil {
+			return 0, errNotSupported
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.sendBuf, nil
 	}
-	if q == nil {
+	if e.recvq == nil {
 		return 0, errNotSupported
 	}
-	return cap(q.cur().ch), nil
+	return cap(e.recvq.cur().ch), nil
 }
 
 // spillRecv drops a received message a resized queue had no room for.
@@ -234,6 +262,7 @@ func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engi
 		closeq: make(chan struct{}),
 	}
 	if sendBuf >= 0 {
+		e.sendBuf = sendBuf
 		e.sendq = newQueue(sendBuf)
 		e.kick = make(chan struct{}, 1)
 	}
@@ -257,43 +286,60 @@ func (e *engine) Info() mangos.ProtocolInfo { return e.info }
 func (e *engine) Raw() bool { return e.raw }
 
 // AddPipe implements mangos.ProtocolBase: it starts the pipe's receiver and
-// sender goroutines. A pair socket refuses a second pipe.
+// sender goroutines. A pair socket refuses a second pipe. A pipe takes a
+// message of the shared send queue from the moment it is counted: the
+// queue grows by one place for it first.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
+	var err error
+	add := func() {
+		if e.closed {
+			err = mangos.ErrClosed
+			return
+		}
+		if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
+			err = mangos.ErrProtoState
+			return
+		}
+		e.pipes[p.id] = p
+		e.order = append(e.order, p)
+		e.wg.Add(2)
+		e.live.Add(2)
+		if e.onAdd != nil {
+			e.onAdd(p)
+		}
+	}
 	if e.sendq != nil {
-		p.slot = make(chan *Message, 1)
-	}
-	e.mu.Lock()
-	if e.closed {
+		e.fitSendq(add)
+	} else {
+		e.mu.Lock()
+		add()
 		e.mu.Unlock()
-		return mangos.ErrClosed
 	}
-	if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
-		e.mu.Unlock()
-		return mangos.ErrProtoState
+	if err != nil {
+		return err
 	}
-	e.pipes[p.id] = p
-	e.order = append(e.order, p)
-	e.wg.Add(2)
-	e.live.Add(2)
-	if e.onAdd != nil {
-		e.onAdd(p)
-	}
-	e.mu.Unlock()
 	mp.SetPrivate(p)
 	go p.receiver()
 	go p.sender()
 	return nil
 }
 
-// RemovePipe implements mangos.ProtocolBase.
+// RemovePipe implements mangos.ProtocolBase. The shared send queue loses
+// the pipe's place; what it then has no room for is sent first, from the
+// backlog, by the next pipe free.
 func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 	p, _ := mp.GetPrivate().(*pipe)
 	if p == nil {
 		return
 	}
-	e.mu.Lock()
-	if _, ok := e.pipes[p.id]; ok {
+	removed := false
+	remove := func() {
+		if _, ok := e.pipes[p.id]; !ok {
+			return
+		}
+		removed = true
+		p.dead.Store(true)
 		delete(e.pipes, p.id)
 		for i, q := range e.order {
 			if q == p {
@@ -302,13 +348,17 @@ func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 			}
 		}
 		close(p.closeq)
-		e.mu.Unlock()
-		if e.onRemove != nil {
-			e.onRemove(p)
-		}
-		return
 	}
-	e.mu.Unlock()
+	if e.sendq != nil {
+		e.fitSendq(remove)
+	} else {
+		e.mu.Lock()
+		remove()
+		e.mu.Unlock()
+	}
+	if removed && e.onRemove != nil {
+		e.onRemove(p)
+	}
 }
 
 // Close implements mangos.ProtocolBase. It closes every pipe and returns
@@ -467,10 +517,26 @@ func (p *pipe) sender() {
 		if m == nil {
 			return
 		}
-		if shared && e.onSent != nil && !e.onSent(p, m) {
-			m.Free()
-			e.pending.Add(-1)
-			continue
+		if shared {
+			// A message for any pipe, taken by one being removed, goes to
+			// another; for req the protocol decides, under its lock, so
+			// that its failover and this never both send it.
+			what := sendIt
+			if e.onSent != nil {
+				what = e.onSent(p, m)
+			} else if p.dead.Load() {
+				what = requeueIt
+			}
+			switch what {
+			case dropIt:
+				m.Free()
+				e.pending.Add(-1)
+				continue
+			case requeueIt:
+				e.pending.Add(-1)
+				e.requeue(m)
+				return
+			}
 		}
 		n := uint64(len(m.Header) + len(m.Body))
 		err := p.mp.SendMsg(m)
@@ -483,20 +549,14 @@ func (p *pipe) sender() {
 	}
 }
 
-// next waits for the pipe's next message: its slot first, then the
-// backlog, then whichever of its own queue and the shared one has one. It
-// returns nil once the pipe closes; shared reports a message of the shared
-// queue.
+// next waits for the pipe's next message: the backlog's first, then
+// whichever of its own queue and the shared one has one. It returns nil
+// once the pipe closes; shared reports a message of the shared queue.
 func (p *pipe) next() (m *Message, shared bool) {
 	e := p.e
 	for {
-		select {
-		case m = <-p.slot: // nil channel without a shared queue
-			return m, true
-		default:
-		}
 		if e.nbacklog.Load() > 0 {
-			if m = e.popBacklog(); m != nil {
+			if m = e.popBacklog(p); m != nil {
 				return m, true
 			}
 		}
@@ -511,8 +571,6 @@ func (p *pipe) next() (m *Message, shared bool) {
 		select {
 		case m = <-p.q:
 			return m, false
-		case m = <-p.slot:
-			return m, true
 		case m = <-sq:
 			return m, true
 		case <-e.kick:
@@ -523,11 +581,16 @@ func (p *pipe) next() (m *Message, shared bool) {
 	}
 }
 
-// popBacklog takes the oldest message of the backlog, or returns nil.
-func (e *engine) popBacklog() *Message {
+// popBacklog takes the oldest message of the backlog for p, or returns
+// nil; a pipe being removed takes none.
+func (e *engine) popBacklog(p *pipe) *Message {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.backlog) == 0 {
+		return nil
+	}
+	if p.dead.Load() {
+		e.wake() // for a live writer
 		return nil
 	}
 	m := e.backlog[0]
@@ -549,12 +612,7 @@ func (e *engine) wake() {
 	}
 }
 
-// offer queues m on the shared send queue without waiting. When no
-// writer is waiting and nothing is queued before m, m goes to the first
-// pipe (round-robin) whose slot is free: a pipe whose writer is still
-// starting, or busy with the message before, takes one more, as an NNG
-// pipe does. Messages queued go before a slot's only when nothing else
-// was queued, so one sender's messages keep their order.
+// offer queues m on the shared send queue without waiting.
 func (e *engine) offer(m *Message) bool {
 	g := e.sendq.cur()
 	select {
@@ -563,14 +621,8 @@ func (e *engine) offer(m *Message) bool {
 		e.settle(g)
 		return true
 	default:
-	}
-	if len(g.ch) > 0 {
 		return false
 	}
-	e.mu.Lock()
-	ok := e.toSlotLocked(m)
-	e.mu.Unlock()
-	return ok
 }
 
 // settle follows a message put on generation g of the send queue: if a
@@ -582,54 +634,32 @@ func (e *engine) settle(g *qgen) {
 	}
 }
 
-// toSlotLocked puts m in the first free slot, scanning round-robin. Call
-// it with e.mu held.
-func (e *engine) toSlotLocked(m *Message) bool {
-	n := len(e.order)
-	for i := range n {
-		k := (e.rr + i) % n
-		select {
-		case e.order[k].slot <- m:
-			e.rr = k + 1
-			e.pending.Add(1)
-			return true
-		default:
-		}
-	}
-	return false
-}
-
-// requeue sends m again on the shared queue without waiting: to a writer
-// waiting or a free slot, or else into the backlog, which the next free
-// writer takes from (a pipe connecting later included). It consumes m.
+// requeue sends m again on the shared queue without waiting, or else
+// puts it in the backlog, which the next free writer takes from (a pipe
+// connecting later included). It consumes m.
 func (e *engine) requeue(m *Message) {
-	g := e.sendq.cur()
+	if e.isClosed() {
+		m.Free()
+		return
+	}
+	if e.offer(m) {
+		return
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		m.Free()
 		return
 	}
-	select {
-	case g.ch <- m:
-		e.pending.Add(1)
-		e.mu.Unlock()
-		e.settle(g)
-		return
-	default:
-	}
-	if len(g.ch) > 0 || !e.toSlotLocked(m) {
-		e.backlog = append(e.backlog, m)
-		e.nbacklog.Add(1)
-		e.pending.Add(1)
-		e.wake()
-	}
+	e.backlog = append(e.backlog, m)
+	e.nbacklog.Add(1)
+	e.pending.Add(1)
+	e.wake()
 	e.mu.Unlock()
 }
 
 // dropQueued frees what is left in a dead pipe's own queue: it can no
-// longer be sent. A message its slot holds was meant for any pipe, and is
-// sent again on another.
+// longer be sent.
 func (p *pipe) dropQueued() {
 	for {
 		select {
@@ -637,9 +667,6 @@ func (p *pipe) dropQueued() {
 			m.Free()
 			p.e.pending.Add(-1)
 			p.e.dropped(DropPipeGone)
-		case m := <-p.slot:
-			p.e.pending.Add(-1)
-			p.e.requeue(m)
 		default:
 			return
 		}

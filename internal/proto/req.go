@@ -85,25 +85,33 @@ type Resender interface {
 	ResendTime() time.Duration
 }
 
-// sent records which pipe carries a request, and reports whether the
-// request is still wanted: one abandoned while it waited to be (re)sent
-// is dropped.
-func (s *req) sent(p *pipe, m *Message) bool {
+// sent records which pipe carries a request, and decides its fate: one
+// abandoned while it waited to be resent is dropped; one taken by a pipe
+// being removed goes to another (pipeGone, which takes s.mu too, either
+// ran before and did not see it, or runs after and sees it recorded on
+// its pipe: so one of the two sends it again, never both).
+func (s *req) sent(p *pipe, m *Message) sending {
 	if len(m.Header) < 4 {
-		return true
+		return sendIt
 	}
 	id := binary.BigEndian.Uint32(m.Header)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c := s.byID[id]
+	if p.dead.Load() && c != nil {
+		return requeueIt
+	}
 	_, resent := s.again[id]
 	delete(s.again, id)
-	c := s.byID[id]
 	if c == nil {
-		return !resent
+		if resent {
+			return dropIt
+		}
+		return sendIt
 	}
 	c.pipe = p.id
 	c.queued = false
-	return true
+	return sendIt
 }
 
 // pipeGone sends again, at once, every request the dead pipe carried, on
