@@ -83,7 +83,8 @@ type core struct {
 	// timer), running until then.
 	stopped atomic.Uint32
 
-	// The result, written once before resolved is set.
+	// The result, written before resolved is set (a queued send keeps
+	// its error here until it resolves, see sendTurn).
 	pipe uint32
 	err  error
 
@@ -125,12 +126,10 @@ type opState struct {
 	fn    any // Go's function, a func(context.Context) (T, error)
 
 	// A send that waits its turn in its connection's queue (sq; nil for
-	// other operations): self is its aio, turn its place in the queue,
-	// sent the outcome that Turn.Sent resolves it with.
+	// other operations): self is its aio, turn its place in the queue.
 	sq   *sockets.SendQueue
 	self *SendAio
 	turn sockets.QueuedSend
-	sent error
 }
 
 // extra holds what few aios need; it is set before the operation starts
@@ -300,17 +299,20 @@ func (t *sendTurn) Send() {
 	if !a.claimed.CompareAndSwap(false, true) {
 		return // (never: only leaveQueue claims a queued send otherwise)
 	}
+	// The outcome is kept in err, which nobody reads before the aio has
+	// resolved: Sent resolves it with the same.
 	if why := a.stopped.Load(); why != running {
-		a.op.sent = a.giveUpSend(why)
+		a.err = a.giveUpSend(why)
 		return
 	}
-	a.op.sent = a.doSend()
+	a.err = a.doSend()
 }
 
-// Sent resolves the aio once it has left the queue.
+// Sent resolves the aio once it has left the queue, with the outcome
+// Send kept.
 func (t *sendTurn) Sent() {
 	a := (*SendAio)(t)
-	a.resolve(struct{}{}, a.op.sent, 0)
+	a.resolve(struct{}{}, a.err, 0)
 }
 
 // help runs the operation on the calling goroutine if its own goroutine
@@ -318,11 +320,17 @@ func (t *sendTurn) Sent() {
 // aio resolves anyway does the work itself: one goroutine switch fewer,
 // which is most of an aio's cost. The aio's goroutine then finds the
 // operation claimed and exits. A send waiting in its connection's queue
-// is not helped: its turn has to come.
+// is helped only once its turn has come, if the queue's goroutine has not
+// taken it yet (sockets.SendQueue.Help).
 func (a *Aio[T]) help() {
-	if a.op != nil && a.op.sq == nil && !a.claimed.Load() {
-		a.runOp()
+	if a.op == nil || a.claimed.Load() {
+		return
 	}
+	if a.op.sq != nil {
+		a.op.sq.Help(&a.op.turn)
+		return
+	}
+	a.runOp()
 }
 
 // runOp runs the operation unless someone has claimed it already.
@@ -617,7 +625,8 @@ func (a *Aio[T]) waitOp() {
 // ran the operation, or that called Stop, see Aio), after the result is
 // written, waiters woken and CVs signalled, and outside every lock; fn
 // should return quickly, as later callbacks, and for a receive the next
-// message of the connection, wait for it. If the aio has
+// message of the connection (for a send, the next send waiting in its
+// queue), wait for it. If the aio has
 // resolved, fn runs at once on the caller's goroutine before OnComplete
 // returns. Callbacks registered before resolution run in registration
 // order. A panic in fn is recovered and logged (WithLogger); the other
@@ -701,8 +710,15 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	}
 	msg, isMsg := data.(*sockets.Msg)
 	var sq *sockets.SendQueue
-	if q, ok := con.(queuer); ok {
-		sq = q.SendQueue()
+	switch c := con.(type) { // concrete types first: cheaper than an interface assertion
+	case *sockets.Socket:
+		sq = c.SendQueue()
+	case *sockets.Context:
+		sq = c.SendQueue()
+	case *sockets.Stream:
+		sq = c.SendQueue()
+	case queuer:
+		sq = c.SendQueue()
 	}
 	// Sends waiting their turn: this one joins them, so as not to
 	// overtake them.

@@ -174,7 +174,8 @@ func benchMangosInFlight(b *testing.B, tr string) {
 
 // BenchmarkAio measures the aio machinery alone, without waiting for a
 // peer: an aio that completes on the caller's goroutine, one that has to
-// start its goroutine (then stopped), the CV, and Ref.
+// start its goroutine (then stopped), a burst of sends that queue, the CV,
+// and Ref.
 func BenchmarkAio(b *testing.B) {
 	b.Run("send-immediate", func(b *testing.B) {
 		push, pull := pushPull(b)
@@ -196,6 +197,42 @@ func BenchmarkAio(b *testing.B) {
 			if _, err := aio.Send(push, payload, aio.Mode(sockets.Raw)).Value(ctx); err != nil {
 				b.Fatal(err)
 			}
+		}
+		_ = pull.Close()
+		<-done
+	})
+	// A burst of sends, more than the socket can queue at once: those
+	// that have to wait queue in order behind each other. One op is one
+	// send; the receiver drains on its own goroutine.
+	b.Run("send-burst", func(b *testing.B) {
+		push, pull := pushPull(b)
+		ctx := context.Background()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				m, err := pull.Recv(ctx)
+				if err != nil {
+					return
+				}
+				m.Free()
+			}
+		}()
+		payload := make([]byte, 8)
+		const burst = 1000
+		as := make([]*aio.SendAio, 0, burst)
+		b.ReportAllocs()
+		for b.Loop() {
+			as = append(as, aio.Send(push, payload, aio.Mode(sockets.Raw)))
+			if len(as) == burst {
+				if _, errs := aio.CollectAll(ctx, as); errs != nil {
+					b.Fatal(errs)
+				}
+				as = as[:0]
+			}
+		}
+		if _, errs := aio.CollectAll(ctx, as); errs != nil {
+			b.Fatal(errs)
 		}
 		_ = pull.Close()
 		<-done

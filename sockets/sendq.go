@@ -16,7 +16,8 @@ import (
 // One goroutine, owned by the queue, makes the waiting sends one after the
 // other: it starts when a send joins an idle queue and exits once the
 // queue is empty, so an idle queue costs nothing and a busy one one
-// goroutine, however many sends wait. Closing the connection does not
+// goroutine, however many sends wait. A caller that waits for the send at
+// the head anyway may make it itself (Help). Closing the connection does not
 // empty the queue by itself: each waiting send fails (ErrClosed) when its
 // turn comes, which is at once.
 //
@@ -24,6 +25,11 @@ import (
 type SendQueue struct {
 	busy atomic.Bool // head != nil; written under mu, read without it
 
+	// A send is made by the queue's goroutine or, when it is at the head
+	// and that goroutine has not got to it, by a caller of Help; its
+	// running flag says one has it. The goroutine exits when it finds the
+	// head taken by a helper, which starts a new one when it is done if
+	// sends remain.
 	mu         sync.Mutex
 	head, tail *QueuedSend
 	draining   bool // the goroutine is running (it looks at head again)
@@ -40,15 +46,17 @@ type QueuedSend struct {
 	running    bool // its Send has started; guarded by q.mu
 }
 
-// Turn is the operation of a QueuedSend, called by the queue's goroutine.
+// Turn is the operation of a QueuedSend, called by the queue's goroutine
+// (or a caller of Help), never with a lock held.
 type Turn interface {
-	// Send makes the send, blocking until it is done or has failed. The
-	// queue calls it when the send reaches the head; the sends behind it
-	// wait until it returns.
+	// Send makes the send, blocking until it is done or has failed. It is
+	// called when the send reaches the head; the sends behind it wait
+	// until it returns.
 	Send()
 	// Sent is called after Send, once the send has left the queue (a new
-	// send may then go straight through): complete the operation here. The
-	// next send waits for it too, so it must not block.
+	// send may then go straight through): complete the operation here. On
+	// the queue's goroutine the next send waits for it too, so it must
+	// not block.
 	Sent()
 }
 
@@ -102,6 +110,36 @@ func (q *SendQueue) Remove(x *QueuedSend) bool {
 	return true
 }
 
+// Help makes x's send on the calling goroutine, then its Sent, if x is at
+// the head of the queue and nobody has started it, and reports whether it
+// did; otherwise it does nothing. A caller that would block until x is
+// done anyway saves a goroutine switch this way (package aio's waiters).
+// It blocks as the send does.
+func (q *SendQueue) Help(x *QueuedSend) bool {
+	q.mu.Lock()
+	if q.head != x || x.running {
+		q.mu.Unlock()
+		return false
+	}
+	x.running = true
+	q.mu.Unlock()
+	t := x.t
+	t.Send()
+	q.mu.Lock()
+	q.unlink(x)
+	x.t = nil
+	start := q.head != nil && !q.draining
+	if start {
+		q.draining = true
+	}
+	q.mu.Unlock()
+	if start {
+		go q.drain()
+	}
+	t.Sent()
+	return true
+}
+
 // unlink takes x out; call with mu held.
 func (q *SendQueue) unlink(x *QueuedSend) {
 	if x.prev == nil {
@@ -123,7 +161,7 @@ func (q *SendQueue) drain() {
 	for {
 		q.mu.Lock()
 		x := q.head
-		if x == nil {
+		if x == nil || x.running { // empty, or a helper has it (see Help)
 			q.draining = false
 			q.mu.Unlock()
 			return
