@@ -320,7 +320,9 @@ func resendCases() []ConfCase {
 		WantCode(t, "req receive after its reply", err, nanoact.ErrState)
 	}})
 	for _, onCtx := range []bool{false, true} {
-		cs = append(cs, failoverCase(false, onCtx))
+		for _, later := range []bool{false, true} {
+			cs = append(cs, failoverCase(later, onCtx))
+		}
 	}
 	cs = append(cs, ConfCase{Name: "req-rep/resend/off-pipe-dies", Run: func(t *testing.T, k *Link) {
 		ctx := CtxT(t)
@@ -712,8 +714,8 @@ func orderCases() []ConfCase {
 	}
 	// A bus never blocks a send: it drops what its peer's queue (16
 	// messages) cannot take, so its burst fits that queue.
-	syncFlows := []flow{{sockets.Bus, sockets.Bus, 12}}
-	aioFlows := []flow{{sockets.Bus, sockets.Bus, 12}}
+	syncFlows := []flow{{sockets.Push, sockets.Pull, 200}, {sockets.Pair, sockets.Pair, 200}, {sockets.Poly, sockets.Poly, 200}, {sockets.Bus, sockets.Bus, 12}}
+	aioFlows := []flow{{sockets.Push, sockets.Pull, 200}, {sockets.Pair, sockets.Pair, 200}, {sockets.Poly, sockets.Poly, 200}, {sockets.Bus, sockets.Bus, 12}}
 	var cs []ConfCase
 	for _, f := range syncFlows {
 		cs = append(cs, ConfCase{Name: f.send.String() + "-" + f.recv.String() + "/order/sync-sends", Run: func(t *testing.T, k *Link) {
