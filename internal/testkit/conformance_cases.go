@@ -607,6 +607,22 @@ func closeCases() []ConfCase {
 			}
 			WantCode(t, p.String()+" blocking context receive at context Close", <-done, nanoact.ErrClosed)
 		}})
+		cs = append(cs, ConfCase{Name: p.String() + "/close/aio-recv-context-close", Run: func(t *testing.T, k *Link) {
+			s, _ := k.Pair(p, p.Peer())
+			c, err := s.Context()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.prep != nil {
+				r.prep(t, CtxT(t), c)
+			}
+			a := aio.Recv[[]byte](c, aio.Mode(sockets.Raw), aio.Timeout(-1))
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			_, err = a.Value(CtxT(t))
+			WantCode(t, p.String()+" aio receive on a context at its Close", err, nanoact.ErrClosed)
+		}})
 		for _, closeSocket := range []bool{false, true} {
 			name := p.String() + "/close/pending-recv-context-close"
 			if closeSocket {
