@@ -255,6 +255,38 @@ func NngCases() []NngCase {
 			WantCode(t, "rep second reply", rep.Send(sockets.NonBlock(ctx), []byte("x"), sockets.Raw), nanoact.ErrState)
 			wantOutput(t, "reply nngcat req printed", nngOutput(t, cat), answer)
 		}},
+		{"req-rep/nngcat-dials/resend", func(t *testing.T, k *NngLink) {
+			// nngcat's rep without --data prints requests and never
+			// answers: our req sends the same request again every
+			// resend time, byte for byte.
+			req := k.Open(sockets.Req)
+			if err := sockets.Set(req, sockets.ResendTime, 50*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			cat := k.Nng(slices.Concat([]string{"--rep0"}, k.NngDials(req), []string{"--raw"})...)
+			WaitPipes(t, req, 1)
+			MustSend(t, CtxT(t), req, exotic)
+			want := bytes.Repeat(exotic, 3)
+			wantOutput(t, "requests nngcat rep printed", cat.WaitOutput(t, len(want), confLimit)[:len(want)], want)
+		}},
+		{"req-rep/nngcat-dials/failover-to-later-peer", func(t *testing.T, k *NngLink) {
+			// The first rep (nngcat printing, never answering) is
+			// killed with our request; the second, started afterwards,
+			// gets it at once (the resend time, 1 min, plays no part)
+			// and answers.
+			req := k.Open(sockets.Req)
+			dial := k.NngDials(req)
+			silent := k.Nng(slices.Concat([]string{"--rep0"}, dial, []string{"--raw"})...)
+			WaitPipes(t, req, 1)
+			ctx := CtxT(t)
+			MustSend(t, ctx, req, exotic)
+			silent.WaitOutput(t, len(exotic), confLimit)
+			silent.Stop()
+			WaitPipes(t, req, 0)
+			answering := k.Nng(slices.Concat([]string{"--rep0"}, dial, []string{"--raw", "--data", "pong", "--count", "1"})...)
+			WantBody(t, ctx, req, []byte("pong"))
+			wantOutput(t, "request the second nngcat rep printed", nngOutput(t, answering), exotic)
+		}},
 		{"pub-sub/go-dials/first-sends-and-order", func(t *testing.T, k *NngLink) {
 			args, url := k.NngListens()
 			cat := k.Nng(slices.Concat([]string{"--sub0"}, args, []string{"--subscribe", "m", "--raw", "--count", itoa(n), "--recv-timeout", "10"})...)
