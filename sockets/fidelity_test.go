@@ -55,6 +55,48 @@ func TestFirstSendAfterDial(t *testing.T) {
 	}
 }
 
+// TestFirstSendOncePipesCounted: the listening side too can send at once,
+// without blocking, as soon as Pipes() counts the connection.
+func TestFirstSendOncePipesCounted(t *testing.T) {
+	pairs := []struct {
+		name       string
+		send, peer sockets.Protocol
+	}{
+		{"pair", sockets.Pair, sockets.Pair},
+		{"poly", sockets.Poly, sockets.Poly},
+		{"req", sockets.Req, sockets.Rep},
+		{"push", sockets.Push, sockets.Pull},
+	}
+	for _, tr := range []string{"inproc", "ipc", "tcp", "ws"} {
+		for _, pp := range pairs {
+			t.Run(tr+"/"+pp.name, func(t *testing.T) {
+				for i := range 20 {
+					s, err := sockets.New(pp.send, sockets.Listen(transports(t)[tr]))
+					if err != nil {
+						t.Fatal(err)
+					}
+					peer := open(t, pp.peer)
+					if _, err := peer.Dial(s.Listeners()[0].URL(), sockets.Sync); err != nil {
+						t.Fatal(err)
+					}
+					eventually(t, func() bool { return s.Pipes() > 0 })
+					if err := s.Send(sockets.NonBlock(context.Background()), "hi", sockets.Raw); err != nil {
+						_ = s.Close()
+						t.Fatalf("try %d: first non-blocking send: %v", i, err)
+					}
+					m, err := peer.Recv(ctxT(t))
+					if err != nil {
+						t.Fatalf("try %d: recv: %v", i, err)
+					}
+					m.Free()
+					_ = s.Close()
+					_ = peer.Close()
+				}
+			})
+		}
+	}
+}
+
 // TestReqFailoverToLaterPeer: a request whose connection closes is sent
 // again as soon as a new peer connects, not when the resend timer (1 min)
 // fires (issue 14, item 2).

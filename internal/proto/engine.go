@@ -113,7 +113,7 @@ type engine struct {
 
 	// onSent, if set, sees each message a pipe takes from the shared send
 	// queue (or the backlog), just before it is written, and
-	// says what to do with it (see Sending).
+	// says what to do with it (see sending).
 	onSent func(p *pipe, m *Message) sending
 
 	// The shared queue's overflow, guarded by mu: messages sent again (a
@@ -129,53 +129,6 @@ type engine struct {
 	// drops counts the messages dropped, by reason (see Drop).
 	drops [NumDrops]atomic.Uint64
 }
-
-// sending is what onSent decides for a message a pipe is about to write.
-type sending int
-
-const (
-	sendIt    sending = iota // write it
-	dropIt                   // no longer wanted (an abandoned request's resend): free it
-	requeueIt                // the pipe is gone: send it on another
-)
-
-// Drop is a reason a protocol drops a message; Counters counts each.
-type Drop int
-
-// The reasons for dropping a message.
-const (
-	// DropPubFull: pub dropped a subscriber's oldest queued message to
-	// make room for a new one, as NNG does for a slow subscriber.
-	DropPubFull Drop = iota
-	// DropSendFull: bus or surveyor did not queue a message for a peer
-	// whose queue was full (best effort).
-	DropSendFull
-	// DropRecvFull: a receive queue was full (sub, a survey's answers):
-	// sub drops its oldest message (sub:prefnew) or the new one.
-	DropRecvFull
-	// DropStaleReply: req got a reply to no outstanding request (stale,
-	// duplicate after a resend, or for an abandoned request).
-	DropStaleReply
-	// DropLateAnswer: surveyor got an answer to a survey that is over.
-	DropLateAnswer
-	// DropPipeGone: a message queued for one pipe only (a reply, a
-	// broadcast copy, a directed send) whose pipe closed before sending.
-	DropPipeGone
-	// DropBad: a message with a malformed protocol header, or one that
-	// has travelled more hops than the TTL allows.
-	DropBad
-	// DropResent counts requests req sent again (timer or failover), each
-	// a copy sent because the first may have been lost.
-	DropResent
-	// NumDrops is the number of reasons.
-	NumDrops
-)
-
-// DropNames are the statistic names of the Drop reasons, in order.
-var DropNames = [NumDrops]string{"drop_pub_full", "drop_send_full", "drop_recv_full", "drop_stale_reply", "drop_late_answer", "drop_pipe_gone", "drop_bad", "req_resent"}
-
-// dropped counts one message dropped for reason r.
-func (e *engine) dropped(r Drop) { e.drops[r].Add(1) }
 
 // Buffered is implemented by protocols whose queue depths can be set.
 type Buffered interface {
@@ -208,20 +161,6 @@ func (e *engine) SetBuffer(send bool, n int) error {
 	return nil
 }
 
-// fitSendq runs change with e.mu held, then resizes the send queue to
-// send-buffer plus one place per pipe.
-func (e *engine) fitSendq(change func()) {
-	e.rsz.Lock()
-	defer e.rsz.Unlock()
-	e.mu.Lock()
-	change()
-	n := e.sendBuf + len(e.pipes)
-	e.mu.Unlock()
-	if n != cap(e.sendq.cur().ch) {
-		e.sendq.resize(n, e.spillSend)
-	}
-}
-
 // Buffer implements Buffered.
 func (e *engine) Buffer(send bool) (int, error) {
 	if send {
@@ -236,22 +175,6 @@ func (e *engine) Buffer(send bool) (int, error) {
 		return 0, errNotSupported
 	}
 	return cap(e.recvq.cur().ch), nil
-}
-
-// spillRecv drops a received message a resized queue had no room for.
-func (e *engine) spillRecv(m *Message) {
-	m.Free()
-	e.dropped(DropRecvFull)
-}
-
-// spillSend moves a message a resized send queue had no room for to the
-// backlog, which writers take from first. Its pending count stays.
-func (e *engine) spillSend(m *Message) {
-	e.mu.Lock()
-	e.backlog = append(e.backlog, m)
-	e.nbacklog.Add(1)
-	e.mu.Unlock()
-	e.wake()
 }
 
 func newEngine(info mangos.ProtocolInfo, raw bool, sendBuf int, recv bool) *engine {
@@ -291,34 +214,43 @@ func (e *engine) Raw() bool { return e.raw }
 // queue grows by one place for it first.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
-	var err error
-	add := func() {
+	check := func() error {
 		if e.closed {
-			err = mangos.ErrClosed
-			return
+			return mangos.ErrClosed
 		}
 		if e.maxPipes > 0 && len(e.pipes) >= e.maxPipes {
-			err = mangos.ErrProtoState
-			return
+			return mangos.ErrProtoState
 		}
-		e.pipes[p.id] = p
-		e.order = append(e.order, p)
-		e.wg.Add(2)
-		e.live.Add(2)
-		if e.onAdd != nil {
-			e.onAdd(p)
-		}
+		return nil
 	}
 	if e.sendq != nil {
-		e.fitSendq(add)
-	} else {
+		e.rsz.Lock()
+		defer e.rsz.Unlock()
 		e.mu.Lock()
-		add()
+		err := check()
+		n := e.sendBuf + len(e.pipes) + 1
 		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		e.resizeSendq(n)
 	}
-	if err != nil {
+	e.mu.Lock()
+	if err := check(); err != nil {
+		e.mu.Unlock()
+		if e.sendq != nil {
+			e.fitSendqLocked()
+		}
 		return err
 	}
+	e.pipes[p.id] = p
+	e.order = append(e.order, p)
+	e.wg.Add(2)
+	e.live.Add(2)
+	if e.onAdd != nil {
+		e.onAdd(p)
+	}
+	e.mu.Unlock()
 	mp.SetPrivate(p)
 	go p.receiver()
 	go p.sender()
@@ -547,115 +479,6 @@ func (p *pipe) sender() {
 		e.txMsgs.Add(1)
 		e.txBytes.Add(n)
 	}
-}
-
-// next waits for the pipe's next message: the backlog's first, then
-// whichever of its own queue and the shared one has one. It returns nil
-// once the pipe closes; shared reports a message of the shared queue.
-func (p *pipe) next() (m *Message, shared bool) {
-	e := p.e
-	for {
-		if e.nbacklog.Load() > 0 {
-			if m = e.popBacklog(p); m != nil {
-				return m, true
-			}
-		}
-		var (
-			sq   <-chan *Message
-			gone <-chan struct{}
-		)
-		if e.sendq != nil {
-			g := e.sendq.cur()
-			sq, gone = g.ch, g.gone
-		}
-		select {
-		case m = <-p.q:
-			return m, false
-		case m = <-sq:
-			return m, true
-		case <-e.kick:
-		case <-gone: // the queue was resized: wait on the new one
-		case <-p.closeq:
-			return nil, false
-		}
-	}
-}
-
-// popBacklog takes the oldest message of the backlog for p, or returns
-// nil; a pipe being removed takes none.
-func (e *engine) popBacklog(p *pipe) *Message {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.backlog) == 0 {
-		return nil
-	}
-	if p.dead.Load() {
-		e.wake() // for a live writer
-		return nil
-	}
-	m := e.backlog[0]
-	e.backlog[0] = nil
-	e.backlog = e.backlog[1:]
-	e.nbacklog.Add(-1)
-	if len(e.backlog) > 0 {
-		e.wake()
-	}
-	return m
-}
-
-// wake tells one writer waiting on the shared queue to look at the
-// backlog.
-func (e *engine) wake() {
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
-
-// offer queues m on the shared send queue without waiting.
-func (e *engine) offer(m *Message) bool {
-	g := e.sendq.cur()
-	select {
-	case g.ch <- m:
-		e.pending.Add(1)
-		e.settle(g)
-		return true
-	default:
-		return false
-	}
-}
-
-// settle follows a message put on generation g of the send queue: if a
-// resize replaced g meanwhile, the message may be stranded there, and is
-// moved to the current one.
-func (e *engine) settle(g *qgen) {
-	if e.sendq.replaced(g) {
-		e.sendq.rescue(g, e.spillSend)
-	}
-}
-
-// requeue sends m again on the shared queue without waiting, or else
-// puts it in the backlog, which the next free writer takes from (a pipe
-// connecting later included). It consumes m.
-func (e *engine) requeue(m *Message) {
-	if e.isClosed() {
-		m.Free()
-		return
-	}
-	if e.offer(m) {
-		return
-	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		m.Free()
-		return
-	}
-	e.backlog = append(e.backlog, m)
-	e.nbacklog.Add(1)
-	e.pending.Add(1)
-	e.wake()
-	e.mu.Unlock()
 }
 
 // dropQueued frees what is left in a dead pipe's own queue: it can no

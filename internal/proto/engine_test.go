@@ -70,6 +70,7 @@ func (f *fakePipe) SendMsg(m *Message) error {
 func (f *fakePipe) RecvMsg() *Message {
 	select {
 	case m := <-f.in:
+		m.Pipe = f // as mangos' core marks what a pipe reads
 		return m
 	case <-f.closed:
 		return nil
@@ -78,6 +79,12 @@ func (f *fakePipe) RecvMsg() *Message {
 
 func (f *fakePipe) SetPrivate(v any) { f.priv.Store(v) }
 func (f *fakePipe) GetPrivate() any  { return f.priv.Load() }
+
+// The rest of mangos.Pipe, for m.Pipe.
+func (f *fakePipe) Address() string               { return "fake://" }
+func (f *fakePipe) GetOption(string) (any, error) { return nil, mangos.ErrBadOption }
+func (f *fakePipe) Listener() mangos.Listener     { return nil }
+func (f *fakePipe) Dialer() mangos.Dialer         { return nil }
 
 const wait = 5 * time.Second
 
@@ -649,4 +656,120 @@ func TestEngineSurveyorLateAnswer(t *testing.T) {
 	eventually(t, func() bool { return drops(s, DropLateAnswer) == 1 })
 	f.inject(t, 0, false, "no") // too short for a survey id
 	eventually(t, func() bool { return drops(s, DropBad) == 1 })
+}
+
+// rep answers along the backtrace to the pipe the request came on; a
+// reply for a pipe that is gone is dropped and counted.
+func TestEngineRepRoundTrip(t *testing.T) {
+	s := open(t, Rep)
+	f := attach(t, s)
+	f.inject(t, 0x80000007, true, "question")
+	m, err := s.Recv(ctxT(t))
+	if err != nil || string(m.Body) != "question" {
+		t.Fatalf("%v %v", m, err)
+	}
+	if err := s.Send(ctxT(t), msg("answer")); err != nil {
+		t.Fatal(err)
+	}
+	r := f.written(t)
+	if reqID(t, r) != 0x80000007 || string(r.Body) != "answer" {
+		t.Fatalf("reply % x %q", r.Header, r.Body)
+	}
+	wantCode(t, s.Send(nb(), msg("twice")), nanoact.ErrState)
+
+	f.inject(t, 0x80000008, true, "again")
+	if _, err := s.Recv(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	detach(s, f)
+	if err := s.Send(nb(), msg("too late")); err != nil {
+		t.Fatal(err) // dropped, as NNG: the send succeeds
+	}
+	if got := drops(s, DropPipeGone); got != 1 {
+		t.Fatalf("drop_pipe_gone = %d", got)
+	}
+	f2 := attach(t, s)
+	f2.inject(t, 1, false, "") // no backtrace: malformed
+	eventually(t, func() bool { return drops(s, DropBad) == 1 })
+}
+
+// Cancelling a req's asynchronous receive abandons the request: its late
+// reply is counted stale.
+func TestEngineReqCancelAbandons(t *testing.T) {
+	s := open(t, Req)
+	f := attach(t, s)
+	if err := s.Send(ctxT(t), msg("q")); err != nil {
+		t.Fatal(err)
+	}
+	id := reqID(t, f.written(t))
+	c := make(collector, 1)
+	w := &Waiter{C: c}
+	s.RecvAsync(w)
+	if !s.CancelRecv(w) {
+		t.Fatal("could not cancel")
+	}
+	f.inject(t, id, true, "late")
+	eventually(t, func() bool { return drops(s, DropStaleReply) == 1 })
+	_, err := s.Recv(nb())
+	wantCode(t, err, nanoact.ErrState)
+	c.pending(t)
+}
+
+// A staged request is registered at once; a non-blocking queueing that
+// misses keeps it for a later try, and a newer request cancels a
+// queueing still waiting.
+func TestEngineReqStage(t *testing.T) {
+	s := open(t, Req)
+	st := s.(Stager)
+	queue, err := st.Stage(msg("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, queue(nb()), nanoact.ErrTryAgain) // no pipe yet
+	_, err = s.Recv(nb())
+	wantCode(t, err, nanoact.ErrTryAgain) // registered: waiting for its reply
+	f := attach(t, s)
+	if err := queue(nb()); err != nil {
+		t.Fatalf("retry after a pipe came: %v", err)
+	}
+	f.busy(t) // the writer holds "one"; the pipe's place is free
+
+	if err := s.Send(nb(), msg("two")); err != nil { // takes the place
+		t.Fatal(err)
+	}
+	q3, err := st.Stage(msg("three"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- q3(context.Background()) }() // waits for room
+	if _, err := st.Stage(msg("four")); err != nil { // replaces "three"
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		wantCode(t, err, nanoact.ErrCanceled)
+	case <-time.After(wait):
+		t.Fatal("the replaced queueing kept waiting")
+	}
+}
+
+// poly: a message over the hop limit is dropped and counted; SendTo goes
+// to the chosen pipe only.
+func TestEnginePoly(t *testing.T) {
+	s := open(t, Poly)
+	a, b := attach(t, s), attach(t, s)
+	a.inject(t, defaultTTL, true, "too far")
+	eventually(t, func() bool { return drops(s, DropBad) == 1 })
+	a.inject(t, 1, true, "near")
+	m, err := s.Recv(ctxT(t))
+	if err != nil || string(m.Body) != "near" {
+		t.Fatalf("%v %v", m, err)
+	}
+	if err := s.(DirectSender).SendTo(ctxT(t), b.ID(), msg("to b")); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.written(t); string(m.Body) != "to b" {
+		t.Fatalf("b wrote %q", m.Body)
+	}
 }

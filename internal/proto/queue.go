@@ -92,3 +92,9 @@ func (q *queue) drain() {
 		}
 	}
 }
+
+// spillRecv drops a received message a resized queue had no room for.
+func (e *engine) spillRecv(m *Message) {
+	m.Free()
+	e.dropped(DropRecvFull)
+}
