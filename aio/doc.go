@@ -107,6 +107,9 @@
 // Recv, which cannot be stopped one by one.) An aio round trip adds two
 // allocations, the aios (about 240 bytes each), to the blocking calls'. A
 // Send that completes at once costs about 2.5 µs with its peer's receive;
+// in a burst of sends on one push socket, most of which have to queue
+// behind each other (send-burst), about 3.4 µs and 6 allocations per send
+// (7.4 µs and 10 when each waiting send had a goroutine of its own);
 // a Recv started and stopped about 180 ns; Ref about 6 µs and 32
 // allocations, once per aio that asks; a CV Signal plus Wait about 12 ns
 // and no allocation.
