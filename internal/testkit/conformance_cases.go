@@ -283,14 +283,43 @@ func firstSendCases() []ConfCase {
 // off.
 func resendCases() []ConfCase {
 	var cs []ConfCase
-	cs = append(cs, ConfCase{Name: "req-rep/resend/resend-time", Run: func(t *testing.T, k *Link) {
+	for _, onCtx := range []bool{false, true} {
+		cs = append(cs, resendCase(onCtx))
+	}
+	for _, onCtx := range []bool{false, true} {
+		for _, later := range []bool{false, true} {
+			cs = append(cs, failoverCase(later, onCtx))
+		}
+	}
+	cs = append(cs, ConfCase{Name: "req-rep/resend/off-pipe-dies", Run: func(t *testing.T, k *Link) {
 		ctx := CtxT(t)
-		req, rep := k.Open(sockets.Req), k.Open(sockets.Rep, sockets.WithRaw())
-		if err := sockets.Set(req, sockets.ResendTime, 30*time.Millisecond); err != nil {
+		req, rep := k.Open(sockets.Req), k.Open(sockets.Rep)
+		if err := sockets.Set(req, sockets.ResendTime, 0); err != nil {
 			t.Fatal(err)
 		}
 		k.Connect(req, rep)
-		MustSend(t, ctx, req, []byte("again?"))
+		MustSend(t, ctx, req, []byte("q"))
+		WantBody(t, ctx, rep, []byte("q"))
+		_ = rep.Close()
+		_, err := req.Recv(ctx)
+		WantCode(t, "req receive after its pipe died, resending off", err, nanoact.ErrConnReset)
+	}})
+	return cs
+}
+
+// resendCase: an unanswered request goes again after the resend time
+// set on the req socket or on the context, with the same request id; of
+// two answers to it, the second is a stale reply, dropped and counted.
+func resendCase(onCtx bool) ConfCase {
+	return ConfCase{Name: "req-rep/resend/resend-time-" + where(onCtx), Run: func(t *testing.T, k *Link) {
+		ctx := CtxT(t)
+		req, rep := k.Open(sockets.Req), k.Open(sockets.Rep, sockets.WithRaw())
+		k.Connect(req, rep)
+		c := conn(t, req, onCtx)
+		if err := sockets.Set(c.(sockets.Optioner), sockets.ResendTime, 30*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		MustSend(t, ctx, c, []byte("again?"))
 		first, err := rep.Recv(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -314,30 +343,11 @@ func resendCases() []ConfCase {
 				t.Fatal(err)
 			}
 		}
-		WantBody(t, ctx, req, []byte("answer"))
+		WantBody(t, ctx, c, []byte("answer"))
 		WaitStat(t, req, "drop_stale_reply", 1)
-		_, err = req.Recv(sockets.NonBlock(ctx))
+		_, err = c.RecvMsg(sockets.NonBlock(ctx))
 		WantCode(t, "req receive after its reply", err, nanoact.ErrState)
-	}})
-	for _, onCtx := range []bool{false, true} {
-		for _, later := range []bool{false, true} {
-			cs = append(cs, failoverCase(later, onCtx))
-		}
-	}
-	cs = append(cs, ConfCase{Name: "req-rep/resend/off-pipe-dies", Run: func(t *testing.T, k *Link) {
-		ctx := CtxT(t)
-		req, rep := k.Open(sockets.Req), k.Open(sockets.Rep)
-		if err := sockets.Set(req, sockets.ResendTime, 0); err != nil {
-			t.Fatal(err)
-		}
-		k.Connect(req, rep)
-		MustSend(t, ctx, req, []byte("q"))
-		WantBody(t, ctx, rep, []byte("q"))
-		_ = rep.Close()
-		_, err := req.Recv(ctx)
-		WantCode(t, "req receive after its pipe died, resending off", err, nanoact.ErrConnReset)
-	}})
-	return cs
+	}}
 }
 
 // failoverCase: a req (socket or context) whose request's pipe dies
