@@ -116,11 +116,7 @@ func (k *Link) Listen(s *sockets.Socket) string {
 // s has the connection.
 func (k *Link) Dial(s *sockets.Socket, url string) *sockets.Dialer {
 	k.t.Helper()
-	opts := []sockets.EndpointOption{sockets.Sync}
-	if k.cli != nil {
-		opts = append(opts, sockets.WithTLS(k.cli))
-	}
-	d, err := s.Dial(url, opts...)
+	d, err := s.Dial(url, k.endpointOpts(sockets.Sync)...)
 	if err != nil {
 		k.t.Fatalf("%s dial %s: %v", s.Protocol(), url, err)
 	}
@@ -131,11 +127,17 @@ func (k *Link) Dial(s *sockets.Socket, url string) *sockets.Dialer {
 // returns once the connection is up, nanonext's socket(dial = url) with a
 // synchronous dial.
 func (k *Link) DialOption(url string) sockets.Option {
-	opts := []sockets.EndpointOption{sockets.Sync}
+	return sockets.Dial(url, k.endpointOpts(sockets.Sync)...)
+}
+
+// endpointOpts are a dialer's options: mode, and the client TLS config
+// over TLS.
+func (k *Link) endpointOpts(mode sockets.StartMode) []sockets.EndpointOption {
+	opts := []sockets.EndpointOption{mode}
 	if k.cli != nil {
 		opts = append(opts, sockets.WithTLS(k.cli))
 	}
-	return sockets.Dial(url, opts...)
+	return opts
 }
 
 // Connect makes listener listen, dialer dial it synchronously, and waits

@@ -47,7 +47,78 @@ func ConfCases() []ConfCase {
 	cs = append(cs, closeCases()...)
 	cs = append(cs, orderCases()...)
 	cs = append(cs, rawCases()...)
+	cs = append(cs, peerCases()...)
 	return cs
+}
+
+// peerCases: pair (v0) keeps one peer at a time and refuses a second;
+// poly directs a send to the pipe it names, and only there.
+func peerCases() []ConfCase {
+	return []ConfCase{
+		{Name: "pair-pair/peers/second-peer-refused", Run: func(t *testing.T, k *Link) {
+			ctx := CtxT(t)
+			a, b := k.Open(sockets.Pair), k.Open(sockets.Pair)
+			url := k.Listen(a)
+			k.Dial(b, url)
+			WaitPipes(t, a, 1)
+			// A third socket dials: the pair closes that connection,
+			// which the dialer sees as a disconnect (and then redials).
+			c := k.Open(sockets.Pair)
+			d, err := c.Dial(url, k.endpointOpts(sockets.Async)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			WaitFor(t, "second peer's connection closed", nil, func() bool {
+				n, err := d.Stat("disconnect")
+				return err == nil && n >= 1
+			})
+			if n := a.Pipes(); n != 1 {
+				t.Fatalf("pair has %d pipes after a second peer tried, want 1", n)
+			}
+			MustSend(t, ctx, a, []byte("to b"))
+			WantBody(t, ctx, b, []byte("to b"))
+			MustSend(t, ctx, b, []byte("to a"))
+			WantBody(t, ctx, a, []byte("to a"))
+			if m, err := c.Recv(sockets.NonBlock(ctx)); err == nil {
+				t.Fatalf("the refused peer got %q", m.Body)
+			}
+		}},
+		{Name: "poly-poly/peers/directed-send", Run: func(t *testing.T, k *Link) {
+			ctx := CtxT(t)
+			hub := k.Open(sockets.Poly)
+			url := k.Listen(hub)
+			b, c := k.Open(sockets.Poly), k.Open(sockets.Poly)
+			k.Dial(b, url)
+			k.Dial(c, url)
+			WaitPipes(t, hub, 2)
+			// Each peer says hello; the hub learns their pipes.
+			MustSend(t, ctx, b, []byte("b"))
+			MustSend(t, ctx, c, []byte("c"))
+			pipes := map[string]uint32{}
+			for range 2 {
+				m, err := hub.Recv(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pipes[string(m.Body)] = m.Pipe
+				m.Free()
+			}
+			for _, to := range []struct {
+				name string
+				s    *sockets.Socket
+			}{{"b", b}, {"c", c}, {"b", b}} {
+				if err := hub.Send(ctx, []byte("for "+to.name), sockets.Raw, sockets.ToPipe(pipes[to.name])); err != nil {
+					t.Fatal(err)
+				}
+				WantBody(t, ctx, to.s, []byte("for "+to.name))
+			}
+			for _, s := range []*sockets.Socket{b, c} {
+				if m, err := s.Recv(sockets.NonBlock(ctx)); err == nil {
+					t.Fatalf("directed sends: a peer also got %q", m.Body)
+				}
+			}
+		}},
+	}
 }
 
 // conn returns s itself, or a new context on s (closed at cleanup).

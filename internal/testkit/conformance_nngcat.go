@@ -117,10 +117,7 @@ func (n *NngLink) NngListens() (args []string, url string) {
 // wait for), up to confLimit.
 func (n *NngLink) DialNngcat(s *sockets.Socket, url string, cat *Proc) {
 	n.t.Helper()
-	opts := []sockets.EndpointOption{sockets.Sync}
-	if n.cli != nil {
-		opts = append(opts, sockets.WithTLS(n.cli))
-	}
+	opts := n.endpointOpts(sockets.Sync)
 	deadline := time.Now().Add(confLimit)
 	for {
 		_, err := s.Dial(url, opts...)
