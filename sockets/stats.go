@@ -74,8 +74,8 @@ func (s *Socket) Stats() map[string]int64 {
 		"tx_bytes":  int64(c.TxBytes),
 		"rx_bytes":  int64(c.RxBytes),
 	}
-	for i, n := range proto.DropNames {
-		m[n] = int64(c.Drops[i])
+	for r, n := range c.Drops {
+		m[proto.Drop(r).String()] = int64(n)
 	}
 	return m
 }
@@ -123,7 +123,7 @@ func stat(m map[string]int64, name string) (int64, error) {
 
 // StatNames returns the statistic names of a socket, sorted.
 func StatNames(s *Socket) []string {
-	names := make([]string, 0, 10+len(proto.DropNames))
+	names := make([]string, 0, 10+int(proto.NumDrops))
 	for n := range s.Stats() {
 		names = append(names, n)
 	}

@@ -32,8 +32,28 @@ const (
 	NumDrops
 )
 
-// DropNames are the statistic names of the Drop reasons, in order.
-var DropNames = [NumDrops]string{"drop_pub_full", "drop_send_full", "drop_recv_full", "drop_stale_reply", "drop_late_answer", "drop_pipe_gone", "drop_bad", "req_resent"}
+// String returns the statistic name of reason r, e.g. "drop_pub_full".
+func (r Drop) String() string {
+	switch r {
+	case DropPubFull:
+		return "drop_pub_full"
+	case DropSendFull:
+		return "drop_send_full"
+	case DropRecvFull:
+		return "drop_recv_full"
+	case DropStaleReply:
+		return "drop_stale_reply"
+	case DropLateAnswer:
+		return "drop_late_answer"
+	case DropPipeGone:
+		return "drop_pipe_gone"
+	case DropBad:
+		return "drop_bad"
+	case DropResent:
+		return "req_resent"
+	}
+	return "unknown"
+}
 
 // dropped counts one message dropped for reason r.
 func (e *engine) dropped(r Drop) { e.drops[r].Add(1) }

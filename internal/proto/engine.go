@@ -367,7 +367,7 @@ func (e *engine) waitPipes() {
 // Counters are a socket's message statistics.
 type Counters struct {
 	RxMsgs, RxBytes, TxMsgs, TxBytes uint64
-	// Drops counts the messages dropped, by reason (see DropNames).
+	// Drops counts the messages dropped, by reason (see Drop.String for their names).
 	Drops [NumDrops]uint64
 }
 

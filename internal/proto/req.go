@@ -99,6 +99,7 @@ func (s *req) sent(p *pipe, m *Message) sending {
 	defer s.mu.Unlock()
 	c := s.byID[id]
 	if p.dead.Load() && c != nil {
+		c.queued = true // waiting to go again: the resend timer need not
 		return requeueIt
 	}
 	_, resent := s.again[id]
