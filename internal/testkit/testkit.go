@@ -1,7 +1,9 @@
 // Package testkit holds what several of nanoact's test suites share:
 // finding C NNG's nngcat, running it (or an in-process command) with its
-// output captured, and picking free addresses. It is imported by tests
-// only.
+// output captured, picking free addresses, and the conformance suite that
+// holds every protocol, over every transport, to NNG 1.x's behaviour
+// (RunConformance, and RunNngcatConformance with C NNG as the peer). It is
+// imported by tests only.
 package testkit
 
 import (
