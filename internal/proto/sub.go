@@ -183,6 +183,9 @@ func (s *sub) NewContext() (Context, error) {
 	if s.isClosed() {
 		return nil, errClosed
 	}
+	if s.raw { // NNG's raw sub (xsub0) has no contexts
+		return nil, errNotSupported
+	}
 	return s.newCtx(), nil
 }
 

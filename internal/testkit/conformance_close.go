@@ -188,6 +188,8 @@ func closeCases() []ConfCase {
 			WantCode(t, "Set after Close", sockets.Set(s, sockets.RecvTimeout, time.Second), nanoact.ErrClosed)
 			_, err = sockets.Get(s, sockets.RecvTimeout)
 			WantCode(t, "Get after Close", err, nanoact.ErrClosed)
+			_, err = s.Stat("pipes")
+			WantCode(t, "Stat after Close", err, nanoact.ErrClosed)
 			select {
 			case <-s.Done():
 			default:

@@ -166,7 +166,7 @@ func stateCases() []ConfCase {
 			WantCode(t, p.String()+" Context", err, nanoact.ErrNotSupported)
 		}})
 	}
-	for _, p := range []sockets.Protocol{sockets.Req, sockets.Rep, sockets.Surveyor, sockets.Respondent} {
+	for _, p := range []sockets.Protocol{sockets.Req, sockets.Rep, sockets.Sub, sockets.Surveyor, sockets.Respondent} {
 		cs = append(cs, ConfCase{Name: p.String() + "/state/no-context-raw", Run: func(t *testing.T, k *Link) {
 			_, err := k.Open(p, sockets.WithRaw()).Context()
 			WantCode(t, "raw "+p.String()+" Context", err, nanoact.ErrNotSupported)
