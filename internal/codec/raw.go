@@ -170,7 +170,7 @@ func badTypeError(t reflect.Type) error {
 		name = t.String()
 	}
 	return nanoact.Errorf(nanoact.CodeBadType, opEncodeRaw,
-		"'data' of type %s must be an atomic vector type or nil to send in mode 'raw'", name)
+		"cannot send a %s in raw mode: want nil, []byte, a string, a number, a bool, a complex, or a slice or array of those", name)
 }
 
 // appendReflect handles defined types whose underlying type is supported.

@@ -157,7 +157,7 @@ func TestEncodeRawErrors(t *testing.T) {
 			if !errors.As(err, &ne) || ne.Op != "codec: encode raw" {
 				t.Fatalf("error %v is not an *nanoact.Error with op codec: encode raw", err)
 			}
-			if tt.typeName != "" && !strings.Contains(err.Error(), "'data' of type "+tt.typeName+" must be an atomic vector type") {
+			if tt.typeName != "" && !strings.Contains(err.Error(), "cannot send a "+tt.typeName+" in raw mode") {
 				t.Errorf("error %q does not name type %s", err, tt.typeName)
 			}
 			if string(got) != "ok" {
