@@ -1,11 +1,10 @@
-package aio
+package cv
 
 import (
 	"cmp"
 	"context"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -14,14 +13,16 @@ import (
 
 // CV is nanonext's condition variable: a counter plus a broadcast, and a
 // flag. Signal adds one to the counter and wakes every waiter; Wait and
-// Until take one back. Aios signal it when they resolve (Signal option),
-// PipeNotify when connections come and go, supervisors (Broadcaster) when
-// something fails or stops.
+// Until take one back. Aios signal it when they resolve (aio.Signal),
+// aio.PipeNotify when connections come and go, supervisors (a Broadcaster)
+// when a child joins, stops, restarts or fails.
 //
-// The flag: PipeNotify with PipeFlag arms it, and the first pipe event
-// after that raises it (Raise also does); while it is raised Wait returns
-// false, so a waiter learns that a peer went away rather than that work
-// arrived. Reset clears counter and flag.
+// The flag: Arm (aio.PipeNotify with aio.PipeFlag) arms it, and the next
+// Notify (a pipe event) raises it; Raise raises it, and so does a
+// supervisor's Failed event. While it is raised Wait returns false, so a
+// waiter learns that a peer went away or a child failed rather than that
+// work arrived. Err gives the cause of a failure, Last the supervisor's
+// latest event. Reset clears counter, flag, cause and event.
 //
 // Signalling never blocks; a Signal plus a Wait that finds the count
 // costs about 15 ns and allocates nothing. A waiter that has to block
@@ -35,6 +36,8 @@ type CV struct {
 	wake   chan struct{} // closed and dropped by each signal; made by waiters
 	closed bool
 	fwd    *forwarder // where this CV's signals are forwarded, if anywhere
+	last   Event      // the latest supervisor event since Reset
+	err    error      // the cause of the latest failure since Reset
 }
 
 const (
@@ -43,14 +46,14 @@ const (
 	flagRaised int8 = -1
 )
 
-// NewCV returns a new condition variable with counter 0 and no flag
-// (nanonext's cv()).
-func NewCV() *CV { return &CV{} }
+// New returns a new condition variable with counter 0 and no flag
+// (nanonext's cv()). It never blocks and allocates one CV.
+func New() *CV { return &CV{} }
 
 // how a bump treats the flag
 const (
 	bumpPlain = iota // Signal
-	bumpPipe         // a pipe event: raise the flag if armed
+	bumpPipe         // Notify: raise the flag if armed
 	bumpRaise        // Raise: raise the flag whatever it was
 )
 
@@ -110,41 +113,54 @@ func (c *CV) forward(next *CV) {
 	}
 }
 
-// signalAll signals the CVs of an aio as it resolves, and sets resolved
+// SignalAll signals each CV of cvs once, as Signal does, and runs mark
 // inside the same critical section, with every CV's lock held (taken in
-// address order). So whoever sees the aio resolved and then reads a CV
-// finds it signalled, and whoever wakes on a CV and then looks at the aio
-// finds it resolved. Forwarded signals follow after the locks are
-// released.
-func signalAll(cv *CV, more []*CV, resolved *atomic.Bool) {
-	if len(more) == 0 {
-		cv.mu.Lock()
-		resolved.Store(true)
-		next, ok := cv.bumpLocked(bumpPlain)
-		cv.mu.Unlock()
+// address order; a CV listed twice is signalled once). An aio passes a
+// mark that sets its resolved flag: whoever sees the aio resolved and then
+// reads a CV finds it signalled, and whoever wakes on a CV and then looks
+// at the aio finds it resolved. Forwarded signals follow after the locks
+// are released. mark may be nil; it must not block or touch the CVs.
+// SignalAll never blocks; with one CV it allocates nothing. Closed CVs
+// and nil entries are skipped (mark still runs).
+func SignalAll(mark func(), cvs ...*CV) {
+	if len(cvs) == 1 && cvs[0] != nil {
+		c := cvs[0]
+		c.mu.Lock()
+		if mark != nil {
+			mark()
+		}
+		next, ok := c.bumpLocked(bumpPlain)
+		c.mu.Unlock()
 		if ok {
-			cv.forward(next)
+			c.forward(next)
 		}
 		return
 	}
-	cvs := append([]*CV{cv}, more...)
-	slices.SortFunc(cvs, func(x, y *CV) int {
+	sorted := make([]*CV, 0, len(cvs))
+	for _, c := range cvs {
+		if c != nil {
+			sorted = append(sorted, c)
+		}
+	}
+	slices.SortFunc(sorted, func(x, y *CV) int {
 		return cmp.Compare(uintptr(unsafe.Pointer(x)), uintptr(unsafe.Pointer(y)))
 	})
-	cvs = slices.Compact(cvs)
-	for _, c := range cvs {
+	sorted = slices.Compact(sorted)
+	for _, c := range sorted {
 		c.mu.Lock()
 	}
-	resolved.Store(true)
-	nexts := make([]*CV, len(cvs))
-	oks := make([]bool, len(cvs))
-	for i, c := range cvs {
+	if mark != nil {
+		mark()
+	}
+	nexts := make([]*CV, len(sorted))
+	oks := make([]bool, len(sorted))
+	for i, c := range sorted {
 		nexts[i], oks[i] = c.bumpLocked(bumpPlain)
 	}
-	for _, c := range cvs {
+	for _, c := range sorted {
 		c.mu.Unlock()
 	}
-	for i, c := range cvs {
+	for i, c := range sorted {
 		if oks[i] {
 			c.forward(nexts[i])
 		}
@@ -157,13 +173,21 @@ func signalAll(cv *CV, more []*CV, resolved *atomic.Bool) {
 func (c *CV) Signal() { c.signal(bumpPlain) }
 
 // Raise raises the flag and signals: the Wait that takes this signal, and
-// every later Wait until Reset, returns false. Supervisors raise the CVs
-// of waiters whose work can no longer complete (see Broadcaster).
-// Forwarded signals are plain ones: the flag stays with this CV.
+// every later Wait until Reset, returns false. It records no cause (Err
+// stays as it was); a supervisor's Failed event raises with one.
+// Forwarded signals are plain ones: the flag stays with this CV. It never
+// blocks.
 func (c *CV) Raise() { c.signal(bumpRaise) }
 
-// arm sets the flag as PipeNotify's registration does: armed, or cleared.
-func (c *CV) arm(on bool) {
+// Notify is Signal from an event source that may raise the flag: if Arm
+// armed it, the flag is raised too (aio.PipeNotify calls it for each pipe
+// event). It never blocks.
+func (c *CV) Notify() { c.signal(bumpPipe) }
+
+// Arm arms the flag (on) so that the next Notify raises it, or clears it
+// whether armed or raised (off): aio.PipeNotify's PipeFlag. It never
+// blocks.
+func (c *CV) Arm(on bool) {
 	c.mu.Lock()
 	if on {
 		c.flag = flagArmed
@@ -175,7 +199,8 @@ func (c *CV) arm(on bool) {
 
 // Wait blocks until the counter is above zero and takes one from it
 // (nanonext's wait). It returns true, or false if the flag has been raised
-// (a pipe event registered with PipeFlag, or Raise). It also returns false,
+// (Notify after Arm, Raise, or a supervisor's Failed event: Err tells
+// which failure). It also returns false,
 // without taking anything, if ctx ends first (check ctx.Err()) or the CV
 // is closed.
 func (c *CV) Wait(ctx context.Context) bool {
@@ -261,11 +286,34 @@ func (c *CV) Value() int {
 
 // Reset sets the counter to zero and clears the flag, armed or raised
 // (nanonext's cv_reset): a PipeNotify flag must be registered again to
-// take effect.
+// take effect. It also forgets the failure (Err) and the last supervisor
+// event (Last).
 func (c *CV) Reset() {
 	c.mu.Lock()
 	c.n, c.flag = 0, flagNone
+	c.last, c.err = Event{}, nil
 	c.mu.Unlock()
+}
+
+// Err returns the cause of the latest failure a supervisor broadcast to c
+// (an Event of Kind Failed) since the last Reset, nil if none. A Wait
+// that returned false with Err nil saw a pipe flag or Raise, not a
+// failure. It never blocks.
+func (c *CV) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Last returns the latest event a supervisor broadcast to c since the last
+// Reset (the zero Event if none): after Wait returns, it tells a normal
+// stop (Stopped, Closed) from a restart or a join. Events broadcast
+// together coalesce: only the latest is kept, while the counter counts
+// them all. It never blocks.
+func (c *CV) Last() Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
 }
 
 // Close closes the CV: waiters wake and return false, later Waits and
@@ -276,7 +324,7 @@ func (c *CV) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "aio: close cv"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "cv: close"}
 	}
 	c.closed = true
 	c.fwd = nil
@@ -312,7 +360,7 @@ type forwarder struct{ to *CV }
 // waiter on c first, are forwarded as fewer (its documented divergence);
 // forwarding in the signalling call makes every signal count.
 func (c *CV) Forward(to *CV) (stop func(), err error) {
-	const op = "aio: forward"
+	const op = "cv: forward"
 	if to == nil || to == c {
 		return func() {}, nanoact.Errorf(nanoact.CodeInvalid, op, "cannot forward a cv to itself or to nil")
 	}
@@ -359,111 +407,4 @@ func (c *CV) dropForwardTo(to *CV) {
 		c.fwd = nil
 	}
 	c.mu.Unlock()
-}
-
-// Broadcaster is the supervisor side of condition variables: a set of CVs
-// registered by waiters, all signalled at once when the supervisor's
-// children fail or stop, so that every waiter wakes and re-checks its work
-// instead of hanging. A socket, an RPC server or a dispatcher keeps one
-// and calls Signal from its actor on actor.ChildStopped, Fail on
-// actor.ChildFailed, and Close when it shuts down.
-//
-// The zero value is ready to use; a Broadcaster must not be copied after
-// first use. It owns no goroutine; its methods never block on a waiter and
-// are safe for concurrent use.
-type Broadcaster struct {
-	mu     sync.Mutex
-	cvs    map[*CV]int // registration count
-	closed bool
-}
-
-// Register adds cv to the set; unregister removes it (idempotent). A CV
-// registered twice is signalled once per broadcast and stays until both
-// registrations are removed. Registering on a closed Broadcaster raises
-// cv at once (the supervisor is gone) and registers nothing.
-func (b *Broadcaster) Register(cv *CV) (unregister func()) {
-	if cv == nil {
-		return func() {}
-	}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		cv.Raise()
-		return func() {}
-	}
-	if b.cvs == nil {
-		b.cvs = make(map[*CV]int)
-	}
-	b.cvs[cv]++
-	b.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			if n := b.cvs[cv]; n > 1 {
-				b.cvs[cv] = n - 1
-			} else {
-				delete(b.cvs, cv)
-			}
-			b.mu.Unlock()
-		})
-	}
-}
-
-// Len returns the number of CVs registered.
-func (b *Broadcaster) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.cvs)
-}
-
-// snapshot returns the registered CVs, dropping the closed ones.
-func (b *Broadcaster) snapshot(clear bool) []*CV {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]*CV, 0, len(b.cvs))
-	for cv := range b.cvs {
-		if cv.isClosed() {
-			delete(b.cvs, cv)
-			continue
-		}
-		out = append(out, cv)
-	}
-	if clear {
-		b.cvs = nil
-	}
-	return out
-}
-
-// Signal signals every registered CV once: each waiter wakes with Wait
-// returning true and re-checks what it waits for (say, whether its aio
-// resolved). Use it when a child stops normally.
-func (b *Broadcaster) Signal() {
-	for _, cv := range b.snapshot(false) {
-		cv.Signal()
-	}
-}
-
-// Fail raises every registered CV: waiters wake with Wait returning false.
-// Use it when a child failed.
-func (b *Broadcaster) Fail() {
-	for _, cv := range b.snapshot(false) {
-		cv.Raise()
-	}
-}
-
-// Close raises every registered CV, forgets them all, and makes later
-// Registers raise at once. A second Close returns ErrClosed.
-func (b *Broadcaster) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "aio: close broadcaster"}
-	}
-	b.closed = true
-	b.mu.Unlock()
-	for _, cv := range b.snapshot(true) {
-		cv.Raise()
-	}
-	return nil
 }

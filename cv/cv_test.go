@@ -1,31 +1,31 @@
-package aio_test
+package cv_test
 
 import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
-	"github.com/nanoact/nanoact/aio"
-	"github.com/nanoact/nanoact/sockets"
+	"github.com/nanoact/nanoact/cv"
 )
 
 func TestCVUntilNeverSignalled(t *testing.T) {
-	cv := aio.NewCV()
+	c := cv.New()
 	start := time.Now()
-	if cv.Until(20 * time.Millisecond) {
+	if c.Until(20 * time.Millisecond) {
 		t.Fatal("Until true on a CV never signalled")
 	}
 	if time.Since(start) < 20*time.Millisecond {
 		t.Fatal("Until returned early")
 	}
-	if cv.Until(0) || cv.Until(-time.Second) {
+	if c.Until(0) || c.Until(-time.Second) {
 		t.Fatal("Until(<=0) true on a CV never signalled")
 	}
-	var zero aio.CV // the zero value works too
+	var zero cv.CV // the zero value works too
 	if zero.Until(time.Millisecond) {
 		t.Fatal("zero CV signalled")
 	}
@@ -33,59 +33,59 @@ func TestCVUntilNeverSignalled(t *testing.T) {
 
 func TestCVSignalWaitValueReset(t *testing.T) {
 	ctx := ctxT(t)
-	cv := aio.NewCV()
-	cv.Signal()
-	cv.Signal()
-	if cv.Value() != 2 {
-		t.Fatal(cv.Value())
+	c := cv.New()
+	c.Signal()
+	c.Signal()
+	if c.Value() != 2 {
+		t.Fatal(c.Value())
 	}
-	if !cv.Wait(ctx) || !cv.Until(time.Second) {
+	if !c.Wait(ctx) || !c.Until(time.Second) {
 		t.Fatal("Wait or Until false with counts")
 	}
-	if cv.Value() != 0 {
-		t.Fatal(cv.Value())
+	if c.Value() != 0 {
+		t.Fatal(c.Value())
 	}
 	// Wait gives up with ctx, taking nothing.
 	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()
-	if cv.Wait(short) {
+	if c.Wait(short) {
 		t.Fatal("Wait true with nothing to take")
 	}
 	// Raise: the flag makes Wait false until Reset; Until ignores it.
-	cv.Raise()
-	if cv.Wait(ctx) {
+	c.Raise()
+	if c.Wait(ctx) {
 		t.Fatal("Wait true after Raise")
 	}
-	cv.Signal()
-	if cv.Wait(ctx) {
+	c.Signal()
+	if c.Wait(ctx) {
 		t.Fatal("Wait true with the flag still raised")
 	}
-	cv.Signal()
-	if !cv.Until(time.Second) {
+	c.Signal()
+	if !c.Until(time.Second) {
 		t.Fatal("Until does not ignore the flag")
 	}
-	cv.Signal()
-	cv.Reset()
-	if cv.Value() != 0 {
+	c.Signal()
+	c.Reset()
+	if c.Value() != 0 {
 		t.Fatal("Reset kept the counter")
 	}
-	cv.Signal()
-	if !cv.Wait(ctx) {
+	c.Signal()
+	if !c.Wait(ctx) {
 		t.Fatal("Reset kept the flag")
 	}
 }
 
 func TestCVWakesEveryWaiter(t *testing.T) {
 	ctx := ctxT(t)
-	cv := aio.NewCV()
+	c := cv.New()
 	const n = 20
 	var wg sync.WaitGroup
 	results := make(chan bool, n)
 	for range n {
-		wg.Go(func() { results <- cv.Wait(ctx) })
+		wg.Go(func() { results <- c.Wait(ctx) })
 	}
 	for range n {
-		cv.Signal()
+		c.Signal()
 	}
 	wg.Wait()
 	close(results)
@@ -94,77 +94,33 @@ func TestCVWakesEveryWaiter(t *testing.T) {
 			t.Fatal("a waiter got false")
 		}
 	}
-	if cv.Value() != 0 {
-		t.Fatal(cv.Value())
+	if c.Value() != 0 {
+		t.Fatal(c.Value())
 	}
 }
 
 func TestCVClose(t *testing.T) {
-	cv := aio.NewCV()
+	c := cv.New()
 	done := make(chan bool)
-	go func() { done <- cv.Wait(context.Background()) }()
-	go func() { done <- cv.Until(time.Hour) }()
+	go func() { done <- c.Wait(context.Background()) }()
+	go func() { done <- c.Until(time.Hour) }()
 	// Let the waiters block, if they are quick; Close must wake them
 	// either way.
-	_ = cv.Close()
+	_ = c.Close()
 	if <-done || <-done {
 		t.Fatal("waiter true after Close")
 	}
-	cv.Signal()
-	if cv.Value() != 0 || cv.Wait(context.Background()) {
+	c.Signal()
+	if c.Value() != 0 || c.Wait(context.Background()) {
 		t.Fatal("closed CV counted a signal")
 	}
-	if err := cv.Close(); !errors.Is(err, nanoact.ErrClosed) {
+	if err := c.Close(); !errors.Is(err, nanoact.ErrClosed) {
 		t.Fatal(err)
-	}
-}
-
-// An aio signals its CV on every kind of completion, once: a CV shared by
-// many aios ends at exactly their number.
-func TestCVCountedByManyAios(t *testing.T) {
-	ctx := ctxT(t)
-	push, pull := pushPull(t)
-	lone := open(t, sockets.Push)     // no peer: sends wait
-	lonePull := open(t, sockets.Pull) // no peer: receives wait
-	cv := aio.NewCV()
-	var all []aio.Resolvable
-	for range 40 { // succeed
-		all = append(all, aio.Recv[int](pull, aio.Signal(cv)))
-	}
-	for range 20 { // time out
-		all = append(all, aio.Recv[int](lonePull, aio.Signal(cv), aio.Timeout(time.Millisecond)))
-	}
-	for range 10 { // time out at once
-		all = append(all, aio.Send(lone, 1, aio.Signal(cv), aio.Timeout(0)))
-	}
-	var stopped []aio.Resolvable
-	for range 30 { // cancelled
-		s := aio.Send(lone, 1, aio.Signal(cv))
-		stopped = append(stopped, s)
-		all = append(all, s)
-	}
-	for i := range 40 {
-		all = append(all, aio.Send(push, i, aio.Signal(cv))) // succeed
-	}
-	aio.Stop(stopped...)
-	if err := aio.WaitAll(ctx, all...); err != nil {
-		t.Fatal(err)
-	}
-	if cv.Value() != len(all) {
-		t.Fatalf("cv = %d, want %d", cv.Value(), len(all))
-	}
-	for range all {
-		if !cv.Wait(ctx) {
-			t.Fatal("Wait false")
-		}
-	}
-	if cv.Until(0) {
-		t.Fatal("a count too many")
 	}
 }
 
 func TestCVForward(t *testing.T) {
-	a, b, c := aio.NewCV(), aio.NewCV(), aio.NewCV()
+	a, b, c := cv.New(), cv.New(), cv.New()
 	stopAB, err := a.Forward(b)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +171,7 @@ func TestCVForward(t *testing.T) {
 	if b.Value() != 0 {
 		t.Fatal("forwarded after stop")
 	}
-	d := aio.NewCV()
+	d := cv.New()
 	_, _ = a.Forward(b)
 	stopAD, _ := a.Forward(d)
 	stopAB()
@@ -230,7 +186,7 @@ func TestCVForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopAD()
-	e := aio.NewCV()
+	e := cv.New()
 	_, _ = a.Forward(e)
 	_ = a.Close()
 	a.Signal()
@@ -241,70 +197,132 @@ func TestCVForward(t *testing.T) {
 
 func TestBroadcaster(t *testing.T) {
 	ctx := ctxT(t)
-	var b aio.Broadcaster
-	x, y := aio.NewCV(), aio.NewCV()
+	var b cv.Broadcaster
+	x, y := cv.New(), cv.New()
 	unX := b.Register(x)
 	b.Register(y)
 	if b.Len() != 2 {
 		t.Fatal(b.Len())
 	}
-	b.Signal()
+	// A normal stop is a plain signal: Wait true, no failure, Last says
+	// what it was.
+	b.Broadcast(cv.Event{Kind: cv.Stopped, Child: "w1"})
 	if !x.Wait(ctx) || !y.Wait(ctx) {
-		t.Fatal("Signal made Wait false")
+		t.Fatal("Stopped made Wait false")
 	}
-	b.Fail()
+	if x.Err() != nil || x.Last() != (cv.Event{Kind: cv.Stopped, Child: "w1"}) {
+		t.Fatal(x.Err(), x.Last())
+	}
+	// A failure raises: Wait false, Err the cause, until Reset.
+	boom := errors.New("boom")
+	b.Broadcast(cv.Event{Kind: cv.Failed, Child: "w2", Err: boom})
 	if x.Wait(ctx) || y.Wait(ctx) {
-		t.Fatal("Fail did not make Wait false")
+		t.Fatal("Failed did not make Wait false")
+	}
+	if !errors.Is(x.Err(), boom) || x.Last().Kind != cv.Failed || x.Last().Child != "w2" {
+		t.Fatal(x.Err(), x.Last())
+	}
+	// A later normal event keeps the failure and the flag.
+	b.Broadcast(cv.Event{Kind: cv.Restarted, Child: "w2"})
+	if x.Wait(ctx) || !errors.Is(x.Err(), boom) || x.Last().Kind != cv.Restarted {
+		t.Fatal("a restart hid the failure", x.Err(), x.Last())
+	}
+	x.Reset()
+	y.Reset()
+	if x.Err() != nil || x.Last() != (cv.Event{}) {
+		t.Fatal("Reset kept the failure", x.Err(), x.Last())
+	}
+	// A failure without a cause gets ErrInternal; a normal event drops a
+	// stray Err.
+	b.Broadcast(cv.Event{Kind: cv.Failed})
+	if !errors.Is(x.Err(), nanoact.ErrInternal) {
+		t.Fatal(x.Err())
+	}
+	x.Reset()
+	b.Broadcast(cv.Event{Kind: cv.Up, Err: boom})
+	if x.Err() != nil || x.Last().Err != nil {
+		t.Fatal("Up carried an error")
 	}
 	x.Reset()
 	y.Reset()
 	unX()
 	unX()
-	b.Signal()
+	b.Broadcast(cv.Event{Kind: cv.Up})
 	if x.Value() != 0 || y.Value() != 1 {
 		t.Fatal("unregister")
 	}
 	// A waiter blocked on a supervised CV wakes when the supervisor
-	// closes.
+	// closes, with the Closed event: a normal stop, not a failure.
 	y.Reset()
 	woke := make(chan bool)
 	go func() { woke <- y.Wait(context.Background()) }()
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if <-woke {
-		t.Fatal("Wait true after the supervisor closed")
+	if !<-woke || y.Err() != nil || y.Last().Kind != cv.Closed {
+		t.Fatal("Close was not a normal stop", y.Err(), y.Last())
 	}
-	late := aio.NewCV()
+	late := cv.New()
 	b.Register(late)
-	if late.Wait(ctx) {
-		t.Fatal("Register on a closed Broadcaster did not raise")
+	if !late.Until(0) || late.Last().Kind != cv.Closed {
+		t.Fatal("Register on a closed Broadcaster did not deliver Closed")
+	}
+	b.Broadcast(cv.Event{Kind: cv.Up})
+	if late.Value() != 0 || y.Value() != 0 {
+		t.Fatal("Broadcast after Close reached a CV")
 	}
 	if err := b.Close(); !errors.Is(err, nanoact.ErrClosed) {
 		t.Fatal(err)
 	}
 	// Closed CVs are dropped.
-	var b2 aio.Broadcaster
-	z := aio.NewCV()
+	var b2 cv.Broadcaster
+	z := cv.New()
 	b2.Register(z)
 	_ = z.Close()
-	b2.Signal()
+	b2.Broadcast(cv.Event{Kind: cv.Up})
 	if b2.Len() != 0 {
 		t.Fatal("closed CV kept")
 	}
 }
 
+// Broadcast events reach the CVs forwarded to as plain signals; the
+// failure stays with the registered CV.
+func TestBroadcasterForwarded(t *testing.T) {
+	ctx := ctxT(t)
+	var b cv.Broadcaster
+	defer b.Close()
+	src, dst := cv.New(), cv.New()
+	if _, err := src.Forward(dst); err != nil {
+		t.Fatal(err)
+	}
+	b.Register(src)
+	b.Broadcast(cv.Event{Kind: cv.Failed, Err: errors.New("x")})
+	if src.Wait(ctx) || !dst.Wait(ctx) || dst.Err() != nil {
+		t.Fatal("forwarded failure", dst.Err())
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[cv.Kind]string{0: "none", cv.Up: "up", cv.Stopped: "stopped",
+		cv.Restarted: "restarted", cv.Failed: "failed", cv.Closed: "closed", 42: "kind(42)"} {
+		if k.String() != want {
+			t.Errorf("%d: %q, want %q", k, k.String(), want)
+		}
+	}
+}
+
 // A supervisor wired to a Broadcaster: a waiter on a registered CV wakes
-// with false when a child fails, and with true when a child stops.
+// with false and the panic as the cause when a child fails, and with true
+// when a child stops.
 func TestBroadcasterFromSupervisor(t *testing.T) {
 	ctx := ctxT(t)
 	sys := actor.NewSystem()
 	defer sys.Close()
-	var b aio.Broadcaster
+	var b cv.Broadcaster
 	defer b.Close()
 	children := make(chan *actor.Ref, 1)
 	parent, err := sys.Spawn("", actor.ReceiveFunc(func(c *actor.Context) {
-		switch c.Message().(type) {
+		switch m := c.Message().(type) {
 		case actor.Started:
 			child, err := c.Spawn("worker", actor.ReceiveFunc(func(c *actor.Context) {
 				if c.Message() == "crash" {
@@ -316,30 +334,79 @@ func TestBroadcasterFromSupervisor(t *testing.T) {
 			}
 			children <- child
 		case actor.ChildFailed:
-			b.Fail()
+			b.Broadcast(cv.Event{Kind: cv.Failed, Child: m.Child.String(), Err: m.Reason})
 		case actor.ChildStopped:
-			b.Signal()
+			b.Broadcast(cv.Event{Kind: cv.Stopped, Child: m.Child.String()})
 		}
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	child := <-children
-	cv := aio.NewCV()
-	b.Register(cv)
+	c := cv.New()
+	b.Register(c)
 	woke := make(chan bool)
-	go func() { woke <- cv.Wait(ctx) }()
+	go func() { woke <- c.Wait(ctx) }()
 	child.Send("crash")
 	if <-woke {
 		t.Fatal("Wait true after a child failed")
 	}
-	cv.Reset()
-	go func() { woke <- cv.Wait(ctx) }()
+	var p *actor.Panic
+	if !errors.As(c.Err(), &p) || p.Value != "worker crashed" {
+		t.Fatal("cause", c.Err())
+	}
+	c.Reset()
+	go func() { woke <- c.Wait(ctx) }()
 	if err := child.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !<-woke {
-		t.Fatal("Wait false after a child stopped")
+	if !<-woke || c.Err() != nil || c.Last().Kind != cv.Stopped {
+		t.Fatal("a normal stop seen as a failure", c.Err(), c.Last())
 	}
 	_ = parent.Stop(ctx)
+}
+
+// SignalAll signals each CV once, duplicates and nils aside, and runs mark
+// with every lock held: a waiter woken by the signal sees mark's effect.
+func TestSignalAll(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := cv.New(), cv.New()
+	var marked atomic.Bool
+	seen := make(chan bool)
+	go func() {
+		b.Wait(ctx)
+		seen <- marked.Load()
+	}()
+	cv.SignalAll(func() { marked.Store(true) }, a, b, a, nil)
+	if !<-seen {
+		t.Fatal("woke before mark ran")
+	}
+	if a.Value() != 1 || b.Value() != 0 {
+		t.Fatalf("a=%d b=%d", a.Value(), b.Value())
+	}
+	cv.SignalAll(nil, a)
+	if a.Value() != 2 {
+		t.Fatal(a.Value())
+	}
+}
+
+// Arm makes the next Notify raise the flag; without it Notify is a plain
+// signal; Arm(false) clears a raised flag.
+func TestArmNotify(t *testing.T) {
+	ctx := ctxT(t)
+	c := cv.New()
+	c.Notify()
+	if !c.Wait(ctx) {
+		t.Fatal("unarmed Notify raised")
+	}
+	c.Arm(true)
+	c.Notify()
+	if c.Wait(ctx) || c.Err() != nil {
+		t.Fatal("armed Notify did not raise, or recorded a failure")
+	}
+	c.Arm(false)
+	c.Signal()
+	if !c.Wait(ctx) {
+		t.Fatal("Arm(false) kept the flag")
+	}
 }
