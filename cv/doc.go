@@ -10,8 +10,8 @@
 //
 // A Broadcaster is the supervisor's side (DESIGN: condition variables are
 // supervisor-broadcast signals). A socket, an RPC server and a dispatcher
-// each own one; waiters register their CVs with it (sockets.Socket's
-// Supervise, rpc.Server's and rpc.Dispatcher's Register) and are told of
+// each own one; waiters register their CVs with it (Socket.Supervise,
+// Server.Register, Dispatcher.Register) and are told of
 // every event of the supervisor's children as an Event{Kind, Child, Err}.
 // A failure is raised as a failure: Wait returns false and Err gives the
 // cause, so a waiter tells a crash from a normal stop:
