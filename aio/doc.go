@@ -52,9 +52,13 @@
 // flag. Forward passes every signal of one CV on to another (%~>%).
 // PipeNotify signals a CV when connections come and go, optionally
 // raising its flag so that Wait returns false when a peer leaves; Monitor
-// records +id and -id events. A Broadcaster is the supervisor's side: the
-// CVs registered with it are signalled, or raised, when a supervised child
-// stops or fails, so that waiters wake instead of hanging.
+// records +id and -id events. CV and Broadcaster live in package cv
+// (aio.CV and aio.Broadcaster are aliases): a Broadcaster is the
+// supervisor's side, owned by a socket, an RPC server and a dispatcher;
+// the CVs registered with it are signalled when a supervised child stops,
+// restarts or joins, and raised (Wait false, Err the cause) when one
+// fails, so that waiters wake instead of hanging and tell a crash from a
+// normal stop.
 //
 // # Goroutines
 //

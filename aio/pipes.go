@@ -141,10 +141,10 @@ func PipeNotify(s *sockets.Socket, cv *CV, events PipeEvents) (stop func(), err 
 	if cv == nil || events&(PipeAdd|PipeRemove) == 0 {
 		return func() {}, nanoact.Errorf(nanoact.CodeInvalid, op, "need a cv and PipeAdd or PipeRemove")
 	}
-	cv.arm(events&PipeFlag != 0)
+	cv.Arm(events&PipeFlag != 0)
 	w, err := watchPipes(s, op, func(_ uint32, added bool) {
 		if added && events&PipeAdd != 0 || !added && events&PipeRemove != 0 {
-			cv.signal(bumpPipe)
+			cv.Notify()
 		}
 	})
 	if err != nil {

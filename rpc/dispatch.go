@@ -15,6 +15,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -417,7 +418,7 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 		running: make(map[uint64]*task), joined: time.Now(), order: st.joins}
 	st.daemons[pipe] = dm
 	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
-	d.notify(len(st.daemons))
+	d.notify(len(st.daemons), cv.Event{Kind: cv.Up, Child: dm.id})
 	d.joined(dm.id) // after notify: StartDaemons' caller sees it in Daemons
 	d.makeReady(dm, false)
 	d.pump()
@@ -472,6 +473,9 @@ func (d *Dispatcher) onLeave(pipe uint32) {
 	d.maybeBye(dm)
 }
 
+// errDaemonLost is the cause of the Failed event of a lost daemon.
+var errDaemonLost = errors.New("daemon lost: its connection closed without a bye")
+
 func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 	st := &d.st
 	delete(st.waiting, pipe)
@@ -494,6 +498,9 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 		st.ready.removeFunc(func(x *daemonConn) bool { return x == dm })
 		dm.inReady = false
 	}
+	// Lost, not left: gone with tasks running, or without saying leave
+	// and without a bye (a crash, a dropped connection).
+	lost := !st.shut && (len(dm.running) > 0 || !dm.leaving && !dm.byeSent)
 	if len(dm.running) > 0 {
 		st.lost++
 	}
@@ -538,7 +545,11 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 	if len(st.departed) > 64 {
 		st.departed = st.departed[1:]
 	}
-	d.notify(len(st.daemons))
+	ev := cv.Event{Kind: cv.Stopped, Child: dm.id}
+	if lost {
+		ev = cv.Event{Kind: cv.Failed, Child: dm.id, Err: &nanoact.Error{Code: nanoact.CodeConnReset, Op: "rpc: daemon " + dm.id, Err: errDaemonLost}}
+	}
+	d.notify(len(st.daemons), ev)
 	d.pump()
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -71,8 +72,9 @@ type Dispatcher struct {
 
 	chMu      sync.Mutex
 	changed   chan struct{} // closed and replaced when daemons join or leave
-	signals   map[*Signaler]Signaler
 	connected atomic.Int64
+
+	bc cv.Broadcaster // daemon events, to the CVs of Register
 
 	lmu       sync.Mutex
 	awaiting  map[string]chan struct{} // StartDaemons' daemons, until they join
@@ -354,41 +356,27 @@ func (d *Dispatcher) enqueue(t *task) bool {
 	return true
 }
 
-// notify records the number of daemons and wakes WaitDaemons and the
-// registered Signalers.
-func (d *Dispatcher) notify(n int) {
+// notify records the number of daemons, wakes WaitDaemons and tells the
+// registered CVs of ev.
+func (d *Dispatcher) notify(n int, ev cv.Event) {
 	d.connected.Store(int64(n))
 	d.chMu.Lock()
 	close(d.changed)
 	d.changed = make(chan struct{})
-	sigs := make([]Signaler, 0, len(d.signals))
-	for _, s := range d.signals {
-		sigs = append(sigs, s)
-	}
 	d.chMu.Unlock()
-	for _, s := range sigs {
-		s.Signal()
-	}
+	d.bc.Broadcast(ev)
 }
 
-// Register adds sig (an aio.CV, or anything with Signal) to be signalled
-// whenever a daemon joins or leaves, dies or disconnects, as a supervisor
-// signals its CVs; unregister removes it. Signal is called on the
-// dispatcher's actor and must not block.
-func (d *Dispatcher) Register(sig Signaler) (unregister func()) {
-	key := new(Signaler)
-	d.chMu.Lock()
-	if d.signals == nil {
-		d.signals = make(map[*Signaler]Signaler)
-	}
-	d.signals[key] = sig
-	d.chMu.Unlock()
-	return func() {
-		d.chMu.Lock()
-		delete(d.signals, key)
-		d.chMu.Unlock()
-	}
-}
+// Register adds c to the dispatcher's supervisor broadcast: c is told of
+// every daemon event as a cv.Event, Child the daemon's id. A daemon that
+// joins is Up; one that leaves normally (it said leave, or was told bye
+// after its quota or at Close) is Stopped, a plain signal. A daemon lost
+// (its connection gone without a bye, or with tasks running) is Failed:
+// c's flag is raised, so Wait returns false, and c.Err gives the cause
+// (ErrConnReset). Once the dispatcher has closed, c gets Closed, at once
+// if it registers later. unregister removes c (idempotent). Events are
+// broadcast from the dispatcher's actor; c never blocks it.
+func (d *Dispatcher) Register(c *cv.CV) (unregister func()) { return d.bc.Register(c) }
 
 // WaitDaemons blocks until at least n daemons have joined (said a valid
 // hello) or ctx ends, then returns nil, or an error matching ErrTimedOut
@@ -548,6 +536,7 @@ func (d *Dispatcher) Close() error {
 	err := d.sock.Close()
 	d.reader.Wait()
 	_ = d.ref.Stop(context.Background())
+	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
 	return err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/promises"
 	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/sockets"
@@ -601,5 +602,55 @@ func TestThousandDaemons(t *testing.T) {
 	}
 	if s.Connections != n || s.Completed != 5*n || busy < n/2 {
 		t.Fatalf("connections %d, completed %d, daemons used %d", s.Connections, s.Completed, busy)
+	}
+}
+
+// A waiter on a CV registered with the dispatcher tells a daemon lost
+// (Wait false, Err ErrConnReset) from one that joins or leaves normally,
+// and from the dispatcher's close (Wait true, Last says which).
+func TestDispatcherBroadcastsLostAndLeft(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := ctxT(t)
+	c := cv.New()
+	defer d.Register(c)()
+	// A daemon stopped short (its context cancelled) goes without a leave:
+	// lost.
+	crashCtx, crash := context.WithCancel(ctx)
+	defer crash()
+	crashed := make(chan error, 1)
+	go func() {
+		crashed <- rpc.RunDaemon(crashCtx, f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.DaemonID("crash"))
+	}()
+	if !c.Wait(ctx) || c.Last() != (cv.Event{Kind: cv.Up, Child: "crash"}) {
+		t.Fatalf("join: last %+v, err %v", c.Last(), c.Err())
+	}
+	crash()
+	recv(t, crashed)
+	if c.Wait(ctx) || !errors.Is(c.Err(), nanoact.ErrConnReset) || c.Last().Kind != cv.Failed || c.Last().Child != "crash" {
+		t.Fatalf("lost: last %+v, err %v", c.Last(), c.Err())
+	}
+	c.Reset()
+	// A daemon that leaves when idle is a normal stop.
+	idle := make(chan error, 1)
+	go func() {
+		idle <- rpc.RunDaemon(ctx, f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.DaemonID("idle"), rpc.IdleExit(20*time.Millisecond))
+	}()
+	if err := recv(t, idle); err != nil {
+		t.Fatalf("idle daemon: %v", err)
+	}
+	if !c.Wait(ctx) || !c.Wait(ctx) || c.Err() != nil || c.Last() != (cv.Event{Kind: cv.Stopped, Child: "idle"}) {
+		t.Fatalf("left: last %+v, err %v", c.Last(), c.Err())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Wait(ctx) || c.Err() != nil || c.Last().Kind != cv.Closed {
+		t.Fatalf("close: last %+v, err %v", c.Last(), c.Err())
 	}
 }

@@ -12,19 +12,16 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/sockets"
 )
-
-// Signaler is what a server tells when a worker fails or stops: an
-// aio.CV, or anything with Signal.
-type Signaler interface{ Signal() }
 
 // Server is a supervised request/reply service on a rep socket. Its N
 // workers are actors, each owning one rep context and answering one
 // request at a time, under a supervisor that restarts a worker whose
 // handler panicked (after the panic's request got the error reply), with
 // exponential back-off, logs the failure with zap (request number, pipe,
-// error, stack) and signals every registered Signaler. However many
+// error, stack) and raises it to every registered CV (Register). However many
 // clients connect, at most N requests are handled at once; requests wait
 // in the socket's queue, and none is lost when a worker restarts.
 //
@@ -42,9 +39,10 @@ type Server struct {
 	seq     atomic.Uint64
 	fails   atomic.Int64
 
-	mu      sync.Mutex
-	signals []Signaler
-	closed  bool
+	bc cv.Broadcaster // worker events, to the CVs of Register
+
+	mu     sync.Mutex
+	closed bool
 }
 
 // ServerOption configures NewServer.
@@ -157,9 +155,10 @@ func NewServer[Req, Resp any](h Handler[Req, Resp], opts ...ServerOption) (*Serv
 		case actor.ChildFailed:
 			s.fails.Add(1)
 			s.log.Warn("worker crashed; restarting", zap.Stringer("worker", m.Child), zap.Any("panic", m.Reason.Value), zap.Stringer("directive", m.Directive))
-			s.broadcast()
+			s.bc.Broadcast(cv.Event{Kind: cv.Failed, Child: m.Child.String(),
+				Err: &nanoact.Error{Code: nanoact.CodeInternal, Op: "rpc: worker", Err: m.Reason}})
 		case actor.ChildStopped:
-			s.broadcast()
+			s.bc.Broadcast(cv.Event{Kind: cv.Stopped, Child: m.Child.String()})
 		}
 	}), actor.WithSupervisor(strategy))
 	if err == nil && spawnErr != nil {
@@ -193,21 +192,15 @@ func (s *Server) URL() string {
 // Failures returns how many times a worker crashed.
 func (s *Server) Failures() int64 { return s.fails.Load() }
 
-// Register adds a Signaler told of every worker failure or stop.
-func (s *Server) Register(sig Signaler) {
-	s.mu.Lock()
-	s.signals = append(s.signals, sig)
-	s.mu.Unlock()
-}
-
-func (s *Server) broadcast() {
-	s.mu.Lock()
-	sigs := append([]Signaler(nil), s.signals...)
-	s.mu.Unlock()
-	for _, sig := range sigs {
-		sig.Signal()
-	}
-}
+// Register adds c to the server's supervisor broadcast: c is told of
+// every worker event as a cv.Event. A worker whose handler panicked is
+// Failed: c's flag is raised, so Wait returns false, and c.Err gives the
+// panic (an ErrInternal wrapping an *actor.Panic). Its restart, after the
+// back-off, is Restarted; a worker that stops (Shutdown, Close) is
+// Stopped; once the server has stopped, c gets Closed, at once if it
+// registers later. Those are plain signals: Wait returns true and c.Last
+// tells which. unregister removes c (idempotent). It never blocks.
+func (s *Server) Register(c *cv.CV) (unregister func()) { return s.bc.Register(c) }
 
 // Shutdown stops taking requests, lets the requests being handled finish
 // and send their replies until ctx ends, then stops every worker and
@@ -237,6 +230,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.sock.Close() // and whatever is left is aborted
 	<-done
 	_ = s.sup.Stop(context.Background())
+	_ = s.bc.Close() // after the workers' Stopped events
 	s.log.Info("server stopped", zap.Int64("failures", s.fails.Load()))
 	return err
 }
@@ -263,6 +257,9 @@ type worker[Req, Resp any] struct {
 	cfg config
 	c   *sockets.Context
 	id  int
+	// restarting is set by Restarting, so that the Started that follows
+	// is broadcast as Restarted.
+	restarting bool
 }
 
 func newWorker[Req, Resp any](s *Server, h Handler[Req, Resp], cfg config, id int) (*worker[Req, Resp], error) {
@@ -275,7 +272,13 @@ func newWorker[Req, Resp any](s *Server, h Handler[Req, Resp], cfg config, id in
 
 func (w *worker[Req, Resp]) Receive(c *actor.Context) {
 	switch c.Message().(type) {
+	case actor.Restarting:
+		w.restarting = true
 	case actor.Started:
+		if w.restarting {
+			w.restarting = false
+			w.s.bc.Broadcast(cv.Event{Kind: cv.Restarted, Child: c.Self().String()})
+		}
 		c.Self().Send(next{})
 	case next:
 		if w.serveOne() {

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -105,19 +107,6 @@ func TestReply(t *testing.T) {
 	}
 }
 
-// counter counts signals and reports each on ch, if set.
-type counter struct {
-	n  atomic.Int64
-	ch chan struct{}
-}
-
-func (c *counter) Signal() {
-	c.n.Add(1)
-	if c.ch != nil {
-		c.ch <- struct{}{}
-	}
-}
-
 // A handler that panics gets its request the error reply; its worker is
 // restarted and the server goes on serving.
 func TestServerRestartsCrashedWorker(t *testing.T) {
@@ -132,8 +121,8 @@ func TestServerRestartsCrashedWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	sig := &counter{ch: make(chan struct{}, 16)}
-	srv.Register(sig)
+	c := cv.New()
+	srv.Register(c)
 	req := newReq(t, srv.URL())
 	ctx := ctxT(t)
 	for range 3 {
@@ -147,12 +136,10 @@ func TestServerRestartsCrashedWorker(t *testing.T) {
 			t.Fatalf("after crash: %q %v", v, err)
 		}
 	}
-	for range 3 { // one signal per crash, raised before its restart
-		select {
-		case <-sig.ch:
-		case <-ctx.Done():
-			t.Fatalf("failures %d, signals %d", srv.Failures(), sig.n.Load())
-		}
+	for c.Wait(ctx) { // Restarted events are plain signals; a crash raises
+	}
+	if c.Err() == nil {
+		t.Fatalf("failures %d, no failure raised: %v", srv.Failures(), ctx.Err())
 	}
 	if n := srv.Failures(); n < 3 {
 		t.Fatalf("failures %d", n)
@@ -276,5 +263,54 @@ func wantErr(t *testing.T, err error, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("got %v, want %v", err, target)
+	}
+}
+
+// A waiter on a CV registered with the server tells a worker's crash (Wait
+// false, Err the panic) from its restart and from the server's normal stop
+// (Wait true, Last Stopped then Closed, no failure).
+func TestServerBroadcastsFailureRestartStop(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	srv, err := rpc.NewServer(func(_ context.Context, s string) (string, error) {
+		if s == "boom" {
+			panic("handler exploded")
+		}
+		return "re: " + s, nil
+	}, rpc.Listen(fmt.Sprintf("inproc://events-%d", seq.Add(1))), rpc.Workers(1), rpc.RestartBackoff(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cv.New()
+	unregister := srv.Register(c)
+	defer unregister()
+	req := newReq(t, srv.URL())
+	_ = req.Send(ctx, "boom")
+	if m, err := req.Recv(ctx); err != nil || string(m.Body) != "\x00" {
+		t.Fatalf("crash reply %q %v", m.Body, err)
+	}
+	if c.Wait(ctx) {
+		t.Fatal("a crash woke the waiter with true")
+	}
+	var p *actor.Panic
+	var pe *rpc.PanicError
+	if !errors.Is(c.Err(), nanoact.ErrInternal) || !errors.As(c.Err(), &p) || !errors.As(c.Err(), &pe) || pe.Value != "handler exploded" {
+		t.Fatalf("cause %v", c.Err())
+	}
+	// The one worker answers again only once restarted, and it broadcasts
+	// the restart before it takes a request.
+	_ = req.Send(ctx, "hi")
+	if v, err := sockets.RecvAs[string](ctx, req); err != nil || v != "re: hi" {
+		t.Fatalf("after crash: %q %v", v, err)
+	}
+	if c.Last().Kind != cv.Restarted {
+		t.Fatalf("last %+v, want restarted", c.Last())
+	}
+	c.Reset()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Wait(ctx) || !c.Wait(ctx) || c.Err() != nil || c.Last().Kind != cv.Closed {
+		t.Fatalf("close: err %v, last %+v", c.Err(), c.Last())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -306,27 +307,38 @@ func TestWatchPipes(t *testing.T) {
 	}
 }
 
-type signalCount struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (c *signalCount) Signal()  { c.mu.Lock(); c.n++; c.mu.Unlock() }
-func (c *signalCount) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
-
-// The socket, as supervisor of its contexts, signals registered CVs when
-// one stops, so that waiters wake.
+// The socket, as supervisor of its contexts, tells registered CVs of
+// their events: a context that closes, and the socket's close, are normal
+// stops (Wait true, no failure); a control operation that panics is a
+// failure (Wait false, Err the cause).
 func TestSupervisorSignals(t *testing.T) {
 	t.Parallel()
+	ctx := ctxT(t)
 	s := open(t, sockets.Rep)
-	sig := &signalCount{}
-	s.Supervise(sig)
-	a, b := mustContext(t, s), mustContext(t, s)
+	c := cv.New()
+	s.Supervise(c)
+	a, _ := mustContext(t, s), mustContext(t, s)
 	_ = a.Close()
-	eventually(t, func() bool { return sig.get() == 1 })
-	_ = b
-	_ = s.Close()
-	eventually(t, func() bool { return sig.get() == 2 })
+	if !c.Wait(ctx) || c.Err() != nil || c.Last().Kind != cv.Stopped {
+		t.Fatalf("context close: err %v, last %+v", c.Err(), c.Last())
+	}
+	if err := sockets.ControlPanic(s); !errors.Is(err, nanoact.ErrInternal) {
+		t.Fatal(err)
+	}
+	if c.Wait(ctx) || !errors.Is(c.Err(), nanoact.ErrInternal) || c.Last().Kind != cv.Failed {
+		t.Fatalf("panic: err %v, last %+v", c.Err(), c.Last())
+	}
+	c.Reset()
+	_ = s.Close() // stops the other context, then closes the broadcast
+	if !c.Wait(ctx) || !c.Wait(ctx) || c.Err() != nil || c.Last().Kind != cv.Closed {
+		t.Fatalf("socket close: err %v, last %+v", c.Err(), c.Last())
+	}
+	late := cv.New()
+	unregister := s.Supervise(late)
+	unregister()
+	if late.Value() != 1 || late.Last().Kind != cv.Closed {
+		t.Fatalf("late Supervise: %d %+v", late.Value(), late.Last())
+	}
 }
 
 // ClosePipe drops one connection; the dialer redials, and an unknown id

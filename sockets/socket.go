@@ -15,6 +15,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
+	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/internal/codec"
 	"github.com/nanoact/nanoact/internal/msgpool"
 	"github.com/nanoact/nanoact/internal/nngerr"
@@ -55,32 +56,20 @@ type Socket struct {
 	recvTimeout atomic.Int64 // recv-timeout in ns; negative = none
 	oversize    atomic.Int64
 	rejects     atomic.Int64
-	signals     []Signaler // guarded by mu
-	sendq       SendQueue  // aio sends waiting their turn (sendq.go)
+	sup         cv.Broadcaster // the socket's supervisor broadcast (Supervise)
+	sendq       SendQueue      // aio sends waiting their turn (sendq.go)
 }
 
-// Signaler is told when a child of the socket (a context) fails or stops:
-// an aio.CV, or anything with Signal.
-type Signaler interface{ Signal() }
-
-// Supervise registers sig to be signalled, as the socket's supervisor
-// broadcast, whenever one of its contexts fails or stops (closing the
-// socket stops them all), so that a goroutine waiting on sig wakes instead
-// of hanging. It costs nothing until an event.
-func (s *Socket) Supervise(sig Signaler) {
-	s.mu.Lock()
-	s.signals = append(s.signals, sig)
-	s.mu.Unlock()
-}
-
-func (s *Socket) superviseSignal() {
-	s.mu.Lock()
-	sigs := append([]Signaler(nil), s.signals...)
-	s.mu.Unlock()
-	for _, sig := range sigs {
-		sig.Signal()
-	}
-}
+// Supervise registers c with the socket's supervisor broadcast, so that a
+// goroutine waiting on c wakes instead of hanging: c is told of each
+// event as a cv.Event. A context that closes (closing the socket closes
+// them all) is Stopped, a plain signal; a context whose actor crashed, or
+// a control operation (Dial, Listen, Close, ...) that panicked, is Failed:
+// c's flag is raised, so Wait returns false, and c.Err gives the cause.
+// When the socket has closed, c gets Closed (a plain signal), at once if
+// it registers later. unregister removes c (idempotent). It never blocks
+// and costs nothing until an event.
+func (s *Socket) Supervise(c *cv.CV) (unregister func()) { return s.sup.Register(c) }
 
 // New opens a socket for protocol p. It costs one actor spawn (a few µs)
 // and no goroutine until a connection exists; each connection then costs
@@ -236,6 +225,7 @@ func (s *Socket) control(op string, fn func() error) error {
 			if r := recover(); r != nil {
 				s.log.Error("control function panicked", zap.String("op", op), zap.Any("panic", r), zap.Stack("stack"))
 				err = &nanoact.Error{Code: nanoact.CodeInternal, Op: op, Err: fmt.Errorf("panic: %v", r)}
+				s.sup.Broadcast(cv.Event{Kind: cv.Failed, Child: op, Err: err})
 			}
 		}()
 		err = fn()
@@ -281,6 +271,7 @@ func (s *Socket) Close() error {
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())
 	s.pipes.queue.close() // after the actor: it queues no more events
+	_ = s.sup.Close()     // after the contexts' Stopped events
 	s.log.Debug("socket closed")
 	return err
 }
@@ -539,8 +530,14 @@ func (a *socketActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case PipeEvent:
 		a.s.pipes.publish(m)
-	case actor.ChildFailed, actor.ChildStopped:
-		a.s.superviseSignal()
+	case actor.ChildFailed:
+		ev := cv.Event{Kind: cv.Failed, Child: m.Child.String()}
+		if m.Reason != nil {
+			ev.Err = &nanoact.Error{Code: nanoact.CodeInternal, Op: "sockets: context", Err: m.Reason}
+		}
+		a.s.sup.Broadcast(ev)
+	case actor.ChildStopped:
+		a.s.sup.Broadcast(cv.Event{Kind: cv.Stopped, Child: m.Child.String()})
 	case spawnContext:
 		ref, err := c.Spawn("", &contextActor{m.c})
 		if err != nil {
