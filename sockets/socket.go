@@ -57,15 +57,16 @@ type Socket struct {
 	rejects     atomic.Int64
 	signals     []Signaler // guarded by mu
 	sendq       SendQueue  // aio sends waiting their turn (sendq.go)
+	ctxs        contextSet // open contexts, closed with the socket (context.go)
 }
 
-// Signaler is told when a child of the socket (a context) fails or stops:
-// an aio.CV, or anything with Signal.
+// Signaler is told when one of the socket's contexts closes: an aio.CV,
+// or anything with Signal.
 type Signaler interface{ Signal() }
 
 // Supervise registers sig to be signalled, as the socket's supervisor
-// broadcast, whenever one of its contexts fails or stops (closing the
-// socket stops them all), so that a goroutine waiting on sig wakes instead
+// broadcast, whenever one of its contexts closes (closing the socket
+// closes them all), so that a goroutine waiting on sig wakes instead
 // of hanging. It costs nothing until an event.
 func (s *Socket) Supervise(sig Signaler) {
 	s.mu.Lock()
@@ -280,6 +281,7 @@ func (s *Socket) Close() error {
 	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())
+	s.ctxs.closeAll()     // as the socket actor's children were stopped with it
 	s.pipes.queue.close() // after the actor: it queues no more events
 	s.log.Debug("socket closed")
 	return err
@@ -539,15 +541,6 @@ func (a *socketActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case PipeEvent:
 		a.s.pipes.publish(m)
-	case actor.ChildFailed, actor.ChildStopped:
-		a.s.superviseSignal()
-	case spawnContext:
-		ref, err := c.Spawn("", &contextActor{m.c})
-		if err != nil {
-			c.RespondError(err)
-			return
-		}
-		c.Respond(ref)
 	}
 }
 
