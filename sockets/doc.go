@@ -23,8 +23,8 @@
 // when it closes, and raises its Supervise signals when one closes. This
 // was decided by measurement (BenchmarkContext, 2 shared cores): a child
 // actor per context made open and close cost 12-16 µs and 37 allocations
-// instead of 2.5-3.5 µs and 8, and 1,000 contexts about 30 ms instead of
-// about 10-15 ms; running a control operation (Subscribe) through a
+// instead of 2.5-3.5 µs and 8, and 1,000 contexts 30-44 ms instead of
+// 9-16 ms; running a control operation (Subscribe) through a
 // mailbox would cost 1.0-1.8 µs and 5 allocations instead of 40-80 ns and
 // 1. A mailbox would serialise nothing that the protocol's lock does not
 // already.
