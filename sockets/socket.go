@@ -281,7 +281,7 @@ func (s *Socket) Close() error {
 	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())
-	s.ctxs.closeAll()     // as the socket actor's children were stopped with it
+	s.ctxs.closeAll()     // its contexts, now the engine is down
 	s.pipes.queue.close() // after the actor: it queues no more events
 	s.log.Debug("socket closed")
 	return err
