@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -200,15 +198,17 @@ func (s *Stream) startWS(ws *websocket.Conn) {
 // StreamListener accepts byte-stream connections at a URL; nanonext's
 // stream(listen = url) is ListenStream followed by one Accept. It must be
 // Closed; closing it does not close the Streams it accepted.
+//
+// Websocket listeners are the transport's (internal/transport's ws
+// listener in stream mode): a stream listener may share its port with SP
+// ws listeners of sockets, and other stream listeners, by URL path, and a
+// request for another path there is answered 404, as in NNG.
 type StreamListener struct {
 	url  string
 	cfg  streamConfig
-	ln   net.Listener
-	srv  *http.Server   // ws
-	wsq  chan *Stream   // ws: upgraded connections
-	wg   sync.WaitGroup // ws: the server goroutine
+	ln   net.Listener                // tcp, ipc, abstract
+	ws   *transport.WSStreamListener // ws, wss
 	once sync.Once
-	done chan struct{}
 }
 
 // ListenStream binds url for byte streams and returns at once; Accept
@@ -221,7 +221,7 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 	if err != nil {
 		return nil, nngerr.Wrap(err, op)
 	}
-	l := &StreamListener{url: url, cfg: cfg, done: make(chan struct{})}
+	l := &StreamListener{url: url, cfg: cfg}
 	switch network {
 	case "wss":
 		if cfg.tls == nil {
@@ -230,9 +230,9 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 		if err := cfg.tls.check(op, true); err != nil {
 			return nil, err
 		}
-		return l.listenWS(op, addr)
+		return l.listenWS(op, cfg.tls.serverConfig())
 	case "ws":
-		return l.listenWS(op, addr)
+		return l.listenWS(op, nil)
 	}
 	ln, err := net.Listen(network, addr)
 	if err != nil {
@@ -245,45 +245,15 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 	return l, nil
 }
 
-func (l *StreamListener) listenWS(op, raw string) (*StreamListener, error) {
-	scheme := raw[:strings.Index(raw, "://")]
-	u := strings.TrimPrefix(raw, scheme+"://")
-	host, path := u, "/"
-	if i := strings.IndexByte(u, '/'); i >= 0 {
-		host, path = u[:i], u[i:]
-	}
-	if !strings.Contains(host, ":") {
-		host += map[string]string{"ws": ":80", "wss": ":443"}[scheme]
-	}
-	ln, err := net.Listen("tcp", host)
+// listenWS binds a ws or wss listener (tc: wss's server config) on the
+// transport's websocket hosts.
+func (l *StreamListener) listenWS(op string, tc *tls.Config) (*StreamListener, error) {
+	ws, err := transport.ListenWSStream(l.url, tc)
 	if err != nil {
 		return nil, nngerr.Wrap(err, op)
 	}
-	l.url = scheme + "://" + ln.Addr().String() + path
-	if scheme == "wss" {
-		ln = tls.NewListener(ln, l.cfg.tls.serverConfig())
-	}
-	l.ln = ln
-	l.wsq = make(chan *Stream)
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	mux := http.NewServeMux()
-	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		s := newStream(l.url, l.cfg)
-		s.header = r.Header.Clone()
-		s.startWS(ws)
-		select {
-		case l.wsq <- s:
-		case <-l.done:
-			_ = s.Close()
-		}
-	})
-	// ErrorLog: net/http would otherwise print failed handshakes to stderr.
-	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	l.wg.Go(func() { _ = l.srv.Serve(ln) })
+	l.ws = ws
+	l.url = ws.Address()
 	return l, nil
 }
 
@@ -295,15 +265,19 @@ func (l *StreamListener) URL() string { return l.url }
 // listener is closed (ErrClosed).
 func (l *StreamListener) Accept(ctx context.Context) (*Stream, error) {
 	op := "sockets: accept stream " + l.url
-	if l.srv != nil {
-		select {
-		case s := <-l.wsq:
-			return s, nil
-		case <-l.done:
-			return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
-		case <-ctx.Done():
-			return nil, nanoact.FromContext(ctx, op)
+	if l.ws != nil {
+		st, err := l.ws.Accept(ctx)
+		if err != nil {
+			var ne *nanoact.Error
+			if errors.As(err, &ne) {
+				return nil, &nanoact.Error{Code: ne.Code, Op: op, Err: ne.Err}
+			}
+			return nil, nngerr.Wrap(err, op)
 		}
+		s := newStream(l.url, l.cfg)
+		s.header = st.Header
+		s.startWS(st.Conn)
+		return s, nil
 	}
 	dl, ok := l.ln.(interface{ SetDeadline(time.Time) error })
 	if ok {
@@ -331,13 +305,11 @@ func (l *StreamListener) Close() error {
 	err := error(&nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: close stream listener"})
 	l.once.Do(func() {
 		err = nil
-		close(l.done)
-		if l.srv != nil {
-			_ = l.srv.Close()
+		if l.ws != nil {
+			_ = l.ws.Close()
 		} else {
 			_ = l.ln.Close()
 		}
-		l.wg.Wait()
 	})
 	return err
 }

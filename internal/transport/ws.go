@@ -14,6 +14,11 @@ package transport
 // answer it over the raw connection, so that nothing is ever logged, the
 // whole upgrade runs under the handshake deadline, and Close waits for
 // every goroutine that served a connection.
+//
+// The same hosts and upgrade serve plain websocket byte streams
+// (sockets.ListenStream): a WSStreamListener is a ws listener in stream
+// mode, which asks for no subprotocol and hands over the websocket itself
+// instead of an SP pipe (ws_stream.go).
 
 const (
 	// wsBufSize is the read and write buffer of a websocket connection;

@@ -291,17 +291,28 @@ func (h *wsHost) serveConn(c net.Conn, start time.Time, timeout time.Duration) {
 	l.hs.Add(1)
 	h.mu.Unlock()
 	defer l.hs.Done()
-	p := l.upgrade(c, conn, br, req, start)
-	if p == nil {
+	ws, o, address := l.upgrade(c, conn, br, req, start)
+	if ws == nil {
 		l.slots.give()
 		return
 	}
-	p.onClose = l.slots.give
 	// Out of pending before the hand-over, as in listener.serveConn: from
 	// here only closeq may close it, never a Close after Accept took it.
 	h.mu.Lock()
 	delete(h.pending, c)
 	h.mu.Unlock()
+	if l.streams != nil {
+		l.slots.give() // streams are not counted (no OptionMaxConns)
+		st := &WSStream{Conn: ws, Header: req.Header.Clone()}
+		select { // as handoff
+		case l.streams <- st:
+		case <-l.closeq:
+			_ = st.Close()
+		}
+		return
+	}
+	p := newWSPipe(ws, o, address, l.proto)
+	p.onClose = l.slots.give
 	handoff(l.ready, l.closeq, p)
 }
 

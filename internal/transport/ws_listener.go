@@ -25,11 +25,12 @@ type wsListener struct {
 	path    string // canonical path, "/" when empty
 	tcpAddr *net.TCPAddr
 	proto   mangos.ProtocolInfo
-	subp    string // the Sec-WebSocket-Protocol accepted
+	subp    string // the Sec-WebSocket-Protocol accepted; "" in stream mode
 
-	closeq chan struct{}        // closed by Close
-	ready  chan mangos.TranPipe // upgraded pipes, handed to Accept
-	hs     sync.WaitGroup       // connections dispatched to this listener
+	closeq  chan struct{}        // closed by Close
+	ready   chan mangos.TranPipe // upgraded pipes, handed to Accept
+	streams chan *WSStream       // stream mode (WSStreamListener): upgraded websockets
+	hs      sync.WaitGroup       // connections dispatched to this listener
 
 	mu      sync.Mutex
 	opt     options
@@ -206,12 +207,13 @@ func (l *wsListener) GetOption(name string) (any, error) {
 	return nil, mangos.ErrBadOption
 }
 
-// upgrade checks the request's subprotocol and answers it (101, or an
-// HTTP error) within the listener's handshake time-out counted from start.
-// It returns the new pipe, or nil after closing raw and reporting the
-// failure. raw is the TCP connection, conn what HTTP runs on (a *tls.Conn
-// on wss).
-func (l *wsListener) upgrade(raw, conn net.Conn, br *bufio.Reader, req *http.Request, start time.Time) *wsPipe {
+// upgrade checks the request's subprotocol (none in stream mode) and
+// answers it (101, or an HTTP error) within the listener's handshake
+// time-out counted from start. It returns the upgraded websocket with the
+// options and address it was accepted under, or nil after closing raw and
+// reporting the failure. raw is the TCP connection, conn what HTTP runs on
+// (a *tls.Conn on wss).
+func (l *wsListener) upgrade(raw, conn net.Conn, br *bufio.Reader, req *http.Request, start time.Time) (*websocket.Conn, options, string) {
 	o := l.options()
 	l.mu.Lock()
 	address := l.address
@@ -228,26 +230,30 @@ func (l *wsListener) upgrade(raw, conn net.Conn, br *bufio.Reader, req *http.Req
 	left := time.Until(deadline)
 	if left <= 0 {
 		fail(nanoact.Errorf(nanoact.CodeTimedOut, op, "no websocket upgrade within %v", o.hsTimeout))
-		return nil
+		return nil, o, address
 	}
 	if err := raw.SetDeadline(deadline); err != nil {
 		fail(wrapErr(op, err))
-		return nil
+		return nil, o, address
 	}
 	if err := configure(raw, o); err != nil {
 		fail(wrapErr(op, err))
-		return nil
+		return nil, o, address
 	}
-	if !slices.Contains(websocket.Subprotocols(req), l.subp) {
+	if l.subp != "" && !slices.Contains(websocket.Subprotocols(req), l.subp) {
 		refuse(conn, http.StatusBadRequest, "SP protocol mismatch: this listener speaks "+l.subp)
 		fail(nanoact.Errorf(nanoact.CodeProtocol, op, "peer asked for subprotocol %q, want %q (%s)",
 			req.Header.Get("Sec-WebSocket-Protocol"), l.subp, l.proto.PeerName))
-		return nil
+		return nil, o, address
 	}
 	w := &upgradeWriter{c: conn, br: br}
+	var subp []string // stream mode: none asked for, none echoed
+	if l.subp != "" {
+		subp = []string{l.subp}
+	}
 	up := websocket.Upgrader{
 		HandshakeTimeout: left,
-		Subprotocols:     []string{l.subp},
+		Subprotocols:     subp,
 		CheckOrigin:      func(*http.Request) bool { return true }, // NNG checks no origin
 	}
 	ws, err := up.Upgrade(w, req, nil)
@@ -257,7 +263,7 @@ func (l *wsListener) upgrade(raw, conn net.Conn, br *bufio.Reader, req *http.Req
 			err = &nanoact.Error{Code: nanoact.CodeProtocol, Op: op, Err: err}
 		}
 		fail(wrapErr(op, err))
-		return nil
+		return nil, o, address
 	}
-	return newWSPipe(ws, o, address, l.proto)
+	return ws, o, address
 }
