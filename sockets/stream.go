@@ -68,7 +68,7 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	}
 	s := newStream(url, cfg)
 	if network == "ws" || network == "wss" {
-		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		var tc *tls.Config // wss: the client config
 		if network == "wss" {
 			host := strings.TrimPrefix(addr, "wss://")
 			if i := strings.IndexAny(host, "/?#"); i >= 0 {
@@ -82,21 +82,18 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 				if err := cfg.tls.check(op, false); err != nil {
 					return nil, err
 				}
-				d.TLSClientConfig = cfg.tls.clientConfig(host, nil)
+				tc = cfg.tls.clientConfig(host, nil)
 			} else {
 				// The system's roots, the name checked as NNG does.
-				d.TLSClientConfig = transport.VerifyLikeNNG(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+				tc = transport.VerifyLikeNNG(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
 			}
 		}
-		ws, resp, err := d.DialContext(ctx, addr, cfg.header)
-		if resp != nil && resp.Body != nil {
-			_ = resp.Body.Close()
-		}
+		ws, respHdr, err := transport.DialWSStream(ctx, addr, cfg.header, tc)
 		if err != nil {
-			return nil, nngerr.Wrap(transport.DialCause(err), op)
+			return nil, reOp(err, op)
 		}
 		s.header = cfg.header
-		s.respHdr = resp.Header.Clone()
+		s.respHdr = respHdr
 		s.startWS(ws)
 		return s, nil
 	}
@@ -379,4 +376,14 @@ func (s *Stream) String() string {
 		state = "closed"
 	}
 	return fmt.Sprintf("< nanoStream >\n - state: %s\n - url: %s\n", state, s.url)
+}
+
+// reOp gives an error of the transport's websocket streams the stream's
+// operation name, keeping its code and cause.
+func reOp(err error, op string) error {
+	var ne *nanoact.Error
+	if errors.As(err, &ne) {
+		return &nanoact.Error{Code: ne.Code, Op: op, Err: ne.Err}
+	}
+	return nngerr.Wrap(err, op)
 }

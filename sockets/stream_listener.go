@@ -87,11 +87,7 @@ func (l *StreamListener) Accept(ctx context.Context) (*Stream, error) {
 	if l.ws != nil {
 		st, err := l.ws.Accept(ctx)
 		if err != nil {
-			var ne *nanoact.Error
-			if errors.As(err, &ne) {
-				return nil, &nanoact.Error{Code: ne.Code, Op: op, Err: ne.Err}
-			}
-			return nil, nngerr.Wrap(err, op)
+			return nil, reOp(err, op)
 		}
 		s := newStream(l.url, l.cfg)
 		s.header = st.Header

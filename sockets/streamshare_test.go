@@ -98,4 +98,7 @@ func TestStreamSharesWSPort(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("dial /none: %v, response %v; want 404", err, resp)
 	}
+	// DialStream maps the refusal as the SP ws dialer (and NNG) do.
+	_, err = sockets.DialStream(ctx, base+"/none")
+	wantCode(t, err, nanoact.ErrConnRefused)
 }

@@ -100,3 +100,30 @@ func (s *WSStreamListener) Accept(ctx context.Context) (*WSStream, error) {
 // exited. Accepted streams are not affected. A second Close returns an
 // error with CodeClosed.
 func (s *WSStreamListener) Close() error { return s.l.Close() }
+
+// DialWSStream opens a plain websocket to url (ws:// or wss://), with no
+// SP subprotocol, for a byte stream (nanonext's stream(dial = "ws://...")):
+// gorilla's dialer, under DefaultHandshakeTimeout for the connect, TLS
+// handshake and upgrade. header is sent with the request; cfg is the TLS
+// client config of a wss URL (nil: gorilla's default). It returns the
+// websocket and a copy of the upgrade response's headers. It blocks until
+// connected, refused, or ctx ends (CodeTimedOut or CodeCanceled, see
+// nanoact.FromContext). Other errors are coded as the SP ws dialer's
+// (wsDialErr): an HTTP refusal as NNG maps it (401 and 403
+// CodePermission, 404 and 405 CodeConnRefused, others CodeProtocol), TLS
+// failures by their cause, nobody listening CodeConnRefused.
+func DialWSStream(ctx context.Context, url string, header http.Header, cfg *tls.Config) (*websocket.Conn, http.Header, error) {
+	op := "transport: dial " + url
+	d := websocket.Dialer{HandshakeTimeout: DefaultHandshakeTimeout, TLSClientConfig: cfg}
+	ws, resp, err := d.DialContext(ctx, url, header)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, nanoact.FromContext(ctx, op)
+		}
+		return nil, nil, wsDialErr(op, err, resp, DefaultHandshakeTimeout)
+	}
+	return ws, resp.Header.Clone(), nil
+}

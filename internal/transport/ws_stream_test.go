@@ -117,3 +117,47 @@ func TestWSStreamListenerWSS(t *testing.T) {
 		t.Fatalf("read %q %v", b, err)
 	}
 }
+
+// TestDialWSStream checks the stream dialer: it connects to a stream
+// listener with its headers, and codes failures as the SP ws dialer does.
+func TestDialWSStream(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	ls, err := transport.ListenWSStream("ws://127.0.0.1:0/d", nil)
+	must(t, err)
+	base := strings.TrimSuffix(ls.Address(), "/d")
+	accepted := make(chan *transport.WSStream, 1)
+	go func() {
+		st, err := ls.Accept(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- st
+	}()
+	ws, hdr, err := transport.DialWSStream(ctx, ls.Address(), http.Header{"X-Dial": {"1"}}, nil)
+	must(t, err)
+	defer ws.Close()
+	if hdr.Get("Upgrade") != "websocket" {
+		t.Fatalf("response headers %v", hdr)
+	}
+	st := <-accepted
+	if st == nil {
+		t.FailNow()
+	}
+	defer st.Close()
+	if st.Header.Get("X-Dial") != "1" {
+		t.Fatalf("request headers %v", st.Header)
+	}
+
+	_, _, err = transport.DialWSStream(ctx, base+"/none", nil, nil) // 404
+	wantCode(t, err, nanoact.ErrConnRefused)
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	_, _, err = transport.DialWSStream(gone, ls.Address(), nil, nil)
+	wantCode(t, err, nanoact.ErrCanceled)
+	must(t, ls.Close())
+	_, _, err = transport.DialWSStream(ctx, ls.Address(), nil, nil) // nobody listens
+	wantCode(t, err, nanoact.ErrConnRefused)
+}
