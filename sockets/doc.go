@@ -55,9 +55,11 @@
 //
 // # Modes
 //
-// Send encodes in Serial mode (the socket's Codec, CBOR by default) or Raw
-// mode (bytes; strings with one trailing NUL; numeric slices as
-// little-endian values, so numpy and R peers read them). Receives decode by
+// Send encodes in Serial mode (the socket's Codec, CBOR by default;
+// Hooks and RegisterHook, nanonext's serial_config, write chosen Go types
+// with functions of one's own) or Raw mode (bytes; strings with one
+// trailing NUL; numeric slices as little-endian values, so numpy and R
+// peers read them). Receives decode by
 // Go type (RecvAs, Decode) or by nanonext mode name (RecvMode, DecodeMode).
 // WithSendMode sets a socket's default send mode (Raw for a pub whose
 // subscribers filter by topic). ParseSendMode and ParseRecvMode read mode
