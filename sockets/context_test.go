@@ -367,3 +367,37 @@ func TestClosePipe(t *testing.T) {
 	wantCode(t, pull.ClosePipe(first.Load()), nanoact.ErrNotFound)
 	wantCode(t, pull.ClosePipe(0), nanoact.ErrNotFound)
 }
+
+// Contexts opened while their socket closes either fail with ErrClosed or
+// are closed by it: none outlives the socket open.
+func TestContextOpenRacesClose(t *testing.T) {
+	t.Parallel()
+	s, err := sockets.New(sockets.Req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make(chan *sockets.Context, 400)
+	for range 4 {
+		wg.Go(func() {
+			for range 100 {
+				c, err := s.Context()
+				if err != nil {
+					wantCode(t, err, nanoact.ErrClosed)
+					return
+				}
+				got <- c
+			}
+		})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(got)
+	for c := range got {
+		wantCode(t, c.Close(), nanoact.ErrClosed)
+		_, err := c.Recv(context.Background())
+		wantCode(t, err, nanoact.ErrClosed)
+	}
+}

@@ -125,10 +125,23 @@ func ParseMode(s string) (Mode, error) { return ParseRecvMode(s) }
 
 func (m Mode) applySend(c *sendConfig) { c.mode = m }
 
-// Codec marshals Go values for Serial mode; see WithCodec. A Codec sees
-// only its own bytes: the serial marker that starts every serial payload
-// is added and checked around it.
-type Codec = codec.Codec
+// Codec marshals Go values for Serial mode; see WithCodec and
+// Socket.SetCodec. A Codec sees only its own bytes: the serial marker that
+// starts every serial payload is added and checked around it. The default
+// is CBOR (NewCBOR for other decoding limits); Hooks adds per-type
+// functions on top of a Codec (nanonext's serial_config).
+//
+// A Codec must be safe for concurrent use: one is shared by a socket, its
+// contexts and their aios.
+type Codec interface {
+	// Marshal encodes v. A send returns its error wrapped in an
+	// *nanoact.Error matching nanoact.ErrBadType.
+	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into the value v points to. A receive
+	// returns its error inside a *nanoact.ConvertError (matching
+	// nanoact.ErrBadType) that keeps the payload.
+	Unmarshal(data []byte, v any) error
+}
 
 // DecodeLimits bounds what a CBOR codec decodes from one payload, so that
 // a small message cannot make the receiver allocate without bound: the

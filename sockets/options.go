@@ -87,7 +87,8 @@ func WithSystem(sys *actor.System) Option {
 	return optionFunc(func(c *config) { c.system = sys })
 }
 
-// WithCodec sets the codec of Serial mode; the default is CBOR.
+// WithCodec sets the codec of Serial mode; the default is CBOR. Hooks
+// builds one that writes chosen Go types with functions of one's own.
 func WithCodec(cd Codec) Option {
 	return optionFunc(func(c *config) {
 		if cd != nil {

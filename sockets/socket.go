@@ -58,17 +58,18 @@ type Socket struct {
 	rejects     atomic.Int64
 	sup         cv.Broadcaster // the socket's supervisor broadcast (Supervise)
 	sendq       SendQueue      // aio sends waiting their turn (sendq.go)
+	ctxs        contextSet     // open contexts, closed with the socket (context.go)
 }
 
 // Supervise registers c with the socket's supervisor broadcast, so that a
 // goroutine waiting on c wakes instead of hanging: c is told of each
 // event as a cv.Event. A context that closes (closing the socket closes
-// them all) is Stopped, a plain signal; a context whose actor crashed, or
-// a control operation (Dial, Listen, Close, ...) that panicked, is Failed:
-// c's flag is raised, so Wait returns false, and c.Err gives the cause.
-// When the socket has closed, c gets Closed (a plain signal), at once if
-// it registers later. unregister removes c (idempotent). It never blocks
-// and costs nothing until an event.
+// them all) is Stopped, a plain signal; a control operation (Dial, Listen,
+// Close, ...) that panicked is Failed: c's flag is raised, so Wait returns
+// false, and c.Err gives the cause. When the socket has closed, c gets
+// Closed (a plain signal), at once if it registers later. unregister
+// removes c (idempotent). It never blocks and costs nothing until an
+// event.
 func (s *Socket) Supervise(c *cv.CV) (unregister func()) { return s.sup.Register(c) }
 
 // New opens a socket for protocol p. It costs one actor spawn (a few µs)
@@ -270,6 +271,7 @@ func (s *Socket) Close() error {
 	_ = s.ms.Close() // closes the engine: every pipe, waiting for its goroutines
 	s.pipes.wait()
 	_ = s.ref.Stop(context.Background())
+	s.ctxs.closeAll()     // its contexts, now the engine is down
 	s.pipes.queue.close() // after the actor: it queues no more events
 	_ = s.sup.Close()     // after the contexts' Stopped events
 	s.log.Debug("socket closed")
@@ -530,21 +532,6 @@ func (a *socketActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case PipeEvent:
 		a.s.pipes.publish(m)
-	case actor.ChildFailed:
-		ev := cv.Event{Kind: cv.Failed, Child: m.Child.String()}
-		if m.Reason != nil {
-			ev.Err = &nanoact.Error{Code: nanoact.CodeInternal, Op: "sockets: context", Err: m.Reason}
-		}
-		a.s.sup.Broadcast(ev)
-	case actor.ChildStopped:
-		a.s.sup.Broadcast(cv.Event{Kind: cv.Stopped, Child: m.Child.String()})
-	case spawnContext:
-		ref, err := c.Spawn("", &contextActor{m.c})
-		if err != nil {
-			c.RespondError(err)
-			return
-		}
-		c.Respond(ref)
 	}
 }
 

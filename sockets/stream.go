@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -57,65 +55,6 @@ type Stream struct {
 
 type wsMessage struct{ b []byte }
 
-// StreamOption configures DialStream and ListenStream.
-type StreamOption interface{ applyStream(*streamConfig) }
-
-type streamConfig struct {
-	text     bool
-	recvSize int
-	header   http.Header
-	tls      *TLSConfig
-}
-
-type streamOptionFunc func(*streamConfig)
-
-func (f streamOptionFunc) applyStream(c *streamConfig) { f(c) }
-
-// TextFrames makes a websocket stream send and expect text frames
-// (nanonext's textframes = TRUE). A string is then sent without the
-// trailing NUL that Raw mode otherwise adds. No effect on tcp or ipc.
-func TextFrames() StreamOption { return streamOptionFunc(func(c *streamConfig) { c.text = true }) }
-
-// RecvSize sets the largest number of bytes one receive returns
-// (nanonext's n, default 65536). On tcp and ipc it is the size of one
-// read. On a websocket a message longer than n is returned in pieces of at
-// most n bytes by successive receives, as NNG's websocket streams deliver
-// it, so a receive never returns more than n bytes on any stream. n <= 0
-// keeps the default.
-func RecvSize(n int) StreamOption {
-	return streamOptionFunc(func(c *streamConfig) {
-		if n > 0 {
-			c.recvSize = n
-		}
-	})
-}
-
-// RequestHeader adds a header to a websocket dial's HTTP request
-// (NNG's ws:request-headers).
-func RequestHeader(key, value string) StreamOption {
-	return streamOptionFunc(func(c *streamConfig) {
-		if c.header == nil {
-			c.header = http.Header{}
-		}
-		c.header.Add(key, value)
-	})
-}
-
-// StreamTLS sets the TLS configuration of a wss:// stream: a client
-// config for DialStream (without one, the server is verified against the
-// system's roots), a server config for ListenStream (required there).
-func StreamTLS(cfg *TLSConfig) StreamOption {
-	return streamOptionFunc(func(c *streamConfig) { c.tls = cfg })
-}
-
-func streamConfigOf(opts []StreamOption) streamConfig {
-	c := streamConfig{recvSize: 64 << 10}
-	for _, o := range opts {
-		o.applyStream(&c)
-	}
-	return c
-}
-
 // DialStream connects a byte stream to url and returns once connected
 // (or when ctx ends: ErrTimedOut / ErrCanceled). Errors: ErrInvalid and
 // ErrAddrInvalid for bad URLs, ErrNotSupported for inproc:// and other
@@ -129,7 +68,7 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 	}
 	s := newStream(url, cfg)
 	if network == "ws" || network == "wss" {
-		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		var tc *tls.Config // wss: the client config
 		if network == "wss" {
 			host := strings.TrimPrefix(addr, "wss://")
 			if i := strings.IndexAny(host, "/?#"); i >= 0 {
@@ -143,21 +82,18 @@ func DialStream(ctx context.Context, url string, opts ...StreamOption) (*Stream,
 				if err := cfg.tls.check(op, false); err != nil {
 					return nil, err
 				}
-				d.TLSClientConfig = cfg.tls.clientConfig(host, nil)
+				tc = cfg.tls.clientConfig(host, nil)
 			} else {
 				// The system's roots, the name checked as NNG does.
-				d.TLSClientConfig = transport.VerifyLikeNNG(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+				tc = transport.VerifyLikeNNG(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
 			}
 		}
-		ws, resp, err := d.DialContext(ctx, addr, cfg.header)
-		if resp != nil && resp.Body != nil {
-			_ = resp.Body.Close()
-		}
+		ws, respHdr, err := transport.DialWSStream(ctx, addr, cfg.header, tc)
 		if err != nil {
-			return nil, nngerr.Wrap(transport.DialCause(err), op)
+			return nil, reOp(err, op)
 		}
 		s.header = cfg.header
-		s.respHdr = resp.Header.Clone()
+		s.respHdr = respHdr
 		s.startWS(ws)
 		return s, nil
 	}
@@ -195,151 +131,6 @@ func (s *Stream) startWS(ws *websocket.Conn) {
 			}
 		}
 	})
-}
-
-// StreamListener accepts byte-stream connections at a URL; nanonext's
-// stream(listen = url) is ListenStream followed by one Accept. It must be
-// Closed; closing it does not close the Streams it accepted.
-type StreamListener struct {
-	url  string
-	cfg  streamConfig
-	ln   net.Listener
-	srv  *http.Server   // ws
-	wsq  chan *Stream   // ws: upgraded connections
-	wg   sync.WaitGroup // ws: the server goroutine
-	once sync.Once
-	done chan struct{}
-}
-
-// ListenStream binds url for byte streams and returns at once; Accept
-// waits for a connection. A tcp or ws URL with port 0 binds a free port,
-// which URL reports. Errors as DialStream, and ErrAddrInUse.
-func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
-	op := "sockets: listen stream " + url
-	cfg := streamConfigOf(opts)
-	network, addr, err := transport.StreamAddr(url)
-	if err != nil {
-		return nil, nngerr.Wrap(err, op)
-	}
-	l := &StreamListener{url: url, cfg: cfg, done: make(chan struct{})}
-	switch network {
-	case "wss":
-		if cfg.tls == nil {
-			return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a wss listener needs a server TLS config (StreamTLS)")}
-		}
-		if err := cfg.tls.check(op, true); err != nil {
-			return nil, err
-		}
-		return l.listenWS(op, addr)
-	case "ws":
-		return l.listenWS(op, addr)
-	}
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		return nil, nngerr.Wrap(err, op)
-	}
-	l.ln = ln
-	if network != "unix" {
-		l.url = boundURL(url, strings.SplitN(url, "://", 2)[0]+"://"+ln.Addr().String())
-	}
-	return l, nil
-}
-
-func (l *StreamListener) listenWS(op, raw string) (*StreamListener, error) {
-	scheme := raw[:strings.Index(raw, "://")]
-	u := strings.TrimPrefix(raw, scheme+"://")
-	host, path := u, "/"
-	if i := strings.IndexByte(u, '/'); i >= 0 {
-		host, path = u[:i], u[i:]
-	}
-	if !strings.Contains(host, ":") {
-		host += map[string]string{"ws": ":80", "wss": ":443"}[scheme]
-	}
-	ln, err := net.Listen("tcp", host)
-	if err != nil {
-		return nil, nngerr.Wrap(err, op)
-	}
-	l.url = scheme + "://" + ln.Addr().String() + path
-	if scheme == "wss" {
-		ln = tls.NewListener(ln, l.cfg.tls.serverConfig())
-	}
-	l.ln = ln
-	l.wsq = make(chan *Stream)
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	mux := http.NewServeMux()
-	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		s := newStream(l.url, l.cfg)
-		s.header = r.Header.Clone()
-		s.startWS(ws)
-		select {
-		case l.wsq <- s:
-		case <-l.done:
-			_ = s.Close()
-		}
-	})
-	// ErrorLog: net/http would otherwise print failed handshakes to stderr.
-	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	l.wg.Go(func() { _ = l.srv.Serve(ln) })
-	return l, nil
-}
-
-// URL returns the listener's URL, with the port bound for port 0.
-func (l *StreamListener) URL() string { return l.url }
-
-// Accept waits for one connection and returns it as a Stream. It blocks
-// until a peer connects, ctx ends (ErrTimedOut / ErrCanceled) or the
-// listener is closed (ErrClosed).
-func (l *StreamListener) Accept(ctx context.Context) (*Stream, error) {
-	op := "sockets: accept stream " + l.url
-	if l.srv != nil {
-		select {
-		case s := <-l.wsq:
-			return s, nil
-		case <-l.done:
-			return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
-		case <-ctx.Done():
-			return nil, nanoact.FromContext(ctx, op)
-		}
-	}
-	dl, ok := l.ln.(interface{ SetDeadline(time.Time) error })
-	if ok {
-		if d, has := ctx.Deadline(); has {
-			_ = dl.SetDeadline(d)
-		}
-		stop := context.AfterFunc(ctx, func() { _ = dl.SetDeadline(time.Now()) })
-		defer stop()
-	}
-	c, err := l.ln.Accept()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nanoact.FromContext(ctx, op)
-		}
-		return nil, nngerr.Wrap(err, op)
-	}
-	s := newStream(l.url, l.cfg)
-	s.conn = c
-	return s, nil
-}
-
-// Close stops listening; a waiting Accept ends with ErrClosed. It returns
-// once the listener's goroutines have exited. A second Close: ErrClosed.
-func (l *StreamListener) Close() error {
-	err := error(&nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: close stream listener"})
-	l.once.Do(func() {
-		err = nil
-		close(l.done)
-		if l.srv != nil {
-			_ = l.srv.Close()
-		} else {
-			_ = l.ln.Close()
-		}
-		l.wg.Wait()
-	})
-	return err
 }
 
 // URL returns the URL the stream was made for.
@@ -587,68 +378,12 @@ func (s *Stream) String() string {
 	return fmt.Sprintf("< nanoStream >\n - state: %s\n - url: %s\n", state, s.url)
 }
 
-// The websocket header options of streams (read-only), as NNG's and
-// nanonext's opt(stream, ...) read them: header lines "Name: value\r\n".
-var (
-	// WSRequestHeaders (ws and wss streams; read-only): the HTTP request
-	// headers of the upgrade, those sent by a dialled stream and those
-	// received by an accepted one (Stream.Header as text).
-	WSRequestHeaders = Opt[string]{"ws:request-headers"}
-	// WSResponseHeaders (ws and wss streams; read-only): the HTTP response
-	// headers of the upgrade a dialled stream received
-	// (Stream.ResponseHeader as text); "" on an accepted stream.
-	WSResponseHeaders = Opt[string]{"ws:response-headers"}
-)
-
-// headerText writes h as HTTP header lines, sorted by name.
-func headerText(h http.Header) string {
-	var b strings.Builder
-	_ = h.Write(&b) // sorted by key; a strings.Builder does not fail
-	return b.String()
-}
-
-// tcpConn returns the TCP connection under a tcp, ws or wss stream; nil
-// for ipc.
-func (s *Stream) tcpConn() *net.TCPConn {
-	c := s.conn
-	if s.ws != nil {
-		c = s.ws.UnderlyingConn()
+// reOp gives an error of the transport's websocket streams the stream's
+// operation name, keeping its code and cause.
+func reOp(err error, op string) error {
+	var ne *nanoact.Error
+	if errors.As(err, &ne) {
+		return &nanoact.Error{Code: ne.Code, Op: op, Err: ne.Err}
 	}
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	tc, _ := c.(*net.TCPConn)
-	return tc
-}
-
-// option implements Optioner for streams: tcp-nodelay and tcp-keepalive
-// (write-only) on tcp, ws and wss streams, as NNG's streams take them, and
-// the read-only ws:request-headers and ws:response-headers on ws and wss
-// streams.
-func (s *Stream) option(name string, set bool, v any) (any, error) {
-	if name == WSRequestHeaders.name || name == WSResponseHeaders.name {
-		switch {
-		case s.ws == nil:
-			return nil, optErr(nanoact.CodeNotSupported, name, set)
-		case set:
-			return nil, optErr(nanoact.CodeReadOnly, name, set)
-		case name == WSRequestHeaders.name:
-			return headerText(s.header), nil
-		}
-		return headerText(s.respHdr), nil
-	}
-	tc := s.tcpConn()
-	if tc == nil || (name != "tcp-nodelay" && name != "tcp-keepalive") {
-		return nil, optErr(nanoact.CodeNotSupported, name, set)
-	}
-	if !set {
-		return nil, optErr(nanoact.CodeWriteOnly, name, set)
-	}
-	var err error
-	if name == "tcp-nodelay" {
-		err = tc.SetNoDelay(v.(bool))
-	} else {
-		err = tc.SetKeepAlive(v.(bool))
-	}
-	return nil, nngerr.Wrap(err, "sockets: set "+name)
+	return nngerr.Wrap(err, op)
 }
