@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -170,7 +170,7 @@ func defaultDaemonID() string {
 // does not verify), ErrAddrInvalid, ErrNotSupported.
 func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
 	if reg == nil {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "nil registry")
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: daemon", "nil registry")
 	}
 	cfg := daemonConfig{log: zap.NewNop(), max: 1, grace: 10 * time.Second, reconnect: 100 * time.Millisecond}
 	for _, o := range opts {
@@ -188,7 +188,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 		cfg.id = defaultDaemonID()
 	}
 	if len(cfg.id) > maxDaemonID {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "id of %d bytes, at most %d", len(cfg.id), maxDaemonID)
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: daemon", "id of %d bytes, at most %d", len(cfg.id), maxDaemonID)
 	}
 	if cfg.maxFrame <= 0 {
 		cfg.maxFrame = DefaultMaxFrame
@@ -226,7 +226,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 		return nil, err
 	}
 	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc)}
-	dm.log = cfg.log.Named("rpc").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
+	dm.log = cfg.log.Named("runner").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
 	dm.life, dm.stop = context.WithCancelCause(context.Background())
 	if dm.unwatch, err = sock.WatchPipes(dm.onPipe); err != nil {
 		_ = sock.Close()
@@ -304,7 +304,7 @@ var (
 	errDaemonClosed = errors.New("daemon closed")
 )
 
-var errLost = &nanoact.Error{Code: nanoact.CodeConnShut, Op: "rpc: daemon", Err: errors.New("connection to the dispatcher lost")}
+var errLost = &nanoact.Error{Code: nanoact.CodeConnShut, Op: "runner: daemon", Err: errors.New("connection to the dispatcher lost")}
 
 // armIdle (re)starts the idle timer; call with mu held.
 func (dm *Daemon) armIdle() {
@@ -343,11 +343,11 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Lock()
 	if dm.runState != 0 || dm.closed {
 		dm.mu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeState, Op: "rpc: daemon run"}
+		return &nanoact.Error{Code: nanoact.CodeState, Op: "runner: daemon run"}
 	}
 	dm.runState = 1
 	dm.mu.Unlock()
-	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "rpc: daemon")) })
+	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
 	for {
 		m, err := dm.sock.RecvMsg(dm.life)
@@ -377,7 +377,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 			dm.mu.Unlock()
 		case kindRefuse:
 			dm.log.Warn("refused by the dispatcher", zap.String("reason", f.text))
-			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "rpc: daemon", Err: fmt.Errorf("refused: %s", f.text)})
+			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "runner: daemon", Err: fmt.Errorf("refused: %s", f.text)})
 		case kindBye:
 			dm.log.Info("bye from the dispatcher")
 			dm.stop(errBye)
@@ -395,7 +395,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	case errBye:
 		return nil
 	case errDaemonClosed:
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: daemon run"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: daemon run"}
 	default:
 		return err
 	}
@@ -474,7 +474,7 @@ func (dm *Daemon) noChallenge(pipe uint32) {
 	}
 	dm.chal = nil
 	dm.log.Warn("no challenge from the dispatcher", zap.Uint32("pipe", pipe), zap.Duration("waited", challengeWait))
-	dm.stop(&nanoact.Error{Code: nanoact.CodeProtocol, Op: "rpc: daemon",
+	dm.stop(&nanoact.Error{Code: nanoact.CodeProtocol, Op: "runner: daemon",
 		Err: fmt.Errorf("no challenge from the dispatcher within %v (one older than wire version %d?)", challengeWait, wireVersion)})
 }
 
@@ -578,7 +578,7 @@ func (dm *Daemon) Close() error {
 	dm.mu.Lock()
 	if dm.closed {
 		dm.mu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close daemon"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: close daemon"}
 	}
 	dm.closed = true
 	dm.stopChallengeWait()

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -197,7 +197,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	}
 	d.sock = sock
 	d.codec = sock.Codec()
-	d.log = cfg.log.Named("rpc").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
+	d.log = cfg.log.Named("runner").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
 	d.life, d.stop = context.WithCancel(context.Background())
 	fail := func(err error) (*Dispatcher, error) {
 		d.stop()
@@ -405,9 +405,9 @@ func (d *Dispatcher) WaitDaemons(ctx context.Context, n int) error {
 		select {
 		case <-ch:
 		case <-d.life.Done():
-			return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: wait daemons"}
+			return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: wait daemons"}
 		case <-ctx.Done():
-			return nanoact.FromContext(ctx, "rpc: wait daemons")
+			return nanoact.FromContext(ctx, "runner: wait daemons")
 		}
 	}
 }
@@ -433,7 +433,7 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // are returned with it.
 func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error) {
 	if d.cfg.reg == nil {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: start daemons", "no registry (WithRegistry)")
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: start daemons", "no registry (WithRegistry)")
 	}
 	base := []DaemonOption{WithToken(d.token), WithRunnerLogger(d.cfg.log), WithRunnerSystem(d.cfg.sys)}
 	if d.cfg.codec != nil {
@@ -472,7 +472,7 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 		if d.closed {
 			d.closeMu.RUnlock()
 			_ = dm.Close()
-			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: start daemons"}
+			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: start daemons"}
 		}
 		d.lmu.Lock()
 		d.locals = append(d.locals, dm)
@@ -492,10 +492,10 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 			select {
 			case <-s.joined: // joined, then left at once
 			default:
-				return out, fmt.Errorf("rpc: start daemons: %s exited before joining: %w", s.id, s.err)
+				return out, fmt.Errorf("runner: start daemons: %s exited before joining: %w", s.id, s.err)
 			}
 		case <-d.life.Done():
-			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: start daemons"}
+			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: start daemons"}
 		}
 	}
 	return out, nil
@@ -522,7 +522,7 @@ func (d *Dispatcher) Close() error {
 	d.closeMu.Lock()
 	if d.closed {
 		d.closeMu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close dispatcher"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: close dispatcher"}
 	}
 	d.closed = true
 	d.closeMu.Unlock()
@@ -564,7 +564,7 @@ func (d *Dispatcher) shutdown() {
 		t.state = stateGone
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
 		}
 	}
 	st.queue.each(func(t *task) {

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 // Adversarial tests of the dispatcher: what an unauthenticated peer, a
 // peer that replays a captured hello and a token holder that claims too

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"time"
@@ -12,7 +12,7 @@ import (
 // DispatcherOption configures NewDispatcher.
 type DispatcherOption interface{ applyDispatcher(*dispatcherConfig) }
 
-// DaemonOption configures NewDaemon, RunDaemon, StartDaemons and Main.
+// DaemonOption configures NewDaemon, RunDaemon, StartDaemons and daemoncmd.Main.
 type DaemonOption interface{ applyDaemon(*daemonConfig) }
 
 // RunnerOption configures both sides of the task runner: a dispatcher and

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -122,7 +122,7 @@ func (d *Dispatcher) Status(ctx context.Context) (Status, error) {
 		case <-d.finalSet:
 			return d.final, nil
 		case <-ctx.Done():
-			return Status{}, nanoact.FromContext(ctx, "rpc: status")
+			return Status{}, nanoact.FromContext(ctx, "runner: status")
 		}
 	}
 	return s, err
