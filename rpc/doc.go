@@ -8,4 +8,26 @@
 // handler panics.
 //
 // The task runner (Dispatcher, daemons, Submit, Map) is package runner.
+//
+// # Option names
+//
+// One rule names options here, in package runner and in package aio:
+//
+//   - An option of a constructor (NewServer, NewDispatcher, NewDaemon,
+//     StartDaemons, LaunchLocal, ...) is named WithX: WithWorkers,
+//     WithListen, WithLogger, WithMaxFrame. Defaults are in its doc.
+//   - An option of one call (a Request, Call, Send, Recv, Submit or Map)
+//     is named for what it sets, as it reads at the call: Timeout,
+//     SendMode, Signal, TaskTimeout, Requeue, Progress. The environment
+//     options WithLogger and WithSystem keep their With wherever they
+//     appear.
+//   - The name says what it sets, not which type takes it: an option that
+//     several constructors of a package share is one value of a shared
+//     interface (runner.RunnerOption), named once.
+//   - Each option is applied by its own apply method, and by nothing else
+//     (no type switch that repeats it). Per-call options take and return
+//     the config by value, so that it stays on the caller's stack.
+//
+// Package sockets predates the rule and is not yet renamed: its Dial,
+// Listen, TLS and StreamTLS are constructor options too.
 package rpc

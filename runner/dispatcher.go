@@ -42,7 +42,7 @@ import (
 // certificate the dispatcher generates on the fly, which remote daemons
 // are given to trust. A connection without the token is refused and
 // logged at Warn. Until then it may send one small message (4 KiB); what
-// a daemon claims is capped (PerDaemon) and nothing is sized from it.
+// a daemon claims is capped (WithPerDaemon) and nothing is sized from it.
 //
 // A Dispatcher is made by NewDispatcher, is safe for concurrent use, and
 // must be Closed.
@@ -419,8 +419,8 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // StartDaemons starts n daemons in this process, each a goroutine with its
 // own poly socket dialing the dispatcher's inproc address, running the
 // tasks of WithRegistry's registry. They answer the dispatcher's
-// challenge with the session token; opts may set Concurrency, MaxTasks,
-// IdleExit and so on. The dispatcher owns them: Close stops them. It
+// challenge with the session token; opts may set WithConcurrency, WithMaxTasks,
+// WithIdleExit and so on. The dispatcher owns them: Close stops them. It
 // blocks until all have connected and their hello has been accepted (a
 // few tens of µs each), so tasks submitted next find them; Close on a
 // returned Daemon kills it abruptly (its connection drops, as when a
@@ -435,9 +435,9 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 	if d.cfg.reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: start daemons", "no registry (WithRegistry)")
 	}
-	base := []DaemonOption{WithToken(d.token), WithRunnerLogger(d.cfg.log), WithRunnerSystem(d.cfg.sys)}
+	base := []DaemonOption{WithToken(d.token), WithLogger(d.cfg.log), WithSystem(d.cfg.sys)}
 	if d.cfg.codec != nil {
-		base = append(base, WithRunnerCodec(d.cfg.codec))
+		base = append(base, WithCodec(d.cfg.codec))
 	}
 	type start struct {
 		id             string
@@ -464,7 +464,7 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 		d.awaiting[s.id] = s.joined
 		d.lmu.Unlock()
 		starts = append(starts, s)
-		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, DaemonID(s.id)), opts...)...)
+		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, WithDaemonID(s.id)), opts...)...)
 		if err != nil {
 			return out, err
 		}

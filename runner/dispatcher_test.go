@@ -119,16 +119,16 @@ func TestFIFO(t *testing.T) {
 	}
 }
 
-// Concurrency lets one daemon run several tasks at once; PerDaemon caps it.
+// WithConcurrency lets one daemon run several tasks at once; WithPerDaemon caps it.
 func TestConcurrency(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ offer, cap, want int }{{3, 0, 3}, {3, 2, 2}} {
 		f := newFixture()
-		d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.PerDaemon(c.cap))
+		d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithPerDaemon(c.cap))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.StartDaemons(1, runner.Concurrency(c.offer)); err != nil {
+		if _, err := d.StartDaemons(1, runner.WithConcurrency(c.offer)); err != nil {
 			t.Fatal(err)
 		}
 		ctx := ctxT(t)
@@ -157,14 +157,14 @@ func TestRefusedWithoutToken(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
-	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithRunnerLogger(zap.New(core)))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithLogger(zap.New(core)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	ctx := ctxT(t)
 	for _, tok := range []string{"", "guessed"} {
-		err := runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(tok), runner.DaemonID("intruder"))
+		err := runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(tok), runner.WithDaemonID("intruder"))
 		if !errors.Is(err, nanoact.ErrPeerAuth) {
 			t.Fatalf("token %q: %v", tok, err)
 		}
@@ -184,14 +184,14 @@ func TestRefusedWithoutToken(t *testing.T) {
 	}
 }
 
-// A connection that says no hello is closed after HelloTimeout, and
+// A connection that says no hello is closed after WithHelloTimeout, and
 // counted; daemons that do say hello still join.
 func TestHelloTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
-	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithRunnerLogger(zap.New(core)),
-		runner.HelloTimeout(200*time.Millisecond))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithLogger(zap.New(core)),
+		runner.WithHelloTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,12 +248,12 @@ func TestTLSRemote(t *testing.T) {
 	if _, err := runner.NewDaemon(f.reg, url, runner.WithToken(d.Token())); !errors.Is(err, nanoact.ErrPeerAuth) && !errors.Is(err, nanoact.ErrCrypto) {
 		t.Fatalf("no certificate: %v", err)
 	}
-	if err := runner.RunDaemon(ctx, f.reg, url, runner.TrustCert(d.CertPEM())); !errors.Is(err, nanoact.ErrPeerAuth) {
+	if err := runner.RunDaemon(ctx, f.reg, url, runner.WithTrustCert(d.CertPEM())); !errors.Is(err, nanoact.ErrPeerAuth) {
 		t.Fatalf("no token: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- runner.RunDaemon(context.Background(), f.reg, url, runner.TrustCert(d.CertPEM()), runner.WithToken(d.Token()), runner.DaemonID("remote"))
+		done <- runner.RunDaemon(context.Background(), f.reg, url, runner.WithTrustCert(d.CertPEM()), runner.WithToken(d.Token()), runner.WithDaemonID("remote"))
 	}()
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestDaemonExit(t *testing.T) {
 	}
 	quota := make(chan error, 1)
 	go func() {
-		quota <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.MaxTasks(3))
+		quota <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithMaxTasks(3))
 	}()
 	var as []*aio.Aio[int]
 	for i := range 5 {
@@ -312,7 +312,7 @@ func TestDaemonExit(t *testing.T) {
 	}
 	idle := make(chan error, 1)
 	go func() {
-		idle <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.IdleExit(50*time.Millisecond))
+		idle <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithIdleExit(50*time.Millisecond))
 	}()
 	if _, errs := aio.CollectAll(ctx, as); errs != nil {
 		t.Fatal(errors.Join(errs...))
@@ -340,8 +340,8 @@ func TestReconnect(t *testing.T) {
 	url := d.URL()
 	done := make(chan error, 1)
 	go func() {
-		done <- runner.RunDaemon(context.Background(), f.reg, url, runner.WithToken(d.Token()), runner.DaemonID("blip"),
-			runner.ReconnectInterval(10*time.Millisecond))
+		done <- runner.RunDaemon(context.Background(), f.reg, url, runner.WithToken(d.Token()), runner.WithDaemonID("blip"),
+			runner.WithReconnectInterval(10*time.Millisecond))
 	}()
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -391,7 +391,7 @@ func TestDaemonOrphaned(t *testing.T) {
 	defer d.Close()
 	done := make(chan error, 1)
 	go func() {
-		done <- runner.RunDaemon(context.Background(), f.reg, d.URL(), runner.WithToken(d.Token()), runner.ReconnectGrace(50*time.Millisecond))
+		done <- runner.RunDaemon(context.Background(), f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithReconnectGrace(50*time.Millisecond))
 	}()
 	if err := d.WaitDaemons(ctxT(t), 1); err != nil {
 		t.Fatal(err)
@@ -553,7 +553,7 @@ func TestTransports(t *testing.T) {
 			defer d.Close()
 			done := make(chan error, 1)
 			go func() {
-				done <- runner.RunDaemon(context.Background(), f.reg, d.URL(), runner.WithToken(d.Token()), runner.TrustCert(d.CertPEM()))
+				done <- runner.RunDaemon(context.Background(), f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithTrustCert(d.CertPEM()))
 			}()
 			ctx := ctxT(t)
 			if err := d.WaitDaemons(ctx, 1); err != nil {

@@ -21,8 +21,8 @@
 //	vs, err := square.Map(ctx, d, []int{1, 2, 3}, runner.Progress())
 //
 // Submitted tasks queue FIFO and go to idle daemons, one at a time per
-// daemon unless it offers more (Concurrency) or the dispatcher caps it
-// (PerDaemon). Each submission is an aio: Stop (or the caller's ctx)
+// daemon unless it offers more (WithConcurrency) or the dispatcher caps it
+// (WithPerDaemon). Each submission is an aio: Stop (or the caller's ctx)
 // cancels it in the queue or on its daemon, TaskTimeout bounds it, and it
 // composes with Collect, Race, aio.Promise and CVs. A task that returns an
 // error or panics gives a *TaskError (a panic's *rpc.PanicError inside), and
@@ -41,10 +41,17 @@
 // is useless to replay; still, plain tcp:// carries tasks and results in
 // clear and does not authenticate the dispatcher to its daemons, so use
 // tls+tcp:// or wss:// for daemons on other machines.
-// Daemons redial after a network blip, may leave when idle (IdleExit) or
-// after a number of tasks (MaxTasks), and exit when the dispatcher says
-// bye or stays unreachable (ReconnectGrace). Status reports connections,
+// Daemons redial after a network blip, may leave when idle (WithIdleExit) or
+// after a number of tasks (WithMaxTasks), and exit when the dispatcher says
+// bye or stays unreachable (WithReconnectGrace). Status reports connections,
 // queued, executing, completed and failed tasks, per daemon too.
+//
+// Options follow the naming rule in package rpc's doc: constructor
+// options are WithX (WithRegistry, WithConcurrency, WithExecutable, ...);
+// the options of one Submit or Map are named for what they set
+// (TaskTimeout, Requeue, Progress, ProgressTo). RunnerOption values
+// (WithLogger, WithSystem, WithCodec, WithToken, WithMaxFrame,
+// WithSocketOptions) serve a dispatcher and its daemons alike.
 //
 // The dispatcher's state machine is an actor: submissions, daemons
 // joining and leaving (from the socket's pipe events, in order), results,
@@ -66,7 +73,7 @@
 //	challenge  dispatcher → daemon, first on every connection:
 //	        [8, version=2, nonce: bytes, limit: uint]
 //	        nonce is 32 bytes from crypto/rand, fresh per connection;
-//	        limit is the dispatcher's MaxFrame (the largest result it
+//	        limit is the dispatcher's WithMaxFrame (the largest result it
 //	        takes; 0: none).
 //	hello   daemon → dispatcher, the answer:
 //	        [1, version=2, mac: bytes, id: text, max: uint, tasks: uint]
@@ -78,7 +85,7 @@
 //	        id and claims cannot be changed in flight. id names the
 //	        daemon (it survives reconnections; at most 1 KiB); max is how
 //	        many tasks it runs at once (the dispatcher caps it:
-//	        PerDaemon); tasks is how many more it will run before it
+//	        WithPerDaemon); tasks is how many more it will run before it
 //	        exits (0: no limit). Version 1's hello carried the token
 //	        itself, as text, in place of mac: a dispatcher refuses a hello
 //	        of any other version, saying which it wants.
@@ -100,9 +107,9 @@
 // 4 KiB (SP header included): a longer one closes it at once, before the
 // dispatcher reads it. A message other than hello closes it too, and a
 // hello whose mac does not match is refused (refuse "bad token"). A
-// connection that says no hello within HelloTimeout (10 s by default),
+// connection that says no hello within WithHelloTimeout (10 s by default),
 // or that is still there that long after being refused, is closed. Once
-// a daemon has joined, its messages may be as long as MaxFrame (64 MiB by
+// a daemon has joined, its messages may be as long as WithMaxFrame (64 MiB by
 // default) plus a few bytes; so may tasks to it. A daemon that wants to exit
 // sends leave and waits for bye, which the dispatcher sends once it has no
 // task on that daemon, so that no task is in flight when a daemon exits.

@@ -75,7 +75,7 @@ func ExampleMap() {
 // renders as a shell line, an SSH command, a Slurm script or a Kubernetes
 // Job.
 func ExampleDispatcher_Launch() {
-	d, err := runner.NewDispatcher("tls+tcp://0.0.0.0:0", runner.Advertise("head.example.org"))
+	d, err := runner.NewDispatcher("tls+tcp://0.0.0.0:0", runner.WithAdvertise("head.example.org"))
 	if err != nil {
 		panic(err)
 	}
@@ -107,7 +107,7 @@ func ExampleDispatcher_Status() {
 		panic(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(2, runner.Concurrency(4)); err != nil {
+	if _, err := d.StartDaemons(2, runner.WithConcurrency(4)); err != nil {
 		panic(err)
 	}
 	ctx := context.Background()

@@ -38,12 +38,12 @@ type Launch struct {
 // dispatcher: exe daemon --dial URL [daemonArgs...], with the token and,
 // for a TLS URL, the certificate in the environment. URL is the first
 // listener that is not inproc://, with its host replaced by the advertised
-// one when it is a wildcard (see Advertise). exe is the path of the
+// one when it is a wildcard (see WithAdvertise). exe is the path of the
 // daemon's binary on that machine: a program that calls daemoncmd.Main with the
 // same registry, or nanoact itself for its built-in tasks.
 //
 // Errors: ErrState if the dispatcher listens only on inproc:// (give it a
-// tcp://, tls+tcp:// or ws:// URL, or AlsoListen).
+// tcp://, tls+tcp:// or ws:// URL, or WithListen).
 func (d *Dispatcher) Launch(exe string, daemonArgs ...string) (Launch, error) {
 	for _, u := range d.URLs() {
 		if strings.HasPrefix(u, "inproc://") {

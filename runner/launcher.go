@@ -77,45 +77,45 @@ type launchOptionFunc func(*launchConfig)
 
 func (f launchOptionFunc) applyLaunch(c *launchConfig) { f(c) }
 
-// LaunchExecutable sets the daemons' binary and the arguments that go before
+// WithExecutable sets the daemons' binary and the arguments that go before
 // "daemon" (default: this program, os.Executable(), with none). The binary
 // must call daemoncmd.Main (or daemoncmd.MainArgs) with the tasks to run.
-func LaunchExecutable(path string, leading ...string) LaunchOption {
+func WithExecutable(path string, leading ...string) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.exe, c.leading = path, leading })
 }
 
-// LaunchArgs adds daemon flags (see daemoncmd.MainArgs), such as "--max", "4".
-func LaunchArgs(args ...string) LaunchOption {
+// WithDaemonArgs adds daemon flags (see daemoncmd.MainArgs), such as "--max", "4".
+func WithDaemonArgs(args ...string) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.args = append(c.args, args...) })
 }
 
-// LaunchOutput sends the daemons' standard output and error to w (default:
+// WithOutput sends the daemons' standard output and error to w (default:
 // discarded). w must be safe for concurrent writes.
-func LaunchOutput(w io.Writer) LaunchOption {
+func WithOutput(w io.Writer) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.out = w })
 }
 
-// LaunchGrace sets how long Close waits for a daemon to exit after bye or
+// WithStopGrace sets how long Close waits for a daemon to exit after bye or
 // an interrupt before it kills it (default 5 s).
-func LaunchGrace(d time.Duration) LaunchOption {
+func WithStopGrace(d time.Duration) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.grace = d })
 }
 
-// LaunchEnv adds NAME=value variables to the daemons' environment (which
+// WithEnv adds NAME=value variables to the daemons' environment (which
 // is this process's, plus the token's).
-func LaunchEnv(kv ...string) LaunchOption {
+func WithEnv(kv ...string) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.env = append(c.env, kv...) })
 }
 
-// LaunchURL sets the URL the daemons dial (default: an ipc:// listener in
+// WithURL sets the URL the daemons dial (default: an ipc:// listener in
 // the temporary directory, added to the dispatcher on first use).
-func LaunchURL(url string) LaunchOption {
+func WithURL(url string) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.url = url })
 }
 
 // LaunchLocal starts n daemon processes on this machine (mirai's
 // daemons(n)) and returns their launcher; more can be started with Start.
-// Each runs exe daemon --dial URL --grace 1s [LaunchArgs] --id launch-N,
+// Each runs exe daemon --dial URL --grace 1s [WithDaemonArgs] --id launch-N,
 // with the token in its environment, and exits on the dispatcher's bye, or
 // a second after this process has gone away without one. It does not wait for them to join: see WaitDaemons.
 //
@@ -143,7 +143,7 @@ func (d *Dispatcher) LaunchLocal(n int, opts ...LaunchOption) (*Launcher, error)
 		cfg.url = u
 	}
 	// A local daemon has no network blip to ride out: if this process
-	// dies without a bye, it exits a second later (LaunchArgs may say
+	// dies without a bye, it exits a second later (WithDaemonArgs may say
 	// otherwise: the last --grace wins).
 	args := append([]string{"--grace", "1s"}, cfg.args...)
 	l := &Launcher{d: d, cfg: cfg, spec: d.launchFor(cfg.exe, cfg.url, args), log: d.log.With(zap.String("exe", cfg.exe))}
@@ -227,10 +227,10 @@ func (l *Launcher) Procs() []*Proc {
 
 // Close stops the launcher's daemons: each still running gets an
 // interrupt (it leaves; its running task fails or is re-queued), then
-// LaunchGrace to exit before it is killed. It returns once every process
+// WithStopGrace to exit before it is killed. It returns once every process
 // has exited. A second Close returns ErrClosed. The dispatcher's Close
 // first lets them exit on its bye, and interrupts only those that have not
-// within LaunchGrace.
+// within WithStopGrace.
 func (l *Launcher) Close() error { return l.close(false) }
 
 func (l *Launcher) close(byeSent bool) error {

@@ -59,7 +59,7 @@ func TestHelperDaemonProcess(t *testing.T) {
 
 // quickExit spares daemon processes built with -race the race detector's
 // one-second sleep at exit.
-var quickExit = runner.LaunchEnv("GORACE=atexit_sleep_ms=0")
+var quickExit = runner.WithEnv("GORACE=atexit_sleep_ms=0")
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -79,8 +79,8 @@ func (s *syncBuffer) String() string {
 }
 
 func launchSelf(out *syncBuffer) []runner.LaunchOption {
-	return []runner.LaunchOption{runner.LaunchExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), runner.LaunchOutput(out),
-		runner.LaunchArgs("--log", "info"), runner.LaunchGrace(5 * time.Second), quickExit}
+	return []runner.LaunchOption{runner.WithExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), runner.WithOutput(out),
+		runner.WithDaemonArgs("--log", "info"), runner.WithStopGrace(5 * time.Second), quickExit}
 }
 
 // Local process daemons: they run tasks in their own processes, a killed
@@ -211,7 +211,7 @@ func TestLaunchCommand(t *testing.T) {
 
 func TestLaunchText(t *testing.T) {
 	t.Parallel()
-	d, err := runner.NewDispatcher("tls+tcp://0.0.0.0:0", runner.Advertise("head.example.org"))
+	d, err := runner.NewDispatcher("tls+tcp://0.0.0.0:0", runner.WithAdvertise("head.example.org"))
 	if err != nil {
 		t.Fatal(err)
 	}

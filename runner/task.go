@@ -162,8 +162,11 @@ func (e *TaskError) Unwrap() error {
 	return nil
 }
 
-// TaskOption configures one Submit (or every task of a Map).
-type TaskOption interface{ applyTask(*taskConfig) }
+// TaskOption configures one Submit (or every task of a Map). Each
+// option's apply is the one place that sets it; it takes the config by
+// value and returns it, so that the config stays on the caller's stack (a
+// pointer through an interface call would cost an allocation per Submit).
+type TaskOption interface{ apply(taskConfig) taskConfig }
 
 type taskConfig struct {
 	timeout  time.Duration
@@ -177,23 +180,16 @@ type (
 	progressOpt progressMode
 )
 
-func (o timeoutOpt) applyTask(c *taskConfig)  { c.timeout = time.Duration(o) }
-func (o requeueOpt) applyTask(c *taskConfig)  { c.requeue = int(o) }
-func (o progressOpt) applyTask(c *taskConfig) { c.progress = progressMode(o) }
+func (o timeoutOpt) apply(c taskConfig) taskConfig  { c.timeout = time.Duration(o); return c }
+func (o requeueOpt) apply(c taskConfig) taskConfig  { c.requeue = int(o); return c }
+func (o progressOpt) apply(c taskConfig) taskConfig { c.progress = progressMode(o); return c }
 
-// taskOptions applies opts. The options are switched on by type rather
-// than called through the interface, so that the config stays on the
-// caller's stack (one allocation fewer per Submit).
+// taskOptions applies opts (nil ones are ignored).
 func taskOptions(opts []TaskOption) taskConfig {
 	var c taskConfig
 	for _, o := range opts {
-		switch o := o.(type) {
-		case timeoutOpt:
-			c.timeout = time.Duration(o)
-		case requeueOpt:
-			c.requeue = int(o)
-		case progressOpt:
-			c.progress = progressMode(o)
+		if o != nil {
+			c = o.apply(c)
 		}
 	}
 	return c
@@ -381,7 +377,7 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 	}
 	if n := len(b) + len(name) + taskOverhead; n > d.cfg.maxFrame {
 		t.finish(nanoact.Errorf(nanoact.CodeMsgSize, "runner: task "+name,
-			"arguments of %d bytes exceed the %d-byte frame limit (MaxFrame)", len(b), d.cfg.maxFrame))
+			"arguments of %d bytes exceed the %d-byte frame limit (WithMaxFrame)", len(b), d.cfg.maxFrame))
 		return a
 	}
 	t.args = b

@@ -95,14 +95,14 @@ func BenchmarkProcessDaemons(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = d.Close() })
-			opts := []runner.LaunchOption{runner.LaunchExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), quickExit,
-				runner.LaunchArgs("--max", c.max)}
+			opts := []runner.LaunchOption{runner.WithExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), quickExit,
+				runner.WithDaemonArgs("--max", c.max)}
 			if tr == "tcp" {
 				u, err := d.Listen("tcp://127.0.0.1:0")
 				if err != nil {
 					b.Fatal(err)
 				}
-				opts = append(opts, runner.LaunchURL(u))
+				opts = append(opts, runner.WithURL(u))
 			}
 			if _, err := d.LaunchLocal(4, opts...); err != nil {
 				b.Fatal(err)

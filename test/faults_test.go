@@ -588,7 +588,7 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 	for i := range 2 {
 		go func() {
 			exits <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()),
-				runner.DaemonID(fmt.Sprintf("slow-%d", i)), runner.Concurrency(2))
+				runner.WithDaemonID(fmt.Sprintf("slow-%d", i)), runner.WithConcurrency(2))
 		}()
 	}
 	if err := d.WaitDaemons(ctx, 2); err != nil {
@@ -650,7 +650,7 @@ func TestFaultTaskRunnerHelloCut(t *testing.T) {
 	exit := make(chan error, 1)
 	go func() {
 		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()),
-			runner.DaemonID("cut-hello"), runner.ReconnectInterval(10*time.Millisecond))
+			runner.WithDaemonID("cut-hello"), runner.WithReconnectInterval(10*time.Millisecond))
 	}()
 	if err := p.WaitConns(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -713,7 +713,7 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	run := func(id, url string, opts ...runner.DaemonOption) {
 		go func() {
 			exits <- exit{id, runner.RunDaemon(context.Background(), reg, url, append([]runner.DaemonOption{
-				runner.WithToken(d.Token()), runner.DaemonID(id)}, opts...)...)}
+				runner.WithToken(d.Token()), runner.WithDaemonID(id)}, opts...)...)}
 		}()
 	}
 	const stalled = 32
@@ -721,8 +721,8 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	// stalled path in time, and the daemon then gives up on its own.
 	// Its receive limit is set, so that no default limit is in the way
 	// of the 256 KiB task frames below.
-	run("stalled", p.URL(), runner.Concurrency(stalled), runner.ReconnectGrace(200*time.Millisecond),
-		runner.WithDaemonSocketOptions(sockets.WithRecvSizeMax(1<<20)))
+	run("stalled", p.URL(), runner.WithConcurrency(stalled), runner.WithReconnectGrace(200*time.Millisecond),
+		runner.WithSocketOptions(sockets.WithRecvSizeMax(1<<20)))
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -850,11 +850,11 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 	run := func(id string, reg *runner.Registry, url string, opts ...runner.DaemonOption) {
 		go func() {
 			err := runner.RunDaemon(context.Background(), reg, url, append([]runner.DaemonOption{
-				runner.WithToken(d.Token()), runner.DaemonID(id), runner.ReconnectInterval(10 * time.Millisecond)}, opts...)...)
+				runner.WithToken(d.Token()), runner.WithDaemonID(id), runner.WithReconnectInterval(10 * time.Millisecond)}, opts...)...)
 			exits <- exit{id, err}
 		}()
 	}
-	run("cut", regCut, p.URL(), runner.Concurrency(2))
+	run("cut", regCut, p.URL(), runner.WithConcurrency(2))
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -970,7 +970,7 @@ func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
 	exit := make(chan error, 1)
 	go func() {
-		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()), runner.DaemonID("honest"))
+		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("honest"))
 	}()
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	cfg := config{tasks: 200, daemons: 4, pause: time.Millisecond,
-		launch: []runner.LaunchOption{runner.LaunchEnv("GORACE=atexit_sleep_ms=0")}}
+		launch: []runner.LaunchOption{runner.WithEnv("GORACE=atexit_sleep_ms=0")}}
 	if err := run(&out, cfg); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

@@ -54,7 +54,7 @@ func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
 //	--tasks N        exit after N tasks (default 0: no limit)
 //	--idle DURATION  leave after this long without a task (default 0: never)
 //	--grace DURATION exit when the connection stays lost this long (default 10s)
-//	--max-frame N    largest task or result in bytes (runner.MaxFrame; default 64 MiB)
+//	--max-frame N    largest task or result in bytes (runner.WithMaxFrame; default 64 MiB)
 //	--log LEVEL      debug, info, warn (default), error, or none
 func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr io.Writer, opts ...runner.DaemonOption) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
@@ -89,10 +89,10 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	all := append([]runner.DaemonOption{runner.WithToken(*token), runner.WithRunnerLogger(log), runner.Concurrency(*maxc), runner.MaxTasks(*tasks),
-		runner.IdleExit(*idle), runner.ReconnectGrace(*grace), runner.MaxFrame(*maxFrame)}, opts...)
+	all := append([]runner.DaemonOption{runner.WithToken(*token), runner.WithLogger(log), runner.WithConcurrency(*maxc), runner.WithMaxTasks(*tasks),
+		runner.WithIdleExit(*idle), runner.WithReconnectGrace(*grace), runner.WithMaxFrame(*maxFrame)}, opts...)
 	if *id != "" {
-		all = append(all, runner.DaemonID(*id))
+		all = append(all, runner.WithDaemonID(*id))
 	}
 	switch {
 	case *caFile != "":
@@ -101,14 +101,14 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 			fmt.Fprintf(stderr, "daemon: %v\n", err)
 			return 2
 		}
-		all = append(all, runner.TrustCert(pem))
+		all = append(all, runner.WithTrustCert(pem))
 	case os.Getenv(runner.EnvTLSCA) != "":
 		pem, err := base64.StdEncoding.DecodeString(os.Getenv(runner.EnvTLSCA))
 		if err != nil {
 			fmt.Fprintf(stderr, "daemon: $%s: %v\n", runner.EnvTLSCA, err)
 			return 2
 		}
-		all = append(all, runner.TrustCert(pem))
+		all = append(all, runner.WithTrustCert(pem))
 	}
 	err = runner.RunDaemon(ctx, reg, *dial, all...)
 	switch {
