@@ -73,8 +73,8 @@
 //	challenge  dispatcher → daemon, first on every connection:
 //	        [8, version=2, nonce: bytes, limit: uint]
 //	        nonce is 32 bytes from crypto/rand, fresh per connection;
-//	        limit is the dispatcher's WithMaxFrame (the largest result it
-//	        takes; 0: none).
+//	        limit is the dispatcher's frame limit (WithMaxFrame: the
+//	        largest result it takes; 0: none).
 //	hello   daemon → dispatcher, the answer:
 //	        [1, version=2, mac: bytes, id: text, max: uint, tasks: uint]
 //	        mac is HMAC-SHA256, keyed by the session token (its UTF-8
