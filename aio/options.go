@@ -10,29 +10,18 @@ import (
 )
 
 // Option configures one Send or Recv.
-type Option interface{ apply(*config) }
+//
+// Each option's apply is the one place that sets it. It takes the config
+// by value and returns it, rather than a pointer, so that the config stays
+// on the caller's stack (a pointer passed through an interface call would
+// make it escape: one allocation per aio).
+type Option interface{ apply(config) config }
 
-// applyOption applies o. Options are told apart by a type switch rather
-// than applied through the interface, so that the config stays on the
-// caller's stack (an interface call would make it escape: one allocation
-// per aio).
+// applyOption applies o (nil is ignored) to c.
 func applyOption(o Option, c *config) {
-	switch o := o.(type) {
-	case nil:
-	case timeoutOpt:
-		c.timeout, c.hasTimeout = time.Duration(o), true
-	case modeOpt:
-		c.mode = sockets.Mode(o)
-	case pipeOpt:
-		c.pipe = uint32(o)
-	case signalOpt:
-		o.apply(c)
-	case systemOpt:
-		c.sys = o.sys
-	case loggerOpt:
-		c.log = o.l
+	if o != nil {
+		*c = o.apply(*c)
 	}
-	// Every Option is one of the types above: apply is unexported.
 }
 
 type config struct {
@@ -48,7 +37,10 @@ type config struct {
 
 type timeoutOpt time.Duration
 
-func (o timeoutOpt) apply(c *config) { c.timeout, c.hasTimeout = time.Duration(o), true }
+func (o timeoutOpt) apply(c config) config {
+	c.timeout, c.hasTimeout = time.Duration(o), true
+	return c
+}
 
 // Timeout bounds the operation, as nanonext's timeout argument:
 //
@@ -77,7 +69,7 @@ func hasMode(opts []Option) bool {
 	return false
 }
 
-func (o modeOpt) apply(c *config) { c.mode = sockets.Mode(o) }
+func (o modeOpt) apply(c config) config { c.mode = sockets.Mode(o); return c }
 
 // Mode sets the send or receive mode. Sends take sockets.Serial (the
 // default: the connection's Codec) or sockets.Raw. Receives decode in
@@ -87,7 +79,7 @@ func Mode(m sockets.Mode) Option { return modeOpt(m) }
 
 type pipeOpt uint32
 
-func (o pipeOpt) apply(c *config) { c.pipe = uint32(o) }
+func (o pipeOpt) apply(c config) config { c.pipe = uint32(o); return c }
 
 // ToPipe directs a Send to the pipe with the given id (nanonext's
 // send_aio(pipe = id)); only poly and bus sockets can, others resolve to
@@ -96,7 +88,7 @@ func ToPipe(id uint32) Option { return pipeOpt(id) }
 
 type signalOpt struct{ cv *CV }
 
-func (o signalOpt) apply(c *config) {
+func (o signalOpt) apply(c config) config {
 	switch {
 	case o.cv == nil:
 	case c.cv == nil:
@@ -104,6 +96,7 @@ func (o signalOpt) apply(c *config) {
 	default:
 		c.cvs = append(c.cvs, o.cv)
 	}
+	return c
 }
 
 // Signal makes the aio signal cv once when it resolves, whatever the
@@ -116,7 +109,7 @@ func Signal(cv *CV) Option { return signalOpt{cv} }
 
 type systemOpt struct{ sys *actor.System }
 
-func (o systemOpt) apply(c *config) { c.sys = o.sys }
+func (o systemOpt) apply(c config) config { c.sys = o.sys; return c }
 
 // WithSystem sets the actor system on which Ref spawns the aio's actor;
 // the default, and the value used for nil, is actor.Default().
@@ -124,7 +117,7 @@ func WithSystem(sys *actor.System) Option { return systemOpt{sys} }
 
 type loggerOpt struct{ l *zap.Logger }
 
-func (o loggerOpt) apply(c *config) { c.log = o.l }
+func (o loggerOpt) apply(c config) config { c.log = o.l; return c }
 
 // WithLogger sets the logger that reports a panic in an OnComplete callback
 // (at Error, with its stack). The default, and the value used for nil, is

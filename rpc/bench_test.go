@@ -43,7 +43,7 @@ func report(b *testing.B, start time.Time) {
 
 func benchNanoactRPC(b *testing.B, tr string, par bool) {
 	srv, err := rpc.NewServer(func(_ context.Context, p []byte) ([]byte, error) { return p, nil },
-		rpc.Listen(benchURL(tr)), rpc.Workers(8),
+		rpc.WithListen(benchURL(tr)), rpc.WithWorkers(8),
 		rpc.WithRPCOptions(rpc.RecvMode(sockets.Raw), rpc.SendMode(sockets.Raw)))
 	if err != nil {
 		b.Fatal(err)

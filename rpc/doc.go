@@ -1,5 +1,4 @@
-// Package rpc is nanonext's request/reply RPC and mirai's distributed task
-// runner for nanoact.
+// Package rpc is nanonext's request/reply RPC for nanoact.
 //
 // # Request and reply
 //
@@ -8,133 +7,27 @@
 // is a supervised rep service whose workers are actors restarted when a
 // handler panics.
 //
-// # The task runner
+// The task runner (Dispatcher, daemons, Submit, Map) is package runner.
 //
-// A Dispatcher listens (inproc:// by default; tcp://, tls+tcp://, ws://,
-// wss:// for daemons on other machines) on one poly socket. Daemons dial
-// it, prove they hold the session's random token by answering a
-// challenge, and run tasks: Go
-// functions registered by name in a Registry (Register), called with
-// Serial-mode (CBOR) arguments and results, never code sent over the wire.
+// # Option names
 //
-//	reg := rpc.NewRegistry()
-//	square := rpc.Register(reg, "square", func(ctx context.Context, n int) (int, error) { return n * n, nil })
-//	d, _ := rpc.NewDispatcher("", rpc.WithRegistry(reg))
-//	defer d.Close()
-//	d.StartDaemons(4)                         // goroutines in this process
-//	a := square.Submit(ctx, d, 7)             // an *aio.Aio[int], at once
-//	v, err := a.Value(ctx)                    // 49
-//	vs, err := square.Map(ctx, d, []int{1, 2, 3}, rpc.Progress())
+// One rule names options here, in package runner and in package aio:
 //
-// Submitted tasks queue FIFO and go to idle daemons, one at a time per
-// daemon unless it offers more (Concurrency) or the dispatcher caps it
-// (PerDaemon). Each submission is an aio: Stop (or the caller's ctx)
-// cancels it in the queue or on its daemon, TaskTimeout bounds it, and it
-// composes with Collect, Race, aio.Promise and CVs. A task that returns an
-// error or panics gives a *TaskError (a panic's *PanicError inside), and
-// its daemon lives on. A daemon that dies or disconnects mid-task fails its
-// task with ErrConnReset, or re-queues it (Requeue); no other task is lost
-// or run twice.
+//   - An option of a constructor (NewServer, NewDispatcher, NewDaemon,
+//     StartDaemons, LaunchLocal, ...) is named WithX: WithWorkers,
+//     WithListen, WithLogger, WithMaxFrame. Defaults are in its doc.
+//   - An option of one call (a Request, Call, Send, Recv, Submit or Map)
+//     is named for what it sets, as it reads at the call: Timeout,
+//     SendMode, Signal, TaskTimeout, Requeue, Progress. The environment
+//     options WithLogger and WithSystem keep their With wherever they
+//     appear.
+//   - The name says what it sets, not which type takes it: an option that
+//     several constructors of a package share is one value of a shared
+//     interface (runner.RunnerOption), named once.
+//   - Each option is applied by its own apply method, and by nothing else
+//     (no type switch that repeats it). Per-call options take and return
+//     the config by value, so that it stays on the caller's stack.
 //
-// Daemons run in this process (StartDaemons), as child processes of a
-// binary whose main calls Main with the same registry (LaunchLocal, which
-// starts "binary daemon --dial URL" and stops it), or on other machines:
-// Launch returns the command they run, as a shell line, an SSH command, a
-// Slurm script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
-// dispatcher generates a certificate on the fly and hands it to the daemons
-// with the token; a daemon without the token is refused and logged. The
-// token never crosses the wire (see the wire protocol), so a captured hello
-// is useless to replay; still, plain tcp:// carries tasks and results in
-// clear and does not authenticate the dispatcher to its daemons, so use
-// tls+tcp:// or wss:// for daemons on other machines.
-// Daemons redial after a network blip, may leave when idle (IdleExit) or
-// after a number of tasks (MaxTasks), and exit when the dispatcher says
-// bye or stays unreachable (ReconnectGrace). Status reports connections,
-// queued, executing, completed and failed tasks, per daemon too.
-//
-// The dispatcher's state machine is an actor: submissions, daemons
-// joining and leaving (from the socket's pipe events, in order), results,
-// cancellations and status requests are messages to it. One goroutine
-// owned by the dispatcher reads the socket, resolves the aios of results
-// and tells the actor.
-//
-// # Wire protocol
-//
-// A dispatcher and its daemons talk over one pair v1 polyamorous (poly)
-// connection per daemon: the dispatcher listens, each daemon dials, and the
-// dispatcher addresses a daemon by the id of its pipe. Every message is one
-// CBOR array (RFC 8949) whose first element is the message kind; the
-// arguments and results of tasks travel inside as CBOR byte strings holding
-// what the Serial codec (CBOR by default) made of them, so the frames do not
-// depend on the codec. Integers are unsigned; "text" is a CBOR text string,
-// "bytes" a byte string, "null" the CBOR null (0xf6).
-//
-//	challenge  dispatcher → daemon, first on every connection:
-//	        [8, version=2, nonce: bytes, limit: uint]
-//	        nonce is 32 bytes from crypto/rand, fresh per connection;
-//	        limit is the dispatcher's MaxFrame (the largest result it
-//	        takes; 0: none).
-//	hello   daemon → dispatcher, the answer:
-//	        [1, version=2, mac: bytes, id: text, max: uint, tasks: uint]
-//	        mac is HMAC-SHA256, keyed by the session token (its UTF-8
-//	        bytes), of "nanoact task runner hello v2" and a 0 byte, then
-//	        the nonce as a CBOR byte string, then id, max and tasks
-//	        encoded as in this hello; so the token never crosses the
-//	        wire, a hello is good for its own connection only, and its
-//	        id and claims cannot be changed in flight. id names the
-//	        daemon (it survives reconnections; at most 1 KiB); max is how
-//	        many tasks it runs at once (the dispatcher caps it:
-//	        PerDaemon); tasks is how many more it will run before it
-//	        exits (0: no limit). Version 1's hello carried the token
-//	        itself, as text, in place of mac: a dispatcher refuses a hello
-//	        of any other version, saying which it wants.
-//	task    dispatcher → daemon:
-//	        [2, id: uint, name: text, args: bytes, timeout: uint]
-//	        id is unique per attempt (a re-queued task is sent again under a
-//	        new id); timeout is the time left in nanoseconds (0: none).
-//	cancel  dispatcher → daemon: [3, id: uint]
-//	        cancel the context of task id; its result is still sent.
-//	result  daemon → dispatcher:
-//	        [4, id: uint, value: bytes | null, err: [code: uint, text] | null,
-//	         panic: [value: text, stack: text] | null]
-//	        exactly one of value, err, panic is not null.
-//	refuse  dispatcher → daemon: [5, reason: text]   (bad token or version)
-//	leave   daemon → dispatcher: [6]   (idle time-out: send nothing new)
-//	bye     dispatcher → daemon: [7]   (nothing is running: exit now)
-//
-// Until its hello is accepted, a connection may send messages of at most
-// 4 KiB (SP header included): a longer one closes it at once, before the
-// dispatcher reads it. A message other than hello closes it too, and a
-// hello whose mac does not match is refused (refuse "bad token"). A
-// connection that says no hello within HelloTimeout (10 s by default),
-// or that is still there that long after being refused, is closed. Once
-// a daemon has joined, its messages may be as long as MaxFrame (64 MiB by
-// default) plus a few bytes; so may tasks to it. A daemon that wants to exit
-// sends leave and waits for bye, which the dispatcher sends once it has no
-// task on that daemon, so that no task is in flight when a daemon exits.
-// A dispatcher that closes sends bye to every daemon. Messages of other
-// kinds, extra trailing elements and results for unknown ids are ignored.
-//
-// # Costs
-//
-// Measured by this package's benchmarks (go test -bench
-// 'Throughput|RoundTrip|ProcessDaemons' ./rpc) on a 2-CPU AMD EPYC shared
-// with other work (load average 4 to 7), three runs each:
-//
-//	empty tasks, in-process daemons (one task at a time each)
-//	  1 daemon      98,000-116,000 tasks/s
-//	  4 daemons     85,000-96,000 tasks/s
-//	  16 daemons    90,000-95,000 tasks/s
-//	  round trip    15-17 µs per task (Submit, run, Value; 1 daemon)
-//	4 daemon processes (this test binary re-executed)
-//	  ipc, 1 task at a time each     15,000-17,500 tasks/s (latency-bound)
-//	  ipc, --max 4                   32,000-41,000 tasks/s
-//	  tcp, 1 task at a time each     16,500-21,000 tasks/s
-//	  tcp, --max 4                   26,000-38,000 tasks/s
-//
-// In process the dispatcher is CPU-bound at about 10 µs of CPU per task
-// over both cores, so more daemons do not add throughput. A task costs
-// about 25 allocations in all, both ends and the sockets included; a
-// daemon costs an actor and two goroutines per connection on each side,
-// plus one goroutine per running task.
+// Package sockets predates the rule and is not yet renamed: its Dial,
+// Listen, TLS and StreamTLS are constructor options too.
 package rpc

@@ -25,8 +25,10 @@ var errorReply = []byte{0}
 // down or the caller of Reply cancels.
 type Handler[Req, Resp any] func(ctx context.Context, req Req) (Resp, error)
 
-// Option configures Reply, Request, servers and clients.
-type Option interface{ apply(*config) }
+// Option configures Reply, Request, servers and clients. Its apply takes
+// the config by value and returns it, so that the config stays on the
+// caller's stack.
+type Option interface{ apply(config) config }
 
 type config struct {
 	recvMode sockets.Mode
@@ -34,25 +36,31 @@ type config struct {
 	aio      []aio.Option // Request's time-out and signals
 }
 
-type optionFunc func(*config)
+type optionFunc func(config) config
 
-func (f optionFunc) apply(c *config) { f(c) }
+func (f optionFunc) apply(c config) config { return f(c) }
 
 func defaults(opts []Option) config {
 	c := config{recvMode: sockets.Serial, sendMode: sockets.Serial}
 	for _, o := range opts {
-		o.apply(&c)
+		if o != nil {
+			c = o.apply(c)
+		}
 	}
 	return c
 }
 
 // RecvMode sets how requests (Reply, servers) or replies (Request) are
 // decoded: Serial (the default, the connection's codec) or a raw mode.
-func RecvMode(m sockets.Mode) Option { return optionFunc(func(c *config) { c.recvMode = m }) }
+func RecvMode(m sockets.Mode) Option {
+	return optionFunc(func(c config) config { c.recvMode = m; return c })
+}
 
 // SendMode sets how replies (Reply, servers) or requests (Request) are
 // encoded: Serial (the default) or Raw.
-func SendMode(m sockets.Mode) Option { return optionFunc(func(c *config) { c.sendMode = m }) }
+func SendMode(m sockets.Mode) Option {
+	return optionFunc(func(c config) config { c.sendMode = m; return c })
+}
 
 // PanicError is the error of a handler that panicked: the panic value and
 // the stack where it happened.

@@ -15,13 +15,13 @@ import (
 // recv-timeout option; zero: only a reply already there; negative: no
 // limit), as aio.Timeout.
 func Timeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.aio = append(c.aio, aio.Timeout(d)) })
+	return optionFunc(func(c config) config { c.aio = append(c.aio, aio.Timeout(d)); return c })
 }
 
 // Signal makes a Request signal cv when it resolves, whatever the outcome
 // (nanonext's request(cv = cv)).
 func Signal(cv *aio.CV) Option {
-	return optionFunc(func(c *config) { c.aio = append(c.aio, aio.Signal(cv)) })
+	return optionFunc(func(c config) config { c.aio = append(c.aio, aio.Signal(cv)); return c })
 }
 
 // Request sends data on c, a req context (or socket), and returns at once

@@ -25,7 +25,7 @@ func squareServer(t *testing.T, workers int) *rpc.Server {
 			return 0, ctx.Err()
 		}
 		return n * n, nil
-	}, rpc.Listen(fmt.Sprintf("inproc://square-%d", seq.Add(1))), rpc.Workers(workers))
+	}, rpc.WithListen(fmt.Sprintf("inproc://square-%d", seq.Add(1))), rpc.WithWorkers(workers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +109,21 @@ func TestClient(t *testing.T) {
 	}
 }
 
+// A nil option is ignored, as in aio, rather than panicking in the
+// caller's goroutine.
+func TestNilOption(t *testing.T) {
+	t.Parallel()
+	srv := squareServer(t, 1)
+	cl, err := rpc.NewClient(sockets.Dial(srv.URL(), sockets.Sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if v, err := rpc.Call[int](ctxT(t), cl, 3, nil, rpc.Timeout(10*time.Second)); err != nil || v != 9 {
+		t.Fatalf("call with a nil option: %v %v", v, err)
+	}
+}
+
 // A request that has to wait for a server to connect still reports the
 // pipe its reply came on, so that ClosePipe can drop that server; stopped
 // or timed out while it waits, it is never sent.
@@ -148,7 +163,7 @@ func TestRequestWaitingKnowsItsPipe(t *testing.T) {
 	srv, err := rpc.NewServer(func(_ context.Context, n int) (int, error) {
 		seen <- n
 		return n * n, nil
-	}, rpc.Dial(url, sockets.Sync))
+	}, rpc.WithDial(url, sockets.Sync))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,9 +62,9 @@ type serverOptionFunc func(*serverConfig)
 
 func (f serverOptionFunc) applyServer(c *serverConfig) { f(c) }
 
-// Workers sets the number of workers, the most requests handled at once
+// WithWorkers sets the number of workers, the most requests handled at once
 // (default 8).
-func Workers(n int) ServerOption {
+func WithWorkers(n int) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) {
 		if n > 0 {
 			c.workers = n
@@ -72,14 +72,14 @@ func Workers(n int) ServerOption {
 	})
 }
 
-// Listen makes the server listen on url (several may be given).
-func Listen(url string, opts ...sockets.EndpointOption) ServerOption {
+// WithListen makes the server listen on url (several may be given).
+func WithListen(url string, opts ...sockets.EndpointOption) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.sock = append(c.sock, sockets.Listen(url, opts...)) })
 }
 
-// Dial makes the server dial url, for servers that connect to a broker
+// WithDial makes the server dial url, for servers that connect to a broker
 // or a client that listens.
-func Dial(url string, opts ...sockets.EndpointOption) ServerOption {
+func WithDial(url string, opts ...sockets.EndpointOption) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.sock = append(c.sock, sockets.Dial(url, opts...)) })
 }
 
@@ -108,9 +108,9 @@ func WithSystem(sys *actor.System) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.system = sys })
 }
 
-// RestartBackoff sets the delay before a crashed worker restarts: start,
+// WithRestartBackoff sets the delay before a crashed worker restarts: start,
 // doubling on each further crash up to max (default 10 ms to 1 s).
-func RestartBackoff(start, max time.Duration) ServerOption {
+func WithRestartBackoff(start, max time.Duration) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.backoffStart, c.backoffMax = start, max })
 }
 

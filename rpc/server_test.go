@@ -116,7 +116,7 @@ func TestServerRestartsCrashedWorker(t *testing.T) {
 			panic("handler exploded")
 		}
 		return "re: " + s, nil
-	}, rpc.Listen(fmt.Sprintf("inproc://crash-%d", seq.Add(1))), rpc.Workers(2), rpc.RestartBackoff(time.Millisecond, 10*time.Millisecond))
+	}, rpc.WithListen(fmt.Sprintf("inproc://crash-%d", seq.Add(1))), rpc.WithWorkers(2), rpc.WithRestartBackoff(time.Millisecond, 10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestServerConcurrency(t *testing.T) {
 		time.Sleep(100 * time.Microsecond)
 		busy.Add(-1)
 		return n + 1, nil
-	}, rpc.Listen("tcp://127.0.0.1:0"), rpc.Workers(8))
+	}, rpc.WithListen("tcp://127.0.0.1:0"), rpc.WithWorkers(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestServerShutdown(t *testing.T) {
 		started <- struct{}{}
 		<-release
 		return n * 10, nil
-	}, rpc.Listen(fmt.Sprintf("inproc://shutdown-%d", seq.Add(1))), rpc.Workers(4))
+	}, rpc.WithListen(fmt.Sprintf("inproc://shutdown-%d", seq.Add(1))), rpc.WithWorkers(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestServerShutdownDeadline(t *testing.T) {
 		close(started)
 		<-ctx.Done()
 		return 0, ctx.Err()
-	}, rpc.Listen(fmt.Sprintf("inproc://deadline-%d", seq.Add(1))), rpc.Workers(1))
+	}, rpc.WithListen(fmt.Sprintf("inproc://deadline-%d", seq.Add(1))), rpc.WithWorkers(1))
 	if err != nil {
 		t.Fatal(err)
 	}

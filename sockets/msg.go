@@ -153,7 +153,7 @@ type Codec interface {
 type DecodeLimits = codec.Limits
 
 // NewCBOR returns a CBOR codec, as the default one, with other decoding
-// limits; give it to WithCodec, SetCodec or rpc.WithRunnerCodec. Build it
+// limits; give it to WithCodec, SetCodec or runner.WithCodec. Build it
 // once and share it. A limit out of range gives ErrInvalid. It does not
 // block.
 func NewCBOR(l DecodeLimits) (Codec, error) { return codec.NewCBOR(l) }

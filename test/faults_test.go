@@ -20,7 +20,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/internal/testkit"
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -568,16 +568,16 @@ func TestFaultPubSubStall(t *testing.T) {
 func TestFaultTaskRunnerDelay(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	reg := rpc.NewRegistry()
+	reg := runner.NewRegistry()
 	var mu sync.Mutex
 	runs := make(map[int]int)
-	twice := rpc.Register(reg, "twice", func(_ context.Context, n int) (int, error) {
+	twice := runner.Register(reg, "twice", func(_ context.Context, n int) (int, error) {
 		mu.Lock()
 		runs[n]++
 		mu.Unlock()
 		return 2 * n, nil
 	})
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,8 +587,8 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 	exits := make(chan error, 2)
 	for i := range 2 {
 		go func() {
-			exits <- rpc.RunDaemon(context.Background(), reg, p.URL(), rpc.WithToken(d.Token()),
-				rpc.DaemonID(fmt.Sprintf("slow-%d", i)), rpc.Concurrency(2))
+			exits <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()),
+				runner.WithDaemonID(fmt.Sprintf("slow-%d", i)), runner.WithConcurrency(2))
 		}()
 	}
 	if err := d.WaitDaemons(ctx, 2); err != nil {
@@ -636,9 +636,9 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 func TestFaultTaskRunnerHelloCut(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	reg := rpc.NewRegistry()
-	sq := rpc.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	reg := runner.NewRegistry()
+	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,8 +649,8 @@ func TestFaultTaskRunnerHelloCut(t *testing.T) {
 	p.Stall(testkit.Up)
 	exit := make(chan error, 1)
 	go func() {
-		exit <- rpc.RunDaemon(context.Background(), reg, p.URL(), rpc.WithToken(d.Token()),
-			rpc.DaemonID("cut-hello"), rpc.ReconnectInterval(10*time.Millisecond))
+		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()),
+			runner.WithDaemonID("cut-hello"), runner.WithReconnectInterval(10*time.Millisecond))
 	}()
 	if err := p.WaitConns(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -697,9 +697,9 @@ func TestFaultTaskRunnerHelloCut(t *testing.T) {
 func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	reg := rpc.NewRegistry()
-	size := rpc.Register(reg, "size", func(_ context.Context, b []byte) (int, error) { return len(b), nil })
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	reg := runner.NewRegistry()
+	size := runner.Register(reg, "size", func(_ context.Context, b []byte) (int, error) { return len(b), nil })
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -710,10 +710,10 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 		err error
 	}
 	exits := make(chan exit, 2)
-	run := func(id, url string, opts ...rpc.DaemonOption) {
+	run := func(id, url string, opts ...runner.DaemonOption) {
 		go func() {
-			exits <- exit{id, rpc.RunDaemon(context.Background(), reg, url, append([]rpc.DaemonOption{
-				rpc.WithToken(d.Token()), rpc.DaemonID(id)}, opts...)...)}
+			exits <- exit{id, runner.RunDaemon(context.Background(), reg, url, append([]runner.DaemonOption{
+				runner.WithToken(d.Token()), runner.WithDaemonID(id)}, opts...)...)}
 		}()
 	}
 	const stalled = 32
@@ -721,8 +721,8 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	// stalled path in time, and the daemon then gives up on its own.
 	// Its receive limit is set, so that no default limit is in the way
 	// of the 256 KiB task frames below.
-	run("stalled", p.URL(), rpc.Concurrency(stalled), rpc.ReconnectGrace(200*time.Millisecond),
-		rpc.WithDaemonSocketOptions(sockets.WithRecvSizeMax(1<<20)))
+	run("stalled", p.URL(), runner.WithConcurrency(stalled), runner.WithReconnectGrace(200*time.Millisecond),
+		runner.WithSocketOptions(sockets.WithRecvSizeMax(1<<20)))
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -732,7 +732,7 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 	big := make([]byte, 256<<10)
 	var stuck []*aio.Aio[int]
 	for range stalled {
-		stuck = append(stuck, size.Submit(ctx, d, big, rpc.TaskTimeout(2*time.Second)))
+		stuck = append(stuck, size.Submit(ctx, d, big, runner.TaskTimeout(2*time.Second)))
 	}
 	run("direct", d.URL())
 	if err := d.WaitDaemons(ctx, 2); err != nil {
@@ -761,7 +761,7 @@ func TestFaultTaskRunnerStalledDaemon(t *testing.T) {
 		t.Fatal("no task was held by the stalled daemon")
 	}
 	p.Resume(testkit.Down)
-	var s rpc.Status
+	var s runner.Status
 	eventually(t, "the stalled daemon finishes its tasks", func() bool {
 		s, err = d.Status(ctx)
 		if err != nil {
@@ -822,8 +822,8 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 	var once sync.Once
 	release := func() { once.Do(func() { close(releaseCh) }) }
 	t.Cleanup(release)
-	regCut := rpc.NewRegistry()
-	work := rpc.Register(regCut, "work", func(ctx context.Context, n int) (string, error) {
+	regCut := runner.NewRegistry()
+	work := runner.Register(regCut, "work", func(ctx context.Context, n int) (string, error) {
 		started <- n
 		select {
 		case <-releaseCh:
@@ -831,12 +831,12 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 		}
 		return fmt.Sprintf("cut:%d", n), nil
 	})
-	regDirect := rpc.NewRegistry()
-	rpc.Register(regDirect, "work", func(_ context.Context, n int) (string, error) {
+	regDirect := runner.NewRegistry()
+	runner.Register(regDirect, "work", func(_ context.Context, n int) (string, error) {
 		return fmt.Sprintf("direct:%d", n), nil
 	})
 
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -847,19 +847,19 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 		err error
 	}
 	exits := make(chan exit, 2)
-	run := func(id string, reg *rpc.Registry, url string, opts ...rpc.DaemonOption) {
+	run := func(id string, reg *runner.Registry, url string, opts ...runner.DaemonOption) {
 		go func() {
-			err := rpc.RunDaemon(context.Background(), reg, url, append([]rpc.DaemonOption{
-				rpc.WithToken(d.Token()), rpc.DaemonID(id), rpc.ReconnectInterval(10 * time.Millisecond)}, opts...)...)
+			err := runner.RunDaemon(context.Background(), reg, url, append([]runner.DaemonOption{
+				runner.WithToken(d.Token()), runner.WithDaemonID(id), runner.WithReconnectInterval(10 * time.Millisecond)}, opts...)...)
 			exits <- exit{id, err}
 		}()
 	}
-	run("cut", regCut, p.URL(), rpc.Concurrency(2))
+	run("cut", regCut, p.URL(), runner.WithConcurrency(2))
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	failing := work.Submit(ctx, d, 1)
-	requeued := work.Submit(ctx, d, 2, rpc.Requeue(1))
+	requeued := work.Submit(ctx, d, 2, runner.Requeue(1))
 	for range 2 {
 		select {
 		case <-started:
@@ -914,7 +914,7 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 	// The counters settle once the dispatcher's actor has seen every
 	// result (no event marks that: poll).
 	const submitted = 2 + 6
-	var s rpc.Status
+	var s runner.Status
 	eventually(t, "status settles", func() bool {
 		s, err = d.Status(ctx)
 		if err != nil {
@@ -960,9 +960,9 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	reg := rpc.NewRegistry()
-	sq := rpc.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0")
+	reg := runner.NewRegistry()
+	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -970,7 +970,7 @@ func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
 	exit := make(chan error, 1)
 	go func() {
-		exit <- rpc.RunDaemon(context.Background(), reg, p.URL(), rpc.WithToken(d.Token()), rpc.DaemonID("honest"))
+		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("honest"))
 	}()
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -978,7 +978,7 @@ func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 	if n, err := p.Duplicate(-1); n != 1 || err != nil {
 		t.Fatalf("duplicated %d: %v", n, err)
 	}
-	var s rpc.Status
+	var s runner.Status
 	eventually(t, "the replay dealt with", func() bool {
 		s, _ = d.Status(ctx)
 		return s.Refused+s.Silent >= 1 || s.Connections >= 2

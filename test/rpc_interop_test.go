@@ -22,7 +22,7 @@ func TestRPCInterop(t *testing.T) {
 				return nil, errors.New("asked to fail")
 			}
 			return append([]byte("re:"), bytes.ToUpper(q)...), nil
-		}, rpc.Listen("tcp://127.0.0.1:0"), rpc.Workers(2),
+		}, rpc.WithListen("tcp://127.0.0.1:0"), rpc.WithWorkers(2),
 			rpc.WithRPCOptions(rpc.RecvMode(sockets.Raw), rpc.SendMode(sockets.Raw)))
 		if err != nil {
 			t.Fatal(err)

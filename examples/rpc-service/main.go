@@ -92,8 +92,8 @@ func startServer(url string) (*rpc.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rpc.NewServer(greet, rpc.Listen(url), rpc.Workers(4), rpc.WithLogger(l),
-		rpc.RestartBackoff(10*time.Millisecond, 200*time.Millisecond))
+	return rpc.NewServer(greet, rpc.WithListen(url), rpc.WithWorkers(4), rpc.WithLogger(l),
+		rpc.WithRestartBackoff(10*time.Millisecond, 200*time.Millisecond))
 }
 
 func client(ctx context.Context, url string) error {

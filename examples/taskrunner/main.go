@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact/aio"
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
+	"github.com/nanoact/nanoact/runner/daemoncmd"
 )
 
 // Steps is the task the daemons run: the number of steps the Collatz
@@ -32,9 +33,9 @@ type Steps struct {
 
 // tasks is the registry shared by the dispatcher side (for the typed
 // handle) and the daemon processes (which run it).
-func tasks() (*rpc.Registry, rpc.Task[Steps, int]) {
-	reg := rpc.NewRegistry()
-	collatz := rpc.Register(reg, "collatz", func(ctx context.Context, s Steps) (int, error) {
+func tasks() (*runner.Registry, runner.Task[Steps, int]) {
+	reg := runner.NewRegistry()
+	collatz := runner.Register(reg, "collatz", func(ctx context.Context, s Steps) (int, error) {
 		if s.Pause > 0 {
 			t := time.NewTimer(s.Pause)
 			defer t.Stop()
@@ -64,7 +65,7 @@ func collatz(n int) int {
 func main() {
 	reg, _ := tasks()
 	if len(os.Args) > 1 && os.Args[1] == "daemon" {
-		rpc.Main(reg) // never returns
+		daemoncmd.Main(reg) // never returns
 	}
 	n := flag.Int("tasks", 1000, "tasks to run")
 	daemons := flag.Int("daemons", 4, "daemon processes")
@@ -79,7 +80,7 @@ func main() {
 type config struct {
 	tasks, daemons int
 	pause          time.Duration
-	launch         []rpc.LaunchOption
+	launch         []runner.LaunchOption
 }
 
 func run(w io.Writer, cfg config) error {
@@ -87,7 +88,7 @@ func run(w io.Writer, cfg config) error {
 	defer cancel()
 	_, task := tasks()
 
-	d, err := rpc.NewDispatcher("")
+	d, err := runner.NewDispatcher("")
 	if err != nil {
 		return err
 	}
@@ -105,10 +106,10 @@ func run(w io.Writer, cfg config) error {
 	start := time.Now()
 	var done atomic.Int64
 	killAt := int64(cfg.tasks / 2)
-	killed := make(chan *rpc.Proc, 1)
+	killed := make(chan *runner.Proc, 1)
 	as := make([]*aio.Aio[int], cfg.tasks)
 	for i := range as {
-		as[i] = task.Submit(ctx, d, Steps{N: i + 1, Pause: cfg.pause}, rpc.Requeue(3))
+		as[i] = task.Submit(ctx, d, Steps{N: i + 1, Pause: cfg.pause}, runner.Requeue(3))
 		as[i].OnComplete(func(int, error) {
 			if done.Add(1) == killAt {
 				// Midway: kill a daemon that is running a task.

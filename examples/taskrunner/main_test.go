@@ -9,7 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
+	"github.com/nanoact/nanoact/runner/daemoncmd"
 )
 
 // TestMain doubles as the daemon: the launcher re-executes this test
@@ -17,7 +18,7 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "daemon" {
 		reg, _ := tasks()
-		rpc.Main(reg)
+		daemoncmd.Main(reg)
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	cfg := config{tasks: 200, daemons: 4, pause: time.Millisecond,
-		launch: []rpc.LaunchOption{rpc.LaunchEnv("GORACE=atexit_sleep_ms=0")}}
+		launch: []runner.LaunchOption{runner.WithEnv("GORACE=atexit_sleep_ms=0")}}
 	if err := run(&out, cfg); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 
 // Daemon is mirai's daemon: it dials a dispatcher, answers its challenge
 // with proof of the session token, and runs the tasks it is sent, looked up by name in its
-// Registry, up to Concurrency at once, each on a goroutine of its own
+// Registry, up to WithConcurrency at once, each on a goroutine of its own
 // under a context that a cancel message, the task's time-out or the loss
 // of the connection ends. A panicking task is recovered and reported; the
 // daemon lives on.
@@ -28,8 +28,8 @@ import (
 // It redials after a network blip (and says hello again; tasks that were
 // running are cancelled, since the dispatcher has re-queued or failed
 // them) and exits when the dispatcher says bye (the dispatcher closed, or
-// the daemon asked to leave after IdleExit or reached MaxTasks), when the
-// connection stays lost for ReconnectGrace, when it is refused, or when
+// the daemon asked to leave after WithIdleExit or reached WithMaxTasks), when the
+// connection stays lost for WithReconnectGrace, when it is refused, or when
 // Run's ctx ends.
 //
 // A Daemon is made by NewDaemon and must be Closed; Close while it runs
@@ -92,61 +92,56 @@ type daemonOptionFunc func(*daemonConfig)
 
 func (f daemonOptionFunc) applyDaemon(c *daemonConfig) { f(c) }
 
-// DaemonID sets the daemon's id, shown in the dispatcher's Status and
+// WithDaemonID sets the daemon's id, shown in the dispatcher's Status and
 // logs (default host/pid/n). It survives reconnections.
-func DaemonID(id string) DaemonOption {
+func WithDaemonID(id string) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.id = id })
 }
 
-// Concurrency sets how many tasks the daemon runs at once (default 1, as
-// mirai's daemons). The dispatcher may cap it (PerDaemon).
-func Concurrency(n int) DaemonOption {
+// WithConcurrency sets how many tasks the daemon runs at once (default 1, as
+// mirai's daemons). The dispatcher may cap it (WithPerDaemon).
+func WithConcurrency(n int) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.max = n })
 }
 
-// MaxTasks makes the daemon exit after running n tasks (default 0: no
+// WithMaxTasks makes the daemon exit after running n tasks (default 0: no
 // limit). The dispatcher knows the limit from the hello and sends no more.
-func MaxTasks(n int) DaemonOption {
+func WithMaxTasks(n int) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.maxTasks = n })
 }
 
-// IdleExit makes the daemon leave after d without a task (default 0:
+// WithIdleExit makes the daemon leave after d without a task (default 0:
 // never). It asks the dispatcher first, so that no task in flight to it
 // is lost.
-func IdleExit(d time.Duration) DaemonOption {
+func WithIdleExit(d time.Duration) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.idle = d })
 }
 
-// ReconnectGrace sets how long the daemon keeps redialing after its
+// WithReconnectGrace sets how long the daemon keeps redialing after its
 // connection is lost before it exits (default 10 s; zero or negative:
 // exit at once). This is what makes daemons exit when their dispatcher
 // goes away without a bye.
-func ReconnectGrace(d time.Duration) DaemonOption {
+func WithReconnectGrace(d time.Duration) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.grace = d })
 }
 
-// ReconnectInterval sets the wait between redials after the connection is
+// WithReconnectInterval sets the wait between redials after the connection is
 // lost (default 100 ms, doubling up to 1 s).
-func ReconnectInterval(d time.Duration) DaemonOption {
+func WithReconnectInterval(d time.Duration) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.reconnect = d })
 }
 
-// TrustCert makes a daemon dialing tls+tcp:// or wss:// trust certPEM, the
+// WithTrustCert makes a daemon dialing tls+tcp:// or wss:// trust certPEM, the
 // dispatcher's certificate (Dispatcher.CertPEM), and verify the server
 // against it and the URL's host.
-func TrustCert(certPEM []byte) DaemonOption {
+func WithTrustCert(certPEM []byte) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.caPEM = certPEM })
 }
 
 // WithDaemonTLS sets the client TLS config of a daemon dialing tls+tcp://
-// or wss:// (instead of TrustCert).
+// or wss:// (instead of WithTrustCert).
 func WithDaemonTLS(cfg *sockets.TLSConfig) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.tls = cfg })
-}
-
-// WithDaemonSocketOptions passes options to the daemon's poly socket.
-func WithDaemonSocketOptions(opts ...sockets.Option) DaemonOption {
-	return daemonOptionFunc(func(c *daemonConfig) { c.sockOpts = append(c.sockOpts, opts...) })
 }
 
 var daemonSeq atomic.Uint64
@@ -159,7 +154,7 @@ func defaultDaemonID() string {
 	return fmt.Sprintf("%s/%d/%d", h, os.Getpid(), daemonSeq.Add(1))
 }
 
-// NewDaemon opens a poly socket (its recv-size-max set by MaxFrame) and
+// NewDaemon opens a poly socket (its recv-size-max set by WithMaxFrame) and
 // dials url with one attempt, then
 // redials in the background whenever the connection is lost. It does not
 // run tasks until Run. It blocks for the dial (and the TLS handshake).
@@ -170,7 +165,7 @@ func defaultDaemonID() string {
 // does not verify), ErrAddrInvalid, ErrNotSupported.
 func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
 	if reg == nil {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "nil registry")
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: daemon", "nil registry")
 	}
 	cfg := daemonConfig{log: zap.NewNop(), max: 1, grace: 10 * time.Second, reconnect: 100 * time.Millisecond}
 	for _, o := range opts {
@@ -188,7 +183,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 		cfg.id = defaultDaemonID()
 	}
 	if len(cfg.id) > maxDaemonID {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: daemon", "id of %d bytes, at most %d", len(cfg.id), maxDaemonID)
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: daemon", "id of %d bytes, at most %d", len(cfg.id), maxDaemonID)
 	}
 	if cfg.maxFrame <= 0 {
 		cfg.maxFrame = DefaultMaxFrame
@@ -226,7 +221,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 		return nil, err
 	}
 	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc)}
-	dm.log = cfg.log.Named("rpc").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
+	dm.log = cfg.log.Named("runner").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
 	dm.life, dm.stop = context.WithCancelCause(context.Background())
 	if dm.unwatch, err = sock.WatchPipes(dm.onPipe); err != nil {
 		_ = sock.Close()
@@ -304,7 +299,7 @@ var (
 	errDaemonClosed = errors.New("daemon closed")
 )
 
-var errLost = &nanoact.Error{Code: nanoact.CodeConnShut, Op: "rpc: daemon", Err: errors.New("connection to the dispatcher lost")}
+var errLost = &nanoact.Error{Code: nanoact.CodeConnShut, Op: "runner: daemon", Err: errors.New("connection to the dispatcher lost")}
 
 // armIdle (re)starts the idle timer; call with mu held.
 func (dm *Daemon) armIdle() {
@@ -335,7 +330,7 @@ func (dm *Daemon) onIdle(pipe uint32) {
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
 // was refused (bad token or wire version), ErrProtocol if the dispatcher
 // sent no challenge within 10 s (one older than wire version 2),
-// ErrConnShut if the connection stayed lost for ReconnectGrace, ErrClosed
+// ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,
 // tasks still running are cancelled and waited for. Run may be called
 // once.
@@ -343,11 +338,11 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Lock()
 	if dm.runState != 0 || dm.closed {
 		dm.mu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeState, Op: "rpc: daemon run"}
+		return &nanoact.Error{Code: nanoact.CodeState, Op: "runner: daemon run"}
 	}
 	dm.runState = 1
 	dm.mu.Unlock()
-	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "rpc: daemon")) })
+	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
 	for {
 		m, err := dm.sock.RecvMsg(dm.life)
@@ -377,7 +372,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 			dm.mu.Unlock()
 		case kindRefuse:
 			dm.log.Warn("refused by the dispatcher", zap.String("reason", f.text))
-			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "rpc: daemon", Err: fmt.Errorf("refused: %s", f.text)})
+			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "runner: daemon", Err: fmt.Errorf("refused: %s", f.text)})
 		case kindBye:
 			dm.log.Info("bye from the dispatcher")
 			dm.stop(errBye)
@@ -395,7 +390,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	case errBye:
 		return nil
 	case errDaemonClosed:
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: daemon run"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: daemon run"}
 	default:
 		return err
 	}
@@ -474,7 +469,7 @@ func (dm *Daemon) noChallenge(pipe uint32) {
 	}
 	dm.chal = nil
 	dm.log.Warn("no challenge from the dispatcher", zap.Uint32("pipe", pipe), zap.Duration("waited", challengeWait))
-	dm.stop(&nanoact.Error{Code: nanoact.CodeProtocol, Op: "rpc: daemon",
+	dm.stop(&nanoact.Error{Code: nanoact.CodeProtocol, Op: "runner: daemon",
 		Err: fmt.Errorf("no challenge from the dispatcher within %v (one older than wire version %d?)", challengeWait, wireVersion)})
 }
 
@@ -566,7 +561,7 @@ func (dm *Daemon) fit(id uint64, out *sockets.Msg) {
 	}
 	if n := uint64(len(out.Body)); n > limit {
 		out.Body = appendResult(out.Body[:0], id, nil, uint64(nanoact.CodeMsgSize),
-			fmt.Sprintf("result of %d bytes exceeds the %d-byte frame limit (MaxFrame)", n, limit), false, "")
+			fmt.Sprintf("result of %d bytes exceeds the %d-byte frame limit (WithMaxFrame)", n, limit), false, "")
 	}
 }
 
@@ -578,7 +573,7 @@ func (dm *Daemon) Close() error {
 	dm.mu.Lock()
 	if dm.closed {
 		dm.mu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close daemon"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: close daemon"}
 	}
 	dm.closed = true
 	dm.stopChallengeWait()

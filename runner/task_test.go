@@ -1,4 +1,4 @@
-package rpc_test
+package runner_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
 )
 
 // gate lets a test hold tasks on their daemons and see them start and end.
@@ -31,20 +32,20 @@ func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 
 // fixture is a registry of test tasks.
 type fixture struct {
-	reg    *rpc.Registry
-	square rpc.Task[int, int]
-	hold   rpc.Task[int, int]
-	fail   rpc.Task[string, int]
-	boom   rpc.Task[string, int]
-	sleepy rpc.Task[time.Duration, string]
+	reg    *runner.Registry
+	square runner.Task[int, int]
+	hold   runner.Task[int, int]
+	fail   runner.Task[string, int]
+	boom   runner.Task[string, int]
+	sleepy runner.Task[time.Duration, string]
 	runs   sync.Map // int -> *atomic.Int64: executions of hold per argument
 	g      *gate
 }
 
 func newFixture() *fixture {
-	f := &fixture{reg: rpc.NewRegistry(), g: newGate()}
-	f.square = rpc.Register(f.reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	f.hold = rpc.Register(f.reg, "hold", func(ctx context.Context, n int) (int, error) {
+	f := &fixture{reg: runner.NewRegistry(), g: newGate()}
+	f.square = runner.Register(f.reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	f.hold = runner.Register(f.reg, "hold", func(ctx context.Context, n int) (int, error) {
 		c, _ := f.runs.LoadOrStore(n, new(atomic.Int64))
 		c.(*atomic.Int64).Add(1)
 		f.g.started <- n
@@ -56,11 +57,11 @@ func newFixture() *fixture {
 			return 0, ctx.Err()
 		}
 	})
-	f.fail = rpc.Register(f.reg, "fail", func(_ context.Context, s string) (int, error) {
+	f.fail = runner.Register(f.reg, "fail", func(_ context.Context, s string) (int, error) {
 		return 0, &nanoact.Error{Code: nanoact.CodeNotSupported, Op: "fail", Err: errors.New(s)}
 	})
-	f.boom = rpc.Register(f.reg, "boom", func(_ context.Context, s string) (int, error) { panic(s) })
-	f.sleepy = rpc.Register(f.reg, "sleep", func(ctx context.Context, d time.Duration) (string, error) {
+	f.boom = runner.Register(f.reg, "boom", func(_ context.Context, s string) (int, error) { panic(s) })
+	f.sleepy = runner.Register(f.reg, "sleep", func(ctx context.Context, d time.Duration) (string, error) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -83,9 +84,9 @@ func (f *fixture) runsOf(n int) int64 {
 }
 
 // newDispatcher opens an inproc dispatcher with n in-process daemons.
-func newDispatcher(t *testing.T, f *fixture, n int, opts ...rpc.DispatcherOption) (*rpc.Dispatcher, []*rpc.Daemon) {
+func newDispatcher(t *testing.T, f *fixture, n int, opts ...runner.DispatcherOption) (*runner.Dispatcher, []*runner.Daemon) {
 	t.Helper()
-	d, err := rpc.NewDispatcher("", append([]rpc.DispatcherOption{rpc.WithRegistry(f.reg)}, opts...)...)
+	d, err := runner.NewDispatcher("", append([]runner.DispatcherOption{runner.WithRegistry(f.reg)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	}
 }
 
-func status(t *testing.T, d *rpc.Dispatcher) rpc.Status {
+func status(t *testing.T, d *runner.Dispatcher) runner.Status {
 	t.Helper()
 	s, err := d.Status(ctxT(t))
 	if err != nil {
@@ -125,7 +126,7 @@ func status(t *testing.T, d *rpc.Dispatcher) rpc.Status {
 
 // waitStatus polls d's Status until cond holds, for at most 10 s: for
 // states of other processes that no event here reports.
-func waitStatus(t *testing.T, d *rpc.Dispatcher, cond func(rpc.Status) bool) {
+func waitStatus(t *testing.T, d *runner.Dispatcher, cond func(runner.Status) bool) {
 	t.Helper()
 	tk := time.NewTicker(time.Millisecond)
 	defer tk.Stop()
@@ -153,12 +154,12 @@ func TestSubmit(t *testing.T) {
 	if v, err := f.square.Submit(ctx, d, 7).Value(ctx); err != nil || v != 49 {
 		t.Fatalf("square(7) = %v, %v", v, err)
 	}
-	if v, err := rpc.Submit[int](ctx, d, "square", 0).Value(ctx); err != nil || v != 0 {
+	if v, err := runner.Submit[int](ctx, d, "square", 0).Value(ctx); err != nil || v != 0 {
 		t.Fatalf("square(0) = %v, %v", v, err)
 	}
 
-	_, err := rpc.Submit[int](ctx, d, "nope", 1).Value(ctx)
-	var te *rpc.TaskError
+	_, err := runner.Submit[int](ctx, d, "nope", 1).Value(ctx)
+	var te *runner.TaskError
 	if !errors.As(err, &te) || te.Code != nanoact.CodeNotFound || !errors.Is(err, nanoact.ErrNotFound) {
 		t.Fatalf("unknown task: %v", err)
 	}
@@ -169,17 +170,17 @@ func TestSubmit(t *testing.T) {
 	}
 
 	// A wrong argument type fails on the daemon with ErrBadType.
-	_, err = rpc.Submit[int](ctx, d, "square", "seven").Value(ctx)
+	_, err = runner.Submit[int](ctx, d, "square", "seven").Value(ctx)
 	if !errors.Is(err, nanoact.ErrBadType) {
 		t.Fatalf("bad argument: %v", err)
 	}
 	// A result that does not decode as R.
-	_, err = rpc.Submit[string](ctx, d, "square", 3).Value(ctx)
+	_, err = runner.Submit[string](ctx, d, "square", 3).Value(ctx)
 	if !errors.Is(err, nanoact.ErrBadType) {
 		t.Fatalf("bad result type: %v", err)
 	}
 	// Arguments that cannot be encoded.
-	_, err = rpc.Submit[int](ctx, d, "square", make(chan int)).Value(ctx)
+	_, err = runner.Submit[int](ctx, d, "square", make(chan int)).Value(ctx)
 	if !errors.Is(err, nanoact.ErrBadType) {
 		t.Fatalf("unencodable argument: %v", err)
 	}
@@ -196,7 +197,7 @@ func TestPanic(t *testing.T) {
 	d, _ := newDispatcher(t, f, 1)
 	ctx := ctxT(t)
 	_, err := f.boom.Submit(ctx, d, "kaboom").Value(ctx)
-	var te *rpc.TaskError
+	var te *runner.TaskError
 	var pe *rpc.PanicError
 	if !errors.As(err, &te) || !errors.As(err, &pe) || pe.Value != "kaboom" || !strings.Contains(string(pe.Stack), "goroutine") {
 		t.Fatalf("panic: %v", err)
@@ -219,7 +220,7 @@ func TestTaskTimeout(t *testing.T) {
 	d, _ := newDispatcher(t, f, 1)
 	ctx := ctxT(t)
 	start := time.Now()
-	_, err := f.sleepy.Submit(ctx, d, time.Hour, rpc.TaskTimeout(50*time.Millisecond)).Value(ctx)
+	_, err := f.sleepy.Submit(ctx, d, time.Hour, runner.TaskTimeout(50*time.Millisecond)).Value(ctx)
 	if !errors.Is(err, nanoact.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("time-out: %v", err)
 	}
@@ -231,13 +232,13 @@ func TestTaskTimeout(t *testing.T) {
 		t.Fatal("task context not ended")
 	}
 	// A task that finishes in time is not affected.
-	if v, err := f.sleepy.Submit(ctx, d, time.Millisecond, rpc.TaskTimeout(10*time.Second)).Value(ctx); err != nil || v != "slept" {
+	if v, err := f.sleepy.Submit(ctx, d, time.Millisecond, runner.TaskTimeout(10*time.Second)).Value(ctx); err != nil || v != "slept" {
 		t.Fatalf("in time: %v %v", v, err)
 	}
 	// A queued task times out in the queue.
 	held := f.hold.Submit(ctx, d, 1)
 	recv(t, f.g.started)
-	_, err = f.square.Submit(ctx, d, 2, rpc.TaskTimeout(20*time.Millisecond)).Value(ctx)
+	_, err = f.square.Submit(ctx, d, 2, runner.TaskTimeout(20*time.Millisecond)).Value(ctx)
 	if !errors.Is(err, nanoact.ErrTimedOut) {
 		t.Fatalf("queued time-out: %v", err)
 	}
@@ -321,9 +322,9 @@ func TestDaemonLost(t *testing.T) {
 			f := newFixture()
 			d, dms := newDispatcher(t, f, 1)
 			ctx := ctxT(t)
-			var opts []rpc.TaskOption
+			var opts []runner.TaskOption
 			if requeue {
-				opts = append(opts, rpc.Requeue(1))
+				opts = append(opts, runner.Requeue(1))
 			}
 			a := f.hold.Submit(ctx, d, 1, opts...)
 			if n := recv(t, f.g.started); n != 1 {
@@ -392,12 +393,12 @@ func TestStatusCountsBeforeResolve(t *testing.T) {
 	ctx := ctxT(t)
 	held := f.hold.Submit(ctx, d, 1) // one daemon held: the other is free
 	recv(t, f.g.started)
-	var want rpc.Status
+	var want runner.Status
 	// seen checks the Status that the aio's callback saw
 	// and the aio's error.
 	seen := func(what string, a *aio.Aio[string], wantErr error) {
 		t.Helper()
-		got := make(chan rpc.Status, 1)
+		got := make(chan runner.Status, 1)
 		a.OnComplete(func(_ string, err error) {
 			if (wantErr == nil) != (err == nil) || (wantErr != nil && !errors.Is(err, wantErr)) {
 				t.Errorf("%s: %v, want %v", what, err, wantErr)
@@ -416,7 +417,7 @@ func TestStatusCountsBeforeResolve(t *testing.T) {
 	}
 	for range 5 {
 		want.Canceled++
-		seen("timed out on a daemon", f.sleepy.Submit(ctx, d, time.Hour, rpc.TaskTimeout(5*time.Millisecond)), nanoact.ErrTimedOut)
+		seen("timed out on a daemon", f.sleepy.Submit(ctx, d, time.Hour, runner.TaskTimeout(5*time.Millisecond)), nanoact.ErrTimedOut)
 		recv(t, f.g.ended)
 		cctx, cancel := context.WithCancel(ctx)
 		a := f.sleepy.Submit(cctx, d, time.Hour)
@@ -426,7 +427,7 @@ func TestStatusCountsBeforeResolve(t *testing.T) {
 		want.Completed++
 		seen("completed", f.sleepy.Submit(ctx, d, time.Nanosecond), nil)
 		want.Failed++
-		seen("failed", rpc.Submit[string](ctx, d, "fail", "no"), nanoact.ErrNotSupported)
+		seen("failed", runner.Submit[string](ctx, d, "fail", "no"), nanoact.ErrNotSupported)
 	}
 	f.g.open()
 	if _, err := held.Value(ctx); err != nil {
@@ -440,7 +441,7 @@ func TestStartDaemonsJoined(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	for i := range 20 {
-		d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+		d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,12 +457,12 @@ func TestStartDaemonsJoined(t *testing.T) {
 		_ = d.Close()
 	}
 	// A daemon that cannot join makes StartDaemons fail, not hang.
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(1, rpc.WithToken("not the session's")); !errors.Is(err, nanoact.ErrPeerAuth) {
+	if _, err := d.StartDaemons(1, runner.WithToken("not the session's")); !errors.Is(err, nanoact.ErrPeerAuth) {
 		t.Fatalf("refused daemon: %v", err)
 	}
 }

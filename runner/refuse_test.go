@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // A peer that stays connected after being refused (bad token) is closed
 // once the hello time-out has passed again.
 func TestRefusedPeerClosed(t *testing.T) {
-	d, err := NewDispatcher("", HelloTimeout(200*time.Millisecond))
+	d, err := NewDispatcher("", WithHelloTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

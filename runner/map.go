@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -45,10 +45,10 @@ type MapError struct {
 func (e *MapError) Error() string {
 	for i, err := range e.Errs {
 		if err != nil {
-			return fmt.Sprintf("rpc: map %s: %d of %d tasks failed; first, input %d: %v", e.Task, e.Failed, len(e.Errs), i, err)
+			return fmt.Sprintf("runner: map %s: %d of %d tasks failed; first, input %d: %v", e.Task, e.Failed, len(e.Errs), i, err)
 		}
 	}
-	return fmt.Sprintf("rpc: map %s: no failure", e.Task)
+	return fmt.Sprintf("runner: map %s: no failure", e.Task)
 }
 
 // Unwrap returns the failures, for errors.Is and errors.As.

@@ -1,4 +1,4 @@
-package rpc_test
+package runner_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/cv"
 	"github.com/nanoact/nanoact/promises"
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -24,16 +24,16 @@ import (
 // result, exactly once.
 func TestManyTasks(t *testing.T) {
 	t.Parallel()
-	reg := rpc.NewRegistry()
+	reg := runner.NewRegistry()
 	var mu sync.Mutex
 	runs := make(map[int]int)
-	echo := rpc.Register(reg, "echo", func(_ context.Context, n int) (int, error) {
+	echo := runner.Register(reg, "echo", func(_ context.Context, n int) (int, error) {
 		mu.Lock()
 		runs[n]++
 		mu.Unlock()
 		return n*2 + 1, nil
 	})
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,16 +85,16 @@ func TestManyTasks(t *testing.T) {
 // Tasks go out in submission order: with one daemon they run in order.
 func TestFIFO(t *testing.T) {
 	t.Parallel()
-	reg := rpc.NewRegistry()
+	reg := runner.NewRegistry()
 	var mu sync.Mutex
 	var order []int
-	rec := rpc.Register(reg, "rec", func(_ context.Context, n int) (int, error) {
+	rec := runner.Register(reg, "rec", func(_ context.Context, n int) (int, error) {
 		mu.Lock()
 		order = append(order, n)
 		mu.Unlock()
 		return n, nil
 	})
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,16 +120,16 @@ func TestFIFO(t *testing.T) {
 	}
 }
 
-// Concurrency lets one daemon run several tasks at once; PerDaemon caps it.
+// WithConcurrency lets one daemon run several tasks at once; WithPerDaemon caps it.
 func TestConcurrency(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ offer, cap, want int }{{3, 0, 3}, {3, 2, 2}} {
 		f := newFixture()
-		d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg), rpc.PerDaemon(c.cap))
+		d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithPerDaemon(c.cap))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.StartDaemons(1, rpc.Concurrency(c.offer)); err != nil {
+		if _, err := d.StartDaemons(1, runner.WithConcurrency(c.offer)); err != nil {
 			t.Fatal(err)
 		}
 		ctx := ctxT(t)
@@ -158,14 +158,14 @@ func TestRefusedWithoutToken(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg), rpc.WithRunnerLogger(zap.New(core)))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithLogger(zap.New(core)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	ctx := ctxT(t)
 	for _, tok := range []string{"", "guessed"} {
-		err := rpc.RunDaemon(ctx, f.reg, d.URL(), rpc.WithToken(tok), rpc.DaemonID("intruder"))
+		err := runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(tok), runner.WithDaemonID("intruder"))
 		if !errors.Is(err, nanoact.ErrPeerAuth) {
 			t.Fatalf("token %q: %v", tok, err)
 		}
@@ -185,14 +185,14 @@ func TestRefusedWithoutToken(t *testing.T) {
 	}
 }
 
-// A connection that says no hello is closed after HelloTimeout, and
+// A connection that says no hello is closed after WithHelloTimeout, and
 // counted; daemons that do say hello still join.
 func TestHelloTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg), rpc.WithRunnerLogger(zap.New(core)),
-		rpc.HelloTimeout(200*time.Millisecond))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg), runner.WithLogger(zap.New(core)),
+		runner.WithHelloTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestHelloTimeout(t *testing.T) {
 func TestTLSRemote(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("tls+tcp://127.0.0.1:0", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("tls+tcp://127.0.0.1:0", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,15 +246,15 @@ func TestTLSRemote(t *testing.T) {
 	if !strings.HasPrefix(url, "tls+tcp://127.0.0.1:") || strings.HasSuffix(url, ":0") {
 		t.Fatalf("url %s", url)
 	}
-	if _, err := rpc.NewDaemon(f.reg, url, rpc.WithToken(d.Token())); !errors.Is(err, nanoact.ErrPeerAuth) && !errors.Is(err, nanoact.ErrCrypto) {
+	if _, err := runner.NewDaemon(f.reg, url, runner.WithToken(d.Token())); !errors.Is(err, nanoact.ErrPeerAuth) && !errors.Is(err, nanoact.ErrCrypto) {
 		t.Fatalf("no certificate: %v", err)
 	}
-	if err := rpc.RunDaemon(ctx, f.reg, url, rpc.TrustCert(d.CertPEM())); !errors.Is(err, nanoact.ErrPeerAuth) {
+	if err := runner.RunDaemon(ctx, f.reg, url, runner.WithTrustCert(d.CertPEM())); !errors.Is(err, nanoact.ErrPeerAuth) {
 		t.Fatalf("no token: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- rpc.RunDaemon(context.Background(), f.reg, url, rpc.TrustCert(d.CertPEM()), rpc.WithToken(d.Token()), rpc.DaemonID("remote"))
+		done <- runner.RunDaemon(context.Background(), f.reg, url, runner.WithTrustCert(d.CertPEM()), runner.WithToken(d.Token()), runner.WithDaemonID("remote"))
 	}()
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func TestTLSRemote(t *testing.T) {
 func TestDaemonExit(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,9 @@ func TestDaemonExit(t *testing.T) {
 		}
 	}
 	quota := make(chan error, 1)
-	go func() { quota <- rpc.RunDaemon(ctx, f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.MaxTasks(3)) }()
+	go func() {
+		quota <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithMaxTasks(3))
+	}()
 	var as []*aio.Aio[int]
 	for i := range 5 {
 		as = append(as, f.square.Submit(ctx, d, i))
@@ -311,7 +313,7 @@ func TestDaemonExit(t *testing.T) {
 	}
 	idle := make(chan error, 1)
 	go func() {
-		idle <- rpc.RunDaemon(ctx, f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.IdleExit(50*time.Millisecond))
+		idle <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithIdleExit(50*time.Millisecond))
 	}()
 	if _, errs := aio.CollectAll(ctx, as); errs != nil {
 		t.Fatal(errors.Join(errs...))
@@ -330,7 +332,7 @@ func TestDaemonExit(t *testing.T) {
 func TestReconnect(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,13 +341,13 @@ func TestReconnect(t *testing.T) {
 	url := d.URL()
 	done := make(chan error, 1)
 	go func() {
-		done <- rpc.RunDaemon(context.Background(), f.reg, url, rpc.WithToken(d.Token()), rpc.DaemonID("blip"),
-			rpc.ReconnectInterval(10*time.Millisecond))
+		done <- runner.RunDaemon(context.Background(), f.reg, url, runner.WithToken(d.Token()), runner.WithDaemonID("blip"),
+			runner.WithReconnectInterval(10*time.Millisecond))
 	}()
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	a := f.hold.Submit(ctx, d, 1, rpc.Requeue(-1))
+	a := f.hold.Submit(ctx, d, 1, runner.Requeue(-1))
 	recv(t, f.g.started)
 	// The network blips: the listener and its connections go away, then
 	// come back on the same address.
@@ -383,14 +385,14 @@ func TestReconnect(t *testing.T) {
 func TestDaemonOrphaned(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("tcp://127.0.0.1:0", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	done := make(chan error, 1)
 	go func() {
-		done <- rpc.RunDaemon(context.Background(), f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.ReconnectGrace(50*time.Millisecond))
+		done <- runner.RunDaemon(context.Background(), f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithReconnectGrace(50*time.Millisecond))
 	}()
 	if err := d.WaitDaemons(ctxT(t), 1); err != nil {
 		t.Fatal(err)
@@ -406,7 +408,7 @@ func TestDaemonOrphaned(t *testing.T) {
 func TestClose(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,14 +476,14 @@ func TestCompose(t *testing.T) {
 
 func TestMap(t *testing.T) {
 	t.Parallel()
-	reg := rpc.NewRegistry()
-	inv := rpc.Register(reg, "inv", func(_ context.Context, x float64) (float64, error) {
+	reg := runner.NewRegistry()
+	inv := runner.Register(reg, "inv", func(_ context.Context, x float64) (float64, error) {
 		if x == 0 {
 			return 0, errors.New("division by zero")
 		}
 		return 1 / x, nil
 	})
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +494,7 @@ func TestMap(t *testing.T) {
 	ctx := ctxT(t)
 	in := []float64{1, 2, 4, 8, 16, 32, 64}
 	var bar bytes.Buffer
-	out, err := inv.Map(ctx, d, in, rpc.ProgressTo(&bar))
+	out, err := inv.Map(ctx, d, in, runner.ProgressTo(&bar))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,12 +507,12 @@ func TestMap(t *testing.T) {
 		t.Fatalf("progress bar %q", bar.String())
 	}
 
-	out, err = rpc.Map[float64, float64](ctx, d, "inv", []float64{2, 0, 4, 0})
-	var me *rpc.MapError
+	out, err = runner.Map[float64, float64](ctx, d, "inv", []float64{2, 0, 4, 0})
+	var me *runner.MapError
 	if !errors.As(err, &me) || me.Failed != 2 || me.Errs[0] != nil || me.Errs[1] == nil || me.Errs[3] == nil {
 		t.Fatalf("map errors: %v", err)
 	}
-	var te *rpc.TaskError
+	var te *runner.TaskError
 	if !errors.As(err, &te) || !strings.Contains(te.Text, "division by zero") {
 		t.Fatalf("map error chain: %v", err)
 	}
@@ -518,7 +520,7 @@ func TestMap(t *testing.T) {
 		t.Fatalf("partial results %v", out)
 	}
 	// Progress() without a terminal draws nothing and still works.
-	if _, err := inv.Map(ctx, d, in, rpc.Progress()); err != nil {
+	if _, err := inv.Map(ctx, d, in, runner.Progress()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -531,7 +533,7 @@ func TestMapCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctxT(t), 50*time.Millisecond)
 	defer cancel()
 	_, err := f.hold.Map(ctx, d, []int{1, 2, 3})
-	var me *rpc.MapError
+	var me *runner.MapError
 	if !errors.As(err, &me) || me.Failed != 3 || !errors.Is(err, nanoact.ErrTimedOut) {
 		t.Fatalf("map time-out: %v", err)
 	}
@@ -545,14 +547,14 @@ func TestTransports(t *testing.T) {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
 			t.Parallel()
 			f := newFixture()
-			d, err := rpc.NewDispatcher(url, rpc.WithRegistry(f.reg))
+			d, err := runner.NewDispatcher(url, runner.WithRegistry(f.reg))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer d.Close()
 			done := make(chan error, 1)
 			go func() {
-				done <- rpc.RunDaemon(context.Background(), f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.TrustCert(d.CertPEM()))
+				done <- runner.RunDaemon(context.Background(), f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithTrustCert(d.CertPEM()))
 			}()
 			ctx := ctxT(t)
 			if err := d.WaitDaemons(ctx, 1); err != nil {
@@ -576,7 +578,7 @@ func TestThousandDaemons(t *testing.T) {
 	}
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 // The dispatcher's state machine: what its actor does with each message,
 // and the reader goroutine that feeds it.
@@ -104,7 +104,7 @@ func (d *Dispatcher) onSubmit(t *task) {
 		t.state = stateGone
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
 		}
 		return
 	}
@@ -520,7 +520,7 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 		if t.take() {
 			st.failed++
 			dm.failed++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "rpc: task " + t.name + " on daemon " + dm.id, Err: errConnReset})
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset})
 		}
 	}
 	if len(dm.running) > 0 {
@@ -608,7 +608,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 	if t != nil && !t.resolved.Load() {
 		if f.value != nil {
 			if derr := t.out.decode(d.codec, f.value); derr != nil {
-				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: task " + t.name + ": decode result", Err: derr}
+				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + t.name + ": decode result", Err: derr}
 			}
 		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && !t.expires.IsZero() && !time.Now().Before(t.expires) {
 			// The daemon saw the task's deadline before our timer did.

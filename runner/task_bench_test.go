@@ -1,4 +1,4 @@
-package rpc_test
+package runner_test
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact/aio"
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
 )
 
-func benchDispatcher(b *testing.B, daemons int, opts ...rpc.DaemonOption) (*rpc.Dispatcher, rpc.Task[int, int]) {
+func benchDispatcher(b *testing.B, daemons int, opts ...runner.DaemonOption) (*runner.Dispatcher, runner.Task[int, int]) {
 	b.Helper()
-	reg := rpc.NewRegistry()
-	nop := rpc.Register(reg, "nop", func(context.Context, int) (int, error) { return 0, nil })
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	reg := runner.NewRegistry()
+	nop := runner.Register(reg, "nop", func(context.Context, int) (int, error) { return 0, nil })
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,19 +90,19 @@ func BenchmarkProcessDaemons(b *testing.B) {
 	for _, c := range []struct{ tr, max string }{{"ipc", "1"}, {"ipc", "4"}, {"tcp", "1"}, {"tcp", "4"}} {
 		tr := c.tr
 		b.Run(tr+"/max="+c.max, func(b *testing.B) {
-			d, err := rpc.NewDispatcher("")
+			d, err := runner.NewDispatcher("")
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = d.Close() })
-			opts := []rpc.LaunchOption{rpc.LaunchExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), quickExit,
-				rpc.LaunchArgs("--max", c.max)}
+			opts := []runner.LaunchOption{runner.WithExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), quickExit,
+				runner.WithDaemonArgs("--max", c.max)}
 			if tr == "tcp" {
 				u, err := d.Listen("tcp://127.0.0.1:0")
 				if err != nil {
 					b.Fatal(err)
 				}
-				opts = append(opts, rpc.LaunchURL(u))
+				opts = append(opts, runner.WithURL(u))
 			}
 			if _, err := d.LaunchLocal(4, opts...); err != nil {
 				b.Fatal(err)
@@ -112,7 +112,7 @@ func BenchmarkProcessDaemons(b *testing.B) {
 			if err := d.WaitDaemons(ctx, 4); err != nil {
 				b.Fatal(err)
 			}
-			square := rpc.TaskNamed[int, int]("square")
+			square := runner.TaskNamed[int, int]("square")
 			const window = 4096
 			ring := make([]*aio.Aio[int], window)
 			b.ReportAllocs()

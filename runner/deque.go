@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 // deque is a double-ended queue on a ring buffer: push and pop at both
 // ends in O(1), amortised allocation-free. The zero value is empty and

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -18,7 +19,7 @@ import (
 // A daemon runs only what its binary registered (never code sent to it),
 // so a dispatcher calls tasks by name with Serial-mode (CBOR) arguments.
 // Build one registry at start-up, register every task, and hand the same
-// registry to rpc.Main (process daemons) and WithRegistry (in-process
+// registry to daemoncmd.Main (process daemons) and WithRegistry (in-process
 // daemons).
 //
 // A Registry is made by NewRegistry. Lookups are safe for concurrent use
@@ -57,15 +58,15 @@ func TaskNamed[A, R any](name string) Task[A, R] { return Task[A, R]{name: name}
 // (TaskTimeout), its connection is lost or the daemon closes; fn should return
 // soon after. An error fn returns reaches the caller as a *TaskError with
 // its NNG code (nanoact.CodeOf) and text; a panic, as a *TaskError
-// wrapping a *PanicError, and the daemon lives on.
+// wrapping a *rpc.PanicError, and the daemon lives on.
 //
 // Register is for start-up: it panics if name is empty or already taken
 // in reg, or if fn or reg is nil, as a configuration error.
 func Register[A, R any](reg *Registry, name string, fn func(ctx context.Context, args A) (R, error)) Task[A, R] {
 	if reg == nil || fn == nil || name == "" {
-		panic("rpc: Register needs a registry, a name and a function")
+		panic("runner: Register needs a registry, a name and a function")
 	}
-	op := "rpc: task " + name
+	op := "runner: task " + name
 	tf := func(ctx context.Context, cd sockets.Codec, args []byte) ([]byte, error) {
 		var a A
 		if err := cd.Unmarshal(args, &a); err != nil {
@@ -84,7 +85,7 @@ func Register[A, R any](reg *Registry, name string, fn func(ctx context.Context,
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	if _, dup := reg.fns[name]; dup {
-		panic(fmt.Sprintf("rpc: task %q registered twice", name))
+		panic(fmt.Sprintf("runner: task %q registered twice", name))
 	}
 	reg.fns[name] = tf
 	return Task[A, R]{name: name}
@@ -113,7 +114,7 @@ func (r *Registry) lookup(name string) taskFunc {
 // arguments that do not decode: CodeBadType). errors.Is matches it against
 // the nanoact sentinel of its code (a task that returned ctx.Err() after
 // its time-out matches nanoact.ErrTimedOut and context.DeadlineExceeded),
-// and errors.As finds the *PanicError of a panic.
+// and errors.As finds the *rpc.PanicError of a panic.
 type TaskError struct {
 	// Task is the task's name.
 	Task string
@@ -126,15 +127,15 @@ type TaskError struct {
 	Text string
 	// Panic is set when the task panicked: the panic value as text and the
 	// daemon's stack.
-	Panic *PanicError
+	Panic *rpc.PanicError
 }
 
-// Error describes the failure: "rpc: task NAME on daemon ID: TEXT".
+// Error describes the failure: "runner: task NAME on daemon ID: TEXT".
 func (e *TaskError) Error() string {
 	if e.Panic != nil {
-		return fmt.Sprintf("rpc: task %s on daemon %s: panic: %v", e.Task, e.Daemon, e.Panic.Value)
+		return fmt.Sprintf("runner: task %s on daemon %s: panic: %v", e.Task, e.Daemon, e.Panic.Value)
 	}
-	return fmt.Sprintf("rpc: task %s on daemon %s: %s", e.Task, e.Daemon, e.Text)
+	return fmt.Sprintf("runner: task %s on daemon %s: %s", e.Task, e.Daemon, e.Text)
 }
 
 // Is matches a *nanoact.Error with the same code, and context's errors
@@ -153,7 +154,7 @@ func (e *TaskError) Is(target error) bool {
 	return false
 }
 
-// Unwrap returns the *PanicError of a panic, or nil.
+// Unwrap returns the *rpc.PanicError of a panic, or nil.
 func (e *TaskError) Unwrap() error {
 	if e.Panic != nil {
 		return e.Panic
@@ -161,8 +162,11 @@ func (e *TaskError) Unwrap() error {
 	return nil
 }
 
-// TaskOption configures one Submit (or every task of a Map).
-type TaskOption interface{ applyTask(*taskConfig) }
+// TaskOption configures one Submit (or every task of a Map). Each
+// option's apply is the one place that sets it; it takes the config by
+// value and returns it, so that the config stays on the caller's stack (a
+// pointer through an interface call would cost an allocation per Submit).
+type TaskOption interface{ apply(taskConfig) taskConfig }
 
 type taskConfig struct {
 	timeout  time.Duration
@@ -176,23 +180,16 @@ type (
 	progressOpt progressMode
 )
 
-func (o timeoutOpt) applyTask(c *taskConfig)  { c.timeout = time.Duration(o) }
-func (o requeueOpt) applyTask(c *taskConfig)  { c.requeue = int(o) }
-func (o progressOpt) applyTask(c *taskConfig) { c.progress = progressMode(o) }
+func (o timeoutOpt) apply(c taskConfig) taskConfig  { c.timeout = time.Duration(o); return c }
+func (o requeueOpt) apply(c taskConfig) taskConfig  { c.requeue = int(o); return c }
+func (o progressOpt) apply(c taskConfig) taskConfig { c.progress = progressMode(o); return c }
 
-// taskOptions applies opts. The options are switched on by type rather
-// than called through the interface, so that the config stays on the
-// caller's stack (one allocation fewer per Submit).
+// taskOptions applies opts (nil ones are ignored).
 func taskOptions(opts []TaskOption) taskConfig {
 	var c taskConfig
 	for _, o := range opts {
-		switch o := o.(type) {
-		case timeoutOpt:
-			c.timeout = time.Duration(o)
-		case requeueOpt:
-			c.requeue = int(o)
-		case progressOpt:
-			c.progress = progressMode(o)
+		if o != nil {
+			c = o.apply(c)
 		}
 	}
 	return c
@@ -364,23 +361,23 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 	tt.fn = resolve
 	switch {
 	case d == nil:
-		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "rpc: submit "+name, "nil dispatcher"))
+		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit "+name, "nil dispatcher"))
 		return a
 	case name == "":
-		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "rpc: submit", "empty task name"))
+		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit", "empty task name"))
 		return a
 	case ctx.Err() != nil:
-		t.finish(nanoact.FromContext(ctx, "rpc: task "+name))
+		t.finish(nanoact.FromContext(ctx, "runner: task "+name))
 		return a
 	}
 	b, err := d.codec.Marshal(args)
 	if err != nil {
-		t.finish(&nanoact.Error{Code: nanoact.CodeBadType, Op: "rpc: task " + name + ": encode arguments", Err: err})
+		t.finish(&nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + name + ": encode arguments", Err: err})
 		return a
 	}
 	if n := len(b) + len(name) + taskOverhead; n > d.cfg.maxFrame {
-		t.finish(nanoact.Errorf(nanoact.CodeMsgSize, "rpc: task "+name,
-			"arguments of %d bytes exceed the %d-byte frame limit (MaxFrame)", len(b), d.cfg.maxFrame))
+		t.finish(nanoact.Errorf(nanoact.CodeMsgSize, "runner: task "+name,
+			"arguments of %d bytes exceed the %d-byte frame limit (WithMaxFrame)", len(b), d.cfg.maxFrame))
 		return a
 	}
 	t.args = b
@@ -391,12 +388,12 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 			t.timer = time.AfterFunc(cfg.timeout, func() { t.abort(timeoutError(name)) })
 		}
 		if ctx.Done() != nil {
-			t.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "rpc: task "+name)) })
+			t.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "runner: task "+name)) })
 		}
 		t.wmu.Unlock()
 	}
 	if !d.enqueue(t) {
-		t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + name})
+		t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + name})
 	}
 	return a
 }
@@ -422,7 +419,7 @@ func (t Task[A, R]) Submit(ctx context.Context, d *Dispatcher, args A, opts ...T
 func resultError(name, daemon string, f *frame) error {
 	if f.panic {
 		return &TaskError{Task: name, Daemon: daemon, Code: nanoact.CodeInternal, Text: f.text,
-			Panic: &PanicError{Value: f.text, Stack: []byte(f.stack)}}
+			Panic: &rpc.PanicError{Value: f.text, Stack: []byte(f.stack)}}
 	}
 	code := nanoact.Code(f.code)
 	if f.code > uint64(^uint32(0)) || code == nanoact.CodeOK {
@@ -432,7 +429,7 @@ func resultError(name, daemon string, f *frame) error {
 }
 
 func timeoutError(name string) error {
-	return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "rpc: task " + name, Err: context.DeadlineExceeded}
+	return &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "runner: task " + name, Err: context.DeadlineExceeded}
 }
 
 // taskOverhead bounds what a task message adds to its name and

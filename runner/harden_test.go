@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 // Adversarial tests of the dispatcher: what an unauthenticated peer, a
 // peer that replays a captured hello and a token holder that claims too
@@ -142,7 +142,7 @@ func newHardenFixture(t *testing.T, locals int, opts ...DispatcherOption) *harde
 	h := &hardenFixture{reg: NewRegistry()}
 	h.echo = Register(h.reg, "echo", func(_ context.Context, b []byte) ([]byte, error) { return b, nil })
 	d, err := NewDispatcher("tcp://127.0.0.1:0", append([]DispatcherOption{WithRegistry(h.reg),
-		AlsoListen("ws://127.0.0.1:0/runner")}, opts...)...)
+		WithListen("ws://127.0.0.1:0/runner")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestPreHelloLimit(t *testing.T) {
 	r := newHardenFixture(t, 0)
 	big := bytes.Repeat([]byte{7}, 1<<20)
 	for _, u := range []string{r.tcp, r.ws} {
-		dm, err := NewDaemon(r.reg, u, WithToken(r.d.Token()), DaemonID("remote"), ReconnectGrace(0))
+		dm, err := NewDaemon(r.reg, u, WithToken(r.d.Token()), WithDaemonID("remote"), WithReconnectGrace(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +415,7 @@ func TestHelloReplay(t *testing.T) {
 	h := newHardenFixture(t, 0)
 	ctx := ctxFor(t, 30*time.Second)
 	proxy := newTapProxy(t, h.tcp)
-	dm, err := NewDaemon(h.reg, proxy.url(), WithToken(h.d.Token()), DaemonID("captured"), ReconnectGrace(0))
+	dm, err := NewDaemon(h.reg, proxy.url(), WithToken(h.d.Token()), WithDaemonID("captured"), WithReconnectGrace(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,11 +577,11 @@ func TestGreedyClaims(t *testing.T) {
 	}
 }
 
-// MaxFrame bounds tasks and results: arguments that do not fit fail at
+// WithMaxFrame bounds tasks and results: arguments that do not fit fail at
 // Submit, a result that does not fit comes back as an error, and the
 // daemon serves on.
 func TestMaxFrame(t *testing.T) {
-	h := newHardenFixture(t, 1, MaxFrame(64<<10))
+	h := newHardenFixture(t, 1, WithMaxFrame(64<<10))
 	ctx := ctxFor(t, 30*time.Second)
 	if _, err := h.echo.Submit(ctx, h.d, make([]byte, 100<<10)).Value(ctx); !errors.Is(err, nanoact.ErrMsgSize) {
 		t.Fatalf("large arguments: %v", err)
@@ -604,7 +604,7 @@ func TestMaxFrame(t *testing.T) {
 // its heap stays bounded, and every honest task succeeds. Run with -v for
 // the figures.
 func TestUnauthenticatedFlood(t *testing.T) {
-	h := newHardenFixture(t, 2, HelloTimeout(2*time.Second))
+	h := newHardenFixture(t, 2, WithHelloTimeout(2*time.Second))
 	ctx := ctxFor(t, 60*time.Second)
 	const conns, parallel = 40, 8
 	junk := appendResult(nil, 1, []byte("no task of yours"), 0, "", false, "")

@@ -1,4 +1,4 @@
-package rpc_test
+package runner_test
 
 import (
 	"bytes"
@@ -16,16 +16,17 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
+	"github.com/nanoact/nanoact/runner/daemoncmd"
 )
 
 // processTasks is the registry of the daemon processes the tests launch:
 // this test binary, re-executed (see TestHelperDaemonProcess).
-func processTasks() *rpc.Registry {
-	reg := rpc.NewRegistry()
-	rpc.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	rpc.Register(reg, "pid", func(context.Context, struct{}) (int, error) { return os.Getpid(), nil })
-	rpc.Register(reg, "sleep", func(ctx context.Context, d time.Duration) (int, error) {
+func processTasks() *runner.Registry {
+	reg := runner.NewRegistry()
+	runner.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	runner.Register(reg, "pid", func(context.Context, struct{}) (int, error) { return os.Getpid(), nil })
+	runner.Register(reg, "sleep", func(ctx context.Context, d time.Duration) (int, error) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -35,7 +36,7 @@ func processTasks() *rpc.Registry {
 			return 0, ctx.Err()
 		}
 	})
-	rpc.Register(reg, "crash", func(context.Context, int) (int, error) {
+	runner.Register(reg, "crash", func(context.Context, int) (int, error) {
 		os.Exit(3)
 		return 0, nil
 	})
@@ -43,7 +44,7 @@ func processTasks() *rpc.Registry {
 }
 
 // TestHelperDaemonProcess is not a test: it is the daemon process the
-// launcher tests start, as "rpc.test -test.run=^TestHelperDaemonProcess$
+// launcher tests start, as "runner.test -test.run=^TestHelperDaemonProcess$
 // daemon --dial URL ...".
 func TestHelperDaemonProcess(t *testing.T) {
 	args := flag.Args()
@@ -51,14 +52,14 @@ func TestHelperDaemonProcess(t *testing.T) {
 		t.Skip("run as a daemon process by the launcher tests")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := rpc.MainArgs(ctx, processTasks(), args[1:], os.Stderr)
+	code := daemoncmd.MainArgs(ctx, processTasks(), args[1:], os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // quickExit spares daemon processes built with -race the race detector's
 // one-second sleep at exit.
-var quickExit = rpc.LaunchEnv("GORACE=atexit_sleep_ms=0")
+var quickExit = runner.WithEnv("GORACE=atexit_sleep_ms=0")
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -77,9 +78,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func launchSelf(out *syncBuffer) []rpc.LaunchOption {
-	return []rpc.LaunchOption{rpc.LaunchExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), rpc.LaunchOutput(out),
-		rpc.LaunchArgs("--log", "info"), rpc.LaunchGrace(5 * time.Second), quickExit}
+func launchSelf(out *syncBuffer) []runner.LaunchOption {
+	return []runner.LaunchOption{runner.WithExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), runner.WithOutput(out),
+		runner.WithDaemonArgs("--log", "info"), runner.WithStopGrace(5 * time.Second), quickExit}
 }
 
 // Local process daemons: they run tasks in their own processes, a killed
@@ -90,7 +91,7 @@ func TestLaunchLocal(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	t.Parallel()
-	d, err := rpc.NewDispatcher("")
+	d, err := runner.NewDispatcher("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,19 +105,19 @@ func TestLaunchLocal(t *testing.T) {
 	if err := d.WaitDaemons(ctx, 2); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if v, err := rpc.Submit[int](ctx, d, "square", 9).Value(ctx); err != nil || v != 81 {
+	if v, err := runner.Submit[int](ctx, d, "square", 9).Value(ctx); err != nil || v != 81 {
 		t.Fatal(v, err)
 	}
-	pid, err := rpc.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
+	pid, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
 	if err != nil || pid == os.Getpid() || pid == 0 {
 		t.Fatalf("pid %d %v", pid, err)
 	}
 
 	// Two long tasks, one per daemon; kill the first process.
-	a := rpc.Submit[int](ctx, d, "sleep", 300*time.Millisecond, rpc.Requeue(1))
-	b := rpc.Submit[int](ctx, d, "sleep", 300*time.Millisecond, rpc.Requeue(1))
+	a := runner.Submit[int](ctx, d, "sleep", 300*time.Millisecond, runner.Requeue(1))
+	b := runner.Submit[int](ctx, d, "sleep", 300*time.Millisecond, runner.Requeue(1))
 	// Both run (their processes have no event to wait on here).
-	waitStatus(t, d, func(s rpc.Status) bool { return s.Executing == 2 })
+	waitStatus(t, d, func(s runner.Status) bool { return s.Executing == 2 })
 	procs := l.Procs()
 	if err := procs[0].Kill(); err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestLaunchLocal(t *testing.T) {
 		t.Fatalf("after kill: %d %v, %d %v", pa, erra, pb, errb)
 	}
 	// A task that crashes its daemon fails with ErrConnReset.
-	if _, err := rpc.Submit[int](ctx, d, "crash", 0).Value(ctx); !errors.Is(err, nanoact.ErrConnReset) {
+	if _, err := runner.Submit[int](ctx, d, "crash", 0).Value(ctx); !errors.Is(err, nanoact.ErrConnReset) {
 		t.Fatalf("crash: %v", err)
 	}
 	s := status(t, d)
@@ -165,7 +166,7 @@ func TestLaunchCommand(t *testing.T) {
 		t.Skip("no sh")
 	}
 	t.Parallel()
-	d, err := rpc.NewDispatcher("tls+tcp://127.0.0.1:0")
+	d, err := runner.NewDispatcher("tls+tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestLaunchCommand(t *testing.T) {
 		<-exited
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if v, err := rpc.Submit[int](ctx, d, "square", 3).Value(ctx); err != nil || v != 9 {
+	if v, err := runner.Submit[int](ctx, d, "square", 3).Value(ctx); err != nil || v != 9 {
 		t.Fatal(v, err)
 	}
 	if s := status(t, d); s.Daemons[0].ID != "remote-1" {
@@ -210,7 +211,7 @@ func TestLaunchCommand(t *testing.T) {
 
 func TestLaunchText(t *testing.T) {
 	t.Parallel()
-	d, err := rpc.NewDispatcher("tls+tcp://0.0.0.0:0", rpc.Advertise("head.example.org"))
+	d, err := runner.NewDispatcher("tls+tcp://0.0.0.0:0", runner.WithAdvertise("head.example.org"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,16 +225,16 @@ func TestLaunchText(t *testing.T) {
 		t.Fatalf("url %s", url)
 	}
 	env := strings.Join(spec.Env, "\n")
-	if !strings.Contains(env, rpc.EnvToken+"="+d.Token()) {
+	if !strings.Contains(env, runner.EnvToken+"="+d.Token()) {
 		t.Fatalf("env %q", env)
 	}
 	ca := base64.StdEncoding.EncodeToString(d.CertPEM())
-	if !strings.Contains(env, rpc.EnvTLSCA+"="+ca) || !strings.Contains(string(d.CertPEM()), "BEGIN CERTIFICATE") {
+	if !strings.Contains(env, runner.EnvTLSCA+"="+ca) || !strings.Contains(string(d.CertPEM()), "BEGIN CERTIFICATE") {
 		t.Fatal("certificate not in the environment")
 	}
 
 	line := spec.String()
-	for _, want := range []string{rpc.EnvToken + "=" + d.Token(), "/opt/app/bin/app daemon --dial " + url + " --max 4"} {
+	for _, want := range []string{runner.EnvToken + "=" + d.Token(), "/opt/app/bin/app daemon --dial " + url + " --max 4"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("command %q lacks %q", line, want)
 		}
@@ -242,16 +243,16 @@ func TestLaunchText(t *testing.T) {
 	if !strings.HasPrefix(ssh, "ssh -f alice@node1 '") || !strings.Contains(ssh, "/opt/app/bin/app daemon --dial") {
 		t.Errorf("ssh %q", ssh)
 	}
-	slurm := spec.Slurm(rpc.SlurmOptions{Daemons: 8, CPUsPerTask: 2, Time: "01:00:00", Extra: []string{"--partition=short"}})
+	slurm := spec.Slurm(runner.SlurmOptions{Daemons: 8, CPUsPerTask: 2, Time: "01:00:00", Extra: []string{"--partition=short"}})
 	for _, want := range []string{"#!/bin/sh\n", "#SBATCH --ntasks=8\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --time=01:00:00\n",
-		"#SBATCH --partition=short\n", "export " + rpc.EnvToken + "=" + d.Token() + "\n", "srun /opt/app/bin/app daemon --dial " + url} {
+		"#SBATCH --partition=short\n", "export " + runner.EnvToken + "=" + d.Token() + "\n", "srun /opt/app/bin/app daemon --dial " + url} {
 		if !strings.Contains(slurm, want) {
 			t.Errorf("slurm script lacks %q:\n%s", want, slurm)
 		}
 	}
-	k8s := spec.Kubernetes(rpc.KubernetesOptions{Image: "registry.example.org/app:1", Daemons: 4, CPU: "1", TokenSecret: "nanoact"})
+	k8s := spec.Kubernetes(runner.KubernetesOptions{Image: "registry.example.org/app:1", Daemons: 4, CPU: "1", TokenSecret: "nanoact"})
 	for _, want := range []string{"kind: Job\n", "parallelism: 4\n", `image: "registry.example.org/app:1"`,
-		`command: ["/opt/app/bin/app", "daemon", "--dial", "` + url + `", "--max", "4"]`, "secretKeyRef:", "name: " + rpc.EnvTLSCA} {
+		`command: ["/opt/app/bin/app", "daemon", "--dial", "` + url + `", "--max", "4"]`, "secretKeyRef:", "name: " + runner.EnvTLSCA} {
 		if !strings.Contains(k8s, want) {
 			t.Errorf("manifest lacks %q:\n%s", want, k8s)
 		}
@@ -260,28 +261,13 @@ func TestLaunchText(t *testing.T) {
 		t.Error("manifest holds the token despite TokenSecret")
 	}
 
-	plain, err := rpc.NewDispatcher("")
+	plain, err := runner.NewDispatcher("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer plain.Close()
 	if _, err := plain.Launch("app"); !errors.Is(err, nanoact.ErrState) {
 		t.Fatalf("inproc-only launch: %v", err)
-	}
-}
-
-func TestMainArgs(t *testing.T) {
-	t.Parallel()
-	reg := rpc.NewRegistry()
-	var errb bytes.Buffer
-	if code := rpc.MainArgs(context.Background(), reg, nil, &errb); code != 2 || !strings.Contains(errb.String(), "--dial") {
-		t.Fatalf("no --dial: %d %q", code, errb.String())
-	}
-	if code := rpc.MainArgs(context.Background(), reg, []string{"--dial", "tcp://127.0.0.1:1", "--log", "none"}, &errb); code != 1 {
-		t.Fatalf("refused dial: %d", code)
-	}
-	if code := rpc.MainArgs(context.Background(), reg, []string{"--bogus"}, &errb); code != 2 {
-		t.Fatalf("bad flag: %d", code)
 	}
 }
 
@@ -292,7 +278,7 @@ func TestLaunchOrphaned(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	t.Parallel()
-	d, err := rpc.NewDispatcher("")
+	d, err := runner.NewDispatcher("")
 	if err != nil {
 		t.Fatal(err)
 	}

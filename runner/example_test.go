@@ -1,4 +1,4 @@
-package rpc_test
+package runner_test
 
 import (
 	"context"
@@ -8,19 +8,19 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
-	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/runner"
 )
 
 // A dispatcher with in-process daemons: tasks are registered functions,
 // each submission an aio.
 func ExampleSubmit() {
-	reg := rpc.NewRegistry()
-	square := rpc.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	rpc.Register(reg, "fail", func(_ context.Context, why string) (int, error) {
+	reg := runner.NewRegistry()
+	square := runner.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	runner.Register(reg, "fail", func(_ context.Context, why string) (int, error) {
 		return 0, &nanoact.Error{Code: nanoact.CodeNotSupported, Err: errors.New(why)}
 	})
 
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		panic(err)
 	}
@@ -34,7 +34,7 @@ func ExampleSubmit() {
 	vals, _ := aio.CollectAll(ctx, []*aio.Aio[int]{a, b})
 	fmt.Println(vals)
 
-	_, err = rpc.Submit[int](ctx, d, "fail", "not today").Value(ctx)
+	_, err = runner.Submit[int](ctx, d, "fail", "not today").Value(ctx)
 	fmt.Println(errors.Is(err, nanoact.ErrNotSupported))
 	// Output:
 	// [49 64]
@@ -44,14 +44,14 @@ func ExampleSubmit() {
 // Map runs a task over many inputs and returns the results in order,
 // collecting failures by index.
 func ExampleMap() {
-	reg := rpc.NewRegistry()
-	inv := rpc.Register(reg, "inverse", func(_ context.Context, x float64) (float64, error) {
+	reg := runner.NewRegistry()
+	inv := runner.Register(reg, "inverse", func(_ context.Context, x float64) (float64, error) {
 		if x == 0 {
 			return 0, errors.New("division by zero")
 		}
 		return 1 / x, nil
 	})
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		panic(err)
 	}
@@ -62,9 +62,9 @@ func ExampleMap() {
 
 	out, err := inv.Map(context.Background(), d, []float64{1, 2, 0, 4})
 	fmt.Println(out)
-	var me *rpc.MapError
+	var me *runner.MapError
 	if errors.As(err, &me) {
-		fmt.Println(me.Failed, "failed; input 2:", me.Errs[2].(*rpc.TaskError).Text)
+		fmt.Println(me.Failed, "failed; input 2:", me.Errs[2].(*runner.TaskError).Text)
 	}
 	// Output:
 	// [1 0.5 0 0.25]
@@ -75,7 +75,7 @@ func ExampleMap() {
 // renders as a shell line, an SSH command, a Slurm script or a Kubernetes
 // Job.
 func ExampleDispatcher_Launch() {
-	d, err := rpc.NewDispatcher("tls+tcp://0.0.0.0:0", rpc.Advertise("head.example.org"))
+	d, err := runner.NewDispatcher("tls+tcp://0.0.0.0:0", runner.WithAdvertise("head.example.org"))
 	if err != nil {
 		panic(err)
 	}
@@ -89,7 +89,7 @@ func ExampleDispatcher_Launch() {
 		name, _, _ := strings.Cut(kv, "=")
 		fmt.Println(name)
 	}
-	script := spec.Slurm(rpc.SlurmOptions{Daemons: 16})
+	script := spec.Slurm(runner.SlurmOptions{Daemons: 16})
 	fmt.Println(strings.Contains(script, "#SBATCH --ntasks=16"), strings.Contains(script, "srun /opt/app/bin/app daemon --dial tls+tcp://"))
 	// Output:
 	// true
@@ -100,14 +100,14 @@ func ExampleDispatcher_Launch() {
 
 // Status counts tasks and daemons at any time.
 func ExampleDispatcher_Status() {
-	reg := rpc.NewRegistry()
-	nop := rpc.Register(reg, "nop", func(context.Context, int) (int, error) { return 0, nil })
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(reg))
+	reg := runner.NewRegistry()
+	nop := runner.Register(reg, "nop", func(context.Context, int) (int, error) { return 0, nil })
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg))
 	if err != nil {
 		panic(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(2, rpc.Concurrency(4)); err != nil {
+	if _, err := d.StartDaemons(2, runner.WithConcurrency(4)); err != nil {
 		panic(err)
 	}
 	ctx := context.Background()

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -43,7 +43,7 @@ import (
 // certificate the dispatcher generates on the fly, which remote daemons
 // are given to trust. A connection without the token is refused and
 // logged at Warn. Until then it may send one small message (4 KiB); what
-// a daemon claims is capped (PerDaemon) and nothing is sized from it.
+// a daemon claims is capped (WithPerDaemon) and nothing is sized from it.
 //
 // A Dispatcher is made by NewDispatcher, is safe for concurrent use, and
 // must be Closed.
@@ -199,7 +199,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	}
 	d.sock = sock
 	d.codec = sock.Codec()
-	d.log = cfg.log.Named("rpc").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
+	d.log = cfg.log.Named("runner").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
 	d.life, d.stop = context.WithCancel(context.Background())
 	fail := func(err error) (*Dispatcher, error) {
 		d.stop()
@@ -393,9 +393,9 @@ func (d *Dispatcher) WaitDaemons(ctx context.Context, n int) error {
 		select {
 		case <-ch:
 		case <-d.life.Done():
-			return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: wait daemons"}
+			return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: wait daemons"}
 		case <-ctx.Done():
-			return nanoact.FromContext(ctx, "rpc: wait daemons")
+			return nanoact.FromContext(ctx, "runner: wait daemons")
 		}
 	}
 }
@@ -407,8 +407,8 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // StartDaemons starts n daemons in this process, each a goroutine with its
 // own poly socket dialing the dispatcher's inproc address, running the
 // tasks of WithRegistry's registry. They answer the dispatcher's
-// challenge with the session token; opts may set Concurrency, MaxTasks,
-// IdleExit and so on. The dispatcher owns them: Close stops them. It
+// challenge with the session token; opts may set WithConcurrency, WithMaxTasks,
+// WithIdleExit and so on. The dispatcher owns them: Close stops them. It
 // blocks until all have connected and their hello has been accepted (a
 // few tens of µs each), so tasks submitted next find them; Close on a
 // returned Daemon kills it abruptly (its connection drops, as when a
@@ -421,11 +421,11 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // are returned with it.
 func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error) {
 	if d.cfg.reg == nil {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, "rpc: start daemons", "no registry (WithRegistry)")
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: start daemons", "no registry (WithRegistry)")
 	}
-	base := []DaemonOption{WithToken(d.token), WithRunnerLogger(d.cfg.log), WithRunnerSystem(d.cfg.sys)}
+	base := []DaemonOption{WithToken(d.token), WithLogger(d.cfg.log), WithSystem(d.cfg.sys)}
 	if d.cfg.codec != nil {
-		base = append(base, WithRunnerCodec(d.cfg.codec))
+		base = append(base, WithCodec(d.cfg.codec))
 	}
 	type start struct {
 		id             string
@@ -452,7 +452,7 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 		d.awaiting[s.id] = s.joined
 		d.lmu.Unlock()
 		starts = append(starts, s)
-		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, DaemonID(s.id)), opts...)...)
+		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, WithDaemonID(s.id)), opts...)...)
 		if err != nil {
 			return out, err
 		}
@@ -460,7 +460,7 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 		if d.closed {
 			d.closeMu.RUnlock()
 			_ = dm.Close()
-			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: start daemons"}
+			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: start daemons"}
 		}
 		d.lmu.Lock()
 		d.locals = append(d.locals, dm)
@@ -480,10 +480,10 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 			select {
 			case <-s.joined: // joined, then left at once
 			default:
-				return out, fmt.Errorf("rpc: start daemons: %s exited before joining: %w", s.id, s.err)
+				return out, fmt.Errorf("runner: start daemons: %s exited before joining: %w", s.id, s.err)
 			}
 		case <-d.life.Done():
-			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: start daemons"}
+			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: start daemons"}
 		}
 	}
 	return out, nil
@@ -510,7 +510,7 @@ func (d *Dispatcher) Close() error {
 	d.closeMu.Lock()
 	if d.closed {
 		d.closeMu.Unlock()
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: close dispatcher"}
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: close dispatcher"}
 	}
 	d.closed = true
 	d.closeMu.Unlock()
@@ -553,7 +553,7 @@ func (d *Dispatcher) shutdown() {
 		t.state = stateGone
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "rpc: task " + t.name})
+			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
 		}
 	}
 	st.queue.each(func(t *task) {

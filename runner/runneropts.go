@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"time"
@@ -12,7 +12,7 @@ import (
 // DispatcherOption configures NewDispatcher.
 type DispatcherOption interface{ applyDispatcher(*dispatcherConfig) }
 
-// DaemonOption configures NewDaemon, RunDaemon, StartDaemons and Main.
+// DaemonOption configures NewDaemon, RunDaemon, StartDaemons and daemoncmd.Main.
 type DaemonOption interface{ applyDaemon(*daemonConfig) }
 
 // RunnerOption configures both sides of the task runner: a dispatcher and
@@ -60,30 +60,30 @@ type dispatcherOptionFunc func(*dispatcherConfig)
 
 func (f dispatcherOptionFunc) applyDispatcher(c *dispatcherConfig) { f(c) }
 
-// WithRunnerLogger sets the logger of a dispatcher or daemon (default:
+// WithLogger sets the logger of a dispatcher or daemon (default:
 // none). A dispatcher logs daemons joining and leaving at Info, refused
 // daemons and daemons lost mid-task at Warn; a daemon its connection's
 // lifecycle at Info and panicking tasks at Warn.
-func WithRunnerLogger(l *zap.Logger) RunnerOption {
+func WithLogger(l *zap.Logger) RunnerOption {
 	return runnerOption{
 		d:  func(c *dispatcherConfig) { c.log = l },
 		dm: func(c *daemonConfig) { c.log = l },
 	}
 }
 
-// WithRunnerSystem runs the dispatcher's actor and the sockets' actors on
+// WithSystem runs the dispatcher's actor and the sockets' actors on
 // sys instead of actor.Default().
-func WithRunnerSystem(sys *actor.System) RunnerOption {
+func WithSystem(sys *actor.System) RunnerOption {
 	return runnerOption{
 		d:  func(c *dispatcherConfig) { c.sys = sys },
 		dm: func(c *daemonConfig) { c.sys = sys },
 	}
 }
 
-// WithRunnerCodec sets the Serial codec of task arguments and results
+// WithCodec sets the Serial codec of task arguments and results
 // (default CBOR, sockets' codec). A dispatcher and its daemons must use
 // the same one.
-func WithRunnerCodec(cd sockets.Codec) RunnerOption {
+func WithCodec(cd sockets.Codec) RunnerOption {
 	return runnerOption{
 		d:  func(c *dispatcherConfig) { c.codec = cd },
 		dm: func(c *daemonConfig) { c.codec = cd },
@@ -107,23 +107,23 @@ func WithRegistry(reg *Registry) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.reg = reg })
 }
 
-// DefaultPerDaemon is the default PerDaemon cap.
+// DefaultPerDaemon is the default WithPerDaemon cap.
 const DefaultPerDaemon = 1024
 
-// PerDaemon caps how many tasks a daemon runs at once: the smaller of n
-// and what the daemon offers in its hello (Concurrency, default 1). Zero
+// WithPerDaemon caps how many tasks a daemon runs at once: the smaller of n
+// and what the daemon offers in its hello (WithConcurrency, default 1). Zero
 // or negative means DefaultPerDaemon, the default: a daemon's claims are
 // never trusted beyond the cap, and what the dispatcher keeps per daemon
 // grows with the tasks it runs, not with what it claims. It applies to
 // daemons that join afterwards.
-func PerDaemon(n int) DispatcherOption {
+func WithPerDaemon(n int) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.perDaemon = n })
 }
 
 // DefaultMaxFrame is the default MaxFrame: 64 MiB.
 const DefaultMaxFrame = 64 << 20
 
-// MaxFrame bounds the size in bytes of one task or result message
+// WithMaxFrame bounds the size in bytes of one task or result message
 // (default DefaultMaxFrame; zero or negative means the default). A
 // dispatcher refuses to submit a task whose encoded arguments do not fit
 // (its aio resolves with an error matching nanoact.ErrMsgSize) and closes
@@ -132,27 +132,27 @@ const DefaultMaxFrame = 64 << 20
 // it a larger task. The dispatcher tells its daemons its limit in the
 // challenge, so a daemon uses the smaller of the two for its results.
 // Before its hello is accepted, a connection may send only one small
-// message (4 KiB), whatever MaxFrame is. It sets the recv-size-max of
+// message (4 KiB), whatever WithMaxFrame is. It sets the recv-size-max of
 // the dispatcher's and daemons' sockets.
-func MaxFrame(n int) RunnerOption {
+func WithMaxFrame(n int) RunnerOption {
 	return runnerOption{
 		d:  func(c *dispatcherConfig) { c.maxFrame = n },
 		dm: func(c *daemonConfig) { c.maxFrame = n },
 	}
 }
 
-// AlsoListen makes the dispatcher listen on more URLs besides its first
+// WithListen makes the dispatcher listen on more URLs besides its first
 // (tcp://, tls+tcp://, ws://, wss://, ipc://). TLS ones use the same
 // certificate.
-func AlsoListen(urls ...string) DispatcherOption {
+func WithListen(urls ...string) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.also = append(c.also, urls...) })
 }
 
-// Advertise sets the host name or address remote daemons dial, which is
+// WithAdvertise sets the host name or address remote daemons dial, which is
 // also the name in the generated certificate. The default is the host of
 // the listening URL, or os.Hostname() when that is a wildcard (0.0.0.0,
 // ::, empty).
-func Advertise(host string) DispatcherOption {
+func WithAdvertise(host string) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.advertise = host })
 }
 
@@ -166,23 +166,26 @@ func WithCert(certPEM, keyPEM []byte) DispatcherOption {
 // new connection's hello: NNG's handshake time-out.
 const DefaultHelloTimeout = 10 * time.Second
 
-// HelloTimeout sets how long a dispatcher waits for the hello of a new
+// WithHelloTimeout sets how long a dispatcher waits for the hello of a new
 // connection before closing it (default DefaultHelloTimeout), so that a
 // peer that connects and says nothing does not hold a connection for ever.
 // Zero or negative waits for ever.
-func HelloTimeout(d time.Duration) DispatcherOption {
+func WithHelloTimeout(d time.Duration) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.helloTimeout = d })
 }
 
-// CertValidity sets how long a generated certificate is valid (default 7
+// WithCertValidity sets how long a generated certificate is valid (default 7
 // days).
-func CertValidity(d time.Duration) DispatcherOption {
+func WithCertValidity(d time.Duration) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.certValidity = d })
 }
 
-// WithDispatcherSocketOptions passes options to the dispatcher's poly
-// socket (handshake time-out, ...). Its receive size limit and receive
-// gate are the dispatcher's own (MaxFrame).
-func WithDispatcherSocketOptions(opts ...sockets.Option) DispatcherOption {
-	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.sockOpts = append(c.sockOpts, opts...) })
+// WithSocketOptions passes options to the poly socket of a dispatcher or
+// a daemon (handshake time-out, ...). A dispatcher's receive size limit
+// and receive gate are its own (WithMaxFrame).
+func WithSocketOptions(opts ...sockets.Option) RunnerOption {
+	return runnerOption{
+		d:  func(c *dispatcherConfig) { c.sockOpts = append(c.sockOpts, opts...) },
+		dm: func(c *daemonConfig) { c.sockOpts = append(c.sockOpts, opts...) },
+	}
 }

@@ -1,4 +1,4 @@
-package rpc
+package runner
 
 import (
 	"context"
@@ -31,8 +31,8 @@ type Status struct {
 	// disconnected mid-task, Refused the connections refused (a hello of
 	// another version or whose proof of the token fails, or a message
 	// other than hello before it), Silent those closed for saying no hello
-	// in time (HelloTimeout), Oversize those closed for a message over
-	// the limit (4 KiB before the hello, MaxFrame after): the socket's
+	// in time (WithHelloTimeout), Oversize those closed for a message over
+	// the limit (4 KiB before the hello, WithMaxFrame after): the socket's
 	// "oversize" statistic, each also logged once at Warn by the socket.
 	Requeued, Lost, Refused, Silent, Oversize int64
 	// Daemons lists the connected daemons in the order they joined, then
@@ -42,7 +42,7 @@ type Status struct {
 
 // DaemonStatus describes one daemon.
 type DaemonStatus struct {
-	// ID is the daemon's id (DaemonID; for launched processes launch-N,
+	// ID is the daemon's id (WithDaemonID; for launched processes launch-N,
 	// for in-process daemons local-N).
 	ID string
 	// Pipe is the id of its connection on the dispatcher's socket.
@@ -122,7 +122,7 @@ func (d *Dispatcher) Status(ctx context.Context) (Status, error) {
 		case <-d.finalSet:
 			return d.final, nil
 		case <-ctx.Done():
-			return Status{}, nanoact.FromContext(ctx, "rpc: status")
+			return Status{}, nanoact.FromContext(ctx, "runner: status")
 		}
 	}
 	return s, err

@@ -1,0 +1,135 @@
+package daemoncmd
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/runner"
+)
+
+// Main runs a daemon process for the tasks in reg and exits: call it
+// first thing in main when the program is started as a daemon, e.g.
+//
+//	if len(os.Args) > 1 && os.Args[1] == "daemon" {
+//		daemoncmd.Main(reg)
+//	}
+//
+// It reads the command line after "daemon" (see MainArgs), stops on
+// SIGINT or SIGTERM, and exits with status 0 when the dispatcher let it
+// go, 1 when it failed, 2 for a usage error. It never returns.
+func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "daemon" {
+		args = args[1:]
+	}
+	code := MainArgs(ctx, reg, args, os.Stderr, opts...)
+	stop()
+	os.Exit(code)
+}
+
+// MainArgs runs a daemon for the tasks in reg as the command line args
+// (without "daemon") asks, logs to stderr, and returns the exit status: 0
+// when the dispatcher let it go (bye) or ctx ended, 1 when it failed
+// (refused, connection lost, dial failed), 2 for a usage error. It blocks
+// for the daemon's life. opts come before the flags' own. Flags:
+//
+//	--dial URL       the dispatcher (or $NANOACT_DIAL)
+//	--token TOKEN    the session token (default $NANOACT_TOKEN)
+//	--tls-ca FILE    PEM certificate to trust (default: base64 PEM in $NANOACT_TLS_CA)
+//	--id ID          the daemon's id (default host/pid/n)
+//	--max N          tasks run at once (default 1)
+//	--tasks N        exit after N tasks (default 0: no limit)
+//	--idle DURATION  leave after this long without a task (default 0: never)
+//	--grace DURATION exit when the connection stays lost this long (default 10s)
+//	--max-frame N    largest task or result in bytes (runner.WithMaxFrame; default 64 MiB)
+//	--log LEVEL      debug, info, warn (default), error, or none
+func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr io.Writer, opts ...runner.DaemonOption) int {
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dial := fs.String("dial", os.Getenv(runner.EnvDial), "URL of the dispatcher")
+	token := fs.String("token", "", "session token (default $"+runner.EnvToken+")")
+	caFile := fs.String("tls-ca", "", "PEM certificate to trust (default: base64 PEM in $"+runner.EnvTLSCA+")")
+	id := fs.String("id", "", "daemon id (default host/pid/n)")
+	maxc := fs.Int("max", 1, "tasks run at once")
+	tasks := fs.Int("tasks", 0, "exit after this many tasks (0: no limit)")
+	idle := fs.Duration("idle", 0, "leave after this long without a task (0: never)")
+	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
+	maxFrame := fs.Int("max-frame", runner.DefaultMaxFrame, "largest task or result in bytes")
+	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dial == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "daemon: usage: daemon --dial URL [flags]")
+		fs.PrintDefaults()
+		return 2
+	}
+	if *token == "" {
+		*token = os.Getenv(runner.EnvToken)
+	}
+	log, err := daemonLogger(*level, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "daemon: %v\n", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	all := append([]runner.DaemonOption{runner.WithToken(*token), runner.WithLogger(log), runner.WithConcurrency(*maxc), runner.WithMaxTasks(*tasks),
+		runner.WithIdleExit(*idle), runner.WithReconnectGrace(*grace), runner.WithMaxFrame(*maxFrame)}, opts...)
+	if *id != "" {
+		all = append(all, runner.WithDaemonID(*id))
+	}
+	switch {
+	case *caFile != "":
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "daemon: %v\n", err)
+			return 2
+		}
+		all = append(all, runner.WithTrustCert(pem))
+	case os.Getenv(runner.EnvTLSCA) != "":
+		pem, err := base64.StdEncoding.DecodeString(os.Getenv(runner.EnvTLSCA))
+		if err != nil {
+			fmt.Fprintf(stderr, "daemon: $%s: %v\n", runner.EnvTLSCA, err)
+			return 2
+		}
+		all = append(all, runner.WithTrustCert(pem))
+	}
+	err = runner.RunDaemon(ctx, reg, *dial, all...)
+	switch {
+	case err == nil, ctx.Err() != nil && errors.Is(err, nanoact.ErrCanceled):
+		return 0
+	default:
+		log.Error("daemon stopped", zap.Error(err))
+		return 1
+	}
+}
+
+func daemonLogger(level string, w io.Writer) (*zap.Logger, error) {
+	if level == "none" {
+		return zap.NewNop(), nil
+	}
+	lv, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), lv)
+	return zap.New(core), nil
+}
