@@ -277,7 +277,7 @@ func TestServerBroadcastsFailureRestartStop(t *testing.T) {
 			panic("handler exploded")
 		}
 		return "re: " + s, nil
-	}, rpc.Listen(fmt.Sprintf("inproc://events-%d", seq.Add(1))), rpc.Workers(1), rpc.RestartBackoff(time.Millisecond, time.Millisecond))
+	}, rpc.WithListen(fmt.Sprintf("inproc://events-%d", seq.Add(1))), rpc.WithWorkers(1), rpc.WithRestartBackoff(time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

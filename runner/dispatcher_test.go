@@ -613,7 +613,7 @@ func TestThousandDaemons(t *testing.T) {
 func TestDispatcherBroadcastsLostAndLeft(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := rpc.NewDispatcher("", rpc.WithRegistry(f.reg))
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +627,7 @@ func TestDispatcherBroadcastsLostAndLeft(t *testing.T) {
 	defer crash()
 	crashed := make(chan error, 1)
 	go func() {
-		crashed <- rpc.RunDaemon(crashCtx, f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.DaemonID("crash"))
+		crashed <- runner.RunDaemon(crashCtx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("crash"))
 	}()
 	if !c.Wait(ctx) || c.Last() != (cv.Event{Kind: cv.Up, Child: "crash"}) {
 		t.Fatalf("join: last %+v, err %v", c.Last(), c.Err())
@@ -641,7 +641,7 @@ func TestDispatcherBroadcastsLostAndLeft(t *testing.T) {
 	// A daemon that leaves when idle is a normal stop.
 	idle := make(chan error, 1)
 	go func() {
-		idle <- rpc.RunDaemon(ctx, f.reg, d.URL(), rpc.WithToken(d.Token()), rpc.DaemonID("idle"), rpc.IdleExit(20*time.Millisecond))
+		idle <- runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("idle"), runner.WithIdleExit(20*time.Millisecond))
 	}()
 	if err := recv(t, idle); err != nil {
 		t.Fatalf("idle daemon: %v", err)
