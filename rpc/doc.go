@@ -28,6 +28,8 @@
 //     (no type switch that repeats it). Per-call options take and return
 //     the config by value, so that it stays on the caller's stack.
 //
-// Package sockets predates the rule and is not yet renamed: its Dial,
-// Listen, TLS and StreamTLS are constructor options too.
+// Package sockets follows it too: WithTLS (and every other With option)
+// goes to New, and TLS is one value for a single Dial, Listen, DialStream
+// or ListenStream. Its Dial and Listen, which New also takes, keep NNG's
+// verbs as their names.
 package rpc

@@ -214,7 +214,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 				return nil, err
 			}
 		}
-		eopts = append(eopts, sockets.WithTLS(tc))
+		eopts = append(eopts, sockets.TLS(tc))
 	}
 	sock, err := sockets.New(sockets.Poly, sopts...)
 	if err != nil {

@@ -256,7 +256,7 @@ func (d *Dispatcher) listen(u string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		eopts = append(eopts, sockets.WithTLS(cfg))
+		eopts = append(eopts, sockets.TLS(cfg))
 	}
 	l, err := d.sock.Listen(u, eopts...)
 	if err != nil {

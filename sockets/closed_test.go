@@ -40,15 +40,15 @@ func TestTLSZeroConfigInvalid(t *testing.T) {
 	t.Parallel()
 	zero := &sockets.TLSConfig{}
 	s := open(t, sockets.Pair)
-	_, err := s.Dial("tls+tcp://127.0.0.1:1", sockets.Later, sockets.WithTLS(zero))
+	_, err := s.Dial("tls+tcp://127.0.0.1:1", sockets.Later, sockets.TLS(zero))
 	wantCode(t, err, nanoact.ErrInvalid)
-	_, err = s.Dial("wss://127.0.0.1:1/x", sockets.Later, sockets.WithTLS(zero))
+	_, err = s.Dial("wss://127.0.0.1:1/x", sockets.Later, sockets.TLS(zero))
 	wantCode(t, err, nanoact.ErrInvalid)
-	_, err = s.Listen("tls+tcp://127.0.0.1:0", sockets.Later, sockets.WithTLS(zero))
+	_, err = s.Listen("tls+tcp://127.0.0.1:0", sockets.Later, sockets.TLS(zero))
 	wantCode(t, err, nanoact.ErrInvalid)
 
 	// The socket-wide option too.
-	s2 := open(t, sockets.Pair, sockets.TLS(zero))
+	s2 := open(t, sockets.Pair, sockets.WithTLS(zero))
 	_, err = s2.Dial("tls+tcp://127.0.0.1:1", sockets.Later)
 	wantCode(t, err, nanoact.ErrInvalid)
 
@@ -58,9 +58,9 @@ func TestTLSZeroConfigInvalid(t *testing.T) {
 	pingPong(t, s, peer)
 
 	ctx := ctxT(t)
-	_, err = sockets.DialStream(ctx, "wss://127.0.0.1:1/x", sockets.StreamTLS(zero))
+	_, err = sockets.DialStream(ctx, "wss://127.0.0.1:1/x", sockets.TLS(zero))
 	wantCode(t, err, nanoact.ErrInvalid)
-	_, err = sockets.ListenStream("wss://127.0.0.1:0/x", sockets.StreamTLS(zero))
+	_, err = sockets.ListenStream("wss://127.0.0.1:0/x", sockets.TLS(zero))
 	wantCode(t, err, nanoact.ErrInvalid)
 }
 

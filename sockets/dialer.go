@@ -29,9 +29,9 @@ type Dialer struct {
 //
 // URLs: inproc://name, ipc:///path, unix:///path, abstract://name (Linux),
 // tcp://host:port (tcp4, tcp6; IPv6 as [::1]), ws://host:port/path, and
-// over TLS tls+tcp://host:port and wss://host:port/path (see WithTLS).
+// over TLS tls+tcp://host:port and wss://host:port/path (see TLS).
 // Errors: ErrInvalid (no "://"; a TLS URL without a client TLS config),
-// ErrNotSupported (unknown scheme; WithTLS on a URL without TLS),
+// ErrNotSupported (unknown scheme; TLS on a URL without TLS),
 // ErrAddrInvalid (bad host or port), ErrClosed. A Sync dial over TLS fails
 // with ErrPeerAuth when the server's certificate does not verify.
 func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {

@@ -22,12 +22,12 @@ type Listener struct {
 // binds it at once (Async and Sync are the same for listeners). A listener
 // on tcp://127.0.0.1:0 binds a free port; URL reports it.
 //
-// tls+tcp:// and wss:// listeners need a server TLS config (WithTLS or
-// the socket's TLS option); a tls+tcp listener on port 0 reports its port
+// tls+tcp:// and wss:// listeners need a server TLS config (TLS or
+// the socket's WithTLS option); a tls+tcp listener on port 0 reports its port
 // in URL too.
 //
 // Errors: ErrInvalid (no "://"; a TLS URL without a server TLS config),
-// ErrNotSupported (unknown scheme; WithTLS on a URL without TLS),
+// ErrNotSupported (unknown scheme; TLS on a URL without TLS),
 // ErrAddrInvalid (bad host or port), ErrAddrInUse, ErrClosed.
 func (s *Socket) Listen(url string, opts ...EndpointOption) (*Listener, error) {
 	var ec endpointConfig

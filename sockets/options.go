@@ -150,7 +150,7 @@ type EndpointOption interface{ applyEndpoint(*endpointConfig) }
 
 type endpointConfig struct {
 	start StartMode
-	tls   *TLSConfig // WithTLS
+	tls   *TLSConfig // TLS
 }
 
 // StartMode says when and how a dialer or listener starts: nanonext's

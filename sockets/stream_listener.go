@@ -44,7 +44,7 @@ func ListenStream(url string, opts ...StreamOption) (*StreamListener, error) {
 	switch network {
 	case "wss":
 		if cfg.tls == nil {
-			return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a wss listener needs a server TLS config (StreamTLS)")}
+			return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: op, Err: errors.New("a wss listener needs a server TLS config (TLS)")}
 		}
 		if err := cfg.tls.check(op, true); err != nil {
 			return nil, err

@@ -54,13 +54,6 @@ func RequestHeader(key, value string) StreamOption {
 	})
 }
 
-// StreamTLS sets the TLS configuration of a wss:// stream: a client
-// config for DialStream (without one, the server is verified against the
-// system's roots), a server config for ListenStream (required there).
-func StreamTLS(cfg *TLSConfig) StreamOption {
-	return streamOptionFunc(func(c *streamConfig) { c.tls = cfg })
-}
-
 func streamConfigOf(opts []StreamOption) streamConfig {
 	c := streamConfig{recvSize: 64 << 10}
 	for _, o := range opts {

@@ -229,7 +229,7 @@ func TestStreamWSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := sockets.ListenStream("wss://127.0.0.1:0/secure", sockets.StreamTLS(srvCfg))
+	l, err := sockets.ListenStream("wss://127.0.0.1:0/secure", sockets.TLS(srvCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestStreamWSS(t *testing.T) {
 	// Untrusted: the system roots do not know our certificate.
 	_, err = sockets.DialStream(ctx, l.URL())
 	wantCode(t, err, nanoact.ErrPeerAuth)
-	c, err := sockets.DialStream(ctx, l.URL(), sockets.StreamTLS(cliCfg))
+	c, err := sockets.DialStream(ctx, l.URL(), sockets.TLS(cliCfg))
 	if err != nil {
 		t.Fatal(err)
 	}

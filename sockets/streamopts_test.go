@@ -13,7 +13,7 @@ import (
 // wssPair is streamPair over wss, the client trusting c.
 func wssPair(t *testing.T, url string, c testCert) (client, server *sockets.Stream) {
 	t.Helper()
-	l, err := sockets.ListenStream(url, sockets.StreamTLS(tlsServer(t, sockets.TLSCert(c.cert, c.key))))
+	l, err := sockets.ListenStream(url, sockets.TLS(tlsServer(t, sockets.TLSCert(c.cert, c.key))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func wssPair(t *testing.T, url string, c testCert) (client, server *sockets.Stre
 		}
 		accepted <- s
 	}()
-	cl, err := sockets.DialStream(ctx, l.URL(), sockets.StreamTLS(tlsClient(t, sockets.TLSCA(c.cert))))
+	cl, err := sockets.DialStream(ctx, l.URL(), sockets.TLS(tlsClient(t, sockets.TLSCA(c.cert))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,8 +56,8 @@ func (m TLSAuthMode) String() string {
 // use; one config may serve any number of sockets and endpoints. The zero
 // value is not usable: build one with a constructor.
 //
-// Pass it to a dial or listen of a tls+tcp:// or wss:// URL with WithTLS,
-// or to New with TLS.
+// Pass it to a dial or listen of a tls+tcp:// or wss:// URL with TLS,
+// or to New with WithTLS.
 type TLSConfig struct {
 	server     bool
 	auth       TLSAuthMode

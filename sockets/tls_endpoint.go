@@ -12,13 +12,13 @@ import (
 	"github.com/nanoact/nanoact"
 )
 
-// TLS makes cfg the TLS config of the socket's tls+tcp:// and wss://
-// endpoints that are not given one with WithTLS: those of New's Dial and
+// WithTLS makes cfg the TLS config of the socket's tls+tcp:// and wss://
+// endpoints that are not given one with TLS: those of New's Dial and
 // Listen options and those made later (nanonext's socket(tls = )). A
-// client config serves dialers and a server config listeners; give TLS
-// twice, once with each, for a socket that both dials and listens over
-// TLS. Endpoints of other transports ignore it. nil is ignored.
-func TLS(cfg *TLSConfig) Option {
+// client config serves dialers and a server config listeners; give
+// WithTLS twice, once with each, for a socket that both dials and listens
+// over TLS. Endpoints of other transports ignore it. nil is ignored.
+func WithTLS(cfg *TLSConfig) Option {
 	return optionFunc(func(c *config) {
 		switch {
 		case cfg == nil:
@@ -30,26 +30,37 @@ func TLS(cfg *TLSConfig) Option {
 	})
 }
 
-// WithTLS gives one dialer (a client config) or listener (a server
-// config) its TLS config, overriding the socket's (see TLS). Dialing or
-// listening then fails with ErrNotSupported if the URL is not tls+tcp://
-// or wss://, and with ErrInvalid if cfg is of the wrong kind. A tls+tcp://
-// or wss:// URL with no config at all fails with ErrInvalid. nil is
-// ignored.
-func WithTLS(cfg *TLSConfig) EndpointOption { return tlsEndpoint{cfg} }
+// TLS gives one dialer (a client config) or listener (a server config) its
+// TLS config, overriding the socket's (see WithTLS), and is the TLS config
+// of a wss:// stream: a client config for DialStream (without one, the
+// server is verified against the system's roots), a server config for
+// ListenStream (required there). Dialing or listening fails with
+// ErrNotSupported if the URL is not tls+tcp:// or wss:// (a wss:// stream
+// for streams), and with ErrInvalid if cfg is of the wrong kind or a zero
+// TLSConfig. A tls+tcp:// or wss:// URL with no config at all fails with
+// ErrInvalid. nil is ignored.
+//
+// It is one value for both, as every option shared by several calls is:
+// the house rule is WithX for what a constructor (New) takes, a plain name
+// for what one call (Dial, Listen, DialStream, ListenStream) takes.
+func TLS(cfg *TLSConfig) TLSOptionValue { return TLSOptionValue{cfg} }
 
-type tlsEndpoint struct{ cfg *TLSConfig }
+// TLSOptionValue is what TLS returns: an EndpointOption and a
+// StreamOption at once.
+type TLSOptionValue struct{ cfg *TLSConfig }
 
-func (t tlsEndpoint) applyEndpoint(c *endpointConfig) {
+func (t TLSOptionValue) applyEndpoint(c *endpointConfig) {
 	if t.cfg != nil {
 		c.tls = t.cfg
 	}
 }
 
+func (t TLSOptionValue) applyStream(c *streamConfig) { c.tls = t.cfg }
+
 // endpointOptions returns the mangos transport options for the dialer
 // (dialer true) or listener of murl, the URL transport.Rewrite made: those
 // of transportOptions, plus the crypto/tls config of a tls+tcp or wss URL.
-// given is the endpoint's WithTLS config, if any.
+// given is the endpoint's TLS config, if any.
 func (s *Socket) endpointOptions(op, murl string, given *TLSConfig, dialer bool) (map[string]any, error) {
 	opts := s.transportOptions(murl)
 	scheme, rest, _ := strings.Cut(murl, "://")
@@ -72,7 +83,7 @@ func (s *Socket) endpointOptions(op, murl string, given *TLSConfig, dialer bool)
 		ep, kind = "dialer", "client"
 	}
 	if cfg == nil {
-		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "a %s:// %s needs a TLS %s config: give WithTLS or TLS", scheme, ep, kind)
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "a %s:// %s needs a TLS %s config: give TLS or WithTLS", scheme, ep, kind)
 	}
 	if err := cfg.check(op, !dialer); err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func tlsClient(t *testing.T, opts ...sockets.TLSOption) *sockets.TLSConfig {
 // tlsListen makes s listen on url with srv and returns the URL to dial.
 func tlsListen(t *testing.T, s *sockets.Socket, url string, srv *sockets.TLSConfig) string {
 	t.Helper()
-	l, err := s.Listen(url, sockets.WithTLS(srv))
+	l, err := s.Listen(url, sockets.TLS(srv))
 	if err != nil {
 		t.Fatalf("listen %s: %v", url, err)
 	}
@@ -68,7 +68,7 @@ func tlsListen(t *testing.T, s *sockets.Socket, url string, srv *sockets.TLSConf
 // sockets (s and its peer) see the connection.
 func tlsDial(t *testing.T, s, peer *sockets.Socket, url string, cli *sockets.TLSConfig) {
 	t.Helper()
-	if _, err := s.Dial(url, sockets.Sync, sockets.WithTLS(cli)); err != nil {
+	if _, err := s.Dial(url, sockets.Sync, sockets.TLS(cli)); err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
 	eventually(t, func() bool { return s.Pipes() == 1 && peer.Pipes() == 1 })
@@ -155,9 +155,9 @@ func TestTLSSocketOption(t *testing.T) {
 	srv := tlsServer(t, sockets.TLSCert(c.cert, c.key))
 	cli := tlsClient(t, sockets.TLSCA(c.cert))
 
-	rep := open(t, sockets.Rep, sockets.TLS(srv), sockets.TLS(cli), sockets.Listen("tls+tcp://127.0.0.1:0"))
+	rep := open(t, sockets.Rep, sockets.WithTLS(srv), sockets.WithTLS(cli), sockets.Listen("tls+tcp://127.0.0.1:0"))
 	url := rep.Listeners()[0].URL()
-	req := open(t, sockets.Req, sockets.TLS(cli), sockets.Dial(url, sockets.Sync))
+	req := open(t, sockets.Req, sockets.WithTLS(cli), sockets.Dial(url, sockets.Sync))
 	eventually(t, func() bool { return rep.Pipes() == 1 && req.Pipes() == 1 })
 	reqRep(t, req, rep)
 
@@ -169,7 +169,7 @@ func TestTLSSocketOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req2 := open(t, sockets.Req, sockets.TLS(cli))
+	req2 := open(t, sockets.Req, sockets.WithTLS(cli))
 	if _, err := req2.Dial(l.URL(), sockets.Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestTLSMutual(t *testing.T) {
 			}
 			for _, b := range bad {
 				req := open(t, sockets.Req)
-				_, err := req.Dial(url, sockets.Sync, sockets.WithTLS(b.cli))
+				_, err := req.Dial(url, sockets.Sync, sockets.TLS(b.cli))
 				// The server refuses us with a TLS alert: a
 				// cryptographic error, as NNG reports it.
 				wantCode(t, err, nanoact.ErrCrypto)
@@ -238,7 +238,7 @@ func TestTLSVerifyFailure(t *testing.T) {
 			}
 			for _, b := range bad {
 				req := open(t, sockets.Req)
-				_, err := req.Dial(url, sockets.Sync, sockets.WithTLS(b.cli))
+				_, err := req.Dial(url, sockets.Sync, sockets.TLS(b.cli))
 				wantCode(t, err, nanoact.ErrPeerAuth)
 				if req.Pipes() != 0 || rep.Pipes() != 0 || len(req.Dialers()) != 0 {
 					t.Fatalf("%s: connected or left a dialer", b.name)
@@ -293,7 +293,7 @@ func TestTLSClientAuthModes(t *testing.T) {
 		url := tlsListen(t, rep, "tls+tcp://127.0.0.1:0", nsrv)
 		tlsDial(t, req, rep, url, cli)
 		req2 := open(t, sockets.Req)
-		if _, err := req2.Dial(url, sockets.Sync, sockets.WithTLS(cli)); err != nil {
+		if _, err := req2.Dial(url, sockets.Sync, sockets.TLS(cli)); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, func() bool { return rep.Pipes() == 2 })
@@ -308,7 +308,7 @@ func TestTLSClientAuthModes(t *testing.T) {
 		cli := tlsClient(t, sockets.TLSCA(append(bytes.Clone(c.cert), named.cert...)))
 		req := open(t, sockets.Req)
 		for _, u := range []string{nameURL, ipURL, nameURL} {
-			if _, err := req.Dial(u, sockets.Sync, sockets.WithTLS(cli)); err != nil {
+			if _, err := req.Dial(u, sockets.Sync, sockets.TLS(cli)); err != nil {
 				t.Fatalf("dial %s: %v", u, err)
 			}
 		}
@@ -329,16 +329,16 @@ func TestTLSEndpointErrors(t *testing.T) {
 		err  func() error
 		want *nanoact.Error
 	}{
-		{"listen tcp with TLS", func() error { _, err := s.Listen("tcp://127.0.0.1:0", sockets.WithTLS(srv)); return err }, nanoact.ErrNotSupported},
-		{"dial tcp with TLS", func() error { _, err := s.Dial("tcp://127.0.0.1:1", sockets.Later, sockets.WithTLS(cli)); return err }, nanoact.ErrNotSupported},
-		{"listen ws with TLS", func() error { _, err := s.Listen("ws://127.0.0.1:0/x", sockets.WithTLS(srv)); return err }, nanoact.ErrNotSupported},
-		{"dial inproc with TLS", func() error { _, err := s.Dial("inproc://tls-x", sockets.Later, sockets.WithTLS(cli)); return err }, nanoact.ErrNotSupported},
+		{"listen tcp with TLS", func() error { _, err := s.Listen("tcp://127.0.0.1:0", sockets.TLS(srv)); return err }, nanoact.ErrNotSupported},
+		{"dial tcp with TLS", func() error { _, err := s.Dial("tcp://127.0.0.1:1", sockets.Later, sockets.TLS(cli)); return err }, nanoact.ErrNotSupported},
+		{"listen ws with TLS", func() error { _, err := s.Listen("ws://127.0.0.1:0/x", sockets.TLS(srv)); return err }, nanoact.ErrNotSupported},
+		{"dial inproc with TLS", func() error { _, err := s.Dial("inproc://tls-x", sockets.Later, sockets.TLS(cli)); return err }, nanoact.ErrNotSupported},
 		{"listen tls+tcp without TLS", func() error { _, err := s.Listen("tls+tcp://127.0.0.1:0"); return err }, nanoact.ErrInvalid},
 		{"dial tls+tcp without TLS", func() error { _, err := s.Dial("tls+tcp://127.0.0.1:1", sockets.Later); return err }, nanoact.ErrInvalid},
 		{"listen wss without TLS", func() error { _, err := s.Listen("wss://127.0.0.1:0/x"); return err }, nanoact.ErrInvalid},
 		{"dial wss without TLS", func() error { _, err := s.Dial("wss://127.0.0.1:1/x", sockets.Later); return err }, nanoact.ErrInvalid},
-		{"listen with a client config", func() error { _, err := s.Listen("tls+tcp://127.0.0.1:0", sockets.WithTLS(cli)); return err }, nanoact.ErrInvalid},
-		{"dial with a server config", func() error { _, err := s.Dial("wss://127.0.0.1:1/x", sockets.Later, sockets.WithTLS(srv)); return err }, nanoact.ErrInvalid},
+		{"listen with a client config", func() error { _, err := s.Listen("tls+tcp://127.0.0.1:0", sockets.TLS(cli)); return err }, nanoact.ErrInvalid},
+		{"dial with a server config", func() error { _, err := s.Dial("wss://127.0.0.1:1/x", sockets.Later, sockets.TLS(srv)); return err }, nanoact.ErrInvalid},
 		{"New with TLS listen and no config", func() error { _, err := sockets.New(sockets.Pair, sockets.Listen("tls+tcp://127.0.0.1:0")); return err }, nanoact.ErrInvalid},
 	}
 	for _, tc := range cases {
@@ -355,7 +355,7 @@ func TestTLSEndpointErrors(t *testing.T) {
 		t.Fatal("a failed endpoint was kept")
 	}
 	// nil configs are ignored.
-	if _, err := s.Listen("tcp://127.0.0.1:0", sockets.WithTLS(nil)); err != nil {
+	if _, err := s.Listen("tcp://127.0.0.1:0", sockets.TLS(nil)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -367,7 +367,7 @@ func TestTLSDialerStart(t *testing.T) {
 	c := writeCert(t, "127.0.0.1")
 	rep, req := open(t, sockets.Rep), open(t, sockets.Req)
 	url := tlsListen(t, rep, "tls+tcp://127.0.0.1:0", tlsServer(t, sockets.TLSCert(c.cert, c.key)))
-	d, err := req.Dial(url, sockets.Later, sockets.WithTLS(tlsClient(t, sockets.TLSCA(c.cert))))
+	d, err := req.Dial(url, sockets.Later, sockets.TLS(tlsClient(t, sockets.TLSCA(c.cert))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +600,7 @@ func BenchmarkWriteCert(b *testing.B) {
 // A request/reply round trip over TLS: the server presents a WriteCert
 // certificate, which the client trusts as its CA and checks against the
 // host of the URL it dials.
-func ExampleWithTLS() {
+func ExampleTLS() {
 	certPEM, keyPEM, err := sockets.WriteCert("127.0.0.1", 24*time.Hour)
 	if err != nil {
 		fmt.Println(err)
@@ -621,14 +621,14 @@ func ExampleWithTLS() {
 
 	rep, _ := sockets.New(sockets.Rep)
 	defer rep.Close()
-	l, err := rep.Listen("tls+tcp://127.0.0.1:0", sockets.WithTLS(server))
+	l, err := rep.Listen("tls+tcp://127.0.0.1:0", sockets.TLS(server))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	req, _ := sockets.New(sockets.Req)
 	defer req.Close()
-	if _, err := req.Dial(l.URL(), sockets.Sync, sockets.WithTLS(client)); err != nil {
+	if _, err := req.Dial(l.URL(), sockets.Sync, sockets.TLS(client)); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -644,7 +644,7 @@ func ExampleWithTLS() {
 	// A client that trusts another CA is refused.
 	other, _, _ := sockets.WriteCert("127.0.0.1", time.Hour)
 	stranger, _ := sockets.NewTLSClient(sockets.TLSCA(other))
-	_, err = req.Dial(l.URL(), sockets.Sync, sockets.WithTLS(stranger))
+	_, err = req.Dial(l.URL(), sockets.Sync, sockets.TLS(stranger))
 	fmt.Println(errors.Is(err, nanoact.ErrPeerAuth))
 	// Output:
 	// < TLS server config | auth mode: none >

@@ -83,7 +83,7 @@ func TestTLSCommonNameOnly(t *testing.T) {
 				{"wrong CA", tlsClient(t, sockets.TLSCA(stranger.cert))},
 			} {
 				req := open(t, sockets.Req)
-				_, err := req.Dial(url, sockets.Sync, sockets.WithTLS(b.cli))
+				_, err := req.Dial(url, sockets.Sync, sockets.TLS(b.cli))
 				wantCode(t, err, nanoact.ErrPeerAuth)
 			}
 			req := open(t, sockets.Req)
@@ -92,7 +92,7 @@ func TestTLSCommonNameOnly(t *testing.T) {
 
 			// A SAN present means the CN is ignored.
 			_, url = serve(sanElsewhere)
-			_, err := open(t, sockets.Req).Dial(url, sockets.Sync, sockets.WithTLS(tlsClient(t, sockets.TLSCA(sanElsewhere.cert))))
+			_, err := open(t, sockets.Req).Dial(url, sockets.Sync, sockets.TLS(tlsClient(t, sockets.TLSCA(sanElsewhere.cert))))
 			wantCode(t, err, nanoact.ErrPeerAuth)
 			rep, url = serve(sanHere)
 			req = open(t, sockets.Req)
@@ -119,15 +119,15 @@ func TestTLSCommonNameOnlyMutual(t *testing.T) {
 func TestStreamWSSCommonNameOnly(t *testing.T) {
 	t.Parallel()
 	cn, stranger := cnOnlyCert(t, "127.0.0.1"), cnOnlyCert(t, "127.0.0.1")
-	l, err := sockets.ListenStream("wss://127.0.0.1:0/cn", sockets.StreamTLS(tlsServer(t, sockets.TLSCert(cn.cert, cn.key))))
+	l, err := sockets.ListenStream("wss://127.0.0.1:0/cn", sockets.TLS(tlsServer(t, sockets.TLSCert(cn.cert, cn.key))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	ctx := ctxT(t)
-	_, err = sockets.DialStream(ctx, l.URL(), sockets.StreamTLS(tlsClient(t, sockets.TLSCA(stranger.cert))))
+	_, err = sockets.DialStream(ctx, l.URL(), sockets.TLS(tlsClient(t, sockets.TLSCA(stranger.cert))))
 	wantCode(t, err, nanoact.ErrPeerAuth)
-	_, err = sockets.DialStream(ctx, l.URL(), sockets.StreamTLS(tlsClient(t, sockets.TLSCA(cn.cert), sockets.TLSServerName("localhost"))))
+	_, err = sockets.DialStream(ctx, l.URL(), sockets.TLS(tlsClient(t, sockets.TLSCA(cn.cert), sockets.TLSServerName("localhost"))))
 	wantCode(t, err, nanoact.ErrPeerAuth)
 
 	accepted := make(chan *sockets.Stream, 1)
@@ -138,7 +138,7 @@ func TestStreamWSSCommonNameOnly(t *testing.T) {
 		}
 		accepted <- s
 	}()
-	c, err := sockets.DialStream(ctx, l.URL(), sockets.StreamTLS(tlsClient(t, sockets.TLSCA(cn.cert))))
+	c, err := sockets.DialStream(ctx, l.URL(), sockets.TLS(tlsClient(t, sockets.TLSCA(cn.cert))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func listenTarget(t *testing.T, scheme string, opts ...sockets.Option) target {
 			t.Fatal(err)
 		}
 		certPEM, keyPEM := pair[0], pair[1]
-		eopts = append(eopts, sockets.WithTLS(tlsConfig(t, true, sockets.TLSCert(certPEM, keyPEM))))
+		eopts = append(eopts, sockets.TLS(tlsConfig(t, true, sockets.TLSCert(certPEM, keyPEM))))
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(certPEM)
 		tg.tlsCli = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
@@ -105,7 +105,7 @@ func startHonest(t *testing.T, tg target) *honest {
 	req := open(t, sockets.Req)
 	var eopts []sockets.EndpointOption
 	if tg.cliCfg != nil {
-		eopts = append(eopts, sockets.WithTLS(tg.cliCfg))
+		eopts = append(eopts, sockets.TLS(tg.cliCfg))
 	}
 	if _, err := req.Dial(tg.url, append(eopts, sockets.Sync)...); err != nil {
 		t.Fatal(err)

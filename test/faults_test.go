@@ -57,8 +57,8 @@ func proxied(t *testing.T, s *sockets.Socket, sc faultScheme) (*testkit.FaultPro
 		if err != nil {
 			t.Fatal(err)
 		}
-		lopts = append(lopts, sockets.WithTLS(tlsConfig(t, true, sockets.TLSCert(cert, key))))
-		dopts = append(dopts, sockets.WithTLS(tlsConfig(t, false, sockets.TLSCA(cert))))
+		lopts = append(lopts, sockets.TLS(tlsConfig(t, true, sockets.TLSCert(cert, key))))
+		dopts = append(dopts, sockets.TLS(tlsConfig(t, false, sockets.TLSCA(cert))))
 	}
 	l, err := s.Listen(sc.name+"://127.0.0.1:0"+sc.path, lopts...)
 	if err != nil {

@@ -77,13 +77,13 @@ func TestTLSNngcatListensCommonNameOnly(t *testing.T) {
 			wrong := open(t, sockets.Req)
 			var err error
 			eventually(t, "nngcat listening", func() bool {
-				_, err = wrong.Dial(url, sockets.Sync, sockets.WithTLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM), sockets.TLSServerName("127.0.0.2"))))
+				_, err = wrong.Dial(url, sockets.Sync, sockets.TLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM), sockets.TLSServerName("127.0.0.2"))))
 				return nanoact.CodeOf(err) != nanoact.CodeConnRefused
 			})
 			wantCode(t, err, nanoact.ErrPeerAuth)
 
 			req := open(t, sockets.Req)
-			if _, err := req.Dial(url, sockets.Sync, sockets.WithTLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM)))); err != nil {
+			if _, err := req.Dial(url, sockets.Sync, sockets.TLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM)))); err != nil {
 				t.Fatal(err)
 			}
 			ctx := ctxT(t)

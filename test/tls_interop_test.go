@@ -59,7 +59,7 @@ var tlsSchemes = []tlsScheme{{"tls+tcp", ""}, {"wss", "/nanoact"}}
 // the URL for nngcat to dial, with host as its host name.
 func goListenTLS(t *testing.T, s *sockets.Socket, sc tlsScheme, host string, srv *sockets.TLSConfig) string {
 	t.Helper()
-	l, err := s.Listen(sc.name+"://127.0.0.1:0"+sc.path, sockets.WithTLS(srv))
+	l, err := s.Listen(sc.name+"://127.0.0.1:0"+sc.path, sockets.TLS(srv))
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestTLSNngcatListens(t *testing.T) {
 					"--cert", pf.cert, "--key", pf.key, "--raw", "--data", "pong", "--count", 1)...)
 				req := open(t, sockets.Req)
 				url := sc.name + "://" + cn + ":" + port + sc.path
-				if _, err := req.Dial(url, sockets.WithTLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM)))); err != nil {
+				if _, err := req.Dial(url, sockets.TLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM)))); err != nil {
 					t.Fatal(err)
 				}
 				ctx := ctxT(t)
@@ -228,7 +228,7 @@ func TestTLSNngcatVerifyFailure(t *testing.T) {
 			var err error
 			// Sync dials until nngcat listens.
 			eventually(t, "nngcat listening", func() bool {
-				_, err = req.Dial(url, sockets.Sync, sockets.WithTLS(cli))
+				_, err = req.Dial(url, sockets.Sync, sockets.TLS(cli))
 				return nanoact.CodeOf(err) != nanoact.CodeConnRefused
 			})
 			wantCode(t, err, nanoact.ErrPeerAuth)
@@ -237,7 +237,7 @@ func TestTLSNngcatVerifyFailure(t *testing.T) {
 			}
 		}
 		req := open(t, sockets.Req)
-		if _, err := req.Dial(url, sockets.Sync, sockets.WithTLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM)))); err != nil {
+		if _, err := req.Dial(url, sockets.Sync, sockets.TLS(tlsConfig(t, false, sockets.TLSCA(pf.certPEM)))); err != nil {
 			t.Fatalf("good dial: %v", err)
 		}
 	})

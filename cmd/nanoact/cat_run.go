@@ -131,7 +131,7 @@ func (c *catConfig) setup(s *sockets.Socket, out io.Writer) error {
 			}
 			tlsFor[listen] = cfg
 		}
-		return []sockets.EndpointOption{sockets.WithTLS(tlsFor[listen])}, nil
+		return []sockets.EndpointOption{sockets.TLS(tlsFor[listen])}, nil
 	}
 	for _, a := range c.addrs {
 		opts, err := endpointOpts(a.url, a.listen)

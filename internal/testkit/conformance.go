@@ -103,7 +103,7 @@ func (k *Link) Listen(s *sockets.Socket) string {
 	k.t.Helper()
 	var opts []sockets.EndpointOption
 	if k.srv != nil {
-		opts = append(opts, sockets.WithTLS(k.srv))
+		opts = append(opts, sockets.TLS(k.srv))
 	}
 	l, err := s.Listen(k.tr.url(k.t), opts...)
 	if err != nil {
@@ -135,7 +135,7 @@ func (k *Link) DialOption(url string) sockets.Option {
 func (k *Link) endpointOpts(mode sockets.StartMode) []sockets.EndpointOption {
 	opts := []sockets.EndpointOption{mode}
 	if k.cli != nil {
-		opts = append(opts, sockets.WithTLS(k.cli))
+		opts = append(opts, sockets.TLS(k.cli))
 	}
 	return opts
 }
