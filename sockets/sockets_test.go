@@ -619,6 +619,16 @@ func TestReqResendAndCancel(t *testing.T) {
 	wantCode(t, err, nanoact.ErrState)
 }
 
+// recvErrs is a Receiver that hands on each receive's error.
+type recvErrs chan error
+
+func (c recvErrs) Received(m *sockets.Msg, err error) {
+	if m != nil {
+		m.Free()
+	}
+	c <- err
+}
+
 // A new survey cancels the receive waiting on the previous one, and late
 // answers to the old survey are dropped.
 func TestSurveyReplaced(t *testing.T) {
@@ -632,12 +642,11 @@ func TestSurveyReplaced(t *testing.T) {
 	if _, err := resp.Recv(ctx); err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		_, err := sur.Recv(ctx)
-		errc <- err
-	}()
-	time.Sleep(10 * time.Millisecond) // let the receive wait (the result does not depend on it)
+	// The receive is waiting in the surveyor's queue when RecvAsync
+	// returns, so the second survey surely finds it there.
+	errc := make(recvErrs, 1)
+	var op sockets.RecvOp
+	sur.RecvAsync(&op, errc)
 	if err := sur.Send(ctx, "second"); err != nil {
 		t.Fatal(err)
 	}
