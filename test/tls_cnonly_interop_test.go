@@ -1,17 +1,7 @@
 package test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/internal/testkit"
@@ -23,41 +13,9 @@ import (
 // alternative names) and writes it and its key for nngcat.
 func writeCNOnlyFiles(t *testing.T, cn string) pemFiles {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Nanonext"}, Country: []string{"JP"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p := pemFiles{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-		cert:    filepath.Join(dir, "cert.pem"),
-		key:     filepath.Join(dir, "key.pem"),
-	}
-	if err := os.WriteFile(p.cert, p.certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.key, p.keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	c := testkit.Issue(t, nil, cn, false)
+	certFile, keyFile := c.WriteFiles(t)
+	return pemFiles{certPEM: c.CertPEM(), keyPEM: c.KeyPEM(t), cert: certFile, key: keyFile}
 }
 
 // Our dialers verify a C NNG server (nngcat) whose certificate has a

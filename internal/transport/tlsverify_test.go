@@ -1,14 +1,9 @@
 package transport_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -17,79 +12,23 @@ import (
 	"go.nanomsg.org/mangos/v3"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/internal/transport"
 )
-
-// issued is a certificate with its key, and its parsed form.
-type issued struct {
-	cert tls.Certificate // leaf first, then the issuers the server sends
-	leaf *x509.Certificate
-}
-
-func (c issued) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(c.leaf)
-	return p
-}
-
-// issue makes a certificate for cn with the given alternative names,
-// signed by parent (self-signed when parent is nil, as nanonext's
-// write_cert makes them: a CN and no alternative names). ca makes it a CA.
-func issue(t testing.TB, parent *issued, cn string, ca bool, dns []string, ips []net.IP) issued {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Nanonext"}, Country: []string{"JP"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  ca || parent == nil,
-		DNSNames:              dns,
-		IPAddresses:           ips,
-	}
-	signer, signKey := tmpl, any(key)
-	if parent != nil {
-		signer, signKey = parent.leaf, parent.cert.PrivateKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := issued{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf: leaf}
-	if parent != nil && parent.leaf.Issuer.String() != parent.leaf.Subject.String() {
-		// An intermediate: the server sends it after the leaf.
-		c.cert.Certificate = append(c.cert.Certificate, parent.cert.Certificate[0])
-	}
-	return c
-}
 
 // TestVerifyServerName checks the name rule NNG's Mbed TLS applies:
 // alternative names when there are any, the Common Name otherwise.
 func TestVerifyServerName(t *testing.T) {
 	t.Parallel()
-	cnHost := issue(t, nil, "localhost", false, nil, nil)
-	cnIP := issue(t, nil, "127.0.0.1", false, nil, nil)
-	cnIP6 := issue(t, nil, "::1", false, nil, nil)
-	cnWild := issue(t, nil, "*.example.com", false, nil, nil)
-	sanDNS := issue(t, nil, "localhost", false, []string{"san.example"}, nil)
-	sanIP := issue(t, nil, "localhost", false, nil, []net.IP{net.IPv4(127, 0, 0, 1)})
+	cnHost := testkit.Issue(t, nil, "localhost", false)
+	cnIP := testkit.Issue(t, nil, "127.0.0.1", false)
+	cnIP6 := testkit.Issue(t, nil, "::1", false)
+	cnWild := testkit.Issue(t, nil, "*.example.com", false)
+	sanDNS := testkit.Issue(t, nil, "localhost", false, "san.example")
+	sanIP := testkit.Issue(t, nil, "localhost", false, "127.0.0.1")
 	for _, tc := range []struct {
 		name string
-		crt  issued
+		crt  *testkit.Issued
 		host string
 		ok   bool
 	}{
@@ -114,9 +53,9 @@ func TestVerifyServerName(t *testing.T) {
 		{"empty name", cnHost, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := transport.VerifyServerName(tc.crt.leaf, tc.host)
+			err := transport.VerifyServerName(tc.crt.Leaf, tc.host)
 			if (err == nil) != tc.ok {
-				t.Fatalf("VerifyServerName(CN %q, %q) = %v, want ok %v", tc.crt.leaf.Subject.CommonName, tc.host, err, tc.ok)
+				t.Fatalf("VerifyServerName(CN %q, %q) = %v, want ok %v", tc.crt.Leaf.Subject.CommonName, tc.host, err, tc.ok)
 			}
 			var he x509.HostnameError
 			if err != nil && tc.host != "" && !errors.As(err, &he) {
@@ -165,12 +104,12 @@ func handshake(t *testing.T, cli *tls.Config, srv tls.Certificate) error {
 // CA, and only then; the chain is verified as crypto/tls would.
 func TestVerifyLikeNNG(t *testing.T) {
 	t.Parallel()
-	selfCN := issue(t, nil, "127.0.0.1", false, nil, nil) // write_cert's shape
-	ca := issue(t, nil, "nanoact test CA", true, nil, nil)
-	inter := issue(t, &ca, "nanoact test intermediate", true, nil, nil)
-	leafCN := issue(t, &inter, "server.test", false, nil, nil)
-	leafSAN := issue(t, &ca, "server.test", false, []string{"other.test"}, nil)
-	stranger := issue(t, nil, "127.0.0.1", false, nil, nil) // same name, another key
+	selfCN := testkit.Issue(t, nil, "127.0.0.1", false) // write_cert's shape
+	ca := testkit.Issue(t, nil, "nanoact test CA", true)
+	inter := testkit.Issue(t, ca, "nanoact test intermediate", true)
+	leafCN := testkit.Issue(t, inter, "server.test", false)
+	leafSAN := testkit.Issue(t, ca, "server.test", false, "other.test")
+	stranger := testkit.Issue(t, nil, "127.0.0.1", false) // same name, another key
 
 	cfg := func(roots *x509.CertPool, name string) *tls.Config {
 		return &tls.Config{RootCAs: roots, ServerName: name, MinVersion: tls.VersionTLS12}
@@ -181,14 +120,14 @@ func TestVerifyLikeNNG(t *testing.T) {
 		srv  tls.Certificate
 		ok   bool
 	}{
-		{"cn only, self-signed", cfg(selfCN.pool(), "127.0.0.1"), selfCN.cert, true},
-		{"cn only, wrong name", cfg(selfCN.pool(), "127.0.0.2"), selfCN.cert, false},
-		{"cn only, wrong ca", cfg(selfCN.pool(), "127.0.0.1"), stranger.cert, false},
-		{"cn only, via an intermediate", cfg(ca.pool(), "server.test"), leafCN.cert, true},
-		{"cn only, intermediate not trusted as root", cfg(inter.pool(), "other.test"), leafCN.cert, false},
-		{"san: cn ignored", cfg(ca.pool(), "server.test"), leafSAN.cert, false},
-		{"san", cfg(ca.pool(), "other.test"), leafSAN.cert, true},
-		{"no name", cfg(selfCN.pool(), ""), selfCN.cert, false},
+		{"cn only, self-signed", cfg(selfCN.Pool(), "127.0.0.1"), selfCN.Cert, true},
+		{"cn only, wrong name", cfg(selfCN.Pool(), "127.0.0.2"), selfCN.Cert, false},
+		{"cn only, wrong ca", cfg(selfCN.Pool(), "127.0.0.1"), stranger.Cert, false},
+		{"cn only, via an intermediate", cfg(ca.Pool(), "server.test"), leafCN.Cert, true},
+		{"cn only, intermediate not trusted as root", cfg(inter.Pool(), "other.test"), leafCN.Cert, false},
+		{"san: cn ignored", cfg(ca.Pool(), "server.test"), leafSAN.Cert, false},
+		{"san", cfg(ca.Pool(), "other.test"), leafSAN.Cert, true},
+		{"no name", cfg(selfCN.Pool(), ""), selfCN.Cert, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := handshake(t, transport.VerifyLikeNNG(tc.cli), tc.srv)
@@ -203,7 +142,7 @@ func TestVerifyLikeNNG(t *testing.T) {
 	}
 
 	// Go's own verifier refuses what NNG accepts: the reason for all this.
-	if err := handshake(t, cfg(selfCN.pool(), "127.0.0.1"), selfCN.cert); err == nil {
+	if err := handshake(t, cfg(selfCN.Pool(), "127.0.0.1"), selfCN.Cert); err == nil {
 		t.Fatal("crypto/tls accepted a CN-only certificate; VerifyLikeNNG may no longer be needed")
 	}
 
@@ -212,7 +151,7 @@ func TestVerifyLikeNNG(t *testing.T) {
 	if transport.VerifyLikeNNG(insecure) != insecure {
 		t.Fatal("an InsecureSkipVerify config was replaced")
 	}
-	in := cfg(selfCN.pool(), "127.0.0.1")
+	in := cfg(selfCN.Pool(), "127.0.0.1")
 	_ = transport.VerifyLikeNNG(in)
 	if in.InsecureSkipVerify || in.VerifyConnection != nil {
 		t.Fatal("VerifyLikeNNG changed its argument")
@@ -220,7 +159,7 @@ func TestVerifyLikeNNG(t *testing.T) {
 
 	// The user's own hooks still run, and see the verified chains.
 	var sawConn, sawPeer int
-	user := cfg(ca.pool(), "server.test")
+	user := cfg(ca.Pool(), "server.test")
 	user.VerifyConnection = func(cs tls.ConnectionState) error {
 		sawConn = len(cs.VerifiedChains)
 		return nil
@@ -229,15 +168,15 @@ func TestVerifyLikeNNG(t *testing.T) {
 		sawPeer = len(chains)
 		return nil
 	}
-	if err := handshake(t, transport.VerifyLikeNNG(user), leafCN.cert); err != nil {
+	if err := handshake(t, transport.VerifyLikeNNG(user), leafCN.Cert); err != nil {
 		t.Fatal(err)
 	}
 	if sawConn == 0 || sawPeer == 0 {
 		t.Fatalf("user hooks saw %d and %d verified chains, want some", sawConn, sawPeer)
 	}
-	refuse := cfg(ca.pool(), "server.test")
+	refuse := cfg(ca.Pool(), "server.test")
 	refuse.VerifyConnection = func(tls.ConnectionState) error { return errors.New("user says no") }
-	if err := handshake(t, transport.VerifyLikeNNG(refuse), leafCN.cert); err == nil || !strings.Contains(err.Error(), "user says no") {
+	if err := handshake(t, transport.VerifyLikeNNG(refuse), leafCN.Cert); err == nil || !strings.Contains(err.Error(), "user says no") {
 		t.Fatalf("user VerifyConnection refusal: %v", err)
 	}
 }
@@ -246,20 +185,20 @@ func TestVerifyLikeNNG(t *testing.T) {
 // accepted for the URL's host, refused for another host.
 func TestSecureDialCommonNameOnly(t *testing.T) {
 	t.Parallel()
-	cert := issue(t, nil, "127.0.0.1", false, nil, nil)
+	cert := testkit.Issue(t, nil, "127.0.0.1", false)
 	for _, tc := range secureMatrix() {
 		if !tc.tls {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
 			srv, cli := newSock(t), newSock(t)
-			srvOpts := map[string]any{mangos.OptionTLSConfig: &tls.Config{Certificates: []tls.Certificate{cert.cert}, MinVersion: tls.VersionTLS12}}
+			srvOpts := map[string]any{mangos.OptionTLSConfig: &tls.Config{Certificates: []tls.Certificate{cert.Cert}, MinVersion: tls.VersionTLS12}}
 			_, du := listen(t, srv, tc.url, srvOpts)
-			must(t, cli.DialOptions(du, map[string]any{mangos.OptionTLSConfig: &tls.Config{RootCAs: cert.pool(), MinVersion: tls.VersionTLS12}}))
+			must(t, cli.DialOptions(du, map[string]any{mangos.OptionTLSConfig: &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12}}))
 			roundTrips(t, srv, cli, 5)
 
 			other := newSock(t)
-			err := other.DialOptions(du, map[string]any{mangos.OptionTLSConfig: &tls.Config{RootCAs: cert.pool(), ServerName: "127.0.0.2", MinVersion: tls.VersionTLS12}})
+			err := other.DialOptions(du, map[string]any{mangos.OptionTLSConfig: &tls.Config{RootCAs: cert.Pool(), ServerName: "127.0.0.2", MinVersion: tls.VersionTLS12}})
 			wantCode(t, err, nanoact.ErrPeerAuth)
 		})
 	}
