@@ -276,6 +276,7 @@ func (f *deviceDir) forward(m *sockets.Msg) {
 	m.Pipe = 0
 	err := f.to.SendMsg(f.d.ctx, m)
 	if err == nil {
+		m.Free() // the wrapper only: SendMsg took the buffers
 		return
 	}
 	m.Free()
