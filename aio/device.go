@@ -21,8 +21,9 @@ import (
 // sub and a raw pub a forwarder. Raw mode keeps each message's SP header
 // (the backtrace, request and survey ids) as it passes, so replies and
 // survey responses find their way back. With s2 nil (or s2 == s1) it is a
-// reflector: what s1 receives it sends back on s1, which must be a bus,
-// pair or poly socket.
+// reflector: what s1 receives it sends back on s1, which must be a bus
+// (every peer but the sender gets it, as with NNG's raw bus), pair (back
+// to the one peer) or poly socket.
 //
 // Device never blocks: it returns an aio that stays pending while the
 // device runs. The aio resolves to an error matching nanoact.ErrClosed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
@@ -205,6 +206,18 @@ func TestDeviceReflector(t *testing.T) {
 			t.Fatalf("got %q", m.Body)
 		}
 		m.Free()
+		// The sender's own copy is skipped: a's next message is b's.
+		if err := b.Send(ctx, []byte("from b")); err != nil {
+			t.Fatal(err)
+		}
+		m, err = a.RecvMsg(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Body) != "from b" {
+			t.Fatalf("sender got %q", m.Body)
+		}
+		m.Free()
 	})
 }
 
@@ -356,5 +369,100 @@ func TestDeviceStopIdle(t *testing.T) {
 		dev.Stop()
 		_, err := dev.Result()
 		wantCode(t, err, nanoact.ErrCanceled)
+	}
+}
+
+// TestDeviceClosedSocket starts a device on a socket already closed: it
+// ends at once with ErrClosed.
+func TestDeviceClosedSocket(t *testing.T) {
+	ctx := ctxT(t)
+	front := open(t, sockets.Rep, sockets.WithRaw())
+	back := open(t, sockets.Req, sockets.WithRaw())
+	_ = back.Close()
+	dev := aio.Device(front, back)
+	_, err := dev.Value(ctx)
+	wantCode(t, err, nanoact.ErrClosed)
+	select {
+	case <-front.Done():
+		t.Fatal("device closed front")
+	default:
+	}
+}
+
+// TestDeviceTimeout bounds a device with Timeout: it ends with
+// ErrTimedOut and leaves both sockets open.
+func TestDeviceTimeout(t *testing.T) {
+	ctx := ctxT(t)
+	r := open(t, sockets.Pair, sockets.WithRaw())
+	dev := aio.Device(r, nil, aio.Timeout(20*time.Millisecond))
+	_, err := dev.Value(ctx)
+	wantCode(t, err, nanoact.ErrTimedOut)
+	select {
+	case <-r.Done():
+		t.Fatal("device closed its socket")
+	default:
+	}
+}
+
+// TestDeviceStopUnderLoad stops, or closes a side of, a device while
+// messages flow through it: it ends, and nothing forwards afterwards.
+func TestDeviceStopUnderLoad(t *testing.T) {
+	for _, how := range []string{"stop", "close-in", "close-out"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := ctxT(t)
+			in := open(t, sockets.Pull, sockets.WithRaw())
+			out := open(t, sockets.Push, sockets.WithRaw())
+			dev := aio.Device(in, out)
+			src := open(t, sockets.Push, sockets.WithSendMode(sockets.Raw))
+			dst := open(t, sockets.Pull)
+			connect(t, in, src, "")
+			connect(t, dst, out, "")
+			stopSrc := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					select {
+					case <-stopSrc:
+						return
+					default:
+					}
+					if err := src.Send(sockets.NonBlock(ctx), []byte("x")); err != nil && !errors.Is(err, nanoact.ErrTryAgain) {
+						return
+					}
+				}
+			})
+			// Let some messages through first, then keep draining.
+			for range 3 {
+				m, err := dst.RecvMsg(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Free()
+			}
+			wg.Go(func() {
+				for {
+					m, err := dst.RecvMsg(ctx)
+					if err != nil {
+						return
+					}
+					m.Free()
+				}
+			})
+			want := nanoact.ErrClosed
+			switch how {
+			case "stop":
+				dev.Stop()
+				want = nanoact.ErrCanceled
+			case "close-in":
+				_ = in.Close()
+			case "close-out":
+				_ = out.Close()
+			}
+			_, err := dev.Value(ctx)
+			wantCode(t, err, want)
+			close(stopSrc)
+			_ = dst.Close()
+			wg.Wait()
+		})
 	}
 }
