@@ -139,3 +139,34 @@ func TestDeviceForwarderNngcat(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceSurveyNngcat runs a survey broker (raw respondent facing the
+// surveyor, raw surveyor facing the respondents) between an nngcat
+// surveyor and two nngcat respondents: both answers come back through the
+// device within the survey's time.
+func TestDeviceSurveyNngcat(t *testing.T) {
+	for _, tr := range deviceTransports() {
+		t.Run(tr.name, func(t *testing.T) {
+			testkit.Nngcat(t)
+			t.Parallel()
+			front := open(t, sockets.Respondent, sockets.WithRaw())
+			back := open(t, sockets.Surveyor, sockets.WithRaw())
+			startDevice(t, front, back)
+			frontURL, backURL := listenOn(t, front, tr), listenOn(t, back, tr)
+			var resps []*nngcat
+			for i := range 2 {
+				resps = append(resps, startNngcat(t, nil, args("--respondent", "--dial", backURL, "--raw", "--data", fmt.Sprint("r", i), "--count", 1)...))
+			}
+			waitPipes(t, back, 2)
+			sv := startNngcat(t, nil, args("--surveyor", "--dial", frontURL, "--raw", "--data", "census")...)
+			got := sv.waitOutput(t, 4)
+			for _, r := range resps {
+				wantBytes(t, "survey a respondent got", r.wait(t), []byte("census"))
+			}
+			if string(got) != "r0r1" && string(got) != "r1r0" {
+				t.Fatalf("surveyor printed %q, want both answers", got)
+			}
+			sv.Stop()
+		})
+	}
+}
