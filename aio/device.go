@@ -40,7 +40,8 @@ import (
 // back, which is back-pressure on the peers that send.
 //
 // Cost: the aio, one goroutine that watches the sockets for the device's
-// life, and no goroutine per message: each direction waits in its
+// life, one per direction that starts it and ends when its first receive
+// has to wait, and no goroutine per message: each direction waits in its
 // socket's receive queue (sockets.Socket.RecvAsync), and the goroutine
 // that delivers a message (the receiving pipe's reader) hands it to the
 // other socket's send queue. BenchmarkDevice compares a push → pull
@@ -75,7 +76,9 @@ func Device(s1, s2 *sockets.Socket, opts ...Option) *SendAio {
 	d.log = a.logger()
 	go d.watch(resolve)
 	for _, f := range d.dirs {
-		f.next()
+		// Messages already queued are forwarded at once, and a full send
+		// queue would block: not on the caller's goroutine.
+		go f.next()
 	}
 	return a
 }

@@ -466,3 +466,42 @@ func TestDeviceStopUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceNeverBlocks starts a device on a socket with messages already
+// queued and a send side that cannot take them: Device still returns at
+// once, and Stop ends it.
+func TestDeviceNeverBlocks(t *testing.T) {
+	ctx := ctxT(t)
+	in := open(t, sockets.Pull, sockets.WithRaw())
+	out := open(t, sockets.Push, sockets.WithRaw())
+	if err := sockets.Set(out, sockets.SendBuffer, 1); err != nil {
+		t.Fatal(err)
+	}
+	src := open(t, sockets.Push, sockets.WithSendMode(sockets.Raw))
+	connect(t, in, src, "")
+	for i := range 3 {
+		if err := src.Send(ctx, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The messages reach in's queue (no receiver yet): wait for them.
+	ready, err := in.RecvReady()
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		t.Fatal("no message queued")
+	}
+	started := make(chan *aio.SendAio, 1)
+	go func() { started <- aio.Device(in, out) }()
+	select {
+	case dev := <-started:
+		dev.Stop()
+		_, err := dev.Result()
+		wantCode(t, err, nanoact.ErrCanceled)
+	case <-ctx.Done():
+		t.Fatal("Device blocked")
+	}
+}
