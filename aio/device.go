@@ -45,11 +45,14 @@ import (
 // socket's receive queue (sockets.Socket.RecvAsync), and the goroutine
 // that delivers a message (the receiving pipe's reader) hands it to the
 // other socket's send queue. BenchmarkDevice compares a push → pull
-// pipeline through a device with a direct one: on a 2-CPU machine shared
-// with other work, 8 B messages pass at 0.85-1.25x the direct time and
-// 1-64 KiB ones at 1.0-1.9x (tcp nearer 1, ipc nearer 2), as the device
-// doubles the system calls with no spare CPU to run both connections
-// side by side; the forwarding itself is about 2% of the CPU profile.
+// pipeline through a device with a direct one. On a 2-CPU machine shared
+// with other work, alternating rounds (its ratio runs) took 1.3-2.1x the
+// direct time (about 1.7x typical, tcp and ipc, 8 B to 64 KiB); separate
+// runs under a lighter load, 1.0x on tcp and up to 1.9x for 64 KiB on
+// ipc. The device doubles the system calls and adds two goroutine
+// wake-ups per message, and with no spare CPU the two connections cannot
+// run side by side; the forwarding code itself is about 2% of the CPU
+// profile.
 //
 // Errors, through the aio: ErrInvalid when s1 is nil, when a socket is not
 // raw (sockets.WithRaw), when the protocols are not each other's peers, or
