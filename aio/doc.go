@@ -60,6 +60,17 @@
 // fails, so that waiters wake instead of hanging and tell a crash from a
 // normal stop.
 //
+// # Devices
+//
+// Device forwards messages between two raw sockets of complementary
+// protocols (NNG's nng_device, nanonext's device): a raw rep facing
+// clients and a raw req facing workers make a request broker, a raw sub
+// and a raw pub a forwarder; one bus, pair or poly socket alone makes a
+// reflector. The headers pass intact, so replies find their requesters.
+// It returns an aio that resolves when either socket closes (ErrClosed)
+// or it is stopped (ErrCanceled, both sockets left open), and forwards
+// on the receiving connections' readers: no goroutine per message.
+//
 // # Goroutines
 //
 // A receive on a socket or context waits in the protocol's queue without a
@@ -80,7 +91,8 @@
 // if its goroutine has not got to it. No goroutine outlives resolution;
 // closing a connection resolves every aio on it (ErrClosed). PipeNotify
 // and Monitor own one goroutine each, ended by their stop or Close or by
-// the socket closing. CVs and Broadcasters own none.
+// the socket closing; so does a Device, ended by its Stop or a socket
+// closing. CVs and Broadcasters own none.
 //
 // On req, rep and respondent connections a send changes the protocol's
 // state before Send returns, as NNG's does, even when its message has to
