@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,5 +180,43 @@ func TestRequestWaitingKnowsItsPipe(t *testing.T) {
 	}
 	if err := req.ClosePipe(a.Pipe()); err != nil {
 		t.Fatalf("ClosePipe(%d): %v", a.Pipe(), err)
+	}
+}
+
+// The error reply's error says what happened once: one "rpc:" prefix,
+// and that the handler either returned an error or panicked.
+func TestErrRemoteSaysItOnce(t *testing.T) {
+	t.Parallel()
+	rep, err := sockets.New(sockets.Rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	req, err := sockets.New(sockets.Req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer req.Close()
+	url := "inproc://" + t.Name()
+	if _, err := rep.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Dial(url); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- rpc.Reply(ctx, rep, func(_ context.Context, n int) (int, error) { return 0, errors.New("no") })
+	}()
+	_, err = rpc.Request[int](req, 1).Value(ctx)
+	if !errors.Is(err, rpc.ErrRemote) {
+		t.Fatalf("error reply: %v, want ErrRemote", err)
+	}
+	if msg := err.Error(); strings.Count(msg, "rpc:") != 1 || !strings.Contains(msg, "panicked") {
+		t.Errorf("error reply reads %q", msg)
+	}
+	if herr := <-done; herr == nil || herr.Error() != "no" {
+		t.Errorf("Reply returned %v, want the handler's error", herr)
 	}
 }

@@ -48,7 +48,7 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 		}
 		md, err := s.ms.NewDialer(murl, mopts)
 		if err != nil {
-			return nngerr.Wrap(err, op)
+			return endpointErr(err, op)
 		}
 		d = &Dialer{md: md, mopts: mopts}
 		d.init(s, url)
@@ -113,7 +113,7 @@ func (s *Socket) prepareEndpoint(op, url string, ec endpointConfig, dialer bool)
 	}
 	murl, err := transport.Rewrite(url)
 	if err != nil {
-		return "", nil, nngerr.Wrap(err, op)
+		return "", nil, endpointErr(err, op)
 	}
 	mopts, err := s.endpointOptions(op, murl, ec.tls, dialer)
 	if err != nil {
@@ -146,7 +146,7 @@ func (d *Dialer) start(mode StartMode) error {
 		return nngerr.Wrap(err, op)
 	}
 	if err := d.md.Dial(); err != nil {
-		return nngerr.Wrap(err, op)
+		return endpointErr(err, op)
 	}
 	d.mu.Lock()
 	d.state = Started
