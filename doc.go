@@ -16,8 +16,8 @@
 // "ncurl:", "runner:"), then the operation and its address, so that an
 // error points at a line of the caller's code: Socket.Dial's errors start
 // "sockets: dial", even when the failure came from a transport inside.
-// Internal packages never name themselves in an error that reaches the
-// caller. Codes keep NNG's numbers and text; the op is said once, and a
+// Where a failure comes from inside (a codec, a transport), that part is
+// the cause and comes after the public op, never before it. Codes keep NNG's numbers and text; the op is said once, and a
 // cause (an OS or codec error) follows it and stays reachable through
 // errors.Unwrap, errors.Is and errors.As.
 package nanoact
