@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,6 +71,7 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
 	maxFrame := fs.Int("max-frame", runner.DefaultMaxFrame, "largest task or result in bytes")
 	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
+	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -76,8 +79,7 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 		return 2
 	}
 	if *dial == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "daemon: usage: daemon --dial URL [flags]")
-		fs.PrintDefaults()
+		fs.Usage()
 		return 2
 	}
 	if *token == "" {
@@ -132,4 +134,30 @@ func daemonLogger(level string, w io.Writer) (*zap.Logger, error) {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), lv)
 	return zap.New(core), nil
+}
+
+// flagArgs names the value each flag takes, as MainArgs' doc does.
+var flagArgs = map[string]string{"dial": "URL", "token": "TOKEN", "tls-ca": "FILE", "id": "ID", "max": "N",
+	"tasks": "N", "idle": "DURATION", "grace": "DURATION", "max-frame": "N", "log": "LEVEL"}
+
+// usage prints the command line and the flags in the --name style that
+// "nanoact daemon --help" shows, rather than the flag package's -name.
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintln(w, "usage: daemon --dial URL [flags]")
+	fmt.Fprintln(w, "flags:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		if a, ok := flagArgs[f.Name]; ok {
+			arg = a
+		}
+		if arg != "" {
+			arg = " " + strings.ToUpper(arg)
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && !strings.Contains(text, "default") {
+			text += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s%s\t%s\n", f.Name, arg, text)
+	})
+	_ = tw.Flush()
 }

@@ -28,3 +28,23 @@ func TestMainArgs(t *testing.T) {
 		t.Fatalf("bad flag: %d", code)
 	}
 }
+
+// Usage (no --dial, a bad flag, --help) shows the flags as --name, the
+// style of "nanoact daemon --help", never the flag package's -name.
+func TestUsageDoubleDash(t *testing.T) {
+	t.Parallel()
+	reg := runner.NewRegistry()
+	for _, args := range [][]string{nil, {"--bogus"}, {"--help"}} {
+		var errb bytes.Buffer
+		daemoncmd.MainArgs(context.Background(), reg, args, &errb)
+		out := errb.String()
+		for _, name := range []string{"dial", "token", "grace", "max-frame", "log"} {
+			if !strings.Contains(out, "  --"+name+" ") {
+				t.Errorf("%q: usage lacks --%s:\n%s", args, name, out)
+			}
+			if strings.Contains(out, "  -"+name+" ") {
+				t.Errorf("%q: usage shows -%s:\n%s", args, name, out)
+			}
+		}
+	}
+}
