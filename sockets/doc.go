@@ -1,5 +1,6 @@
-// Package sockets provides NNG sockets for the ten scalability protocols
-// (bus, pair, poly, push, pull, pub, sub, req, rep, surveyor, respondent)
+// Package sockets provides NNG sockets for the scalability protocols (bus,
+// pair, poly (pair v1 polyamorous), push, pull, pub, sub, req, rep,
+// surveyor, respondent)
 // and their raw variants, with dialers and listeners over inproc, ipc,
 // unix, abstract (Linux), tcp, ws, and over TLS tls+tcp and wss
 // transports. It speaks NNG's wire
