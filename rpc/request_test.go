@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +219,38 @@ func TestErrRemoteSaysItOnce(t *testing.T) {
 	}
 	if herr := <-done; herr == nil || herr.Error() != "no" {
 		t.Errorf("Reply returned %v, want the handler's error", herr)
+	}
+}
+
+// NewClient's Sync dial ends with the ctx given by sockets.StartContext,
+// here against a TCP peer that never answers the handshake.
+func TestNewClientStartContext(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	defer func() {
+		_ = ln.Close()
+		for c := range accepted {
+			_ = c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	c, err := rpc.NewClient(sockets.Dial("tcp://"+ln.Addr().String(), sockets.Sync, sockets.StartContext(ctx)))
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("NewClient succeeded against a silent peer")
+	}
+	if !errors.Is(err, nanoact.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("NewClient: %v", err)
 	}
 }

@@ -45,6 +45,10 @@
 //     with ErrTimedOut (5) when it passes; the error also matches
 //     context.DeadlineExceeded.
 //
+// A Sync dial (nanonext's autostart = NA), through Socket.Dial or New's
+// Dial option, blocks for one connection attempt and its handshake; the
+// EndpointOption StartContext(ctx) bounds it by a context the same way.
+//
 // # Without a goroutine
 //
 // RecvAsync starts a receive that waits in the protocol's queue and is
