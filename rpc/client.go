@@ -29,6 +29,7 @@ type Client struct {
 // sockets.StartContext(ctx):
 //
 //	c, err := rpc.NewClient(sockets.Dial(url, sockets.Sync, sockets.StartContext(ctx)))
+//
 // Idle contexts are kept up to four per CPU; more are opened as needed.
 func NewClient(opts ...sockets.Option) (*Client, error) {
 	s, err := sockets.New(sockets.Req, opts...)
