@@ -60,7 +60,7 @@ func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
 //	--log LEVEL      debug, info, warn (default), error, or none
 func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr io.Writer, opts ...runner.DaemonOption) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // MainArgs prints the errors and usage itself
 	dial := fs.String("dial", os.Getenv(runner.EnvDial), "URL of the dispatcher")
 	token := fs.String("token", "", "session token (default $"+runner.EnvToken+")")
 	caFile := fs.String("tls-ca", "", "PEM certificate to trust (default: base64 PEM in $"+runner.EnvTLSCA+")")
@@ -71,15 +71,19 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
 	maxFrame := fs.Int("max-frame", runner.DefaultMaxFrame, "largest task or result in bytes")
 	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
-	fs.Usage = func() { usage(fs, stderr) }
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stderr)
 			return 0
 		}
+		// The flag package names a flag as -name; say --name, as usage does.
+		fmt.Fprintf(stderr, "daemon: %s\n", strings.NewReplacer("defined: -", "defined: --", "flag -", "flag --").Replace(err.Error()))
+		usage(fs, stderr)
 		return 2
 	}
 	if *dial == "" || fs.NArg() > 0 {
-		fs.Usage()
+		usage(fs, stderr)
 		return 2
 	}
 	if *token == "" {
