@@ -1,8 +1,8 @@
 // Package promises provides Promise[T], the eventual result of an
 // asynchronous operation, and Loop, the event loop that runs what follows
-// from it. It is nanoact's counterpart of nanonext's promises (R's
-// promises and later packages, §3.4 of the reference), typed and
-// goroutine-safe.
+// from it. It is nanoact's counterpart of nanonext's promises (an aio
+// turned into a promise of R's promises and later packages, fulfilled with
+// the value or rejected with the error), typed and goroutine-safe.
 //
 // # Promises
 //

@@ -25,6 +25,11 @@ type Client struct {
 // NewClient opens a req socket with the given options (usually
 // sockets.Dial(url) — a Sync dial fails at once if nobody listens; an
 // Async one connects when the server comes) and returns a client on it.
+// A Sync dial blocks for its connection and handshake; bound it with
+// sockets.StartContext(ctx):
+//
+//	c, err := rpc.NewClient(sockets.Dial(url, sockets.Sync, sockets.StartContext(ctx)))
+//
 // Idle contexts are kept up to four per CPU; more are opened as needed.
 func NewClient(opts ...sockets.Option) (*Client, error) {
 	s, err := sockets.New(sockets.Req, opts...)

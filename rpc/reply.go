@@ -147,9 +147,14 @@ func relabel(err error, op string) error {
 	return err
 }
 
-// ErrRemote matches the error of a request whose server answered with the
-// error reply (its handler failed).
-var ErrRemote = errors.New("rpc: the server's handler failed")
+// ErrRemote is the error of a request whose server answered with the
+// error reply: its handler returned an error or panicked (or, in Raw mode,
+// it answered "", the same byte). The reply cannot say which: nanonext's
+// error reply is exactly one 0x00 byte, and a nanonext client takes a
+// longer reply for data, so a nanoact server sends nothing more. The
+// server knows: Reply returns the handler's error (a *PanicError for a
+// panic), and Server logs it.
+var ErrRemote = errors.New("rpc: request: the server's handler failed (returned an error or panicked)")
 
 // isErrorReply reports whether a reply body is nanonext's error reply.
 func isErrorReply(b []byte) bool { return bytes.Equal(b, errorReply) }

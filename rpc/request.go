@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nanoact/nanoact"
@@ -29,8 +28,9 @@ func Signal(cv *aio.CV) Option {
 // is encoded in Serial mode unless SendMode says otherwise; the reply is
 // decoded in Serial mode unless RecvMode says otherwise.
 //
-// The aio resolves to ErrRemote (wrapped) when the server answered with
-// nanonext's error reply (its handler failed), to ErrTimedOut when the
+// The aio resolves to ErrRemote when the server answered with nanonext's
+// error reply (its handler returned an error or panicked; the wire does
+// not say which), to ErrTimedOut when the
 // Timeout passed, and to ErrCanceled when stopped: Stop cancels the wait
 // for the reply, which abandons the request (a late reply is dropped). A
 // reply that cannot be decoded as T (in Serial mode, one without the
@@ -98,7 +98,7 @@ func decodeReply[T any](m *sockets.Msg, mode sockets.Mode, cd sockets.Codec) (T,
 	var zero T
 	if isErrorReply(m.Body) {
 		m.Free()
-		return zero, fmt.Errorf("rpc: request: %w", ErrRemote)
+		return zero, ErrRemote
 	}
 	v, err := sockets.Take[T](m, mode, cd)
 	return v, relabel(err, "rpc: request")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,5 +181,76 @@ func TestRequestWaitingKnowsItsPipe(t *testing.T) {
 	}
 	if err := req.ClosePipe(a.Pipe()); err != nil {
 		t.Fatalf("ClosePipe(%d): %v", a.Pipe(), err)
+	}
+}
+
+// The error reply's error says what happened once: one "rpc:" prefix,
+// and that the handler either returned an error or panicked.
+func TestErrRemoteSaysItOnce(t *testing.T) {
+	t.Parallel()
+	rep, err := sockets.New(sockets.Rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	req, err := sockets.New(sockets.Req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer req.Close()
+	url := "inproc://" + t.Name()
+	if _, err := rep.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Dial(url); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- rpc.Reply(ctx, rep, func(_ context.Context, n int) (int, error) { return 0, errors.New("no") })
+	}()
+	_, err = rpc.Request[int](req, 1).Value(ctx)
+	if !errors.Is(err, rpc.ErrRemote) {
+		t.Fatalf("error reply: %v, want ErrRemote", err)
+	}
+	if msg := err.Error(); strings.Count(msg, "rpc:") != 1 || !strings.Contains(msg, "panicked") {
+		t.Errorf("error reply reads %q", msg)
+	}
+	if herr := <-done; herr == nil || herr.Error() != "no" {
+		t.Errorf("Reply returned %v, want the handler's error", herr)
+	}
+}
+
+// NewClient's Sync dial ends with the ctx given by sockets.StartContext,
+// here against a TCP peer that never answers the handshake.
+func TestNewClientStartContext(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	defer func() {
+		_ = ln.Close()
+		for c := range accepted {
+			_ = c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	c, err := rpc.NewClient(sockets.Dial("tcp://"+ln.Addr().String(), sockets.Sync, sockets.StartContext(ctx)))
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("NewClient succeeded against a silent peer")
+	}
+	if !errors.Is(err, nanoact.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("NewClient: %v", err)
 	}
 }

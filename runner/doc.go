@@ -37,7 +37,7 @@
 // Slurm script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
 // dispatcher generates a certificate on the fly and hands it to the daemons
 // with the token; a daemon without the token is refused and logged. The
-// token never crosses the wire (see the wire protocol), so a captured hello
+// token never crosses the wire (see "Wire protocol" below), so a captured hello
 // is useless to replay; still, plain tcp:// carries tasks and results in
 // clear and does not authenticate the dispatcher to its daemons, so use
 // tls+tcp:// or wss:// for daemons on other machines.

@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -46,9 +47,34 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 		if err != nil {
 			return err
 		}
+		// bounded reports whether ec.ctx is still live, and from then on
+		// no longer ends the dialer (StartContext).
+		bounded := func() bool { return true }
+		if ec.ctx != nil && ec.start == Sync {
+			if err := nanoact.FromContext(ec.ctx, op); err != nil {
+				return err
+			}
+			if _, ok := mopts[transport.OptionContext]; ok {
+				// The attempt ends with the socket or with ec.ctx; once
+				// it succeeded, only with the socket.
+				attempt, cancel := context.WithCancel(s.life)
+				mopts[transport.OptionContext] = attempt
+				stop := context.AfterFunc(ec.ctx, cancel)
+				bounded = func() bool {
+					if !stop() {
+						return false
+					}
+					if d == nil {
+						cancel()
+					}
+					return true
+				}
+			}
+		}
 		md, err := s.ms.NewDialer(murl, mopts)
 		if err != nil {
-			return nngerr.Wrap(err, op)
+			_ = bounded()
+			return endpointErr(err, op)
 		}
 		d = &Dialer{md: md, mopts: mopts}
 		d.init(s, url)
@@ -58,10 +84,18 @@ func (s *Socket) Dial(url string, opts ...EndpointOption) (*Dialer, error) {
 		if ec.start == Later {
 			return nil
 		}
-		if err := d.start(ec.start); err != nil {
+		err = d.start(ec.start)
+		if err == nil && !bounded() {
+			err = nanoact.FromContext(ec.ctx, op) // ended as the dial succeeded
+		}
+		if err != nil {
 			s.removeDialer(d)
 			_ = md.Close()
 			d = nil
+			_ = bounded()
+			if ec.ctx != nil && ec.ctx.Err() != nil {
+				return nanoact.FromContext(ec.ctx, op)
+			}
 			return err
 		}
 		return nil
@@ -113,7 +147,7 @@ func (s *Socket) prepareEndpoint(op, url string, ec endpointConfig, dialer bool)
 	}
 	murl, err := transport.Rewrite(url)
 	if err != nil {
-		return "", nil, nngerr.Wrap(err, op)
+		return "", nil, endpointErr(err, op)
 	}
 	mopts, err := s.endpointOptions(op, murl, ec.tls, dialer)
 	if err != nil {
@@ -146,7 +180,7 @@ func (d *Dialer) start(mode StartMode) error {
 		return nngerr.Wrap(err, op)
 	}
 	if err := d.md.Dial(); err != nil {
-		return nngerr.Wrap(err, op)
+		return endpointErr(err, op)
 	}
 	d.mu.Lock()
 	d.state = Started

@@ -50,3 +50,38 @@ func TestDialRefusedNamesURLOnce(t *testing.T) {
 		}
 	}
 }
+
+// Dial and Listen errors name the call the user made (sockets: dial,
+// sockets: listen), not the transport inside, and keep the code.
+func TestEndpointErrorsNameSocketsOp(t *testing.T) {
+	t.Parallel()
+	addr := refusedAddr(t)
+	s := open(t, sockets.Req)
+	_, refused := s.Dial("tcp://"+addr, sockets.Sync)
+	_, scheme := s.Dial("foo://x", sockets.Sync)
+	l, err := s.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inUse := s.Listen(l.URL())
+	_, badPort := s.Listen("ws://127.0.0.1:99999/x")
+	for _, c := range []struct {
+		err  error
+		op   string
+		code *nanoact.Error
+	}{
+		{refused, "sockets: dial tcp://" + addr, nanoact.ErrConnRefused},
+		{scheme, "sockets: dial foo://x", nanoact.ErrNotSupported},
+		{inUse, "sockets: listen " + l.URL(), nanoact.ErrAddrInUse},
+		{badPort, "sockets: listen ws://127.0.0.1:99999/x", nanoact.ErrAddrInvalid},
+	} {
+		wantCode(t, c.err, c.code)
+		var ne *nanoact.Error
+		if !errors.As(c.err, &ne) || ne.Op != c.op {
+			t.Errorf("%v: op %q, want %q", c.err, ne.Op, c.op)
+		}
+		if strings.Contains(c.err.Error(), "transport:") {
+			t.Errorf("%q names the internal transport", c.err)
+		}
+	}
+}

@@ -1,5 +1,6 @@
-// Package sockets provides NNG sockets for the ten scalability protocols
-// (bus, pair, poly, push, pull, pub, sub, req, rep, surveyor, respondent)
+// Package sockets provides NNG sockets for the scalability protocols (bus,
+// pair, poly (pair v1 polyamorous), push, pull, pub, sub, req, rep,
+// surveyor, respondent)
 // and their raw variants, with dialers and listeners over inproc, ipc,
 // unix, abstract (Linux), tcp, ws, and over TLS tls+tcp and wss
 // transports. It speaks NNG's wire
@@ -43,6 +44,10 @@
 //   - block = n ms: pass a context with a deadline. The operation fails
 //     with ErrTimedOut (5) when it passes; the error also matches
 //     context.DeadlineExceeded.
+//
+// A Sync dial (nanonext's autostart = NA), through Socket.Dial or New's
+// Dial option, blocks for one connection attempt and its handshake; the
+// EndpointOption StartContext(ctx) bounds it by a context the same way.
 //
 // # Without a goroutine
 //

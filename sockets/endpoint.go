@@ -1,10 +1,12 @@
 package sockets
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/nngerr"
 )
 
 // endpointIDs numbers dialers and listeners, as NNG's ids.
@@ -114,3 +116,14 @@ func (e *endpoint) markClosed() bool {
 }
 
 func errNotFound(op string) error { return &nanoact.Error{Code: nanoact.CodeNotFound, Op: op} }
+
+// endpointErr wraps err, an error of a dialer's or listener's transport,
+// as op, the sockets operation the user called: the transport's own op
+// ("transport: dial …") gives way to it (the package doc's rule: an op
+// names the public package called), keeping the code and the cause.
+func endpointErr(err error, op string) error {
+	if ne, ok := err.(*nanoact.Error); ok && strings.HasPrefix(ne.Op, "transport: ") {
+		return &nanoact.Error{Code: ne.Code, Op: op, Err: ne.Err}
+	}
+	return nngerr.Wrap(err, op)
+}

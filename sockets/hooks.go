@@ -7,7 +7,8 @@ import (
 )
 
 // Hooks is a set of serialisation hooks for Serial mode, the analogue of
-// nanonext's serial_config (reference §2.4.1): for each registered Go type
+// nanonext's serial_config (custom serialisation of chosen classes, set
+// per socket): for each registered Go type
 // it holds a CBOR tag number and a pair of functions turning a value into
 // bytes and back. A Codec made by Hooks.Codec writes every registered
 // value as tag(number, byte string of enc(value)) and turns such tags back

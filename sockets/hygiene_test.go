@@ -406,3 +406,10 @@ func TestReqRepDevice(t *testing.T) {
 	<-done
 	<-done
 }
+
+// Conn's doc names its implementations; they must stay so.
+var (
+	_ sockets.Conn = (*sockets.Socket)(nil)
+	_ sockets.Conn = (*sockets.Context)(nil)
+	_ sockets.Conn = (*sockets.Stream)(nil)
+)

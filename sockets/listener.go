@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
-	"github.com/nanoact/nanoact/internal/nngerr"
 )
 
 // Listener accepts connections for its socket at a URL. It is safe for
@@ -43,7 +42,7 @@ func (s *Socket) Listen(url string, opts ...EndpointOption) (*Listener, error) {
 		}
 		ml, err := s.ms.NewListener(murl, mopts)
 		if err != nil {
-			return nngerr.Wrap(err, op)
+			return endpointErr(err, op)
 		}
 		l = &Listener{ml: ml}
 		l.init(s, url)
@@ -68,7 +67,7 @@ func (s *Socket) Listen(url string, opts ...EndpointOption) (*Listener, error) {
 // start runs in the socket actor.
 func (l *Listener) start() error {
 	if err := l.ml.Listen(); err != nil {
-		return nngerr.Wrap(err, "sockets: listen "+l.url)
+		return endpointErr(err, "sockets: listen "+l.url)
 	}
 	l.mu.Lock()
 	l.state = Started

@@ -283,8 +283,8 @@ func DecodeMode(m *Msg, mode Mode, cd Codec) (any, error) {
 	return Decode[any](m, Serial, cd)
 }
 
-// Conn is what can send and receive messages: a *Socket (and, later, a
-// context or stream). aio and rpc accept any Conn.
+// Conn is what can send and receive messages: a *Socket, a *Context or a
+// *Stream implements it. aio and rpc accept any Conn.
 type Conn interface {
 	// Send encodes v (in the connection's send mode, Serial unless set
 	// otherwise, or the Mode given: Serial or Raw) and sends it.

@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"context"
 	"time"
 
 	"go.uber.org/zap"
@@ -150,8 +151,28 @@ type EndpointOption interface{ applyEndpoint(*endpointConfig) }
 
 type endpointConfig struct {
 	start StartMode
-	tls   *TLSConfig // TLS
+	tls   *TLSConfig      // TLS
+	ctx   context.Context // StartContext
 }
+
+// StartContext bounds a Sync dial by ctx: the call (Socket.Dial, or New
+// and rpc.NewClient with the Dial option) returns once ctx ends, with an
+// error matching ErrTimedOut (a passed deadline) or ErrCanceled that wraps
+// ctx.Err(), and leaves no dialer, as a failed Sync dial. Without it a
+// Sync dial waits for its one attempt: the connection, then the handshake
+// within the socket's handshake time-out. Once the dial has succeeded, ctx
+// no longer matters: the dialer and its reconnections live as long as the
+// socket or until closed. Async and Later starts do not block and ignore
+// it, as do listeners, whose start only binds.
+//
+// It is an option rather than a ctx parameter of Dial and New so that a
+// socket opened with New(proto, Dial(url, Sync, StartContext(ctx))) takes
+// it too and existing calls keep compiling.
+func StartContext(ctx context.Context) EndpointOption { return startContext{ctx} }
+
+type startContext struct{ ctx context.Context }
+
+func (o startContext) applyEndpoint(c *endpointConfig) { c.ctx = o.ctx }
 
 // StartMode says when and how a dialer or listener starts: nanonext's
 // autostart = TRUE (Async), NA (Sync) and FALSE (Later).

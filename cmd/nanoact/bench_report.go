@@ -107,6 +107,9 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
+// quickNote marks a report or plot made with --quick.
+const quickNote = "--quick: a smoke test; its counts are too small to judge the figures or the targets"
+
 // find returns the result of one case on one system, or nil.
 func (r *report) find(sys, kind, transport string, size int) *result {
 	for i := range r.Results {
@@ -190,7 +193,7 @@ func writeTables(w io.Writer, r *report) error {
 		fmt.Fprintf(w, "%s column skipped: %s\n", displayName(s), r.Skipped[s])
 	}
 	if r.Config.Quick {
-		fmt.Fprintln(w, "--quick: a smoke test; its counts are too small to judge the figures or the targets")
+		fmt.Fprintln(w, quickNote)
 	}
 	systems := r.systems()
 	has := func(s string) bool { return slices.Contains(systems, s) }

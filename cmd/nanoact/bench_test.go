@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"image/png"
 	"io"
 	"math"
@@ -468,4 +469,35 @@ func parseCell(t *testing.T, s string) float64 {
 		return -1
 	}
 	return v * mult
+}
+
+// The plot shows each Go latency's p99 beside its median and says when
+// the report came from --quick.
+func TestPlotQuickAndP99(t *testing.T) {
+	dir := t.TempDir()
+	rep := &report{Started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Go: "go1.x", OS: "linux", Arch: "amd64", CPUs: 2,
+		Config: reportConfig{Sizes: []int{64}, Transports: []string{"inproc"}, Systems: []string{sysNanoact}, Runs: 1},
+		Results: []result{
+			{System: sysNanoact, Case: kindLat, Transport: "inproc", Size: 64, Runs: 1, MedianUS: 12.5, P99US: 987, MeanUS: 20},
+			{System: sysNanoact, Case: kindThr, Transport: "inproc", Size: 64, Runs: 1, MsgsPerS: 1e6, MBPerS: 64},
+		}}
+	for _, quick := range []bool{false, true} {
+		rep.Config.Quick = quick
+		path := filepath.Join(dir, fmt.Sprintf("q%v.svg", quick))
+		if err := writePlot(path, rep); err != nil {
+			t.Fatal(err)
+		}
+		checkSVG(t, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svg := string(b)
+		if !strings.Contains(svg, "p99 987") {
+			t.Errorf("quick=%v: the plot lacks the p99 label", quick)
+		}
+		if got := strings.Contains(svg, "--quick"); got != quick {
+			t.Errorf("quick=%v: the plot mentions --quick: %v", quick, got)
+		}
+	}
 }

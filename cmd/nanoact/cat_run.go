@@ -169,6 +169,10 @@ func (c *catConfig) setup(s *sockets.Socket, out io.Writer) error {
 // --cacert the roots. Like NNG, a server does not ask for client
 // certificates, and a client verifies the server unless --insecure.
 func (c *catConfig) tlsConfig(server bool) (*sockets.TLSConfig, error) {
+	if server && !c.hasCert {
+		// Name the flags: the Go API's TLSCert means nothing here.
+		return nil, errors.New("unable to configure TLS: a tls+tcp:// or wss:// listener needs a certificate: give --cert FILE (and --key FILE unless the cert file holds the key)")
+	}
 	var opts []sockets.TLSOption
 	if c.hasCert {
 		opts = append(opts, sockets.TLSCert(c.cert, c.key))

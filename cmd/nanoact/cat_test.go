@@ -154,13 +154,17 @@ func TestCatRunErrors(t *testing.T) {
 		{"unknown transport", []string{"--pull", "--dial", "carrier-pigeon://x"}, []string{"9 | Not supported"}},
 		{"address in use", []string{"--pull", "--listen", "tcp://127.0.0.1:0", "--listen", "tcp://" + busy.Addr().String()}, []string{"listen tcp://" + busy.Addr().String(), "10 | Address in use"}},
 		{"missing file", []string{"--push", "--dial", "u", "--file", "/no/such/file"}, []string{"cannot open file /no/such/file"}},
-		{"tls listener without a certificate", []string{"--pull", "--listen", "tls+tcp://127.0.0.1:0"}, []string{"unable to configure TLS", "needs a certificate"}},
+		{"tls listener without a certificate", []string{"--pull", "--listen", "tls+tcp://127.0.0.1:0"}, []string{"unable to configure TLS", "needs a certificate", "--cert FILE", "--key FILE"}},
+		{"wss listener without a certificate", []string{"--pull", "--listen", "wss://127.0.0.1:0/x"}, []string{"needs a certificate", "--cert FILE"}},
 		{"bad CA file", []string{"--req", "-D", "x", "--cacert", "/dev/null", "--dial", "tls+tcp://127.0.0.1:1"}, []string{"unable to configure TLS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := execCat(t, nil, tc.args...)
 			if code != 1 || out != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 1", code, out, errOut)
+			}
+			if strings.Contains(errOut, "TLSCert") {
+				t.Errorf("stderr %q names the Go API, not the flags", errOut)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(errOut, w) {

@@ -1,7 +1,13 @@
 // Command nanoact is nanoact's command-line tool.
 //
-//	nanoact bench [flags]   req/rep latency and push/pull throughput of
-//	                        nanoact, plain mangos and C NNG, side by side
+//	nanoact bench [flags]       req/rep latency and push/pull throughput of
+//	                            nanoact, plain mangos and C NNG, side by side
+//	nanoact cat [flags]         send and print messages on one socket, with
+//	                            nngcat's options and formats
+//	nanoact daemon --dial URL   a task-runner daemon for a dispatcher
+//	                            (built-in tasks: nop, echo, sleep)
+//	nanoact messenger [flags]   a two-party console chat over a pair
+//	                            socket, with nanonext's key check
 //
 // Run "nanoact help" for the list of subcommands and "nanoact help CMD"
 // for one subcommand's flags.

@@ -50,7 +50,10 @@ func writePlot(path string, r *report) error {
 		}
 	}
 
-	const titleH = vg.Length(36)
+	titleH := vg.Length(36)
+	if r.Config.Quick {
+		titleH += 12
+	}
 	width, height := max(vg.Length(cols)*3.6, 7.5)*vg.Inch, 2*3.1*vg.Inch+titleH
 	c, err := draw.NewFormattedCanvas(width, height, format)
 	if err != nil {
@@ -66,7 +69,11 @@ func writePlot(path string, r *report) error {
 		r.Started.Format("2006-01-02 15:04Z"), r.Go, r.OS, r.Arch, r.CPUs, orDash(r.LoadBefore), versionsLine(r)))
 	sty.Font = font.From(plot.DefaultFont, 9)
 	dc.FillText(sty, vg.Point{X: width / 2, Y: height - 20},
-		"top: req/rep round trip (lower is better; Go median, C NNG mean); bottom: push/pull throughput (higher is better)")
+		"top: req/rep round trip (lower is better; bars: Go median, C NNG mean; labels: median, p99 below it); bottom: push/pull throughput (higher is better)")
+	if r.Config.Quick {
+		sty.Color = color.RGBA{R: 0xc0, A: 0xff}
+		dc.FillText(sty, vg.Point{X: width / 2, Y: height - 32}, quickNote)
+	}
 
 	tiles := draw.Tiles{Rows: 2, Cols: cols, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
 		PadTop: titleH, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 3}
@@ -142,6 +149,9 @@ func (r *report) panel(kind string, size int, systems []string, legend bool) (*p
 				v = x.MeanUS
 			}
 			vals[i], labels.XYs[i].Y, labels.Labels[i] = v, v, format(v)
+			if kind == kindLat && sys != sysNNG && x.P99US > 0 {
+				labels.Labels[i] += "\np99 " + format(x.P99US)
+			}
 			top = max(top, v)
 		}
 		bars, err := plotter.NewBarChart(vals, barW)
@@ -159,6 +169,9 @@ func (r *report) panel(kind string, size int, systems []string, legend bool) (*p
 		lb.Offset = vg.Point{X: off, Y: 2}
 		for i := range lb.TextStyle {
 			lb.TextStyle[i].Font.Size = 6.5
+			if kind == kindLat {
+				lb.TextStyle[i].Font.Size = 5.5 // two lines: the median, the p99
+			}
 			lb.TextStyle[i].XAlign = text.XCenter
 		}
 		p.Add(bars, lb)

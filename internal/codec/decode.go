@@ -31,7 +31,7 @@ func Characters(b []byte) []string {
 	return strings.Split(string(b), "\x00")
 }
 
-// DecodeString decodes a payload in "string" mode (reference §2.4): the
+// DecodeString decodes a payload in nanonext's "string" mode: the
 // bytes up to the first NUL. (It cannot be called String: that name is the
 // Mode constant.) The payload is valid when it has no NUL, or only one as
 // its last byte; otherwise DecodeString returns "" and a *nanoact.ConvertError

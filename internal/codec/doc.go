@@ -1,7 +1,7 @@
 // Package codec turns Go values into nanonext message payloads and back.
 //
-// nanonext sends in one of two modes and receives in one of nine
-// (reference §2.3 and §2.4). This package holds those encodings as pure
+// nanonext sends in one of two modes (send's mode argument) and receives
+// in one of nine (recv's mode argument). This package holds those encodings as pure
 // functions on byte slices, with no I/O, goroutines or global state, so that
 // the sockets and aio layers can share them:
 //

@@ -8,7 +8,7 @@ import (
 )
 
 // Hooks is a set of serialisation hooks, the analogue of nanonext's
-// serial_config (reference §2.4.1): for each registered Go type it holds a
+// serial_config (custom serialisation of chosen classes): for each registered Go type it holds a
 // CBOR tag number and a pair of functions turning a value into bytes and
 // back. A Codec made by Hooks.Codec writes every registered value as
 // tag(number, byte string of enc(value)) and turns such tags back into

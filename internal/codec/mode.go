@@ -8,7 +8,7 @@ import (
 )
 
 // Mode is a nanonext receive mode, numbered as nanonext's integer codes
-// (reference §2.4), so that Mode(5) means "integer" here and in R.
+// (recv(mode = 5L)), so that Mode(5) means "integer" here and in R.
 type Mode int
 
 // The receive modes. Serial and Raw are also the two send modes.

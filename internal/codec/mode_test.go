@@ -37,7 +37,7 @@ func TestModeString(t *testing.T) {
 }
 
 func TestModeNumbers(t *testing.T) {
-	// nanonext's integer codes (reference §2.4).
+	// nanonext's integer codes (recv(mode = 5L) is integer).
 	want := map[codec.Mode]int{
 		codec.Serial: 1, codec.Character: 2, codec.Complex: 3, codec.Double: 4, codec.Integer: 5,
 		codec.Logical: 6, codec.Numeric: 7, codec.Raw: 8, codec.String: 9,

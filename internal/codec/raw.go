@@ -20,7 +20,7 @@ func EncodeRaw(v any) ([]byte, error) {
 
 // AppendRaw appends the raw-mode encoding of v to dst and returns the
 // extended slice, as nanonext's send(mode = "raw") lays out an R atomic
-// vector (reference §2.3), always little-endian:
+// vector, always little-endian:
 //
 //	nil                         nothing (a zero-length message)
 //	[]byte                      the bytes as they are
@@ -238,7 +238,7 @@ func appendScalar(dst []byte, rv reflect.Value, i int) (out []byte, ok bool, err
 }
 
 // Topic returns the bytes a sub socket matches for subscribe(topic), as
-// nanonext computes them (reference §4.3): the raw-mode encoding of v
+// nanonext computes them (subscribe(con, topic)): the raw-mode encoding of v
 // (see AppendRaw) without the final NUL when v is a string or a vector of
 // strings. So "examples" gives the 8 bytes "examples", []string{"a", "b"}
 // gives "a\x00b", 2.0 its 8 IEEE-754 bytes, int32(2) 4 bytes, true the 4

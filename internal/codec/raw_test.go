@@ -205,7 +205,7 @@ func TestTopic(t *testing.T) {
 
 func TestTopicIsPrefixOfRawMessage(t *testing.T) {
 	// send(pub, c("examples", "this is an example"), mode = "raw") matches a
-	// sub subscribed to "examples" (reference §4.3).
+	// sub subscribed to "examples" (nanonext's subscribe).
 	msg, err := codec.EncodeRaw([]string{"examples", "this is an example"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,7 +60,7 @@ func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
 //	--log LEVEL      debug, info, warn (default), error, or none
 func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr io.Writer, opts ...runner.DaemonOption) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // MainArgs prints the errors and usage itself
 	dial := fs.String("dial", os.Getenv(runner.EnvDial), "URL of the dispatcher")
 	token := fs.String("token", "", "session token (default $"+runner.EnvToken+")")
 	caFile := fs.String("tls-ca", "", "PEM certificate to trust (default: base64 PEM in $"+runner.EnvTLSCA+")")
@@ -69,15 +71,19 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
 	maxFrame := fs.Int("max-frame", runner.DefaultMaxFrame, "largest task or result in bytes")
 	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stderr)
 			return 0
 		}
+		// The flag package names a flag as -name; say --name, as usage does.
+		fmt.Fprintf(stderr, "daemon: %s\n", strings.NewReplacer("defined: -", "defined: --", "flag -", "flag --").Replace(err.Error()))
+		usage(fs, stderr)
 		return 2
 	}
 	if *dial == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "daemon: usage: daemon --dial URL [flags]")
-		fs.PrintDefaults()
+		usage(fs, stderr)
 		return 2
 	}
 	if *token == "" {
@@ -132,4 +138,30 @@ func daemonLogger(level string, w io.Writer) (*zap.Logger, error) {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), lv)
 	return zap.New(core), nil
+}
+
+// flagArgs names the value each flag takes, as MainArgs' doc does.
+var flagArgs = map[string]string{"dial": "URL", "token": "TOKEN", "tls-ca": "FILE", "id": "ID", "max": "N",
+	"tasks": "N", "idle": "DURATION", "grace": "DURATION", "max-frame": "N", "log": "LEVEL"}
+
+// usage prints the command line and the flags in the --name style that
+// "nanoact daemon --help" shows, rather than the flag package's -name.
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintln(w, "usage: daemon --dial URL [flags]")
+	fmt.Fprintln(w, "flags:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		if a, ok := flagArgs[f.Name]; ok {
+			arg = a
+		}
+		if arg != "" {
+			arg = " " + strings.ToUpper(arg)
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && !strings.Contains(text, "default") {
+			text += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s%s\t%s\n", f.Name, arg, text)
+	})
+	_ = tw.Flush()
 }
