@@ -98,13 +98,15 @@ func (d *Dispatcher) receive(c *actor.Context) {
 func (d *Dispatcher) onSubmit(t *task) {
 	st := &d.st
 	if t.state != stateNew {
+		d.unhold(t)
 		return // cancelled before it got here
 	}
 	if st.shut {
 		t.state = stateGone
+		d.unhold(t)
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
+			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
 		}
 		return
 	}
@@ -179,6 +181,7 @@ func (d *Dispatcher) nextQueued() *task {
 			// Resolved by its time-out or caller: its cancelReq counts it.
 			t.state = stateGone
 			st.queued--
+			d.unhold(t)
 			continue
 		}
 		return t
@@ -190,12 +193,21 @@ func (d *Dispatcher) nextQueued() *task {
 func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	st := &d.st
 	var timeout uint64
-	if !t.expires.IsZero() {
-		left := time.Until(t.expires)
+	if t.expires != 0 {
+		left := time.Duration(t.expires - now())
 		if left <= 0 {
 			left = 1
 		}
 		timeout = uint64(left)
+	}
+	first := t.phase.CompareAndSwap(phaseQueued, phaseSent)
+	if !first && t.phase.Load() != phaseSent {
+		// Resolved while queued, as never started: drop it (its
+		// cancelReq counts it).
+		t.state = stateGone
+		st.queued--
+		d.unhold(t)
+		return true
 	}
 	st.nextWid++
 	wid := st.nextWid
@@ -209,6 +221,9 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 		d.mu.Lock()
 		delete(d.attempts, wid)
 		d.mu.Unlock()
+		if first {
+			t.phase.CompareAndSwap(phaseSent, phaseQueued) // not sent after all
+		}
 		st.queue.pushFront(t)
 		if errors.Is(err, nanoact.ErrTryAgain) {
 			// Its connection's queue is full: wait for a result from it,
@@ -224,6 +239,7 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	}
 	t.state = stateRunning
 	st.queued--
+	d.unhold(t)
 	dm.running[wid] = t
 	dm.busy++
 	if dm.remaining > 0 {
@@ -312,6 +328,7 @@ func (d *Dispatcher) onCancel(t *task) {
 	case stateQueued:
 		t.state = stateGone
 		st.queued--
+		d.unhold(t)
 	case stateRunning:
 		if d.claim(t.wid, t.pipe) == t {
 			m := sockets.NewMsg(nil)
@@ -520,7 +537,7 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 		if t.take() {
 			st.failed++
 			dm.failed++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset})
+			t.out.resolve(mayHaveRun(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset}))
 		}
 	}
 	if len(dm.running) > 0 {
@@ -610,7 +627,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 			if derr := t.out.decode(d.codec, f.value); derr != nil {
 				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + t.name + ": decode result", Err: derr}
 			}
-		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && !t.expires.IsZero() && !time.Now().Before(t.expires) {
+		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.expires != 0 && now() >= t.expires {
 			// The daemon saw the task's deadline before our timer did.
 			err, timedOut = timeoutError(t.name), true
 		} else {

@@ -63,6 +63,7 @@ type Dispatcher struct {
 	reader  sync.WaitGroup
 	unwatch func()
 	seq     atomic.Uint64 // submissions
+	adm     admission     // the queue's bounds (WithMaxQueued, WithMaxQueuedBytes)
 
 	closeMu sync.RWMutex // held shared while a submission is handed to the actor
 	closed  bool
@@ -161,6 +162,12 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	if cfg.perDaemon <= 0 {
 		cfg.perDaemon = DefaultPerDaemon
 	}
+	if cfg.maxQueued == 0 {
+		cfg.maxQueued = DefaultMaxQueued
+	}
+	if cfg.maxQueuedBytes == 0 {
+		cfg.maxQueuedBytes = DefaultMaxQueuedBytes
+	}
 	if cfg.log == nil {
 		cfg.log = zap.NewNop()
 	}
@@ -181,6 +188,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		changed:  make(chan struct{}),
 		finalSet: make(chan struct{}),
 	}
+	d.adm.maxN, d.adm.maxB = int64(cfg.maxQueued), cfg.maxQueuedBytes
 	d.st.daemons = make(map[uint32]*daemonConn)
 	d.st.waiting = make(map[uint32]*pending)
 	d.st.helloDue = make(map[uint32]*time.Timer)
@@ -551,14 +559,17 @@ func (d *Dispatcher) shutdown() {
 	}
 	closed := func(t *task) {
 		t.state = stateGone
+		d.unhold(t)
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
+			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
 		}
 	}
 	st.queue.each(func(t *task) {
 		if t.state == stateQueued {
 			closed(t)
+		} else {
+			d.unhold(t)
 		}
 	})
 	st.queue.clear()

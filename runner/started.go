@@ -1,0 +1,68 @@
+package runner
+
+import "errors"
+
+// ErrNotStarted is matched (errors.Is) by the error of a task that never
+// reached a daemon: cancelled, timed out or closed while still queued,
+// turned away by a full queue (TrySubmit), or never admitted. Such a task
+// did not run, so it is safe to submit again. The error still matches
+// its nanoact sentinel (ErrCanceled, ErrTimedOut, ErrClosed, ErrTryAgain).
+var ErrNotStarted = errors.New("the task never started")
+
+// ErrMayHaveRun is matched (errors.Is) by the error of a task that was
+// cancelled, timed out, closed or lost (ErrConnReset) after it had been
+// sent to a daemon: it may have run, in part or in full, so only a task
+// that is safe to run twice should be submitted again (mirai's
+// distinction between a cancelled queued task and an interrupted one).
+var ErrMayHaveRun = errors.New("the task may have run")
+
+// stageError is a task's error with what it says about the task's start.
+type stageError struct {
+	err   error
+	stage error // ErrNotStarted or ErrMayHaveRun
+}
+
+func (e *stageError) Error() string {
+	if e.stage == ErrNotStarted {
+		return e.err.Error() + " (never started)"
+	}
+	return e.err.Error() + " (may have run)"
+}
+
+// Unwrap gives both the error and the stage sentinel to errors.Is and
+// errors.As.
+func (e *stageError) Unwrap() []error { return []error{e.err, e.stage} }
+
+func notStarted(err error) error { return &stageError{err: err, stage: ErrNotStarted} }
+
+func mayHaveRun(err error) error { return &stageError{err: err, stage: ErrMayHaveRun} }
+
+// Phases of a task, for ErrNotStarted and ErrMayHaveRun.
+const (
+	phaseQueued  uint32 = iota // never sent to a daemon
+	phaseSent                  // sent to a daemon at least once
+	phaseDropped               // resolved before it was ever sent: the actor must not send it
+)
+
+// staged wraps err, the error t resolves with, with what it says about
+// t's start: ErrNotStarted if t was never sent to a daemon (and now never
+// will be), else ErrMayHaveRun. Whoever resolves t calls it once t is
+// taken.
+func (t *task) staged(err error) error {
+	if err == nil {
+		return nil
+	}
+	if t.phase.CompareAndSwap(phaseQueued, phaseDropped) || t.phase.Load() == phaseDropped {
+		return notStarted(err)
+	}
+	return mayHaveRun(err)
+}
+
+// dropIfQueued marks t, just resolved from outside the actor, as never to
+// be sent if it has not been, and gives its queue room back at once, so
+// that a Submit waiting for room need not wait for the actor.
+func (t *task) dropIfQueued() {
+	if t.d != nil && (t.phase.CompareAndSwap(phaseQueued, phaseDropped) || t.phase.Load() == phaseDropped) {
+		t.d.unhold(t)
+	}
+}
