@@ -68,8 +68,13 @@ type Dispatcher struct {
 	closeMu sync.RWMutex // held shared while a submission is handed to the actor
 	closed  bool
 
-	mu       sync.Mutex       // the attempt table
+	mu       sync.Mutex       // the attempt table and daemon ids
 	attempts map[uint64]*task // by wire id
+	ids      map[uint32]string
+
+	swMu   sync.Mutex
+	sweeps []*sweep           // posted by the actor, taken by the reader
+	wake   context.CancelFunc // ends the reader's current receive
 
 	chMu      sync.Mutex
 	changed   chan struct{} // closed and replaced when daemons join or leave
@@ -102,6 +107,7 @@ type dispatchState struct {
 	gone     map[uint32]bool        // recently removed pipes
 	goneRing []uint32
 	departed []DaemonStatus
+	sweeping map[uint32]*sweep // departed daemons whose tasks the reader sweeps
 	joins    int
 	nextWid  uint64
 	shut     bool
@@ -185,11 +191,13 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		inproc:   fmt.Sprintf("inproc://nanoact-dispatcher-%d-%s", n, randomHex(4)),
 		nb:       sockets.NonBlock(context.Background()),
 		attempts: make(map[uint64]*task),
+		ids:      make(map[uint32]string),
 		changed:  make(chan struct{}),
 		finalSet: make(chan struct{}),
 	}
 	d.adm.maxN, d.adm.maxB = int64(cfg.maxQueued), cfg.maxQueuedBytes
 	d.st.daemons = make(map[uint32]*daemonConn)
+	d.st.sweeping = make(map[uint32]*sweep)
 	d.st.waiting = make(map[uint32]*pending)
 	d.st.helloDue = make(map[uint32]*time.Timer)
 	d.st.refused = make(map[uint32]bool)
@@ -359,7 +367,7 @@ func (d *Dispatcher) enqueue(t *task) bool {
 	if d.closed {
 		return false
 	}
-	d.seq.Add(1)
+	t.id = d.seq.Add(1)
 	d.ref.Send(t)
 	return true
 }
@@ -582,6 +590,17 @@ func (d *Dispatcher) shutdown() {
 		}
 		dm.byeSent = true
 		d.sendSimple(pipe, kindBye)
+	}
+	// Daemons departed whose tasks the reader has not swept: close them
+	// here (the reader's claims will find nothing).
+	for pipe, sw := range st.sweeping {
+		for i, t := range sw.work {
+			if d.claim(sw.wids[i], pipe) == t {
+				closed(t)
+			}
+		}
+		delete(st.sweeping, pipe)
+		d.departed(sw.dm, sw.lost, nil)
 	}
 	st.ready.clear()
 }

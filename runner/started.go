@@ -1,6 +1,9 @@
 package runner
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // ErrNotStarted is matched (errors.Is) by the error of a task that never
 // reached a daemon: cancelled, timed out or closed while still queued,
@@ -65,4 +68,29 @@ func (t *task) dropIfQueued() {
 	if t.d != nil && (t.phase.CompareAndSwap(phaseQueued, phaseDropped) || t.phase.Load() == phaseDropped) {
 		t.d.unhold(t)
 	}
+}
+
+// Attempt identifies one run of a task, for a task that must be
+// idempotent: a task re-queued after its daemon was lost (Requeue) runs
+// again, and its first run may have finished (its result lost with the
+// connection), so a re-queued task runs at least once, not exactly once.
+// A task with side effects can key them on Task and tell a retry by
+// Number.
+type Attempt struct {
+	// Task is the task's id: its submission index on its dispatcher
+	// (from 1; Status.Submitted counts them), the same for every attempt.
+	Task uint64
+	// Number is the attempt's number: 1 for the first run, 2 for the
+	// first re-queued one, and so on.
+	Number int
+}
+
+type attemptKey struct{}
+
+// AttemptFrom returns the attempt a task's ctx runs, and true; false for
+// a context that is not a task's (or a task sent by a dispatcher older
+// than attempt ids). It costs a context lookup.
+func AttemptFrom(ctx context.Context) (Attempt, bool) {
+	a, ok := ctx.Value(attemptKey{}).(Attempt)
+	return a, ok
 }

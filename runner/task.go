@@ -227,27 +227,29 @@ type task struct {
 	name    string
 	args    []byte // the arguments, encoded
 	out     outlet
-	requeue int
 	expires int64 // monotonic ns since epoch (see now); 0: no time-out
+	timer   *time.Timer
+	stopCtx func() bool
 
 	// resolved gates the resolution: whoever sets it resolves the aio.
 	resolved atomic.Bool
 	// phase says whether t was ever sent to a daemon (see staged).
-	phase   atomic.Uint32
-	held    atomic.Bool // charged to the dispatcher's admission (see unhold)
-	wmu     sync.Mutex  // guards timer and stopCtx, set while they may fire
-	timer   *time.Timer
-	stopCtx func() bool
+	phase atomic.Uint32
+	held  atomic.Bool // charged to the dispatcher's admission (see unhold)
+	wmu   sync.Mutex  // guards timer and stopCtx, set while they may fire
 
-	// actor
-	state uint8
+	// actor (the small fields packed together: a queued task's size
+	// is what WithMaxQueued bounds)
+	requeue int32  // re-queues left; negative: no limit
+	attempt uint32 // attempts sent so far
+	state   uint8
 	// outcome of the result, written by the reader before it sends the
 	// task to the actor as a resultDone
 	outcome uint8
 	// under d.mu
-	pipe   uint32
-	wid    uint64
-	daemon string
+	pipe uint32
+	wid  uint64
+	id   uint64 // the task's id (submission index), set by enqueue
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
@@ -382,8 +384,8 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 	}
 	tt := &typedTask[R]{}
 	t := &tt.task
-	t.d, t.name, t.requeue, t.out = d, name, cfg.requeue, tt
-	a, resolve := aio.NewPending[R](t.stopped)
+	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
+	a, resolve := aio.NewPendingFunc[R](t.stopped)
 	tt.fn = resolve
 	switch {
 	case d == nil:
@@ -441,9 +443,10 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 
 var errQueueFull = errors.New("the dispatcher's queue is full (WithMaxQueued, WithMaxQueuedBytes)")
 
-// stopped is the task's aio's onStop: Stop resolves the aio with
-// ErrCanceled once it returns; the actor drops or cancels the task.
-func (t *task) stopped() {
+// stopped is the task's aio's onStop: Stop resolves the aio with err
+// (ErrCanceled), wrapped with what it says of the task's start, once it
+// returns; the actor drops or cancels the task.
+func (t *task) stopped(err error) error {
 	if t.resolved.CompareAndSwap(false, true) {
 		t.cleanup()
 		t.dropIfQueued()
@@ -451,6 +454,7 @@ func (t *task) stopped() {
 			t.d.ref.Send(cancelReq{t: t})
 		}
 	}
+	return t.staged(err)
 }
 
 // Submit queues the task with a typed argument; see the package-level
