@@ -484,7 +484,7 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 		ctx, cancel = context.WithCancel(dm.life)
 	}
 	if f.attempt > 0 {
-		ctx = context.WithValue(ctx, attemptKey{}, Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))})
+		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}}
 	}
 	dm.mu.Lock()
 	if dm.pipe != pipe || dm.runState != 1 {

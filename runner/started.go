@@ -87,10 +87,26 @@ type Attempt struct {
 
 type attemptKey struct{}
 
+// attemptCtx is a task's context with its attempt: one allocation (a
+// context.WithValue would box the Attempt too).
+type attemptCtx struct {
+	context.Context
+	a Attempt
+}
+
+func (c *attemptCtx) Value(key any) any {
+	if key == (attemptKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // AttemptFrom returns the attempt a task's ctx runs, and true; false for
 // a context that is not a task's (or a task sent by a dispatcher older
 // than attempt ids). It costs a context lookup.
 func AttemptFrom(ctx context.Context) (Attempt, bool) {
-	a, ok := ctx.Value(attemptKey{}).(Attempt)
-	return a, ok
+	if c, ok := ctx.Value(attemptKey{}).(*attemptCtx); ok {
+		return c.a, true
+	}
+	return Attempt{}, false
 }

@@ -172,17 +172,20 @@ type taskConfig struct {
 	timeout  time.Duration
 	requeue  int
 	progress progressMode
+	stopErr  bool
 }
 
 type (
-	timeoutOpt  time.Duration
-	requeueOpt  int
-	progressOpt progressMode
+	timeoutOpt   time.Duration
+	requeueOpt   int
+	progressOpt  progressMode
+	stopOnErrOpt bool
 )
 
-func (o timeoutOpt) apply(c taskConfig) taskConfig  { c.timeout = time.Duration(o); return c }
-func (o requeueOpt) apply(c taskConfig) taskConfig  { c.requeue = int(o); return c }
-func (o progressOpt) apply(c taskConfig) taskConfig { c.progress = progressMode(o); return c }
+func (o timeoutOpt) apply(c taskConfig) taskConfig   { c.timeout = time.Duration(o); return c }
+func (o requeueOpt) apply(c taskConfig) taskConfig   { c.requeue = int(o); return c }
+func (o progressOpt) apply(c taskConfig) taskConfig  { c.progress = progressMode(o); return c }
+func (o stopOnErrOpt) apply(c taskConfig) taskConfig { c.stopErr = bool(o); return c }
 
 // taskOptions applies opts (nil ones are ignored).
 func taskOptions(opts []TaskOption) taskConfig {
@@ -206,9 +209,14 @@ func TaskTimeout(d time.Duration) TaskOption { return timeoutOpt(d) }
 // while running it: it goes back to the front of the queue, at most n
 // times (negative: without limit), and runs again on another daemon, the
 // result of the lost attempt being discarded. The default, Requeue(0),
-// fails it with an error matching nanoact.ErrConnReset (mirai's default).
-// Only a task that is safe to run twice should be re-queued: the lost
-// daemon may have done part of its work.
+// fails it with an error matching nanoact.ErrConnReset and ErrMayHaveRun
+// (mirai's default). A re-queued task runs at least once, not exactly
+// once: the lost daemon may have done part or all of its work (a daemon
+// that dies after finishing, before its result arrives), so only a task
+// that is safe to run twice should be re-queued, and one with side
+// effects should key them on AttemptFrom's task id. A result that did
+// arrive before its daemon went always wins: such a task is neither
+// re-queued nor reported lost.
 func Requeue(n int) TaskOption { return requeueOpt(n) }
 
 // Task states, owned by the dispatcher's actor.
