@@ -62,6 +62,27 @@ func TestBackpressureCount(t *testing.T) {
 	}
 }
 
+// A Submit waiting for room ends when the dispatcher closes.
+func TestBackpressureClose(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	d, _ := newDispatcher(t, f, 1, runner.WithMaxQueued(1))
+	ctx := ctxT(t)
+	f.hold.Submit(ctx, d, 1)
+	recv(t, f.g.started)
+	f.hold.Submit(ctx, d, 2) // fills the queue
+	got := make(chan error, 1)
+	go func() {
+		_, err := f.hold.Submit(ctx, d, 3).Value(ctx)
+		got <- err
+	}()
+	waitStatus(t, d, func(s runner.Status) bool { return s.Queued == 1 })
+	_ = d.Close()
+	err := recv(t, got)
+	wantErr(t, err, nanoact.ErrClosed)
+	wantErr(t, err, runner.ErrNotStarted)
+}
+
 // The byte bound counts encoded arguments; one task larger than it runs
 // when nothing else is queued.
 func TestBackpressureBytes(t *testing.T) {
