@@ -72,3 +72,31 @@ func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v
 		}
 	}
 }
+
+// NewPendingFunc is NewPending whose onStop also chooses the error the aio
+// resolves with when Stop, Cancel or a Timeout ends it: onStop is given
+// the error they would use (matching nanoact.ErrCanceled or ErrTimedOut)
+// and returns the one to resolve with, that error or one wrapping it (a
+// task runner says there whether the stopped work had started). onStop
+// must not be nil. Same cost as NewPending.
+func NewPendingFunc[T any](onStop func(err error) error, opts ...Option) (a *Aio[T], resolve func(v T, err error)) {
+	a, cfg := newAio[T](opts)
+	if a.x == nil {
+		a.x = &extra{}
+	}
+	a.x.abort = func(err error) {
+		if a.claimed.CompareAndSwap(false, true) {
+			err = onStop(err) // first: once the aio is seen resolved, the owner knows
+			var zero T
+			a.resolve(zero, err, 0)
+		}
+	}
+	if cfg.hasTimeout && cfg.timeout > 0 {
+		a.start(&cfg, nil) // the timer; its expiry aborts
+	}
+	return a, func(v T, err error) {
+		if a.claimed.CompareAndSwap(false, true) {
+			a.resolve(v, err, 0)
+		}
+	}
+}

@@ -483,6 +483,9 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	} else {
 		ctx, cancel = context.WithCancel(dm.life)
 	}
+	if f.attempt > 0 {
+		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}}
+	}
 	dm.mu.Lock()
 	if dm.pipe != pipe || dm.runState != 1 {
 		// A task from a connection already lost: the dispatcher has dealt

@@ -4,6 +4,7 @@ package runner
 // and the reader goroutine that feeds it.
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"errors"
@@ -88,6 +89,8 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onHelloLate(m)
 	case refusedLate:
 		d.onRefusedLate(m.pipe)
+	case sweptMsg:
+		d.onSwept(m.sw)
 	case retryMsg:
 		m.dm.full = false
 		d.makeReady(m.dm, false)
@@ -98,13 +101,15 @@ func (d *Dispatcher) receive(c *actor.Context) {
 func (d *Dispatcher) onSubmit(t *task) {
 	st := &d.st
 	if t.state != stateNew {
+		d.unhold(t)
 		return // cancelled before it got here
 	}
 	if st.shut {
 		t.state = stateGone
+		d.unhold(t)
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
+			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
 		}
 		return
 	}
@@ -179,6 +184,7 @@ func (d *Dispatcher) nextQueued() *task {
 			// Resolved by its time-out or caller: its cancelReq counts it.
 			t.state = stateGone
 			st.queued--
+			d.unhold(t)
 			continue
 		}
 		return t
@@ -190,25 +196,39 @@ func (d *Dispatcher) nextQueued() *task {
 func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	st := &d.st
 	var timeout uint64
-	if !t.expires.IsZero() {
-		left := time.Until(t.expires)
+	if t.expires != 0 {
+		left := time.Duration(t.expires - now())
 		if left <= 0 {
 			left = 1
 		}
 		timeout = uint64(left)
 	}
+	first := t.phase.CompareAndSwap(phaseQueued, phaseSent)
+	if !first && t.phase.Load() != phaseSent {
+		// Resolved while queued, as never started: drop it (its
+		// cancelReq counts it).
+		t.state = stateGone
+		st.queued--
+		d.unhold(t)
+		return true
+	}
 	st.nextWid++
 	wid := st.nextWid
 	m := sockets.NewMsg(nil)
-	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout)
+	t.attempt++
+	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout, t.id, uint64(t.attempt))
 	d.mu.Lock()
-	t.pipe, t.wid, t.daemon = dm.pipe, wid, dm.id
+	t.pipe, t.wid = dm.pipe, wid
 	d.attempts[wid] = t
 	d.mu.Unlock()
 	if err := d.sock.Send(d.nb, m, dm.to); err != nil {
 		d.mu.Lock()
 		delete(d.attempts, wid)
 		d.mu.Unlock()
+		t.attempt--
+		if first {
+			t.phase.CompareAndSwap(phaseSent, phaseQueued) // not sent after all
+		}
 		st.queue.pushFront(t)
 		if errors.Is(err, nanoact.ErrTryAgain) {
 			// Its connection's queue is full: wait for a result from it,
@@ -224,6 +244,7 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	}
 	t.state = stateRunning
 	st.queued--
+	d.unhold(t)
 	dm.running[wid] = t
 	dm.busy++
 	if dm.remaining > 0 {
@@ -312,6 +333,7 @@ func (d *Dispatcher) onCancel(t *task) {
 	case stateQueued:
 		t.state = stateGone
 		st.queued--
+		d.unhold(t)
 	case stateRunning:
 		if d.claim(t.wid, t.pipe) == t {
 			m := sockets.NewMsg(nil)
@@ -417,6 +439,9 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	dm := &daemonConn{pipe: pipe, to: sockets.ToPipe(pipe), id: h.daemon, max: mx, remaining: remaining,
 		running: make(map[uint64]*task), joined: time.Now(), order: st.joins}
 	st.daemons[pipe] = dm
+	d.mu.Lock()
+	d.ids[pipe] = dm.id
+	d.mu.Unlock()
 	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
 	d.notify(len(st.daemons), cv.Event{Kind: cv.Up, Child: dm.id})
 	d.joined(dm.id) // after notify: StartDaemons' caller sees it in Daemons
@@ -443,12 +468,17 @@ func (d *Dispatcher) refuse(pipe uint32, daemon, reason string) {
 
 // onJunk deals with a message that is malformed or not a hello: from a
 // connection that has not said hello, it closes the connection (counted
-// as refused, logged once); from a daemon, it is logged and ignored.
+// as refused, logged once); from a daemon, a malformed one closes the
+// connection (logged), one of an unexpected kind is ignored.
 func (d *Dispatcher) onJunk(m junkMsg) {
 	st := &d.st
 	if dm := st.daemons[m.pipe]; dm != nil {
 		if m.kind == 0 {
-			d.log.Warn("malformed message", zap.Uint32("pipe", m.pipe), zap.String("daemon", dm.id), zap.Int("size", m.size))
+			// A daemon that speaks garbage cannot be trusted with the
+			// results it owes: its connection closes, and its tasks fail
+			// with ErrConnReset (or are re-queued) as for a crash.
+			d.log.Warn("malformed message: daemon disconnected", zap.Uint32("pipe", m.pipe), zap.String("daemon", dm.id), zap.Int("size", m.size))
+			_ = d.sock.ClosePipe(m.pipe)
 		}
 		return
 	}
@@ -501,14 +531,68 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 	// Lost, not left: gone with tasks running, or without saying leave
 	// and without a bye (a crash, a dropped connection).
 	lost := !st.shut && (len(dm.running) > 0 || !dm.leaving && !dm.byeSent)
-	if len(dm.running) > 0 {
-		st.lost++
+	if len(dm.running) == 0 {
+		d.departed(dm, lost, nil)
+		return
 	}
-	var back []*task
+	st.lost++
+	// Its results may still wait in the socket's receive queue, ahead of
+	// this event: the reader takes them first, then claims what is left
+	// (sweep), so that a task whose result arrived is never reported
+	// lost.
+	sw := &sweep{dm: dm, lost: lost, work: make([]*task, 0, len(dm.running)), wids: make([]uint64, 0, len(dm.running))}
 	for wid, t := range dm.running {
-		if d.claim(wid, pipe) != t {
-			continue // resolved already: its result or cancellation won
-		}
+		sw.work = append(sw.work, t)
+		sw.wids = append(sw.wids, wid)
+	}
+	clear(dm.running)
+	st.sweeping[pipe] = sw
+	d.postSweep(sw)
+}
+
+// sweep is the tasks that were running on a departed daemon, for the
+// reader to claim once it has taken what the daemon sent before it went.
+type sweep struct {
+	dm      *daemonConn
+	lost    bool
+	work    []*task
+	wids    []uint64
+	claimed []*task // by the reader
+}
+
+// sweptMsg tells the actor the reader has swept sw.
+type sweptMsg struct{ sw *sweep }
+
+// postSweep hands sw to the reader and wakes it.
+func (d *Dispatcher) postSweep(sw *sweep) {
+	d.swMu.Lock()
+	d.sweeps = append(d.sweeps, sw)
+	wake := d.wake
+	d.swMu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
+// onSwept re-queues or fails the tasks of a departed daemon that the
+// reader claimed (no result came for them), and records the departure.
+func (d *Dispatcher) onSwept(sw *sweep) {
+	st := &d.st
+	if st.sweeping[sw.dm.pipe] != sw {
+		return // Close dealt with it
+	}
+	delete(st.sweeping, sw.dm.pipe)
+	d.departed(sw.dm, sw.lost, sw.claimed)
+}
+
+// departed ends the daemon dm has left: the tasks lost with it (claimed
+// already) are re-queued (Requeue) or failed, its status is kept among
+// the departed ones, and the CVs are told.
+func (d *Dispatcher) departed(dm *daemonConn, lost bool, claimed []*task) {
+	st := &d.st
+	pipe := dm.pipe
+	var back []*task
+	for _, t := range claimed {
 		if t.requeue != 0 && !st.shut {
 			if t.requeue > 0 {
 				t.requeue--
@@ -520,18 +604,20 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 		if t.take() {
 			st.failed++
 			dm.failed++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset})
+			t.out.resolve(mayHaveRun(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset}))
 		}
 	}
-	if len(dm.running) > 0 {
+	if claimed != nil {
 		d.log.Warn("daemon lost mid-task", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id),
-			zap.Int("running", len(dm.running)), zap.Int("requeued", len(back)))
+			zap.Int("lost", len(claimed)), zap.Int("requeued", len(back)))
 	} else {
 		d.log.Info("daemon left", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id))
 	}
+	d.mu.Lock()
+	delete(d.ids, pipe)
+	d.mu.Unlock()
 	// Back to the front, oldest first.
 	slices.SortFunc(back, func(a, b *task) int { return compareUint(a.wid, b.wid) })
-	clear(dm.running)
 	for i := len(back) - 1; i >= 0; i-- {
 		t := back[i]
 		t.state = stateQueued
@@ -564,36 +650,86 @@ func compareUint(a, b uint64) int {
 }
 
 // read is the reader goroutine: it decodes each message, resolves the
-// aios of results, and forwards the rest to the actor.
+// aios of results, and forwards the rest to the actor. The actor wakes
+// it (cancelling its receive) to sweep the tasks of departed daemons.
 func (d *Dispatcher) read() {
+	rctx, wake := context.WithCancel(d.life)
+	d.swMu.Lock()
+	d.wake = wake
+	d.swMu.Unlock()
 	for {
-		m, err := d.sock.RecvMsg(d.life)
+		m, err := d.sock.RecvMsg(rctx)
 		if err != nil {
 			if d.life.Err() != nil || errors.Is(err, nanoact.ErrClosed) {
+				wake()
 				return
+			}
+			if rctx.Err() != nil {
+				wake()
+				rctx, wake = context.WithCancel(d.life)
+				d.sweep(wake)
+				continue
 			}
 			d.log.Warn("receive failed", zap.Error(err))
 			continue
 		}
-		f, err := decodeFrame(m.Body)
-		if err != nil {
-			d.ref.Send(junkMsg{pipe: m.Pipe, size: len(m.Body)})
-			m.Free()
-			continue
-		}
-		switch f.kind {
-		case kindResult:
-			d.onResult(m.Pipe, &f)
-		case kindHello:
-			f.mac = slices.Clone(f.mac) // m goes back to the pool
-			d.ref.Send(helloMsg{pipe: m.Pipe, hello: f})
-		case kindLeave:
-			d.ref.Send(leaveMsg{pipe: m.Pipe})
-		default:
-			d.ref.Send(junkMsg{pipe: m.Pipe, kind: f.kind, size: len(m.Body)})
-		}
-		m.Free()
+		d.handle(m)
 	}
+}
+
+// sweep runs on the reader, woken by postSweep: it takes every message
+// already received (the departed daemons' last results among them, since
+// a connection's messages are queued before its removal is reported),
+// then claims the departed daemons' tasks still unanswered and hands them
+// to the actor. wake is the reader's next wake-up.
+func (d *Dispatcher) sweep(wake context.CancelFunc) {
+	d.swMu.Lock()
+	d.wake = wake
+	sws := d.sweeps
+	d.sweeps = nil
+	d.swMu.Unlock()
+	// The receive queue is FIFO and bounded (recv-buffer): what was in it
+	// when the actor woke us comes out first.
+	for range 1 << 16 {
+		m, err := d.sock.RecvMsg(d.nb)
+		if err != nil {
+			break
+		}
+		d.handle(m)
+	}
+	for _, sw := range sws {
+		for i, t := range sw.work {
+			if d.claim(sw.wids[i], sw.dm.pipe) == t {
+				sw.claimed = append(sw.claimed, t)
+			}
+		}
+		if sw.claimed == nil {
+			sw.claimed = []*task{}
+		}
+		d.ref.Send(sweptMsg{sw})
+	}
+}
+
+// handle decodes and dispatches one received message; it frees m.
+func (d *Dispatcher) handle(m *sockets.Msg) {
+	f, err := decodeFrame(m.Body)
+	if err != nil {
+		d.ref.Send(junkMsg{pipe: m.Pipe, size: len(m.Body)})
+		m.Free()
+		return
+	}
+	switch f.kind {
+	case kindResult:
+		d.onResult(m.Pipe, &f)
+	case kindHello:
+		f.mac = slices.Clone(f.mac) // m goes back to the pool
+		d.ref.Send(helloMsg{pipe: m.Pipe, hello: f})
+	case kindLeave:
+		d.ref.Send(leaveMsg{pipe: m.Pipe})
+	default:
+		d.ref.Send(junkMsg{pipe: m.Pipe, kind: f.kind, size: len(m.Body)})
+	}
+	m.Free()
 }
 
 // onResult resolves the aio of a result, if its attempt is still the
@@ -610,12 +746,12 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 			if derr := t.out.decode(d.codec, f.value); derr != nil {
 				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + t.name + ": decode result", Err: derr}
 			}
-		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && !t.expires.IsZero() && !time.Now().Before(t.expires) {
+		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.expires != 0 && now() >= t.expires {
 			// The daemon saw the task's deadline before our timer did.
 			err, timedOut = timeoutError(t.name), true
 		} else {
 			d.mu.Lock()
-			daemon := t.daemon
+			daemon := d.ids[pipe]
 			d.mu.Unlock()
 			err = resultError(t.name, daemon, f)
 		}

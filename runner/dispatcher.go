@@ -63,12 +63,18 @@ type Dispatcher struct {
 	reader  sync.WaitGroup
 	unwatch func()
 	seq     atomic.Uint64 // submissions
+	adm     admission     // the queue's bounds (WithMaxQueued, WithMaxQueuedBytes)
 
 	closeMu sync.RWMutex // held shared while a submission is handed to the actor
 	closed  bool
 
-	mu       sync.Mutex       // the attempt table
+	mu       sync.Mutex       // the attempt table and daemon ids
 	attempts map[uint64]*task // by wire id
+	ids      map[uint32]string
+
+	swMu   sync.Mutex
+	sweeps []*sweep           // posted by the actor, taken by the reader
+	wake   context.CancelFunc // ends the reader's current receive
 
 	chMu      sync.Mutex
 	changed   chan struct{} // closed and replaced when daemons join or leave
@@ -101,6 +107,7 @@ type dispatchState struct {
 	gone     map[uint32]bool        // recently removed pipes
 	goneRing []uint32
 	departed []DaemonStatus
+	sweeping map[uint32]*sweep // departed daemons whose tasks the reader sweeps
 	joins    int
 	nextWid  uint64
 	shut     bool
@@ -161,6 +168,12 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	if cfg.perDaemon <= 0 {
 		cfg.perDaemon = DefaultPerDaemon
 	}
+	if cfg.maxQueued == 0 {
+		cfg.maxQueued = DefaultMaxQueued
+	}
+	if cfg.maxQueuedBytes == 0 {
+		cfg.maxQueuedBytes = DefaultMaxQueuedBytes
+	}
 	if cfg.log == nil {
 		cfg.log = zap.NewNop()
 	}
@@ -178,10 +191,13 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		inproc:   fmt.Sprintf("inproc://nanoact-dispatcher-%d-%s", n, randomHex(4)),
 		nb:       sockets.NonBlock(context.Background()),
 		attempts: make(map[uint64]*task),
+		ids:      make(map[uint32]string),
 		changed:  make(chan struct{}),
 		finalSet: make(chan struct{}),
 	}
+	d.adm.maxN, d.adm.maxB = int64(cfg.maxQueued), cfg.maxQueuedBytes
 	d.st.daemons = make(map[uint32]*daemonConn)
+	d.st.sweeping = make(map[uint32]*sweep)
 	d.st.waiting = make(map[uint32]*pending)
 	d.st.helloDue = make(map[uint32]*time.Timer)
 	d.st.refused = make(map[uint32]bool)
@@ -351,7 +367,7 @@ func (d *Dispatcher) enqueue(t *task) bool {
 	if d.closed {
 		return false
 	}
-	d.seq.Add(1)
+	t.id = d.seq.Add(1)
 	d.ref.Send(t)
 	return true
 }
@@ -551,14 +567,17 @@ func (d *Dispatcher) shutdown() {
 	}
 	closed := func(t *task) {
 		t.state = stateGone
+		d.unhold(t)
 		if t.take() {
 			st.canceled++
-			t.out.resolve(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name})
+			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
 		}
 	}
 	st.queue.each(func(t *task) {
 		if t.state == stateQueued {
 			closed(t)
+		} else {
+			d.unhold(t)
 		}
 	})
 	st.queue.clear()
@@ -571,6 +590,17 @@ func (d *Dispatcher) shutdown() {
 		}
 		dm.byeSent = true
 		d.sendSimple(pipe, kindBye)
+	}
+	// Daemons departed whose tasks the reader has not swept: close them
+	// here (the reader's claims will find nothing).
+	for pipe, sw := range st.sweeping {
+		for i, t := range sw.work {
+			if d.claim(sw.wids[i], pipe) == t {
+				closed(t)
+			}
+		}
+		delete(st.sweeping, pipe)
+		d.departed(sw.dm, sw.lost, nil)
 	}
 	st.ready.clear()
 }

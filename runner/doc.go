@@ -28,7 +28,16 @@
 // error or panics gives a *TaskError (a panic's *rpc.PanicError inside), and
 // its daemon lives on. A daemon that dies or disconnects mid-task fails its
 // task with ErrConnReset, or re-queues it (Requeue); no other task is lost
-// or run twice.
+// or run twice, and a task whose result arrived before its daemon went is
+// never reported lost. A re-queued task runs at least once, not exactly
+// once (its lost run may have finished): AttemptFrom gives a task its id
+// and attempt number, for idempotency. A cancelled, timed-out or lost
+// task's error matches ErrNotStarted if it never reached a daemon (safe
+// to submit again) or ErrMayHaveRun if it did.
+//
+// The queue is bounded (WithMaxQueued, WithMaxQueuedBytes): when it is
+// full, Submit waits for room under its ctx and TrySubmit fails at once
+// with ErrTryAgain.
 //
 // Daemons run in this process (StartDaemons), as child processes of a
 // binary whose main calls daemoncmd.Main with the same registry (LaunchLocal, which
@@ -90,9 +99,13 @@
 //	        itself, as text, in place of mac: a dispatcher refuses a hello
 //	        of any other version, saying which it wants.
 //	task    dispatcher → daemon:
-//	        [2, id: uint, name: text, args: bytes, timeout: uint]
+//	        [2, id: uint, name: text, args: bytes, timeout: uint,
+//	         task: uint, attempt: uint]
 //	        id is unique per attempt (a re-queued task is sent again under a
-//	        new id); timeout is the time left in nanoseconds (0: none).
+//	        new id); timeout is the time left in nanoseconds (0: none);
+//	        task is the task's id, the same for every attempt, and attempt
+//	        the attempt's number from 1 (AttemptFrom). Dispatchers before
+//	        attempt ids sent the first five elements only.
 //	cancel  dispatcher → daemon: [3, id: uint]
 //	        cancel the context of task id; its result is still sent.
 //	result  daemon → dispatcher:
@@ -114,7 +127,9 @@
 // sends leave and waits for bye, which the dispatcher sends once it has no
 // task on that daemon, so that no task is in flight when a daemon exits.
 // A dispatcher that closes sends bye to every daemon. Messages of other
-// kinds, extra trailing elements and results for unknown ids are ignored.
+// kinds, extra trailing elements and results for unknown ids are ignored;
+// a daemon whose message does not decode is disconnected (its tasks fail
+// with ErrConnReset, or are re-queued).
 //
 // # Costs
 //
@@ -132,6 +147,11 @@
 //	  ipc, --max 4                   32,000-41,000 tasks/s
 //	  tcp, 1 task at a time each     16,500-21,000 tasks/s
 //	  tcp, --max 4                   26,000-38,000 tasks/s
+//
+// A queued task holds about 600 bytes of heap besides its encoded
+// arguments (BenchmarkQueuedTaskHeap): about 200 in the runner's queue
+// (the task, its queue slot) and about 400 in its aio, which the caller
+// holds; WithMaxQueued and WithMaxQueuedBytes bound the total.
 //
 // In process the dispatcher is CPU-bound at about 10 µs of CPU per task
 // over both cores, so more daemons do not add throughput. A task costs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -32,6 +33,13 @@ func ProgressTo(w io.Writer) TaskOption {
 	return progressOpt{on: w != nil, w: w}
 }
 
+// StopOnError makes Map stop at the first task that fails: every task not
+// yet finished is cancelled (a queued one is dropped, a running one
+// cancelled on its daemon) and fails with ErrCanceled, so that a failing
+// input does not cost the whole map; the MapError's First is the failure
+// that stopped it. Submit ignores it. Map does not stop by default.
+func StopOnError() TaskOption { return stopOnErrOpt(true) }
+
 // MapError collects the failures of a Map: Errs[i] is the error of
 // inputs[i], nil where that task succeeded. errors.Is and errors.As look
 // through every failure.
@@ -39,14 +47,15 @@ type MapError struct {
 	Task   string
 	Errs   []error
 	Failed int
+	// First is the index of the failure that stopped the map
+	// (StopOnError), else of the first failed input.
+	First int
 }
 
 // Error says how many tasks failed and gives the first failure.
 func (e *MapError) Error() string {
-	for i, err := range e.Errs {
-		if err != nil {
-			return fmt.Sprintf("runner: map %s: %d of %d tasks failed; first, input %d: %v", e.Task, e.Failed, len(e.Errs), i, err)
-		}
+	if e.First >= 0 && e.First < len(e.Errs) && e.Errs[e.First] != nil {
+		return fmt.Sprintf("runner: map %s: %d of %d tasks failed; first, input %d: %v", e.Task, e.Failed, len(e.Errs), e.First, e.Errs[e.First])
 	}
 	return fmt.Sprintf("runner: map %s: no failure", e.Task)
 }
@@ -72,16 +81,37 @@ func (e *MapError) Unwrap() []error {
 //
 // ctx bounds the whole map: when it ends, the tasks not yet completed are
 // cancelled and fail with ErrCanceled or ErrTimedOut in the MapError.
+// StopOnError cancels them at the first failure. Submit blocks while the
+// dispatcher's queue is full (WithMaxQueued), so Map may wait to submit.
 // Cost: one Submit per input, plus one callback each.
 func Map[A, R any](ctx context.Context, d *Dispatcher, name string, inputs []A, opts ...TaskOption) ([]R, error) {
 	cfg := taskOptions(opts)
 	as := make([]*aio.Aio[R], len(inputs))
 	done := make(chan struct{}, len(inputs))
 	bar := newBar(cfg.progress, len(inputs), name)
-	for i, in := range inputs {
-		as[i] = Submit[R](ctx, d, name, in, opts...)
-		if bar != nil {
-			as[i].OnComplete(func(R, error) { done <- struct{}{} })
+	first := atomic.Int64{}
+	first.Store(-1)
+	if cfg.stopErr {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		for i, in := range inputs {
+			as[i] = Submit[R](ctx, d, name, in, opts...)
+			as[i].OnComplete(func(_ R, err error) {
+				if err != nil && first.CompareAndSwap(-1, int64(i)) {
+					stop() // the others' ctx: they are dropped or cancelled
+				}
+				if bar != nil {
+					done <- struct{}{}
+				}
+			})
+		}
+	} else {
+		for i, in := range inputs {
+			as[i] = Submit[R](ctx, d, name, in, opts...)
+			if bar != nil {
+				as[i].OnComplete(func(R, error) { done <- struct{}{} })
+			}
 		}
 	}
 	if bar != nil {
@@ -97,7 +127,7 @@ func Map[A, R any](ctx context.Context, d *Dispatcher, name string, inputs []A, 
 		v, err := a.Value(context.Background()) // bounded: ctx cancels the tasks
 		if err != nil {
 			if me == nil {
-				me = &MapError{Task: name, Errs: make([]error, len(inputs))}
+				me = &MapError{Task: name, Errs: make([]error, len(inputs)), First: i}
 			}
 			me.Errs[i] = err
 			me.Failed++
@@ -106,6 +136,9 @@ func Map[A, R any](ctx context.Context, d *Dispatcher, name string, inputs []A, 
 		out[i] = v
 	}
 	if me != nil {
+		if f := first.Load(); f >= 0 {
+			me.First = int(f)
+		}
 		return out, me
 	}
 	return out, nil

@@ -37,6 +37,9 @@ type dispatcherConfig struct {
 	helloTimeout time.Duration
 	maxFrame     int
 	sockOpts     []sockets.Option
+
+	maxQueued      int
+	maxQueuedBytes int64
 }
 
 type runnerOption struct {
@@ -188,4 +191,38 @@ func WithSocketOptions(opts ...sockets.Option) RunnerOption {
 		d:  func(c *dispatcherConfig) { c.sockOpts = append(c.sockOpts, opts...) },
 		dm: func(c *daemonConfig) { c.sockOpts = append(c.sockOpts, opts...) },
 	}
+}
+
+// DefaultMaxQueued is the default WithMaxQueued bound: 100,000 tasks
+// waiting for a daemon, tens of MiB of bookkeeping (see WithMaxQueued),
+// deep enough that a Map or a producer keeps every daemon busy, small
+// enough that a producer faster than its daemons waits instead of
+// growing the heap without end.
+const DefaultMaxQueued = 100_000
+
+// DefaultMaxQueuedBytes is the default WithMaxQueuedBytes bound: 1 GiB
+// of encoded arguments waiting for a daemon, the socket layer's default
+// receive size limit (mirai's memory= is unbounded by default; a
+// dispatcher process that queues more than this is better told to wait).
+const DefaultMaxQueuedBytes = 1 << 30
+
+// WithMaxQueued bounds the tasks waiting in the dispatcher's queue (not
+// yet sent to a daemon): when n are queued, Submit waits for room under
+// its ctx (and the task's TaskTimeout) and TrySubmit fails at once with
+// an error matching nanoact.ErrTryAgain. Zero means DefaultMaxQueued;
+// negative, no bound. A task re-queued after its daemon was lost
+// (Requeue) goes back to the queue whatever the bound. Each queued task
+// costs its encoded arguments plus a fixed amount (measured by
+// BenchmarkQueuedTaskHeap).
+func WithMaxQueued(n int) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.maxQueued = n })
+}
+
+// WithMaxQueuedBytes bounds the encoded arguments of the tasks waiting in
+// the dispatcher's queue, in bytes (mirai's memory=), as WithMaxQueued
+// bounds their number. A single task larger than n is admitted when the
+// queue holds no other arguments, so that it can run at all. Zero means
+// DefaultMaxQueuedBytes; negative, no bound.
+func WithMaxQueuedBytes(n int64) DispatcherOption {
+	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.maxQueuedBytes = n })
 }

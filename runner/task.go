@@ -172,17 +172,20 @@ type taskConfig struct {
 	timeout  time.Duration
 	requeue  int
 	progress progressMode
+	stopErr  bool
 }
 
 type (
-	timeoutOpt  time.Duration
-	requeueOpt  int
-	progressOpt progressMode
+	timeoutOpt   time.Duration
+	requeueOpt   int
+	progressOpt  progressMode
+	stopOnErrOpt bool
 )
 
-func (o timeoutOpt) apply(c taskConfig) taskConfig  { c.timeout = time.Duration(o); return c }
-func (o requeueOpt) apply(c taskConfig) taskConfig  { c.requeue = int(o); return c }
-func (o progressOpt) apply(c taskConfig) taskConfig { c.progress = progressMode(o); return c }
+func (o timeoutOpt) apply(c taskConfig) taskConfig   { c.timeout = time.Duration(o); return c }
+func (o requeueOpt) apply(c taskConfig) taskConfig   { c.requeue = int(o); return c }
+func (o progressOpt) apply(c taskConfig) taskConfig  { c.progress = progressMode(o); return c }
+func (o stopOnErrOpt) apply(c taskConfig) taskConfig { c.stopErr = bool(o); return c }
 
 // taskOptions applies opts (nil ones are ignored).
 func taskOptions(opts []TaskOption) taskConfig {
@@ -206,9 +209,14 @@ func TaskTimeout(d time.Duration) TaskOption { return timeoutOpt(d) }
 // while running it: it goes back to the front of the queue, at most n
 // times (negative: without limit), and runs again on another daemon, the
 // result of the lost attempt being discarded. The default, Requeue(0),
-// fails it with an error matching nanoact.ErrConnReset (mirai's default).
-// Only a task that is safe to run twice should be re-queued: the lost
-// daemon may have done part of its work.
+// fails it with an error matching nanoact.ErrConnReset and ErrMayHaveRun
+// (mirai's default). A re-queued task runs at least once, not exactly
+// once: the lost daemon may have done part or all of its work (a daemon
+// that dies after finishing, before its result arrives), so only a task
+// that is safe to run twice should be re-queued, and one with side
+// effects should key them on AttemptFrom's task id. A result that did
+// arrive before its daemon went always wins: such a task is neither
+// re-queued nor reported lost.
 func Requeue(n int) TaskOption { return requeueOpt(n) }
 
 // Task states, owned by the dispatcher's actor.
@@ -227,24 +235,29 @@ type task struct {
 	name    string
 	args    []byte // the arguments, encoded
 	out     outlet
-	requeue int
-	expires time.Time // zero: no time-out
+	expires int64 // monotonic ns since epoch (see now); 0: no time-out
+	timer   *time.Timer
+	stopCtx func() bool
 
 	// resolved gates the resolution: whoever sets it resolves the aio.
 	resolved atomic.Bool
-	wmu      sync.Mutex // guards timer and stopCtx, set while they may fire
-	timer    *time.Timer
-	stopCtx  func() bool
+	// phase says whether t was ever sent to a daemon (see staged).
+	phase atomic.Uint32
+	held  atomic.Bool // charged to the dispatcher's admission (see unhold)
+	wmu   sync.Mutex  // guards timer and stopCtx, set while they may fire
 
-	// actor
-	state uint8
+	// actor (the small fields packed together: a queued task's size
+	// is what WithMaxQueued bounds)
+	requeue int32  // re-queues left; negative: no limit
+	attempt uint32 // attempts sent so far
+	state   uint8
 	// outcome of the result, written by the reader before it sends the
 	// task to the actor as a resultDone
 	outcome uint8
 	// under d.mu
-	pipe   uint32
-	wid    uint64
-	daemon string
+	pipe uint32
+	wid  uint64
+	id   uint64 // the task's id (submission index), set by enqueue
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
@@ -314,6 +327,8 @@ func (t *task) cleanup() {
 // task.
 func (t *task) abort(err error) {
 	if t.take() {
+		err = t.staged(err)
+		t.dropIfQueued()
 		// The actor counts it before the aio resolves: the mailbox is
 		// FIFO, so a Status asked after the aio resolved sees it.
 		t.d.ref.Send(cancelReq{t: t})
@@ -323,8 +338,12 @@ func (t *task) abort(err error) {
 
 // Submit queues the task registered as name with args (encoded now in
 // Serial mode with the dispatcher's codec; the caller may reuse args at
-// once) and returns its aio at once; it never blocks. The aio resolves
-// with the task's result decoded as R, or with an error:
+// once) and returns its aio. It blocks only while the dispatcher's queue
+// is full (WithMaxQueued, WithMaxQueuedBytes): then it waits for room
+// until ctx ends or the task's TaskTimeout passes, and returns an aio
+// already resolved with that error (the task was never queued: see
+// ErrNotStarted). The aio resolves with the task's result decoded as R,
+// or with an error:
 //
 //   - a *TaskError: the task returned an error or panicked on its daemon,
 //     or no daemon has a task of that name (CodeNotFound);
@@ -335,6 +354,10 @@ func (t *task) abort(err error) {
 //     decoded as R;
 //   - nanoact.ErrClosed: the dispatcher is closed, or closed first.
 //
+// A cancelled, timed-out, closed or lost task's error also matches
+// ErrNotStarted if the task never reached a daemon (safe to submit
+// again), or ErrMayHaveRun if it did (see those).
+//
 // ctx bounds the task as exec.CommandContext does: if it ends before the
 // task has completed, the task is dropped from the queue or cancelled on
 // its daemon (a context that cannot end costs nothing). Stop on the aio
@@ -344,20 +367,33 @@ func (t *task) abort(err error) {
 // The aio composes like any other: Value, Wait, Collect, Race, Stop,
 // OnComplete, aio.Promise, and a CV signalled from OnComplete. Callbacks
 // of a task that completed on a daemon run on the dispatcher's reader
-// goroutine: they must return quickly and never wait for another task.
+// goroutine: they must return quickly and never wait for another task,
+// nor call Submit on a dispatcher whose queue may be full (the reader is
+// what frees room; use TrySubmit there).
 //
 // Cost: about 25 allocations per task in all, both ends and the sockets
 // included, and four messages through the dispatcher's actor; see the
 // package doc for throughput.
 func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
+	return submit[R](ctx, d, name, args, true, opts)
+}
+
+// TrySubmit is Submit that never blocks: when the dispatcher's queue is
+// full (WithMaxQueued, WithMaxQueuedBytes) the aio it returns is already
+// resolved with an error matching nanoact.ErrTryAgain and ErrNotStarted.
+func TrySubmit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
+	return submit[R](ctx, d, name, args, false, opts)
+}
+
+func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wait bool, opts []TaskOption) *aio.Aio[R] {
 	var cfg taskConfig
 	if len(opts) > 0 {
 		cfg = taskOptions(opts)
 	}
 	tt := &typedTask[R]{}
 	t := &tt.task
-	t.d, t.name, t.requeue, t.out = d, name, cfg.requeue, tt
-	a, resolve := aio.NewPending[R](t.stopped)
+	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
+	a, resolve := aio.NewPendingFunc[R](t.stopped)
 	tt.fn = resolve
 	switch {
 	case d == nil:
@@ -367,7 +403,7 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit", "empty task name"))
 		return a
 	case ctx.Err() != nil:
-		t.finish(nanoact.FromContext(ctx, "runner: task "+name))
+		t.finish(notStarted(nanoact.FromContext(ctx, "runner: task "+name)))
 		return a
 	}
 	b, err := d.codec.Marshal(args)
@@ -381,11 +417,25 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 		return a
 	}
 	t.args = b
+	if cfg.timeout > 0 {
+		t.expires = now() + int64(cfg.timeout)
+	}
+	if d.adm.bounded() {
+		if wait {
+			err = d.adm.take(ctx, d.life, cfg.timeout, int64(len(b)), name)
+		} else if !d.adm.tryTake(int64(len(b))) {
+			err = &nanoact.Error{Code: nanoact.CodeTryAgain, Op: "runner: task " + name, Err: errQueueFull}
+		}
+		if err != nil {
+			t.finish(notStarted(err))
+			return a
+		}
+		t.held.Store(true)
+	}
 	if cfg.timeout > 0 || ctx.Done() != nil {
 		t.wmu.Lock()
 		if cfg.timeout > 0 {
-			t.expires = time.Now().Add(cfg.timeout)
-			t.timer = time.AfterFunc(cfg.timeout, func() { t.abort(timeoutError(name)) })
+			t.timer = time.AfterFunc(time.Duration(t.expires-now()), func() { t.abort(timeoutError(name)) })
 		}
 		if ctx.Done() != nil {
 			t.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "runner: task "+name)) })
@@ -393,26 +443,38 @@ func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, op
 		t.wmu.Unlock()
 	}
 	if !d.enqueue(t) {
-		t.finish(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + name})
+		d.unhold(t)
+		t.finish(notStarted(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + name}))
 	}
 	return a
 }
 
-// stopped is the task's aio's onStop: Stop resolves the aio with
-// ErrCanceled once it returns; the actor drops or cancels the task.
-func (t *task) stopped() {
+var errQueueFull = errors.New("the dispatcher's queue is full (WithMaxQueued, WithMaxQueuedBytes)")
+
+// stopped is the task's aio's onStop: Stop resolves the aio with err
+// (ErrCanceled), wrapped with what it says of the task's start, once it
+// returns; the actor drops or cancels the task.
+func (t *task) stopped(err error) error {
 	if t.resolved.CompareAndSwap(false, true) {
 		t.cleanup()
+		t.dropIfQueued()
 		if t.d != nil {
 			t.d.ref.Send(cancelReq{t: t})
 		}
 	}
+	return t.staged(err)
 }
 
 // Submit queues the task with a typed argument; see the package-level
 // Submit.
 func (t Task[A, R]) Submit(ctx context.Context, d *Dispatcher, args A, opts ...TaskOption) *aio.Aio[R] {
-	return Submit[R](ctx, d, t.name, args, opts...)
+	return submit[R](ctx, d, t.name, args, true, opts)
+}
+
+// TrySubmit queues the task with a typed argument without blocking; see
+// the package-level TrySubmit.
+func (t Task[A, R]) TrySubmit(ctx context.Context, d *Dispatcher, args A, opts ...TaskOption) *aio.Aio[R] {
+	return submit[R](ctx, d, t.name, args, false, opts)
 }
 
 // resultError turns a failed result frame into the caller's error.
@@ -437,3 +499,9 @@ func timeoutError(name string) error {
 const taskOverhead = 48
 
 var errConnReset = errors.New("daemon lost while running the task")
+
+// epoch is the origin of now: task deadlines are monotonic nanoseconds
+// since it, 8 bytes a task instead of a time.Time's 24.
+var epoch = time.Now()
+
+func now() int64 { return int64(time.Since(epoch)) }

@@ -57,6 +57,8 @@ type frame struct {
 	name    string // task
 	args    []byte // task
 	timeout uint64 // task, ns
+	task    uint64 // task: the task's id (0: not sent)
+	attempt uint64 // task: the attempt's number, from 1 (0: not sent)
 	value   []byte // result (nil when the task failed)
 	hasErr  bool   // result
 	code    uint64 // result error code
@@ -141,14 +143,17 @@ func helloMAC(token string, nonce []byte, id string, max, tasks uint64) []byte {
 	return h.Sum(nil)
 }
 
-// appendTask encodes a task message.
-func appendTask(b []byte, id uint64, name string, args []byte, timeout uint64) []byte {
-	b = appendHead(b, majArray, 5)
+// appendTask encodes a task message; task and attempt (from 1) identify
+// the run for the task (AttemptFrom).
+func appendTask(b []byte, id uint64, name string, args []byte, timeout, task, attempt uint64) []byte {
+	b = appendHead(b, majArray, 7)
 	b = appendUint(b, kindTask)
 	b = appendUint(b, id)
 	b = appendText(b, name)
 	b = appendBytes(b, args)
-	return appendUint(b, timeout)
+	b = appendUint(b, timeout)
+	b = appendUint(b, task)
+	return appendUint(b, attempt)
 }
 
 func appendCancel(b []byte, id uint64) []byte {
@@ -309,7 +314,7 @@ func decodeFrame(body []byte) (frame, error) {
 	case kindChallenge:
 		decodeChallenge(&r, &f)
 	case kindTask:
-		decodeTask(&r, &f)
+		decodeTask(&r, &f, n)
 	case kindCancel:
 		f.id = r.uint()
 	case kindResult:
@@ -349,11 +354,15 @@ func decodeChallenge(r *reader, f *frame) {
 }
 
 // decodeTask reads a task's elements after its kind.
-func decodeTask(r *reader, f *frame) {
+func decodeTask(r *reader, f *frame, n uint64) {
 	f.id = r.uint()
 	f.name = r.text()
 	f.args = r.bytes()
 	f.timeout = r.uint()
+	if n >= 7 { // a dispatcher from before attempt ids sends 5
+		f.task = r.uint()
+		f.attempt = r.uint()
+	}
 }
 
 // decodeResult reads a result's elements after its kind: exactly one of

@@ -1,0 +1,193 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// fakeDaemon joins d over inproc with a valid hello, one task at a time,
+// and returns its socket for the test to speak the wire protocol.
+func fakeDaemon(t *testing.T, d *Dispatcher, id string, max uint64) *sockets.Socket {
+	t.Helper()
+	ctx := ctxFor(t, 10*time.Second)
+	s, err := sockets.New(sockets.Poly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Dial(d.inproc, sockets.Sync); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.RecvMsg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeFrame(m.Body)
+	if err != nil || c.kind != kindChallenge {
+		t.Fatalf("challenge %+v %v", c, err)
+	}
+	hm := sockets.NewMsg(nil)
+	hm.Body = appendHello(hm.Body[:0], helloMAC(d.token, c.nonce, id, max, 0), id, max, 0)
+	m.Free()
+	if err := s.SendMsg(ctx, hm); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// recvTask reads the next task frame s is sent.
+func recvTask(t *testing.T, s *sockets.Socket) frame {
+	t.Helper()
+	m, err := s.RecvMsg(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := decodeFrame(m.Body)
+	if err != nil || f.kind != kindTask {
+		t.Fatalf("task %+v %v", f, err)
+	}
+	f.args, f.name = nil, "" // they alias m
+	m.Free()
+	return f
+}
+
+// A daemon that sends its result and disconnects while the dispatcher's
+// reader is busy (here, in the callback of an earlier result): the
+// removal reaches the dispatcher before the reader has read the result,
+// and the result still wins (issue 17.8: a task reported lost whose
+// daemon had finished it).
+func TestResultBeforeRemoval(t *testing.T) {
+	t.Parallel()
+	d, err := NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := ctxFor(t, 10*time.Second)
+	x := TaskNamed[int, int]("x")
+	s := fakeDaemon(t, d, "fake", 2)
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := x.Submit(ctx, d, 1)
+	first.OnComplete(func(int, error) { close(held); <-hold }) // on the reader
+	second := x.Submit(ctx, d, 2)
+	answer := func(f frame, v int) {
+		b, _ := d.codec.Marshal(v)
+		m := sockets.NewMsg(nil)
+		m.Body = appendResult(m.Body[:0], f.id, b, 0, "", false, "")
+		if err := s.SendMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f1, f2 := recvTask(t, s), recvTask(t, s)
+	answer(f1, 10)
+	<-held // the reader is busy
+	answer(f2, 20)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	waitStatusN(t, d, func(s Status) bool { return s.Connections == 0 && s.Lost == 1 })
+	close(hold)
+	if v, err := second.Value(ctx); err != nil || v != 20 {
+		t.Fatalf("result sent before the disconnection: %v %v", v, err)
+	}
+	if v, err := first.Value(ctx); err != nil || v != 10 {
+		t.Fatalf("first: %v %v", v, err)
+	}
+}
+
+// A daemon that sends its result and disconnects at once, many times:
+// the result wins every time; and each task carries its id and attempt.
+func TestResultThenDisconnect(t *testing.T) {
+	t.Parallel()
+	d, err := NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := ctxFor(t, 30*time.Second)
+	x := TaskNamed[int, int]("x")
+	for i := range 40 {
+		s := fakeDaemon(t, d, "fake", 1)
+		if err := d.WaitDaemons(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		a := x.Submit(ctx, d, i)
+		f := recvTask(t, s)
+		if f.task != uint64(i+1) || f.attempt != 1 {
+			t.Fatalf("task %d: id %d attempt %d", i, f.task, f.attempt)
+		}
+		v, _ := d.codec.Marshal(i * 10)
+		m := sockets.NewMsg(nil)
+		m.Body = appendResult(m.Body[:0], f.id, v, 0, "", false, "")
+		if err := s.SendMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		if got, err := a.Value(ctx); err != nil || got != i*10 {
+			t.Fatalf("round %d: %v %v (result sent before the disconnection)", i, got, err)
+		}
+		waitStatusN(t, d, func(s Status) bool { return s.Connections == 0 })
+	}
+	if s, _ := d.Status(ctx); s.Completed != 40 || s.Failed != 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
+
+// A daemon that answers garbage is disconnected: its task fails with a
+// clear error (ErrConnReset, may have run), and the dispatcher goes on
+// serving the rest.
+func TestGarbageDaemon(t *testing.T) {
+	t.Parallel()
+	reg := NewRegistry()
+	sq := Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := NewDispatcher("", WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := ctxFor(t, 10*time.Second)
+	s := fakeDaemon(t, d, "liar", 1)
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	a := sq.Submit(ctx, d, 3)
+	recvTask(t, s)
+	m := sockets.NewMsg(nil)
+	m.Body = append(m.Body[:0], 0xff, 0x13, 0x00)
+	if err := s.SendMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Value(ctx)
+	if !errors.Is(err, nanoact.ErrConnReset) || !errors.Is(err, ErrMayHaveRun) {
+		t.Fatalf("task on a garbage daemon: %v", err)
+	}
+	if _, err := d.StartDaemons(1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sq.Submit(ctx, d, 4).Value(ctx); err != nil || v != 16 {
+		t.Fatalf("after the garbage daemon: %v %v", v, err)
+	}
+}
+
+func waitStatusN(t *testing.T, d *Dispatcher, cond func(Status) bool) {
+	t.Helper()
+	ctx := ctxFor(t, 10*time.Second)
+	if err := waitFor(ctx, func() bool {
+		s, err := d.Status(ctx)
+		return err == nil && cond(s)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
