@@ -160,7 +160,7 @@ func newBar(p progressMode, n int, name string) *progressbar.ProgressBar {
 		}
 		w = os.Stderr
 	}
-	return progressbar.NewOptions(n,
+	bar := progressbar.NewOptions(n,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(name),
 		progressbar.OptionSetWidth(30),
@@ -171,4 +171,8 @@ func newBar(p progressMode, n int, name string) *progressbar.ProgressBar {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
+	// The rate's clock starts now, with the map, not at the first finished
+	// task: otherwise the first line claims one task in a few µs.
+	bar.StartWithoutRender()
+	return bar
 }
