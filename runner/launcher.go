@@ -83,6 +83,7 @@ type launchConfig struct {
 	onExit  func(*Proc)
 	sshArgs []string
 	join    time.Duration
+	tunnel  int // remote port of the first ssh -R tunnel; -1: no tunnel
 }
 
 type launchOptionFunc func(*launchConfig)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,13 @@ type sshTarget struct {
 	remote []string // the remote command's words, before --id
 	env    []string // NAME=value for the remote command's environment
 	header []byte   // the --stdin header: the token, the URL, the certificate
+	// tunnel is the first remote port (daemon ssh-N forwards tunnel+N-1)
+	// and target the dispatcher's host:port as this machine reaches it;
+	// tunnel is 0 without WithTunnel. dialAt indexes the URL in remote.
+	tunnel int
+	target string
+	scheme string
+	dialAt int
 	// joins holds, per daemon id not yet joined nor exited, the channel
 	// the dispatcher closes on its hello.
 	joins map[string]chan struct{}
@@ -37,6 +46,18 @@ func WithSSHArgs(args ...string) LaunchOption {
 // (default 60 s).
 func WithJoinTimeout(d time.Duration) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.join = d })
+}
+
+// WithTunnel has LaunchSSH's daemons reach the dispatcher through their
+// ssh session (mirai's tunnel = TRUE), for hosts that cannot reach it:
+// daemon ssh-N runs with ssh -R remotePort+N-1:dispatcher's address and
+// dials tcp://127.0.0.1:remotePort+N-1 on its host, so those ports must be
+// free there (remotePort 0: the dispatcher's own port). The dispatcher
+// needs a tcp:// listener (ssh encrypts the tunnel; LaunchSSH fails with
+// ErrNotSupported otherwise); a session whose forward fails ends at once
+// (ExitOnForwardFailure).
+func WithTunnel(remotePort int) LaunchOption {
+	return launchOptionFunc(func(c *launchConfig) { c.tunnel = remotePort })
 }
 
 // LaunchSSH starts n daemons on host (user@host as ssh takes it) by
@@ -67,7 +88,7 @@ func WithJoinTimeout(d time.Duration) LaunchOption {
 // every session it started is stopped and nil is returned.
 func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...LaunchOption) (*Launcher, error) {
 	op := "runner: launch over ssh to " + host
-	cfg := launchConfig{grace: 5 * time.Second, exe: "nanoact", join: 60 * time.Second}
+	cfg := launchConfig{grace: 5 * time.Second, exe: "nanoact", join: 60 * time.Second, tunnel: -1}
 	for _, o := range opts {
 		if o != nil {
 			o.applyLaunch(&cfg)
@@ -77,6 +98,27 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "bad host %q", host)
 	}
 	var spec Launch
+	var target, scheme string
+	var tport int
+	if cfg.tunnel >= 0 {
+		u := cfg.url
+		if u == "" {
+			for _, lu := range d.URLs() {
+				if strings.HasPrefix(lu, "tcp://") {
+					u = lu
+					break
+				}
+			}
+		}
+		var err error
+		if scheme, target, tport, err = tunnelTarget(u); err != nil {
+			return nil, nanoact.Errorf(nanoact.CodeNotSupported, op, "tunnel: %v", err)
+		}
+		if cfg.tunnel == 0 {
+			cfg.tunnel = tport
+		}
+		cfg.url = u
+	}
 	if cfg.url != "" {
 		spec = d.launchFor(cfg.exe, cfg.url, cfg.args)
 	} else {
@@ -94,7 +136,12 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 	remote := append(append([]string{cfg.exe}, cfg.leading...), spec.Args...)
 	sshArgs := append(append([]string{}, cfg.sshArgs...), "-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20")
 	t := &sshTarget{host: host, args: sshArgs, remote: append(remote, "--stdin"), env: cfg.env,
-		header: []byte(header.String()), joins: make(map[string]chan struct{})}
+		header: []byte(header.String()), joins: make(map[string]chan struct{}),
+		target: target, scheme: scheme, dialAt: 1 + len(cfg.leading) + 2}
+	if cfg.tunnel > 0 {
+		t.tunnel = cfg.tunnel
+		t.args = append(t.args, "-o", "ExitOnForwardFailure=yes")
+	}
 	l := &Launcher{d: d, cfg: cfg, spec: spec, ssh: t, log: d.log.With(zap.String("host", host), zap.String("exe", cfg.exe))}
 	if err := d.addLauncher(l, op); err != nil {
 		return nil, err
@@ -142,6 +189,31 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 	return l, nil
 }
 
+// tunnelTarget splits a tcp:// listener URL into its scheme and the
+// host:port ssh forwards to (a wildcard host becomes 127.0.0.1), and the
+// port.
+func tunnelTarget(u string) (scheme, target string, port int, err error) {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || scheme != "tcp" {
+		return "", "", 0, fmt.Errorf("needs a tcp:// listener, not %q", u)
+	}
+	h, p, err := net.SplitHostPort(rest)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if port, err = strconv.Atoi(p); err != nil || port <= 0 {
+		return "", "", 0, fmt.Errorf("port of %q", u)
+	}
+	switch h {
+	case "", "0.0.0.0", "::", "*":
+		h = "127.0.0.1"
+	}
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	return scheme, h + ":" + p, port, nil
+}
+
 // hasJoined reports whether a daemon of this id has said hello (it is
 // listed in the status, online or not).
 func (d *Dispatcher) hasJoined(id string) bool {
@@ -161,6 +233,12 @@ func (d *Dispatcher) hasJoined(id string) bool {
 func (l *Launcher) startSSH(id string) (*Proc, error) {
 	t := l.ssh
 	words := append(append([]string{}, t.remote...), "--id", id)
+	sshArgs := t.args
+	if t.tunnel > 0 {
+		rp := t.tunnel + l.seq - 1
+		sshArgs = append(append([]string{}, t.args...), "-R", fmt.Sprintf("127.0.0.1:%d:%s", rp, t.target))
+		words[t.dialAt] = fmt.Sprintf("%s://127.0.0.1:%d", t.scheme, rp)
+	}
 	parts := make([]string, 0, len(words)+len(t.env)+1)
 	if len(t.env) > 0 {
 		parts = append(parts, "env")
@@ -171,7 +249,7 @@ func (l *Launcher) startSSH(id string) (*Proc, error) {
 	for _, w := range words {
 		parts = append(parts, shellQuote(w))
 	}
-	args := append(append(append([]string{}, t.args...), "--", t.host), strings.Join(parts, " "))
+	args := append(append(append([]string{}, sshArgs...), "--", t.host), strings.Join(parts, " "))
 	cmd := exec.Command("ssh", args...)
 	tail := &tailWriter{max: 2048}
 	var out io.Writer = tail

@@ -228,3 +228,50 @@ func TestLaunchSSHBadInput(t *testing.T) {
 		t.Fatalf("option as host: %v", err)
 	}
 }
+
+// WithTunnel: the daemon dials 127.0.0.1 on its host, and ssh -R carries
+// the connection back to the dispatcher.
+func TestLaunchSSHTunnel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts sshd and processes")
+	}
+	sshd := testkit.StartSSHD(t)
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	port := testkit.FreePort(t)
+	rp, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waitNoDaemons(t, "tcp://127.0.0.1:"+port)
+	var out syncBuffer
+	ctx := ctxT(t)
+	l, err := d.LaunchSSH(ctx, sshd.Host, 1, sshSelf(sshd, &out, runner.WithTunnel(rp))...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if pids := daemonsOf("tcp://127.0.0.1:" + port); len(pids) != 1 {
+		t.Fatalf("daemons dialling the tunnel: %v", pids)
+	}
+	if v, err := runner.Submit[int](ctx, d, "square", 7).Value(ctx); err != nil || v != 49 {
+		t.Fatal(v, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Procs()[0].Err(); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	// A TLS dispatcher cannot be tunnelled.
+	d2, err := runner.NewDispatcher("tls+tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if _, err := d2.LaunchSSH(ctx, sshd.Host, 1, runner.WithTunnel(0)); !errors.Is(err, nanoact.ErrNotSupported) {
+		t.Fatalf("tls tunnel: %v", err)
+	}
+}
