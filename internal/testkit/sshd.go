@@ -99,8 +99,8 @@ func StartSSHD(t testing.TB) *SSHD {
 		conf := filepath.Join(dir, "sshd_config")
 		if err := os.WriteFile(conf, fmt.Appendf(nil, "Port %s\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\n"+
 			"PidFile %s\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"+
-			"PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n",
-			s.Port, hostKey, auth, filepath.Join(dir, "sshd.pid")), 0o600); err != nil {
+			"PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\nSetEnv %s=%s\n",
+			s.Port, hostKey, auth, filepath.Join(dir, "sshd.pid"), sshdMark, dir), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if lastErr = s.start(sshd, conf); lastErr == nil {
@@ -161,21 +161,52 @@ func (s *SSHD) start(sshd, conf string) error {
 	return nil
 }
 
+// sshdMark names the variable sshd sets in its sessions' environment
+// (SetEnv): the server's directory, by which stop finds the sessions'
+// processes even after their parents have gone.
+const sshdMark = "NANOACT_TEST_SSHD"
+
 // stop kills sshd, its process group and every process it started (the
 // per-connection servers and the sessions' commands run in sessions of
-// their own), and waits for sshd.
+// their own, and may have been orphaned), and waits for sshd.
 func (s *SSHD) stop() {
 	if s.cmd == nil {
 		return
 	}
 	pid := s.cmd.Process.Pid
-	desc := descendants(pid)
+	desc := append(descendants(pid), marked(sshdMark+"="+s.Dir)...)
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	for _, p := range desc {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	<-s.exited
 	s.cmd = nil
+}
+
+// marked returns the ids of the processes whose environment holds kv.
+func marked(kv string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, v := range strings.Split(string(b), "\x00") {
+			if v == kv {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // descendants returns the ids of the processes below pid, from /proc.
