@@ -45,6 +45,9 @@ type Proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// joined: a LaunchSSH daemon had joined before its session ended (set
+	// before done is closed).
+	joined bool
 }
 
 // Pid returns the process id.
@@ -122,7 +125,8 @@ func WithEnv(kv ...string) LaunchOption {
 
 // WithRestart starts a new daemon process (under a new id) in place of
 // one that ends with an error (killed, crashed, its ssh session lost)
-// while the launcher is open, at most max times in all (default 0: never).
+// while the launcher is open, at most max times in all (default 0: never);
+// for LaunchSSH, only one whose daemon had joined.
 // A daemon that leaves on the dispatcher's bye, or with status 0, is not
 // replaced.
 func WithRestart(max int) LaunchOption {
@@ -280,7 +284,9 @@ func (l *Launcher) watch(p *Proc, after func()) {
 func (l *Launcher) exited(p *Proc) {
 	l.mu.Lock()
 	l.d.closeMu.RLock()
-	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart
+	// An ssh session that ended before its daemon joined is a host or
+	// configuration problem that a restart would only repeat.
+	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart && (l.ssh == nil || p.joined)
 	l.d.closeMu.RUnlock()
 	if restart {
 		l.restarts++

@@ -77,8 +77,9 @@ func WithTunnel(remotePort int) LaunchOption {
 // ssh runs with BatchMode=yes (it never prompts) and ConnectTimeout=20
 // unless WithSSHArgs sets them. WithOutput receives ssh's and the
 // daemon's output; WithEnv sets remote variables; WithRestart replaces a
-// daemon whose session ends with an error (reported at Warn and through
-// WithOnExit either way); WithStopGrace is as for LaunchLocal.
+// daemon whose session ends with an error after it joined (reported at
+// Warn and through WithOnExit either way; a session that ends before its
+// daemon joined is not retried); WithStopGrace is as for LaunchLocal.
 //
 // It blocks until the n daemons have joined. Errors, naming host: a
 // session that ends before its daemon joined (unreachable host, a refused
@@ -291,6 +292,11 @@ func (l *Launcher) startSSH(id string) (*Proc, error) {
 	p := &Proc{ID: id, Host: t.host, cmd: cmd, done: make(chan struct{})}
 	l.watch(p, func() {
 		unregister()
+		select {
+		case <-joined:
+			p.joined = true
+		default:
+		}
 		l.mu.Lock()
 		delete(t.joins, id)
 		l.mu.Unlock()
