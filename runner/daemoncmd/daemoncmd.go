@@ -56,15 +56,16 @@ func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
 //	--grace DURATION exit when the connection stays lost this long (default 10s)
 //	--max-frame N    largest task or result in bytes (runner.WithMaxFrame; default 64 MiB)
 //	--log LEVEL      debug, info, warn (default), error, or none
-//	--stdin          read NAME=value lines ($NANOACT_TOKEN, _DIAL, _TLS_CA) from
-//	                 stdin up to an empty line, and leave when stdin closes
-//	                 (how runner's LaunchSSH passes the token)
+//	--stdin          read the token ($NANOACT_TOKEN=...) and certificate
+//	                 ($NANOACT_TLS_CA=...) as lines from stdin up to an empty
+//	                 line, and leave when stdin closes (runner's LaunchSSH)
 func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr io.Writer, opts ...runner.DaemonOption) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dial := fs.String("dial", os.Getenv(runner.EnvDial), "URL of the dispatcher")
 	token := fs.String("token", "", "session token (default $"+runner.EnvToken+")")
 	caFile := fs.String("tls-ca", "", "PEM certificate to trust (default: base64 PEM in $"+runner.EnvTLSCA+")")
+	fromStdin := fs.Bool("stdin", false, "read the token and certificate as NAME=value lines from stdin up to an empty line; leave when stdin closes")
 	id := fs.String("id", "", "daemon id (default host/pid/n)")
 	maxc := fs.Int("max", 1, "tasks run at once")
 	tasks := fs.Int("tasks", 0, "exit after this many tasks (0: no limit)")
@@ -72,21 +73,11 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
 	maxFrame := fs.Int("max-frame", runner.DefaultMaxFrame, "largest task or result in bytes")
 	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
-	fromStdin := fs.Bool("stdin", false, "read NAME=value lines from stdin up to an empty line; leave when stdin closes")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
-	}
-	if *fromStdin {
-		sctx, cancel, err := readStdin(ctx, os.Stdin, dial, token)
-		if err != nil {
-			fmt.Fprintf(stderr, "daemon: --stdin: %v\n", err)
-			return 2
-		}
-		defer cancel()
-		ctx = sctx
 	}
 	if *dial == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "daemon: usage: daemon --dial URL [flags]")
@@ -95,6 +86,15 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	}
 	if *token == "" {
 		*token = os.Getenv(runner.EnvToken)
+	}
+	if *fromStdin {
+		sctx, cancel, err := readStdin(ctx, os.Stdin, token)
+		if err != nil {
+			fmt.Fprintf(stderr, "daemon: --stdin: %v\n", err)
+			return 2
+		}
+		defer cancel()
+		ctx = sctx
 	}
 	log, err := daemonLogger(*level, stderr)
 	if err != nil {

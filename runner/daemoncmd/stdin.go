@@ -12,14 +12,13 @@ import (
 )
 
 // readStdin reads the --stdin header from r: NAME=value lines up to an
-// empty line, for runner.EnvToken, EnvDial and EnvTLSCA (others are an
-// error). The token and the URL fill *token and *dial where the command
-// line left them empty; the certificate goes to the environment, where
+// empty line, for runner.EnvToken and EnvTLSCA (others are an error). The
+// token replaces *token; the certificate goes to the environment, where
 // MainArgs looks for it. The returned context ends with ctx or when r
 // reaches its end or fails (the ssh session that feeds it has gone): a
 // goroutine reads r until then, and the process is expected to exit
 // after MainArgs returns. It blocks until the header has been read.
-func readStdin(ctx context.Context, r io.Reader, dial, token *string) (context.Context, context.CancelFunc, error) {
+func readStdin(ctx context.Context, r io.Reader, token *string) (context.Context, context.CancelFunc, error) {
 	br := bufio.NewReader(r)
 	for {
 		line, err := br.ReadString('\n')
@@ -35,13 +34,7 @@ func readStdin(ctx context.Context, r io.Reader, dial, token *string) (context.C
 		case !ok:
 			return nil, nil, fmt.Errorf("line without NAME=: %.20q", line)
 		case k == runner.EnvToken:
-			if *token == "" {
-				*token = v
-			}
-		case k == runner.EnvDial:
-			if *dial == "" {
-				*dial = v
-			}
+			*token = v
 		case k == runner.EnvTLSCA:
 			if err := os.Setenv(k, v); err != nil {
 				return nil, nil, err

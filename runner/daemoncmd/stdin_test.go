@@ -10,21 +10,21 @@ import (
 	"github.com/nanoact/nanoact/runner"
 )
 
-// The --stdin header fills the token and URL the command line left empty,
-// refuses what it does not know, and the context ends with stdin.
+// The --stdin header gives the token, refuses what it does not know, and
+// the context ends with stdin.
 func TestReadStdin(t *testing.T) {
 	r, w := io.Pipe()
-	dial, token := "", "from-flag"
+	token := "from-env"
 	go func() {
-		_, _ = io.WriteString(w, runner.EnvToken+"=secret\n"+runner.EnvDial+"=tcp://h:1\n\n")
+		_, _ = io.WriteString(w, runner.EnvToken+"=secret\n\n")
 	}()
-	ctx, cancel, err := readStdin(context.Background(), r, &dial, &token)
+	ctx, cancel, err := readStdin(context.Background(), r, &token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cancel()
-	if dial != "tcp://h:1" || token != "from-flag" {
-		t.Fatalf("dial %q token %q", dial, token)
+	if token != "secret" {
+		t.Fatalf("token %q", token)
 	}
 	select {
 	case <-ctx.Done():
@@ -35,12 +35,12 @@ func TestReadStdin(t *testing.T) {
 	<-ctx.Done()
 
 	token = ""
-	_, _, err = readStdin(context.Background(), strings.NewReader(runner.EnvToken+"=s\n\n"), &dial, &token)
+	_, _, err = readStdin(context.Background(), strings.NewReader(runner.EnvToken+"=s\n\n"), &token)
 	if err != nil || token != "s" {
 		t.Fatal(token, err)
 	}
-	for _, bad := range []string{"", runner.EnvToken + "=s\n", "NANOACT_OTHER=1\n\n", "noequals\n\n"} {
-		if _, _, err := readStdin(context.Background(), strings.NewReader(bad), &dial, &token); err == nil {
+	for _, bad := range []string{"", runner.EnvToken + "=s\n", runner.EnvDial + "=tcp://h:1\n\n", "noequals\n\n"} {
+		if _, _, err := readStdin(context.Background(), strings.NewReader(bad), &token); err == nil {
 			t.Fatalf("%q accepted", bad)
 		}
 	}
