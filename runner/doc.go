@@ -42,8 +42,11 @@
 // Daemons run in this process (StartDaemons), as child processes of a
 // binary whose main calls daemoncmd.Main with the same registry (LaunchLocal, which
 // starts "binary daemon --dial URL" and stops it), or on other machines:
-// Launch returns the command they run, as a shell line, an SSH command, a
-// Slurm script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
+// LaunchSSH starts them on a host through the system ssh client, sending
+// the token on the session's stdin, reporting (WithOnExit) and replacing
+// (WithRestart) daemons whose session dies, optionally through an ssh -R
+// tunnel (WithTunnel); Launch returns the command they run, as a shell
+// line, an SSH command, a Slurm script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
 // dispatcher generates a certificate on the fly and hands it to the daemons
 // with the token; a daemon without the token is refused and logged. The
 // token never crosses the wire (see "Wire protocol" below), so a captured hello

@@ -134,7 +134,10 @@ func (l Launch) String() string {
 
 // SSH returns an ssh command line that runs the daemon on host (user@host
 // as ssh takes it), with sshArgs (such as "-f" to go to the background,
-// "-p", "2222") before the host.
+// "-p", "2222") before the host. It only renders text, with the token in the
+// remote command (visible to the remote host's other users while it
+// runs); Dispatcher.LaunchSSH runs ssh itself and sends the token on the
+// session's stdin instead.
 func (l Launch) SSH(host string, sshArgs ...string) string {
 	parts := []string{"ssh"}
 	for _, a := range sshArgs {

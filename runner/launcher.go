@@ -28,15 +28,26 @@ type Launcher struct {
 	procs []*Proc
 	seq   int
 	shut  bool
+	// restarts counts the processes WithRestart has started.
+	restarts int
+	// ssh is set for LaunchSSH's launchers (see ssh.go).
+	ssh *sshTarget
 }
 
 // Proc is one daemon process started by a Launcher.
 type Proc struct {
-	// ID is the daemon's id (--id), as the dispatcher's Status shows it.
-	ID   string
+	// ID is the daemon's id (--id), as the dispatcher's Status shows it:
+	// launch-N for LaunchLocal, ssh-N for LaunchSSH.
+	ID string
+	// Host is the host of a LaunchSSH daemon ("" for local ones); the
+	// process (Pid, Kill, Err) is then its ssh client.
+	Host string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// joined: a LaunchSSH daemon had joined before its session ended (set
+	// before done is closed).
+	joined bool
 }
 
 // Pid returns the process id.
@@ -71,6 +82,11 @@ type launchConfig struct {
 	grace   time.Duration
 	url     string
 	env     []string
+	restart int
+	onExit  func(*Proc)
+	sshArgs []string
+	join    time.Duration
+	tunnel  int // remote port of the first ssh -R tunnel; -1: no tunnel
 }
 
 type launchOptionFunc func(*launchConfig)
@@ -105,6 +121,24 @@ func WithStopGrace(d time.Duration) LaunchOption {
 // is this process's, plus the token's).
 func WithEnv(kv ...string) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.env = append(c.env, kv...) })
+}
+
+// WithRestart starts a new daemon process (under a new id) in place of
+// one that ends with an error (killed, crashed, its ssh session lost)
+// while the launcher is open, at most max times in all (default 0: never);
+// for LaunchSSH, only one whose daemon had joined.
+// A daemon that leaves on the dispatcher's bye, or with status 0, is not
+// replaced.
+func WithRestart(max int) LaunchOption {
+	return launchOptionFunc(func(c *launchConfig) { c.restart = max })
+}
+
+// WithOnExit calls fn, on a goroutine of the launcher, after each daemon
+// process has exited (Done is closed; Err says how), before any
+// replacement (WithRestart) starts. fn must not block for long nor call
+// the launcher's Close.
+func WithOnExit(fn func(p *Proc)) LaunchOption {
+	return launchOptionFunc(func(c *launchConfig) { c.onExit = fn })
 }
 
 // WithURL sets the URL the daemons dial (default: an ipc:// listener in
@@ -147,19 +181,27 @@ func (d *Dispatcher) LaunchLocal(n int, opts ...LaunchOption) (*Launcher, error)
 	// otherwise: the last --grace wins).
 	args := append([]string{"--grace", "1s"}, cfg.args...)
 	l := &Launcher{d: d, cfg: cfg, spec: d.launchFor(cfg.exe, cfg.url, args), log: d.log.With(zap.String("exe", cfg.exe))}
-	d.closeMu.RLock()
-	if d.closed {
-		d.closeMu.RUnlock()
-		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: launch"}
+	if err := d.addLauncher(l, "runner: launch"); err != nil {
+		return nil, err
 	}
-	d.lmu.Lock()
-	d.launchers = append(d.launchers, l)
-	d.lmu.Unlock()
-	d.closeMu.RUnlock()
 	if _, err := l.Start(n); err != nil {
 		return l, err
 	}
 	return l, nil
+}
+
+// addLauncher has the dispatcher's Close close l; ErrClosed (as op)
+// after Close.
+func (d *Dispatcher) addLauncher(l *Launcher, op string) error {
+	d.closeMu.RLock()
+	defer d.closeMu.RUnlock()
+	if d.closed {
+		return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+	}
+	d.lmu.Lock()
+	d.launchers = append(d.launchers, l)
+	d.lmu.Unlock()
+	return nil
 }
 
 // ipcURL returns the dispatcher's ipc:// address for local processes,
@@ -183,39 +225,94 @@ func (d *Dispatcher) ipcURL() (string, error) {
 	return d.ipcAddr, nil
 }
 
-// Start starts n more daemon processes and returns them.
+// Start starts n more daemon processes and returns them (for LaunchSSH,
+// n more ssh sessions; it does not wait for them to join).
 func (l *Launcher) Start(n int) ([]*Proc, error) {
 	var out []*Proc
 	for range n {
-		l.mu.Lock()
-		if l.shut {
-			l.mu.Unlock()
-			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: launch"}
+		p, err := l.startOne()
+		if err != nil {
+			return out, err
 		}
-		l.seq++
-		id := fmt.Sprintf("launch-%d", l.seq)
-		args := append(append(append([]string{}, l.cfg.leading...), l.spec.Args...), "--id", id)
-		cmd := exec.Command(l.spec.Exe, args...)
-		cmd.Env = append(append(os.Environ(), l.cfg.env...), l.spec.Env...)
-		if l.cfg.out != nil {
-			cmd.Stdout, cmd.Stderr = l.cfg.out, l.cfg.out
-		}
-		if err := cmd.Start(); err != nil {
-			l.mu.Unlock()
-			return out, nanoact.Errorf(nanoact.CodeNotFound, "runner: launch "+l.spec.Exe, "%v", err)
-		}
-		p := &Proc{ID: id, cmd: cmd, done: make(chan struct{})}
-		l.procs = append(l.procs, p)
-		l.wg.Go(func() {
-			p.err = cmd.Wait()
-			close(p.done)
-			l.log.Info("daemon process exited", zap.String("daemon", id), zap.Int("pid", cmd.Process.Pid), zap.Error(p.err))
-		})
-		l.mu.Unlock()
-		l.log.Info("daemon process started", zap.String("daemon", id), zap.Int("pid", cmd.Process.Pid))
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+func (l *Launcher) startOne() (*Proc, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shut {
+		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: launch"}
+	}
+	l.seq++
+	if l.ssh != nil {
+		return l.startSSH(fmt.Sprintf("ssh-%d", l.seq))
+	}
+	id := fmt.Sprintf("launch-%d", l.seq)
+	args := append(append(append([]string{}, l.cfg.leading...), l.spec.Args...), "--id", id)
+	cmd := exec.Command(l.spec.Exe, args...)
+	cmd.Env = append(append(os.Environ(), l.cfg.env...), l.spec.Env...)
+	if l.cfg.out != nil {
+		cmd.Stdout, cmd.Stderr = l.cfg.out, l.cfg.out
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nanoact.Errorf(nanoact.CodeNotFound, "runner: launch "+l.spec.Exe, "%v", err)
+	}
+	p := &Proc{ID: id, cmd: cmd, done: make(chan struct{})}
+	l.watch(p, nil)
+	l.log.Info("daemon process started", zap.String("daemon", id), zap.Int("pid", cmd.Process.Pid))
+	return p, nil
+}
+
+// watch records p and waits for its process on a goroutine of l.wg,
+// then runs after (if any), WithOnExit's function and WithRestart.
+// l.mu is held.
+func (l *Launcher) watch(p *Proc, after func()) {
+	l.procs = append(l.procs, p)
+	l.wg.Go(func() {
+		p.err = p.cmd.Wait()
+		if after != nil {
+			after()
+		}
+		close(p.done)
+		l.exited(p)
+	})
+}
+
+// exited reports p's end and starts a replacement when WithRestart asks.
+func (l *Launcher) exited(p *Proc) {
+	l.mu.Lock()
+	l.d.closeMu.RLock()
+	// An ssh session that ended before its daemon joined is a host or
+	// configuration problem that a restart would only repeat.
+	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart && (l.ssh == nil || p.joined)
+	l.d.closeMu.RUnlock()
+	if restart {
+		l.restarts++
+	}
+	l.mu.Unlock()
+	lv := zap.InfoLevel
+	if p.err != nil && !l.isShut() {
+		lv = zap.WarnLevel
+	}
+	l.log.Log(lv, "daemon process exited", zap.String("daemon", p.ID), zap.Int("pid", p.Pid()), zap.Error(p.err), zap.Bool("restart", restart))
+	if l.cfg.onExit != nil {
+		l.cfg.onExit(p)
+	}
+	if restart {
+		if np, err := l.startOne(); err != nil {
+			l.log.Warn("daemon process not restarted", zap.String("daemon", p.ID), zap.Error(err))
+		} else {
+			l.log.Info("daemon process restarted", zap.String("daemon", p.ID), zap.String("as", np.ID))
+		}
+	}
+}
+
+func (l *Launcher) isShut() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.shut
 }
 
 // Procs returns the processes started so far, exited ones included.

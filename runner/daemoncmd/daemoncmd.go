@@ -58,12 +58,16 @@ func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
 //	--grace DURATION exit when the connection stays lost this long (default 10s)
 //	--max-frame N    largest task or result in bytes (runner.WithMaxFrame; default 64 MiB)
 //	--log LEVEL      debug, info, warn (default), error, or none
+//	--stdin          read the token ($NANOACT_TOKEN=...) and certificate
+//	                 ($NANOACT_TLS_CA=...) as lines from stdin up to an empty
+//	                 line, and leave when stdin closes (runner's LaunchSSH)
 func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr io.Writer, opts ...runner.DaemonOption) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // MainArgs prints the errors and usage itself
 	dial := fs.String("dial", os.Getenv(runner.EnvDial), "URL of the dispatcher")
 	token := fs.String("token", "", "session token (default $"+runner.EnvToken+")")
 	caFile := fs.String("tls-ca", "", "PEM certificate to trust (default: base64 PEM in $"+runner.EnvTLSCA+")")
+	fromStdin := fs.Bool("stdin", false, "read the token and certificate as NAME=value lines from stdin up to an empty line; leave when stdin closes")
 	id := fs.String("id", "", "daemon id (default host/pid/n)")
 	maxc := fs.Int("max", 1, "tasks run at once")
 	tasks := fs.Int("tasks", 0, "exit after this many tasks (0: no limit)")
@@ -88,6 +92,15 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	}
 	if *token == "" {
 		*token = os.Getenv(runner.EnvToken)
+	}
+	if *fromStdin {
+		sctx, cancel, err := readStdin(ctx, os.Stdin, token)
+		if err != nil {
+			fmt.Fprintf(stderr, "daemon: --stdin: %v\n", err)
+			return 2
+		}
+		defer cancel()
+		ctx = sctx
 	}
 	log, err := daemonLogger(*level, stderr)
 	if err != nil {
