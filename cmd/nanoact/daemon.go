@@ -60,6 +60,8 @@ Flags:
   --idle DURATION   leave after this long without a task (default 0: never)
   --grace DURATION  exit when the connection stays lost this long (default 10s)
   --max-frame N     largest task or result in bytes (default 64 MiB)
+  --stdin           read the token and CA from standard input (NAME=value lines
+                    up to an empty line), and leave when it closes (LaunchSSH)
   --log LEVEL       debug, info, warn (default), error, none`,
 		DisableFlagParsing: true, // daemoncmd.MainArgs parses them
 		RunE: func(cmd *cobra.Command, args []string) error {
