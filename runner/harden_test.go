@@ -495,37 +495,6 @@ func TestHelloReplay(t *testing.T) {
 	}
 }
 
-// greedyPeer joins d with a valid hello that claims 2^40 tasks at once
-// and 2^40 tasks in all.
-func greedyPeer(t *testing.T, d *Dispatcher, id string) *sockets.Socket {
-	t.Helper()
-	ctx := ctxFor(t, 10*time.Second)
-	s, err := sockets.New(sockets.Poly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if _, err := s.Dial(d.inproc, sockets.Sync); err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.Recv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := decodeFrame(m.Body)
-	if err != nil || c.kind != kindChallenge {
-		t.Fatalf("challenge %+v %v", c, err)
-	}
-	const claim = 1 << 40
-	hm := sockets.NewMsg(nil)
-	hm.Body = appendHello(hm.Body[:0], helloMAC(d.token, c.nonce, id, claim, claim), id, claim, claim)
-	m.Free()
-	if err := s.SendMsg(ctx, hm); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // A token holder claiming 2^40 tasks at once gets DefaultPerDaemon, and
 // the dispatcher's memory does not grow with the claim; daemons that
 // leave are dropped at once, from the ready queue too.
@@ -536,7 +505,7 @@ func TestGreedyClaims(t *testing.T) {
 	const n = 8
 	peers := make([]*sockets.Socket, n)
 	for i := range peers {
-		peers[i] = greedyPeer(t, h.d, fmt.Sprintf("greedy-%d", i))
+		peers[i] = fakeDaemon(t, h.d, fmt.Sprintf("greedy-%d", i), 1<<40, 1<<40) // a valid hello, greedy claims
 	}
 	if err := h.d.WaitDaemons(ctx, n+1); err != nil {
 		t.Fatal(err)

@@ -10,9 +10,10 @@ import (
 	"github.com/nanoact/nanoact/sockets"
 )
 
-// fakeDaemon joins d over inproc with a valid hello, one task at a time,
-// and returns its socket for the test to speak the wire protocol.
-func fakeDaemon(t *testing.T, d *Dispatcher, id string, max uint64) *sockets.Socket {
+// fakeDaemon joins d over inproc with a valid hello claiming max tasks at
+// once and total in all (0: no limit), and returns its socket for the test
+// to speak the wire protocol.
+func fakeDaemon(t *testing.T, d *Dispatcher, id string, max, total uint64) *sockets.Socket {
 	t.Helper()
 	ctx := ctxFor(t, 10*time.Second)
 	s, err := sockets.New(sockets.Poly)
@@ -32,7 +33,7 @@ func fakeDaemon(t *testing.T, d *Dispatcher, id string, max uint64) *sockets.Soc
 		t.Fatalf("challenge %+v %v", c, err)
 	}
 	hm := sockets.NewMsg(nil)
-	hm.Body = appendHello(hm.Body[:0], helloMAC(d.token, c.nonce, id, max, 0), id, max, 0)
+	hm.Body = appendHello(hm.Body[:0], helloMAC(d.token, c.nonce, id, max, total), id, max, total)
 	m.Free()
 	if err := s.SendMsg(ctx, hm); err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func TestResultBeforeRemoval(t *testing.T) {
 	defer d.Close()
 	ctx := ctxFor(t, 10*time.Second)
 	x := TaskNamed[int, int]("x")
-	s := fakeDaemon(t, d, "fake", 2)
+	s := fakeDaemon(t, d, "fake", 2, 0)
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestResultThenDisconnect(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	x := TaskNamed[int, int]("x")
 	for i := range 40 {
-		s := fakeDaemon(t, d, "fake", 1)
+		s := fakeDaemon(t, d, "fake", 1, 0)
 		if err := d.WaitDaemons(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +159,7 @@ func TestGarbageDaemon(t *testing.T) {
 	}
 	defer d.Close()
 	ctx := ctxFor(t, 10*time.Second)
-	s := fakeDaemon(t, d, "liar", 1)
+	s := fakeDaemon(t, d, "liar", 1, 0)
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
