@@ -228,6 +228,12 @@ func optErr(c nanoact.Code, name string, set bool) error {
 	return &nanoact.Error{Code: c, Op: op}
 }
 
+// rangeErr is ErrInvalid for a value out of an option's range, saying
+// the range and what was given.
+func rangeErr(name string, got any, want string) error {
+	return &nanoact.Error{Code: nanoact.CodeInvalid, Op: "sockets: set " + name, Err: fmt.Errorf("%v is out of range (want %s)", got, want)}
+}
+
 func durationMS(d time.Duration) int64 {
 	if d < 0 {
 		return -1
@@ -262,7 +268,7 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 		if set {
 			n := v.(int)
 			if n < 0 {
-				return nil, optErr(nanoact.CodeInvalid, name, set)
+				return nil, rangeErr(name, n, "bytes >= 0; 0 is unlimited")
 			}
 			s.cfg.recvMax = n
 			return nil, mangosErr(s.ms.SetOption(mangos.OptionMaxRecvSize, n), name)
@@ -286,7 +292,7 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 		if set {
 			n := v.(int)
 			if n < 0 || n > 8192 {
-				return nil, optErr(nanoact.CodeInvalid, name, set)
+				return nil, rangeErr(name, n, "0..8192 messages")
 			}
 			return nil, b.SetBuffer(name == "send-buffer", n)
 		}
@@ -296,7 +302,7 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 		if set {
 			d := v.(time.Duration)
 			if d < 0 {
-				return nil, optErr(nanoact.CodeInvalid, name, set)
+				return nil, rangeErr(name, d, "a duration >= 0")
 			}
 			if name == "reconnect-time-min" {
 				s.cfg.reconnMin = d
@@ -328,7 +334,7 @@ func (s *Socket) optionLocked(name string, set bool, v any) (any, error) {
 		if set {
 			n := v.(string)
 			if len(n) > 63 {
-				return nil, optErr(nanoact.CodeInvalid, name, set)
+				return nil, rangeErr(name, fmt.Sprintf("a name of %d bytes", len(n)), "at most 63 bytes")
 			}
 			s.name.Store(&n)
 			return nil, nil
@@ -474,7 +480,7 @@ func (d *Dialer) option(name string, set bool, v any) (any, error) {
 			return d.md.GetOption(key)
 		}
 		if v.(time.Duration) < 0 {
-			return nil, optErr(nanoact.CodeInvalid, name, set)
+			return nil, rangeErr(name, v, "a duration >= 0")
 		}
 		return nil, mangosErr(d.md.SetOption(key, v), name)
 	})
@@ -519,7 +525,7 @@ func endpointOption(e mangosEndpoint, name string, set bool, v any) (any, error)
 	case "recv-size-max":
 		key = mangos.OptionMaxRecvSize
 		if set && v.(int) < 0 {
-			return nil, optErr(nanoact.CodeInvalid, name, set)
+			return nil, rangeErr(name, v, "bytes >= 0; 0 is unlimited")
 		}
 	case "tcp-nodelay":
 		key = mangos.OptionNoDelay
