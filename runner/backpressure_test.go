@@ -103,7 +103,7 @@ func TestBackpressureBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.open(); _ = d.Close() })
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)

@@ -430,12 +430,17 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // returned Daemon kills it abruptly (its connection drops, as when a
 // process dies).
 //
+// ctx bounds the wait for the hellos: when it ends first, StartDaemons
+// returns an error matching ErrTimedOut or ErrCanceled (wrapping
+// ctx.Err()), and the daemons already started stay the dispatcher's,
+// joining when they can.
+//
 // Errors: ErrInvalid without a registry, ErrClosed after Close (also if
 // the dispatcher closes while it waits), those of NewDaemon, and Run's
 // error of a daemon that exits before joining (an error matching
 // ErrPeerAuth if it was refused). The daemons started before the error
 // are returned with it.
-func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error) {
+func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOption) ([]*Daemon, error) {
 	if d.cfg.reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: start daemons", "no registry (WithRegistry)")
 	}
@@ -500,6 +505,8 @@ func (d *Dispatcher) StartDaemons(n int, opts ...DaemonOption) ([]*Daemon, error
 			}
 		case <-d.life.Done():
 			return out, &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: start daemons"}
+		case <-ctx.Done():
+			return out, nanoact.FromContext(ctx, "runner: start daemons")
 		}
 	}
 	return out, nil

@@ -38,7 +38,7 @@ func TestManyTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(8); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 8); err != nil {
 		t.Fatal(err)
 	}
 	// A bound for a hung dispatcher, not a speed target: under -race on
@@ -107,7 +107,7 @@ func TestFIFO(t *testing.T) {
 	if s := status(t, d); s.Queued != 100 {
 		t.Fatalf("queued %d", s.Queued)
 	}
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, errs := aio.CollectAll(ctx, as); errs != nil {
@@ -129,7 +129,7 @@ func TestConcurrency(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.StartDaemons(1, runner.WithConcurrency(c.offer)); err != nil {
+		if _, err := d.StartDaemons(context.Background(), 1, runner.WithConcurrency(c.offer)); err != nil {
 			t.Fatal(err)
 		}
 		ctx := ctxT(t)
@@ -177,7 +177,7 @@ func TestRefusedWithoutToken(t *testing.T) {
 	if s.Refused != 2 || s.Connections != 0 {
 		t.Fatalf("status %+v", s)
 	}
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := f.square.Submit(ctx, d, 4).Value(ctx); err != nil || v != 16 {
@@ -222,7 +222,7 @@ func TestHelloTimeout(t *testing.T) {
 		t.Fatalf("logs %v", logs.All())
 	}
 	ctx := ctxT(t)
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := f.square.Submit(ctx, d, 5).Value(ctx); err != nil || v != 25 {
@@ -412,7 +412,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)
@@ -488,7 +488,7 @@ func TestMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(3); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)
@@ -584,7 +584,7 @@ func TestThousandDaemons(t *testing.T) {
 	}
 	defer d.Close()
 	const n = 1000
-	if _, err := d.StartDaemons(n); err != nil {
+	if _, err := d.StartDaemons(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // see TestManyTasks

@@ -15,7 +15,7 @@
 //	square := runner.Register(reg, "square", func(ctx context.Context, n int) (int, error) { return n * n, nil })
 //	d, _ := runner.NewDispatcher("", runner.WithRegistry(reg))
 //	defer d.Close()
-//	d.StartDaemons(4)                         // goroutines in this process
+//	d.StartDaemons(ctx, 4)                    // goroutines in this process
 //	a := square.Submit(ctx, d, 7)             // an *aio.Aio[int], at once
 //	v, err := a.Value(ctx)                    // 49
 //	vs, err := square.Map(ctx, d, []int{1, 2, 3}, runner.Progress())

@@ -20,7 +20,7 @@ func ExampleProgressTo() {
 		panic(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(2); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 2); err != nil {
 		panic(err)
 	}
 

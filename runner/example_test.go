@@ -25,7 +25,7 @@ func ExampleSubmit() {
 		panic(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(2); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 2); err != nil {
 		panic(err)
 	}
 
@@ -56,7 +56,7 @@ func ExampleMap() {
 		panic(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(3); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 3); err != nil {
 		panic(err)
 	}
 
@@ -107,7 +107,7 @@ func ExampleDispatcher_Status() {
 		panic(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(2, runner.WithConcurrency(4)); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 2, runner.WithConcurrency(4)); err != nil {
 		panic(err)
 	}
 	ctx := context.Background()

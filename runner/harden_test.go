@@ -156,7 +156,7 @@ func newHardenFixture(t *testing.T, locals int, opts ...DispatcherOption) *harde
 			h.ws = u
 		}
 	}
-	if _, err := d.StartDaemons(locals); err != nil {
+	if _, err := d.StartDaemons(context.Background(), locals); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -27,7 +27,7 @@ func TestMapStopOnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(2, runner.WithConcurrency(4)); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 2, runner.WithConcurrency(4)); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)

@@ -33,7 +33,7 @@ func TestProgressFirstRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	var bar strings.Builder

@@ -174,7 +174,7 @@ func TestGarbageDaemon(t *testing.T) {
 	if !errors.Is(err, nanoact.ErrConnReset) || !errors.Is(err, ErrMayHaveRun) {
 		t.Fatalf("task on a garbage daemon: %v", err)
 	}
-	if _, err := d.StartDaemons(1); err != nil {
+	if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := sq.Submit(ctx, d, 4).Value(ctx); err != nil || v != 16 {

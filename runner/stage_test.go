@@ -102,7 +102,7 @@ func TestAttemptFrom(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = d.Close() })
-		dms, err := d.StartDaemons(1)
+		dms, err := d.StartDaemons(context.Background(), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestAttemptFrom(t *testing.T) {
 			wantStage(t, "lost", err, nanoact.ErrConnReset, runner.ErrMayHaveRun)
 			continue
 		}
-		if _, err := d.StartDaemons(1); err != nil {
+		if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 			t.Fatal(err)
 		}
 		v, err := a.Value(ctx)

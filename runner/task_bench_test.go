@@ -20,7 +20,7 @@ func benchDispatcher(b *testing.B, daemons int, opts ...runner.DaemonOption) (*r
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = d.Close() })
-	if _, err := d.StartDaemons(daemons, opts...); err != nil {
+	if _, err := d.StartDaemons(context.Background(), daemons, opts...); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -94,7 +94,7 @@ func newDispatcher(t *testing.T, f *fixture, n int, opts ...runner.DispatcherOpt
 		f.g.open()
 		_ = d.Close()
 	})
-	dms, err := d.StartDaemons(n)
+	dms, err := d.StartDaemons(context.Background(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestDaemonLost(t *testing.T) {
 				}
 			}
 			f.g.open()
-			if _, err := d.StartDaemons(1); err != nil {
+			if _, err := d.StartDaemons(context.Background(), 1); err != nil {
 				t.Fatal(err)
 			}
 			if requeue {
@@ -445,7 +445,7 @@ func TestStartDaemonsJoined(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.StartDaemons(3); err != nil {
+		if _, err := d.StartDaemons(context.Background(), 3); err != nil {
 			t.Fatal(err)
 		}
 		if n := d.Daemons(); n != 3 {
@@ -462,7 +462,7 @@ func TestStartDaemonsJoined(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.StartDaemons(1, runner.WithToken("not the session's")); !errors.Is(err, nanoact.ErrPeerAuth) {
+	if _, err := d.StartDaemons(context.Background(), 1, runner.WithToken("not the session's")); !errors.Is(err, nanoact.ErrPeerAuth) {
 		t.Fatalf("refused daemon: %v", err)
 	}
 }
