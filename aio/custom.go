@@ -50,27 +50,7 @@ func Go[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Aio[T] 
 //
 // Cost: one aio and three small allocations; no goroutine.
 func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v T, err error)) {
-	a, cfg := newAio[T](opts)
-	if a.x == nil {
-		a.x = &extra{}
-	}
-	a.x.abort = func(err error) {
-		if a.claimed.CompareAndSwap(false, true) {
-			if onStop != nil {
-				onStop() // first: once the aio is seen resolved, the owner knows
-			}
-			var zero T
-			a.resolve(zero, err, 0)
-		}
-	}
-	if cfg.hasTimeout && cfg.timeout > 0 {
-		a.start(&cfg, nil) // the timer; its expiry aborts
-	}
-	return a, func(v T, err error) {
-		if a.claimed.CompareAndSwap(false, true) {
-			a.resolve(v, err, 0)
-		}
-	}
+	return newPending[T](onStop, nil, opts)
 }
 
 // NewPendingFunc is NewPending whose onStop also chooses the error the aio
@@ -80,13 +60,25 @@ func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v
 // task runner says there whether the stopped work had started). onStop
 // must not be nil. Same cost as NewPending.
 func NewPendingFunc[T any](onStop func(err error) error, opts ...Option) (a *Aio[T], resolve func(v T, err error)) {
+	return newPending[T](nil, onStop, opts)
+}
+
+// newPending is NewPending (onStop) and NewPendingFunc (onStopErr): at
+// most one of the two is set.
+func newPending[T any](onStop func(), onStopErr func(error) error, opts []Option) (a *Aio[T], resolve func(v T, err error)) {
 	a, cfg := newAio[T](opts)
 	if a.x == nil {
 		a.x = &extra{}
 	}
 	a.x.abort = func(err error) {
 		if a.claimed.CompareAndSwap(false, true) {
-			err = onStop(err) // first: once the aio is seen resolved, the owner knows
+			// First: once the aio is seen resolved, the owner knows.
+			switch {
+			case onStopErr != nil:
+				err = onStopErr(err)
+			case onStop != nil:
+				onStop()
+			}
 			var zero T
 			a.resolve(zero, err, 0)
 		}
