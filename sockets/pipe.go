@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/proto"
 	"github.com/nanoact/nanoact/internal/transport"
 )
 
@@ -116,11 +117,32 @@ func (t *pipeTracker) endpointOf(p mangos.Pipe, fn func(*endpoint)) {
 	}
 }
 
-// close closes one pipe by id, reporting whether it was live.
-func (t *pipeTracker) close(id uint32) bool {
+// livePipe is what a caller may do with a pipe it looked up by id.
+type livePipe interface {
+	GetOption(name string) (any, error)
+	Close() error
+}
+
+// lookup returns the pipe with id: from the tracker, or else from the
+// protocol engine, which has it from the moment its reader starts, before
+// mangos' Attached hook has told the tracker (so a caller holding a
+// message from the pipe always finds it). nil if neither has it.
+func (t *pipeTracker) lookup(id uint32, eng proto.Socket) livePipe {
 	t.mu.Lock()
 	p := t.live[id]
 	t.mu.Unlock()
+	if p != nil {
+		return p
+	}
+	if lp, ok := eng.Pipe(id).(livePipe); ok { // mangos' core pipe is both
+		return lp
+	}
+	return nil
+}
+
+// close closes one pipe by id, reporting whether it was live.
+func (t *pipeTracker) close(id uint32) bool {
+	p := t.lookup(id, t.s.eng)
 	if p == nil {
 		return false
 	}
@@ -336,9 +358,7 @@ func (s *Socket) WatchPipes(fn func(PipeEvent)) (stop func(), err error) {
 // pipe is not a live connection of the socket, ErrNotSupported if its
 // transport has no gate (inproc).
 func (s *Socket) OpenRecvGate(pipe uint32) error {
-	s.pipes.mu.Lock()
-	p := s.pipes.live[pipe]
-	s.pipes.mu.Unlock()
+	p := s.pipes.lookup(pipe, s.eng)
 	if p == nil {
 		return &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: open recv gate"}
 	}

@@ -111,3 +111,43 @@ func TestRecvGate(t *testing.T) {
 		t.Fatalf("inproc: %v", err)
 	}
 }
+
+// A pipe a message just came from can be acted on at once (OpenRecvGate,
+// ClosePipe), even before mangos has told the socket the pipe is attached:
+// the dispatcher opens a daemon's gate as soon as its hello arrives.
+func TestPipeFoundOnFirstMessage(t *testing.T) {
+	for name, url := range transports(t) {
+		if name == "inproc" {
+			continue // no gate
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxT(t)
+			srv := open(t, sockets.Pull, sockets.WithRecvGate(100))
+			l, err := srv.Listen(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 50 {
+				c := open(t, sockets.Push)
+				if _, err := c.Dial(l.URL(), sockets.Sync); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Send(ctx, []byte("hello"), sockets.Raw); err != nil {
+					t.Fatal(err)
+				}
+				m, err := srv.RecvMsg(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := srv.OpenRecvGate(m.Pipe); err != nil {
+					t.Fatalf("connection %d: OpenRecvGate on the pipe of its first message: %v", i, err)
+				}
+				if err := srv.ClosePipe(m.Pipe); err != nil {
+					t.Fatalf("connection %d: ClosePipe: %v", i, err)
+				}
+				m.Free()
+				_ = c.Close()
+			}
+		})
+	}
+}

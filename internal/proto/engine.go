@@ -391,6 +391,16 @@ func (e *engine) Pipes() int {
 	return len(e.pipes)
 }
 
+// Pipe returns the live pipe with id, or nil. A pipe is live here from the
+// moment its reader starts, before mangos' Attached hook has run, so a
+// caller that just received a message from it always finds it.
+func (e *engine) Pipe(id uint32) mangos.ProtocolPipe {
+	if p := e.pipe(id); p != nil && !p.dead.Load() {
+		return p.mp
+	}
+	return nil
+}
+
 func (e *engine) pipe(id uint32) *pipe {
 	e.mu.Lock()
 	p := e.pipes[id]

@@ -54,6 +54,8 @@ type Socket interface {
 	Raw() bool
 	// Pipes returns the number of live pipes.
 	Pipes() int
+	// Pipe returns the live pipe with id, or nil.
+	Pipe(id uint32) mangos.ProtocolPipe
 	// Done is closed once the socket is closed.
 	Done() <-chan struct{}
 	// Counters returns message statistics.
