@@ -76,6 +76,17 @@ dial_to(nng_socket s, const char *url)
 	}
 }
 
+/* far_end runs fn on r with socket s on a thread of its own. */
+static void
+far_end(pthread_t *th, struct run *r, nng_socket s, void *(*fn)(void *))
+{
+	r->sock = s;
+	if (pthread_create(th, NULL, fn, r) != 0) {
+		fprintf(stderr, "nngbench: pthread_create failed\n");
+		exit(1);
+	}
+}
+
 /* echo_loop is the rep side: it answers every request with the same
  * message until it has answered r->count of them. */
 static void *
@@ -115,11 +126,7 @@ latency(const char *url, size_t size, long count)
 	}
 	listen_on(rep, url);
 	dial_to(req, url);
-	r.sock = rep;
-	if (pthread_create(&th, NULL, echo_loop, &r) != 0) {
-		fprintf(stderr, "nngbench: pthread_create failed\n");
-		exit(1);
-	}
+	far_end(&th, &r, rep, echo_loop);
 
 	double start = 0;
 	for (long i = 0; i < warm + count; i++) {
@@ -211,11 +218,7 @@ throughput(const char *url, size_t size, long count, int buf)
 	set_buffers(push, buf);
 	listen_on(pull, url);
 	dial_to(push, url);
-	r.sock = push;
-	if (pthread_create(&th, NULL, push_loop, &r) != 0) {
-		fprintf(stderr, "nngbench: pthread_create failed\n");
-		exit(1);
-	}
+	far_end(&th, &r, push, push_loop);
 
 	double start = 0;
 	for (long i = 0; i < count; i++) {
