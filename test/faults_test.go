@@ -629,6 +629,37 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 	}
 }
 
+// sqDispatcherBehindProxy opens a tcp dispatcher (closed at cleanup) with
+// a fault proxy in front of it, and a registry holding one task, sq.
+func sqDispatcherBehindProxy(t *testing.T) (*runner.Dispatcher, *runner.Registry, runner.Task[int, int], *testkit.FaultProxy) {
+	t.Helper()
+	reg := runner.NewRegistry()
+	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d, reg, sq, testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+}
+
+// closeAndWaitDaemon closes d and checks that the daemon whose Run error
+// exit carries leaves cleanly within opLimit.
+func closeAndWaitDaemon(t *testing.T, d *runner.Dispatcher, exit <-chan error) {
+	t.Helper()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exit:
+		if err != nil {
+			t.Fatalf("daemon: %v", err)
+		}
+	case <-time.After(opLimit):
+		t.Fatal("the daemon did not exit after the dispatcher closed")
+	}
+}
+
 // A daemon's hello cut in the middle (the dispatcher gets the SP header
 // and five bytes of the hello, then the connection ends) costs only that
 // connection: the daemon redials, joins and runs tasks; nothing counts it
@@ -636,14 +667,7 @@ func TestFaultTaskRunnerDelay(t *testing.T) {
 func TestFaultTaskRunnerHelloCut(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	reg := runner.NewRegistry()
-	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	d, reg, sq, p := sqDispatcherBehindProxy(t)
 	// Everything the daemon sends waits in the stalled proxy until its
 	// connection is armed.
 	p.Stall(testkit.Up)
@@ -675,17 +699,7 @@ func TestFaultTaskRunnerHelloCut(t *testing.T) {
 	if s.Connections != 1 || s.Refused != 0 || s.Silent != 0 || s.Lost != 0 || len(s.Daemons) != 1 {
 		t.Fatalf("status:\n%s", s)
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exit:
-		if err != nil {
-			t.Fatalf("daemon: %v", err)
-		}
-	case <-time.After(opLimit):
-		t.Fatal("the daemon did not exit after the dispatcher closed")
-	}
+	closeAndWaitDaemon(t, d, exit)
 }
 
 // A daemon whose connection stalls (it stops reading, as a hung machine
@@ -960,14 +974,7 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	reg := runner.NewRegistry()
-	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
-	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	d, reg, sq, p := sqDispatcherBehindProxy(t)
 	exit := make(chan error, 1)
 	go func() {
 		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("honest"))
@@ -990,15 +997,5 @@ func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 	if err != nil || len(out) != 8 || out[7] != 64 {
 		t.Fatalf("tasks: %v, %v", out, err)
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exit:
-		if err != nil {
-			t.Fatalf("daemon: %v", err)
-		}
-	case <-time.After(opLimit):
-		t.Fatal("the daemon did not exit after the dispatcher closed")
-	}
+	closeAndWaitDaemon(t, d, exit)
 }
