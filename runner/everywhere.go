@@ -397,7 +397,9 @@ func (d *Dispatcher) dropPinned(dm *daemonConn, closing bool) {
 			return
 		}
 		t.state = stateGone
-		st.queued--
+		if !closing {
+			st.queued-- // shutdown zeroes the count itself
+		}
 		d.unhold(t)
 		if !t.take() {
 			return

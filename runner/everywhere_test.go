@@ -218,3 +218,49 @@ func TestEverywhereProcesses(t *testing.T) {
 		t.Fatalf("restarted: %v %v\n%s", st, err, out.String())
 	}
 }
+
+// A task queued for a daemon that goes before running it never started
+// (ErrConnReset, ErrNotStarted); the one it was running may have run; at
+// Close, queued ones end with ErrClosed; a stopped one leaves its
+// daemon's queue.
+func TestOnDaemonGone(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	d, dms := newDispatcher(t, f, 2)
+	ctx := ctxT(t)
+	running := f.hold.Submit(ctx, d, 1, runner.OnDaemon("local-1"), runner.Requeue(-1))
+	recv(t, f.g.started)
+	queued := f.square.Submit(ctx, d, 2, runner.OnDaemon("local-1"))
+	stopped := f.square.Submit(ctx, d, 3, runner.OnDaemon("local-1"))
+	stopped.Stop()
+	if _, err := stopped.Result(); !errors.Is(err, nanoact.ErrCanceled) || !errors.Is(err, runner.ErrNotStarted) {
+		t.Fatalf("stopped: %v", err)
+	}
+	_ = dms[0].Close() // dies with a task running and one queued
+	if _, err := running.Value(ctx); !errors.Is(err, nanoact.ErrConnReset) || !errors.Is(err, runner.ErrMayHaveRun) {
+		t.Fatalf("running (never re-queued elsewhere): %v", err)
+	}
+	if _, err := queued.Value(ctx); !errors.Is(err, nanoact.ErrConnReset) || !errors.Is(err, runner.ErrNotStarted) {
+		t.Fatalf("queued: %v", err)
+	}
+	if f.runsOf(1) != 1 {
+		t.Fatalf("the pinned task ran %d times", f.runsOf(1))
+	}
+	// At Close.
+	h := f.hold.Submit(ctx, d, 4, runner.OnDaemon("local-2"))
+	recv(t, f.g.started)
+	q := f.square.Submit(ctx, d, 5, runner.OnDaemon("local-2"))
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Value(ctx); !errors.Is(err, nanoact.ErrClosed) || !errors.Is(err, runner.ErrNotStarted) {
+		t.Fatalf("queued at close: %v", err)
+	}
+	if _, err := h.Value(ctx); !errors.Is(err, nanoact.ErrClosed) {
+		t.Fatalf("running at close: %v", err)
+	}
+	s := status(t, d)
+	if s.Queued != 0 || s.Submitted != 5 || s.Completed+s.Failed+s.Canceled != 5 {
+		t.Fatalf("status %+v", s)
+	}
+}
