@@ -506,8 +506,9 @@ func timeoutError(name string) error {
 }
 
 // taskOverhead bounds what a task message adds to its name and
-// arguments: the array, kind, id, two string heads and the time-out.
-const taskOverhead = 48
+// arguments: the array, kind, id, two string heads, the time-out, the
+// task id, the attempt and the seed (61 bytes at most).
+const taskOverhead = 64
 
 var errConnReset = errors.New("daemon lost while running the task")
 
