@@ -126,8 +126,9 @@ func TestWireMalformed(t *testing.T) {
 // taskOverhead bounds every task message's frame beyond its name and
 // arguments, with every number at its widest.
 func TestTaskOverhead(t *testing.T) {
-	b := appendTask(nil, math.MaxUint64, "n", []byte{1}, math.MaxUint64, math.MaxUint64, math.MaxUint32, math.MaxUint64)
-	if extra := len(b) - 2; extra > taskOverhead {
+	name, args := string(make([]byte, 300)), make([]byte, 70000) // 3- and 5-byte heads
+	b := appendTask(nil, math.MaxUint64, name, args, math.MaxUint64, math.MaxUint64, math.MaxUint32, math.MaxUint64)
+	if extra := len(b) - len(name) - len(args); extra > taskOverhead {
 		t.Fatalf("a task message adds %d bytes, taskOverhead says %d", extra, taskOverhead)
 	}
 }
