@@ -30,8 +30,19 @@ func TestEverywhere(t *testing.T) {
 			return 0, ctx.Err()
 		}
 	})
-	d, _ := newDispatcher(t, f, 3, runner.WithPerDaemon(4))
+	// Daemons that run two tasks at once: only setup holds them back.
+	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.g.open()
+		_ = d.Close()
+	})
 	ctx := ctxT(t)
+	if _, err := d.StartDaemons(ctx, 3, runner.WithConcurrency(2)); err != nil {
+		t.Fatal(err)
+	}
 	type res struct {
 		m   map[string]runner.DaemonResult[int]
 		err error
