@@ -63,9 +63,10 @@ type Dispatcher struct {
 	reader  sync.WaitGroup
 	unwatch func()
 	seq     atomic.Uint64 // submissions
-	streams atomic.Uint64 // seed streams taken (see seed.go)
-	every   everywhereState
-	adm     admission // the queue's bounds (WithMaxQueued, WithMaxQueuedBytes)
+	adm     admission     // the queue's bounds (WithMaxQueued, WithMaxQueuedBytes)
+
+	streams atomic.Uint64   // seed streams taken (see seed.go)
+	every   everywhereState // OnJoin's tasks, owned by the actor
 
 	closeMu sync.RWMutex // held shared while a submission is handed to the actor
 	closed  bool
