@@ -483,8 +483,8 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	} else {
 		ctx, cancel = context.WithCancel(dm.life)
 	}
-	if f.attempt > 0 {
-		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}}
+	if f.attempt > 0 || f.seed != 0 {
+		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}, seed: f.seed}
 	}
 	dm.mu.Lock()
 	if dm.pipe != pipe || dm.runState != 1 {

@@ -91,8 +91,11 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onRefusedLate(m.pipe)
 	case sweptMsg:
 		d.onSwept(m.sw)
+	case pinnedSubmit:
+		d.onPinned(m)
 	case retryMsg:
 		m.dm.full = false
+		d.pumpPinned(m.dm)
 		d.makeReady(m.dm, false)
 		d.pump()
 	}
@@ -153,7 +156,7 @@ func (d *Dispatcher) nextReady() *daemonConn {
 }
 
 func (d *Dispatcher) canTake(dm *daemonConn) bool {
-	return d.st.daemons[dm.pipe] == dm && !dm.leaving && !dm.full && dm.busy < dm.max && dm.remaining != 0
+	return d.st.daemons[dm.pipe] == dm && !dm.leaving && !dm.full && dm.busy < dm.max && dm.remaining != 0 && dm.setups == 0
 }
 
 // makeReady puts dm back among the daemons with a free slot.
@@ -216,7 +219,7 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	wid := st.nextWid
 	m := sockets.NewMsg(nil)
 	t.attempt++
-	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout, t.id, uint64(t.attempt))
+	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout, t.id, uint64(t.attempt), t.seed)
 	d.mu.Lock()
 	t.pipe, t.wid = dm.pipe, wid
 	d.attempts[wid] = t
@@ -229,7 +232,11 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 		if first {
 			t.phase.CompareAndSwap(phaseSent, phaseQueued) // not sent after all
 		}
-		st.queue.pushFront(t)
+		if t.pin {
+			dm.pinned.pushFront(t)
+		} else {
+			st.queue.pushFront(t)
+		}
 		if errors.Is(err, nanoact.ErrTryAgain) {
 			// Its connection's queue is full: wait for a result from it,
 			// or, with nothing running there, retry shortly.
@@ -300,6 +307,7 @@ func (d *Dispatcher) onDone(m doneMsg) {
 	case outcomeFailed:
 		dm.failed++
 	}
+	d.setupDone(dm, t)
 	if d.maybeBye(dm) {
 		return
 	}
@@ -445,6 +453,7 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
 	d.notify(len(st.daemons), cv.Event{Kind: cv.Up, Child: dm.id})
 	d.joined(dm.id) // after notify: StartDaemons' caller sees it in Daemons
+	d.replaySetups(dm)
 	d.makeReady(dm, false)
 	d.pump()
 }
@@ -522,6 +531,7 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 		return
 	}
 	delete(st.daemons, pipe)
+	d.dropPinned(dm, false)
 	if dm.inReady {
 		// Drop it now, not at the next submission, so that nothing keeps
 		// a departed daemon's state.

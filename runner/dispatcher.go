@@ -65,6 +65,9 @@ type Dispatcher struct {
 	seq     atomic.Uint64 // submissions
 	adm     admission     // the queue's bounds (WithMaxQueued, WithMaxQueuedBytes)
 
+	streams atomic.Uint64   // seed streams taken (see seed.go)
+	every   everywhereState // OnJoin's tasks, owned by the actor
+
 	closeMu sync.RWMutex // held shared while a submission is handed to the actor
 	closed  bool
 
@@ -139,6 +142,8 @@ type daemonConn struct {
 	failed    int64
 	joined    time.Time
 	order     int
+	pinned    deque[*task] // its own tasks (OnDaemon, Everywhere), first served
+	setups    int          // Everywhere tasks queued or running on it
 }
 
 var dispatcherSeq atomic.Uint64
@@ -183,6 +188,9 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	}
 	if cfg.token == "" {
 		cfg.token = randomHex(32)
+	}
+	if !cfg.seedSet {
+		cfg.seed = randomSeed()
 	}
 	n := dispatcherSeq.Add(1)
 	d := &Dispatcher{
@@ -595,6 +603,7 @@ func (d *Dispatcher) shutdown() {
 				closed(t)
 			}
 		}
+		d.dropPinned(dm, true)
 		dm.byeSent = true
 		d.sendSimple(pipe, kindBye)
 	}

@@ -39,6 +39,21 @@
 // full, Submit waits for room under its ctx and TrySubmit fails at once
 // with ErrTryAgain.
 //
+// Everywhere runs a task once on every daemon (mirai's everywhere():
+// load a model, open a connection) and gives each daemon's result by its
+// id; a daemon takes no other task until its run has ended, and with
+// OnJoin every daemon that joins later (a restarted process too) runs it
+// before its first task. OnDaemon sends one task to a chosen daemon.
+// MapAsync is Map returning an aio of the results at once, with per-input
+// progress (ProgressFunc) and Stop cancelling what has not finished.
+//
+// Every task carries a seed derived from the dispatcher's (WithSeed) and
+// its place among the submissions (for a Map, the map's place and the
+// input's index), never from the daemon that runs it: SeedFrom and
+// RandFrom (math/rand/v2, PCG) give a task its reproducible random
+// stream, so a Map of random simulations draws the same with 1 daemon or
+// 100.
+//
 // Daemons run in this process (StartDaemons), as child processes of a
 // binary whose main calls daemoncmd.Main with the same registry (LaunchLocal, which
 // starts "binary daemon --dial URL" and stops it), or on other machines:
@@ -103,12 +118,13 @@
 //	        of any other version, saying which it wants.
 //	task    dispatcher → daemon:
 //	        [2, id: uint, name: text, args: bytes, timeout: uint,
-//	         task: uint, attempt: uint]
+//	         task: uint, attempt: uint, seed: uint]
 //	        id is unique per attempt (a re-queued task is sent again under a
 //	        new id); timeout is the time left in nanoseconds (0: none);
 //	        task is the task's id, the same for every attempt, and attempt
-//	        the attempt's number from 1 (AttemptFrom). Dispatchers before
-//	        attempt ids sent the first five elements only.
+//	        the attempt's number from 1 (AttemptFrom); seed is the task's
+//	        seed (SeedFrom; never 0). Dispatchers before attempt ids sent
+//	        the first five elements only, those before seeds seven.
 //	cancel  dispatcher → daemon: [3, id: uint]
 //	        cancel the context of task id; its result is still sent.
 //	result  daemon → dispatcher:

@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
-
-	"github.com/nanoact/nanoact/aio"
 )
 
 type progressMode struct {
@@ -37,7 +34,8 @@ func ProgressTo(w io.Writer) TaskOption {
 // yet finished is cancelled (a queued one is dropped, a running one
 // cancelled on its daemon) and fails with ErrCanceled, so that a failing
 // input does not cost the whole map; the MapError's First is the failure
-// that stopped it. Submit ignores it. Map does not stop by default.
+// that stopped it. Submit ignores it; MapAsync follows it. Map does not
+// stop by default.
 func StopOnError() TaskOption { return stopOnErrOpt(true) }
 
 // MapError collects the failures of a Map: Errs[i] is the error of
@@ -76,8 +74,11 @@ func (e *MapError) Unwrap() []error {
 // results in input order. If any task failed, the error is a *MapError
 // holding every failure by index (the results there are zero values); the
 // others' results are still returned. opts apply to every task (TaskTimeout,
-// Requeue), and Progress or ProgressTo draws a progress bar as tasks
-// complete, in whatever order.
+// Requeue), Progress or ProgressTo draws a progress bar as tasks
+// complete, in whatever order, and ProgressFunc reports each completion.
+// Input i's task gets a seed derived from the dispatcher's seed, the
+// map's place among the submissions and i (SeedFrom), whichever daemon
+// runs it. MapAsync is the form that returns at once.
 //
 // ctx bounds the whole map: when it ends, the tasks not yet completed are
 // cancelled and fail with ErrCanceled or ErrTimedOut in the MapError.
@@ -85,63 +86,9 @@ func (e *MapError) Unwrap() []error {
 // dispatcher's queue is full (WithMaxQueued), so Map may wait to submit.
 // Cost: one Submit per input, plus one callback each.
 func Map[A, R any](ctx context.Context, d *Dispatcher, name string, inputs []A, opts ...TaskOption) ([]R, error) {
-	cfg := taskOptions(opts)
-	as := make([]*aio.Aio[R], len(inputs))
-	done := make(chan struct{}, len(inputs))
-	bar := newBar(cfg.progress, len(inputs), name)
-	first := atomic.Int64{}
-	first.Store(-1)
-	if cfg.stopErr {
-		var stop context.CancelFunc
-		ctx, stop = context.WithCancel(ctx)
-		defer stop()
-		for i, in := range inputs {
-			as[i] = Submit[R](ctx, d, name, in, opts...)
-			as[i].OnComplete(func(_ R, err error) {
-				if err != nil && first.CompareAndSwap(-1, int64(i)) {
-					stop() // the others' ctx: they are dropped or cancelled
-				}
-				if bar != nil {
-					done <- struct{}{}
-				}
-			})
-		}
-	} else {
-		for i, in := range inputs {
-			as[i] = Submit[R](ctx, d, name, in, opts...)
-			if bar != nil {
-				as[i].OnComplete(func(R, error) { done <- struct{}{} })
-			}
-		}
-	}
-	if bar != nil {
-		for range inputs {
-			<-done // every aio resolves: ctx's end cancels them
-			_ = bar.Add(1)
-		}
-		_ = bar.Finish()
-	}
-	out := make([]R, len(inputs))
-	var me *MapError
-	for i, a := range as {
-		v, err := a.Value(context.Background()) // bounded: ctx cancels the tasks
-		if err != nil {
-			if me == nil {
-				me = &MapError{Task: name, Errs: make([]error, len(inputs)), First: i}
-			}
-			me.Errs[i] = err
-			me.Failed++
-			continue
-		}
-		out[i] = v
-	}
-	if me != nil {
-		if f := first.Load(); f >= 0 {
-			me.First = int(f)
-		}
-		return out, me
-	}
-	return out, nil
+	// A waiter with a ctx that cannot end runs the aio's function itself:
+	// no goroutine.
+	return MapAsync[A, R](ctx, d, name, inputs, opts...).Value(context.Background())
 }
 
 // Map runs the task over inputs; see the package-level Map.

@@ -40,6 +40,9 @@ type dispatcherConfig struct {
 
 	maxQueued      int
 	maxQueuedBytes int64
+
+	seed    uint64 // WithSeed
+	seedSet bool
 }
 
 type runnerOption struct {

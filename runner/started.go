@@ -91,7 +91,8 @@ type attemptKey struct{}
 // context.WithValue would box the Attempt too).
 type attemptCtx struct {
 	context.Context
-	a Attempt
+	a    Attempt
+	seed uint64 // SeedFrom; 0: none sent
 }
 
 func (c *attemptCtx) Value(key any) any {
@@ -105,7 +106,7 @@ func (c *attemptCtx) Value(key any) any {
 // a context that is not a task's (or a task sent by a dispatcher older
 // than attempt ids). It costs a context lookup.
 func AttemptFrom(ctx context.Context) (Attempt, bool) {
-	if c, ok := ctx.Value(attemptKey{}).(*attemptCtx); ok {
+	if c, ok := ctx.Value(attemptKey{}).(*attemptCtx); ok && c.a.Number > 0 {
 		return c.a, true
 	}
 	return Attempt{}, false

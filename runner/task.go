@@ -173,6 +173,7 @@ type taskConfig struct {
 	requeue  int
 	progress progressMode
 	stopErr  bool
+	more     taskMore // OnDaemon, Map's and Everywhere's (see everywhere.go)
 }
 
 type (
@@ -254,10 +255,13 @@ type task struct {
 	// outcome of the result, written by the reader before it sends the
 	// task to the actor as a resultDone
 	outcome uint8
+	pin     bool // for one daemon (OnDaemon, Everywhere): never re-queued
+	setup   bool // an Everywhere task: its daemon takes no other task until it ends
 	// under d.mu
 	pipe uint32
 	wid  uint64
 	id   uint64 // the task's id (submission index), set by enqueue
+	seed uint64 // see SeedFrom
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
@@ -390,6 +394,12 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 	if len(opts) > 0 {
 		cfg = taskOptions(opts)
 	}
+	return submitWith[R](ctx, d, name, args, wait, cfg)
+}
+
+// submitWith is submit with its options applied: Map and Everywhere set
+// cfg.more themselves.
+func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any, wait bool, cfg taskConfig) *aio.Aio[R] {
 	tt := &typedTask[R]{}
 	t := &tt.task
 	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
@@ -417,6 +427,7 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 		return a
 	}
 	t.args = b
+	cfg.more.place(d, t)
 	if cfg.timeout > 0 {
 		t.expires = now() + int64(cfg.timeout)
 	}
@@ -442,7 +453,7 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 		}
 		t.wmu.Unlock()
 	}
-	if !d.enqueue(t) {
+	if !d.enqueueTo(t, &cfg.more) {
 		d.unhold(t)
 		t.finish(notStarted(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + name}))
 	}
@@ -495,8 +506,9 @@ func timeoutError(name string) error {
 }
 
 // taskOverhead bounds what a task message adds to its name and
-// arguments: the array, kind, id, two string heads and the time-out.
-const taskOverhead = 48
+// arguments: the array, kind, id, two string heads, the time-out, the
+// task id, the attempt and the seed (61 bytes at most).
+const taskOverhead = 64
 
 var errConnReset = errors.New("daemon lost while running the task")
 

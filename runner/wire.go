@@ -59,6 +59,7 @@ type frame struct {
 	timeout uint64 // task, ns
 	task    uint64 // task: the task's id (0: not sent)
 	attempt uint64 // task: the attempt's number, from 1 (0: not sent)
+	seed    uint64 // task: the task's seed (0: not sent; see seed.go)
 	value   []byte // result (nil when the task failed)
 	hasErr  bool   // result
 	code    uint64 // result error code
@@ -144,16 +145,17 @@ func helloMAC(token string, nonce []byte, id string, max, tasks uint64) []byte {
 }
 
 // appendTask encodes a task message; task and attempt (from 1) identify
-// the run for the task (AttemptFrom).
-func appendTask(b []byte, id uint64, name string, args []byte, timeout, task, attempt uint64) []byte {
-	b = appendHead(b, majArray, 7)
+// the run for the task (AttemptFrom), seed is its seed (SeedFrom).
+func appendTask(b []byte, id uint64, name string, args []byte, timeout, task, attempt, seed uint64) []byte {
+	b = appendHead(b, majArray, 8)
 	b = appendUint(b, kindTask)
 	b = appendUint(b, id)
 	b = appendText(b, name)
 	b = appendBytes(b, args)
 	b = appendUint(b, timeout)
 	b = appendUint(b, task)
-	return appendUint(b, attempt)
+	b = appendUint(b, attempt)
+	return appendUint(b, seed)
 }
 
 func appendCancel(b []byte, id uint64) []byte {
@@ -362,6 +364,9 @@ func decodeTask(r *reader, f *frame, n uint64) {
 	if n >= 7 { // a dispatcher from before attempt ids sends 5
 		f.task = r.uint()
 		f.attempt = r.uint()
+	}
+	if n >= 8 { // a dispatcher from before seeds sends 7
+		f.seed = r.uint()
 	}
 }
 

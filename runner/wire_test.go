@@ -18,7 +18,7 @@ func wireCases() map[string]struct {
 	body []byte
 	want frame
 } {
-	task := appendTask(nil, 1<<40, "square", []byte{0x07}, 5e9, 12, 3)
+	task := appendTask(nil, 1<<40, "square", []byte{0x07}, 5e9, 12, 3, 1<<63+5)
 	return map[string]struct {
 		body []byte
 		want frame
@@ -29,7 +29,9 @@ func wireCases() map[string]struct {
 			frame{kind: kindHello, version: 1}},
 		"challenge": {appendChallenge(nil, testNonce, 64<<20),
 			frame{kind: kindChallenge, version: wireVersion, nonce: testNonce, limit: 64 << 20}},
-		"task": {task, frame{kind: kindTask, id: 1 << 40, name: "square", args: []byte{0x07}, timeout: 5e9, task: 12, attempt: 3}},
+		"task": {task, frame{kind: kindTask, id: 1 << 40, name: "square", args: []byte{0x07}, timeout: 5e9, task: 12, attempt: 3, seed: 1<<63 + 5}},
+		"task v2.1": {[]byte{0x87, 0x02, 0x01, 0x61, 's', 0x41, 0x07, 0x00, 0x0c, 0x03},
+			frame{kind: kindTask, id: 1, name: "s", args: []byte{0x07}, task: 12, attempt: 3}},
 		"task v2.0": {[]byte{0x85, 0x02, 0x01, 0x61, 's', 0x41, 0x07, 0x00},
 			frame{kind: kindTask, id: 1, name: "s", args: []byte{0x07}}},
 		"cancel": {appendCancel(nil, math.MaxUint64),
@@ -118,5 +120,15 @@ func TestWireMalformed(t *testing.T) {
 		if f, err := decodeFrame(b); err == nil {
 			t.Errorf("%s: decoded %+v", name, f)
 		}
+	}
+}
+
+// taskOverhead bounds every task message's frame beyond its name and
+// arguments, with every number at its widest.
+func TestTaskOverhead(t *testing.T) {
+	name, args := string(make([]byte, 300)), make([]byte, 70000) // 3- and 5-byte heads
+	b := appendTask(nil, math.MaxUint64, name, args, math.MaxUint64, math.MaxUint64, math.MaxUint32, math.MaxUint64)
+	if extra := len(b) - len(name) - len(args); extra > taskOverhead {
+		t.Fatalf("a task message adds %d bytes, taskOverhead says %d", extra, taskOverhead)
 	}
 }

@@ -1,0 +1,421 @@
+package runner
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// Tasks for one daemon: OnDaemon sends a task to a chosen daemon, and
+// Everywhere runs one on every daemon (mirai's everywhere()), optionally
+// on every daemon that joins later too. Such a task waits in its daemon's
+// own queue, served before the shared one; an Everywhere task also holds
+// its daemon back from other tasks until it has ended, so that setup
+// (loading a model, opening a connection) comes before the work.
+
+// taskMore is the part of a task's options that Submit's fast path does
+// not look at: OnDaemon, Everywhere's and Map's.
+type taskMore struct {
+	pin       string // OnDaemon, Everywhere: the daemon's id
+	pinPipe   uint32 // Everywhere: its connection (0: look it up by id)
+	setup     bool   // an Everywhere task
+	stream    uint64 // the seed stream (see seed.go), if streamSet
+	item      uint64
+	streamSet bool
+	minN      int                            // MinDaemons
+	join      bool                           // OnJoin
+	report    func(daemon string, err error) // OnJoin
+	progress  func(MapProgress)              // ProgressFunc
+}
+
+// place gives t its seed and, for OnDaemon, its daemon.
+func (m *taskMore) place(d *Dispatcher, t *task) {
+	if !m.streamSet {
+		m.stream = d.streams.Add(1)
+	}
+	t.seed = deriveSeed(d.cfg.seed, m.stream, m.item)
+	if m.pin != "" {
+		t.pin, t.requeue, t.setup = true, 0, m.setup
+	}
+}
+
+type (
+	onDaemonOpt   string
+	minDaemonsOpt int
+	onJoinOpt     func(daemon string, err error)
+)
+
+func (o onDaemonOpt) apply(c taskConfig) taskConfig   { c.more.pin = string(o); return c }
+func (o minDaemonsOpt) apply(c taskConfig) taskConfig { c.more.minN = int(o); return c }
+func (o onJoinOpt) apply(c taskConfig) taskConfig {
+	c.more.join, c.more.report = true, o
+	return c
+}
+
+// OnDaemon sends the task to the daemon whose id is id (DaemonStatus.ID:
+// WithDaemonID, launch-N, local-N) instead of the first idle one. It
+// waits in that daemon's own queue, which the daemon serves before the
+// shared one. If no daemon of that id is connected when the dispatcher
+// takes the task (or it is leaving), the task fails at once with an
+// error matching nanoact.ErrNotFound and ErrNotStarted; if the daemon
+// goes before the task starts, with nanoact.ErrConnReset and
+// ErrNotStarted; if it is lost while running the task, as any task (the
+// task is never re-queued elsewhere: Requeue is ignored). With Map, every
+// task goes to that daemon. A lookup by id costs a pass over the daemons.
+func OnDaemon(id string) TaskOption { return onDaemonOpt(id) }
+
+// MinDaemons makes Everywhere wait, under its ctx, until at least n
+// daemons have joined before it runs (mirai's .min), a synchronisation
+// point for remote daemons that take time to connect. Others ignore it.
+func MinDaemons(n int) TaskOption { return minDaemonsOpt(n) }
+
+// OnJoin makes Everywhere also run its task on every daemon that joins
+// afterwards, for as long as the dispatcher lives: a daemon started later,
+// a process that a launcher restarts (WithRestart), a daemon that
+// reconnects after losing its connection (so the task should be safe to
+// run twice on one daemon). Such a daemon runs it before any other task
+// (OnDaemon's aside), under the same TaskTimeout; report (may be nil) is
+// then called with the daemon's id and the task's error (nil: it
+// succeeded; its value is dropped). report runs on one of the
+// dispatcher's goroutines, as an aio's callback does: it must return
+// quickly and must not wait for a task. Others ignore it.
+func OnJoin(report func(daemon string, err error)) TaskOption { return onJoinOpt(report) }
+
+// DaemonResult is what one daemon made of an Everywhere task: its value,
+// or its error.
+type DaemonResult[R any] struct {
+	Value R
+	Err   error
+}
+
+// EverywhereError is the error of an Everywhere whose task failed on some
+// daemons: Errs holds each failure by daemon id. errors.Is and errors.As
+// look through every failure.
+type EverywhereError struct {
+	Task    string
+	Daemons int // how many daemons it ran on
+	Errs    map[string]error
+}
+
+// Error says how many daemons failed and gives the first (by id).
+func (e *EverywhereError) Error() string {
+	ids := e.ids()
+	if len(ids) == 0 {
+		return fmt.Sprintf("runner: everywhere %s: no failure", e.Task)
+	}
+	return fmt.Sprintf("runner: everywhere %s: failed on %d of %d daemons; %s: %v", e.Task, len(ids), e.Daemons, ids[0], e.Errs[ids[0]])
+}
+
+// Unwrap returns the failures, by daemon id, for errors.Is and errors.As.
+func (e *EverywhereError) Unwrap() []error {
+	out := make([]error, 0, len(e.Errs))
+	for _, id := range e.ids() {
+		out = append(out, e.Errs[id])
+	}
+	return out
+}
+
+func (e *EverywhereError) ids() []string {
+	ids := make([]string, 0, len(e.Errs))
+	for id := range e.Errs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Everywhere runs the task registered as name, with args, once on every
+// daemon connected (mirai's everywhere()): setup such as loading a model
+// or opening a connection. It blocks until every one has answered and
+// returns each daemon's result by its id. If the task failed on any, the
+// error is an *EverywhereError with every failure (the map holds them
+// too). With no daemon connected it returns an empty map and nil (see
+// MinDaemons and OnJoin).
+//
+// Each daemon runs the task before any task queued for it after this
+// call, and takes no other task until it has ended (so setup comes before
+// work; tasks it is running already go on). opts: TaskTimeout bounds each
+// daemon's run; MinDaemons waits for daemons first; OnJoin runs the task
+// on daemons that join later too. Requeue is ignored: a daemon lost
+// mid-task gives ErrConnReset for its id. ctx bounds the whole call:
+// when it ends, the runs not finished are cancelled. Each run is a task:
+// counted by Status, with an id (AttemptFrom) and a seed derived from
+// the daemon's id (SeedFrom).
+//
+// Errors, besides the per-daemon ones: ErrInvalid (nil dispatcher, empty
+// name), ErrClosed, ctx's while waiting (ErrTimedOut, ErrCanceled), and
+// ErrBadType if args cannot be encoded. Cost: one Submit per daemon and
+// a pass over the daemons on the dispatcher's actor.
+func Everywhere[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) (map[string]DaemonResult[R], error) {
+	cfg := taskOptions(opts)
+	op := "runner: everywhere " + name
+	if d == nil || name == "" {
+		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "nil dispatcher or empty task name")
+	}
+	if cfg.more.minN > 0 {
+		if err := d.WaitDaemons(ctx, cfg.more.minN); err != nil {
+			return nil, err
+		}
+	}
+	var js *joinSetup
+	if cfg.more.join {
+		b, err := d.codec.Marshal(args)
+		if err != nil {
+			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: op + ": encode arguments", Err: err}
+		}
+		js = &joinSetup{name: name, args: b, timeout: cfg.timeout, report: cfg.more.report}
+	}
+	type target struct {
+		id    string
+		pipe  uint32
+		order int
+	}
+	var targets []target
+	shut := false
+	err := d.ref.Call(ctx, func() {
+		if shut = d.st.shut; shut {
+			return
+		}
+		for _, dm := range d.st.daemons {
+			if pinnable(dm) {
+				targets = append(targets, target{dm.id, dm.pipe, dm.order})
+			}
+		}
+		if js != nil {
+			d.every.joins = append(d.every.joins, js)
+		}
+	})
+	if shut || errors.Is(err, nanoact.ErrClosed) {
+		return nil, &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(targets, func(a, b target) int { return cmp.Compare(a.order, b.order) })
+	out := make(map[string]DaemonResult[R], len(targets))
+	type run struct {
+		id  string
+		res *aio.Aio[R]
+	}
+	runs := make([]run, 0, len(targets))
+	for _, tg := range targets {
+		if _, dup := out[tg.id]; dup {
+			continue // two daemons under one id: the first runs it
+		}
+		out[tg.id] = DaemonResult[R]{}
+		c := cfg
+		c.more = taskMore{pin: tg.id, pinPipe: tg.pipe, setup: true, item: idItem(tg.id), streamSet: true}
+		runs = append(runs, run{tg.id, submitWith[R](ctx, d, name, args, true, c)})
+	}
+	var ee *EverywhereError
+	for _, r := range runs {
+		v, err := r.res.Value(context.Background()) // bounded: ctx and TaskTimeout cancel the tasks
+		out[r.id] = DaemonResult[R]{Value: v, Err: err}
+		if err != nil {
+			if ee == nil {
+				ee = &EverywhereError{Task: name, Daemons: len(runs), Errs: make(map[string]error)}
+			}
+			ee.Errs[r.id] = err
+		}
+	}
+	if ee != nil {
+		return out, ee
+	}
+	return out, nil
+}
+
+// Everywhere runs the task on every daemon; see the package-level
+// Everywhere.
+func (t Task[A, R]) Everywhere(ctx context.Context, d *Dispatcher, args A, opts ...TaskOption) (map[string]DaemonResult[R], error) {
+	return Everywhere[R](ctx, d, t.name, args, opts...)
+}
+
+// pinnable reports whether dm may be given tasks of its own.
+func pinnable(dm *daemonConn) bool { return !dm.leaving && !dm.byeSent && dm.remaining != 0 }
+
+// everywhereState is the dispatcher's Everywhere tasks to run on daemons
+// that join (OnJoin), owned by the actor.
+type everywhereState struct {
+	joins []*joinSetup
+}
+
+// joinSetup is one Everywhere task with OnJoin.
+type joinSetup struct {
+	name    string
+	args    []byte // encoded
+	timeout time.Duration
+	report  func(daemon string, err error)
+}
+
+// setupTask is a joinSetup's run on one daemon: its value is dropped and
+// its outcome reported.
+type setupTask struct {
+	task
+	daemon string
+	report func(daemon string, err error)
+}
+
+func (s *setupTask) decode(sockets.Codec, []byte) error { return nil }
+
+func (s *setupTask) resolve(err error) {
+	if s.report != nil {
+		s.report(s.daemon, err)
+	}
+}
+
+// pinnedSubmit is a task for one daemon, to the actor.
+type pinnedSubmit struct {
+	t      *task
+	daemon string
+	pipe   uint32 // 0: look the daemon up by id
+}
+
+// enqueueTo hands t to the actor, for its daemon if OnDaemon or
+// Everywhere chose one; false once the dispatcher is closed.
+func (d *Dispatcher) enqueueTo(t *task, m *taskMore) bool {
+	if m.pin == "" {
+		return d.enqueue(t)
+	}
+	d.closeMu.RLock()
+	defer d.closeMu.RUnlock()
+	if d.closed {
+		return false
+	}
+	t.id = d.seq.Add(1)
+	d.ref.Send(pinnedSubmit{t: t, daemon: m.pin, pipe: m.pinPipe})
+	return true
+}
+
+// onPinned queues a task for one daemon, or fails it if that daemon is
+// not there.
+func (d *Dispatcher) onPinned(m pinnedSubmit) {
+	st := &d.st
+	t := m.t
+	if t.state != stateNew || st.shut {
+		d.onSubmit(t) // drops it
+		return
+	}
+	dm := d.pinTarget(m.daemon, m.pipe)
+	if dm == nil {
+		t.state = stateGone
+		d.unhold(t)
+		if t.take() {
+			st.failed++
+			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeNotFound, Op: "runner: task " + t.name,
+				Err: fmt.Errorf("no daemon %q connected", m.daemon)}))
+		}
+		return
+	}
+	t.state = stateQueued
+	dm.pinned.pushBack(t)
+	st.queued++
+	if t.setup {
+		dm.setups++
+	}
+	d.pumpPinned(dm)
+}
+
+// pinTarget finds the daemon of a pinned task: by connection if known,
+// else the first joined under id.
+func (d *Dispatcher) pinTarget(id string, pipe uint32) *daemonConn {
+	if dm := d.st.daemons[pipe]; pipe != 0 && dm != nil && dm.id == id && pinnable(dm) {
+		return dm
+	}
+	var found *daemonConn
+	for _, dm := range d.st.daemons {
+		if dm.id == id && pinnable(dm) && (found == nil || dm.order < found.order) {
+			found = dm
+		}
+	}
+	return found
+}
+
+// pumpPinned sends dm the tasks of its own queue while it has room.
+func (d *Dispatcher) pumpPinned(dm *daemonConn) {
+	st := &d.st
+	for dm.pinned.n > 0 && st.daemons[dm.pipe] == dm && !dm.leaving && !dm.full && dm.busy < dm.max && dm.remaining != 0 {
+		t, _ := dm.pinned.popFront()
+		if t.state == stateQueued && t.resolved.Load() {
+			// Resolved by its time-out or caller: its cancelReq counts it.
+			t.state = stateGone
+			st.queued--
+			d.unhold(t)
+		}
+		if t.state == stateQueued && !d.send(dm, t) {
+			return
+		}
+		if t.state == stateGone && t.setup {
+			dm.setups-- // ended without running
+		}
+	}
+}
+
+// setupDone is called by onDone for a task that ended on dm.
+func (d *Dispatcher) setupDone(dm *daemonConn, t *task) {
+	if t.setup {
+		dm.setups--
+	}
+	d.pumpPinned(dm)
+}
+
+// replaySetups queues the OnJoin tasks for dm, which has just joined.
+func (d *Dispatcher) replaySetups(dm *daemonConn) {
+	st := &d.st
+	for _, js := range d.every.joins {
+		tt := &setupTask{daemon: dm.id, report: js.report}
+		t := &tt.task
+		t.d, t.name, t.args, t.out, t.pin, t.setup = d, js.name, js.args, tt, true, true
+		t.id = d.seq.Add(1)
+		t.seed = deriveSeed(d.cfg.seed, 0, idItem(dm.id))
+		if js.timeout > 0 {
+			t.expires = now() + int64(js.timeout)
+			t.wmu.Lock()
+			t.timer = time.AfterFunc(js.timeout, func() { t.abort(timeoutError(t.name)) })
+			t.wmu.Unlock()
+		}
+		t.state = stateQueued
+		dm.pinned.pushBack(t)
+		st.queued++
+		dm.setups++
+	}
+	d.pumpPinned(dm)
+}
+
+// dropPinned ends the tasks still queued for dm, which has gone
+// (ErrConnReset) or is closing (ErrClosed): none of them started.
+func (d *Dispatcher) dropPinned(dm *daemonConn, closing bool) {
+	st := &d.st
+	dm.pinned.each(func(t *task) {
+		if t.state != stateQueued {
+			return
+		}
+		t.state = stateGone
+		if !closing {
+			st.queued-- // shutdown zeroes the count itself
+		}
+		d.unhold(t)
+		if !t.take() {
+			return
+		}
+		var err error
+		if closing {
+			st.canceled++
+			err = &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}
+		} else {
+			st.failed++
+			err = &nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errPinnedGone}
+		}
+		t.out.resolve(t.staged(err))
+	})
+	dm.pinned.clear()
+	dm.setups = 0
+}
+
+var errPinnedGone = errors.New("its daemon went before the task started")
