@@ -85,6 +85,8 @@ func observed() (*zap.Logger, *observer.ObservedLogs) {
 	return zap.New(core), logs
 }
 
+func httpdPanic(v string) zap.Field { return zap.String("panic", v) }
+
 func TestPanicAndErrorAre500(t *testing.T) {
 	ctx := testCtx(t)
 	log, logs := observed()
