@@ -309,5 +309,3 @@ func TestWSRefusals(t *testing.T) {
 	}
 	_ = resp.Body.Close()
 }
-
-
