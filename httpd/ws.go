@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -203,6 +204,7 @@ func (h *WSHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.maxBody >= 0 {
 		ws.SetReadLimit(e.maxBody)
 	}
+	c.seen.Store(time.Now().UnixNano())
 	go c.writer(h.cfg.pingInterval, h.cfg.writeTimeout)
 	c.serve(h.cfg.pingInterval)
 }
@@ -228,8 +230,9 @@ type WSConn struct {
 	done   chan struct{} // closed once the connection is closing
 	wdone  chan struct{} // closed when the writer has exited
 	once   sync.Once
-	code   int  // close code, written before done closes
-	abort  bool // close without a close handshake; written before done closes
+	seen   atomic.Int64 // when the client last sent anything (unix ns), for the ping check
+	code   int          // close code, written before done closes
+	abort  bool         // close without a close handshake; written before done closes
 }
 
 // ID returns the connection's identifier, unique among all websocket and
@@ -312,8 +315,11 @@ func (c *WSConn) finish(code int, abort bool) bool {
 	return first
 }
 
-// writer drains the send queue and pings; on close it writes the close
-// frame and cuts the reader's wait short. It owns every data write.
+// writer drains the send queue and pings; at each ping it closes a
+// connection silent for two intervals (the reader only timestamps what
+// arrives, so no read deadline is reset per message). On close it writes
+// the close frame and cuts the reader's wait short. It owns every data
+// write.
 func (c *WSConn) writer(ping, timeout time.Duration) {
 	defer close(c.wdone)
 	var tick <-chan time.Time
@@ -330,8 +336,13 @@ func (c *WSConn) writer(ping, timeout time.Duration) {
 				c.log.Debug("httpd: websocket write failed", zap.Uint64("conn", c.id), zap.Error(err))
 				c.finish(websocket.CloseAbnormalClosure, true)
 			}
-		case <-tick:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)); err != nil {
+		case now := <-tick:
+			if now.UnixNano()-c.seen.Load() > int64(2*ping) {
+				c.log.Debug("httpd: websocket client silent; closing", zap.Uint64("conn", c.id))
+				c.finish(websocket.CloseAbnormalClosure, true)
+				continue
+			}
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, now.Add(timeout)); err != nil {
 				c.finish(websocket.CloseAbnormalClosure, true)
 			}
 		case <-c.done:
@@ -357,11 +368,9 @@ func (c *WSConn) writer(ping, timeout time.Duration) {
 // it down and runs the Close callback.
 func (c *WSConn) serve(ping time.Duration) {
 	ev := c.h.ev
-	wait := 2 * ping
 	if ping > 0 {
-		_ = c.ws.SetReadDeadline(time.Now().Add(wait))
 		c.ws.SetPongHandler(func(string) error {
-			c.extend(wait)
+			c.seen.Store(time.Now().UnixNano())
 			return nil
 		})
 	}
@@ -380,7 +389,7 @@ func (c *WSConn) serve(ping time.Duration) {
 			break
 		}
 		if ping > 0 {
-			c.extend(wait)
+			c.seen.Store(time.Now().UnixNano())
 		}
 		if ev.Message != nil {
 			ok = guard(c.log, "httpd: websocket message callback", nil, func() { ev.Message(c, data) })
@@ -400,14 +409,5 @@ func (c *WSConn) serve(ping time.Duration) {
 	<-c.wdone
 	if ev.Close != nil {
 		guard(c.log, "httpd: websocket close callback", nil, func() { ev.Close(c) })
-	}
-}
-
-// extend pushes the read deadline on while the connection is open.
-func (c *WSConn) extend(wait time.Duration) {
-	select {
-	case <-c.done:
-	default:
-		_ = c.ws.SetReadDeadline(time.Now().Add(wait))
 	}
 }
