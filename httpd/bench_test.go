@@ -35,6 +35,30 @@ func bareServer(b *testing.B, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
+// compare runs ours and theirs (each timing one round trip of size bytes
+// each way) alternately in b's loop, alternating which goes first so that
+// neither gains from the other's warm caches, and reports both mean round
+// trips and the ratio ours / theirs.
+func compare(b *testing.B, size int, name string, ours, theirs func() time.Duration) {
+	var tOurs, tTheirs time.Duration
+	b.ReportAllocs()
+	b.SetBytes(int64(2 * size))
+	n := 0
+	for b.Loop() {
+		if n%2 == 0 {
+			tOurs += ours()
+			tTheirs += theirs()
+		} else {
+			tTheirs += theirs()
+			tOurs += ours()
+		}
+		n++
+	}
+	b.ReportMetric(float64(tOurs.Nanoseconds())/float64(n), "ns/rtt-httpd")
+	b.ReportMetric(float64(tTheirs.Nanoseconds())/float64(n), "ns/rtt-"+name)
+	b.ReportMetric(float64(tOurs)/float64(tTheirs), "ratio")
+}
+
 // BenchmarkRoundTrip measures a POST echoed by an httpd Handle handler and
 // by a bare net/http handler doing the same work, alternately in the same
 // run over one kept-alive connection each, and reports both round trips
@@ -69,25 +93,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			ours, theirs := s.URL()+"/echo", bare+"/echo"
 			rtt(ours)
 			rtt(theirs)
-			var tOurs, tBare time.Duration
-			b.ReportAllocs()
-			b.SetBytes(int64(2 * size))
-			n := 0
-			for b.Loop() {
-				// Alternate which goes first, so neither gains from the
-				// other's warm caches.
-				if n%2 == 0 {
-					tOurs += rtt(ours)
-					tBare += rtt(theirs)
-				} else {
-					tBare += rtt(theirs)
-					tOurs += rtt(ours)
-				}
-				n++
-			}
-			b.ReportMetric(float64(tOurs.Nanoseconds())/float64(n), "ns/rtt-httpd")
-			b.ReportMetric(float64(tBare.Nanoseconds())/float64(n), "ns/rtt-nethttp")
-			b.ReportMetric(float64(tOurs)/float64(tBare), "ratio")
+			compare(b, size, "nethttp", func() time.Duration { return rtt(ours) }, func() time.Duration { return rtt(theirs) })
 		})
 	}
 }
@@ -143,25 +149,7 @@ func BenchmarkWSEcho(b *testing.B) {
 			}
 			rtt(ours)
 			rtt(theirs)
-			var tOurs, tBare time.Duration
-			b.ReportAllocs()
-			b.SetBytes(int64(2 * size))
-			n := 0
-			for b.Loop() {
-				// Alternate which goes first, so neither gains from the
-				// other's warm caches.
-				if n%2 == 0 {
-					tOurs += rtt(ours)
-					tBare += rtt(theirs)
-				} else {
-					tBare += rtt(theirs)
-					tOurs += rtt(ours)
-				}
-				n++
-			}
-			b.ReportMetric(float64(tOurs.Nanoseconds())/float64(n), "ns/rtt-httpd")
-			b.ReportMetric(float64(tBare.Nanoseconds())/float64(n), "ns/rtt-bare")
-			b.ReportMetric(float64(tOurs)/float64(tBare), "ratio")
+			compare(b, size, "bare", func() time.Duration { return rtt(ours) }, func() time.Duration { return rtt(theirs) })
 		})
 	}
 }

@@ -2,15 +2,20 @@ package httpd
 
 import (
 	"sync"
+
+	"github.com/nanoact/nanoact"
 )
+
+// sender is a connection that Broadcast can send to.
+type sender interface{ Send(data []byte) error }
 
 // hub keeps the open connections of one WS or Stream handler: for
 // Broadcast, for Shutdown and Close to end them, and to wait for the
 // goroutines serving them (net/http does not wait for hijacked websocket
 // connections).
-type hub[C any] struct {
+type hub[C sender] struct {
 	mu     sync.Mutex
-	conns  map[uint64]*C
+	conns  map[uint64]C
 	order  []uint64 // IDs in the order connections opened, compacted lazily
 	ending bool
 	end    chan struct{} // closed when the handler's connections must end
@@ -18,13 +23,13 @@ type hub[C any] struct {
 	wg     sync.WaitGroup
 }
 
-func newHub[C any]() *hub[C] {
-	return &hub[C]{conns: map[uint64]*C{}, end: make(chan struct{})}
+func newHub[C sender]() *hub[C] {
+	return &hub[C]{conns: map[uint64]C{}, end: make(chan struct{})}
 }
 
 // add registers c under id and counts its goroutine; false once the hub
 // is ending (the caller answers 503).
-func (h *hub[C]) add(id uint64, c *C) bool {
+func (h *hub[C]) add(id uint64, c C) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ending {
@@ -54,10 +59,10 @@ func (h *hub[C]) remove(id uint64) {
 }
 
 // snapshot returns the open connections, oldest first.
-func (h *hub[C]) snapshot() []*C {
+func (h *hub[C]) snapshot() []C {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cs := make([]*C, 0, len(h.conns))
+	cs := make([]C, 0, len(h.conns))
 	for _, id := range h.order {
 		if c, ok := h.conns[id]; ok {
 			cs = append(cs, c)
@@ -87,4 +92,31 @@ func (h *hub[C]) stop(abort bool) (aborting bool) {
 		close(h.end)
 	}
 	return h.abort
+}
+
+// broadcast sends data to every open connection, oldest first, and
+// returns to how many it was sent.
+func (h *hub[C]) broadcast(data []byte) int {
+	n := 0
+	for _, c := range h.snapshot() {
+		if c.Send(data) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// close is a handler's Close: end (the handler's endConns) asks every
+// connection to end, then close waits for their goroutines. ErrClosed
+// when the hub was already ending.
+func (h *hub[C]) close(op string, end func(abort bool)) error {
+	h.mu.Lock()
+	again := h.ending
+	h.mu.Unlock()
+	end(false)
+	h.wg.Wait()
+	if again {
+		return nanoact.Errorf(nanoact.CodeClosed, op, "already closed")
+	}
+	return nil
 }

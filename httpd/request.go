@@ -94,12 +94,7 @@ func Async(path string, fn func(ctx context.Context, req *Request) *promises.Pro
 // ServeHTTP reads the body, calls the handler's function and writes its
 // response.
 func (h *RequestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e := h.env()
-	if h.cfg.err != nil {
-		invalid(w, e, h.cfg.pattern, h.cfg.err)
-		return
-	}
-	body, ok := readBody(w, r, e.maxBody)
+	e, body, ok := h.prelude(w, r)
 	if !ok {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/httptoken"
 )
 
 // Pattern says which requests a handler serves: those whose path is Path
@@ -126,22 +127,8 @@ func Prefix() HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.pattern.Prefix = true })
 }
 
-// validToken reports whether s is a non-empty HTTP token (RFC 9110 §5.6.2).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validToken reports whether s is a non-empty HTTP token.
+func validToken(s string) bool { return httptoken.Valid(s) }
 
 // env is what a Server gives its handlers: the logger, the body limit and
 // the connection ID counter shared by every websocket and stream
@@ -176,6 +163,19 @@ func (b *base) env() *env { return b.e.Load() }
 func (b *base) bind(e *env) { b.e.Store(e) }
 
 func (b *base) valid() error { return b.cfg.err }
+
+// prelude starts serving a request to a handler that reads the body: it
+// answers 500 for an invalid handler and 413 or 400 for a body that cannot
+// be read, and then ok is false.
+func (b *base) prelude(w http.ResponseWriter, r *http.Request) (e *env, body []byte, ok bool) {
+	e = b.env()
+	if b.cfg.err != nil {
+		invalid(w, e, b.cfg.pattern, b.cfg.err)
+		return e, nil, false
+	}
+	body, ok = readBody(w, r, e.maxBody)
+	return e, body, ok
+}
 
 // bound is implemented by this package's handlers: a Server checks their
 // options and hands them its env.

@@ -314,16 +314,32 @@ func (s *Server) close(op string) (*http.Server, error) {
 // client that does not answer the close frame is waited for up to about a
 // second. A second call returns ErrClosed.
 func (s *Server) Shutdown(ctx context.Context) error {
-	op := "httpd: shutdown " + s.URL()
+	return s.stop(ctx, "httpd: shutdown "+s.URL())
+}
+
+// Close stops the server at once: it closes the listener and every
+// connection, requests in progress included (their clients see the
+// connection drop), and returns once every goroutine the server and its
+// handlers started has exited. A second call returns ErrClosed.
+func (s *Server) Close() error {
+	return s.stop(nil, "httpd: close "+s.URL())
+}
+
+// stop is Shutdown (ctx not nil) and Close (nil ctx).
+func (s *Server) stop(ctx context.Context, op string) error {
 	hs, err := s.close(op)
 	if err != nil {
 		return err
 	}
 	holders := s.holders()
 	for _, h := range holders {
-		h.endConns(false)
+		h.endConns(ctx == nil)
 	}
-	if hs != nil {
+	switch {
+	case hs == nil:
+	case ctx == nil:
+		_ = hs.Close()
+	default:
 		if e := hs.Shutdown(ctx); e != nil {
 			err = nanoact.FromContext(ctx, op)
 			_ = hs.Close()
@@ -339,29 +355,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.wg.Wait()
 	s.log.Info("httpd: closed", zap.String("url", s.URL()))
 	return err
-}
-
-// Close stops the server at once: it closes the listener and every
-// connection, requests in progress included (their clients see the
-// connection drop), and returns once every goroutine the server and its
-// handlers started has exited. A second call returns ErrClosed.
-func (s *Server) Close() error {
-	op := "httpd: close " + s.URL()
-	hs, err := s.close(op)
-	if err != nil {
-		return err
-	}
-	holders := s.holders()
-	for _, h := range holders {
-		h.endConns(true)
-	}
-	if hs != nil {
-		_ = hs.Close()
-	}
-	for _, h := range holders {
-		h.waitConns()
-	}
-	s.inflight.Wait()
-	s.wg.Wait()
-	return nil
 }

@@ -22,7 +22,7 @@ type StreamHandler struct {
 	base
 	onRequest func(c *StreamConn, req *Request)
 	onClose   func(c *StreamConn)
-	hub       *hub[StreamConn]
+	hub       *hub[*StreamConn]
 }
 
 // Stream returns a handler for streaming responses at path (method "*"
@@ -36,7 +36,7 @@ type StreamHandler struct {
 // one in onRequest answers 500 if nothing was sent yet and closes the
 // stream.
 func Stream(path string, onRequest func(c *StreamConn, req *Request), onClose func(c *StreamConn), opts ...HandlerOption) *StreamHandler {
-	h := &StreamHandler{onRequest: onRequest, onClose: onClose, hub: newHub[StreamConn]()}
+	h := &StreamHandler{onRequest: onRequest, onClose: onClose, hub: newHub[*StreamConn]()}
 	h.init(newHandlerConfig(path, "*", false, opts))
 	if onRequest == nil {
 		h.cfg.fail("nil onRequest function")
@@ -51,30 +51,14 @@ func (h *StreamHandler) Conns() int { return h.hub.count() }
 // returns to how many it was written. It blocks while a client's
 // connection does not take the data, up to the write timeout for each
 // (see WriteTimeout); a stream that fails is closed.
-func (h *StreamHandler) Broadcast(data []byte) int {
-	n := 0
-	for _, c := range h.hub.snapshot() {
-		if c.Send(data) == nil {
-			n++
-		}
-	}
-	return n
-}
+func (h *StreamHandler) Broadcast(data []byte) int { return h.hub.broadcast(data) }
 
 // Close ends every open stream (each gets its terminal chunk), refuses new
 // requests with 503 and returns once their goroutines have returned. A
 // Server's Shutdown and Close do this for its handlers. A second Close
 // returns ErrClosed.
 func (h *StreamHandler) Close() error {
-	h.hub.mu.Lock()
-	again := h.hub.ending
-	h.hub.mu.Unlock()
-	h.endConns(false)
-	h.waitConns()
-	if again {
-		return nanoact.Errorf(nanoact.CodeClosed, "httpd: close stream handler "+h.cfg.pattern.Path, "already closed")
-	}
-	return nil
+	return h.hub.close("httpd: close stream handler "+h.cfg.pattern.Path, h.endConns)
 }
 
 func (h *StreamHandler) endConns(abort bool) { h.hub.stop(abort) }
@@ -84,12 +68,7 @@ func (h *StreamHandler) waitConns() { h.hub.wg.Wait() }
 // ServeHTTP reads the body, calls onRequest and holds the response open
 // until the stream ends.
 func (h *StreamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e := h.env()
-	if h.cfg.err != nil {
-		invalid(w, e, h.cfg.pattern, h.cfg.err)
-		return
-	}
-	body, ok := readBody(w, r, e.maxBody)
+	e, body, ok := h.prelude(w, r)
 	if !ok {
 		return
 	}

@@ -110,7 +110,7 @@ type WSHandler struct {
 	base
 	ev  WSEvents
 	up  websocket.Upgrader
-	hub *hub[WSConn]
+	hub *hub[*WSConn]
 }
 
 // WS returns a handler for websocket connections to path (exact path; the
@@ -120,7 +120,7 @@ type WSHandler struct {
 // server's body limit (WithMaxBody); a larger one closes the connection
 // with code 1009.
 func WS(path string, ev WSEvents, opts ...HandlerOption) *WSHandler {
-	h := &WSHandler{ev: ev, hub: newHub[WSConn]()}
+	h := &WSHandler{ev: ev, hub: newHub[*WSConn]()}
 	cfg := newHandlerConfig(path, http.MethodGet, false, opts)
 	cfg.pattern.Method = http.MethodGet
 	h.init(cfg)
@@ -134,15 +134,7 @@ func (h *WSHandler) Conns() int { return h.hub.count() }
 // type and returns to how many it was queued. It does not block; a
 // connection whose queue is full is closed (see SendQueue). data is shared
 // by all connections and must not be modified afterwards.
-func (h *WSHandler) Broadcast(data []byte) int {
-	n := 0
-	for _, c := range h.hub.snapshot() {
-		if c.Send(data) == nil {
-			n++
-		}
-	}
-	return n
-}
+func (h *WSHandler) Broadcast(data []byte) int { return h.hub.broadcast(data) }
 
 // Close ends every connection (close frame 1001, going away), refuses new
 // ones with 503 and returns once their goroutines have returned, which
@@ -150,15 +142,7 @@ func (h *WSHandler) Broadcast(data []byte) int {
 // frame. A Server's Shutdown and Close do this for its handlers. A second
 // Close returns ErrClosed.
 func (h *WSHandler) Close() error {
-	h.hub.mu.Lock()
-	again := h.hub.ending
-	h.hub.mu.Unlock()
-	h.endConns(false)
-	h.waitConns()
-	if again {
-		return nanoact.Errorf(nanoact.CodeClosed, "httpd: close ws handler "+h.cfg.pattern.Path, "already closed")
-	}
-	return nil
+	return h.hub.close("httpd: close ws handler "+h.cfg.pattern.Path, h.endConns)
 }
 
 func (h *WSHandler) endConns(abort bool) {

@@ -1,0 +1,93 @@
+package httpd_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/httpd"
+	"github.com/nanoact/nanoact/ncurl"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// A request that outlasts Shutdown's ctx: Shutdown returns ErrTimedOut
+// after closing it, and the handler's goroutine is gone (goleak).
+func TestShutdownDeadline(t *testing.T) {
+	ctx := testCtx(t)
+	entered := make(chan struct{})
+	left := make(chan struct{})
+	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{httpd.Handle("/slow", func(ctx context.Context, _ *httpd.Request) (*httpd.Response, error) {
+		close(entered)
+		<-ctx.Done() // ends when the connection is closed
+		close(left)
+		return nil, ctx.Err()
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	call := ncurl.DoAsync(s.URL() + "/slow")
+	recvOn(t, entered, "handler")
+	sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(sctx); !errors.Is(err, nanoact.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown past its deadline: %v", err)
+	}
+	recvOn(t, left, "handler return")
+	if _, err := call.Value(ctx); err == nil {
+		t.Fatal("client got an answer from a closed connection")
+	}
+}
+
+// Close ends websockets and streams at once and waits for their
+// callbacks.
+func TestCloseEndsEverything(t *testing.T) {
+	ctx := testCtx(t)
+	opened := make(chan struct{}, 2)
+	closed := make(chan string, 2)
+	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{
+		httpd.WS("/ws", httpd.WSEvents{
+			Open:  func(*httpd.WSConn) { opened <- struct{}{} },
+			Close: func(*httpd.WSConn) { closed <- "ws" },
+		}),
+		httpd.Stream("/s", func(c *httpd.StreamConn, _ *httpd.Request) {
+			_ = c.Send([]byte("x"))
+			opened <- struct{}{}
+		}, func(*httpd.StreamConn) { closed <- "stream" }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sockets.DialStream(ctx, wsURL(s, "/ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	call := ncurl.DoAsync(s.URL() + "/s")
+	recvOn(t, opened, "open")
+	recvOn(t, opened, "open")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Both callbacks ran before Close returned.
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case k := <-closed:
+			got[k] = true
+		default:
+			t.Fatalf("Close returned before the close callbacks ran: %v", got)
+		}
+	}
+	_, _ = call.Value(ctx)
+	if _, err := st.Recv(ctx); err == nil {
+		t.Fatal("websocket still open after Close")
+	}
+}
