@@ -22,6 +22,11 @@ import (
 // DefaultMaxBody is the default request body limit (WithMaxBody): 1 MiB.
 const DefaultMaxBody = 1 << 20
 
+const (
+	readHeaderTimeout = 30 * time.Second // against clients that trickle headers
+	idleTimeout       = 2 * time.Minute  // kept-alive connections between requests
+)
+
 // Option configures a Server in New.
 type Option interface{ apply(*config) }
 
@@ -204,7 +209,9 @@ func (s *Server) Handle(h Handler) error {
 }
 
 // Start listens on the server's URL and serves in one goroutine until
-// Shutdown or Close; it returns once listening. Errors: ErrAddrInUse when
+// Shutdown or Close (net/http adds one per connection); it returns once
+// listening. A client has 30 s to send a request's headers, and an idle
+// kept-alive connection is closed after 2 minutes. Errors: ErrAddrInUse when
 // the port is taken, ErrAddrInvalid for a host that does not resolve,
 // ErrState when already started, ErrClosed after Shutdown or Close.
 func (s *Server) Start() error {
@@ -231,7 +238,7 @@ func (s *Server) Start() error {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	errLog, _ := zap.NewStdLogAt(s.log.Named("net/http"), zap.DebugLevel) // fails only for invalid levels
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: errLog}
 	s.state = stateStarted
 	hs := s.hs
 	s.wg.Go(func() { _ = hs.Serve(ln) })

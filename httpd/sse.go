@@ -29,7 +29,8 @@ type Event struct {
 // Unlike nanonext, Data is split at CR LF and lone CR as well as LF (an
 // EventSource ends lines at all three, so a CR left in a data line would
 // start a new field), and CR and LF are dropped from Event and ID, which
-// would otherwise inject fields. It allocates the result only.
+// would otherwise inject fields (and NUL from ID, which makes browsers
+// ignore it). It allocates the result only.
 func FormatSSE(ev Event) []byte {
 	var b strings.Builder
 	b.Grow(len(ev.Data) + len(ev.Event) + len(ev.ID) + 32)
@@ -40,7 +41,7 @@ func FormatSSE(ev Event) []byte {
 	}
 	if ev.ID != "" {
 		b.WriteString("id: ")
-		b.WriteString(oneLine(ev.ID))
+		b.WriteString(strings.ReplaceAll(oneLine(ev.ID), "\x00", ""))
 		b.WriteByte('\n')
 	}
 	if ev.Retry > 0 {
