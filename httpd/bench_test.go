@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -150,6 +151,35 @@ func BenchmarkWSEcho(b *testing.B) {
 			rtt(ours)
 			rtt(theirs)
 			compare(b, size, "bare", func() time.Duration { return rtt(ours) }, func() time.Duration { return rtt(theirs) })
+		})
+	}
+}
+
+// BenchmarkServeHTTP measures what routing and a Handle handler add to a
+// request, without the network: the Server's ServeHTTP against the bare
+// handler, on the same recorded request.
+func BenchmarkServeHTTP(b *testing.B) {
+	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{
+		httpd.Handle("/api", func(context.Context, *httpd.Request) (*httpd.Response, error) {
+			return &httpd.Response{Body: []byte("ok")}, nil
+		}, httpd.Prefix()),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"httpd", s}, {"bare", bare}} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/api/users/7", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				c.h.ServeHTTP(w, req)
+			}
 		})
 	}
 }
