@@ -265,8 +265,14 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := s.String(); got != "< nanoServer | url: http://127.0.0.1:0 | state: new >" {
+		t.Fatalf("String() = %q", got)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if got := s.String(); got != "< nanoServer | url: "+s.URL()+" | state: started >" {
+		t.Fatalf("String() = %q", got)
 	}
 	if err := s.Start(); !errors.Is(err, nanoact.ErrState) {
 		t.Fatalf("second Start: %v", err)
@@ -295,6 +301,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if err := s.Shutdown(ctx); !errors.Is(err, nanoact.ErrClosed) {
 		t.Fatalf("second Shutdown: %v", err)
+	}
+	if !strings.HasSuffix(s.String(), "state: closed >") {
+		t.Fatalf("String() = %q", s.String())
 	}
 	if err := s.Close(); !errors.Is(err, nanoact.ErrClosed) {
 		t.Fatalf("Close after Shutdown: %v", err)

@@ -254,6 +254,16 @@ func (s *Server) URL() string {
 	return s.url
 }
 
+// String describes the server as nanonext prints it:
+// "< nanoServer | url: http://127.0.0.1:8080 | state: started >", the
+// state being "new", "started" or "closed".
+func (s *Server) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := [...]string{stateNew: "new", stateStarted: "started", stateClosed: "closed"}[s.state]
+	return "< nanoServer | url: " + s.url + " | state: " + state + " >"
+}
+
 // ServeHTTP routes a request (so the Server is an http.Handler): to the
 // handler of its exact path, else of the longest prefix that matches;
 // among those, the handler of its method, else of "*", else GET's for
