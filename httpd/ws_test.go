@@ -173,12 +173,16 @@ func TestWSClientNeverReads(t *testing.T) {
 func TestWSPing(t *testing.T) {
 	ctx := testCtx(t)
 	closed := make(chan uint64, 2)
-	s := serve(t, []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{
-		Close: func(c *httpd.WSConn) { closed <- c.ID() },
-	}, httpd.PingInterval(20*time.Millisecond))})
+	onClose := func(c *httpd.WSConn) { closed <- c.ID() }
+	// The answering client's interval leaves it a wide margin on a loaded
+	// machine; the silent one's makes the test quick.
+	s := serve(t, []httpd.Handler{
+		httpd.WS("/alive", httpd.WSEvents{Close: onClose}, httpd.PingInterval(60*time.Millisecond)),
+		httpd.WS("/silent", httpd.WSEvents{Close: onClose}, httpd.PingInterval(20*time.Millisecond)),
+	})
 	// An answering client sees pings, and stays connected past many
 	// intervals.
-	alive, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
+	alive, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/alive"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +205,7 @@ func TestWSPing(t *testing.T) {
 		}
 	}()
 	// A silent client (never reads, so never answers a ping).
-	silent, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
+	silent, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/silent"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
