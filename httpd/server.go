@@ -365,9 +365,29 @@ func (s *Server) stop(ctx context.Context, op string) error {
 			}
 		}
 	}
-	for _, h := range holders {
-		h.waitConns()
+	// Websocket connections are not net/http's to wait for: wait here,
+	// and cut them if ctx ends first (a writer blocked on a client that
+	// does not read would otherwise hold Shutdown up to its write timeout).
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		for _, h := range holders {
+			h.waitConns()
+		}
+	}()
+	if ctx != nil {
+		select {
+		case <-waited:
+		case <-ctx.Done():
+			if err == nil {
+				err = nanoact.FromContext(ctx, op)
+			}
+			for _, h := range holders {
+				h.endConns(true)
+			}
+		}
 	}
+	<-waited
 	s.inflight.Wait()
 	s.wg.Wait()
 	s.log.Info("httpd: closed", zap.String("url", s.URL()))

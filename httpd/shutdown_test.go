@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/httpd"
 	"github.com/nanoact/nanoact/ncurl"
@@ -89,5 +91,54 @@ func TestCloseEndsEverything(t *testing.T) {
 	_, _ = call.Value(ctx)
 	if _, err := st.Recv(ctx); err == nil {
 		t.Fatal("websocket still open after Close")
+	}
+}
+
+// Close, and Shutdown once its ctx ends, do not wait out the write timeout
+// of a websocket writer blocked on a client that does not read: they cut
+// the connection.
+func TestCloseCutsBlockedWebsocketWriter(t *testing.T) {
+	t.Run("Close", func(t *testing.T) { cutsBlockedWriter(t, false) })
+	t.Run("Shutdown", func(t *testing.T) { cutsBlockedWriter(t, true) })
+}
+
+func cutsBlockedWriter(t *testing.T, graceful bool) {
+	ctx := testCtx(t)
+	conns := make(chan *httpd.WSConn, 1)
+	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{
+		Open: func(c *httpd.WSConn) { conns <- c },
+	}, httpd.SendQueue(1000), httpd.WriteTimeout(time.Minute), httpd.PingInterval(0))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	client, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	defer func() { _ = client.Close() }()
+	c := recvOn(t, conns, "open")
+	big := make([]byte, 64<<10)
+	for range 500 { // 32 MB: more than loopback's socket buffers hold
+		if err := c.Send(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan error, 1)
+	if graceful {
+		sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		go func() { closed <- s.Shutdown(sctx) }()
+		if err := recvOn(t, closed, "Shutdown"); !errors.Is(err, nanoact.ErrTimedOut) {
+			t.Fatalf("Shutdown past its deadline: %v", err)
+		}
+		return
+	}
+	go func() { closed <- s.Close() }()
+	if err := recvOn(t, closed, "Close"); err != nil {
+		t.Fatal(err)
 	}
 }

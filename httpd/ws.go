@@ -149,6 +149,9 @@ func (h *WSHandler) endConns(abort bool) {
 	abort = h.hub.stop(abort)
 	for _, c := range h.hub.snapshot() {
 		c.finish(websocket.CloseGoingAway, abort)
+		if abort {
+			c.kill()
+		}
 	}
 }
 
@@ -185,6 +188,13 @@ func (h *WSHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.ws = ws
+	c.kmu.Lock()
+	c.live = ws
+	killed := c.killed
+	c.kmu.Unlock()
+	if killed {
+		_ = ws.Close()
+	}
 	if e.maxBody >= 0 {
 		ws.SetReadLimit(e.maxBody)
 	}
@@ -214,6 +224,9 @@ type WSConn struct {
 	done   chan struct{} // closed once the connection is closing
 	wdone  chan struct{} // closed when the writer has exited
 	once   sync.Once
+	kmu    sync.Mutex      // guards live and killed
+	live   *websocket.Conn // ws once upgraded, for kill
+	killed bool
 	seen   atomic.Int64 // when the client last sent anything (unix ns), for the ping check
 	code   int          // close code, written before done closes
 	abort  bool         // close without a close handshake; written before done closes
@@ -277,14 +290,27 @@ func (c *WSConn) send(f wsFrame) error {
 	return &nanoact.Error{Code: nanoact.CodeClosed, Op: "httpd: ws send", Err: errQueueFull}
 }
 
-// Close closes the connection with code 1000 (normal closure) and returns
-// at once; the Close callback runs on the connection's goroutine. A second
+// Close closes the connection with code 1000 (normal closure) after the
+// messages already queued are written, and returns at once; the Close
+// callback runs on the connection's goroutine. A second
 // Close returns ErrClosed.
 func (c *WSConn) Close() error {
 	if !c.finish(websocket.CloseNormalClosure, false) {
 		return nanoact.Errorf(nanoact.CodeClosed, "httpd: ws close", "already closed")
 	}
 	return nil
+}
+
+// kill closes the network connection at once, from any goroutine, so
+// that a writer blocked on a client that does not read returns now rather
+// than at its write deadline (Server.Close, or a Shutdown past its ctx).
+func (c *WSConn) kill() {
+	c.kmu.Lock()
+	defer c.kmu.Unlock()
+	c.killed = true
+	if c.live != nil {
+		_ = c.live.Close()
+	}
 }
 
 // finish starts closing with code; abort skips the close handshake. It
@@ -332,6 +358,9 @@ func (c *WSConn) writer(ping, timeout time.Duration) {
 		case <-c.done:
 			grace := time.Now()
 			if !c.abort {
+				c.drain(timeout)
+			}
+			if !c.abort {
 				msg := websocket.FormatCloseMessage(c.code, "")
 				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(timeout))
 				grace = grace.Add(closeGrace)
@@ -343,6 +372,23 @@ func (c *WSConn) writer(ping, timeout time.Duration) {
 			// Wake the reader: with the client's close reply, or at the
 			// deadline.
 			_ = c.ws.SetReadDeadline(grace)
+			return
+		}
+	}
+}
+
+// drain writes what is still queued when a graceful close begins, so that
+// messages sent before Close reach the client before the close frame. It
+// stops at the first failed write (a kill cuts a slow one short).
+func (c *WSConn) drain(timeout time.Duration) {
+	for {
+		select {
+		case f := <-c.q:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
+			if c.ws.WriteMessage(f.kind, f.data) != nil {
+				return
+			}
+		default:
 			return
 		}
 	}

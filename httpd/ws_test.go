@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -312,4 +313,34 @@ func TestWSRefusals(t *testing.T) {
 		t.Fatalf("cross-origin upgrade: %v", err)
 	}
 	_ = resp.Body.Close()
+}
+
+// Messages queued before Close reach the client before the close frame.
+func TestWSCloseFlushesQueue(t *testing.T) {
+	ctx := testCtx(t)
+	s := serve(t, []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{Open: func(c *httpd.WSConn) {
+		for i := range 50 {
+			_ = c.SendText(strconv.Itoa(i))
+		}
+		_ = c.Close()
+		if err := c.Close(); !errors.Is(err, nanoact.ErrClosed) {
+			t.Errorf("second Close: %v", err)
+		}
+	}})})
+	c, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	defer func() { _ = c.Close() }()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range 50 {
+		_, data, err := c.ReadMessage()
+		if err != nil || string(data) != strconv.Itoa(i) {
+			t.Fatalf("message %d: %v %q", i, err, data)
+		}
+	}
+	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after the queue: %v, want close 1000", err)
+	}
 }
