@@ -328,8 +328,9 @@ func (s *Server) close(op string) (*http.Server, error) {
 // server and its handlers started has exited. If ctx ends first, the
 // remaining connections are closed at once and Shutdown returns ErrTimedOut
 // or ErrCanceled (wrapping ctx's error) after they have. A websocket
-// client that does not answer the close frame is waited for up to about a
-// second. A second call returns ErrClosed.
+// connection first gets the messages already queued for it, then the close
+// frame, and its client's reply is waited for up to about a second; ctx
+// bounds all of it. A second call returns ErrClosed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.stop(ctx, "httpd: shutdown "+s.URL())
 }

@@ -136,10 +136,11 @@ func (h *WSHandler) Conns() int { return h.hub.count() }
 // by all connections and must not be modified afterwards.
 func (h *WSHandler) Broadcast(data []byte) int { return h.hub.broadcast(data) }
 
-// Close ends every connection (close frame 1001, going away), refuses new
-// ones with 503 and returns once their goroutines have returned, which
-// takes up to about a second for a client that does not answer the close
-// frame. A Server's Shutdown and Close do this for its handlers. A second
+// Close ends every connection (the messages already queued, then close
+// frame 1001, going away), refuses new ones with 503 and returns once
+// their goroutines have returned: up to about a second for a client that
+// does not answer the close frame, and up to the write timeout per queued
+// message for one that does not read. A Server's Shutdown and Close do this for its handlers. A second
 // Close returns ErrClosed.
 func (h *WSHandler) Close() error {
 	return h.hub.close("httpd: close ws handler "+h.cfg.pattern.Path, h.endConns)
