@@ -2,8 +2,11 @@ package httpd_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/nanoact/nanoact/httpd"
 )
@@ -25,13 +28,7 @@ func serve(t testing.TB, hs []httpd.Handler, opts ...httpd.Option) *httpd.Server
 
 func serveURL(t testing.TB, url string, hs []httpd.Handler, opts ...httpd.Option) *httpd.Server {
 	t.Helper()
-	s, err := httpd.New(url, hs, opts...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	s := startedURL(t, url, hs, opts...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -60,4 +57,36 @@ func recvOn[T any](t testing.TB, ch <-chan T, what string) T {
 		var zero T
 		return zero
 	}
+}
+
+// started builds and starts a server on a free loopback port; the test
+// stops it itself.
+func started(t testing.TB, hs []httpd.Handler, opts ...httpd.Option) *httpd.Server {
+	t.Helper()
+	return startedURL(t, "http://127.0.0.1:0", hs, opts...)
+}
+
+func startedURL(t testing.TB, url string, hs []httpd.Handler, opts ...httpd.Option) *httpd.Server {
+	t.Helper()
+	s, err := httpd.New(url, hs, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return s
+}
+
+// dialWS opens a gorilla/websocket client connection, closed when the
+// test ends (before the server it talks to shuts down).
+func dialWS(t testing.TB, ctx context.Context, url string, h http.Header) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.DialContext(ctx, url, h)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/httpd"
 	"github.com/nanoact/nanoact/ncurl"
@@ -20,18 +18,12 @@ func TestShutdownDeadline(t *testing.T) {
 	ctx := testCtx(t)
 	entered := make(chan struct{})
 	left := make(chan struct{})
-	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{httpd.Handle("/slow", func(ctx context.Context, _ *httpd.Request) (*httpd.Response, error) {
+	s := started(t, []httpd.Handler{httpd.Handle("/slow", func(ctx context.Context, _ *httpd.Request) (*httpd.Response, error) {
 		close(entered)
 		<-ctx.Done() // ends when the connection is closed
 		close(left)
 		return nil, ctx.Err()
 	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
 	call := ncurl.DoAsync(s.URL() + "/slow")
 	recvOn(t, entered, "handler")
 	sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -51,7 +43,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	ctx := testCtx(t)
 	opened := make(chan struct{}, 2)
 	closed := make(chan string, 2)
-	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{
+	s := started(t, []httpd.Handler{
 		httpd.WS("/ws", httpd.WSEvents{
 			Open:  func(*httpd.WSConn) { opened <- struct{}{} },
 			Close: func(*httpd.WSConn) { closed <- "ws" },
@@ -61,12 +53,6 @@ func TestCloseEndsEverything(t *testing.T) {
 			opened <- struct{}{}
 		}, func(*httpd.StreamConn) { closed <- "stream" }),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
 	st, err := sockets.DialStream(ctx, wsURL(s, "/ws"))
 	if err != nil {
 		t.Fatal(err)
@@ -105,21 +91,10 @@ func TestCloseCutsBlockedWebsocketWriter(t *testing.T) {
 func cutsBlockedWriter(t *testing.T, graceful bool) {
 	ctx := testCtx(t)
 	conns := make(chan *httpd.WSConn, 1)
-	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{
+	s := started(t, []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{
 		Open: func(c *httpd.WSConn) { conns <- c },
 	}, httpd.SendQueue(1000), httpd.WriteTimeout(time.Minute), httpd.PingInterval(0))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	client, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = client.Close() }()
+	dialWS(t, ctx, wsURL(s, "/ws"), nil) // never reads
 	c := recvOn(t, conns, "open")
 	big := make([]byte, 64<<10)
 	for range 500 { // 32 MB: more than loopback's socket buffers hold

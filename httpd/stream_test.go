@@ -147,18 +147,12 @@ func TestStreamClosedByHandler(t *testing.T) {
 // for their goroutines.
 func TestStreamShutdown(t *testing.T) {
 	ctx := testCtx(t)
-	started := make(chan struct{}, 1)
+	opened := make(chan struct{}, 1)
 	closed := make(chan struct{}, 1)
-	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{httpd.Stream("/s", func(c *httpd.StreamConn, _ *httpd.Request) {
+	s := started(t, []httpd.Handler{httpd.Stream("/s", func(c *httpd.StreamConn, _ *httpd.Request) {
 		_ = c.Send([]byte("open\n"))
-		started <- struct{}{}
+		opened <- struct{}{}
 	}, func(*httpd.StreamConn) { closed <- struct{}{} })})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan string, 1)
 	go func() {
 		r, err := ncurl.Get(ctx, s.URL()+"/s")
@@ -168,7 +162,7 @@ func TestStreamShutdown(t *testing.T) {
 		}
 		got <- r.Text
 	}()
-	recvOn(t, started, "stream")
+	recvOn(t, opened, "stream")
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}

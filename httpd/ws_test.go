@@ -87,13 +87,8 @@ func TestWSBroadcastTextFrames(t *testing.T) {
 	s := serve(t, []httpd.Handler{h})
 	var clients []*websocket.Conn
 	for range 3 {
-		c, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/chat"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
+		c := dialWS(t, ctx, wsURL(s, "/chat"), nil)
 		clients = append(clients, c)
-		defer func() { _ = c.Close() }()
 	}
 	wg.Wait()
 	if n := h.Conns(); n != 3 {
@@ -118,12 +113,7 @@ func TestWSFrameTypes(t *testing.T) {
 		_ = c.SendText("text")
 		_ = c.SendBinary([]byte{0, 1})
 	}})})
-	c, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = c.Close() }()
+	c := dialWS(t, ctx, wsURL(s, "/ws"), nil)
 	want := []struct {
 		kind int
 		data []byte
@@ -148,12 +138,7 @@ func TestWSClientNeverReads(t *testing.T) {
 		Open:  func(c *httpd.WSConn) { conns <- c },
 		Close: func(*httpd.WSConn) { close(closed) },
 	}, httpd.SendQueue(2), httpd.PingInterval(0))}, httpd.WithLogger(log))
-	client, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = client.Close() }()
+	dialWS(t, ctx, wsURL(s, "/ws"), nil) // never reads
 	c := recvOn(t, conns, "open")
 	big := make([]byte, 64<<10)
 	var sendErr error
@@ -183,11 +168,7 @@ func TestWSPing(t *testing.T) {
 	})
 	// An answering client sees pings, and stays connected past many
 	// intervals.
-	alive, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/alive"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
+	alive := dialWS(t, ctx, wsURL(s, "/alive"), nil)
 	pings := make(chan struct{}, 100)
 	alive.SetPingHandler(func(data string) error {
 		select {
@@ -206,12 +187,7 @@ func TestWSPing(t *testing.T) {
 		}
 	}()
 	// A silent client (never reads, so never answers a ping).
-	silent, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/silent"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = silent.Close() }()
+	dialWS(t, ctx, wsURL(s, "/silent"), nil)
 	recvOn(t, closed, "silent client closed")
 	for range 5 {
 		recvOn(t, pings, "ping")
@@ -230,16 +206,10 @@ func TestWSShutdownClosesConnections(t *testing.T) {
 	ctx := testCtx(t)
 	opens := make(chan struct{}, 1)
 	closed := make(chan struct{}, 1)
-	s, err := httpd.New("http://127.0.0.1:0", []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{
+	s := started(t, []httpd.Handler{httpd.WS("/ws", httpd.WSEvents{
 		Open:  func(*httpd.WSConn) { opens <- struct{}{} },
 		Close: func(*httpd.WSConn) { closed <- struct{}{} },
 	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
 	st, err := sockets.DialStream(ctx, wsURL(s, "/ws"))
 	if err != nil {
 		t.Fatal(err)
@@ -264,21 +234,11 @@ func TestWSPanicClosesOnlyThatConnection(t *testing.T) {
 		}
 		_ = c.Send(data)
 	}})}, httpd.WithLogger(log))
-	a, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = a.Close() }()
-	b, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = b.Close() }()
+	a := dialWS(t, ctx, wsURL(s, "/ws"), nil)
+	b := dialWS(t, ctx, wsURL(s, "/ws"), nil)
 	_ = a.WriteMessage(websocket.BinaryMessage, []byte("boom"))
 	_ = a.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _, err = a.ReadMessage()
+	_, _, err := a.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseInternalServerErr) {
 		t.Fatalf("panicking connection: %v, want close 1011", err)
 	}
@@ -327,12 +287,7 @@ func TestWSCloseFlushesQueue(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 	}})})
-	c, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL(s, "/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	defer func() { _ = c.Close() }()
+	c := dialWS(t, ctx, wsURL(s, "/ws"), nil)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for i := range 50 {
 		_, data, err := c.ReadMessage()
