@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/nanoact/nanoact/internal/httptoken"
 )
 
 // MaxRedirects is the number of redirects Follow pursues before the call
@@ -188,20 +190,6 @@ func Insecure() Option {
 	})
 }
 
-// validToken reports whether s is a non-empty HTTP token (RFC 9110 §5.6.2),
-// as header names and methods must be.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validToken reports whether s is a non-empty HTTP token (RFC 9110
+// §5.6.2), as header names and methods must be.
+func validToken(s string) bool { return httptoken.Valid(s) }

@@ -332,3 +332,14 @@ func (c *TLSConfig) clientConfig(host string, unverified func(error)) *tls.Confi
 
 // serverConfig returns a crypto/tls config for one listener.
 func (c *TLSConfig) serverConfig() *tls.Config { return c.base.Clone() }
+
+// ServerConfig returns a fresh crypto/tls config built from c, for servers
+// outside this package that take a *tls.Config (httpd's HTTPS server). Each
+// call clones the config (a few µs); the caller may change the copy. It
+// fails with ErrInvalid for a client config or a zero TLSConfig.
+func (c *TLSConfig) ServerConfig() (*tls.Config, error) {
+	if err := c.check("sockets: tls server config", true); err != nil {
+		return nil, err
+	}
+	return c.serverConfig(), nil
+}
