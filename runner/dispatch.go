@@ -771,6 +771,9 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		return
 	}
 	t.outcome = outcome
+	if t.born != 0 {
+		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - t.born)})
+	}
 	d.ref.Send((*resultDone)(t)) // no allocation, unlike a doneMsg
 	t.cleanup()
 	t.out.resolve(err)

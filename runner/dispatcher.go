@@ -18,6 +18,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
 	"github.com/nanoact/nanoact/cv"
+	"github.com/nanoact/nanoact/internal/watch"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -81,6 +82,8 @@ type Dispatcher struct {
 	connected atomic.Int64
 
 	bc cv.Broadcaster // daemon events, to the CVs of Register
+
+	tasksDone watch.List[TaskDone] // WatchTasks
 
 	lmu       sync.Mutex
 	awaiting  map[string]chan struct{} // StartDaemons' daemons, until they join
@@ -368,6 +371,9 @@ func (d *Dispatcher) enqueue(t *task) bool {
 		return false
 	}
 	t.id = d.seq.Add(1)
+	if d.tasksDone.On() {
+		t.born = now()
+	}
 	d.ref.Send(t)
 	return true
 }

@@ -258,6 +258,7 @@ type task struct {
 	pipe uint32
 	wid  uint64
 	id   uint64 // the task's id (submission index), set by enqueue
+	born int64  // now() at Submit while WatchTasks has a watcher; else 0
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
