@@ -84,6 +84,9 @@ type Dispatcher struct {
 	bc cv.Broadcaster // daemon events, to the CVs of Register
 
 	tasksDone watch.List[TaskDone] // WatchTasks
+	bornMu    sync.Mutex
+	born      map[*task]int64 // submission times of the tasks submitted while watched
+	bornN     atomic.Int64    // len(born), read without bornMu
 
 	lmu       sync.Mutex
 	awaiting  map[string]chan struct{} // StartDaemons' daemons, until they join
@@ -371,9 +374,7 @@ func (d *Dispatcher) enqueue(t *task) bool {
 		return false
 	}
 	t.id = d.seq.Add(1)
-	if d.tasksDone.On() {
-		t.born = now()
-	}
+	d.markBorn(t)
 	d.ref.Send(t)
 	return true
 }

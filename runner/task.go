@@ -258,7 +258,6 @@ type task struct {
 	pipe uint32
 	wid  uint64
 	id   uint64 // the task's id (submission index), set by enqueue
-	born int64  // now() at Submit while WatchTasks has a watcher; else 0
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
@@ -313,6 +312,9 @@ func (t *task) take() bool {
 }
 
 func (t *task) cleanup() {
+	if t.d != nil {
+		t.d.takeBorn(t) // WatchTasks' record of t, if any
+	}
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if t.timer != nil {
