@@ -22,6 +22,16 @@
 // the histogram's hook. A scrape of a dispatcher asks its actor for a
 // Status (a few µs plus a pass over the daemons).
 //
+// Measured (BenchmarkRPCRoundTrip, BenchmarkTaskRoundTrip: no collector,
+// one made but not registered, one registered; 2 shared cores, medians
+// of 5): an inproc rpc round trip 7.9, 5.4 and 7.0 µs and a task round
+// trip on one in-process daemon 12.2, 12.7 and 11.4 µs, all with the
+// same allocations (5 and 19): the differences are the machine's noise.
+// Against the code before the hooks (runner BenchmarkRoundTrip, rpc
+// BenchmarkRPC, medians of 8) the same: 17.9 µs and 9.8 µs before,
+// 17.9 µs and 8.3 µs after, and a queued task holds the same memory
+// (BenchmarkQueuedTaskHeap).
+//
 // # Labels
 //
 // Each collector is given a name, its label value ("socket", "server" or
