@@ -109,7 +109,9 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 func TestBrowser(t *testing.T) {
 	chromium(t)
 	f := newFixture(t, 3)
-	ctx := ctxT(t)
+	// A browser starts slowly on a busy machine: a minute for the whole test.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
 	bctx := newBrowser(t, ctx)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(f.srv.URL+"/dash/"), chromedp.WaitVisible("#completed")); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,16 +18,11 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/dashboard"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // fixture is a dispatcher with daemons, a task that waits for its
 // release channel, and a dashboard mounted at /dash/ on a test server.
@@ -59,7 +55,7 @@ func newFixture(t *testing.T, daemons int) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.d.Close() })
-	if _, err := f.d.StartDaemons(ctxT(t), daemons); err != nil {
+	if _, err := f.d.StartDaemons(testkit.CtxT(t), daemons); err != nil {
 		t.Fatal(err)
 	}
 	f.db, err = dashboard.New(f.d, dashboard.WithInterval(20*time.Millisecond), dashboard.WithTitle("test <dispatcher>"))
@@ -142,16 +138,11 @@ func (s *stream) until(t *testing.T, ok func(dashboard.Snapshot) bool) dashboard
 	}
 }
 
-// eventually polls cond (Clients has no event), bounded.
-func eventually(t *testing.T, cond func() bool) {
+// clients waits until the dashboard has n streams (Clients has no
+// event: polled, bounded).
+func clients(t *testing.T, db *dashboard.Dashboard, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%d streams", n), nil, func() bool { return db.Clients() == n })
 }
 
 // The stream's first snapshot has the history; later ones the latest
@@ -159,7 +150,7 @@ func eventually(t *testing.T, cond func() bool) {
 // included.
 func TestEventsFollowStatus(t *testing.T) {
 	f := newFixture(t, 2)
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	s := openStream(t, ctx, f.srv.URL+"/dash/events")
 	defer s.resp.Body.Close()
 	first, err := s.next()
@@ -206,7 +197,7 @@ func TestEventsFollowStatus(t *testing.T) {
 // The page, the JSON snapshot, and the errors.
 func TestPageAndErrors(t *testing.T) {
 	f := newFixture(t, 1)
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	get := func(method, path string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, method, f.srv.URL+path, nil)
@@ -258,7 +249,7 @@ func TestPageAndErrors(t *testing.T) {
 // dashboard goes on serving the others.
 func TestClientDisconnects(t *testing.T) {
 	f := newFixture(t, 1)
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	cctx, cancel := context.WithCancel(ctx)
 	gone := openStream(t, cctx, f.srv.URL+"/dash/events")
 	if _, err := gone.next(); err != nil {
@@ -266,10 +257,10 @@ func TestClientDisconnects(t *testing.T) {
 	}
 	stay := openStream(t, ctx, f.srv.URL+"/dash/events")
 	defer stay.resp.Body.Close()
-	eventually(t, func() bool { return f.db.Clients() == 2 })
+	clients(t, f.db, 2)
 	cancel()
 	_ = gone.resp.Body.Close()
-	eventually(t, func() bool { return f.db.Clients() == 1 })
+	clients(t, f.db, 1)
 	f.run(t, ctx, 2)
 	stay.until(t, func(s dashboard.Snapshot) bool { return s.Completed == 2 })
 }
@@ -278,14 +269,14 @@ func TestClientDisconnects(t *testing.T) {
 // and returns once they are gone.
 func TestManyClients(t *testing.T) {
 	f := newFixture(t, 1)
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	const n = 50
 	streams := make([]*stream, n)
 	for i := range streams {
 		streams[i] = openStream(t, ctx, f.srv.URL+"/dash/events")
 		defer streams[i].resp.Body.Close()
 	}
-	eventually(t, func() bool { return f.db.Clients() == n })
+	clients(t, f.db, n)
 	f.run(t, ctx, 5)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -9,13 +9,14 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/dashboard"
+	"github.com/nanoact/nanoact/internal/testkit"
 )
 
 // Listen serves the page and extra handlers on a port of its own; Close
 // ends an open stream and the server; a taken port is ErrAddrInUse.
 func TestListen(t *testing.T) {
 	f := newFixture(t, 1)
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	s, err := dashboard.Listen(f.d, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

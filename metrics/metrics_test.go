@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/metrics"
 	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/runner"
@@ -26,24 +27,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var seq atomic.Int64
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// eventually polls cond (statistics have no event to wait on), bounded.
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func stat(t *testing.T, s *sockets.Socket, name string) int64 {
 	t.Helper()
@@ -97,7 +80,7 @@ func num(m *dto.Metric) float64 {
 
 // Messages, pipes and drops by cause, as the sockets count them.
 func TestSocketCollector(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	url := fmt.Sprintf("inproc://metrics-sock-%d", seq.Add(1))
 	pull, err := sockets.New(sockets.Pull, sockets.Listen(url))
 	if err != nil {
@@ -117,7 +100,7 @@ func TestSocketCollector(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, func() bool { return stat(t, pull, "rx_msgs") == 10 })
+	testkit.WaitStat(t, pull, "rx_msgs", 10)
 	// Shrinking the queue below what waits drops the 6 oldest.
 	if err := sockets.Set(pull, sockets.RecvBuffer, 4); err != nil {
 		t.Fatal(err)
@@ -171,7 +154,7 @@ func TestSocketCollector(t *testing.T) {
 // Requests, errors, crashes, restarts and the latency histogram of an
 // rpc.Server; the histogram counts only from registration to Close.
 func TestRPCCollector(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	srv, err := rpc.NewServer(func(_ context.Context, s string) (string, error) {
 		switch s {
 		case "boom":
@@ -240,7 +223,7 @@ nanoact_rpc_restarts_total{server="echo"} 1
 // A dispatcher's counters, daemons and task latency match its Status, and
 // /metrics serves them.
 func TestRunnerCollectorAndHandler(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testkit.CtxT(t)
 	reg := runner.NewRegistry()
 	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) {
 		if n < 0 {
