@@ -23,6 +23,10 @@ var page []byte
 // read for this long loses its stream.
 const writeTimeout = 10 * time.Second
 
+// maxPoints bounds the chart points kept (the history's length in
+// intervals), so that a stream's first event stays small.
+const maxPoints = 3600
+
 // maxSamples bounds the latencies kept per interval for the percentiles
 // (a uniform reservoir sample beyond it).
 const maxSamples = 4096
@@ -117,7 +121,8 @@ func WithInterval(d time.Duration) Option {
 }
 
 // WithHistory sets how far back the charts go (default 5 minutes; at
-// least one interval; zero or negative keeps the default).
+// least one interval and at most 3,600 intervals; zero or negative keeps
+// the default).
 func WithHistory(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
@@ -168,7 +173,7 @@ func New(d *runner.Dispatcher, opts ...Option) (*Dashboard, error) {
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	cfg.history = max(cfg.history, cfg.interval)
+	cfg.history = min(max(cfg.history, cfg.interval), maxPoints*cfg.interval)
 	db := &Dashboard{d: d, cfg: cfg, done: make(chan struct{}), next: make(chan struct{}),
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), last: time.Now()}
 	db.stop = d.WatchTasks(db.observe)
@@ -209,7 +214,13 @@ func (db *Dashboard) sample() {
 	st, err := db.d.Status(ctx)
 	cancel()
 	if err != nil {
-		return // the dispatcher did not answer in time: keep the last snapshot
+		// The dispatcher did not answer in time: keep the last snapshot,
+		// or publish an empty one so that streams have one to start with.
+		// (Only sample writes full: reading it here needs no lock.)
+		if db.full != nil {
+			return
+		}
+		st = runner.Status{}
 	}
 	now := time.Now()
 	db.lmu.Lock()
@@ -241,7 +252,7 @@ func (db *Dashboard) sample() {
 		p.Throughput = float64(fin-db.prev) / dt
 	}
 	db.prev, db.last, db.sampled = fin, now, true
-	keep := int(db.cfg.history / db.cfg.interval)
+	keep := min(int(db.cfg.history/db.cfg.interval), maxPoints)
 	db.hist = append(db.hist, p)
 	if len(db.hist) > keep {
 		db.hist = slices.Delete(db.hist, 0, len(db.hist)-keep)

@@ -157,7 +157,8 @@ func TestEventsFollowStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.History) == 0 || first.Title != "test <dispatcher>" || first.Window != 300 {
+	// The default 5 minutes of history, capped at 3,600 intervals of 20 ms.
+	if len(first.History) == 0 || first.Title != "test <dispatcher>" || first.Window != 3600*0.020 {
 		t.Fatalf("first snapshot: history %d title %q window %v", len(first.History), first.Title, first.Window)
 	}
 	f.run(t, ctx, 25)
