@@ -67,15 +67,20 @@ type Snapshot struct {
 	History []Point `json:"history,omitempty"`
 }
 
-// Daemon is one row of the daemons table.
+// Daemon is one row of the daemons table (runner.DaemonStatus).
 type Daemon struct {
-	ID        string  `json:"id"`
-	Online    bool    `json:"online"`
-	Max       int     `json:"max"`
-	Executing int     `json:"executing"`
-	Completed int64   `json:"completed"`
-	Failed    int64   `json:"failed"`
-	Up        float64 `json:"up"` // seconds joined (until it left)
+	// ID is the daemon's id; Online is false once it has left.
+	ID     string `json:"id"`
+	Online bool   `json:"online"`
+	// Max is how many tasks it runs at once, Executing how many it runs.
+	Max       int `json:"max"`
+	Executing int `json:"executing"`
+	// Completed and Failed count the tasks it finished with a value and
+	// with an error.
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	// Up is how long it has been joined (until it left), in seconds.
+	Up float64 `json:"up"`
 }
 
 // Point is one interval of the charts.

@@ -11,10 +11,10 @@ import (
 // namespace prefixes every metric name.
 const namespace = "nanoact"
 
-// DefaultBuckets are the latency histograms' upper bounds in seconds,
+// defaultBuckets are the latency histograms' upper bounds in seconds,
 // 50 µs to 10 s: in-process requests take microseconds, tasks on remote
-// daemons seconds.
-var DefaultBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
+// daemons seconds. Never modified (WithBuckets copies its own).
+var defaultBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
 	100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
 
 // Option configures NewRPCCollector and NewRunnerCollector.
@@ -30,7 +30,9 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 // WithBuckets sets the latency histogram's upper bounds, in seconds,
-// increasing (default DefaultBuckets). An empty list keeps the default.
+// increasing (default 50 µs, 100 µs, 250 µs, 500 µs, 1 ms, 2.5 ms, 5 ms,
+// 10 ms, 25 ms, 50 ms, 100 ms, 250 ms, 500 ms, 1 s, 2.5 s, 5 s, 10 s). An
+// empty list keeps the default.
 func WithBuckets(b []float64) Option {
 	return optionFunc(func(c *config) {
 		if len(b) > 0 {
@@ -52,7 +54,7 @@ func WithTimeout(d time.Duration) Option {
 }
 
 func newConfig(opts []Option) config {
-	c := config{buckets: DefaultBuckets, timeout: time.Second}
+	c := config{buckets: defaultBuckets, timeout: time.Second}
 	for _, o := range opts {
 		o.apply(&c)
 	}
