@@ -334,6 +334,9 @@ func (db *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
 	for {
 		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // not every writer has one
 		if writeSSE(w, "snapshot", b) != nil || rc.Flush() != nil {

@@ -232,6 +232,11 @@ func TestPageAndErrors(t *testing.T) {
 	if resp, _ = get(http.MethodPost, "/dash/events"); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST: %s", resp.Status)
 	}
+	// HEAD of the stream answers its headers and ends: no stream stays.
+	if resp, _ = get(http.MethodHead, "/dash/events"); resp.StatusCode != 200 ||
+		resp.Header.Get("Content-Type") != "text/event-stream" || f.db.Clients() != 0 {
+		t.Fatalf("HEAD events: %s %q, %d streams", resp.Status, resp.Header.Get("Content-Type"), f.db.Clients())
+	}
 	if _, err := dashboard.New(nil); !errors.Is(err, nanoact.ErrInvalid) {
 		t.Fatalf("New(nil): %v", err)
 	}

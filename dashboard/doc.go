@@ -12,6 +12,9 @@
 //	                           first one with the History
 //	GET <mount>/snapshot.json  the current Snapshot, History included
 //
+// Programs without an HTTP server of their own call Listen, which serves
+// a dashboard on a port (and, with Server.Handle, /metrics beside it).
+//
 // # Cost
 //
 // One goroutine, owned by the Dashboard, samples the dispatcher's Status
