@@ -164,7 +164,8 @@ type Dashboard struct {
 	last    time.Time
 	sampled bool
 	shut    bool
-	clients atomic.Int64 // open /events streams
+	clients atomic.Int64  // open /events streams
+	wlimit  time.Duration // writeTimeout; shorter in tests
 }
 
 // New starts a dashboard of d: it takes a first snapshot, then one every
@@ -180,7 +181,7 @@ func New(d *runner.Dispatcher, opts ...Option) (*Dashboard, error) {
 	}
 	cfg.history = min(max(cfg.history, cfg.interval), maxPoints*cfg.interval)
 	db := &Dashboard{d: d, cfg: cfg, done: make(chan struct{}), next: make(chan struct{}),
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), last: time.Now()}
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), last: time.Now(), wlimit: writeTimeout}
 	db.stop = d.WatchTasks(db.observe)
 	db.sample()
 	db.wg.Go(db.run)
@@ -338,7 +339,7 @@ func (db *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for {
-		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // not every writer has one
+		_ = rc.SetWriteDeadline(time.Now().Add(db.wlimit)) // not every writer has one
 		if writeSSE(w, "snapshot", b) != nil || rc.Flush() != nil {
 			return
 		}

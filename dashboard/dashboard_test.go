@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -320,5 +321,63 @@ func TestManyClients(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// A client that never reads loses its stream once a write has waited for
+// the deadline; the others go on.
+func TestClientNeverReads(t *testing.T) {
+	f := &fixture{release: make(chan struct{})}
+	reg := runner.NewRegistry()
+	var err error
+	f.d, err = runner.NewDispatcher("", runner.WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.d.Close() })
+	// Large snapshots (a 64 KiB title) fill the connection's buffers fast.
+	f.db, err = dashboard.New(f.d, dashboard.WithInterval(10*time.Millisecond), dashboard.WithTitle(strings.Repeat("x", 64<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.db.Close() })
+	dashboard.SetWriteTimeout(f.db, 200*time.Millisecond)
+	srv := httptest.NewServer(f.db)
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	clients(t, f.db, 1)
+	ctx := testkit.CtxT(t)
+	other := openStream(t, ctx, srv.URL+"/events")
+	defer other.resp.Body.Close()
+	// The reader keeps reading; the silent one is dropped.
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := other.next(); err != nil {
+				done <- err
+				return
+			}
+			if f.db.Clients() == 1 {
+				done <- nil
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("the silent client still has its stream: %d streams", f.db.Clients())
 	}
 }
