@@ -781,6 +781,9 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		return
 	}
 	t.outcome = outcome
+	if born := d.takeBorn(t); born != 0 {
+		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
+	}
 	d.ref.Send((*resultDone)(t)) // no allocation, unlike a doneMsg
 	t.cleanup()
 	t.out.resolve(err)

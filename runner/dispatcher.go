@@ -18,6 +18,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
 	"github.com/nanoact/nanoact/cv"
+	"github.com/nanoact/nanoact/internal/watch"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -84,6 +85,11 @@ type Dispatcher struct {
 	connected atomic.Int64
 
 	bc cv.Broadcaster // daemon events, to the CVs of Register
+
+	tasksDone watch.List[TaskDone] // WatchTasks
+	bornMu    sync.Mutex
+	born      map[*task]int64 // submission times of the tasks submitted while watched
+	bornN     atomic.Int64    // len(born), read without bornMu
 
 	lmu       sync.Mutex
 	awaiting  map[string]chan struct{} // StartDaemons' daemons, until they join
@@ -376,6 +382,7 @@ func (d *Dispatcher) enqueue(t *task) bool {
 		return false
 	}
 	t.id = d.seq.Add(1)
+	d.markBorn(t)
 	d.ref.Send(t)
 	return true
 }

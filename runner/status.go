@@ -127,3 +127,70 @@ func (d *Dispatcher) Status(ctx context.Context) (Status, error) {
 	}
 	return s, err
 }
+
+// TaskDone describes a task that a daemon finished, for WatchTasks.
+type TaskDone struct {
+	// Name is the task's name.
+	Name string
+	// Pipe is the connection of the daemon that ran it (DaemonStatus.Pipe).
+	Pipe uint32
+	// OK is true when the task returned a value, false when it failed or
+	// timed out on its daemon.
+	OK bool
+	// Latency is the time from Submit (or Map's submission of the
+	// element) to the result's arrival, queueing included.
+	Latency time.Duration
+}
+
+// WatchTasks calls fn for every task that a daemon finishes (its result
+// resolves the task) among those submitted while fn is registered: the
+// hook of latency histograms (package metrics) and dashboards. fn runs on
+// the dispatcher's reader goroutine before the task's aio resolves, one
+// call at a time: it must be quick and must not block or call the
+// dispatcher. Tasks cancelled, lost or failed before a result came are
+// not reported (Status counts them).
+//
+// Cost: with no watcher, an atomic load at Submit and two at the end of
+// each task, and no memory (a queued task stays its size); with one, a
+// clock read at each end, a map insert and delete under a mutex (the
+// submission times live beside the tasks, not in them), and the call.
+// The returned stop function unregisters fn (idempotent); a call in
+// progress may finish after it.
+func (d *Dispatcher) WatchTasks(fn func(TaskDone)) (stop func()) { return d.tasksDone.Add(fn) }
+
+// markBorn records t's submission time while WatchTasks has a watcher.
+func (d *Dispatcher) markBorn(t *task) {
+	if !d.tasksDone.On() {
+		return
+	}
+	n := now()
+	d.bornMu.Lock()
+	if d.born == nil {
+		d.born = make(map[*task]int64)
+	}
+	d.born[t] = n
+	d.bornN.Store(int64(len(d.born)))
+	d.bornMu.Unlock()
+	if t.resolved.Load() {
+		// Resolved meanwhile (its ctx ended): its cleanup may have run
+		// before the record existed. Resolution sets resolved before
+		// cleanup, so one of the two removes it.
+		d.takeBorn(t)
+	}
+}
+
+// takeBorn removes t's submission time and returns it (0 if there is
+// none): one atomic load while nothing is recorded.
+func (d *Dispatcher) takeBorn(t *task) int64 {
+	if d.bornN.Load() == 0 {
+		return 0
+	}
+	d.bornMu.Lock()
+	defer d.bornMu.Unlock()
+	b, ok := d.born[t]
+	if ok {
+		delete(d.born, t)
+		d.bornN.Store(int64(len(d.born)))
+	}
+	return b
+}

@@ -316,6 +316,9 @@ func (t *task) take() bool {
 }
 
 func (t *task) cleanup() {
+	if t.d != nil {
+		t.d.takeBorn(t) // WatchTasks' record of t, if any
+	}
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if t.timer != nil {

@@ -6,6 +6,8 @@
 //	                            nngcat's options and formats
 //	nanoact daemon --dial URL   a task-runner daemon for a dispatcher
 //	                            (built-in tasks: nop, echo, sleep)
+//	nanoact dashboard [flags]   a dispatcher's live web page and /metrics,
+//	                            with in-process daemons and a demo load
 //	nanoact messenger [flags]   a two-party console chat over a pair
 //	                            socket, with nanonext's key check
 //

@@ -7,6 +7,11 @@
 //
 //	go run ./examples/taskrunner            # 1,000 tasks on 4 daemons
 //	go run ./examples/taskrunner -tasks 10000 -daemons 8
+//	go run ./examples/taskrunner -dashboard 127.0.0.1:0 -tasks 100000 -hold 1m
+//
+// With -dashboard it serves the dispatcher's live page (package
+// dashboard) on that address and prints its URL; -hold keeps the page up
+// that long after the run.
 package main
 
 import (
@@ -20,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/dashboard"
 	"github.com/nanoact/nanoact/runner"
 	"github.com/nanoact/nanoact/runner/daemoncmd"
 )
@@ -70,8 +76,10 @@ func main() {
 	n := flag.Int("tasks", 1000, "tasks to run")
 	daemons := flag.Int("daemons", 4, "daemon processes")
 	pause := flag.Duration("pause", time.Millisecond, "time each task waits before computing")
+	dash := flag.String("dashboard", "", "serve the live dashboard on this address (e.g. 127.0.0.1:0) and print its URL")
+	hold := flag.Duration("hold", 0, "with -dashboard, keep the page up this long after the run")
 	flag.Parse()
-	if err := run(os.Stdout, config{tasks: *n, daemons: *daemons, pause: *pause}); err != nil {
+	if err := run(os.Stdout, config{tasks: *n, daemons: *daemons, pause: *pause, dashboard: *dash, hold: *hold}); err != nil {
 		fmt.Fprintln(os.Stderr, "taskrunner:", err)
 		os.Exit(1)
 	}
@@ -81,6 +89,8 @@ type config struct {
 	tasks, daemons int
 	pause          time.Duration
 	launch         []runner.LaunchOption
+	dashboard      string        // address of the live page; "" for none
+	hold           time.Duration // how long the page stays up after the run
 }
 
 func run(w io.Writer, cfg config) error {
@@ -93,6 +103,22 @@ func run(w io.Writer, cfg config) error {
 		return err
 	}
 	defer d.Close()
+	if cfg.dashboard != "" {
+		srv, err := dashboard.Listen(d, cfg.dashboard, dashboard.WithTitle("taskrunner example"))
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		fmt.Fprintf(w, "dashboard: %s\n", srv.URL())
+		if cfg.hold > 0 {
+			defer func() {
+				fmt.Fprintf(w, "holding the dashboard for %v\n", cfg.hold)
+				t := time.NewTimer(cfg.hold)
+				defer t.Stop()
+				<-t.C
+			}()
+		}
+	}
 	launcher, err := d.LaunchLocal(cfg.daemons, cfg.launch...)
 	if err != nil {
 		return err

@@ -27,12 +27,12 @@ func TestMain(m *testing.M) {
 // checks every result, and leaves nothing behind.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	cfg := config{tasks: 200, daemons: 4, pause: time.Millisecond,
+	cfg := config{tasks: 200, daemons: 4, pause: time.Millisecond, dashboard: "127.0.0.1:0",
 		launch: []runner.LaunchOption{runner.WithEnv("GORACE=atexit_sleep_ms=0")}}
 	if err := run(&out, cfg); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"4 daemons joined", "killed daemon launch-1", "completed 200", "lost 1", "tasks/s, every result checked"} {
+	for _, want := range []string{"dashboard: http://127.0.0.1:", "4 daemons joined", "killed daemon launch-1", "completed 200", "lost 1", "tasks/s, every result checked"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
