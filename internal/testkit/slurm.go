@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,13 +229,15 @@ func (s *Slurm) Command(name string, args ...string) *exec.Cmd {
 // by the variables they carry: slurmstepd has slurmd's, a job's
 // processes the SLURM_CONF sbatch passed on), and waits for the services.
 func (s *Slurm) stop() {
-	for range 2 { // a service may start a process while the first round kills
+	// A service or a step may start a process while a round kills: kill
+	// until a round finds none (bounded; there is no event to wait on).
+	for range 50 {
 		var pids []int
 		for _, p := range s.procs {
 			select {
 			case <-p.exited:
 			default:
-				pids = append(pids, -p.cmd.Process.Pid)
+				pids = append(pids, p.cmd.Process.Pid)
 			}
 			pids = append(pids, descendants(p.cmd.Process.Pid)...)
 		}
@@ -242,14 +245,31 @@ func (s *Slurm) stop() {
 		if s.Conf != "" {
 			pids = append(pids, marked("SLURM_CONF="+s.Conf)...)
 		}
+		alive := 0
 		for _, pid := range pids {
-			if pid != os.Getpid() {
+			if pid != os.Getpid() && !zombie(pid) {
+				alive++
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+		if alive == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	for _, p := range s.procs {
 		<-p.exited
 	}
 	s.procs = nil
+}
+
+// zombie reports whether process pid has exited (or is gone).
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	st := string(b)
+	i := strings.LastIndexByte(st, ')')
+	return i < 0 || len(st) < i+3 || st[i+2] == 'Z' || st[i+2] == 'X'
 }
