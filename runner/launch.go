@@ -180,6 +180,17 @@ func (l Launch) batchScript(prefix string, dirs []string, o BatchOptions, run st
 	return b.String()
 }
 
+// appendSet appends flag+value to dirs for each flag, value pair of
+// pairs whose value is set (not "").
+func appendSet(dirs []string, pairs ...string) []string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			dirs = append(dirs, pairs[i]+pairs[i+1])
+		}
+	}
+	return dirs
+}
+
 // batchDefaults fills o's defaults.
 func batchDefaults(o BatchOptions) BatchOptions {
 	if o.JobName == "" {
@@ -202,11 +213,7 @@ func (l Launch) Slurm(o BatchOptions) string {
 	if o.CPUsPerTask > 0 {
 		dirs = append(dirs, fmt.Sprintf("--cpus-per-task=%d", o.CPUsPerTask))
 	}
-	for _, f := range [][2]string{{"--time=", o.Time}, {"--mem=", o.Memory}, {"--partition=", o.Partition}, {"--output=", o.Output}} {
-		if f[1] != "" {
-			dirs = append(dirs, f[0]+f[1])
-		}
-	}
+	dirs = appendSet(dirs, "--time=", o.Time, "--mem=", o.Memory, "--partition=", o.Partition, "--output=", o.Output)
 	return l.batchScript("#SBATCH", dirs, o, "srun ")
 }
 
@@ -225,11 +232,7 @@ func (l Launch) SGE(o BatchOptions) string {
 	if o.CPUsPerTask > 0 {
 		dirs = append(dirs, fmt.Sprintf("-pe smp %d", o.CPUsPerTask))
 	}
-	for _, f := range [][2]string{{"-l h_rt=", o.Time}, {"-l h_vmem=", o.Memory}, {"-q ", o.Partition}} {
-		if f[1] != "" {
-			dirs = append(dirs, f[0]+f[1])
-		}
-	}
+	dirs = appendSet(dirs, "-l h_rt=", o.Time, "-l h_vmem=", o.Memory, "-q ", o.Partition)
 	if o.Output != "" {
 		dirs = append(dirs, "-j y", "-o "+o.Output)
 	}
@@ -257,11 +260,7 @@ func (l Launch) PBS(o BatchOptions) string {
 		}
 		dirs = append(dirs, sel)
 	}
-	for _, f := range [][2]string{{"-l walltime=", o.Time}, {"-q ", o.Partition}} {
-		if f[1] != "" {
-			dirs = append(dirs, f[0]+f[1])
-		}
-	}
+	dirs = appendSet(dirs, "-l walltime=", o.Time, "-q ", o.Partition)
 	if o.Output != "" {
 		dirs = append(dirs, "-j oe", "-o "+o.Output)
 	}
@@ -284,11 +283,7 @@ func (l Launch) LSF(o BatchOptions) string {
 	if o.CPUsPerTask > 0 {
 		dirs = append(dirs, fmt.Sprintf("-n %d", o.CPUsPerTask))
 	}
-	for _, f := range [][2]string{{"-M ", o.Memory}, {"-W ", o.Time}, {"-q ", o.Partition}, {"-o ", o.Output}} {
-		if f[1] != "" {
-			dirs = append(dirs, f[0]+f[1])
-		}
-	}
+	dirs = appendSet(dirs, "-M ", o.Memory, "-W ", o.Time, "-q ", o.Partition, "-o ", o.Output)
 	return l.batchScript("#BSUB", dirs, o, "")
 }
 

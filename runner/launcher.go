@@ -102,7 +102,7 @@ func (p *Proc) Signal(sig os.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
-// LaunchOption configures LaunchLocal.
+// LaunchOption configures LaunchLocal, LaunchSSH and LaunchSlurm.
 type LaunchOption interface{ applyLaunch(*launchConfig) }
 
 type launchConfig struct {
@@ -302,6 +302,36 @@ func (l *Launcher) startOne() (*Proc, error) {
 	l.watch(p, nil)
 	l.log.Info("daemon process started", zap.String("daemon", id), zap.Int("pid", cmd.Process.Pid))
 	return p, nil
+}
+
+// remoteSpec is the command remote daemons run: cfg's URL (WithURL) or
+// the dispatcher's remote one (see Launch), cfg's exe and daemon args.
+func (d *Dispatcher) remoteSpec(cfg launchConfig) (Launch, error) {
+	if cfg.url != "" {
+		return d.launchFor(cfg.exe, cfg.url, cfg.args), nil
+	}
+	return d.Launch(cfg.exe, cfg.args...)
+}
+
+// launchRemote has the dispatcher's Close close l, runs started (if not
+// nil), starts n remote daemons and waits for them to join (awaitJoins).
+// On error it closes l and returns nil.
+func (d *Dispatcher) launchRemote(ctx context.Context, op string, l *Launcher, n int, started func()) (*Launcher, error) {
+	if err := d.addLauncher(l, op); err != nil {
+		return nil, err
+	}
+	if started != nil {
+		started()
+	}
+	procs, err := l.Start(n)
+	if err == nil {
+		err = l.awaitJoins(ctx, op, procs)
+	}
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // expect registers remote daemon id with the dispatcher before it is

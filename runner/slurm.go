@@ -30,19 +30,23 @@ func WithSlurmCommands(dir string, env ...string) LaunchOption {
 }
 
 // WithPollInterval sets how often LaunchSlurm asks squeue how its jobs
-// are (default 5 s; every 250 ms at most while a daemon is due to join
-// and while the launcher closes). A job's end is seen within one
-// interval.
+// are (default 5 s; every 250 ms at most during a job's first minute
+// until its daemon joins, and while the launcher closes). A job's end is
+// seen within one interval. Zero or negative: LaunchSlurm fails with
+// ErrInvalid.
 func WithPollInterval(d time.Duration) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.poll = d })
 }
 
-// slurmFast is the poll interval while daemons are due to join or the
-// launcher closes; slurmGone bounds how long a cancelled job may go
-// unreported before its Proc ends anyway (Slurm unreachable).
+// slurmFast is the poll interval while daemons are due to join (for
+// slurmFastFor after their submission: a job that queues for longer is
+// polled at the usual pace) or the launcher closes; slurmGone bounds how
+// long a cancelled job may go unreported before its Proc ends anyway
+// (Slurm unreachable).
 const (
-	slurmFast = 250 * time.Millisecond
-	slurmGone = 15 * time.Second
+	slurmFast    = 250 * time.Millisecond
+	slurmFastFor = time.Minute
+	slurmGone    = 15 * time.Second
 )
 
 // slurmTarget is what a LaunchSlurm launcher needs to submit one more
@@ -67,6 +71,7 @@ type slurmJob struct {
 	t      *slurmTarget
 	id     string // Slurm's job id
 	daemon string
+	since  time.Time // submitted
 	joined chan struct{}
 	ended  chan struct{}
 	err    error // how it ended, once ended is closed
@@ -125,15 +130,9 @@ func (d *Dispatcher) LaunchSlurm(ctx context.Context, n int, o BatchOptions, opt
 	if cfg.poll <= 0 {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "poll interval %v", cfg.poll)
 	}
-	var spec Launch
-	if cfg.url != "" {
-		spec = d.launchFor(cfg.exe, cfg.url, cfg.args)
-	} else {
-		s, err := d.Launch(cfg.exe, cfg.args...)
-		if err != nil {
-			return nil, err
-		}
-		spec = s
+	spec, err := d.remoteSpec(cfg)
+	if err != nil {
+		return nil, err
 	}
 	// The token and certificate come last: WithEnv cannot replace them.
 	spec.Env = append(append([]string{}, cfg.env...), spec.Env...)
@@ -143,22 +142,7 @@ func (d *Dispatcher) LaunchSlurm(ctx context.Context, n int, o BatchOptions, opt
 		wake: make(chan struct{}, 1), live: make(map[string]*slurmJob)}
 	t.opts.Daemons = 1
 	l := &Launcher{d: d, cfg: cfg, spec: spec, slurm: t, log: log}
-	if err := d.addLauncher(l, op); err != nil {
-		return nil, err
-	}
-	l.wg.Go(t.loop)
-	fail := func(err error) (*Launcher, error) {
-		_ = l.Close()
-		return nil, err
-	}
-	procs, err := l.Start(n)
-	if err != nil {
-		return fail(err)
-	}
-	if err := l.awaitJoins(ctx, op, procs); err != nil {
-		return fail(err)
-	}
-	return l, nil
+	return d.launchRemote(ctx, op, l, n, func() { l.wg.Go(t.loop) })
 }
 
 // startSlurm submits the job of daemon id; l.mu is held (so Close waits
@@ -189,7 +173,7 @@ func (l *Launcher) startSlurm(id string) (*Proc, error) {
 		}
 		return nil, nanoact.Errorf(code, op, "job %s: %v", o.JobName, err)
 	}
-	job := &slurmJob{t: t, id: jobID, daemon: id, joined: joined, ended: make(chan struct{})}
+	job := &slurmJob{t: t, id: jobID, daemon: id, since: time.Now(), joined: joined, ended: make(chan struct{})}
 	t.mu.Lock()
 	t.live[jobID] = job
 	t.mu.Unlock()
@@ -270,7 +254,7 @@ func (t *slurmTarget) loop() {
 			select {
 			case <-j.joined:
 			default:
-				fast = true
+				fast = fast || time.Since(j.since) < slurmFastFor
 			}
 		}
 		t.mu.Unlock()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
-	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 )
@@ -116,39 +115,12 @@ func TestLaunchSlurm(t *testing.T) {
 	if b, err := s.Command("scancel", first.JobID).CombinedOutput(); err != nil {
 		t.Fatalf("scancel: %v %s", err, b)
 	}
-	select {
-	case p := <-exits:
-		if p != first || p.Err() == nil || !strings.Contains(p.Err().Error(), "job "+first.JobID+": CANCELLED") {
-			t.Fatalf("exit of %s: %v", p.ID, p.Err())
-		}
-	case <-ctx.Done():
-		t.Fatal("no exit reported")
-	}
-	// Its daemon leaves the dispatcher; a replacement job's joins.
-	waitStatus(t, d, func(s runner.Status) bool {
-		online := 0
-		left := false
-		for _, ds := range s.Daemons {
-			if ds.Online {
-				online++
-			} else if ds.ID == first.ID {
-				left = true
-			}
-		}
-		return left && online == 2
-	})
+	// It is reported, its daemon leaves, a replacement job's joins.
+	replaced(ctx, t, d, exits, first, "job "+first.JobID+": CANCELLED", 2)
 	if n := len(l.Procs()); n != 3 || l.Procs()[2].JobID == "" {
 		t.Fatalf("%d jobs", n)
 	}
-	var fs []*aio.Aio[int]
-	for i := range 8 {
-		fs = append(fs, runner.Submit[int](ctx, d, "square", i))
-	}
-	for i, f := range fs {
-		if v, err := f.Value(ctx); err != nil || v != i*i {
-			t.Fatal(i, v, err)
-		}
-	}
+	squares(ctx, t, d, 8)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

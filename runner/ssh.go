@@ -96,7 +96,6 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 	if host == "" || strings.HasPrefix(host, "-") {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "bad host %q", host)
 	}
-	var spec Launch
 	var target, scheme string
 	var tport int
 	if cfg.tunnel >= 0 {
@@ -118,14 +117,9 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 		}
 		cfg.url = u
 	}
-	if cfg.url != "" {
-		spec = d.launchFor(cfg.exe, cfg.url, cfg.args)
-	} else {
-		s, err := d.Launch(cfg.exe, cfg.args...)
-		if err != nil {
-			return nil, err
-		}
-		spec = s
+	spec, err := d.remoteSpec(cfg)
+	if err != nil {
+		return nil, err
 	}
 	var header strings.Builder
 	for _, kv := range spec.Env {
@@ -142,21 +136,7 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 		t.args = append(t.args, "-o", "ExitOnForwardFailure=yes")
 	}
 	l := &Launcher{d: d, cfg: cfg, spec: spec, ssh: t, log: d.log.With(zap.String("host", host), zap.String("exe", cfg.exe))}
-	if err := d.addLauncher(l, op); err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Launcher, error) {
-		_ = l.Close()
-		return nil, err
-	}
-	procs, err := l.Start(n)
-	if err != nil {
-		return fail(err)
-	}
-	if err := l.awaitJoins(ctx, op, procs); err != nil {
-		return fail(err)
-	}
-	return l, nil
+	return d.launchRemote(ctx, op, l, n, nil)
 }
 
 // tunnelTarget splits a tcp:// listener URL into its scheme and the
