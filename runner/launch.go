@@ -204,7 +204,9 @@ func batchDefaults(o BatchOptions) BatchOptions {
 
 // Slurm returns a batch script for sbatch that starts o.Daemons daemons
 // as the tasks of one srun step (--ntasks), each with o.CPUsPerTask CPUs
-// and o.Memory (--mem, per node). Submit it with sbatch script (it reads
+// and o.Memory (--mem, per node). srun runs with --export=ALL, so the
+// script's exports (the token) reach the daemons even when a site or
+// Extra submits with --export=NONE. Submit it with sbatch script (it reads
 // a script on its standard input too); Dispatcher.LaunchSlurm submits and
 // watches jobs itself.
 func (l Launch) Slurm(o BatchOptions) string {
@@ -214,7 +216,7 @@ func (l Launch) Slurm(o BatchOptions) string {
 		dirs = append(dirs, fmt.Sprintf("--cpus-per-task=%d", o.CPUsPerTask))
 	}
 	dirs = appendSet(dirs, "--time=", o.Time, "--mem=", o.Memory, "--partition=", o.Partition, "--output=", o.Output)
-	return l.batchScript("#SBATCH", dirs, o, "srun ")
+	return l.batchScript("#SBATCH", dirs, o, "srun --export=ALL ")
 }
 
 // SGE returns a job script for Sun/Son of/Univa Grid Engine's qsub

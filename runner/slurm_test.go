@@ -65,8 +65,11 @@ func TestLaunchSlurm(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	logs := t.TempDir()
-	o := runner.BatchOptions{Partition: s.Partition, Time: "00:10:00", Memory: "64M", Output: filepath.Join(logs, "job-%j.out")}
-	l, err := d.LaunchSlurm(ctx, 2, o, slurmSelf(s, &out, runner.WithRestart(1),
+	// --export=NONE: what the daemons need comes from the script, which
+	// exports the token and WithEnv's variables (srun's SLURM_CONF here).
+	o := runner.BatchOptions{Partition: s.Partition, Time: "00:10:00", Memory: "64M", Output: filepath.Join(logs, "job-%j.out"),
+		Extra: []string{"--export=NONE"}}
+	l, err := d.LaunchSlurm(ctx, 2, o, slurmSelf(s, &out, runner.WithEnv(s.Env...), runner.WithRestart(1),
 		runner.WithOnExit(func(p *runner.Proc) { exits <- p }))...)
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s\n%s", err, out.String(), jobLogs(logs), s.Log())
