@@ -144,7 +144,8 @@ func TestLaunchSlurm(t *testing.T) {
 
 // sbatch missing, sbatch refusing the job, a job that never starts and
 // one whose daemon cannot run each fail LaunchSlurm with an error naming
-// the job; no daemon is counted and no job is left.
+// the job; no daemon is counted and no job is left. Then a launcher
+// closed on its own stops its job.
 func TestLaunchSlurmBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Slurm and processes")
@@ -214,4 +215,23 @@ func TestLaunchSlurmBadInput(t *testing.T) {
 	if st.Connections != 0 || len(st.Daemons) != 0 {
 		t.Fatalf("status %+v", st)
 	}
+
+	// The launcher's own Close, before the dispatcher's: the daemon is
+	// interrupted (scancel --signal), leaves, and its job completes.
+	l, err := d.LaunchSlurm(ctx, 1, o, slurmSelf(s, &out)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, jobLogs(logs))
+	}
+	t0 := time.Now()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("close took %v", time.Since(t0))
+	if err := l.Procs()[0].Err(); err != nil {
+		t.Fatalf("%v\n%s", err, jobLogs(logs))
+	}
+	if a := activeJobs(t, s); a != "" {
+		t.Fatalf("jobs left:\n%s", a)
+	}
+	waitStatus(t, d, func(s runner.Status) bool { return s.Connections == 0 && len(s.Daemons) == 1 })
 }
