@@ -60,8 +60,10 @@
 // LaunchSSH starts them on a host through the system ssh client, sending
 // the token on the session's stdin, reporting (WithOnExit) and replacing
 // (WithRestart) daemons whose session dies, optionally through an ssh -R
-// tunnel (WithTunnel); Launch returns the command they run, as a shell
-// line, an SSH command, a Slurm script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
+// tunnel (WithTunnel); LaunchSlurm submits them as Slurm jobs (sbatch),
+// watches the jobs (squeue), reports and replaces those that end, and
+// cancels them (scancel) on Close; Launch returns the command they run, as a shell
+// line, an SSH command, a Slurm, SGE, PBS or LSF script or a Kubernetes Job manifest. Over tls+tcp:// and wss:// the
 // dispatcher generates a certificate on the fly and hands it to the daemons
 // with the token; a daemon without the token is refused and logged. The
 // token never crosses the wire (see "Wire protocol" below), so a captured hello

@@ -20,8 +20,8 @@ const (
 
 // Launch is the command a daemon process runs to join a dispatcher:
 // Exe with Args, and Env added to its environment. Its methods render it
-// as a shell command line, an SSH command, a Slurm batch script or a
-// Kubernetes Job manifest; they only generate text (nothing is run, no
+// as a shell command line, an SSH command, a Slurm, SGE, PBS or LSF batch
+// script or a Kubernetes Job manifest; they only generate text (nothing is run, no
 // network is used). The text holds the session token: treat it as a
 // secret.
 type Launch struct {
@@ -146,41 +146,147 @@ func (l Launch) SSH(host string, sshArgs ...string) string {
 	return strings.Join(append(parts, shellQuote(host), shellQuote(l.String())), " ")
 }
 
-// SlurmOptions shapes a Slurm batch script.
-type SlurmOptions struct {
+// BatchOptions shapes a batch script for a cluster scheduler (Slurm, SGE,
+// PBS, LSF). Each "" or 0 field is left out of the script (the site's
+// default applies). Values are written as the scheduler reads them: Time
+// is HH:MM:SS for Slurm, SGE and PBS but [HH:]MM for LSF's -W.
+type BatchOptions struct {
 	JobName     string   // default "nanoact-daemons"
-	Daemons     int      // --ntasks: one daemon per task (default 1)
-	CPUsPerTask int      // --cpus-per-task (0: not set)
-	Time        string   // --time, e.g. "01:00:00" ("": not set)
-	Extra       []string // more #SBATCH arguments, e.g. "--partition=short"
+	Daemons     int      // daemons the script starts (default 1)
+	CPUsPerTask int      // CPUs for each daemon
+	Time        string   // run time limit, e.g. "01:00:00"
+	Memory      string   // memory for each daemon, e.g. "2G" (Slurm's --mem)
+	Partition   string   // partition (Slurm) or queue (SGE, PBS, LSF)
+	Output      string   // the job's output file (default: the scheduler's)
+	Extra       []string // more lines' arguments, e.g. "--account=lab" for #SBATCH
 }
 
-// Slurm returns a batch script for sbatch that starts o.Daemons daemons
-// with srun.
-func (l Launch) Slurm(o SlurmOptions) string {
+// SlurmOptions is BatchOptions, the name Slurm's renderer had first.
+type SlurmOptions = BatchOptions
+
+// batchScript writes a batch script: "#!/bin/sh", then a directive line
+// (prefix and text) for each of dirs and o.Extra, the exports of l.Env
+// and run, then l's command line.
+func (l Launch) batchScript(prefix string, dirs []string, o BatchOptions, run string) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	for _, d := range append(dirs, o.Extra...) {
+		fmt.Fprintf(&b, "%s %s\n", prefix, d)
+	}
+	for _, kv := range l.Env {
+		fmt.Fprintf(&b, "export %s\n", envQuote(kv))
+	}
+	fmt.Fprintf(&b, "%s%s\n", run, l.argv())
+	return b.String()
+}
+
+// appendSet appends flag+value to dirs for each flag, value pair of
+// pairs whose value is set (not "").
+func appendSet(dirs []string, pairs ...string) []string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			dirs = append(dirs, pairs[i]+pairs[i+1])
+		}
+	}
+	return dirs
+}
+
+// batchDefaults fills o's defaults.
+func batchDefaults(o BatchOptions) BatchOptions {
 	if o.JobName == "" {
 		o.JobName = "nanoact-daemons"
 	}
 	if o.Daemons < 1 {
 		o.Daemons = 1
 	}
-	var b strings.Builder
-	b.WriteString("#!/bin/sh\n")
-	fmt.Fprintf(&b, "#SBATCH --job-name=%s\n#SBATCH --ntasks=%d\n", o.JobName, o.Daemons)
+	return o
+}
+
+// Slurm returns a batch script for sbatch that starts o.Daemons daemons
+// as the tasks of one srun step (--ntasks), each with o.CPUsPerTask CPUs
+// and o.Memory (--mem, per node). srun runs with --export=ALL, so the
+// script's exports (the token) reach the daemons even when a site or
+// Extra submits with --export=NONE. Submit it with sbatch script (it reads
+// a script on its standard input too); Dispatcher.LaunchSlurm submits and
+// watches jobs itself.
+func (l Launch) Slurm(o BatchOptions) string {
+	o = batchDefaults(o)
+	dirs := []string{"--job-name=" + o.JobName, fmt.Sprintf("--ntasks=%d", o.Daemons)}
 	if o.CPUsPerTask > 0 {
-		fmt.Fprintf(&b, "#SBATCH --cpus-per-task=%d\n", o.CPUsPerTask)
+		dirs = append(dirs, fmt.Sprintf("--cpus-per-task=%d", o.CPUsPerTask))
 	}
-	if o.Time != "" {
-		fmt.Fprintf(&b, "#SBATCH --time=%s\n", o.Time)
+	dirs = appendSet(dirs, "--time=", o.Time, "--mem=", o.Memory, "--partition=", o.Partition, "--output=", o.Output)
+	return l.batchScript("#SBATCH", dirs, o, "srun --export=ALL ")
+}
+
+// SGE returns a job script for Sun/Son of/Univa Grid Engine's qsub
+// (mirai's cluster_config "sge"): an array job of o.Daemons tasks (-t),
+// one daemon each. CPUs ask for the "smp" parallel environment (-pe smp
+// N), Memory for h_vmem, Time for h_rt; sites name these differently, so
+// check them (Extra adds lines). Untested here: no Grid Engine runs in
+// this project's tests; only the text is checked.
+func (l Launch) SGE(o BatchOptions) string {
+	o = batchDefaults(o)
+	dirs := []string{"-N " + o.JobName, "-cwd"}
+	if o.Daemons > 1 {
+		dirs = append(dirs, fmt.Sprintf("-t 1-%d", o.Daemons))
 	}
-	for _, e := range o.Extra {
-		fmt.Fprintf(&b, "#SBATCH %s\n", e)
+	if o.CPUsPerTask > 0 {
+		dirs = append(dirs, fmt.Sprintf("-pe smp %d", o.CPUsPerTask))
 	}
-	for _, kv := range l.Env {
-		fmt.Fprintf(&b, "export %s\n", envQuote(kv))
+	dirs = appendSet(dirs, "-l h_rt=", o.Time, "-l h_vmem=", o.Memory, "-q ", o.Partition)
+	if o.Output != "" {
+		dirs = append(dirs, "-j y", "-o "+o.Output)
 	}
-	fmt.Fprintf(&b, "srun %s\n", l.argv())
-	return b.String()
+	return l.batchScript("#$", dirs, o, "")
+}
+
+// PBS returns a job script for PBS Pro or OpenPBS's qsub (mirai's
+// cluster_config "pbs"): an array job of o.Daemons subjobs (-J; Torque
+// spells it -t: use Extra), one daemon each, with
+// -l select=1:ncpus=N:mem=M and -l walltime. Untested here: no PBS runs
+// in this project's tests; only the text is checked.
+func (l Launch) PBS(o BatchOptions) string {
+	o = batchDefaults(o)
+	dirs := []string{"-N " + o.JobName}
+	if o.Daemons > 1 {
+		dirs = append(dirs, fmt.Sprintf("-J 1-%d", o.Daemons))
+	}
+	if o.CPUsPerTask > 0 || o.Memory != "" {
+		sel := "-l select=1"
+		if o.CPUsPerTask > 0 {
+			sel += fmt.Sprintf(":ncpus=%d", o.CPUsPerTask)
+		}
+		if o.Memory != "" {
+			sel += ":mem=" + o.Memory
+		}
+		dirs = append(dirs, sel)
+	}
+	dirs = appendSet(dirs, "-l walltime=", o.Time, "-q ", o.Partition)
+	if o.Output != "" {
+		dirs = append(dirs, "-j oe", "-o "+o.Output)
+	}
+	return l.batchScript("#PBS", dirs, o, "")
+}
+
+// LSF returns a job script for IBM Spectrum LSF's bsub, which reads it on
+// its standard input (bsub < script; mirai's cluster_config "lsf"): a job
+// array name[1-o.Daemons], one daemon each, with -n CPUs, -M memory
+// (in the site's LSF_UNIT_FOR_LIMITS), -W [HH:]MM and -q queue.
+// Untested here: no LSF runs in this project's tests; only the text is
+// checked.
+func (l Launch) LSF(o BatchOptions) string {
+	o = batchDefaults(o)
+	name := o.JobName
+	if o.Daemons > 1 {
+		name = fmt.Sprintf("%s[1-%d]", name, o.Daemons)
+	}
+	dirs := []string{"-J " + shellQuote(name)}
+	if o.CPUsPerTask > 0 {
+		dirs = append(dirs, fmt.Sprintf("-n %d", o.CPUsPerTask))
+	}
+	dirs = appendSet(dirs, "-M ", o.Memory, "-W ", o.Time, "-q ", o.Partition, "-o ", o.Output)
+	return l.batchScript("#BSUB", dirs, o, "")
 }
 
 // KubernetesOptions shapes a Kubernetes Job manifest.
@@ -197,7 +303,14 @@ type KubernetesOptions struct {
 }
 
 // Kubernetes returns a batch/v1 Job manifest (YAML) that runs o.Daemons
-// daemon pods, which exit when the dispatcher says bye.
+// daemon pods, which exit when the dispatcher says bye. Apply it with
+//
+//	kubectl create secret generic NAME --from-literal=token=TOKEN  # with TokenSecret
+//	kubectl apply -f daemons.yaml
+//
+// and remove it with kubectl delete job NAME. The pods must reach the
+// dispatcher's advertised address (WithAdvertise): a host outside the
+// cluster, or a Service in front of a dispatcher that runs in it.
 func (l Launch) Kubernetes(o KubernetesOptions) string {
 	if o.Name == "" {
 		o.Name = "nanoact-daemons"

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +15,9 @@ import (
 	"github.com/nanoact/nanoact"
 )
 
-// Launcher starts daemons as local child processes of this one and stops
-// them. It is made by Dispatcher.LaunchLocal; the dispatcher's Close closes
+// Launcher starts daemons as local child processes of this one (or over
+// ssh, or as Slurm jobs) and stops them. It is made by
+// Dispatcher.LaunchLocal (LaunchSSH, LaunchSlurm); the dispatcher's Close closes
 // it, and it may be closed sooner. Each process costs one goroutine here
 // (waiting for it). Its methods are safe for concurrent use.
 type Launcher struct {
@@ -30,28 +32,44 @@ type Launcher struct {
 	shut  bool
 	// restarts counts the processes WithRestart has started.
 	restarts int
-	// ssh is set for LaunchSSH's launchers (see ssh.go).
-	ssh *sshTarget
+	// ssh is set for LaunchSSH's launchers (see ssh.go), slurm for
+	// LaunchSlurm's (slurm.go).
+	ssh   *sshTarget
+	slurm *slurmTarget
+	// joins holds, per remote daemon id not yet joined nor exited, the
+	// channel the dispatcher closes on its hello (see expect).
+	joins map[string]chan struct{}
 }
 
 // Proc is one daemon process started by a Launcher.
 type Proc struct {
 	// ID is the daemon's id (--id), as the dispatcher's Status shows it:
-	// launch-N for LaunchLocal, ssh-N for LaunchSSH.
+	// launch-N for LaunchLocal, ssh-N for LaunchSSH, slurm-N for
+	// LaunchSlurm.
 	ID string
 	// Host is the host of a LaunchSSH daemon ("" for local ones); the
 	// process (Pid, Kill, Err) is then its ssh client.
 	Host string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-	// joined: a LaunchSSH daemon had joined before its session ended (set
-	// before done is closed).
+	// JobID is the Slurm job id of a LaunchSlurm daemon ("" for others);
+	// Kill and Signal then go through scancel, and Err says how the job
+	// ended.
+	JobID string
+	cmd   *exec.Cmd
+	job   *slurmJob
+	done  chan struct{}
+	err   error
+	// joined: a remote daemon had joined before its session or job ended
+	// (set before done is closed).
 	joined bool
 }
 
-// Pid returns the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+// Pid returns the process id (0 for a Slurm job: it has no process here).
+func (p *Proc) Pid() int {
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Done returns a channel closed once the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
@@ -64,14 +82,27 @@ func (p *Proc) Err() error {
 }
 
 // Kill kills the process at once (SIGKILL), as a crash would: the
-// dispatcher re-queues or fails the tasks it was running. It does not
-// wait; see Done.
-func (p *Proc) Kill() error { return p.cmd.Process.Kill() }
+// dispatcher re-queues or fails the tasks it was running. A Slurm job is
+// cancelled instead (scancel: SIGTERM, then SIGKILL after the cluster's
+// KillWait). It does not wait; see Done.
+func (p *Proc) Kill() error {
+	if p.job != nil {
+		return p.job.cancel()
+	}
+	return p.cmd.Process.Kill()
+}
 
-// Signal sends sig to the process.
-func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+// Signal sends sig to the process (for a Slurm job, to its steps, with
+// scancel --signal; sig must then be a syscall.Signal such as
+// os.Interrupt).
+func (p *Proc) Signal(sig os.Signal) error {
+	if p.job != nil {
+		return p.job.signal(sig)
+	}
+	return p.cmd.Process.Signal(sig)
+}
 
-// LaunchOption configures LaunchLocal.
+// LaunchOption configures LaunchLocal, LaunchSSH and LaunchSlurm.
 type LaunchOption interface{ applyLaunch(*launchConfig) }
 
 type launchConfig struct {
@@ -87,6 +118,10 @@ type launchConfig struct {
 	sshArgs []string
 	join    time.Duration
 	tunnel  int // remote port of the first ssh -R tunnel; -1: no tunnel
+	// LaunchSlurm's (see slurm.go)
+	slurmDir string
+	slurmEnv []string
+	poll     time.Duration
 }
 
 type launchOptionFunc func(*launchConfig)
@@ -126,7 +161,8 @@ func WithEnv(kv ...string) LaunchOption {
 // WithRestart starts a new daemon process (under a new id) in place of
 // one that ends with an error (killed, crashed, its ssh session lost)
 // while the launcher is open, at most max times in all (default 0: never);
-// for LaunchSSH, only one whose daemon had joined.
+// for LaunchSSH and LaunchSlurm (a job that ends other than COMPLETED,
+// such as one cancelled with scancel), only one whose daemon had joined.
 // A daemon that leaves on the dispatcher's bye, or with status 0, is not
 // replaced.
 func WithRestart(max int) LaunchOption {
@@ -249,6 +285,9 @@ func (l *Launcher) startOne() (*Proc, error) {
 	if l.ssh != nil {
 		return l.startSSH(fmt.Sprintf("ssh-%d", l.seq))
 	}
+	if l.slurm != nil {
+		return l.startSlurm(fmt.Sprintf("slurm-%d", l.seq))
+	}
 	id := fmt.Sprintf("launch-%d", l.seq)
 	args := append(append(append([]string{}, l.cfg.leading...), l.spec.Args...), "--id", id)
 	cmd := exec.Command(l.spec.Exe, args...)
@@ -265,13 +304,145 @@ func (l *Launcher) startOne() (*Proc, error) {
 	return p, nil
 }
 
+// remoteSpec is the command remote daemons run: cfg's URL (WithURL) or
+// the dispatcher's remote one (see Launch), cfg's exe and daemon args.
+func (d *Dispatcher) remoteSpec(cfg launchConfig) (Launch, error) {
+	if cfg.url != "" {
+		return d.launchFor(cfg.exe, cfg.url, cfg.args), nil
+	}
+	return d.Launch(cfg.exe, cfg.args...)
+}
+
+// launchRemote has the dispatcher's Close close l, runs started (if not
+// nil), starts n remote daemons and waits for them to join (awaitJoins).
+// On error it closes l and returns nil.
+func (d *Dispatcher) launchRemote(ctx context.Context, op string, l *Launcher, n int, started func()) (*Launcher, error) {
+	if err := d.addLauncher(l, op); err != nil {
+		return nil, err
+	}
+	if started != nil {
+		started()
+	}
+	procs, err := l.Start(n)
+	if err == nil {
+		err = l.awaitJoins(ctx, op, procs)
+	}
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// expect registers remote daemon id with the dispatcher before it is
+// started (its hello may come at once): joined is closed on that hello;
+// unregister undoes it. l.mu is held.
+func (l *Launcher) expect(id string) (joined chan struct{}, unregister func()) {
+	joined = make(chan struct{})
+	l.d.lmu.Lock()
+	if l.d.awaiting == nil {
+		l.d.awaiting = make(map[string]chan struct{})
+	}
+	l.d.awaiting[id] = joined
+	l.d.lmu.Unlock()
+	if l.joins == nil {
+		l.joins = make(map[string]chan struct{})
+	}
+	l.joins[id] = joined
+	return joined, func() {
+		l.d.lmu.Lock()
+		if l.d.awaiting[id] == joined {
+			delete(l.d.awaiting, id)
+		}
+		l.d.lmu.Unlock()
+	}
+}
+
+// unexpect runs when remote daemon p has ended, before Done: it
+// unregisters p (see expect) and records whether it had joined.
+func (l *Launcher) unexpect(p *Proc, joined chan struct{}, unregister func()) {
+	unregister()
+	select {
+	case <-joined:
+		p.joined = true
+	default:
+	}
+	l.mu.Lock()
+	delete(l.joins, p.ID)
+	l.mu.Unlock()
+}
+
+// awaitJoins waits until the remote daemons of procs have joined, for at
+// most WithJoinTimeout. Errors (as op): one ended before joining
+// (ErrUnreachable, with how it ended), ErrTimedOut (with the job's state
+// for Slurm), ctx's end, ErrClosed when the dispatcher closes.
+func (l *Launcher) awaitJoins(ctx context.Context, op string, procs []*Proc) error {
+	d := l.d
+	timer := time.NewTimer(l.cfg.join)
+	defer timer.Stop()
+	for _, p := range procs {
+		l.mu.Lock()
+		joined := l.joins[p.ID]
+		l.mu.Unlock()
+		if joined == nil { // joined, or exited, already
+			select {
+			case <-p.done:
+				if !d.hasJoined(p.ID) {
+					return nanoact.Errorf(nanoact.CodeUnreachable, op, "daemon %s ended before joining: %v", p.ID, p.err)
+				}
+			default:
+			}
+			continue
+		}
+		select {
+		case <-joined:
+		case <-p.done:
+			select {
+			case <-joined: // joined, then left at once
+			default:
+				return nanoact.Errorf(nanoact.CodeUnreachable, op, "daemon %s ended before joining: %v", p.ID, p.err)
+			}
+		case <-timer.C:
+			what := "daemon " + p.ID
+			if p.job != nil {
+				what += " (" + p.job.String() + ")"
+			}
+			return nanoact.Errorf(nanoact.CodeTimedOut, op, "%s did not join within %v", what, l.cfg.join)
+		case <-ctx.Done():
+			return nanoact.Errorf(nanoact.CodeCanceled, op, "%v", ctx.Err())
+		case <-d.life.Done():
+			return &nanoact.Error{Code: nanoact.CodeClosed, Op: op}
+		}
+	}
+	return nil
+}
+
+// hasJoined reports whether a daemon of this id has said hello (it is
+// listed in the status, online or not).
+func (d *Dispatcher) hasJoined(id string) bool {
+	s, err := d.Status(context.Background())
+	if err != nil {
+		return false
+	}
+	for _, ds := range s.Daemons {
+		if ds.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // watch records p and waits for its process on a goroutine of l.wg,
 // then runs after (if any), WithOnExit's function and WithRestart.
 // l.mu is held.
 func (l *Launcher) watch(p *Proc, after func()) {
 	l.procs = append(l.procs, p)
 	l.wg.Go(func() {
-		p.err = p.cmd.Wait()
+		if p.job != nil {
+			p.err = p.job.wait()
+		} else {
+			p.err = p.cmd.Wait()
+		}
 		if after != nil {
 			after()
 		}
@@ -284,9 +455,10 @@ func (l *Launcher) watch(p *Proc, after func()) {
 func (l *Launcher) exited(p *Proc) {
 	l.mu.Lock()
 	l.d.closeMu.RLock()
-	// An ssh session that ended before its daemon joined is a host or
-	// configuration problem that a restart would only repeat.
-	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart && (l.ssh == nil || p.joined)
+	// An ssh session or a job that ended before its daemon joined is a
+	// host or configuration problem that a restart would only repeat.
+	remote := l.ssh != nil || l.slurm != nil
+	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart && (!remote || p.joined)
 	l.d.closeMu.RUnlock()
 	if restart {
 		l.restarts++
@@ -296,7 +468,8 @@ func (l *Launcher) exited(p *Proc) {
 	if p.err != nil && !l.isShut() {
 		lv = zap.WarnLevel
 	}
-	l.log.Log(lv, "daemon process exited", zap.String("daemon", p.ID), zap.Int("pid", p.Pid()), zap.Error(p.err), zap.Bool("restart", restart))
+	l.log.Log(lv, "daemon process exited", zap.String("daemon", p.ID), zap.Int("pid", p.Pid()), zap.String("job", p.JobID),
+		zap.Error(p.err), zap.Bool("restart", restart))
 	if l.cfg.onExit != nil {
 		l.cfg.onExit(p)
 	}
@@ -339,6 +512,9 @@ func (l *Launcher) close(byeSent bool) error {
 	l.shut = true
 	procs := append([]*Proc(nil), l.procs...)
 	l.mu.Unlock()
+	if l.slurm != nil {
+		l.slurm.closing()
+	}
 	// waitAll waits up to the grace time; false if some are still running.
 	waitAll := func() bool {
 		grace := time.NewTimer(l.cfg.grace)

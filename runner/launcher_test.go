@@ -245,7 +245,7 @@ func TestLaunchText(t *testing.T) {
 	}
 	slurm := spec.Slurm(runner.SlurmOptions{Daemons: 8, CPUsPerTask: 2, Time: "01:00:00", Extra: []string{"--partition=short"}})
 	for _, want := range []string{"#!/bin/sh\n", "#SBATCH --ntasks=8\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --time=01:00:00\n",
-		"#SBATCH --partition=short\n", "export " + runner.EnvToken + "=" + d.Token() + "\n", "srun /opt/app/bin/app daemon --dial " + url} {
+		"#SBATCH --partition=short\n", "export " + runner.EnvToken + "=" + d.Token() + "\n", "srun --export=ALL /opt/app/bin/app daemon --dial " + url} {
 		if !strings.Contains(slurm, want) {
 			t.Errorf("slurm script lacks %q:\n%s", want, slurm)
 		}

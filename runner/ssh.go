@@ -30,9 +30,6 @@ type sshTarget struct {
 	target string
 	scheme string
 	dialAt int
-	// joins holds, per daemon id not yet joined nor exited, the channel
-	// the dispatcher closes on its hello.
-	joins map[string]chan struct{}
 }
 
 // WithSSHArgs adds arguments for ssh before the host, such as "-p",
@@ -42,8 +39,9 @@ func WithSSHArgs(args ...string) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.sshArgs = append(c.sshArgs, args...) })
 }
 
-// WithJoinTimeout bounds how long LaunchSSH waits for its daemons to join
-// (default 60 s).
+// WithJoinTimeout bounds how long LaunchSSH (default 60 s) or
+// LaunchSlurm (default 10 minutes, queueing included) waits for its
+// daemons to join.
 func WithJoinTimeout(d time.Duration) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.join = d })
 }
@@ -98,7 +96,6 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 	if host == "" || strings.HasPrefix(host, "-") {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, op, "bad host %q", host)
 	}
-	var spec Launch
 	var target, scheme string
 	var tport int
 	if cfg.tunnel >= 0 {
@@ -120,14 +117,9 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 		}
 		cfg.url = u
 	}
-	if cfg.url != "" {
-		spec = d.launchFor(cfg.exe, cfg.url, cfg.args)
-	} else {
-		s, err := d.Launch(cfg.exe, cfg.args...)
-		if err != nil {
-			return nil, err
-		}
-		spec = s
+	spec, err := d.remoteSpec(cfg)
+	if err != nil {
+		return nil, err
 	}
 	var header strings.Builder
 	for _, kv := range spec.Env {
@@ -137,57 +129,14 @@ func (d *Dispatcher) LaunchSSH(ctx context.Context, host string, n int, opts ...
 	remote := append(append([]string{cfg.exe}, cfg.leading...), spec.Args...)
 	sshArgs := append(append([]string{}, cfg.sshArgs...), "-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20")
 	t := &sshTarget{host: host, args: sshArgs, remote: append(remote, "--stdin"), env: cfg.env,
-		header: []byte(header.String()), joins: make(map[string]chan struct{}),
+		header: []byte(header.String()),
 		target: target, scheme: scheme, dialAt: 1 + len(cfg.leading) + 2}
 	if cfg.tunnel > 0 {
 		t.tunnel = cfg.tunnel
 		t.args = append(t.args, "-o", "ExitOnForwardFailure=yes")
 	}
 	l := &Launcher{d: d, cfg: cfg, spec: spec, ssh: t, log: d.log.With(zap.String("host", host), zap.String("exe", cfg.exe))}
-	if err := d.addLauncher(l, op); err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Launcher, error) {
-		_ = l.Close()
-		return nil, err
-	}
-	procs, err := l.Start(n)
-	if err != nil {
-		return fail(err)
-	}
-	timer := time.NewTimer(cfg.join)
-	defer timer.Stop()
-	for _, p := range procs {
-		l.mu.Lock()
-		joined := t.joins[p.ID]
-		l.mu.Unlock()
-		if joined == nil { // joined, or exited, already
-			select {
-			case <-p.done:
-				if !d.hasJoined(p.ID) {
-					return fail(nanoact.Errorf(nanoact.CodeUnreachable, op, "daemon %s ended before joining: %v", p.ID, p.err))
-				}
-			default:
-			}
-			continue
-		}
-		select {
-		case <-joined:
-		case <-p.done:
-			select {
-			case <-joined: // joined, then left at once
-			default:
-				return fail(nanoact.Errorf(nanoact.CodeUnreachable, op, "daemon %s ended before joining: %v", p.ID, p.err))
-			}
-		case <-timer.C:
-			return fail(nanoact.Errorf(nanoact.CodeTimedOut, op, "daemon %s did not join within %v", p.ID, cfg.join))
-		case <-ctx.Done():
-			return fail(nanoact.Errorf(nanoact.CodeCanceled, op, "%v", ctx.Err()))
-		case <-d.life.Done():
-			return fail(&nanoact.Error{Code: nanoact.CodeClosed, Op: op})
-		}
-	}
-	return l, nil
+	return d.launchRemote(ctx, op, l, n, nil)
 }
 
 // tunnelTarget splits a tcp:// listener URL into its scheme and the
@@ -213,21 +162,6 @@ func tunnelTarget(u string) (scheme, target string, port int, err error) {
 		h = "[" + h + "]"
 	}
 	return scheme, h + ":" + p, port, nil
-}
-
-// hasJoined reports whether a daemon of this id has said hello (it is
-// listed in the status, online or not).
-func (d *Dispatcher) hasJoined(id string) bool {
-	s, err := d.Status(context.Background())
-	if err != nil {
-		return false
-	}
-	for _, ds := range s.Daemons {
-		if ds.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // startSSH starts the ssh session of daemon id; l.mu is held.
@@ -264,25 +198,11 @@ func (l *Launcher) startSSH(id string) (*Proc, error) {
 		return nil, nanoact.Errorf(nanoact.CodeInternal, "runner: launch over ssh to "+t.host, "%v", err)
 	}
 	// Register before the session starts: the hello may come at once.
-	joined := make(chan struct{})
-	l.d.lmu.Lock()
-	if l.d.awaiting == nil {
-		l.d.awaiting = make(map[string]chan struct{})
-	}
-	l.d.awaiting[id] = joined
-	l.d.lmu.Unlock()
-	unregister := func() {
-		l.d.lmu.Lock()
-		if l.d.awaiting[id] == joined {
-			delete(l.d.awaiting, id)
-		}
-		l.d.lmu.Unlock()
-	}
+	joined, unregister := l.expect(id)
 	if err := cmd.Start(); err != nil {
 		unregister()
 		return nil, nanoact.Errorf(nanoact.CodeNotFound, "runner: launch over ssh to "+t.host, "ssh: %v", err)
 	}
-	t.joins[id] = joined
 	// The header fits in the pipe's buffer; stdin stays open for the
 	// session's life (its end is the daemon's signal to leave) and is
 	// closed by Wait.
@@ -291,15 +211,7 @@ func (l *Launcher) startSSH(id string) (*Proc, error) {
 	}
 	p := &Proc{ID: id, Host: t.host, cmd: cmd, done: make(chan struct{})}
 	l.watch(p, func() {
-		unregister()
-		select {
-		case <-joined:
-			p.joined = true
-		default:
-		}
-		l.mu.Lock()
-		delete(t.joins, id)
-		l.mu.Unlock()
+		l.unexpect(p, joined, unregister)
 		if p.err != nil {
 			if w := strings.TrimSpace(tail.String()); w != "" {
 				p.err = fmt.Errorf("ssh %s: %w: %s", t.host, p.err, w)

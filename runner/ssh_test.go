@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
-	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 )
@@ -56,6 +56,51 @@ func waitNoDaemons(t *testing.T, url string) {
 			t.Fatalf("daemon processes still running: %v", daemonsOf(url))
 		}
 	}
+}
+
+// squares runs "square" on 0..n-1 and checks the results.
+func squares(ctx context.Context, t *testing.T, d *runner.Dispatcher, n int) {
+	t.Helper()
+	in := make([]int, n)
+	for i := range in {
+		in[i] = i
+	}
+	out, err := runner.Map[int, int](ctx, d, "square", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out {
+		if v != i*i {
+			t.Fatalf("square(%d) = %d", i, v)
+		}
+	}
+}
+
+// replaced waits for the report that first has ended, with an error
+// holding want, then until its daemon has left the dispatcher and a
+// replacement has joined (online daemons again).
+func replaced(ctx context.Context, t *testing.T, d *runner.Dispatcher, exits <-chan *runner.Proc, first *runner.Proc, want string, online int) {
+	t.Helper()
+	select {
+	case p := <-exits:
+		if p != first || p.Err() == nil || !strings.Contains(p.Err().Error(), want) {
+			t.Fatalf("exit of %s: %v", p.ID, p.Err())
+		}
+	case <-ctx.Done():
+		t.Fatal("no exit reported")
+	}
+	waitStatus(t, d, func(s runner.Status) bool {
+		n := 0
+		left := false
+		for _, ds := range s.Daemons {
+			if ds.Online {
+				n++
+			} else if ds.ID == first.ID {
+				left = true
+			}
+		}
+		return left && n == online
+	})
 }
 
 // Daemons launched over a real sshd run tasks; the token and certificate
@@ -110,39 +155,11 @@ func TestLaunchSSH(t *testing.T) {
 	if err := first.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case p := <-exits:
-		if p != first || p.Err() == nil || !strings.Contains(p.Err().Error(), sshd.Host) {
-			t.Fatalf("exit of %s: %v", p.ID, p.Err())
-		}
-	case <-ctx.Done():
-		t.Fatal("no exit reported")
-	}
-	// Its daemon leaves the dispatcher; a replacement joins.
-	waitStatus(t, d, func(s runner.Status) bool {
-		online := 0
-		left := false
-		for _, ds := range s.Daemons {
-			if ds.Online {
-				online++
-			} else if ds.ID == first.ID {
-				left = true
-			}
-		}
-		return left && online == 2
-	})
+	replaced(ctx, t, d, exits, first, sshd.Host, 2)
 	if n := len(l.Procs()); n != 3 {
 		t.Fatalf("%d sessions", n)
 	}
-	var fs []*aio.Aio[int]
-	for i := range 8 {
-		fs = append(fs, runner.Submit[int](ctx, d, "square", i))
-	}
-	for i, f := range fs {
-		if v, err := f.Value(ctx); err != nil || v != i*i {
-			t.Fatal(i, v, err)
-		}
-	}
+	squares(ctx, t, d, 8)
 	// One restart only: a second killed session is reported, not replaced.
 	second := l.Procs()[1]
 	if err := second.Kill(); err != nil {
