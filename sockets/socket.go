@@ -253,6 +253,7 @@ func (s *Socket) Close() error {
 	}
 	s.closed.Store(true)
 	s.mu.Unlock()
+	s.eng.BeginClose() // the pipes closed below are the socket closing
 
 	err := s.control("sockets: close", func() error {
 		// Read in the mailbox, after any Dial or Listen queued before.

@@ -74,6 +74,10 @@ type engine struct {
 	closed bool
 	closeq chan struct{}
 	wg     sync.WaitGroup
+	// closing is set by BeginClose, before the socket's dialers and
+	// listeners close their pipes: a pipe lost from then on is the
+	// socket closing, not a connection failing.
+	closing atomic.Bool
 
 	// live counts the pipes' goroutines, incb the receivers among them
 	// that are running a Completer (see complete and waitPipes).
@@ -292,6 +296,9 @@ func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 		e.onRemove(p)
 	}
 }
+
+// BeginClose marks the socket as closing (see Socket.BeginClose).
+func (e *engine) BeginClose() { e.closing.Store(true) }
 
 // Close implements mangos.ProtocolBase. It closes every pipe and returns
 // once their goroutines have exited; further operations fail with

@@ -773,3 +773,32 @@ func TestEnginePoly(t *testing.T) {
 		t.Fatalf("b wrote %q", m.Body)
 	}
 }
+
+// req: a request that does not resend fails with ErrConnReset when its
+// pipe dies, but with ErrClosed when the pipe dies because the socket is
+// closing (the dialers and listeners close their pipes before the
+// protocol closes), whichever wake-up the receive sees first.
+func TestEngineReqPipeLostWhileClosing(t *testing.T) {
+	for _, closing := range []bool{false, true} {
+		s := open(t, Req)
+		s.(Resender).SetResendTime(0)
+		f := attach(t, s)
+		if err := s.Send(ctxT(t), msg("job")); err != nil {
+			t.Fatal(err)
+		}
+		f.written(t)
+		col := make(collector, 1)
+		s.RecvAsync(&Waiter{C: col})
+		if closing {
+			s.BeginClose()
+		}
+		detach(s, f)
+		if !closing {
+			wantCode(t, col.wait(t).err, nanoact.ErrConnReset)
+			continue
+		}
+		col.pending(t)
+		_ = s.Close()
+		wantCode(t, col.wait(t).err, nanoact.ErrClosed)
+	}
+}

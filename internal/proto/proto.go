@@ -62,6 +62,9 @@ type Socket interface {
 	Counters() Counters
 	// Flushed reports whether everything queued for sending was written.
 	Flushed() bool
+	// BeginClose says the socket is about to close: pipes removed from
+	// now on end their requests as closed, not as connections reset.
+	BeginClose()
 }
 
 // Context is an independent protocol state machine sharing its socket's

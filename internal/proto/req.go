@@ -134,11 +134,15 @@ func (s *req) pipeGone(p *pipe) {
 			failAll(ws, &nanoact.Error{Code: nanoact.CodeConnReset, Op: "sockets: recv", Err: errConnDied})
 		}
 	}()
+	closing := s.closing.Load()
 	for _, c := range s.byID {
 		if c.pipe != p.id {
 			continue
 		}
 		c.pipe = 0
+		if closing {
+			continue // Close ends every request as closed
+		}
 		if c.msg != nil {
 			if !c.queued {
 				c.msg.Clone()
