@@ -90,7 +90,7 @@ func ExampleDispatcher_Launch() {
 		fmt.Println(name)
 	}
 	script := spec.Slurm(runner.SlurmOptions{Daemons: 16})
-	fmt.Println(strings.Contains(script, "#SBATCH --ntasks=16"), strings.Contains(script, "srun /opt/app/bin/app daemon --dial tls+tcp://"))
+	fmt.Println(strings.Contains(script, "#SBATCH --ntasks=16"), strings.Contains(script, "srun --export=ALL /opt/app/bin/app daemon --dial tls+tcp://"))
 	// Output:
 	// true
 	// NANOACT_TOKEN
