@@ -47,6 +47,9 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 	id := p.ID()
 	switch ev {
 	case mangos.PipeEventAttached:
+		if t.s.vetoes.attached(p) {
+			return
+		}
 		t.mu.Lock()
 		if _, ok := t.early[id]; ok {
 			delete(t.early, id)
@@ -58,6 +61,9 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		t.endpointOf(p, func(e *endpoint) { e.addPipe(id) })
 		t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
 	case mangos.PipeEventDetached:
+		if t.s.vetoes.detached(id) {
+			return
+		}
 		t.mu.Lock()
 		if _, ok := t.live[id]; !ok {
 			t.early[id] = struct{}{}
