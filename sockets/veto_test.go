@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
@@ -202,4 +203,60 @@ func TestPipeVetoEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Each connection's arrival and departure is logged once with the peer's
+// address: at Info on the dialing side, which redials, at Debug on the
+// listening side.
+func TestPipeLifecycleLogged(t *testing.T) {
+	t.Parallel()
+	slog, slogs := observed()
+	clog, clogs := observed()
+	pull := open(t, sockets.Pull, sockets.WithLogger(slog))
+	l, err := pull.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := open(t, sockets.Push, sockets.WithLogger(clog), sockets.WithReconnect(time.Millisecond, 10*time.Millisecond))
+	if _, err := push.Dial(l.URL(), sockets.Sync); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return stat(t, pull, "pipes") == 1 && stat(t, push, "pipes") == 1 })
+	first := pull.PipeIDs()[0]
+	p, err := pull.Pipe(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientAddr, _ := p.RemoteAddr()
+	serverAddr := strings.TrimPrefix(l.URL(), "tcp://")
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The push redials: a second connection.
+	eventually(t, func() bool { ids := pull.PipeIDs(); return len(ids) == 1 && ids[0] != first })
+	eventually(t, func() bool { return clogs.FilterMessage("connected").Len() == 2 })
+
+	check := func(name string, got []observer.LoggedEntry, n int, lvl zapcore.Level, remote string) {
+		t.Helper()
+		if len(got) != n {
+			t.Fatalf("%s: %d lines, want %d: %v", name, len(got), n, got)
+		}
+		for _, e := range got {
+			if e.Level != lvl || e.ContextMap()["remote"] == "" || (remote != "" && e.ContextMap()["remote"] != remote) {
+				t.Fatalf("%s: %v %v", name, e.Level, e.ContextMap())
+			}
+		}
+	}
+	eventually(t, func() bool { return slogs.FilterMessage("connection closed").Len() == 1 })
+	check("server accepted", slogs.FilterMessage("connection accepted").All(), 2, zapcore.DebugLevel, "")
+	check("server closed", slogs.FilterMessage("connection closed").All(), 1, zapcore.DebugLevel, clientAddr)
+	check("client connected", clogs.FilterMessage("connected").All(), 2, zapcore.InfoLevel, serverAddr)
+	check("client lost", clogs.FilterMessage("connection lost; redialing").All(), 1, zapcore.InfoLevel, serverAddr)
+	if n := clogs.FilterMessage("connection closed").Len(); n != 0 {
+		t.Fatalf("%d client close lines before Close", n)
+	}
+	_ = push.Close()
+	eventually(t, func() bool { return clogs.FilterMessage("connection closed").Len() == 1 })
+	check("client closed", clogs.FilterMessage("connection closed").All(), 1, zapcore.DebugLevel, serverAddr)
+	check("client lost after Close", clogs.FilterMessage("connection lost; redialing").All(), 1, zapcore.InfoLevel, serverAddr)
 }
