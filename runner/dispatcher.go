@@ -139,6 +139,7 @@ type daemonConn struct {
 	failed    int64
 	joined    time.Time
 	order     int
+	remote    zap.Field // its peer's address, for the log lines about it
 }
 
 var dispatcherSeq atomic.Uint64

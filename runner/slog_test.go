@@ -1,8 +1,17 @@
 package runner_test
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/nanoact/nanoact"
 
 	"github.com/nanoact/nanoact/internal/testkit/slogrec"
 	"github.com/nanoact/nanoact/runner"
@@ -20,5 +29,50 @@ func TestWithSlog(t *testing.T) {
 	lines := rec.Lines("dispatcher listening")
 	if len(lines) != 1 || lines[0].Attrs["url"].String() != d.URL() || lines[0].Attrs["logger"].String() != "runner" {
 		t.Fatalf("lines %+v", rec.Lines(""))
+	}
+}
+
+// The dispatcher's lines about a daemon carry its peer's address: refused,
+// joined and left.
+func TestDaemonLinesCarryRemote(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	core, logs := observer.New(zap.InfoLevel)
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithRegistry(f.reg), runner.WithLogger(zap.New(core)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := ctxT(t)
+	if err := runner.RunDaemon(ctx, f.reg, d.URL(), runner.WithToken("guessed"), runner.WithDaemonID("intruder")); !errors.Is(err, nanoact.ErrPeerAuth) {
+		t.Fatalf("intruder: %v", err)
+	}
+	dctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.RunDaemon(dctx, f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("friend"))
+	}()
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	for _, msg := range []string{"daemon refused", "daemon joined", "daemon left"} {
+		var lines []observer.LoggedEntry
+		deadline := time.Now().Add(10 * time.Second)
+		for len(lines) == 0 && time.Now().Before(deadline) {
+			lines = logs.FilterMessage(msg).All()
+			if len(lines) == 0 {
+				time.Sleep(5 * time.Millisecond) // polling: no event for a log line
+			}
+		}
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d lines: %v", msg, len(lines), logs.All())
+		}
+		r, _ := lines[0].ContextMap()["remote"].(string)
+		if !strings.HasPrefix(r, "127.0.0.1:") || r == strings.TrimPrefix(d.URL(), "tcp://") {
+			t.Fatalf("%s: remote %q (dispatcher at %s)", msg, r, d.URL())
+		}
 	}
 }
