@@ -314,11 +314,11 @@ func (w *worker[Req, Resp]) serveOne() bool {
 	reply, herr := serve(s.hard, m, w.c.Codec(), w.h, w.cfg)
 	// The reply goes out whatever happens; the socket's close aborts it.
 	if err := w.c.SendMsg(context.Background(), reply); err != nil && s.life.Err() == nil {
-		s.log.Warn("reply not sent", zap.Uint64("request", n), zap.Uint32("pipe", pipe), s.remote(pipe), zap.Error(err))
+		s.log.Warn("reply not sent", zap.Uint64("request", n), zap.Uint32("pipe", pipe), zap.String("remote", s.sock.PeerAddr(pipe)), zap.Error(err))
 	}
 	var pe *PanicError
 	if errors.As(herr, &pe) {
-		s.log.Error("handler panicked; worker restarting", zap.Uint64("request", n), zap.Uint32("pipe", pipe), s.remote(pipe),
+		s.log.Error("handler panicked; worker restarting", zap.Uint64("request", n), zap.Uint32("pipe", pipe), zap.String("remote", s.sock.PeerAddr(pipe)),
 			zap.Int("worker", w.id), zap.Any("panic", pe.Value), zap.ByteString("stack", pe.Stack))
 		panic(pe) // to the supervisor: restart this worker
 	}

@@ -373,7 +373,7 @@ func (d *Dispatcher) onHelloLate(m helloLate) {
 	d.stopHelloTimer(m.pipe)
 	delete(st.waiting, m.pipe)
 	st.helloLate++
-	d.log.Warn("connection closed: no hello", zap.Uint32("pipe", m.pipe), d.remote(m.pipe), zap.Duration("waited", d.cfg.helloTimeout))
+	d.log.Warn("connection closed: no hello", zap.Uint32("pipe", m.pipe), zap.String("remote", d.sock.PeerAddr(m.pipe)), zap.Duration("waited", d.cfg.helloTimeout))
 	_ = d.sock.ClosePipe(m.pipe)
 }
 
@@ -383,7 +383,7 @@ func (d *Dispatcher) onRefusedLate(pipe uint32) {
 		return // gone in the meantime
 	}
 	delete(d.st.helloDue, pipe)
-	d.log.Warn("refused connection closed: the peer stayed", zap.Uint32("pipe", pipe), d.remote(pipe))
+	d.log.Warn("refused connection closed: the peer stayed", zap.Uint32("pipe", pipe), zap.String("remote", d.sock.PeerAddr(pipe)))
 	_ = d.sock.ClosePipe(pipe)
 }
 
@@ -438,7 +438,7 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	st.joins++
 	dm := &daemonConn{pipe: pipe, to: sockets.ToPipe(pipe), id: h.daemon, max: mx, remaining: remaining,
 		running: make(map[uint64]*task), joined: time.Now(), order: st.joins}
-	dm.remote = d.remote(pipe)
+	dm.remote = zap.String("remote", d.sock.PeerAddr(pipe))
 	st.daemons[pipe] = dm
 	d.mu.Lock()
 	d.ids[pipe] = dm.id
@@ -456,7 +456,7 @@ func (d *Dispatcher) refuse(pipe uint32, daemon, reason string) {
 	st := &d.st
 	st.refused[pipe] = true
 	st.refusedN++
-	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), d.remote(pipe), zap.String("daemon", daemon), zap.String("reason", reason))
+	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("remote", d.sock.PeerAddr(pipe)), zap.String("daemon", daemon), zap.String("reason", reason))
 	m := sockets.NewMsg(nil)
 	m.Body = appendRefuse(m.Body[:0], reason)
 	_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
@@ -490,7 +490,7 @@ func (d *Dispatcher) onJunk(m junkMsg) {
 	d.stopHelloTimer(m.pipe)
 	st.refused[m.pipe] = true
 	st.refusedN++
-	d.log.Warn("connection closed: a message other than hello", zap.Uint32("pipe", m.pipe), d.remote(m.pipe),
+	d.log.Warn("connection closed: a message other than hello", zap.Uint32("pipe", m.pipe), zap.String("remote", d.sock.PeerAddr(m.pipe)),
 		zap.Uint64("kind", m.kind), zap.Int("size", m.size))
 	_ = d.sock.ClosePipe(m.pipe)
 }

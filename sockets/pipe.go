@@ -147,25 +147,34 @@ func (t *pipeTracker) wait() {
 
 // endpointOf calls fn with the dialer or listener that made p, if known.
 func (t *pipeTracker) endpointOf(p mangos.Pipe, fn func(*endpoint)) {
-	s := t.s
+	switch d, l := t.s.ownerOf(p); {
+	case d != nil:
+		fn(&d.endpoint)
+	case l != nil:
+		fn(&l.endpoint)
+	}
+}
+
+// ownerOf returns the dialer or the listener that made p; both nil if
+// neither is known (any more).
+func (s *Socket) ownerOf(p mangos.Pipe) (*Dialer, *Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if md := p.Dialer(); md != nil {
 		for _, d := range s.dialers {
 			if d.md == md {
-				fn(&d.endpoint)
-				return
+				return d, nil
 			}
 		}
 	}
 	if ml := p.Listener(); ml != nil {
 		for _, l := range s.listeners {
 			if l.ml == ml {
-				fn(&l.endpoint)
-				return
+				return nil, l
 			}
 		}
 	}
+	return nil, nil
 }
 
 // livePipe is what a caller may do with a pipe it looked up by id.

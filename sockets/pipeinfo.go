@@ -61,35 +61,28 @@ func (p *Pipe) Socket() *Socket { return p.s }
 // Dialer returns the dialer that made the connection, or nil if a
 // listener accepted it (or its dialer is gone).
 func (p *Pipe) Dialer() *Dialer {
-	md := p.mp.Dialer()
-	if md == nil {
-		return nil
-	}
-	p.s.mu.Lock()
-	defer p.s.mu.Unlock()
-	for _, d := range p.s.dialers {
-		if d.md == md {
-			return d
-		}
-	}
-	return nil
+	d, _ := p.s.ownerOf(p.mp)
+	return d
 }
 
 // Listener returns the listener that accepted the connection, or nil if a
 // dialer made it (or its listener is gone).
 func (p *Pipe) Listener() *Listener {
-	ml := p.mp.Listener()
-	if ml == nil {
-		return nil
+	_, l := p.s.ownerOf(p.mp)
+	return l
+}
+
+// PeerAddr returns the remote address of live connection pipe, as
+// Pipe.RemoteAddr writes it, or "" when it is gone or has none: a
+// shorthand for log lines about a peer. It costs a lookup and an option
+// read, and does not block.
+func (s *Socket) PeerAddr(pipe uint32) string {
+	p, err := s.Pipe(pipe)
+	if err != nil {
+		return ""
 	}
-	p.s.mu.Lock()
-	defer p.s.mu.Unlock()
-	for _, l := range p.s.listeners {
-		if l.ml == ml {
-			return l
-		}
-	}
-	return nil
+	a, _ := p.RemoteAddr()
+	return a
 }
 
 // live reports whether the connection is still up.

@@ -147,8 +147,8 @@ func TestPipeStats(t *testing.T) {
 				if u, err := p.StatString("url"); err != nil || u != l.URL() || p.Listener() != l || p.Dialer() != nil {
 					t.Fatalf("pipe url %q, %v", u, err)
 				}
-				if _, err := p.RemoteAddr(); err != nil {
-					t.Fatalf("remote address: %v", err)
+				if r, err := p.RemoteAddr(); err != nil || pull.PeerAddr(id) != r {
+					t.Fatalf("remote address %q, %v; PeerAddr %q", r, err, pull.PeerAddr(id))
 				}
 			}
 			// The dialing side sees its own pipe, made by its dialer.
@@ -185,6 +185,9 @@ func TestPipeStats(t *testing.T) {
 			wantCode(t, err, nanoact.ErrClosed)
 			_, err = a.Pipe(pa.ID())
 			wantCode(t, err, nanoact.ErrNotFound)
+			if r := a.PeerAddr(pa.ID()); r != "" {
+				t.Fatalf("PeerAddr of a gone connection %q", r)
+			}
 			if pa.Stats()["id"] != int64(pa.ID()) {
 				t.Fatalf("closed pipe stats %v", pa.Stats())
 			}
