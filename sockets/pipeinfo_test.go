@@ -138,6 +138,8 @@ func TestPipeStats(t *testing.T) {
 					t.Fatal(err)
 				}
 				size := map[int]int64{3: 10, 1: 7}[n]
+				// Counted just after the message is queued: wait for it.
+				eventually(t, func() bool { return stat(t, p, "rx_msgs") == int64(n) })
 				if stat(t, p, "rx_msgs") != int64(n) || stat(t, p, "rx_bytes") != int64(n)*size ||
 					stat(t, p, "tx_msgs") != 0 || stat(t, p, "id") != int64(id) ||
 					stat(t, p, "socket") != int64(pull.ID()) || stat(t, p, "listener") != int64(l.ID()) ||
@@ -160,6 +162,7 @@ func TestPipeStats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			eventually(t, func() bool { return stat(t, pa, "tx_msgs") == 3 }) // counted once written
 			if stat(t, pa, "tx_msgs") != 3 || stat(t, pa, "tx_bytes") != 30 || pa.Dialer() != da || stat(t, pa, "dialer") != int64(da.ID()) {
 				t.Fatalf("push pipe stats %v", pa.Stats())
 			}

@@ -474,10 +474,12 @@ func (p *pipe) receiver() {
 		}
 		// Counted once handled, so a reader of rx_msgs finds the message
 		// already queued.
-		p.e.rxMsgs.Add(1)
-		p.e.rxBytes.Add(n)
+		// The pipe's first: a reader who sees the socket's count sees
+		// the pipe's too.
 		p.rxMsgs.Add(1)
 		p.rxBytes.Add(n)
+		p.e.rxMsgs.Add(1)
+		p.e.rxBytes.Add(n)
 	}
 }
 
@@ -517,10 +519,10 @@ func (p *pipe) sender() {
 		if err != nil {
 			return
 		}
-		e.txMsgs.Add(1)
-		e.txBytes.Add(n)
 		p.txMsgs.Add(1)
 		p.txBytes.Add(n)
+		e.txMsgs.Add(1)
+		e.txBytes.Add(n)
 	}
 }
 
