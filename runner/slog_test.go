@@ -76,3 +76,44 @@ func TestDaemonLinesCarryRemote(t *testing.T) {
 		}
 	}
 }
+
+// A daemon's lost connection is logged once at Info, with the peer's
+// address (by its socket); the runner's own line about it is Debug.
+func TestDaemonLossLoggedOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithRegistry(f.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	core, logs := observer.New(zap.InfoLevel)
+	ctx := ctxT(t)
+	url := d.URL()
+	dctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.RunDaemon(dctx, f.reg, url, runner.WithToken(d.Token()), runner.WithLogger(zap.New(core)),
+			runner.WithReconnectInterval(10*time.Millisecond))
+	}()
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Socket().Listeners()[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.FilterMessage("connected").Len() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling: no event for a log line
+	}
+	lost := logs.FilterMessage("connection lost; redialing").All()
+	if len(lost) != 1 || lost[0].ContextMap()["remote"] != strings.TrimPrefix(url, "tcp://") {
+		t.Fatalf("lost lines %v", lost)
+	}
+	cancel()
+	<-done
+}
