@@ -158,7 +158,11 @@ func NewServer[Req, Resp any](h Handler[Req, Resp], opts ...ServerOption) (*Serv
 			}
 		case actor.ChildFailed:
 			s.fails.Add(1)
-			s.log.Warn("worker crashed; restarting", zap.Stringer("worker", m.Child), zap.Any("panic", m.Reason.Value), zap.Stringer("directive", m.Directive))
+			lvl := zap.WarnLevel
+			if _, ok := m.Reason.Value.(*PanicError); ok {
+				lvl = zap.DebugLevel // serveOne logged it once, with the request and its peer
+			}
+			s.log.Log(lvl, "worker crashed; restarting", zap.Stringer("worker", m.Child), zap.Any("panic", m.Reason.Value), zap.Stringer("directive", m.Directive))
 			s.bc.Broadcast(cv.Event{Kind: cv.Failed, Child: m.Child.String(),
 				Err: &nanoact.Error{Code: nanoact.CodeInternal, Op: "rpc: worker", Err: m.Reason}})
 		case actor.ChildStopped:
@@ -356,11 +360,11 @@ func (w *worker[Req, Resp]) serveOne() bool {
 	}
 	// The reply goes out whatever happens; the socket's close aborts it.
 	if err := w.c.SendMsg(context.Background(), reply); err != nil && s.life.Err() == nil {
-		s.log.Warn("reply not sent", zap.Uint64("request", n), zap.Uint32("pipe", pipe), zap.Error(err))
+		s.log.Warn("reply not sent", zap.Uint64("request", n), zap.Uint32("pipe", pipe), zap.String("remote", s.sock.PeerAddr(pipe)), zap.Error(err))
 	}
 	var pe *PanicError
 	if errors.As(herr, &pe) {
-		s.log.Error("handler panicked", zap.Uint64("request", n), zap.Uint32("pipe", pipe),
+		s.log.Error("handler panicked; worker restarting", zap.Uint64("request", n), zap.Uint32("pipe", pipe), zap.String("remote", s.sock.PeerAddr(pipe)),
 			zap.Int("worker", w.id), zap.Any("panic", pe.Value), zap.ByteString("stack", pe.Stack))
 		panic(pe) // to the supervisor: restart this worker
 	}

@@ -289,7 +289,7 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 		dm.stop(errLost)
 		return
 	}
-	dm.log.Info("connection lost; redialing", zap.Uint32("pipe", ev.Pipe), zap.Duration("grace", dm.cfg.grace))
+	dm.log.Debug("connection lost; redialing", zap.Uint32("pipe", ev.Pipe), zap.Duration("grace", dm.cfg.grace)) // the socket logs it at Info, with the peer
 	dm.lost = time.AfterFunc(dm.cfg.grace, func() { dm.stop(errLost) })
 }
 

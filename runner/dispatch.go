@@ -381,7 +381,7 @@ func (d *Dispatcher) onHelloLate(m helloLate) {
 	d.stopHelloTimer(m.pipe)
 	delete(st.waiting, m.pipe)
 	st.helloLate++
-	d.log.Warn("connection closed: no hello", zap.Uint32("pipe", m.pipe), zap.Duration("waited", d.cfg.helloTimeout))
+	d.log.Warn("connection closed: no hello", zap.Uint32("pipe", m.pipe), zap.String("remote", d.sock.PeerAddr(m.pipe)), zap.Duration("waited", d.cfg.helloTimeout))
 	_ = d.sock.ClosePipe(m.pipe)
 }
 
@@ -391,7 +391,7 @@ func (d *Dispatcher) onRefusedLate(pipe uint32) {
 		return // gone in the meantime
 	}
 	delete(d.st.helloDue, pipe)
-	d.log.Warn("refused connection closed: the peer stayed", zap.Uint32("pipe", pipe))
+	d.log.Warn("refused connection closed: the peer stayed", zap.Uint32("pipe", pipe), zap.String("remote", d.sock.PeerAddr(pipe)))
 	_ = d.sock.ClosePipe(pipe)
 }
 
@@ -446,11 +446,12 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	st.joins++
 	dm := &daemonConn{pipe: pipe, to: sockets.ToPipe(pipe), id: h.daemon, max: mx, remaining: remaining,
 		running: make(map[uint64]*task), joined: time.Now(), order: st.joins}
+	dm.remote = zap.String("remote", d.sock.PeerAddr(pipe))
 	st.daemons[pipe] = dm
 	d.mu.Lock()
 	d.ids[pipe] = dm.id
 	d.mu.Unlock()
-	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), zap.String("daemon", h.daemon), zap.Int("max", mx))
+	d.log.Info("daemon joined", zap.Uint32("pipe", pipe), dm.remote, zap.String("daemon", h.daemon), zap.Int("max", mx))
 	d.notify(len(st.daemons), cv.Event{Kind: cv.Up, Child: dm.id})
 	d.joined(dm.id) // after notify: StartDaemons' caller sees it in Daemons
 	d.replaySetups(dm)
@@ -464,7 +465,7 @@ func (d *Dispatcher) refuse(pipe uint32, daemon, reason string) {
 	st := &d.st
 	st.refused[pipe] = true
 	st.refusedN++
-	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("daemon", daemon), zap.String("reason", reason))
+	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("remote", d.sock.PeerAddr(pipe)), zap.String("daemon", daemon), zap.String("reason", reason))
 	m := sockets.NewMsg(nil)
 	m.Body = appendRefuse(m.Body[:0], reason)
 	_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
@@ -486,7 +487,7 @@ func (d *Dispatcher) onJunk(m junkMsg) {
 			// A daemon that speaks garbage cannot be trusted with the
 			// results it owes: its connection closes, and its tasks fail
 			// with ErrConnReset (or are re-queued) as for a crash.
-			d.log.Warn("malformed message: daemon disconnected", zap.Uint32("pipe", m.pipe), zap.String("daemon", dm.id), zap.Int("size", m.size))
+			d.log.Warn("malformed message: daemon disconnected", zap.Uint32("pipe", m.pipe), dm.remote, zap.String("daemon", dm.id), zap.Int("size", m.size))
 			_ = d.sock.ClosePipe(m.pipe)
 		}
 		return
@@ -498,7 +499,7 @@ func (d *Dispatcher) onJunk(m junkMsg) {
 	d.stopHelloTimer(m.pipe)
 	st.refused[m.pipe] = true
 	st.refusedN++
-	d.log.Warn("connection closed: a message other than hello", zap.Uint32("pipe", m.pipe),
+	d.log.Warn("connection closed: a message other than hello", zap.Uint32("pipe", m.pipe), zap.String("remote", d.sock.PeerAddr(m.pipe)),
 		zap.Uint64("kind", m.kind), zap.Int("size", m.size))
 	_ = d.sock.ClosePipe(m.pipe)
 }
@@ -618,10 +619,10 @@ func (d *Dispatcher) departed(dm *daemonConn, lost bool, claimed []*task) {
 		}
 	}
 	if claimed != nil {
-		d.log.Warn("daemon lost mid-task", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id),
+		d.log.Warn("daemon lost mid-task", zap.Uint32("pipe", pipe), dm.remote, zap.String("daemon", dm.id),
 			zap.Int("lost", len(claimed)), zap.Int("requeued", len(back)))
 	} else {
-		d.log.Info("daemon left", zap.Uint32("pipe", pipe), zap.String("daemon", dm.id))
+		d.log.Info("daemon left", zap.Uint32("pipe", pipe), dm.remote, zap.String("daemon", dm.id))
 	}
 	d.mu.Lock()
 	delete(d.ids, pipe)

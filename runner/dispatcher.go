@@ -135,6 +135,7 @@ type pending struct {
 type daemonConn struct {
 	pipe      uint32
 	to        sockets.SendOption // ToPipe(pipe), boxed once
+	remote    zap.Field          // its peer's address, for the log lines about it
 	id        string
 	max       int
 	remaining int // tasks it will still take; negative: no limit

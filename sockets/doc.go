@@ -58,6 +58,19 @@
 // nng_send_aio split in two. Package aio builds its aios on both; most
 // programs use aio.
 //
+// # Connections, statistics and logs
+//
+// Each connection is a Pipe (Socket.Pipe, Socket.PipeIDs, the id of
+// Msg.Pipe and PipeEvent.Pipe): its peer's address, its ipc peer
+// credentials and its own statistics. WithPipeVeto judges each new one
+// before the protocol sees it (NNG's pre-add pipe event). Sockets,
+// dialers, listeners and pipes give NNG's statistics by name, numbers
+// through Stat and strings through StatString (stats.go lists them all,
+// the drop counters by cause included). The socket logs each connection's
+// arrival and departure, each refused peer and each oversize message once,
+// with the peer's address; WithLogger takes a zap logger, WithSlog a
+// *slog.Logger.
+//
 // # Modes
 //
 // Send encodes in Serial mode (the socket's Codec, CBOR by default;

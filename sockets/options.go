@@ -17,6 +17,7 @@ type Option interface{ apply(*config) }
 type config struct {
 	raw              bool
 	logger           *zap.Logger
+	veto             func(*Pipe) error // WithPipeVeto (veto.go)
 	system           *actor.System
 	codec            Codec
 	sendMode         Mode

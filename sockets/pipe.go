@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -47,6 +48,9 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 	id := p.ID()
 	switch ev {
 	case mangos.PipeEventAttached:
+		if t.s.vetoes.attached(p) {
+			return
+		}
 		t.mu.Lock()
 		if _, ok := t.early[id]; ok {
 			delete(t.early, id)
@@ -55,21 +59,68 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		}
 		t.live[id] = p
 		t.mu.Unlock()
-		t.endpointOf(p, func(e *endpoint) { e.addPipe(id) })
+		var ep *endpoint
+		t.endpointOf(p, func(e *endpoint) { e.addPipe(id); ep = e })
+		t.logPipe(p, ep, true)
 		t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
 	case mangos.PipeEventDetached:
+		if t.s.vetoes.detached(id) {
+			return
+		}
 		t.mu.Lock()
 		if _, ok := t.live[id]; !ok {
 			t.early[id] = struct{}{}
 			t.mu.Unlock()
+			t.logPipe(p, nil, false) // closed before it was registered
 			return
 		}
 		delete(t.live, id)
 		t.maybeIdle()
 		t.mu.Unlock()
-		t.endpointOf(p, func(e *endpoint) { e.removePipe(id) })
+		var ep *endpoint
+		t.endpointOf(p, func(e *endpoint) { e.removePipe(id); ep = e })
+		t.logPipe(p, ep, false)
 		t.s.ref.Send(PipeEvent{Pipe: id, Added: false})
 	}
+}
+
+// logPipe logs a connection's arrival or departure, once, with its peer's
+// address: at Info for a dialer's connection while the dialer lives
+// ("connected", "connection lost; redialing": the operator's view of a
+// client), at Debug for a listener's (one line per peer of a server is
+// per-pipe lifecycle) and for connections closed with their socket or
+// dialer. ep is the endpoint that made p, nil if unknown.
+func (t *pipeTracker) logPipe(p mangos.Pipe, ep *endpoint, added bool) {
+	dialed := p.Dialer() != nil
+	lvl := zap.DebugLevel
+	if dialed && !t.s.isClosed() && (ep == nil || ep.State() != Closed) {
+		lvl = zap.InfoLevel
+	}
+	var msg string
+	switch {
+	case added && dialed:
+		msg = "connected"
+	case added:
+		msg = "connection accepted"
+	case lvl == zap.InfoLevel:
+		msg = "connection lost; redialing"
+	default:
+		msg = "connection closed"
+	}
+	ce := t.s.log.Check(lvl, msg)
+	if ce == nil {
+		return
+	}
+	url, remote := "", ""
+	if ep != nil {
+		url = ep.URL()
+	}
+	if a, err := p.GetOption(mangos.OptionRemoteAddr); err == nil {
+		if na, ok := a.(net.Addr); ok && na != nil {
+			remote = na.String()
+		}
+	}
+	ce.Write(zap.Uint32("pipe", p.ID()), zap.String("url", url), zap.String("remote", remote))
 }
 
 // maybeIdle closes idle when nothing is live. Call with t.mu held.
@@ -96,25 +147,34 @@ func (t *pipeTracker) wait() {
 
 // endpointOf calls fn with the dialer or listener that made p, if known.
 func (t *pipeTracker) endpointOf(p mangos.Pipe, fn func(*endpoint)) {
-	s := t.s
+	switch d, l := t.s.ownerOf(p); {
+	case d != nil:
+		fn(&d.endpoint)
+	case l != nil:
+		fn(&l.endpoint)
+	}
+}
+
+// ownerOf returns the dialer or the listener that made p; both nil if
+// neither is known (any more).
+func (s *Socket) ownerOf(p mangos.Pipe) (*Dialer, *Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if md := p.Dialer(); md != nil {
 		for _, d := range s.dialers {
 			if d.md == md {
-				fn(&d.endpoint)
-				return
+				return d, nil
 			}
 		}
 	}
 	if ml := p.Listener(); ml != nil {
 		for _, l := range s.listeners {
 			if l.ml == ml {
-				fn(&l.endpoint)
-				return
+				return nil, l
 			}
 		}
 	}
+	return nil, nil
 }
 
 // livePipe is what a caller may do with a pipe it looked up by id.
@@ -151,14 +211,11 @@ func (t *pipeTracker) close(id uint32) bool {
 }
 
 // publish runs on the socket actor for each pipe event, in the order the
-// events happened: it logs the event and queues it for the watchers
-// registered now. The watchers run on the watch queue's goroutine, never
+// events happened: it queues it for the watchers registered now (the
+// tracker's hook has logged it). The watchers run on the watch queue's goroutine, never
 // on the actor, so that a callback that blocks or closes the socket
 // cannot hold up the control plane.
 func (t *pipeTracker) publish(ev PipeEvent) {
-	if ce := t.s.log.Check(zap.DebugLevel, "pipe event"); ce != nil {
-		ce.Write(zap.Uint32("pipe", ev.Pipe), zap.Bool("added", ev.Added))
-	}
 	if len(t.watchers) > 0 {
 		t.queue.push(watchItem{ev: ev, ws: t.watchers})
 	}

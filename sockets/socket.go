@@ -59,6 +59,7 @@ type Socket struct {
 	sup         cv.Broadcaster // the socket's supervisor broadcast (Supervise)
 	sendq       SendQueue      // aio sends waiting their turn (sendq.go)
 	ctxs        contextSet     // open contexts, closed with the socket (context.go)
+	vetoes      vetoSet        // the pipe veto, if any (veto.go)
 }
 
 // Supervise registers c with the socket's supervisor broadcast, so that a
@@ -107,6 +108,7 @@ func New(p Protocol, opts ...Option) (*Socket, error) {
 	s.recvTimeout.Store(-1)
 	s.log = cfg.logger.Named("sockets").With(zap.Uint32("socket", s.id), zap.String("proto", p.String()))
 	s.pipes = newPipeTracker(s)
+	s.vetoes.init(s, cfg.veto)
 	_ = s.ms.SetOption(mangos.OptionMaxRecvSize, cfg.recvMax)
 	_ = s.ms.SetOption(mangos.OptionReconnectTime, cfg.reconnMin)
 	_ = s.ms.SetOption(mangos.OptionMaxReconnectTime, cfg.reconnMax)

@@ -11,10 +11,21 @@ import (
 // Statistics, as NNG keeps them (nanonext's stat()). Each value is atomic
 // on its own; a set of them read together is not a consistent snapshot.
 //
-// Socket:   id, pipes, dialers, listeners, reject, oversize, tx_msgs,
-//           rx_msgs, tx_bytes, rx_bytes
-// Dialer:   id, socket, pipes, connect, reject, refused, disconnect
-// Listener: id, socket, pipes, accept, reject, disconnect
+// Socket:   id, pipes, dialers, listeners, reject, reject_veto,
+//           oversize, tx_msgs, rx_msgs, tx_bytes, rx_bytes;
+//           strings: protocol, name
+// Dialer:   id, socket, pipes, connect, reject, refused, disconnect;
+//           string: url
+// Listener: id, socket, pipes, accept, reject, disconnect; string: url
+// Pipe:     id, socket, dialer, listener, tx_msgs, rx_msgs, tx_bytes,
+//           rx_bytes; strings: url, remote_address, local_address
+//
+// Numbers come from Stat and Stats, strings from StatString and
+// StringStats (nanonext's stat() returns either, by name); asking one for
+// the other's name gives ErrBadType. reject counts connections refused
+// after they were made, for any cause (wrong peer protocol in the SP
+// handshake, a listener over its cap, a pipe veto), as NNG's; reject_veto
+// counts those a pipe veto refused (WithPipeVeto).
 //
 // Byte and message counts are those the socket's connections read and
 // wrote, protocol headers included; a message broadcast to three peers
@@ -53,11 +64,23 @@ func (s *Socket) Stat(name string) (int64, error) {
 	if s.isClosed() {
 		return 0, &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: stat " + name}
 	}
-	v, ok := s.Stats()[name]
-	if !ok {
-		return 0, &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: stat " + name}
+	return statNum(s.Stats(), s.StringStats(), name)
+}
+
+// StatString returns one of the socket's string statistics by NNG name:
+// protocol (its canonical name, "req") or name (the socket-name option);
+// ErrNotFound for an unknown name, ErrBadType for a numeric one, ErrClosed
+// once the socket is closed. It never blocks.
+func (s *Socket) StatString(name string) (string, error) {
+	if s.isClosed() {
+		return "", &nanoact.Error{Code: nanoact.CodeClosed, Op: "sockets: stat " + name}
 	}
-	return v, nil
+	return statStr(s.Stats(), s.StringStats(), name)
+}
+
+// StringStats returns every string statistic of the socket.
+func (s *Socket) StringStats() map[string]string {
+	return map[string]string{"protocol": s.proto.String(), "name": s.Name()}
 }
 
 // Stats returns every statistic of the socket.
@@ -67,16 +90,17 @@ func (s *Socket) Stats() map[string]int64 {
 	nd, nl := len(s.dialers), len(s.listeners)
 	s.mu.Unlock()
 	m := map[string]int64{
-		"id":        int64(s.id),
-		"pipes":     int64(s.eng.Pipes()),
-		"dialers":   int64(nd),
-		"listeners": int64(nl),
-		"reject":    s.rejects.Load(),
-		"oversize":  s.oversize.Load(),
-		"tx_msgs":   int64(c.TxMsgs),
-		"rx_msgs":   int64(c.RxMsgs),
-		"tx_bytes":  int64(c.TxBytes),
-		"rx_bytes":  int64(c.RxBytes),
+		"id":          int64(s.id),
+		"pipes":       int64(s.eng.Pipes()),
+		"dialers":     int64(nd),
+		"listeners":   int64(nl),
+		"reject":      s.rejects.Load(),
+		"reject_veto": s.vetoes.refused.Load(),
+		"oversize":    s.oversize.Load(),
+		"tx_msgs":     int64(c.TxMsgs),
+		"rx_msgs":     int64(c.RxMsgs),
+		"tx_bytes":    int64(c.TxBytes),
+		"rx_bytes":    int64(c.RxBytes),
 	}
 	for r, n := range c.Drops {
 		m[proto.Drop(r).String()] = int64(n)
@@ -85,8 +109,18 @@ func (s *Socket) Stats() map[string]int64 {
 }
 
 // Stat returns one of the dialer's statistics by NNG name; ErrNotFound for
-// an unknown name.
-func (d *Dialer) Stat(name string) (int64, error) { return stat(d.Stats(), name) }
+// an unknown name, ErrBadType for a string statistic.
+func (d *Dialer) Stat(name string) (int64, error) { return statNum(d.Stats(), d.StringStats(), name) }
+
+// StatString returns one of the dialer's string statistics by NNG name
+// (url, as given); ErrNotFound for an unknown name, ErrBadType for a
+// numeric one.
+func (d *Dialer) StatString(name string) (string, error) {
+	return statStr(d.Stats(), d.StringStats(), name)
+}
+
+// StringStats returns every string statistic of the dialer.
+func (d *Dialer) StringStats() map[string]string { return map[string]string{"url": d.URL()} }
 
 // Stats returns every statistic of the dialer.
 func (d *Dialer) Stats() map[string]int64 {
@@ -102,8 +136,20 @@ func (d *Dialer) Stats() map[string]int64 {
 }
 
 // Stat returns one of the listener's statistics by NNG name; ErrNotFound
-// for an unknown name.
-func (l *Listener) Stat(name string) (int64, error) { return stat(l.Stats(), name) }
+// for an unknown name, ErrBadType for a string statistic.
+func (l *Listener) Stat(name string) (int64, error) {
+	return statNum(l.Stats(), l.StringStats(), name)
+}
+
+// StatString returns one of the listener's string statistics by NNG name
+// (url, with the bound port of a port-0 listener); ErrNotFound for an
+// unknown name, ErrBadType for a numeric one.
+func (l *Listener) StatString(name string) (string, error) {
+	return statStr(l.Stats(), l.StringStats(), name)
+}
+
+// StringStats returns every string statistic of the listener.
+func (l *Listener) StringStats() map[string]string { return map[string]string{"url": l.URL()} }
 
 // Stats returns every statistic of the listener.
 func (l *Listener) Stats() map[string]int64 {
@@ -117,18 +163,39 @@ func (l *Listener) Stats() map[string]int64 {
 	}
 }
 
-func stat(m map[string]int64, name string) (int64, error) {
-	v, ok := m[name]
-	if !ok {
-		return 0, &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: stat " + name}
+// statNum looks name up among nums; ErrBadType if it is in strs instead.
+func statNum(nums map[string]int64, strs map[string]string, name string) (int64, error) {
+	if v, ok := nums[name]; ok {
+		return v, nil
 	}
-	return v, nil
+	return 0, statMiss(strs, name)
 }
 
-// StatNames returns the statistic names of a socket, sorted.
+// statStr looks name up among strs; ErrBadType if it is in nums instead.
+func statStr(nums map[string]int64, strs map[string]string, name string) (string, error) {
+	if v, ok := strs[name]; ok {
+		return v, nil
+	}
+	return "", statMiss(nums, name)
+}
+
+// statMiss is the error for a name not of the kind asked for: ErrBadType
+// if other holds it, ErrNotFound otherwise.
+func statMiss[V any](other map[string]V, name string) error {
+	if _, ok := other[name]; ok {
+		return &nanoact.Error{Code: nanoact.CodeBadType, Op: "sockets: stat " + name}
+	}
+	return &nanoact.Error{Code: nanoact.CodeNotFound, Op: "sockets: stat " + name}
+}
+
+// StatNames returns the statistic names of a socket, numeric and string,
+// sorted.
 func StatNames(s *Socket) []string {
-	names := make([]string, 0, 10+int(proto.NumDrops))
+	names := make([]string, 0, 13+int(proto.NumDrops))
 	for n := range s.Stats() {
+		names = append(names, n)
+	}
+	for n := range s.StringStats() {
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -73,7 +73,7 @@ func TestStatsMessages(t *testing.T) {
 	}
 	_, err := push.Stat("no-such-stat")
 	wantCode(t, err, nanoact.ErrNotFound)
-	if len(sockets.StatNames(push)) != 18 { // 10 of NNG's and 8 drop counters
+	if len(sockets.StatNames(push)) != 21 { // 11 numbers, 2 strings and 8 drop counters
 		t.Fatal(sockets.StatNames(push))
 	}
 }

@@ -57,6 +57,9 @@ type pipe struct {
 	q      chan *Message // messages addressed to this pipe only
 	dead   atomic.Bool   // removed: set under e.mu before closeq closes
 	closeq chan struct{}
+
+	// The pipe's own share of the socket's counters (PipeCounters).
+	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
 }
 
 // engine is what every protocol shares: the pipe set, one receiver and one
@@ -100,6 +103,8 @@ type engine struct {
 	// runs without e.mu held.
 	onAdd    func(p *pipe)
 	onRemove func(p *pipe)
+	// refuse, when set, names pipes AddPipe must leave out (SetRefuse).
+	refuse atomic.Pointer[func(mp mangos.ProtocolPipe) bool]
 	// pending counts messages queued for sending and not yet written.
 	pending atomic.Int64
 
@@ -217,6 +222,9 @@ func (e *engine) Raw() bool { return e.raw }
 // message of the shared send queue from the moment it is counted: the
 // queue grows by one place for it first.
 func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
+	if f := e.refuse.Load(); f != nil && (*f)(mp) {
+		return nil // left out, never started: its owner closes it (SetRefuse)
+	}
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
 	check := func() error {
 		if e.closed {
@@ -388,6 +396,27 @@ func (e *engine) Counters() Counters {
 	return c
 }
 
+// SetRefuse makes AddPipe ask fn about every new pipe and leave out those
+// for which it returns true: AddPipe then returns nil but starts nothing
+// and keeps nothing, so mangos takes the pipe as added and the caller must
+// close it once AddPipe has returned. fn runs on the goroutine adding the
+// pipe, under mangos' lock of that pipe, so a concurrent close of the pipe
+// waits for it (closing it from mangos' own attaching hook instead would
+// deadlock: mangos' addPipe locks the pipe twice when it finds it
+// closing); fn must not close the pipe itself. Set it before any pipe.
+func (e *engine) SetRefuse(fn func(mp mangos.ProtocolPipe) bool) { e.refuse.Store(&fn) }
+
+// PipeCounters returns the messages and bytes the live pipe id has read
+// and written, headers included (Drops are zero: drops are counted per
+// socket); false if no such pipe is live.
+func (e *engine) PipeCounters(id uint32) (Counters, bool) {
+	p := e.pipe(id)
+	if p == nil || p.dead.Load() {
+		return Counters{}, false
+	}
+	return Counters{RxMsgs: p.rxMsgs.Load(), RxBytes: p.rxBytes.Load(), TxMsgs: p.txMsgs.Load(), TxBytes: p.txBytes.Load()}, true
+}
+
 // Done is closed when the socket is closed.
 func (e *engine) Done() <-chan struct{} { return e.closeq }
 
@@ -452,6 +481,10 @@ func (p *pipe) receiver() {
 		}
 		// Counted once handled, so a reader of rx_msgs finds the message
 		// already queued.
+		// The pipe's first: a reader who sees the socket's count sees
+		// the pipe's too.
+		p.rxMsgs.Add(1)
+		p.rxBytes.Add(n)
 		p.e.rxMsgs.Add(1)
 		p.e.rxBytes.Add(n)
 	}
@@ -493,6 +526,8 @@ func (p *pipe) sender() {
 		if err != nil {
 			return
 		}
+		p.txMsgs.Add(1)
+		p.txBytes.Add(n)
 		e.txMsgs.Add(1)
 		e.txBytes.Add(n)
 	}

@@ -60,6 +60,10 @@ type Socket interface {
 	Done() <-chan struct{}
 	// Counters returns message statistics.
 	Counters() Counters
+	// PipeCounters returns one live pipe's message statistics.
+	PipeCounters(id uint32) (Counters, bool)
+	// SetRefuse names pipes AddPipe must leave out (a pipe veto).
+	SetRefuse(fn func(mp mangos.ProtocolPipe) bool)
 	// Flushed reports whether everything queued for sending was written.
 	Flushed() bool
 	// BeginClose says the socket is about to close: pipes removed from
