@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/httpd"
 	"github.com/nanoact/nanoact/runner"
 )
 
@@ -340,7 +341,7 @@ func (db *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		_ = rc.SetWriteDeadline(time.Now().Add(db.wlimit)) // not every writer has one
-		if writeSSE(w, "snapshot", b) != nil || rc.Flush() != nil {
+		if _, err := w.Write(httpd.FormatSSE(httpd.Event{Event: "snapshot", Data: string(b)})); err != nil || rc.Flush() != nil {
 			return
 		}
 		select {
