@@ -109,6 +109,8 @@ type Option interface{ apply(*config) }
 type config struct {
 	interval, history time.Duration
 	title             string
+	metricsName       string         // Serve's
+	httpOpts          []httpd.Option // Serve's
 }
 
 type optionFunc func(*config)
@@ -176,7 +178,7 @@ func New(d *runner.Dispatcher, opts ...Option) (*Dashboard, error) {
 	if d == nil {
 		return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: "dashboard: new: nil dispatcher"}
 	}
-	cfg := config{interval: time.Second, history: 5 * time.Minute, title: "nanoact dispatcher"}
+	cfg := config{interval: time.Second, history: 5 * time.Minute, title: "nanoact dispatcher", metricsName: "dispatcher"}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
