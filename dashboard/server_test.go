@@ -1,17 +1,23 @@
 package dashboard_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/dashboard"
+	"github.com/nanoact/nanoact/httpd"
 	"github.com/nanoact/nanoact/internal/testkit"
+	"github.com/nanoact/nanoact/ncurl"
+	"github.com/nanoact/nanoact/sockets"
 )
 
 // Listen serves the page, its stream, the dispatcher's metrics and extra
@@ -112,5 +118,42 @@ func TestServeURLs(t *testing.T) {
 	}
 	if _, err := dashboard.Serve(nil, "http://127.0.0.1:0"); !errors.Is(err, nanoact.ErrInvalid) {
 		t.Fatalf("Serve of a nil dispatcher: %v", err)
+	}
+}
+
+// Serve on https:// with WithHTTP's TLS config serves the page and
+// /metrics over TLS.
+func TestServeTLS(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := testkit.CtxT(t)
+	cert, key, err := sockets.WriteCert("127.0.0.1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sockets.NewTLSServer(sockets.TLSCert(cert, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dashboard.Serve(f.d, "https://127.0.0.1:0", dashboard.WithHTTP(httpd.WithTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if !strings.HasPrefix(s.URL(), "https://127.0.0.1:") {
+		t.Fatalf("URL %q", s.URL())
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cert)
+	for path, want := range map[string]string{"": `id="completed"`, "metrics": `nanoact_runner_connections{runner="dispatcher"} 0`} {
+		r, err := ncurl.Get(ctx, s.URL()+path, ncurl.TLS(&tls.Config{RootCAs: pool}))
+		if err != nil {
+			t.Fatalf("GET /%s over TLS: %v", path, err)
+		}
+		if r.Status != http.StatusOK || !strings.Contains(r.Text, want) {
+			t.Fatalf("GET /%s over TLS: %d, lacks %q", path, r.Status, want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
