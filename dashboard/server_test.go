@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/nanoact/nanoact/httpd"
 	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/ncurl"
-	"github.com/nanoact/nanoact/sockets"
 )
 
 // Listen serves the page, its stream, the dispatcher's metrics and extra
@@ -126,14 +124,7 @@ func TestServeURLs(t *testing.T) {
 func TestServeTLS(t *testing.T) {
 	f := newFixture(t, 0)
 	ctx := testkit.CtxT(t)
-	cert, key, err := sockets.WriteCert("127.0.0.1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := sockets.NewTLSServer(sockets.TLSCert(cert, key))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, cert := testkit.SelfSignedServer(t, "127.0.0.1")
 	s, err := dashboard.Serve(f.d, "https://127.0.0.1:0", dashboard.WithHTTP(httpd.WithTLS(cfg)))
 	if err != nil {
 		t.Fatal(err)
