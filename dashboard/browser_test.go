@@ -1,118 +1,27 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/nanoact/nanoact/internal/testkit/browser"
 	"github.com/nanoact/nanoact/runner"
 )
-
-// chromium returns the path of the headless browser. Under CI=true a
-// missing browser fails the test (.ci/run installs Debian's chromium);
-// elsewhere the test is skipped with a message.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found: CI must install it (apt-get install -y chromium, as .ci/run does)")
-	}
-	t.Skip("chromium not found: install it (apt-get install -y chromium) to run the browser test")
-	return ""
-}
-
-// leftovers lists the processes whose command line names dir (the
-// browser's user data directory, which only its processes carry).
-func leftovers(dir string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte("--user-data-dir="+dir)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// newBrowser starts headless Chromium with an empty profile of its own,
-// offline (no background networking, updates, sync or QUIC), and stops
-// it at cleanup, checking that none of its processes is left.
-func newBrowser(t *testing.T, ctx context.Context) context.Context {
-	t.Helper()
-	exe := chromium(t)
-	dir := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(dir),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		// Cancel closes the browser and waits for its process to exit.
-		cctx, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Cancel(cctx); err != nil {
-			t.Errorf("closing the browser: %v", err)
-		}
-		cancelBrowser()
-		cancelAlloc()
-		// Its helpers (zygote, renderer) exit after it: wait for them, bounded.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			pids := leftovers(dir)
-			if len(pids) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				for _, pid := range pids {
-					if p, err := os.FindProcess(pid); err == nil {
-						_ = p.Kill()
-					}
-				}
-				t.Errorf("chromium processes %v outlived the browser (killed)", pids)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-	return bctx
-}
 
 // The page, in a real browser, shows the daemon and completed counts of
 // Status, and follows them as tasks finish.
 func TestBrowser(t *testing.T) {
-	chromium(t)
+	browser.Chromium(t)
 	f := newFixture(t, 3)
 	// A browser starts slowly on a busy machine: a minute for the whole test.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	bctx := newBrowser(t, ctx)
+	bctx := browser.New(t, ctx)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(f.srv.URL+"/dash/"), chromedp.WaitVisible("#completed")); err != nil {
 		t.Fatal(err)
@@ -180,16 +89,9 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("title %q %v", title, err)
 	}
 
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
+	shot, size := browser.Screenshot(t, bctx, "dashboard.png")
+	if size < 10_000 {
+		t.Fatalf("screenshot: %d bytes, not a picture of the page", size)
 	}
-	shot := filepath.Join(t.TempDir(), "dashboard.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(png, []byte("\x89PNG")) || len(png) < 10_000 {
-		t.Fatalf("screenshot: %d bytes, not a PNG of the page", len(png))
-	}
-	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+	t.Logf("screenshot: %s (%d bytes)", shot, size)
 }

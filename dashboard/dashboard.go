@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/httpd"
 	"github.com/nanoact/nanoact/runner"
 )
 
@@ -108,6 +109,8 @@ type Option interface{ apply(*config) }
 type config struct {
 	interval, history time.Duration
 	title             string
+	metricsName       string         // Serve's
+	httpOpts          []httpd.Option // Serve's
 }
 
 type optionFunc func(*config)
@@ -175,7 +178,7 @@ func New(d *runner.Dispatcher, opts ...Option) (*Dashboard, error) {
 	if d == nil {
 		return nil, &nanoact.Error{Code: nanoact.CodeInvalid, Op: "dashboard: new: nil dispatcher"}
 	}
-	cfg := config{interval: time.Second, history: 5 * time.Minute, title: "nanoact dispatcher"}
+	cfg := config{interval: time.Second, history: 5 * time.Minute, title: "nanoact dispatcher", metricsName: "dispatcher"}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -340,7 +343,7 @@ func (db *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		_ = rc.SetWriteDeadline(time.Now().Add(db.wlimit)) // not every writer has one
-		if writeSSE(w, "snapshot", b) != nil || rc.Flush() != nil {
+		if _, err := w.Write(httpd.FormatSSE(httpd.Event{Event: "snapshot", Data: string(b)})); err != nil || rc.Flush() != nil {
 			return
 		}
 		select {

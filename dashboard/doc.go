@@ -12,8 +12,13 @@
 //	                           first one with the History
 //	GET <mount>/snapshot.json  the current Snapshot, History included
 //
-// Programs without an HTTP server of their own call Listen, which serves
-// a dashboard on a port (and, with Server.Handle, /metrics beside it).
+// Programs without an HTTP server of their own call Serve (a URL) or
+// Listen (a host:port): one call that serves the dashboard and the
+// dispatcher's Prometheus metrics (package metrics) at /metrics on one
+// port, through an httpd.Server to which more handlers can be added. A
+// Dashboard mounted on a server of the program's instead must be Closed
+// before that server's Shutdown, which would otherwise wait for its
+// streams.
 //
 // # Cost
 //

@@ -9,11 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/nanoact/nanoact/dashboard"
-	"github.com/nanoact/nanoact/metrics"
 	"github.com/nanoact/nanoact/runner"
 )
 
@@ -106,18 +104,13 @@ func runDashboard(ctx context.Context, cmd *cobra.Command, c dashboardConfig) er
 		}
 	}
 
-	srv, err := dashboard.Listen(d, c.addr, dashboard.WithInterval(c.interval), dashboard.WithTitle("nanoact dashboard (demo)"))
+	// The page and /metrics, on one httpd server.
+	srv, err := dashboard.Listen(d, c.addr, dashboard.WithInterval(c.interval), dashboard.WithTitle("nanoact dashboard (demo)"),
+		dashboard.WithMetricsName("demo"))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	pr := prometheus.NewRegistry()
-	rc := metrics.NewRunnerCollector("demo", d)
-	defer rc.Close()
-	sc := metrics.NewSocketCollector()
-	sc.Add("dispatcher", d.Socket())
-	pr.MustRegister(rc, sc)
-	srv.Handle("/metrics", metrics.Handler(pr))
 
 	fmt.Fprintf(out, "dashboard: %s\nmetrics:   %smetrics\n", srv.URL(), srv.URL())
 	if c.listen != "" {

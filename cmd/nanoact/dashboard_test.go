@@ -76,7 +76,7 @@ func TestDashboardCommand(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if m := get("metrics"); !strings.Contains(m, `nanoact_runner_tasks_completed_total{runner="demo"}`) ||
-		!strings.Contains(m, `nanoact_socket_pipes{socket="dispatcher"}`) {
+		!strings.Contains(m, `nanoact_socket_pipes{socket="demo"}`) {
 		t.Fatalf("/metrics lacks the runner or socket metrics:\n%s", m)
 	}
 	stop()

@@ -10,8 +10,9 @@
 //	go run ./examples/taskrunner -dashboard 127.0.0.1:0 -tasks 100000 -hold 1m
 //
 // With -dashboard it serves the dispatcher's live page (package
-// dashboard) on that address and prints its URL; -hold keeps the page up
-// that long after the run.
+// dashboard) and its Prometheus metrics (/metrics) on that address, one
+// httpd server, and prints both URLs; -hold keeps them up that long after
+// the run.
 package main
 
 import (
@@ -76,7 +77,7 @@ func main() {
 	n := flag.Int("tasks", 1000, "tasks to run")
 	daemons := flag.Int("daemons", 4, "daemon processes")
 	pause := flag.Duration("pause", time.Millisecond, "time each task waits before computing")
-	dash := flag.String("dashboard", "", "serve the live dashboard on this address (e.g. 127.0.0.1:0) and print its URL")
+	dash := flag.String("dashboard", "", "serve the live dashboard and /metrics on this address (e.g. 127.0.0.1:0) and print their URLs")
 	hold := flag.Duration("hold", 0, "with -dashboard, keep the page up this long after the run")
 	flag.Parse()
 	if err := run(os.Stdout, config{tasks: *n, daemons: *daemons, pause: *pause, dashboard: *dash, hold: *hold}); err != nil {
@@ -109,7 +110,7 @@ func run(w io.Writer, cfg config) error {
 			return err
 		}
 		defer srv.Close()
-		fmt.Fprintf(w, "dashboard: %s\n", srv.URL())
+		fmt.Fprintf(w, "dashboard: %s\nmetrics:   %smetrics\n", srv.URL(), srv.URL())
 		if cfg.hold > 0 {
 			defer func() {
 				fmt.Fprintf(w, "holding the dashboard for %v\n", cfg.hold)

@@ -32,7 +32,7 @@ func TestRun(t *testing.T) {
 	if err := run(&out, cfg); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"dashboard: http://127.0.0.1:", "4 daemons joined", "killed daemon launch-1", "completed 200", "lost 1", "tasks/s, every result checked"} {
+	for _, want := range []string{"dashboard: http://127.0.0.1:", "/metrics\n", "4 daemons joined", "killed daemon launch-1", "completed 200", "lost 1", "tasks/s, every result checked"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
