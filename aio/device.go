@@ -60,9 +60,16 @@ import (
 // writing run side by side, so it took 0.8-1.0x the relay's time. With
 // GOMAXPROCS=1, where nothing runs side by side, 1.8-2.1x the direct
 // time (1.8-2.0x its CPU time) against the relay's 1.4-2.0x (1.6-1.9x).
-// Writing what is queued with one system call (the transports' write
-// path) is what would bring a device nearer the direct time; see
-// docs/benchmarks.md.
+//
+// For throughput, give the sending sockets a send-buffer
+// (sockets.SendBuffer; 0 by default, as in NNG, which leaves one message
+// queued per connection): a burst is then handed to the sending pipe's
+// writer without waiting for each write, and a writer that puts what is
+// queued into one system call (the transport-speed work, measured from
+// its branch) writes it at once. With both, 8 B and 1 KiB messages took
+// 1.0-1.3x the direct time (1.1-1.3x its CPU time; medians of 4, tcp and
+// ipc), against 1.5-2.0x with the default; 64 KiB messages, one write
+// each anyway, still 1.8-2.0x. See docs/benchmarks.md.
 //
 // Errors, through the aio: ErrInvalid when s1 is nil, when a socket is not
 // raw (sockets.WithRaw), when the protocols are not each other's peers, or
