@@ -44,15 +44,32 @@ import (
 // has to wait, and no goroutine per message: each direction waits in its
 // socket's receive queue (sockets.Socket.RecvAsync), and the goroutine
 // that delivers a message (the receiving pipe's reader) hands it to the
-// other socket's send queue. BenchmarkDevice compares a push → pull
-// pipeline through a device with a direct one. On a 2-CPU machine shared
-// with other work, alternating rounds (its ratio runs) took 1.3-2.1x the
-// direct time (about 1.7x typical, tcp and ipc, 8 B to 64 KiB); separate
-// runs under a lighter load, 1.0x on tcp and up to 1.9x for 64 KiB on
-// ipc. The device doubles the system calls and adds two goroutine
-// wake-ups per message, and with no spare CPU the two connections cannot
-// run side by side; the forwarding code itself is about 2% of the CPU
-// profile.
+// other socket's send queue. A message is not copied: its buffers pass
+// from the receive to the send, and forwarding allocates nothing.
+//
+// BenchmarkDevice compares a push → pull pipeline through a device with a
+// direct one, and with a plain Go relay of the same frames between the
+// same transports (no library: read, then one writev per frame), the
+// floor for any extra hop. On a 2-CPU machine shared with other work
+// (load average 22-27), medians of 3 alternating runs, tcp and ipc, 8 B
+// to 64 KiB: the device took 1.3-1.8x the direct time and the relay
+// 1.5-1.9x; in CPU time 1.6-1.8x and 1.5-2.0x. The extra hop doubles the
+// writes, one system call per message on each connection, and that is
+// most of it: the device's own code is under 5% of its CPU profile, and
+// its hand-off to the sending pipe's writer lets the reading and the
+// writing run side by side, so it took 0.8-1.0x the relay's time. With
+// GOMAXPROCS=1, where nothing runs side by side, 1.8-2.1x the direct
+// time (1.8-2.0x its CPU time) against the relay's 1.4-2.0x (1.6-1.9x).
+//
+// For throughput, give the sending sockets a send-buffer
+// (sockets.SendBuffer; 0 by default, as in NNG, which leaves one message
+// queued per connection): a burst is then handed to the sending pipe's
+// writer without waiting for each write, and a writer that puts what is
+// queued into one system call (the transport-speed work, measured from
+// its branch) writes it at once. With both, 8 B and 1 KiB messages took
+// 1.0-1.3x the direct time (1.1-1.3x its CPU time; medians of 4, tcp and
+// ipc), against 1.5-2.0x with the default; 64 KiB messages, one write
+// each anyway, still 1.8-2.0x. See docs/benchmarks.md.
 //
 // Errors, through the aio: ErrInvalid when s1 is nil, when a socket is not
 // raw (sockets.WithRaw), when the protocols are not each other's peers, or
