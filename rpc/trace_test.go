@@ -1,0 +1,205 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/nanoact/nanoact/rpc"
+	"github.com/nanoact/nanoact/sockets"
+)
+
+// recorder is a TracerProvider exporting to memory, synchronously, so
+// that a span is there once it has ended.
+func recorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return tp, exp
+}
+
+// span returns the one ended span called name.
+func span(t *testing.T, exp *tracetest.InMemoryExporter, name string) tracetest.SpanStub {
+	t.Helper()
+	var found []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == name {
+			found = append(found, s)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d spans %q in %v", len(found), name, exp.GetSpans())
+	}
+	return found[0]
+}
+
+// TestTraceRequestReply checks that a Request's span is a child of the
+// span in ParentSpan's context, that the request carries its context to
+// Reply, whose span is the client span's child in the same trace, and
+// that the handler sees the server span.
+func TestTraceRequestReply(t *testing.T) {
+	t.Parallel()
+	tp, exp := recorder(t)
+	rep, req := repReq(t)
+	ctx := ctxT(t)
+	root, rootSpan := tp.Tracer("test").Start(ctx, "root")
+	var inHandler trace.SpanContext
+	done := make(chan error, 1)
+	go func() {
+		done <- rpc.Reply(ctx, rep, func(ctx context.Context, n int) (int, error) {
+			inHandler = trace.SpanContextFromContext(ctx)
+			return n + 1, nil
+		}, rpc.WithTracerProvider(tp))
+	}()
+	v, err := rpc.Request[int](req, 41, rpc.WithTracerProvider(tp), rpc.ParentSpan(root)).Value(ctx)
+	if err != nil || v != 42 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rootSpan.End()
+	client, server := span(t, exp, "rpc.Request"), span(t, exp, "rpc.Reply")
+	if client.Parent.SpanID() != rootSpan.SpanContext().SpanID() || client.SpanKind != trace.SpanKindClient {
+		t.Fatalf("client span's parent %v, kind %v; want %v", client.Parent.SpanID(), client.SpanKind, rootSpan.SpanContext().SpanID())
+	}
+	if server.Parent.SpanID() != client.SpanContext.SpanID() || !server.Parent.IsRemote() ||
+		server.SpanContext.TraceID() != rootSpan.SpanContext().TraceID() || server.SpanKind != trace.SpanKindServer {
+		t.Fatalf("server span %v, parent %v (remote %v); client %v", server.SpanContext, server.Parent, server.Parent.IsRemote(), client.SpanContext)
+	}
+	if inHandler.SpanID() != server.SpanContext.SpanID() {
+		t.Fatalf("the handler's context holds span %v, not the server's %v", inHandler.SpanID(), server.SpanContext.SpanID())
+	}
+	if client.Status.Code == codes.Error || server.Status.Code == codes.Error {
+		t.Fatalf("statuses %v %v", client.Status, server.Status)
+	}
+}
+
+// TestTraceServerCall checks a Server and Client: Call's context gives
+// the parent, each server span is its call's child, and a failing
+// handler sets both spans' status to Error.
+func TestTraceServerCall(t *testing.T) {
+	t.Parallel()
+	tp, exp := recorder(t)
+	srv, err := rpc.NewServer(func(ctx context.Context, n int) (int, error) {
+		if n < 0 {
+			return 0, errors.New("negative")
+		}
+		return n * n, nil
+	}, rpc.WithListen(fmt.Sprintf("inproc://trace-%d", seq.Add(1))), rpc.WithWorkers(2), rpc.WithTracerProvider(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := rpc.NewClient(sockets.Dial(srv.URL(), sockets.Sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, root := tp.Tracer("test").Start(ctxT(t), "root")
+	if v, err := rpc.Call[int](ctx, c, 7, rpc.WithTracerProvider(tp)); err != nil || v != 49 {
+		t.Fatalf("%v %v", v, err)
+	}
+	client, server := span(t, exp, "rpc.Request"), span(t, exp, "rpc.Reply")
+	if client.Parent.SpanID() != root.SpanContext().SpanID() || server.Parent.SpanID() != client.SpanContext.SpanID() {
+		t.Fatalf("client %v parent %v; server parent %v", client.SpanContext, client.Parent, server.Parent)
+	}
+	exp.Reset()
+	if _, err := rpc.Call[int](ctx, c, -1, rpc.WithTracerProvider(tp)); !errors.Is(err, rpc.ErrRemote) {
+		t.Fatalf("error reply: %v", err)
+	}
+	client, server = span(t, exp, "rpc.Request"), span(t, exp, "rpc.Reply")
+	if server.Status.Code != codes.Error || server.Status.Description != "negative" {
+		t.Fatalf("failed handler's span status %v", server.Status)
+	}
+	if client.Status.Code != codes.Error || server.Parent.SpanID() != client.SpanContext.SpanID() {
+		t.Fatalf("client status %v, server parent %v, client %v", client.Status, server.Parent, client.SpanContext)
+	}
+}
+
+// TestTraceUntracedPeers checks that a traced request reaches a server
+// that records nothing, which still decodes it, that Raw-mode requests go
+// out as they are, traced or not, and that a server without a trace
+// context in the request starts a root span.
+func TestTraceUntracedPeers(t *testing.T) {
+	t.Parallel()
+	tp, exp := recorder(t)
+	ctx := ctxT(t)
+	parent, root := tp.Tracer("test").Start(ctx, "root")
+	defer root.End()
+
+	rep, req := repReq(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- rpc.Reply(ctx, rep, func(_ context.Context, s string) (string, error) { return s + "!", nil },
+			rpc.WithTracerProvider(noop.NewTracerProvider()))
+	}()
+	v, err := rpc.Request[string](req, "hi", rpc.WithTracerProvider(tp), rpc.ParentSpan(parent)).Value(ctx)
+	if err != nil || v != "hi!" {
+		t.Fatalf("%q %v", v, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Raw mode: the server sees exactly the bytes sent.
+	go func() {
+		m, err := rep.RecvMsg(ctx)
+		if err == nil {
+			err = rep.Send(ctx, m.Body, sockets.Raw)
+		}
+		done <- err
+	}()
+	raw, err := rpc.Request[[]byte](req, []byte("abc"), rpc.SendMode(sockets.Raw), rpc.RecvMode(sockets.Raw),
+		rpc.WithTracerProvider(tp), rpc.ParentSpan(parent)).Value(ctx)
+	if err != nil || string(raw) != "abc" {
+		t.Fatalf("raw echo %q %v", raw, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// An untraced client: the server's span is a root.
+	exp.Reset()
+	go func() {
+		done <- rpc.Reply(context.Background(), rep, func(_ context.Context, n int) (int, error) { return n, nil },
+			rpc.WithTracerProvider(tp))
+	}()
+	if v, err := rpc.Request[int](req, 5).Value(ctx); err != nil || v != 5 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := span(t, exp, "rpc.Reply"); s.Parent.IsValid() {
+		t.Fatalf("server span of an untraced request has parent %v", s.Parent)
+	}
+}
+
+// TestTraceOffAddsNothing checks that with no provider installed (otel's
+// global one, the default) a request is the plain serial payload.
+func TestTraceOffAddsNothing(t *testing.T) {
+	t.Parallel()
+	tp, _ := recorder(t)
+	ctx, root := tp.Tracer("test").Start(ctxT(t), "root")
+	defer root.End()
+	rep, req := repReq(t)
+	a := rpc.Request[int](req, 1, rpc.ParentSpan(ctx))
+	m, err := rep.RecvMsg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\xd9\xd9\xf7\x01"; string(m.Body) != want {
+		t.Fatalf("request %x, want %x", m.Body, want)
+	}
+	m.Free()
+	a.Stop()
+}
