@@ -7,39 +7,13 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/nanoact/nanoact/internal/tracing/spanlog"
 	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/sockets"
 )
-
-// recorder is a TracerProvider exporting to memory, synchronously, so
-// that a span is there once it has ended.
-func recorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
-
-// span returns the one ended span called name.
-func span(t *testing.T, exp *tracetest.InMemoryExporter, name string) tracetest.SpanStub {
-	t.Helper()
-	var found []tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		if s.Name == name {
-			found = append(found, s)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d spans %q in %v", len(found), name, exp.GetSpans())
-	}
-	return found[0]
-}
 
 // TestTraceRequestReply checks that a Request's span is a child of the
 // span in ParentSpan's context, that the request carries its context to
@@ -47,7 +21,7 @@ func span(t *testing.T, exp *tracetest.InMemoryExporter, name string) tracetest.
 // that the handler sees the server span.
 func TestTraceRequestReply(t *testing.T) {
 	t.Parallel()
-	tp, exp := recorder(t)
+	log, tp := spanlog.New(t)
 	rep, req := repReq(t)
 	ctx := ctxT(t)
 	root, rootSpan := tp.Tracer("test").Start(ctx, "root")
@@ -67,19 +41,19 @@ func TestTraceRequestReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	rootSpan.End()
-	client, server := span(t, exp, "rpc.Request"), span(t, exp, "rpc.Reply")
-	if client.Parent.SpanID() != rootSpan.SpanContext().SpanID() || client.SpanKind != trace.SpanKindClient {
-		t.Fatalf("client span's parent %v, kind %v; want %v", client.Parent.SpanID(), client.SpanKind, rootSpan.SpanContext().SpanID())
+	client, server := log.Wait(ctx, t, "rpc.Request"), log.Wait(ctx, t, "rpc.Reply")
+	if client.Parent().SpanID() != rootSpan.SpanContext().SpanID() || client.SpanKind() != trace.SpanKindClient {
+		t.Fatalf("client span's parent %v, kind %v; want %v", client.Parent().SpanID(), client.SpanKind(), rootSpan.SpanContext().SpanID())
 	}
-	if server.Parent.SpanID() != client.SpanContext.SpanID() || !server.Parent.IsRemote() ||
-		server.SpanContext.TraceID() != rootSpan.SpanContext().TraceID() || server.SpanKind != trace.SpanKindServer {
-		t.Fatalf("server span %v, parent %v (remote %v); client %v", server.SpanContext, server.Parent, server.Parent.IsRemote(), client.SpanContext)
+	if server.Parent().SpanID() != client.SpanContext().SpanID() || !server.Parent().IsRemote() ||
+		server.SpanContext().TraceID() != rootSpan.SpanContext().TraceID() || server.SpanKind() != trace.SpanKindServer {
+		t.Fatalf("server span %v, parent %v (remote %v); client %v", server.SpanContext(), server.Parent(), server.Parent().IsRemote(), client.SpanContext())
 	}
-	if inHandler.SpanID() != server.SpanContext.SpanID() {
-		t.Fatalf("the handler's context holds span %v, not the server's %v", inHandler.SpanID(), server.SpanContext.SpanID())
+	if inHandler.SpanID() != server.SpanContext().SpanID() {
+		t.Fatalf("the handler's context holds span %v, not the server's %v", inHandler.SpanID(), server.SpanContext().SpanID())
 	}
-	if client.Status.Code == codes.Error || server.Status.Code == codes.Error {
-		t.Fatalf("statuses %v %v", client.Status, server.Status)
+	if client.Status().Code == codes.Error || server.Status().Code == codes.Error {
+		t.Fatalf("statuses %v %v", client.Status(), server.Status())
 	}
 }
 
@@ -88,7 +62,7 @@ func TestTraceRequestReply(t *testing.T) {
 // handler sets both spans' status to Error.
 func TestTraceServerCall(t *testing.T) {
 	t.Parallel()
-	tp, exp := recorder(t)
+	log, tp := spanlog.New(t)
 	srv, err := rpc.NewServer(func(ctx context.Context, n int) (int, error) {
 		if n < 0 {
 			return 0, errors.New("negative")
@@ -108,20 +82,20 @@ func TestTraceServerCall(t *testing.T) {
 	if v, err := rpc.Call[int](ctx, c, 7, rpc.WithTracerProvider(tp)); err != nil || v != 49 {
 		t.Fatalf("%v %v", v, err)
 	}
-	client, server := span(t, exp, "rpc.Request"), span(t, exp, "rpc.Reply")
-	if client.Parent.SpanID() != root.SpanContext().SpanID() || server.Parent.SpanID() != client.SpanContext.SpanID() {
-		t.Fatalf("client %v parent %v; server parent %v", client.SpanContext, client.Parent, server.Parent)
+	client, server := log.Wait(ctx, t, "rpc.Request"), log.Wait(ctx, t, "rpc.Reply")
+	if client.Parent().SpanID() != root.SpanContext().SpanID() || server.Parent().SpanID() != client.SpanContext().SpanID() {
+		t.Fatalf("client %v parent %v; server parent %v", client.SpanContext(), client.Parent(), server.Parent())
 	}
-	exp.Reset()
+	log.Reset()
 	if _, err := rpc.Call[int](ctx, c, -1, rpc.WithTracerProvider(tp)); !errors.Is(err, rpc.ErrRemote) {
 		t.Fatalf("error reply: %v", err)
 	}
-	client, server = span(t, exp, "rpc.Request"), span(t, exp, "rpc.Reply")
-	if server.Status.Code != codes.Error || server.Status.Description != "negative" {
-		t.Fatalf("failed handler's span status %v", server.Status)
+	client, server = log.Wait(ctx, t, "rpc.Request"), log.Wait(ctx, t, "rpc.Reply")
+	if server.Status().Code != codes.Error || server.Status().Description != "negative" {
+		t.Fatalf("failed handler's span status %v", server.Status())
 	}
-	if client.Status.Code != codes.Error || server.Parent.SpanID() != client.SpanContext.SpanID() {
-		t.Fatalf("client status %v, server parent %v, client %v", client.Status, server.Parent, client.SpanContext)
+	if client.Status().Code != codes.Error || server.Parent().SpanID() != client.SpanContext().SpanID() {
+		t.Fatalf("client status %v, server parent %v, client %v", client.Status(), server.Parent(), client.SpanContext())
 	}
 }
 
@@ -131,7 +105,7 @@ func TestTraceServerCall(t *testing.T) {
 // context in the request starts a root span.
 func TestTraceUntracedPeers(t *testing.T) {
 	t.Parallel()
-	tp, exp := recorder(t)
+	log, tp := spanlog.New(t)
 	ctx := ctxT(t)
 	parent, root := tp.Tracer("test").Start(ctx, "root")
 	defer root.End()
@@ -168,7 +142,7 @@ func TestTraceUntracedPeers(t *testing.T) {
 	}
 
 	// An untraced client: the server's span is a root.
-	exp.Reset()
+	log.Reset()
 	go func() {
 		done <- rpc.Reply(context.Background(), rep, func(_ context.Context, n int) (int, error) { return n, nil },
 			rpc.WithTracerProvider(tp))
@@ -179,8 +153,8 @@ func TestTraceUntracedPeers(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if s := span(t, exp, "rpc.Reply"); s.Parent.IsValid() {
-		t.Fatalf("server span of an untraced request has parent %v", s.Parent)
+	if s := log.Wait(ctx, t, "rpc.Reply"); s.Parent().IsValid() {
+		t.Fatalf("server span of an untraced request has parent %v", s.Parent())
 	}
 }
 
@@ -188,7 +162,7 @@ func TestTraceUntracedPeers(t *testing.T) {
 // global one, the default) a request is the plain serial payload.
 func TestTraceOffAddsNothing(t *testing.T) {
 	t.Parallel()
-	tp, _ := recorder(t)
+	_, tp := spanlog.New(t)
 	ctx, root := tp.Tracer("test").Start(ctxT(t), "root")
 	defer root.End()
 	rep, req := repReq(t)
