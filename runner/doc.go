@@ -73,6 +73,13 @@
 // bye or stays unreachable (WithReconnectGrace). Status reports connections,
 // queued, executing, completed and failed tasks, per daemon too.
 //
+// With an OpenTelemetry TracerProvider installed (otel.SetTracerProvider,
+// or WithTracerProvider), each task has spans for its submission (from
+// Submit to its result, the caller's span its parent), its wait in the
+// queue and its run on the daemon, all in the caller's trace: the task
+// message carries the W3C trace context to the daemon. Without one,
+// nothing is recorded, sent or allocated. See WithTracerProvider.
+//
 // Options follow the naming rule in package rpc's doc: constructor
 // options are WithX (WithRegistry, WithConcurrency, WithExecutable, ...);
 // the options of one Submit or Map are named for what they set
