@@ -110,7 +110,7 @@ func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Re
 // serve decodes one request, runs the handler and builds the reply (the
 // error reply on failure), recovering a panic.
 func serve[Req, Resp any](ctx context.Context, m *sockets.Msg, cd sockets.Codec, h Handler[Req, Resp], cfg config) (reply *sockets.Msg, err error) {
-	sc := untrace(m)
+	sc := untrace(m, cfg.recvMode)
 	if tr := tracing.Tracer(cfg.tp); tr != nil {
 		var span trace.Span
 		ctx, span = startReply(ctx, tr, sc)

@@ -27,8 +27,8 @@ func (o tracerOption) applyServer(c *serverConfig) { c.rpc = append(c.rpc, o) }
 
 // WithTracerProvider makes requests and replies record their
 // OpenTelemetry spans with tp instead of otel's global TracerProvider
-// (the default, read at each request, so that one installed later takes
-// effect). A noop provider, like the global one while no program has
+// (the default, and what a nil tp means; read at each request, so that
+// one installed later takes effect). A noop provider, like the global one while no program has
 // installed any, records nothing and costs nothing: no span, no
 // allocation, nothing added to the messages.
 //
@@ -92,12 +92,16 @@ func tracedBody(ctx context.Context, data any, cd sockets.Codec) (*sockets.Msg, 
 	return sockets.NewMsg(b), true
 }
 
-// untrace removes the trace context from a request that carries one,
-// leaving m a plain Serial-mode payload, and returns that context; it
-// returns an invalid span context, and leaves m alone, for any other
-// request. It does not allocate for a request without a trace context.
-func untrace(m *sockets.Msg) trace.SpanContext {
+// untrace removes the trace context from a Serial-mode request that
+// carries one, leaving m a plain Serial-mode payload, and returns that
+// context; it returns an invalid span context, and leaves m alone, for
+// any other request, and for every request received in a raw mode. It
+// does not allocate for a request without a trace context.
+func untrace(m *sockets.Msg, mode sockets.Mode) trace.SpanContext {
 	b := m.Body
+	if mode != sockets.Serial {
+		return trace.SpanContext{}
+	}
 	k := len(codec.Marker) + len(traceTag)
 	if len(b) < k || string(b[len(codec.Marker):k]) != traceTag || !codec.IsSerial(b) {
 		return trace.SpanContext{}

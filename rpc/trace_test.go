@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -176,4 +178,48 @@ func TestTraceOffAddsNothing(t *testing.T) {
 	}
 	m.Free()
 	a.Stop()
+}
+
+// TestTraceWireFormat checks a traced request's bytes (marker, tag
+// 0x6e617472, a two-element array of the carrier and the value), that
+// with the CBOR codec they are one CBOR item, and that a server reading
+// in Raw mode gets them as they are.
+func TestTraceWireFormat(t *testing.T) {
+	t.Parallel()
+	_, tp := spanlog.New(t)
+	ctx, root := tp.Tracer("test").Start(ctxT(t), "root")
+	defer root.End()
+	rep, req := repReq(t)
+	a := rpc.Request[int](req, 1, rpc.WithTracerProvider(tp), rpc.ParentSpan(ctx))
+	m, err := rep.RecvMsg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte(nil), m.Body...)
+	m.Free()
+	a.Stop()
+	prefix := "\xd9\xd9\xf7\xda\x6e\x61\x74\x72\x82\x81\x78\x37" // marker, tag, [ [traceparent (55 bytes)]
+	if !strings.HasPrefix(string(body), prefix) || body[len(body)-1] != 0x01 || len(body) != len(prefix)+55+1 {
+		t.Fatalf("traced request % x", body)
+	}
+	if want := root.SpanContext().TraceID().String(); !strings.Contains(string(body), want) {
+		t.Fatalf("traced request %q lacks the trace id %s", body, want)
+	}
+	var item cbor.Tag
+	if err := cbor.Unmarshal(body[3:], &item); err != nil || item.Number != 0x6e617472 {
+		t.Fatalf("not one CBOR tag: %v %v", item, err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		done <- rpc.Reply(ctx, rep, func(_ context.Context, b []byte) ([]byte, error) { return b, nil },
+			rpc.RecvMode(sockets.Raw), rpc.SendMode(sockets.Raw), rpc.WithTracerProvider(tp))
+	}()
+	got, err := rpc.Request[[]byte](req, body, rpc.SendMode(sockets.Raw), rpc.RecvMode(sockets.Raw)).Value(ctx)
+	if err != nil || string(got) != string(body) {
+		t.Fatalf("raw echo % x, %v", got, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -14,8 +14,8 @@ import (
 
 // WithTracerProvider makes a dispatcher or daemon record its
 // OpenTelemetry spans with tp instead of otel's global TracerProvider (the
-// default, read at each task, so that a provider installed later takes
-// effect). A noop provider, like the global one while the program has
+// default, and what a nil tp means; read at each task, so that a provider
+// installed later takes effect). A noop provider, like the global one while the program has
 // installed none, records nothing and costs nothing: no span, no
 // allocation, no trace context in the task messages.
 //

@@ -42,17 +42,10 @@ func traceTasks(reg *runner.Registry) {
 func TestTraceTask(t *testing.T) {
 	t.Parallel()
 	log, tp := spanlog.New(t)
-	reg := runner.NewRegistry()
-	traceTasks(reg)
-	d, err := runner.NewDispatcher("", runner.WithRegistry(reg), runner.WithTracerProvider(tp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	f := newFixture()
+	traceTasks(f.reg)
+	d, _ := newDispatcher(t, f, 1, runner.WithTracerProvider(tp))
 	ctx := ctxT(t)
-	if _, err := d.StartDaemons(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	parent, root := tp.Tracer("test").Start(ctx, "root")
 	seen, err := runner.Submit[string](parent, d, "spanid", 0).Value(ctx)
 	if err != nil {
