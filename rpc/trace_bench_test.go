@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nanoact/nanoact/rpc"
-	"github.com/nanoact/nanoact/sockets"
 )
 
 // BenchmarkRPCTrace is a Serial-mode Call over inproc with no tracer
@@ -30,15 +29,7 @@ func BenchmarkRPCTrace(b *testing.B) {
 			}
 			srv, err := rpc.NewServer(func(_ context.Context, n int) (int, error) { return n, nil },
 				rpc.WithListen(fmt.Sprintf("inproc://trace-bench-%d", seq.Add(1))), rpc.WithRPCOptions(opts...))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Close()
-			cl, err := rpc.NewClient(sockets.Dial(srv.URL(), sockets.Sync))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
+			cl := traceClient(b, srv, err)
 			ctx := context.Background()
 			if c.tp != nil {
 				var root trace.Span

@@ -71,15 +71,7 @@ func TestTraceServerCall(t *testing.T) {
 		}
 		return n * n, nil
 	}, rpc.WithListen(fmt.Sprintf("inproc://trace-%d", seq.Add(1))), rpc.WithWorkers(2), rpc.WithTracerProvider(tp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	c, err := rpc.NewClient(sockets.Dial(srv.URL(), sockets.Sync))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := traceClient(t, srv, err)
 	ctx, root := tp.Tracer("test").Start(ctxT(t), "root")
 	if v, err := rpc.Call[int](ctx, c, 7, rpc.WithTracerProvider(tp)); err != nil || v != 49 {
 		t.Fatalf("%v %v", v, err)
@@ -222,4 +214,20 @@ func TestTraceWireFormat(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// traceClient closes srv (made with err) when the test ends and returns a
+// client of it, closed then too.
+func traceClient(tb testing.TB, srv *rpc.Server, err error) *rpc.Client {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = srv.Close() })
+	c, err := rpc.NewClient(sockets.Dial(srv.URL(), sockets.Sync))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
 }
