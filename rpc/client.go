@@ -7,6 +7,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/internal/tracing"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -84,6 +85,9 @@ func Go[T any](c *Client, data any, opts ...Option) *aio.Aio[T] {
 // matching ErrTimedOut or ErrCanceled; an error reply from the server
 // returns an error matching ErrRemote.
 func Call[T any](ctx context.Context, c *Client, data any, opts ...Option) (T, error) {
+	if tracing.Valid(ctx) { // the span in ctx is the request's parent
+		opts = append(opts[:len(opts):len(opts)], ParentSpan(ctx))
+	}
 	a := Go[T](c, data, opts...)
 	v, err := a.Value(ctx)
 	if err != nil && ctx.Err() != nil {

@@ -9,6 +9,24 @@
 //
 // The task runner (Dispatcher, daemons, Submit, Map) is package runner.
 //
+// # Tracing
+//
+// With an OpenTelemetry TracerProvider installed (otel.SetTracerProvider,
+// or WithTracerProvider), Request records a client span "rpc.Request"
+// (Call's context, or ParentSpan's, gives its parent) and Reply and
+// Server a server span "rpc.Reply", its child, whose context the handler
+// gets; a failed request or handler sets the span's status to Error. The
+// W3C trace context travels in a Serial-mode request only: after the
+// serial marker comes CBOR tag 0x6e617472 ("natr") around a two-element
+// array, [carrier, value], where carrier is [traceparent] or
+// [traceparent, tracestate] (text strings) and value is the codec's
+// encoding, so that with the CBOR codec the payload is still one CBOR
+// item. Receivers take the tag off whether or not they trace. Raw-mode
+// messages, replies and every message of a program that installs no
+// provider are left as they are, so C and R peers see nothing new: with
+// otel's default global provider nothing is encoded and nothing is
+// allocated (BenchmarkRPC's allocations are unchanged).
+//
 // # Option names
 //
 // One rule names options here, in package runner and in package aio:

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/internal/codec"
 	"github.com/nanoact/nanoact/internal/nngerr"
+	"github.com/nanoact/nanoact/internal/tracing"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -34,6 +37,9 @@ type config struct {
 	recvMode sockets.Mode
 	sendMode sockets.Mode
 	aio      []aio.Option // Request's time-out and signals
+
+	tp     trace.TracerProvider // WithTracerProvider (nil: otel's global one)
+	parent context.Context      // ParentSpan
 }
 
 type optionFunc func(config) config
@@ -104,6 +110,12 @@ func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Re
 // serve decodes one request, runs the handler and builds the reply (the
 // error reply on failure), recovering a panic.
 func serve[Req, Resp any](ctx context.Context, m *sockets.Msg, cd sockets.Codec, h Handler[Req, Resp], cfg config) (reply *sockets.Msg, err error) {
+	sc := untrace(m, cfg.recvMode)
+	if tr := tracing.Tracer(cfg.tp); tr != nil {
+		var span trace.Span
+		ctx, span = startReply(ctx, tr, sc)
+		defer func() { tracing.End(span, err) }()
+	}
 	req, err := sockets.Take[Req](m, cfg.recvMode, cd)
 	if err != nil {
 		return sockets.NewMsg(errorReply), relabel(err, "rpc: reply")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/internal/tracing"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -53,10 +54,22 @@ func Signal(cv *aio.CV) Option {
 // limit of its own: the Timeout, or the recv-timeout, bounds the whole
 // request, and a request abandoned then is never sent. On another Conn
 // one goroutine sends and waits.
+//
+// Tracing: see WithTracerProvider; a program that installs no
+// TracerProvider pays nothing for it.
 func Request[T any](c sockets.Conn, data any, opts ...Option) *aio.Aio[T] {
 	cfg := defaults(opts)
+	if tr := tracing.Tracer(cfg.tp); tr != nil {
+		return tracedRequest[T](tr, c, data, cfg)
+	}
+	return request[T](c, data, cfg)
+}
+
+// request is Request with its options applied.
+func request[T any](c sockets.Conn, data any, cfg config) *aio.Aio[T] {
 	cd := c.Codec()
-	decode := func(m *sockets.Msg) (T, error) { return decodeReply[T](m, cfg.recvMode, cd) }
+	mode := cfg.recvMode // the closure keeps this, not the whole config
+	decode := func(m *sockets.Msg) (T, error) { return decodeReply[T](m, mode, cd) }
 	if _, ok := c.(sockets.AsyncConn); ok {
 		err := c.Send(nonBlock, data, cfg.sendMode)
 		if errors.Is(err, nanoact.ErrTryAgain) {

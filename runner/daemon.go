@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
@@ -86,6 +87,8 @@ type daemonConfig struct {
 	reconnect time.Duration
 	maxFrame  int
 	sockOpts  []sockets.Option
+
+	tp trace.TracerProvider // WithTracerProvider
 }
 
 type daemonOptionFunc func(*daemonConfig)
@@ -503,10 +506,12 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	dm.mu.Unlock()
 	dm.started.Add(1)
 	name, args := f.name, f.args
+	ctx = dm.traceRun(ctx, f)
 	go func() {
 		defer dm.tasks.Done()
 		body := dm.call(ctx, id, name, args)
 		dm.fit(id, body)
+		endRun(ctx, body.Body)
 		m.Free() // args aliased it
 		cancel()
 		dm.mu.Lock()

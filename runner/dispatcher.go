@@ -464,6 +464,9 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 	if d.cfg.codec != nil {
 		base = append(base, WithCodec(d.cfg.codec))
 	}
+	if d.cfg.tp != nil {
+		base = append(base, WithTracerProvider(d.cfg.tp))
+	}
 	type start struct {
 		id             string
 		joined, exited chan struct{}

@@ -75,6 +75,13 @@
 // bye or stays unreachable (WithReconnectGrace). Status reports connections,
 // queued, executing, completed and failed tasks, per daemon too.
 //
+// With an OpenTelemetry TracerProvider installed (otel.SetTracerProvider,
+// or WithTracerProvider), each task has spans for its submission (from
+// Submit to its result, the caller's span its parent), its wait in the
+// queue and its run on the daemon, all in the caller's trace: the task
+// message carries the W3C trace context to the daemon. Without one,
+// nothing is recorded, sent or allocated. See WithTracerProvider.
+//
 // Options follow the naming rule in package rpc's doc: constructor
 // options are WithX (WithRegistry, WithConcurrency, WithExecutable, ...);
 // the options of one Submit or Map are named for what they set
@@ -120,13 +127,16 @@
 //	        of any other version, saying which it wants.
 //	task    dispatcher → daemon:
 //	        [2, id: uint, name: text, args: bytes, timeout: uint,
-//	         task: uint, attempt: uint, seed: uint]
+//	         task: uint, attempt: uint, seed: uint, trace: [text, text?]]
 //	        id is unique per attempt (a re-queued task is sent again under a
 //	        new id); timeout is the time left in nanoseconds (0: none);
 //	        task is the task's id, the same for every attempt, and attempt
 //	        the attempt's number from 1 (AttemptFrom); seed is the task's
 //	        seed (SeedFrom; never 0). Dispatchers before attempt ids sent
 //	        the first five elements only, those before seeds seven.
+//	        trace, sent only by a dispatcher that traces
+//	        (WithTracerProvider), is the task span's W3C trace context:
+//	        [traceparent] or [traceparent, tracestate].
 //	cancel  dispatcher → daemon: [3, id: uint]
 //	        cancel the context of task id; its result is still sent.
 //	result  daemon → dispatcher:

@@ -85,7 +85,7 @@ func FuzzDecodeTask(f *testing.F) {
 	seedKinds(f, kindTask)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		roundTrip(t, b, kindTask, func(fr frame) ([]byte, bool) {
-			return appendTask(nil, fr.id, fr.name, fr.args, fr.timeout, fr.task, fr.attempt, fr.seed), true
+			return appendTask(nil, fr.id, fr.name, fr.args, fr.timeout, fr.task, fr.attempt, fr.seed, fr.trace), true
 		})
 	})
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact/actor"
@@ -43,6 +44,8 @@ type dispatcherConfig struct {
 
 	seed    uint64 // WithSeed
 	seedSet bool
+
+	tp trace.TracerProvider // WithTracerProvider
 }
 
 type runnerOption struct {

@@ -262,6 +262,8 @@ type task struct {
 	wid  uint64
 	id   uint64 // the task's id (submission index), set by enqueue
 	seed uint64 // see SeedFrom
+
+	tr *taskTrace // nil unless traced (see WithTracerProvider)
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
@@ -430,6 +432,7 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 		return a
 	}
 	t.args = b
+	traceTask(ctx, d, t, a)
 	cfg.more.place(d, t)
 	if cfg.timeout > 0 {
 		t.expires = now() + int64(cfg.timeout)

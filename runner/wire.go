@@ -60,6 +60,7 @@ type frame struct {
 	task    uint64 // task: the task's id (0: not sent)
 	attempt uint64 // task: the attempt's number, from 1 (0: not sent)
 	seed    uint64 // task: the task's seed (0: not sent; see seed.go)
+	trace   []byte // task: its trace carrier (nil: not sent; see trace.go)
 	value   []byte // result (nil when the task failed)
 	hasErr  bool   // result
 	code    uint64 // result error code
@@ -145,9 +146,10 @@ func helloMAC(token string, nonce []byte, id string, max, tasks uint64) []byte {
 }
 
 // appendTask encodes a task message; task and attempt (from 1) identify
-// the run for the task (AttemptFrom), seed is its seed (SeedFrom).
-func appendTask(b []byte, id uint64, name string, args []byte, timeout, task, attempt, seed uint64) []byte {
-	b = appendHead(b, majArray, 8)
+// the run for the task (AttemptFrom), seed is its seed (SeedFrom), and
+// carrier, when not empty, its trace context (traceSend).
+func appendTask(b []byte, id uint64, name string, args []byte, timeout, task, attempt, seed uint64, carrier []byte) []byte {
+	b = appendHead(b, majArray, 8+uint64(min(len(carrier), 1)))
 	b = appendUint(b, kindTask)
 	b = appendUint(b, id)
 	b = appendText(b, name)
@@ -155,7 +157,7 @@ func appendTask(b []byte, id uint64, name string, args []byte, timeout, task, at
 	b = appendUint(b, timeout)
 	b = appendUint(b, task)
 	b = appendUint(b, attempt)
-	return appendUint(b, seed)
+	return append(appendUint(b, seed), carrier...)
 }
 
 func appendCancel(b []byte, id uint64) []byte {
@@ -367,6 +369,9 @@ func decodeTask(r *reader, f *frame, n uint64) {
 	}
 	if n >= 8 { // a dispatcher from before seeds sends 7
 		f.seed = r.uint()
+	}
+	if n >= 9 { // a trace context, only when the dispatcher traces
+		f.trace = r.carrier()
 	}
 }
 

@@ -18,7 +18,7 @@ func wireCases() map[string]struct {
 	body []byte
 	want frame
 } {
-	task := appendTask(nil, 1<<40, "square", []byte{0x07}, 5e9, 12, 3, 1<<63+5)
+	task := appendTask(nil, 1<<40, "square", []byte{0x07}, 5e9, 12, 3, 1<<63+5, nil)
 	return map[string]struct {
 		body []byte
 		want frame
@@ -127,7 +127,7 @@ func TestWireMalformed(t *testing.T) {
 // arguments, with every number at its widest.
 func TestTaskOverhead(t *testing.T) {
 	name, args := string(make([]byte, 300)), make([]byte, 70000) // 3- and 5-byte heads
-	b := appendTask(nil, math.MaxUint64, name, args, math.MaxUint64, math.MaxUint64, math.MaxUint32, math.MaxUint64)
+	b := appendTask(nil, math.MaxUint64, name, args, math.MaxUint64, math.MaxUint64, math.MaxUint32, math.MaxUint64, nil)
 	if extra := len(b) - len(name) - len(args); extra > taskOverhead {
 		t.Fatalf("a task message adds %d bytes, taskOverhead says %d", extra, taskOverhead)
 	}
