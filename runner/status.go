@@ -89,7 +89,7 @@ func (dm *daemonConn) status(online bool) DaemonStatus {
 		Completed: dm.completed, Failed: dm.failed, Joined: dm.joined}
 }
 
-// snapshot runs on the actor.
+// snapshot runs on the actor, with the state lock held.
 func (d *Dispatcher) snapshot() Status {
 	st := &d.st
 	s := Status{URLs: d.URLs(), Connections: len(st.daemons), Connecting: len(st.waiting), Queued: st.queued,
@@ -115,7 +115,7 @@ func (d *Dispatcher) snapshot() Status {
 // status at Close. Every task whose aio has resolved is counted.
 func (d *Dispatcher) Status(ctx context.Context) (Status, error) {
 	var s Status
-	err := d.ref.Call(ctx, func() { s = d.snapshot() })
+	err := d.ref.Call(ctx, func() { d.withState(func() { s = d.snapshot() }) })
 	if errors.Is(err, nanoact.ErrClosed) {
 		// The actor has stopped: Close has recorded the final status.
 		select {

@@ -228,7 +228,7 @@ const (
 )
 
 // task is one submission. Fields under "actor" belong to the dispatcher's
-// actor; pipe, wid and daemon are written by the actor under d.mu and
+// state (under its state lock, smu); pipe, wid and daemon are written by the actor under d.mu and
 // read by the reader goroutine under d.mu.
 type task struct {
 	d       *Dispatcher
@@ -251,9 +251,6 @@ type task struct {
 	requeue int32  // re-queues left; negative: no limit
 	attempt uint32 // attempts sent so far
 	state   uint8
-	// outcome of the result, written by the reader before it sends the
-	// task to the actor as a resultDone
-	outcome uint8
 	// under d.mu
 	pipe uint32
 	wid  uint64
@@ -301,7 +298,7 @@ func (t *task) finish(err error) bool {
 
 // take claims t's resolution and stops its time-out and context watch;
 // it reports whether this call did, and the caller must then count the
-// outcome (or have it counted: a message to the actor) before it calls
+// outcome (under the state lock, or a message to the actor) before it calls
 // t.out.resolve, so that Status counts every task whose aio has resolved.
 func (t *task) take() bool {
 	if !t.resolved.CompareAndSwap(false, true) {
@@ -393,7 +390,7 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 	tt := &typedTask[R]{}
 	t := &tt.task
 	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
-	a, resolve := aio.NewPendingFunc[R](t.stopped)
+	a, resolve := aio.NewPendingFunc[R](t.Stopped)
 	tt.fn = resolve
 	switch {
 	case d == nil:
@@ -451,10 +448,10 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 
 var errQueueFull = errors.New("the dispatcher's queue is full (WithMaxQueued, WithMaxQueuedBytes)")
 
-// stopped is the task's aio's onStop: Stop resolves the aio with err
-// (ErrCanceled), wrapped with what it says of the task's start, once it
-// returns; the actor drops or cancels the task.
-func (t *task) stopped(err error) error {
+// Stopped makes the task its aio's aio.Owner: Stop resolves the aio with
+// err (ErrCanceled), wrapped with what it says of the task's start, once
+// it returns; the actor drops or cancels the task.
+func (t *task) Stopped(err error) error {
 	if t.resolved.CompareAndSwap(false, true) {
 		t.cleanup()
 		t.dropIfQueued()
