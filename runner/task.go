@@ -268,8 +268,8 @@ type outlet interface {
 // typedTask is a task with its typed end, in one allocation.
 type typedTask[R any] struct {
 	task
-	v  R
-	fn func(R, error)
+	v   R
+	res aio.Resolver[R]
 }
 
 func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
@@ -279,10 +279,10 @@ func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
 func (o *typedTask[R]) resolve(err error) {
 	if err != nil {
 		var zero R
-		o.fn(zero, err)
+		o.res.Resolve(zero, err)
 		return
 	}
-	o.fn(o.v, nil)
+	o.res.Resolve(o.v, nil)
 }
 
 // finish resolves t with err (nil: the decoded value) if nobody has; it
@@ -390,8 +390,8 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 	tt := &typedTask[R]{}
 	t := &tt.task
 	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
-	a, resolve := aio.NewPendingFunc[R](t.Stopped)
-	tt.fn = resolve
+	a, res := aio.NewOwned[R](t)
+	tt.res = res
 	switch {
 	case d == nil:
 		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit "+name, "nil dispatcher"))
