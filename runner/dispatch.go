@@ -64,16 +64,6 @@ func (d *Dispatcher) resolveLater(t *task, err error) {
 	d.st.later = append(d.st.later, lateResolve{t, err})
 }
 
-// withState runs fn with the state lock held: the way to the
-// dispatcher's state (d.st) from outside the actor's receive, for the
-// hot path (a submission, a result) and for functions run through
-// d.ref.Call (Status, Close).
-func (d *Dispatcher) withState(fn func()) {
-	d.smu.Lock()
-	defer d.unlockState()
-	fn()
-}
-
 // unlockState releases the state lock, then resolves the aios its holder
 // ended (resolveLater): counted before they resolve, as Status requires.
 func (d *Dispatcher) unlockState() {
@@ -93,13 +83,19 @@ const (
 	outcomeCanceled              // resolved as timed out
 )
 
-// receive is the actor's behaviour. It holds the state lock (see
-// lockState): submissions and results, the hot path, take the lock on
-// the submitter's and the reader's goroutines instead of two messages to
-// the actor per task.
+// dispatchActor is the dispatcher as its actor's Receiver. Being a
+// sync.Locker, it has the actor hold the state lock (smu) around every
+// message and every d.ref.Call function: submissions and results, the
+// hot path, take the same lock on the submitter's and the reader's
+// goroutines instead of two messages to the actor per task.
+type dispatchActor Dispatcher
+
+func (a *dispatchActor) Receive(c *actor.Context) { (*Dispatcher)(a).receive(c) }
+func (a *dispatchActor) Lock()                    { a.smu.Lock() }
+func (a *dispatchActor) Unlock()                  { (*Dispatcher)(a).unlockState() }
+
+// receive is the actor's behaviour, run with the state lock held.
 func (d *Dispatcher) receive(c *actor.Context) {
-	d.smu.Lock()
-	defer d.unlockState()
 	switch m := c.Message().(type) {
 	case sockets.PipeEvent:
 		if m.Added {

@@ -90,7 +90,7 @@ type Dispatcher struct {
 	ipcAddr   string
 	lseq      int
 
-	smu      sync.Mutex    // the state lock: held by the actor's receive, and by withState
+	smu      sync.Mutex    // the state lock: held by the actor (dispatchActor), and by the hot path
 	st       dispatchState // guarded by smu
 	final    Status        // the status at Close, once finalSet is closed
 	finalSet chan struct{}
@@ -233,7 +233,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		}
 		return nil, err
 	}
-	if d.ref, err = sys.Spawn("", actor.ReceiveFunc(d.receive)); err != nil {
+	if d.ref, err = sys.Spawn("", (*dispatchActor)(d)); err != nil {
 		return fail(err)
 	}
 	if d.unwatch, err = sock.WatchPipes(func(ev sockets.PipeEvent) { d.ref.Send(ev) }); err != nil {
@@ -547,10 +547,8 @@ func (d *Dispatcher) Close() error {
 	d.closeMu.Unlock()
 	var final Status
 	_ = d.ref.Call(context.Background(), func() {
-		d.withState(func() {
-			d.shutdown()
-			final = d.snapshot()
-		})
+		d.shutdown()
+		final = d.snapshot()
 	})
 	d.final = final
 	close(d.finalSet)

@@ -115,7 +115,7 @@ func (d *Dispatcher) snapshot() Status {
 // status at Close. Every task whose aio has resolved is counted.
 func (d *Dispatcher) Status(ctx context.Context) (Status, error) {
 	var s Status
-	err := d.ref.Call(ctx, func() { d.withState(func() { s = d.snapshot() }) })
+	err := d.ref.Call(ctx, func() { s = d.snapshot() })
 	if errors.Is(err, nanoact.ErrClosed) {
 		// The actor has stopped: Close has recorded the final status.
 		select {
