@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,39 +200,55 @@ func nanoactSystem(d *runner.Dispatcher, task runner.Task[int, int]) benchSystem
 	}
 }
 
-// compareSystems runs b.N tasks on each system, in three rounds whose
-// order alternates so that machine noise falls on both alike, and reports
-// each one's tasks/s and their ratio.
-func compareSystems(b *testing.B, na, base benchSystem) {
-	var tNa, tBase time.Duration
+// compareRounds is the number of rounds compareSystems splits b.N into,
+// alternating which system goes first, so that the load of a busy
+// machine falls on both alike.
+const compareRounds = 10
+
+// compareSystems runs b.N tasks on each system, in compareRounds rounds
+// whose order alternates, and reports each one's tasks/s and their ratio
+// (x-mangos), and, with cpu, each one's CPU time per task in this process
+// (user and system, from getrusage: what the machine's other load does
+// not change).
+func compareSystems(b *testing.B, cpu bool, na, base benchSystem) {
+	var wall, used [2]time.Duration
+	systems := [2]benchSystem{na, base}
 	done := 0
-	for r := range 3 {
-		n := (b.N - done + 2 - r) / (3 - r)
+	for r := range compareRounds {
+		n := (b.N - done + compareRounds - 1 - r) / (compareRounds - r)
 		if n == 0 {
 			continue
 		}
 		done += n
-		order := []struct {
-			sys benchSystem
-			t   *time.Duration
-		}{{na, &tNa}, {base, &tBase}}
-		if r%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, o := range order {
-			start := time.Now()
-			if err := o.sys(n); err != nil {
+		for k := range 2 {
+			i := (k + r) % 2
+			c0, start := cpuTime(), time.Now()
+			if err := systems[i](n); err != nil {
 				b.Fatal(err)
 			}
-			*o.t += time.Since(start)
+			wall[i] += time.Since(start)
+			used[i] += cpuTime() - c0
 		}
 	}
-	naRate := float64(b.N) / tNa.Seconds()
-	baseRate := float64(b.N) / tBase.Seconds()
+	naRate := float64(b.N) / wall[0].Seconds()
+	baseRate := float64(b.N) / wall[1].Seconds()
 	b.ReportMetric(naRate, "nanoact-tasks/s")
 	b.ReportMetric(baseRate, "mangos-tasks/s")
 	b.ReportMetric(naRate/baseRate, "x-mangos")
+	if cpu {
+		b.ReportMetric(float64(used[0].Microseconds())/float64(b.N), "nanoact-cpu-µs/task")
+		b.ReportMetric(float64(used[1].Microseconds())/float64(b.N), "mangos-cpu-µs/task")
+	}
 	b.ReportMetric(0, "ns/op") // two systems: the rates say it
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkVsMangos is issue 17's Speed comparison: empty tasks through
@@ -244,7 +261,9 @@ func compareSystems(b *testing.B, na, base benchSystem) {
 //   - ipc, tcp: 4 daemon processes beside 4 worker processes (this test
 //     binary re-executed).
 //
-// x-mangos is the ratio of the rates, nanoact over mangos.
+// x-mangos is the ratio of the rates, nanoact over mangos; in-process,
+// the CPU time per task of each is reported too. Run it with a fixed
+// count (-benchtime=40000x) so that each case sets up once.
 func BenchmarkVsMangos(b *testing.B) {
 	b.Run("inproc", func(b *testing.B) {
 		d, nop := benchDispatcher(b, 4)
@@ -268,7 +287,7 @@ func BenchmarkVsMangos(b *testing.B) {
 			}
 			workers, dones = append(workers, w), append(dones, done)
 		}
-		compareSystems(b, nanoactSystem(d, nop), pool.run)
+		compareSystems(b, true, nanoactSystem(d, nop), pool.run)
 	})
 	for _, tr := range []string{"ipc", "tcp"} {
 		b.Run(tr, func(b *testing.B) {
@@ -292,7 +311,7 @@ func BenchmarkVsMangos(b *testing.B) {
 			if err := pool.run(64); err != nil {
 				b.Fatal(err)
 			}
-			compareSystems(b, nanoactSystem(d, runner.TaskNamed[int, int]("square")), pool.run)
+			compareSystems(b, false, nanoactSystem(d, runner.TaskNamed[int, int]("square")), pool.run)
 		})
 	}
 }
