@@ -29,6 +29,7 @@ import (
 	_ "go.nanomsg.org/mangos/v3/transport/tcp"
 
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 )
 
@@ -52,30 +53,25 @@ type mangosPool struct {
 }
 
 // newMangosPool listens on url with slots contexts and returns the pool
-// and the address workers dial (the bound port for tcp port 0).
-func newMangosPool(url string, slots int) (*mangosPool, string, error) {
+// (closed with the benchmark) and the address workers dial (the bound
+// port for tcp port 0).
+func newMangosPool(b *testing.B, url string, slots int) (*mangosPool, string) {
+	b.Helper()
 	req, err := mreq.NewSocket()
 	if err != nil {
-		return nil, "", err
-	}
-	l, err := req.NewListener(url, nil)
-	if err == nil {
-		err = l.Listen()
-	}
-	if err != nil {
-		_ = req.Close()
-		return nil, "", err
+		b.Fatal(err)
 	}
 	p := &mangosPool{req: req, tasks: make(chan uint64, benchWindow), err: make(chan error, 1)}
+	b.Cleanup(p.close)
+	addr := testkit.MangosListen(b, req, url)
 	for range slots {
 		c, err := req.OpenContext()
 		if err != nil {
-			p.close()
-			return nil, "", err
+			b.Fatal(err)
 		}
 		p.loops.Go(func() { p.loop(c) })
 	}
-	return p, l.Address(), nil
+	return p, addr
 }
 
 func (p *mangosPool) loop(c mangos.Context) {
@@ -136,20 +132,7 @@ func mangosWorker(url string) (mangos.Socket, <-chan struct{}, error) {
 		_ = rep.Close()
 		return nil, nil, err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := rep.RecvMsg()
-			if err != nil {
-				return
-			}
-			if err := rep.SendMsg(m); err != nil { // the echo: its id
-				m.Free()
-			}
-		}
-	}()
-	return rep, done, nil
+	return rep, testkit.MangosEcho(rep), nil // the echo: its id
 }
 
 // TestHelperBaselineWorker is a baseline worker process: this test binary
@@ -267,14 +250,10 @@ func cpuTime() time.Duration {
 func BenchmarkVsMangos(b *testing.B) {
 	b.Run("inproc", func(b *testing.B) {
 		d, nop := benchDispatcher(b, 4)
-		pool, addr, err := newMangosPool(fmt.Sprintf("inproc://baseline-%d", os.Getpid()), 4)
-		if err != nil {
-			b.Fatal(err)
-		}
+		pool, addr := newMangosPool(b, fmt.Sprintf("inproc://baseline-%d", os.Getpid()), 4)
 		var workers []mangos.Socket
 		var dones []<-chan struct{}
 		b.Cleanup(func() {
-			pool.close()
 			for i, w := range workers {
 				_ = w.Close()
 				<-dones[i]
@@ -299,11 +278,7 @@ func BenchmarkVsMangos(b *testing.B) {
 			if tr == "ipc" {
 				url = "ipc://" + filepath.Join(b.TempDir(), "baseline.ipc")
 			}
-			pool, addr, err := newMangosPool(url, 4)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(pool.close)
+			pool, addr := newMangosPool(b, url, 4)
 			for range 4 {
 				startBaselineWorker(b, addr)
 			}
