@@ -2,6 +2,7 @@ package actor
 
 import (
 	"runtime/debug"
+	"sync"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
@@ -19,6 +20,11 @@ import (
 type Receiver interface {
 	Receive(c *Context)
 }
+
+// A Receiver that is also a sync.Locker shares its state with code
+// outside the actor that takes the same lock (a hot path that cannot
+// afford a message): the actor then holds the lock around each message it
+// hands to Receive and each Call's function, lifecycle messages included.
 
 // ReceiveFunc adapts a function to a Receiver.
 type ReceiveFunc func(c *Context)
@@ -189,6 +195,10 @@ func (r *Ref) invoke(msg any, req *request, lifecycle bool) {
 			}
 		}
 	}()
+	if l, ok := r.recv.(sync.Locker); ok {
+		l.Lock()
+		defer l.Unlock() // before the recover above: a panic lets go of it
+	}
 	if req != nil && req.fn != nil {
 		req.fn()
 		req.complete(nil, nil)

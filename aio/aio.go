@@ -74,7 +74,7 @@ type core struct {
 	resolved atomic.Bool
 
 	// claimed is set by whoever runs the operation on a goroutine (see
-	// opState), or resolves a NewPending aio.
+	// opState), or resolves a NewOwned (NewPending) aio.
 	claimed atomic.Bool
 
 	// stopped says why the operation was stopped (by Stop or by the
@@ -139,7 +139,6 @@ type extra struct {
 	deadline time.Time   // Timeout(d > 0)
 	timer    *time.Timer // Timeout(d > 0)
 	forever  bool        // Timeout(d < 0)
-	abort    func(error) // NewPending: resolve with this error, tell the owner
 }
 
 // late holds what is added after creation, guarded by mu.
@@ -186,7 +185,7 @@ func newAio[T any](opts []Option) (*Aio[T], config) {
 // start readies the operation's context before its goroutine starts (op,
 // whose stop channel is made here) and, for a time-out, the deadline and
 // its timer or the flag that ignores the connection's time-out. A
-// NewPending aio has no op: only the timer.
+// NewOwned aio has no op: only the timer.
 func (c *core) start(cfg *config, op *opState) {
 	if op != nil {
 		op.stop = make(chan struct{})
@@ -218,16 +217,7 @@ func (c *core) cancel() { c.end(canceled) }
 func (c *core) expire() { c.end(expired) }
 
 func (c *core) end(why uint32) {
-	if c.x != nil && c.x.abort != nil {
-		// A NewPending aio: no operation of ours to stop; resolve it.
-		if why == expired {
-			c.x.abort(&nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio", Err: context.DeadlineExceeded})
-		} else {
-			c.x.abort(&nanoact.Error{Code: nanoact.CodeCanceled, Op: "aio: stop", Err: context.Canceled})
-		}
-		return
-	}
-	if c.async != nil {
+	if c.async != nil { // a receive queued in the protocol, or a NewOwned aio
 		if !c.resolved.Load() && c.stopped.CompareAndSwap(running, why) {
 			c.async.cancelAsync(why)
 		}

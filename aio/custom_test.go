@@ -100,3 +100,51 @@ func TestNewPending(t *testing.T) {
 	wantCode(t, err, nanoact.ErrCanceled)
 	<-ref.Done()
 }
+
+// owner is an aio.Owner that counts its Stopped calls and wraps the
+// error.
+type owner struct{ stops atomic.Int32 }
+
+var errWrapped = errors.New("wrapped by the owner")
+
+func (o *owner) Stopped(err error) error {
+	o.stops.Add(1)
+	return errors.Join(err, errWrapped)
+}
+
+// A NewOwned aio resolves through its Resolver, first call wins; Stop and
+// a Timeout ask the owner, once, for the error to resolve with.
+func TestNewOwned(t *testing.T) {
+	ctx := ctxT(t)
+	o := &owner{}
+	a, r := aio.NewOwned[string](o)
+	if a.Resolved() {
+		t.Fatal("resolved at birth")
+	}
+	go r.Resolve("done", nil)
+	if v, err := a.Value(ctx); v != "done" || err != nil {
+		t.Fatal(v, err)
+	}
+	r.Resolve("again", nil) // ignored
+	a.Stop()                // keeps the result, no Stopped
+	if v, _ := a.Result(); v != "done" || o.stops.Load() != 0 {
+		t.Fatal(v, o.stops.Load())
+	}
+
+	b, rb := aio.NewOwned[int](o)
+	b.Stop()
+	b.Stop()
+	rb.Resolve(1, nil) // too late
+	_, err := b.Result()
+	wantCode(t, err, nanoact.ErrCanceled)
+	if !errors.Is(err, errWrapped) || !errors.Is(err, context.Canceled) || o.stops.Load() != 1 {
+		t.Fatal(err, o.stops.Load())
+	}
+
+	c, _ := aio.NewOwned[int](o, aio.Timeout(5*time.Millisecond))
+	_, err = c.Value(ctx)
+	wantCode(t, err, nanoact.ErrTimedOut)
+	if !errors.Is(err, errWrapped) || o.stops.Load() != 2 {
+		t.Fatal(err, o.stops.Load())
+	}
+}

@@ -15,7 +15,9 @@
 // a callback, Promise turns an aio into a promises.Promise. Go and
 // NewPending make aios of other operations: a blocking function run with
 // a context that Stop cancels, or a result that its owner delivers (the
-// rpc package's requests and tasks).
+// rpc package's requests and tasks); NewOwned is NewPending for an owner
+// that is a value (an Owner) and resolves through a one-pointer Resolver,
+// for owners that make one aio per operation (the task runner).
 //
 // Timeout bounds one operation: not given, the connection's send-timeout
 // or recv-timeout applies; zero completes at once or times out at once;

@@ -48,10 +48,32 @@ type (
 	// refusedLate says that a refused connection had its time to leave.
 	refusedLate struct{ pipe uint32 }
 	retryMsg    struct{ dm *daemonConn }
-	// resultDone is a task whose result the reader resolved it with;
-	// its pipe, wid and outcome say where and how.
-	resultDone task
 )
+
+// lateResolve is an aio resolution decided under the state lock and run
+// once it is released (see unlockState).
+type lateResolve struct {
+	t   *task
+	err error
+}
+
+// resolveLater resolves t with err once the state lock is released, so
+// that its callbacks, which may Submit, never run under the lock. Call
+// with smu held, after t is taken and counted.
+func (d *Dispatcher) resolveLater(t *task, err error) {
+	d.st.later = append(d.st.later, lateResolve{t, err})
+}
+
+// unlockState releases the state lock, then resolves the aios its holder
+// ended (resolveLater): counted before they resolve, as Status requires.
+func (d *Dispatcher) unlockState() {
+	later := d.st.later
+	d.st.later = nil
+	d.smu.Unlock()
+	for _, r := range later {
+		r.t.out.resolve(r.err)
+	}
+}
 
 // Outcomes of a result, for the counters.
 const (
@@ -61,16 +83,20 @@ const (
 	outcomeCanceled              // resolved as timed out
 )
 
-// receive is the actor's behaviour.
+// dispatchActor is the dispatcher as its actor's Receiver. Being a
+// sync.Locker, it has the actor hold the state lock (smu) around every
+// message and every d.ref.Call function: submissions and results, the
+// hot path, take the same lock on the submitter's and the reader's
+// goroutines instead of two messages to the actor per task.
+type dispatchActor Dispatcher
+
+func (a *dispatchActor) Receive(c *actor.Context) { (*Dispatcher)(a).receive(c) }
+func (a *dispatchActor) Lock()                    { a.smu.Lock() }
+func (a *dispatchActor) Unlock()                  { (*Dispatcher)(a).unlockState() }
+
+// receive is the actor's behaviour, run with the state lock held.
 func (d *Dispatcher) receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case *task:
-		d.onSubmit(m)
-	case *resultDone:
-		t := (*task)(m)
-		d.onDone(doneMsg{pipe: t.pipe, wid: t.wid, outcome: t.outcome})
-	case doneMsg:
-		d.onDone(m)
 	case sockets.PipeEvent:
 		if m.Added {
 			d.onPipeAdded(m.Pipe)
@@ -112,7 +138,7 @@ func (d *Dispatcher) onSubmit(t *task) {
 		d.unhold(t)
 		if t.take() {
 			st.canceled++
-			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
+			d.resolveLater(t, t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
 		}
 		return
 	}
@@ -615,7 +641,7 @@ func (d *Dispatcher) departed(dm *daemonConn, lost bool, claimed []*task) {
 		if t.take() {
 			st.failed++
 			dm.failed++
-			t.out.resolve(mayHaveRun(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset}))
+			d.resolveLater(t, mayHaveRun(&nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errConnReset}))
 		}
 	}
 	if claimed != nil {
@@ -777,15 +803,18 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 			}
 		}
 	}
+	// The slot is freed and the next task sent from here, under the
+	// state lock: no hop through the actor on the way from one task to
+	// the next.
+	d.smu.Lock()
+	d.onDone(doneMsg{pipe: pipe, wid: f.id, outcome: outcome})
+	d.unlockState()
 	if outcome == outcomeNone {
-		d.ref.Send(doneMsg{pipe: pipe, wid: f.id})
 		return
 	}
-	t.outcome = outcome
 	if born := d.takeBorn(t); born != 0 {
 		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
 	}
-	d.ref.Send((*resultDone)(t)) // no allocation, unlike a doneMsg
 	t.cleanup()
 	t.out.resolve(err)
 }

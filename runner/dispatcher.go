@@ -99,12 +99,15 @@ type Dispatcher struct {
 	ipcAddr   string
 	lseq      int
 
-	st       dispatchState // owned by the actor
+	smu      sync.Mutex    // the state lock: held by the actor (dispatchActor), and by the hot path
+	st       dispatchState // guarded by smu
 	final    Status        // the status at Close, once finalSet is closed
 	finalSet chan struct{}
 }
 
-// dispatchState is the actor's state.
+// dispatchState is the dispatcher's state, guarded by its state lock
+// (smu). The actor holds it for every message; the hot path (Submit, and
+// the reader on a result) takes it directly.
 type dispatchState struct {
 	queue    deque[*task]
 	queued   int
@@ -120,6 +123,7 @@ type dispatchState struct {
 	joins    int
 	nextWid  uint64
 	shut     bool
+	later    []lateResolve // resolutions for unlockState
 
 	completed, failed, canceled, requeued, refusedN, lost, helloLate int64
 }
@@ -244,7 +248,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		}
 		return nil, err
 	}
-	if d.ref, err = sys.Spawn("", actor.ReceiveFunc(d.receive)); err != nil {
+	if d.ref, err = sys.Spawn("", (*dispatchActor)(d)); err != nil {
 		return fail(err)
 	}
 	if d.unwatch, err = sock.WatchPipes(func(ev sockets.PipeEvent) { d.ref.Send(ev) }); err != nil {
@@ -375,16 +379,20 @@ func (d *Dispatcher) CertPEM() []byte {
 // Socket returns the dispatcher's poly socket, for statistics and options.
 func (d *Dispatcher) Socket() *sockets.Socket { return d.sock }
 
-// enqueue hands t to the actor; false once the dispatcher is closed.
+// enqueue queues t, and sends it at once if a daemon is free; false once
+// the dispatcher is closed. It takes the state lock on the caller's
+// goroutine rather than a message to the actor.
 func (d *Dispatcher) enqueue(t *task) bool {
 	d.closeMu.RLock()
 	defer d.closeMu.RUnlock()
 	if d.closed {
 		return false
 	}
+	d.smu.Lock()
+	defer d.unlockState()
 	t.id = d.seq.Add(1)
 	d.markBorn(t)
-	d.ref.Send(t)
+	d.onSubmit(t)
 	return true
 }
 
@@ -596,7 +604,7 @@ func (d *Dispatcher) shutdown() {
 		d.unhold(t)
 		if t.take() {
 			st.canceled++
-			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
+			d.resolveLater(t, t.staged(&nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: task " + t.name}))
 		}
 	}
 	st.queue.each(func(t *task) {

@@ -89,11 +89,14 @@
 // (WithLogger, WithSystem, WithCodec, WithToken, WithMaxFrame,
 // WithSocketOptions) serve a dispatcher and its daemons alike.
 //
-// The dispatcher's state machine is an actor: submissions, daemons
-// joining and leaving (from the socket's pipe events, in order), results,
-// cancellations and status requests are messages to it. One goroutine
-// owned by the dispatcher reads the socket, resolves the aios of results
-// and tells the actor.
+// The dispatcher's state machine is an actor: daemons joining and leaving
+// (from the socket's pipe events, in order), cancellations and status
+// requests are messages to it. Its state has a lock that the actor holds
+// for each message, so the hot path needs no message: Submit queues its
+// task (and sends it, if a daemon is free) under the lock, and one
+// goroutine owned by the dispatcher reads the socket and, under the same
+// lock, frees the slot of each result and sends the next task, then
+// resolves the result's aio.
 //
 // # Wire protocol
 //
@@ -179,14 +182,16 @@
 //	  tcp, 1 task at a time each     16,500-21,000 tasks/s
 //	  tcp, --max 4                   26,000-38,000 tasks/s
 //
-// A queued task holds about 600 bytes of heap besides its encoded
-// arguments (BenchmarkQueuedTaskHeap): about 200 in the runner's queue
-// (the task, its queue slot) and about 400 in its aio, which the caller
+// A queued task holds about 450 bytes of heap besides its encoded
+// arguments (BenchmarkQueuedTaskHeap): about 160 in the runner's queue
+// (the task, its queue slot) and about 290 in its aio, which the caller
 // holds; WithMaxQueued and WithMaxQueuedBytes bound the total.
 //
-// In process the dispatcher is CPU-bound at about 10 µs of CPU per task
-// over both cores, so more daemons do not add throughput. A task costs
-// about 25 allocations in all, both ends and the sockets included; a
-// daemon costs an actor and two goroutines per connection on each side,
-// plus one goroutine per running task.
+// In process the dispatcher and its daemons are CPU-bound at 6 to 8 µs of
+// CPU per task over both cores, so more daemons do not add throughput. A
+// task costs 13 allocations in all, both ends and the sockets included;
+// a daemon costs an actor and two goroutines per connection on each
+// side, plus one goroutine per running task. BenchmarkVsMangos measures
+// the runner beside a hand-written plain mangos worker pool in the same
+// run (see docs/benchmarks.md).
 package runner

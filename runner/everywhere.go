@@ -308,7 +308,7 @@ func (d *Dispatcher) onPinned(m pinnedSubmit) {
 		d.unhold(t)
 		if t.take() {
 			st.failed++
-			t.out.resolve(t.staged(&nanoact.Error{Code: nanoact.CodeNotFound, Op: "runner: task " + t.name,
+			d.resolveLater(t, t.staged(&nanoact.Error{Code: nanoact.CodeNotFound, Op: "runner: task " + t.name,
 				Err: fmt.Errorf("no daemon %q connected", m.daemon)}))
 		}
 		return
@@ -412,7 +412,7 @@ func (d *Dispatcher) dropPinned(dm *daemonConn, closing bool) {
 			st.failed++
 			err = &nanoact.Error{Code: nanoact.CodeConnReset, Op: "runner: task " + t.name + " on daemon " + dm.id, Err: errPinnedGone}
 		}
-		t.out.resolve(t.staged(err))
+		d.resolveLater(t, t.staged(err))
 	})
 	dm.pinned.clear()
 	dm.setups = 0

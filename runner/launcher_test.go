@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ func processTasks() *runner.Registry {
 	reg := runner.NewRegistry()
 	runner.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
 	runner.Register(reg, "pid", func(context.Context, struct{}) (int, error) { return os.Getpid(), nil })
+	runner.Register(reg, "procs", func(context.Context, struct{}) (int, error) { return runtime.GOMAXPROCS(0), nil })
 	runner.Register(reg, "sleep", func(ctx context.Context, d time.Duration) (int, error) {
 		t := time.NewTimer(d)
 		defer t.Stop()

@@ -89,7 +89,7 @@ func (dm *daemonConn) status(online bool) DaemonStatus {
 		Completed: dm.completed, Failed: dm.failed, Joined: dm.joined}
 }
 
-// snapshot runs on the actor.
+// snapshot runs on the actor, with the state lock held.
 func (d *Dispatcher) snapshot() Status {
 	st := &d.st
 	s := Status{URLs: d.URLs(), Connections: len(st.daemons), Connecting: len(st.waiting), Queued: st.queued,

@@ -229,7 +229,7 @@ const (
 )
 
 // task is one submission. Fields under "actor" belong to the dispatcher's
-// actor; pipe, wid and daemon are written by the actor under d.mu and
+// state (under its state lock, smu); pipe, wid and daemon are written by the actor under d.mu and
 // read by the reader goroutine under d.mu.
 type task struct {
 	d       *Dispatcher
@@ -252,9 +252,6 @@ type task struct {
 	requeue int32  // re-queues left; negative: no limit
 	attempt uint32 // attempts sent so far
 	state   uint8
-	// outcome of the result, written by the reader before it sends the
-	// task to the actor as a resultDone
-	outcome uint8
 	pin     bool // for one daemon (OnDaemon, Everywhere): never re-queued
 	setup   bool // an Everywhere task: its daemon takes no other task until it ends
 	// under d.mu
@@ -277,8 +274,8 @@ type outlet interface {
 // typedTask is a task with its typed end, in one allocation.
 type typedTask[R any] struct {
 	task
-	v  R
-	fn func(R, error)
+	v   R
+	res aio.Resolver[R]
 }
 
 func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
@@ -288,10 +285,10 @@ func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
 func (o *typedTask[R]) resolve(err error) {
 	if err != nil {
 		var zero R
-		o.fn(zero, err)
+		o.res.Resolve(zero, err)
 		return
 	}
-	o.fn(o.v, nil)
+	o.res.Resolve(o.v, nil)
 }
 
 // finish resolves t with err (nil: the decoded value) if nobody has; it
@@ -307,7 +304,7 @@ func (t *task) finish(err error) bool {
 
 // take claims t's resolution and stops its time-out and context watch;
 // it reports whether this call did, and the caller must then count the
-// outcome (or have it counted: a message to the actor) before it calls
+// outcome (under the state lock, or a message to the actor) before it calls
 // t.out.resolve, so that Status counts every task whose aio has resolved.
 func (t *task) take() bool {
 	if !t.resolved.CompareAndSwap(false, true) {
@@ -380,9 +377,9 @@ func (t *task) abort(err error) {
 // nor call Submit on a dispatcher whose queue may be full (the reader is
 // what frees room; use TrySubmit there).
 //
-// Cost: about 25 allocations per task in all, both ends and the sockets
-// included, and four messages through the dispatcher's actor; see the
-// package doc for throughput.
+// Cost: 13 allocations per task in all, both ends and the sockets
+// included, and no message through the dispatcher's actor (Submit takes
+// its state lock); see the package doc for throughput.
 func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
 	return submit[R](ctx, d, name, args, true, opts)
 }
@@ -408,8 +405,8 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 	tt := &typedTask[R]{}
 	t := &tt.task
 	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
-	a, resolve := aio.NewPendingFunc[R](t.stopped)
-	tt.fn = resolve
+	a, res := aio.NewOwned[R](t)
+	tt.res = res
 	switch {
 	case d == nil:
 		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit "+name, "nil dispatcher"))
@@ -468,10 +465,10 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 
 var errQueueFull = errors.New("the dispatcher's queue is full (WithMaxQueued, WithMaxQueuedBytes)")
 
-// stopped is the task's aio's onStop: Stop resolves the aio with err
-// (ErrCanceled), wrapped with what it says of the task's start, once it
-// returns; the actor drops or cancels the task.
-func (t *task) stopped(err error) error {
+// Stopped makes the task its aio's aio.Owner: Stop resolves the aio with
+// err (ErrCanceled), wrapped with what it says of the task's start, once
+// it returns; the actor drops or cancels the task.
+func (t *task) Stopped(err error) error {
 	if t.resolved.CompareAndSwap(false, true) {
 		t.cleanup()
 		t.dropIfQueued()

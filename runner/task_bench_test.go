@@ -3,7 +3,6 @@ package runner_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -88,30 +87,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 // or four (--max 4).
 func BenchmarkProcessDaemons(b *testing.B) {
 	for _, c := range []struct{ tr, max string }{{"ipc", "1"}, {"ipc", "4"}, {"tcp", "1"}, {"tcp", "4"}} {
-		tr := c.tr
-		b.Run(tr+"/max="+c.max, func(b *testing.B) {
-			d, err := runner.NewDispatcher("")
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = d.Close() })
-			opts := []runner.LaunchOption{runner.WithExecutable(os.Args[0], "-test.run=^TestHelperDaemonProcess$"), quickExit,
-				runner.WithDaemonArgs("--max", c.max)}
-			if tr == "tcp" {
-				u, err := d.Listen("tcp://127.0.0.1:0")
-				if err != nil {
-					b.Fatal(err)
-				}
-				opts = append(opts, runner.WithURL(u))
-			}
-			if _, err := d.LaunchLocal(4, opts...); err != nil {
-				b.Fatal(err)
-			}
+		b.Run(c.tr+"/max="+c.max, func(b *testing.B) {
+			d := launchBenchDaemons(b, c.tr, c.max)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if err := d.WaitDaemons(ctx, 4); err != nil {
-				b.Fatal(err)
-			}
 			square := runner.TaskNamed[int, int]("square")
 			const window = 4096
 			ring := make([]*aio.Aio[int], window)

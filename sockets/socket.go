@@ -303,7 +303,14 @@ func (s *Socket) isClosed() bool { return s.closed.Load() }
 func (s *Socket) Send(ctx context.Context, v any, opts ...SendOption) error {
 	sc := sendConfig{mode: s.cfg.sendMode}
 	for _, o := range opts {
-		o.applySend(&sc)
+		switch o := o.(type) {
+		case toPipe: // the usual option, without moving sc to the heap
+			sc.pipe = uint32(o)
+		default:
+			c := sc
+			o.applySend(&c)
+			sc = c
+		}
 	}
 	m, err := encode(v, sc.mode, s.Codec())
 	if err != nil {

@@ -47,19 +47,7 @@ func BenchMangosReqRep(b *testing.B, url string, size int) {
 	if err := req.Dial(dial); err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := rep.RecvMsg()
-			if err != nil {
-				return
-			}
-			if rep.SendMsg(m) != nil {
-				return
-			}
-		}
-	}()
+	done := MangosEcho(rep)
 	payload := make([]byte, size)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -77,4 +65,25 @@ func BenchMangosReqRep(b *testing.B, url string, size int) {
 	}
 	_ = rep.Close()
 	<-done
+}
+
+// MangosEcho sends every message received on s (a rep socket, say) back
+// as it is, on a goroutine of its own, until a receive or send fails (s
+// closed); the returned channel is closed when that goroutine returns.
+func MangosEcho(s mangos.Socket) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := s.RecvMsg()
+			if err != nil {
+				return
+			}
+			if err := s.SendMsg(m); err != nil {
+				m.Free()
+				return
+			}
+		}
+	}()
+	return done
 }
