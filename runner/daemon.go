@@ -45,7 +45,6 @@ type Daemon struct {
 	life    context.Context
 	stop    context.CancelCauseFunc
 	unwatch func()
-	tasks   sync.WaitGroup
 	started atomic.Int64 // tasks received
 	// peerLimit is the dispatcher's frame limit from its challenge (0:
 	// none said); results larger than it or ours go back as errors.
@@ -64,6 +63,15 @@ type Daemon struct {
 	early     *frame
 	earlyPipe uint32
 	chal      *time.Timer // the wait for the current connection's challenge
+	// live holds the tasks whose goroutines have not returned, by wire
+	// id (their names alias their messages); liveWait is closed when it
+	// empties; abandoned: a stop gave up waiting (interrupt.go).
+	live      map[uint64]LeftTask
+	liveWait  chan struct{}
+	abandoned bool
+	closing   chan struct{} // closed by Close
+	wall      *time.Timer   // WithWallTime's (lifetime.go)
+	wallDone  bool          // the wall time has passed
 }
 
 // challengeWait is how long a daemon waits for a new connection's
@@ -86,6 +94,11 @@ type daemonConfig struct {
 	reconnect time.Duration
 	maxFrame  int
 	sockOpts  []sockets.Option
+
+	interruptGrace time.Duration // WithInterruptGrace (interrupt.go)
+	wallTime       time.Duration // WithWallTime (lifetime.go)
+	cleanup        func()        // WithCleanup
+	finish         bool          // WithFinishRunning
 }
 
 type daemonOptionFunc func(*daemonConfig)
@@ -220,7 +233,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	if err != nil {
 		return nil, err
 	}
-	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc)}
+	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc), closing: make(chan struct{})}
 	dm.log = cfg.log.Named("runner").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
 	dm.life, dm.stop = context.WithCancelCause(context.Background())
 	if dm.unwatch, err = sock.WatchPipes(dm.onPipe); err != nil {
@@ -244,8 +257,8 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
 	if ev.Added {
-		if dm.pipe != 0 || dm.closed {
-			return
+		if dm.pipe != 0 || dm.closed || dm.life.Err() != nil {
+			return // a stopping daemon takes no new connection
 		}
 		dm.pipe = ev.Pipe
 		if dm.lost != nil {
@@ -253,6 +266,10 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 			dm.lost = nil
 		}
 		dm.leaving = false
+		if dm.wallDone { // lifetime.go
+			dm.stop(errWallTime)
+			return
+		}
 		if dm.cfg.maxTasks > 0 && dm.cfg.maxTasks-int(dm.started.Load()) <= 0 {
 			dm.stop(errBye)
 			return
@@ -273,12 +290,19 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 	}
 	dm.pipe = 0
 	dm.stopChallengeWait()
+	if dm.finishOnLoss() { // lifetime.go
+		return
+	}
 	// The dispatcher has re-queued or failed what ran on this connection.
 	for id, cancel := range dm.running {
 		cancel()
 		delete(dm.running, id)
 	}
 	if dm.closed {
+		return
+	}
+	if dm.wallDone { // lifetime.go
+		dm.stop(errWallTime)
 		return
 	}
 	if dm.cfg.maxTasks > 0 && int(dm.started.Load()) >= dm.cfg.maxTasks {
@@ -321,9 +345,7 @@ func (dm *Daemon) onIdle(pipe uint32) {
 	}
 	dm.leaving = true
 	dm.log.Info("idle: leaving", zap.Duration("idle", dm.cfg.idle))
-	m := sockets.NewMsg(nil)
-	m.Body = appendSimple(m.Body[:0], kindLeave)
-	_ = dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(pipe))
+	dm.sendLeave(pipe)
 }
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
@@ -341,6 +363,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 		return &nanoact.Error{Code: nanoact.CodeState, Op: "runner: daemon run"}
 	}
 	dm.runState = 1
+	dm.armWallTime() // lifetime.go
 	dm.mu.Unlock()
 	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
@@ -379,21 +402,16 @@ func (dm *Daemon) Run(ctx context.Context) error {
 		}
 		m.Free()
 	}
-	dm.mu.Lock()
-	for _, cancel := range dm.running {
-		cancel()
-	}
-	dm.runState = 2
-	dm.mu.Unlock()
-	dm.tasks.Wait()
-	switch err := context.Cause(dm.life); err {
-	case errBye:
-		return nil
+	left := dm.wind(ctx) // lifetime.go
+	var err error
+	switch cause := context.Cause(dm.life); cause {
+	case errBye, errWallTime:
 	case errDaemonClosed:
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: daemon run"}
+		err = &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: daemon run"}
 	default:
-		return err
+		err = cause
 	}
+	return leftError("runner: daemon run", left, err)
 }
 
 // answer says hello in answer to the challenge c on pipe: the MAC of
@@ -499,15 +517,18 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	if dm.idle != nil {
 		dm.idle.Stop()
 	}
-	dm.tasks.Add(1)
+	dm.addLive(id, f.name, f)
 	dm.mu.Unlock()
 	dm.started.Add(1)
 	name, args := f.name, f.args
 	go func() {
-		defer dm.tasks.Done()
+		defer func() {
+			dm.doneLive(id)
+			m.Free() // name and args aliased it
+		}()
 		body := dm.call(ctx, id, name, args)
+		dm.runCleanup() // lifetime.go
 		dm.fit(id, body)
-		m.Free() // args aliased it
 		cancel()
 		dm.mu.Lock()
 		delete(dm.running, id)
@@ -570,8 +591,10 @@ func (dm *Daemon) fit(id uint64, out *sockets.Msg) {
 
 // Close drops the daemon's connection and stops it: a running Run cancels
 // its tasks, waits for them and returns ErrClosed. It blocks until the
-// socket is closed (and, if Run is running, until its tasks return). A
-// second Close returns ErrClosed.
+// socket is closed and its tasks have returned, or WithInterruptGrace
+// has passed since their cancel: it then returns an error matching
+// ErrTimedOut that lists the tasks left running (*LeftRunningError),
+// unless Run has reported them. A second Close returns ErrClosed.
 func (dm *Daemon) Close() error {
 	dm.mu.Lock()
 	if dm.closed {
@@ -586,12 +609,16 @@ func (dm *Daemon) Close() error {
 	if dm.idle != nil {
 		dm.idle.Stop()
 	}
+	if dm.wall != nil {
+		dm.wall.Stop()
+	}
+	close(dm.closing)
 	dm.mu.Unlock()
 	dm.stop(errDaemonClosed)
 	dm.unwatch()
 	err := dm.sock.Close()
-	dm.tasks.Wait()
-	return err
+	dm.cancelAll()
+	return leftError("runner: close daemon", dm.waitTasks(), err)
 }
 
 // RunDaemon is NewDaemon, Run and Close: it joins the dispatcher at url

@@ -91,6 +91,8 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onRefusedLate(m.pipe)
 	case sweptMsg:
 		d.onSwept(m.sw)
+	case overdueMsg:
+		d.onOverdue(m)
 	case retryMsg:
 		m.dm.full = false
 		d.makeReady(m.dm, false)
@@ -289,6 +291,7 @@ func (d *Dispatcher) onDone(m doneMsg) {
 		return
 	}
 	delete(dm.running, m.wid)
+	d.disarmOverdue(m.wid)
 	dm.busy--
 	dm.full = false
 	if t.state == stateRunning && t.wid == m.wid {
@@ -339,8 +342,10 @@ func (d *Dispatcher) onCancel(t *task) {
 			m := sockets.NewMsg(nil)
 			m.Body = appendCancel(m.Body[:0], t.wid)
 			_ = d.sock.Send(d.nb, m, sockets.ToPipe(t.pipe))
+			d.armOverdue(t.pipe, t.wid)
 		}
-		// The slot stays busy until the daemon's result comes back.
+		// The slot stays busy until the daemon's result comes back, or
+		// its process is killed after the interrupt grace.
 	}
 }
 

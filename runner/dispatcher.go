@@ -87,6 +87,7 @@ type Dispatcher struct {
 	locals    []*Daemon
 	localWG   sync.WaitGroup
 	launchers []*Launcher
+	left      []LeftTask // left running by in-process daemons (interrupt.go)
 	ipcAddr   string
 	lseq      int
 
@@ -111,6 +112,7 @@ type dispatchState struct {
 	joins    int
 	nextWid  uint64
 	shut     bool
+	overdue  map[uint64]*time.Timer // cancelled attempts' interrupt grace, by wid (interrupt.go)
 
 	completed, failed, canceled, requeued, refusedN, lost, helloLate int64
 }
@@ -444,7 +446,7 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 	if d.cfg.reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: start daemons", "no registry (WithRegistry)")
 	}
-	base := []DaemonOption{WithToken(d.token), WithLogger(d.cfg.log), WithSystem(d.cfg.sys)}
+	base := []DaemonOption{WithToken(d.token), WithLogger(d.cfg.log), WithSystem(d.cfg.sys), WithInterruptGrace(d.cfg.interruptGrace)}
 	if d.cfg.codec != nil {
 		base = append(base, WithCodec(d.cfg.codec))
 	}
@@ -488,6 +490,7 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 		d.lmu.Unlock()
 		d.localWG.Go(func() {
 			s.err = dm.Run(d.life)
+			d.noteLeft(s.err)
 			_ = dm.Close()
 			close(s.exited)
 		})
@@ -527,8 +530,11 @@ func (d *Dispatcher) joined(id string) {
 // ErrClosed, every daemon is told to exit (bye), local processes it
 // launched are waited for (and killed if they do not exit within their
 // grace time), in-process daemons are stopped, and the socket is closed.
-// It returns once every goroutine it owns has exited. A second Close
-// returns ErrClosed.
+// It returns once every goroutine it owns has exited, except the tasks of
+// in-process daemons that ignore their cancel: it waits for those at most
+// WithInterruptGrace, then returns an error matching ErrTimedOut whose
+// *LeftRunningError lists them, their goroutines still running. A second
+// Close returns ErrClosed.
 func (d *Dispatcher) Close() error {
 	d.closeMu.Lock()
 	if d.closed {
@@ -561,6 +567,9 @@ func (d *Dispatcher) Close() error {
 	_ = d.ref.Stop(context.Background())
 	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
+	if err == nil {
+		err = d.leftRunning()
+	}
 	return err
 }
 
@@ -569,6 +578,7 @@ func (d *Dispatcher) Close() error {
 func (d *Dispatcher) shutdown() {
 	st := &d.st
 	st.shut = true
+	d.disarmAllOverdue()
 	for pipe := range st.helloDue {
 		d.stopHelloTimer(pipe)
 	}

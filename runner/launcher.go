@@ -48,6 +48,10 @@ type Proc struct {
 	// joined: a LaunchSSH daemon had joined before its session ended (set
 	// before done is closed).
 	joined bool
+	// replace: killed by the dispatcher for a task that ignored its
+	// cancel (interrupt.go); replaced whatever WithRestart says. Under
+	// the launcher's mu.
+	replace bool
 }
 
 // Pid returns the process id.
@@ -287,10 +291,12 @@ func (l *Launcher) exited(p *Proc) {
 	// An ssh session that ended before its daemon joined is a host or
 	// configuration problem that a restart would only repeat.
 	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart && (l.ssh == nil || p.joined)
+	replace := p.replace && !l.shut && !l.d.closed
 	l.d.closeMu.RUnlock()
-	if restart {
+	if restart && !replace {
 		l.restarts++
 	}
+	restart = restart || replace
 	l.mu.Unlock()
 	lv := zap.InfoLevel
 	if p.err != nil && !l.isShut() {

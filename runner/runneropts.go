@@ -40,6 +40,8 @@ type dispatcherConfig struct {
 
 	maxQueued      int
 	maxQueuedBytes int64
+
+	interruptGrace time.Duration // WithInterruptGrace (interrupt.go)
 }
 
 type runnerOption struct {

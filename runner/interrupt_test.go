@@ -1,0 +1,136 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/runner"
+)
+
+// A task that ignores its cancel on a daemon process costs that process:
+// after the interrupt grace it is killed and its launcher starts a fresh
+// one in its place (WithRestart not needed); the task resolved at once,
+// as may-have-run, and later tasks run on the new process (issue 17.1).
+func TestInterruptProcessDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Parallel()
+	d, err := runner.NewDispatcher("", runner.WithInterruptGrace(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out syncBuffer
+	exited := make(chan *runner.Proc, 8)
+	l, err := d.LaunchLocal(1, append(launchSelf(&out), runner.WithOnExit(func(p *runner.Proc) { exited <- p }))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	pid, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, how := range []string{"stop", "timeout"} {
+		var a *aio.Aio[int]
+		if how == "stop" {
+			a = runner.Submit[int](ctx, d, "spin", 0)
+			waitStatus(t, d, func(s runner.Status) bool { return s.Executing == 1 })
+			a.Stop() // returns once the aio has resolved
+			_, err := a.Result()
+			wantStage(t, how, err, nanoact.ErrCanceled, runner.ErrMayHaveRun)
+		} else {
+			_, err := runner.Submit[int](ctx, d, "spin", 0, runner.TaskTimeout(100*time.Millisecond)).Value(ctx)
+			wantStage(t, how, err, nanoact.ErrTimedOut, runner.ErrMayHaveRun)
+		}
+		p := recv(t, exited)
+		if p.Pid() != pid || p.Err() == nil {
+			t.Fatalf("%s: exited %d (%v), want the spinning daemon %d killed", how, p.Pid(), p.Err(), pid)
+		}
+		next, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
+		if err != nil || next == pid {
+			t.Fatalf("%s: after the kill: pid %d %v (killed %d)\n%s", how, next, err, pid, out.String())
+		}
+		pid = next
+	}
+	if v, err := runner.Submit[int](ctx, d, "square", 12).Value(ctx); err != nil || v != 144 {
+		t.Fatalf("square: %v %v", v, err)
+	}
+	if n := len(l.Procs()); n != 3 {
+		t.Fatalf("%d processes, want 3 (two replacements)", n)
+	}
+	if s := status(t, d); s.Connections != 1 || s.Canceled != 2 || s.Lost != 2 || s.Executing != 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
+
+// In process, a goroutine cannot be killed: Close returns after the
+// interrupt grace all the same, and its error lists the task it left
+// running (issue 17.1). The task loops until the test lets it go, after
+// the assertions, so that no goroutine outlives the test.
+func TestCloseLeavesStuckTask(t *testing.T) {
+	t.Parallel()
+	reg := runner.NewRegistry()
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	spin := runner.Register(reg, "spin", func(context.Context, int) (int, error) {
+		started <- struct{}{}
+		for { // ignores its ctx
+			select {
+			case <-release:
+				return 0, nil
+			default:
+				runtime.Gosched()
+			}
+		}
+	})
+	square := runner.Register(reg, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	d, err := runner.NewDispatcher("", runner.WithRegistry(reg), runner.WithInterruptGrace(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.StartDaemons(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	square.Submit(ctx, d, 1) // the first task: the spinning one is task 2
+	a := spin.Submit(ctx, d, 0)
+	recv(t, started)
+	a.Stop()
+	_, err = a.Result()
+	wantStage(t, "stopped", err, nanoact.ErrCanceled, runner.ErrMayHaveRun)
+	// Its slot stays busy (nothing to kill in process); the other
+	// daemon serves the rest.
+	if v, err := square.Submit(ctx, d, 7).Value(ctx); err != nil || v != 49 {
+		t.Fatalf("square: %v %v", v, err)
+	}
+	if s := status(t, d); s.Executing != 1 {
+		t.Fatalf("status %+v", s)
+	}
+	err = d.Close()
+	select {
+	case <-release:
+		t.Fatal("unreachable")
+	default: // Close returned while the task still spins
+	}
+	var lr *runner.LeftRunningError
+	if !errors.Is(err, nanoact.ErrTimedOut) || !errors.As(err, &lr) || len(lr.Tasks) != 1 {
+		t.Fatalf("close: %v", err)
+	}
+	if lt := lr.Tasks[0]; lt.Name != "spin" || lt.Attempt.Task != 2 || lt.Attempt.Number != 1 || lt.Daemon == "" {
+		t.Fatalf("left running: %+v", lt)
+	}
+	close(release)
+}
