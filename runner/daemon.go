@@ -41,8 +41,11 @@ type Daemon struct {
 	log  *zap.Logger
 	id   string
 
-	// life ends when the daemon stops: Run returns, Close.
+	// life ends when the daemon stops: Run returns, Close. Tasks'
+	// contexts derive from base, life without its end: Run and Close
+	// cancel them (cancelAll), unless WithFinishRunning lets them finish.
 	life    context.Context
+	base    context.Context
 	stop    context.CancelCauseFunc
 	unwatch func()
 	started atomic.Int64 // tasks received
@@ -236,6 +239,7 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc), closing: make(chan struct{})}
 	dm.log = cfg.log.Named("runner").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
 	dm.life, dm.stop = context.WithCancelCause(context.Background())
+	dm.base = context.WithoutCancel(dm.life)
 	if dm.unwatch, err = sock.WatchPipes(dm.onPipe); err != nil {
 		_ = sock.Close()
 		return nil, err
@@ -497,9 +501,9 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if f.timeout > 0 {
-		ctx, cancel = context.WithTimeout(dm.life, time.Duration(min(f.timeout, uint64(1<<62))))
+		ctx, cancel = context.WithTimeout(dm.base, time.Duration(min(f.timeout, uint64(1<<62))))
 	} else {
-		ctx, cancel = context.WithCancel(dm.life)
+		ctx, cancel = context.WithCancel(dm.base)
 	}
 	if f.attempt > 0 {
 		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}}
