@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 )
 
@@ -133,4 +135,58 @@ func TestCloseLeavesStuckTask(t *testing.T) {
 		t.Fatalf("left running: %+v", lt)
 	}
 	close(release)
+}
+
+// Over ssh, the killed session's remote daemon, its task spinning, exits
+// on its own once its session is gone (its interrupt grace bounds the
+// wait for the task), and a fresh session takes its place (issue 17.1).
+func TestInterruptSSHDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts sshd and processes")
+	}
+	sshd := testkit.StartSSHD(t)
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithInterruptGrace(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	url := d.URL()
+	defer waitNoDaemons(t, url)
+	exits := make(chan *runner.Proc, 8)
+	var out syncBuffer
+	ctx := ctxT(t)
+	if _, err := d.LaunchSSH(ctx, sshd.Host, 1, sshSelf(sshd, &out, runner.WithOnExit(func(p *runner.Proc) { exits <- p }))...); err != nil {
+		t.Fatalf("%v\n%s\nsshd:\n%s", err, out.String(), sshd.Log())
+	}
+	pid, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := runner.Submit[int](ctx, d, "spin", 0)
+	waitStatus(t, d, func(s runner.Status) bool { return s.Executing == 1 })
+	a.Stop()
+	_, err = a.Result()
+	wantStage(t, "stopped", err, nanoact.ErrCanceled, runner.ErrMayHaveRun)
+	if p := recv(t, exits); p.Err() == nil {
+		t.Fatalf("ssh session %s not killed", p.ID)
+	}
+	next, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
+	if err != nil || next == pid {
+		t.Fatalf("after the kill: pid %d %v (killed %d)\n%s", next, err, pid, out.String())
+	}
+	// The spinning daemon's process has gone (no event: polled).
+	tk := time.NewTicker(10 * time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for slices.Contains(daemonsOf(url), pid) {
+		select {
+		case <-tk.C:
+		case <-deadline.C:
+			t.Fatalf("daemon %d still running\n%s", pid, out.String())
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
