@@ -30,7 +30,9 @@ import (
 // them) and exits when the dispatcher says bye (the dispatcher closed, or
 // the daemon asked to leave after WithIdleExit or reached WithMaxTasks), when the
 // connection stays lost for WithReconnectGrace, when it is refused, or when
-// Run's ctx ends.
+// Run's ctx ends. WithWallTime, WithCleanup and WithFinishRunning shape
+// its life further; WithInterruptGrace bounds how long it waits, when it
+// stops, for tasks that ignore their cancel.
 //
 // A Daemon is made by NewDaemon and must be Closed; Close while it runs
 // drops its connection abruptly, as if its process died.
@@ -358,8 +360,11 @@ func (dm *Daemon) onIdle(pipe uint32) {
 // sent no challenge within 10 s (one older than wire version 2),
 // ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,
-// tasks still running are cancelled and waited for. Run may be called
-// once.
+// tasks still running are cancelled (see WithFinishRunning) and waited
+// for, at most WithInterruptGrace: tasks that ignore their cancel longer
+// are left running, and Run's error then matches ErrTimedOut and holds a
+// *LeftRunningError listing them (its Cause being the error above). Run
+// may be called once.
 func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Lock()
 	if dm.runState != 0 || dm.closed {

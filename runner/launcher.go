@@ -132,7 +132,8 @@ func WithEnv(kv ...string) LaunchOption {
 // while the launcher is open, at most max times in all (default 0: never);
 // for LaunchSSH, only one whose daemon had joined.
 // A daemon that leaves on the dispatcher's bye, or with status 0, is not
-// replaced.
+// replaced. One the dispatcher killed for a task that ignored its cancel
+// (WithInterruptGrace) is always replaced, and does not count.
 func WithRestart(max int) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.restart = max })
 }
