@@ -18,6 +18,23 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// waitUntil polls cond every few ms until it holds, failing the test
+// after 15 s with what: for states that no event here reports.
+func waitUntil(t *testing.T, what func() string, cond func() bool) {
+	t.Helper()
+	tk := time.NewTicker(2 * time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-tk.C:
+		case <-deadline.C:
+			t.Fatal(what())
+		}
+	}
+}
+
 func wantErr(t *testing.T, err error, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {

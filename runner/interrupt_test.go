@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
-	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 )
 
@@ -144,20 +144,9 @@ func TestInterruptSSHDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts sshd and processes")
 	}
-	sshd := testkit.StartSSHD(t)
-	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithInterruptGrace(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	url := d.URL()
-	defer waitNoDaemons(t, url)
-	exits := make(chan *runner.Proc, 8)
-	var out syncBuffer
+	fx := launchSSH(t, "tcp://127.0.0.1:0", []runner.DispatcherOption{runner.WithInterruptGrace(200 * time.Millisecond)}, 1)
+	d, url, exits, out := fx.d, fx.url, fx.exits, fx.out
 	ctx := ctxT(t)
-	if _, err := d.LaunchSSH(ctx, sshd.Host, 1, sshSelf(sshd, &out, runner.WithOnExit(func(p *runner.Proc) { exits <- p }))...); err != nil {
-		t.Fatalf("%v\n%s\nsshd:\n%s", err, out.String(), sshd.Log())
-	}
 	pid, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -175,17 +164,8 @@ func TestInterruptSSHDaemon(t *testing.T) {
 		t.Fatalf("after the kill: pid %d %v (killed %d)\n%s", next, err, pid, out.String())
 	}
 	// The spinning daemon's process has gone (no event: polled).
-	tk := time.NewTicker(10 * time.Millisecond)
-	defer tk.Stop()
-	deadline := time.NewTimer(15 * time.Second)
-	defer deadline.Stop()
-	for slices.Contains(daemonsOf(url), pid) {
-		select {
-		case <-tk.C:
-		case <-deadline.C:
-			t.Fatalf("daemon %d still running\n%s", pid, out.String())
-		}
-	}
+	waitUntil(t, func() string { return fmt.Sprintf("daemon %d still running\n%s", pid, out.String()) },
+		func() bool { return !slices.Contains(daemonsOf(url), pid) })
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -41,17 +41,7 @@ func runDaemon(t *testing.T, d *runner.Dispatcher, reg *runner.Registry, opts ..
 // snippet was logged: the one event a daemon's timer gives.
 func waitLog(t *testing.T, logs *observer.ObservedLogs, snippet string) {
 	t.Helper()
-	tk := time.NewTicker(time.Millisecond)
-	defer tk.Stop()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for logs.FilterMessageSnippet(snippet).Len() == 0 {
-		select {
-		case <-tk.C:
-		case <-deadline.C:
-			t.Fatalf("never logged %q", snippet)
-		}
-	}
+	waitUntil(t, func() string { return "never logged " + snippet }, func() bool { return logs.FilterMessageSnippet(snippet).Len() > 0 })
 }
 
 // WithWallTime: the daemon leaves at its wall time, finishing the task it
@@ -60,14 +50,7 @@ func waitLog(t *testing.T, logs *observer.ObservedLogs, snippet string) {
 func TestWallTime(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
-	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		f.g.open()
-		_ = d.Close()
-	})
+	d, _ := newDispatcher(t, f, 0)
 	core, logs := observer.New(zap.InfoLevel)
 	dm, done := runDaemon(t, d, f.reg, runner.WithWallTime(20*time.Millisecond), runner.WithLogger(zap.New(core)))
 	ctx := ctxT(t)
@@ -157,14 +140,7 @@ func TestFinishRunning(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture()
-			d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				f.g.open()
-				_ = d.Close()
-			})
+			d, _ := newDispatcher(t, f, 0)
 			_, done := runDaemon(t, d, f.reg, runner.WithFinishRunning(), runner.WithReconnectGrace(time.Minute))
 			ctx := ctxT(t)
 			a := f.hold.Submit(ctx, d, 1)
@@ -180,7 +156,7 @@ func TestFinishRunning(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err = a.Value(ctx)
+			_, err := a.Value(ctx)
 			wantStage(t, how, err, code, runner.ErrMayHaveRun)
 			select {
 			case err := <-f.g.ended:
