@@ -32,9 +32,9 @@ const DefaultInterruptGrace = time.Second
 //     process: it is killed and its launcher starts a fresh one in its
 //     place (whatever WithRestart says), so the slot is back shortly after
 //     the grace. The daemon's other tasks are lost with it (re-queued or
-//     failed, as for a crash). A task on any other daemon (in-process,
-//     or started by hand) keeps its slot busy until it returns, and is
-//     logged at Warn;
+//     failed, as for a crash; Status counts it in Lost). A task on any
+//     other daemon (in-process, or started by hand) keeps its slot busy
+//     until it returns, and is logged at Warn;
 //   - on a daemon that is stopping (the dispatcher's bye, Run's ctx,
 //     Close, a lost connection), Run and Close stop waiting for the tasks
 //     still running and return an error matching nanoact.ErrTimedOut that
