@@ -121,11 +121,14 @@ func TestCloseLeavesStuckTask(t *testing.T) {
 	if s := status(t, d); s.Executing != 1 {
 		t.Fatalf("status %+v", s)
 	}
-	err = d.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
 	select {
-	case <-release:
-		t.Fatal("unreachable")
-	default: // Close returned while the task still spins
+	case err = <-closed: // Close returned while the task still spins
+	case <-time.After(10 * time.Second):
+		close(release)
+		<-closed
+		t.Fatal("Close waited for a task that ignores its cancel")
 	}
 	var lr *runner.LeftRunningError
 	if !errors.Is(err, nanoact.ErrTimedOut) || !errors.As(err, &lr) || len(lr.Tasks) != 1 {
@@ -169,4 +172,38 @@ func TestInterruptSSHDaemon(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A daemon's own Close is bounded too: Run or Close (whichever gives up
+// first) reports the spinning task, and both return.
+func TestDaemonCloseLeavesStuckTask(t *testing.T) {
+	t.Parallel()
+	reg := runner.NewRegistry()
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	spin := runner.Register(reg, "spin", func(context.Context, int) (int, error) {
+		started <- struct{}{}
+		<-release // ignores its ctx
+		return 0, nil
+	})
+	d, err := runner.NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dm, done := runDaemon(t, d, reg, runner.WithInterruptGrace(20*time.Millisecond))
+	ctx := ctxT(t)
+	a := spin.Submit(ctx, d, 0)
+	recv(t, started)
+	closeErr := dm.Close()
+	runErr := recv(t, done)
+	close(release)
+	var lr *runner.LeftRunningError
+	if !errors.As(closeErr, &lr) && !errors.As(runErr, &lr) || len(lr.Tasks) != 1 || lr.Tasks[0].Name != "spin" {
+		t.Fatalf("close: %v; run: %v", closeErr, runErr)
+	}
+	if !errors.Is(runErr, nanoact.ErrClosed) {
+		t.Fatalf("run: %v, want ErrClosed (its cause)", runErr)
+	}
+	_, err = a.Value(ctx)
+	wantStage(t, "lost", err, nanoact.ErrConnReset, runner.ErrMayHaveRun)
 }
