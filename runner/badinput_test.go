@@ -46,7 +46,7 @@ func TestSilentAndUndecodableDaemon(t *testing.T) {
 	}
 	// Both go to the fake daemon, the only one yet.
 	bad := sq.Submit(ctx, d, 2)
-	mute := sq.Submit(ctx, d, 3, TaskTimeout(50*time.Millisecond))
+	mute := sq.Submit(ctx, d, 3, TaskTimeout(time.Second)) // sent at once: it times out on the daemon
 	f1, _ := recvTask(t, s), recvTask(t, s)
 	sendResult(t, s, f1.id, []byte{0xff, 0x00}) // not CBOR
 	if _, err := bad.Value(ctx); !errors.Is(err, nanoact.ErrBadType) {

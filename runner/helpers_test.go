@@ -35,6 +35,15 @@ func waitUntil(t *testing.T, what func() string, cond func() bool) {
 	}
 }
 
+// ctxProc is the context of a test that starts processes, which may
+// take seconds each on a loaded machine: it ends with the test, or after
+// 60 s.
+func ctxProc(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func wantErr(t *testing.T, err error, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {

@@ -34,7 +34,7 @@ func TestInterruptProcessDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxT(t)
+	ctx := ctxProc(t)
 	pid, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -149,7 +149,7 @@ func TestInterruptSSHDaemon(t *testing.T) {
 	}
 	fx := launchSSH(t, "tcp://127.0.0.1:0", []runner.DispatcherOption{runner.WithInterruptGrace(200 * time.Millisecond)}, 1)
 	d, url, exits, out := fx.d, fx.url, fx.exits, fx.out
-	ctx := ctxT(t)
+	ctx := ctxProc(t)
 	pid, err := runner.Submit[int](ctx, d, "pid", struct{}{}).Value(ctx)
 	if err != nil {
 		t.Fatal(err)

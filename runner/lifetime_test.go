@@ -51,10 +51,12 @@ func TestWallTime(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	d, _ := newDispatcher(t, f, 0)
-	core, logs := observer.New(zap.InfoLevel)
-	dm, done := runDaemon(t, d, f.reg, runner.WithWallTime(20*time.Millisecond), runner.WithLogger(zap.New(core)))
 	ctx := ctxT(t)
+	// Queued before the daemon runs, so that it starts well before the
+	// wall time (which counts from Run).
 	a := f.hold.Submit(ctx, d, 1)
+	core, logs := observer.New(zap.InfoLevel)
+	dm, done := runDaemon(t, d, f.reg, runner.WithWallTime(time.Second), runner.WithLogger(zap.New(core)))
 	recv(t, f.g.started)
 	waitLog(t, logs, "wall time reached")
 	b := f.square.Submit(ctx, d, 3) // queued: the daemon has left

@@ -77,7 +77,7 @@ func launchSSH(t *testing.T, url string, dopts []runner.DispatcherOption, n int,
 		waitNoDaemons(t, fx.url)
 	})
 	more = append(more, runner.WithOnExit(func(p *runner.Proc) { fx.exits <- p }))
-	if fx.l, err = d.LaunchSSH(ctxT(t), fx.sshd.Host, n, sshSelf(fx.sshd, fx.out, more...)...); err != nil {
+	if fx.l, err = d.LaunchSSH(ctxProc(t), fx.sshd.Host, n, sshSelf(fx.sshd, fx.out, more...)...); err != nil {
 		t.Fatalf("%v\n%s\nsshd:\n%s", err, fx.out.String(), fx.sshd.Log())
 	}
 	return fx
