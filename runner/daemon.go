@@ -624,9 +624,9 @@ func (dm *Daemon) Close() error {
 	close(dm.closing)
 	dm.mu.Unlock()
 	dm.stop(errDaemonClosed)
+	dm.cancelAll()
 	dm.unwatch()
 	err := dm.sock.Close()
-	dm.cancelAll()
 	return leftError("runner: close daemon", dm.waitTasks(), err)
 }
 
