@@ -31,7 +31,9 @@ import (
 // them) and exits when the dispatcher says bye (the dispatcher closed, or
 // the daemon asked to leave after WithIdleExit or reached WithMaxTasks), when the
 // connection stays lost for WithReconnectGrace, when it is refused, or when
-// Run's ctx ends.
+// Run's ctx ends. WithWallTime, WithCleanup and WithFinishRunning shape
+// its life further; WithInterruptGrace bounds how long it waits, when it
+// stops, for tasks that ignore their cancel.
 //
 // A Daemon is made by NewDaemon and must be Closed; Close while it runs
 // drops its connection abruptly, as if its process died.
@@ -42,11 +44,13 @@ type Daemon struct {
 	log  *zap.Logger
 	id   string
 
-	// life ends when the daemon stops: Run returns, Close.
+	// life ends when the daemon stops: Run returns, Close. Tasks'
+	// contexts derive from base, life without its end: Run and Close
+	// cancel them (cancelAll), unless WithFinishRunning lets them finish.
 	life    context.Context
+	base    context.Context
 	stop    context.CancelCauseFunc
 	unwatch func()
-	tasks   sync.WaitGroup
 	started atomic.Int64 // tasks received
 	// peerLimit is the dispatcher's frame limit from its challenge (0:
 	// none said); results larger than it or ours go back as errors.
@@ -65,6 +69,15 @@ type Daemon struct {
 	early     *frame
 	earlyPipe uint32
 	chal      *time.Timer // the wait for the current connection's challenge
+	// live holds the tasks whose goroutines have not returned, by wire
+	// id (their names alias their messages); liveWait is closed when it
+	// empties; abandoned: a stop gave up waiting (interrupt.go).
+	live      map[uint64]LeftTask
+	liveWait  chan struct{}
+	abandoned bool
+	closing   chan struct{} // closed by Close
+	wall      *time.Timer   // WithWallTime's (lifetime.go)
+	wallDone  bool          // the wall time has passed
 }
 
 // challengeWait is how long a daemon waits for a new connection's
@@ -89,6 +102,11 @@ type daemonConfig struct {
 	sockOpts  []sockets.Option
 
 	tp trace.TracerProvider // WithTracerProvider
+
+	interruptGrace time.Duration // WithInterruptGrace (interrupt.go)
+	wallTime       time.Duration // WithWallTime (lifetime.go)
+	cleanup        func()        // WithCleanup
+	finish         bool          // WithFinishRunning
 }
 
 type daemonOptionFunc func(*daemonConfig)
@@ -223,9 +241,10 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 	if err != nil {
 		return nil, err
 	}
-	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc)}
+	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc), closing: make(chan struct{})}
 	dm.log = cfg.log.Named("runner").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
 	dm.life, dm.stop = context.WithCancelCause(context.Background())
+	dm.base = context.WithoutCancel(dm.life)
 	if dm.unwatch, err = sock.WatchPipes(dm.onPipe); err != nil {
 		_ = sock.Close()
 		return nil, err
@@ -247,8 +266,8 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
 	if ev.Added {
-		if dm.pipe != 0 || dm.closed {
-			return
+		if dm.pipe != 0 || dm.closed || dm.life.Err() != nil {
+			return // a stopping daemon takes no new connection
 		}
 		dm.pipe = ev.Pipe
 		if dm.lost != nil {
@@ -256,6 +275,10 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 			dm.lost = nil
 		}
 		dm.leaving = false
+		if dm.wallDone { // lifetime.go
+			dm.stop(errWallTime)
+			return
+		}
 		if dm.cfg.maxTasks > 0 && dm.cfg.maxTasks-int(dm.started.Load()) <= 0 {
 			dm.stop(errBye)
 			return
@@ -276,12 +299,19 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 	}
 	dm.pipe = 0
 	dm.stopChallengeWait()
+	if dm.finishOnLoss() { // lifetime.go
+		return
+	}
 	// The dispatcher has re-queued or failed what ran on this connection.
 	for id, cancel := range dm.running {
 		cancel()
 		delete(dm.running, id)
 	}
 	if dm.closed {
+		return
+	}
+	if dm.wallDone { // lifetime.go
+		dm.stop(errWallTime)
 		return
 	}
 	if dm.cfg.maxTasks > 0 && int(dm.started.Load()) >= dm.cfg.maxTasks {
@@ -324,9 +354,7 @@ func (dm *Daemon) onIdle(pipe uint32) {
 	}
 	dm.leaving = true
 	dm.log.Info("idle: leaving", zap.Duration("idle", dm.cfg.idle))
-	m := sockets.NewMsg(nil)
-	m.Body = appendSimple(m.Body[:0], kindLeave)
-	_ = dm.sock.Send(sockets.NonBlock(dm.life), m, sockets.ToPipe(pipe))
+	dm.sendLeave(pipe)
 }
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
@@ -335,8 +363,11 @@ func (dm *Daemon) onIdle(pipe uint32) {
 // sent no challenge within 10 s (one older than wire version 2),
 // ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,
-// tasks still running are cancelled and waited for. Run may be called
-// once.
+// tasks still running are cancelled (see WithFinishRunning) and waited
+// for, at most WithInterruptGrace: tasks that ignore their cancel longer
+// are left running, and Run's error then matches ErrTimedOut and holds a
+// *LeftRunningError listing them (its Cause being the error above). Run
+// may be called once.
 func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Lock()
 	if dm.runState != 0 || dm.closed {
@@ -344,6 +375,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 		return &nanoact.Error{Code: nanoact.CodeState, Op: "runner: daemon run"}
 	}
 	dm.runState = 1
+	dm.armWallTime() // lifetime.go
 	dm.mu.Unlock()
 	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
@@ -382,21 +414,16 @@ func (dm *Daemon) Run(ctx context.Context) error {
 		}
 		m.Free()
 	}
-	dm.mu.Lock()
-	for _, cancel := range dm.running {
-		cancel()
-	}
-	dm.runState = 2
-	dm.mu.Unlock()
-	dm.tasks.Wait()
-	switch err := context.Cause(dm.life); err {
-	case errBye:
-		return nil
+	left := dm.wind(ctx) // lifetime.go
+	var err error
+	switch cause := context.Cause(dm.life); cause {
+	case errBye, errWallTime:
 	case errDaemonClosed:
-		return &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: daemon run"}
+		err = &nanoact.Error{Code: nanoact.CodeClosed, Op: "runner: daemon run"}
 	default:
-		return err
+		err = cause
 	}
+	return leftError("runner: daemon run", left, err)
 }
 
 // answer says hello in answer to the challenge c on pipe: the MAC of
@@ -482,9 +509,9 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if f.timeout > 0 {
-		ctx, cancel = context.WithTimeout(dm.life, time.Duration(min(f.timeout, uint64(1<<62))))
+		ctx, cancel = context.WithTimeout(dm.base, time.Duration(min(f.timeout, uint64(1<<62))))
 	} else {
-		ctx, cancel = context.WithCancel(dm.life)
+		ctx, cancel = context.WithCancel(dm.base)
 	}
 	if f.attempt > 0 || f.seed != 0 {
 		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}, seed: f.seed}
@@ -502,17 +529,20 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	if dm.idle != nil {
 		dm.idle.Stop()
 	}
-	dm.tasks.Add(1)
+	dm.addLive(id, f.name, f)
 	dm.mu.Unlock()
 	dm.started.Add(1)
 	name, args := f.name, f.args
 	ctx = dm.traceRun(ctx, f)
 	go func() {
-		defer dm.tasks.Done()
+		defer func() {
+			dm.doneLive(id)
+			m.Free() // name and args aliased it
+		}()
 		body := dm.call(ctx, id, name, args)
+		dm.runCleanup() // lifetime.go
 		dm.fit(id, body)
 		endRun(ctx, body.Body)
-		m.Free() // args aliased it
 		cancel()
 		dm.mu.Lock()
 		delete(dm.running, id)
@@ -575,8 +605,10 @@ func (dm *Daemon) fit(id uint64, out *sockets.Msg) {
 
 // Close drops the daemon's connection and stops it: a running Run cancels
 // its tasks, waits for them and returns ErrClosed. It blocks until the
-// socket is closed (and, if Run is running, until its tasks return). A
-// second Close returns ErrClosed.
+// socket is closed and its tasks have returned, or WithInterruptGrace
+// has passed since their cancel: it then returns an error matching
+// ErrTimedOut that lists the tasks left running (*LeftRunningError),
+// unless Run has reported them. A second Close returns ErrClosed.
 func (dm *Daemon) Close() error {
 	dm.mu.Lock()
 	if dm.closed {
@@ -591,12 +623,16 @@ func (dm *Daemon) Close() error {
 	if dm.idle != nil {
 		dm.idle.Stop()
 	}
+	if dm.wall != nil {
+		dm.wall.Stop()
+	}
+	close(dm.closing)
 	dm.mu.Unlock()
 	dm.stop(errDaemonClosed)
+	dm.cancelAll()
 	dm.unwatch()
 	err := dm.sock.Close()
-	dm.tasks.Wait()
-	return err
+	return leftError("runner: close daemon", dm.waitTasks(), err)
 }
 
 // RunDaemon is NewDaemon, Run and Close: it joins the dispatcher at url

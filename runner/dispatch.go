@@ -119,6 +119,8 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onSwept(m.sw)
 	case pinnedSubmit:
 		d.onPinned(m)
+	case overdueMsg:
+		d.onOverdue(m)
 	case retryMsg:
 		m.dm.full = false
 		d.pumpPinned(m.dm)
@@ -322,6 +324,7 @@ func (d *Dispatcher) onDone(m doneMsg) {
 		return
 	}
 	delete(dm.running, m.wid)
+	d.disarmOverdue(m.wid)
 	dm.busy--
 	dm.full = false
 	if t.state == stateRunning && t.wid == m.wid {
@@ -373,8 +376,10 @@ func (d *Dispatcher) onCancel(t *task) {
 			m := sockets.NewMsg(nil)
 			m.Body = appendCancel(m.Body[:0], t.wid)
 			_ = d.sock.Send(d.nb, m, sockets.ToPipe(t.pipe))
+			d.armOverdue(t.pipe, t.wid)
 		}
-		// The slot stays busy until the daemon's result comes back.
+		// The slot stays busy until the daemon's result comes back, or
+		// its process is killed after the interrupt grace.
 	}
 }
 

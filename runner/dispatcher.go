@@ -96,6 +96,7 @@ type Dispatcher struct {
 	locals    []*Daemon
 	localWG   sync.WaitGroup
 	launchers []*Launcher
+	left      []LeftTask // left running by in-process daemons (interrupt.go)
 	ipcAddr   string
 	lseq      int
 
@@ -123,7 +124,8 @@ type dispatchState struct {
 	joins    int
 	nextWid  uint64
 	shut     bool
-	later    []lateResolve // resolutions for unlockState
+	later    []lateResolve          // resolutions for unlockState
+	overdue  map[uint64]*time.Timer // cancelled attempts' interrupt grace, by wid (interrupt.go)
 
 	completed, failed, canceled, requeued, refusedN, lost, helloLate int64
 }
@@ -468,7 +470,7 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 	if d.cfg.reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: start daemons", "no registry (WithRegistry)")
 	}
-	base := []DaemonOption{WithToken(d.token), WithLogger(d.cfg.log), WithSystem(d.cfg.sys)}
+	base := []DaemonOption{WithToken(d.token), WithLogger(d.cfg.log), WithSystem(d.cfg.sys), WithInterruptGrace(d.cfg.interruptGrace)}
 	if d.cfg.codec != nil {
 		base = append(base, WithCodec(d.cfg.codec))
 	}
@@ -515,6 +517,7 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 		d.lmu.Unlock()
 		d.localWG.Go(func() {
 			s.err = dm.Run(d.life)
+			d.noteLeft(s.err)
 			_ = dm.Close()
 			close(s.exited)
 		})
@@ -554,8 +557,11 @@ func (d *Dispatcher) joined(id string) {
 // ErrClosed, every daemon is told to exit (bye), local processes it
 // launched are waited for (and killed if they do not exit within their
 // grace time), in-process daemons are stopped, and the socket is closed.
-// It returns once every goroutine it owns has exited. A second Close
-// returns ErrClosed.
+// It returns once every goroutine it owns has exited, except the tasks of
+// in-process daemons that ignore their cancel: it waits for those at most
+// WithInterruptGrace, then returns an error matching ErrTimedOut whose
+// *LeftRunningError lists them, their goroutines still running. A second
+// Close returns ErrClosed.
 func (d *Dispatcher) Close() error {
 	d.closeMu.Lock()
 	if d.closed {
@@ -588,6 +594,9 @@ func (d *Dispatcher) Close() error {
 	_ = d.ref.Stop(context.Background())
 	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
+	if err == nil {
+		err = d.leftRunning()
+	}
 	return err
 }
 
@@ -596,6 +605,7 @@ func (d *Dispatcher) Close() error {
 func (d *Dispatcher) shutdown() {
 	st := &d.st
 	st.shut = true
+	d.disarmAllOverdue()
 	for pipe := range st.helloDue {
 		d.stopHelloTimer(pipe)
 	}

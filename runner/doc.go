@@ -24,7 +24,12 @@
 // daemon unless it offers more (WithConcurrency) or the dispatcher caps it
 // (WithPerDaemon). Each submission is an aio: Stop (or the caller's ctx)
 // cancels it in the queue or on its daemon, TaskTimeout bounds it, and it
-// composes with Collect, Race, aio.Promise and CVs. A task that returns an
+// composes with Collect, Race, aio.Promise and CVs. Go cannot stop a
+// goroutine, so a running task that ignores its cancelled ctx keeps
+// running, its aio resolved all the same: after WithInterruptGrace (1 s)
+// its daemon process, if one of ours (LaunchLocal, LaunchSSH), is killed
+// and replaced; an in-process one keeps the slot busy, and Close stops
+// waiting for it after the grace and lists it (LeftRunningError). A task that returns an
 // error or panics gives a *TaskError (a panic's *rpc.PanicError inside), and
 // its daemon lives on. A daemon that dies or disconnects mid-task fails its
 // task with ErrConnReset, or re-queues it (Requeue); no other task is lost
@@ -70,9 +75,11 @@
 // is useless to replay; still, plain tcp:// carries tasks and results in
 // clear and does not authenticate the dispatcher to its daemons, so use
 // tls+tcp:// or wss:// for daemons on other machines.
-// Daemons redial after a network blip, may leave when idle (WithIdleExit) or
-// after a number of tasks (WithMaxTasks), and exit when the dispatcher says
-// bye or stays unreachable (WithReconnectGrace). Status reports connections,
+// Daemons redial after a network blip, may leave when idle (WithIdleExit),
+// after a number of tasks (WithMaxTasks) or at a wall time (WithWallTime),
+// run a cleanup hook after every task (WithCleanup), and exit when the
+// dispatcher says bye or stays unreachable (WithReconnectGrace), cancelling
+// their running tasks or letting them finish (WithFinishRunning). Status reports connections,
 // queued, executing, completed and failed tasks, per daemon too.
 //
 // With an OpenTelemetry TracerProvider installed (otel.SetTracerProvider,

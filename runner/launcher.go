@@ -61,6 +61,10 @@ type Proc struct {
 	// joined: a remote daemon had joined before its session or job ended
 	// (set before done is closed).
 	joined bool
+	// replace: killed by the dispatcher for a task that ignored its
+	// cancel (interrupt.go); replaced whatever WithRestart says. Under
+	// the launcher's mu.
+	replace bool
 }
 
 // Pid returns the process id (0 for a Slurm job: it has no process here).
@@ -164,7 +168,8 @@ func WithEnv(kv ...string) LaunchOption {
 // for LaunchSSH and LaunchSlurm (a job that ends other than COMPLETED,
 // such as one cancelled with scancel), only one whose daemon had joined.
 // A daemon that leaves on the dispatcher's bye, or with status 0, is not
-// replaced.
+// replaced. One the dispatcher killed for a task that ignored its cancel
+// (WithInterruptGrace) is always replaced, and does not count.
 func WithRestart(max int) LaunchOption {
 	return launchOptionFunc(func(c *launchConfig) { c.restart = max })
 }
@@ -466,10 +471,12 @@ func (l *Launcher) exited(p *Proc) {
 	// host or configuration problem that a restart would only repeat.
 	remote := l.ssh != nil || l.slurm != nil
 	restart := p.err != nil && !l.shut && !l.d.closed && l.restarts < l.cfg.restart && (!remote || p.joined)
+	replace := p.replace && !l.shut && !l.d.closed
 	l.d.closeMu.RUnlock()
-	if restart {
+	if restart && !replace {
 		l.restarts++
 	}
+	restart = restart || replace
 	l.mu.Unlock()
 	lv := zap.InfoLevel
 	if p.err != nil && !l.isShut() {

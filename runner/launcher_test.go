@@ -38,6 +38,10 @@ func processTasks() *runner.Registry {
 			return 0, ctx.Err()
 		}
 	})
+	runner.Register(reg, "spin", func(context.Context, int) (int, error) {
+		for { // ignores its ctx: only killing its process stops it
+		}
+	})
 	runner.Register(reg, "crash", func(context.Context, int) (int, error) {
 		os.Exit(3)
 		return 0, nil

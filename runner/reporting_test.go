@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,9 +62,19 @@ func recvTask(t *testing.T, s *sockets.Socket) frame {
 // reader is busy (here, in the callback of an earlier result): the
 // removal reaches the dispatcher before the reader has read the result,
 // and the result still wins (issue 17.8: a task reported lost whose
-// daemon had finished it).
+// daemon had finished it), with Requeue too: the task is neither
+// re-queued (run twice) nor reported lost.
 func TestResultBeforeRemoval(t *testing.T) {
 	t.Parallel()
+	for _, requeue := range []int{0, -1} {
+		t.Run(fmt.Sprintf("requeue=%d", requeue), func(t *testing.T) {
+			t.Parallel()
+			resultBeforeRemoval(t, Requeue(requeue))
+		})
+	}
+}
+
+func resultBeforeRemoval(t *testing.T, requeue TaskOption) {
 	d, err := NewDispatcher("")
 	if err != nil {
 		t.Fatal(err)
@@ -76,9 +87,9 @@ func TestResultBeforeRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold, held := make(chan struct{}), make(chan struct{})
-	first := x.Submit(ctx, d, 1)
+	first := x.Submit(ctx, d, 1, requeue)
 	first.OnComplete(func(int, error) { close(held); <-hold }) // on the reader
-	second := x.Submit(ctx, d, 2)
+	second := x.Submit(ctx, d, 2, requeue)
 	answer := func(f frame, v int) {
 		b, _ := d.codec.Marshal(v)
 		m := sockets.NewMsg(nil)
@@ -102,6 +113,9 @@ func TestResultBeforeRemoval(t *testing.T) {
 	}
 	if v, err := first.Value(ctx); err != nil || v != 10 {
 		t.Fatalf("first: %v %v", v, err)
+	}
+	if st, _ := d.Status(ctx); st.Requeued != 0 || st.Queued != 0 || st.Completed != 2 || st.Failed != 0 {
+		t.Fatalf("status %+v", st)
 	}
 }
 

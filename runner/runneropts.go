@@ -45,7 +45,8 @@ type dispatcherConfig struct {
 	seed    uint64 // WithSeed
 	seedSet bool
 
-	tp trace.TracerProvider // WithTracerProvider
+	tp             trace.TracerProvider // WithTracerProvider
+	interruptGrace time.Duration        // WithInterruptGrace (interrupt.go)
 }
 
 type runnerOption struct {

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -45,17 +46,41 @@ func daemonsOf(url string) []int {
 // here to wait on.
 func waitNoDaemons(t *testing.T, url string) {
 	t.Helper()
-	tk := time.NewTicker(10 * time.Millisecond)
-	defer tk.Stop()
-	deadline := time.NewTimer(15 * time.Second)
-	defer deadline.Stop()
-	for len(daemonsOf(url)) > 0 {
-		select {
-		case <-tk.C:
-		case <-deadline.C:
-			t.Fatalf("daemon processes still running: %v", daemonsOf(url))
-		}
+	waitUntil(t, func() string { return fmt.Sprintf("daemon processes still running: %v", daemonsOf(url)) },
+		func() bool { return len(daemonsOf(url)) == 0 })
+}
+
+// sshFixture is a dispatcher with daemons launched over ssh to a real
+// sshd (this test binary), their exits reported on exits.
+type sshFixture struct {
+	sshd  *testkit.SSHD
+	d     *runner.Dispatcher
+	l     *runner.Launcher
+	url   string
+	exits chan *runner.Proc
+	out   *syncBuffer
+}
+
+// launchSSH starts sshd, a dispatcher on url with dopts, and n daemons
+// over ssh with more launch options; the test's end closes the
+// dispatcher and waits for the daemon processes to go.
+func launchSSH(t *testing.T, url string, dopts []runner.DispatcherOption, n int, more ...runner.LaunchOption) *sshFixture {
+	t.Helper()
+	fx := &sshFixture{sshd: testkit.StartSSHD(t), exits: make(chan *runner.Proc, 8), out: new(syncBuffer)}
+	d, err := runner.NewDispatcher(url, dopts...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	fx.d, fx.url = d, d.URL()
+	t.Cleanup(func() {
+		_ = d.Close()
+		waitNoDaemons(t, fx.url)
+	})
+	more = append(more, runner.WithOnExit(func(p *runner.Proc) { fx.exits <- p }))
+	if fx.l, err = d.LaunchSSH(ctxProc(t), fx.sshd.Host, n, sshSelf(fx.sshd, fx.out, more...)...); err != nil {
+		t.Fatalf("%v\n%s\nsshd:\n%s", err, fx.out.String(), fx.sshd.Log())
+	}
+	return fx
 }
 
 // squares runs "square" on 0..n-1 and checks the results.
@@ -111,22 +136,9 @@ func TestLaunchSSH(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts sshd and processes")
 	}
-	sshd := testkit.StartSSHD(t)
-	d, err := runner.NewDispatcher("tls+tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	url := d.URL()
-	defer waitNoDaemons(t, url)
-	exits := make(chan *runner.Proc, 8)
-	var out syncBuffer
+	fx := launchSSH(t, "tls+tcp://127.0.0.1:0", nil, 2, runner.WithRestart(1))
+	sshd, d, l, url, exits, out := fx.sshd, fx.d, fx.l, fx.url, fx.exits, fx.out
 	ctx := ctxT(t)
-	l, err := d.LaunchSSH(ctx, sshd.Host, 2, sshSelf(sshd, &out, runner.WithRestart(1),
-		runner.WithOnExit(func(p *runner.Proc) { exits <- p }))...)
-	if err != nil {
-		t.Fatalf("%v\n%s\nsshd:\n%s", err, out.String(), sshd.Log())
-	}
 	s := status(t, d)
 	if s.Connections != 2 || len(s.Daemons) != 2 || s.Daemons[0].ID == s.Daemons[1].ID || !strings.HasPrefix(s.Daemons[0].ID, "ssh-") {
 		t.Fatalf("status %+v", s)

@@ -56,7 +56,8 @@ func TaskNamed[A, R any](name string) Task[A, R] { return Task[A, R]{name: name}
 // fn runs on a daemon, on a goroutine of its own, with a context that ends
 // when the task is cancelled (Stop on its aio, the caller's ctx), times out
 // (TaskTimeout), its connection is lost or the daemon closes; fn should return
-// soon after. An error fn returns reaches the caller as a *TaskError with
+// soon after: one that does not costs its daemon process, or, in process,
+// is left running (WithInterruptGrace). An error fn returns reaches the caller as a *TaskError with
 // its NNG code (nanoact.CodeOf) and text; a panic, as a *TaskError
 // wrapping a *rpc.PanicError, and the daemon lives on.
 //

@@ -128,21 +128,11 @@ func status(t *testing.T, d *runner.Dispatcher) runner.Status {
 // states of other processes that no event here reports.
 func waitStatus(t *testing.T, d *runner.Dispatcher, cond func(runner.Status) bool) {
 	t.Helper()
-	tk := time.NewTicker(time.Millisecond)
-	defer tk.Stop()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for {
-		s := status(t, d)
-		if cond(s) {
-			return
-		}
-		select {
-		case <-tk.C:
-		case <-deadline.C:
-			t.Fatalf("status never came: %+v", s)
-		}
-	}
+	var s runner.Status
+	waitUntil(t, func() string { return fmt.Sprintf("status never came: %+v", s) }, func() bool {
+		s = status(t, d)
+		return cond(s)
+	})
 }
 
 func TestSubmit(t *testing.T) {

@@ -59,6 +59,12 @@ Flags:
   --tasks N         exit after N tasks (default 0: no limit)
   --idle DURATION   leave after this long without a task (default 0: never)
   --grace DURATION  exit when the connection stays lost this long (default 10s)
+  --walltime DURATION  leave after this long, finishing the running tasks
+                    (default 0: never)
+  --finish          let the running tasks finish when the dispatcher goes away,
+                    then exit
+  --interrupt-grace DURATION  when stopping, wait this long for tasks that
+                    ignore their cancel, then exit all the same (default 1s)
   --max-frame N     largest task or result in bytes (default 64 MiB)
   --stdin           read the token and CA from standard input (NAME=value lines
                     up to an empty line), and leave when it closes (LaunchSSH)

@@ -56,6 +56,13 @@ func Main(reg *runner.Registry, opts ...runner.DaemonOption) {
 //	--tasks N        exit after N tasks (default 0: no limit)
 //	--idle DURATION  leave after this long without a task (default 0: never)
 //	--grace DURATION exit when the connection stays lost this long (default 10s)
+//	--walltime DURATION leave after this long, finishing the running tasks
+//	                 (runner.WithWallTime; default 0: never)
+//	--finish         let the running tasks finish when the dispatcher goes
+//	                 away, then exit (runner.WithFinishRunning)
+//	--interrupt-grace DURATION when stopping, wait this long for tasks that
+//	                 ignore their cancel, then exit all the same
+//	                 (runner.WithInterruptGrace; default 1s)
 //	--max-frame N    largest task or result in bytes (runner.WithMaxFrame; default 64 MiB)
 //	--log LEVEL      debug, info, warn (default), error, or none
 //	--stdin          read the token ($NANOACT_TOKEN=...) and certificate
@@ -73,6 +80,9 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	tasks := fs.Int("tasks", 0, "exit after this many tasks (0: no limit)")
 	idle := fs.Duration("idle", 0, "leave after this long without a task (0: never)")
 	grace := fs.Duration("grace", 10*time.Second, "exit when the connection stays lost this long")
+	walltime := fs.Duration("walltime", 0, "leave after this long, finishing the running tasks (0: never)")
+	finish := fs.Bool("finish", false, "let the running tasks finish when the dispatcher goes away, then exit")
+	intGrace := fs.Duration("interrupt-grace", runner.DefaultInterruptGrace, "when stopping, wait this long for tasks that ignore their cancel")
 	maxFrame := fs.Int("max-frame", runner.DefaultMaxFrame, "largest task or result in bytes")
 	level := fs.String("log", "warn", "log level: debug, info, warn, error, none")
 	fs.Usage = func() {}
@@ -109,7 +119,11 @@ func MainArgs(ctx context.Context, reg *runner.Registry, args []string, stderr i
 	}
 	defer func() { _ = log.Sync() }()
 	all := append([]runner.DaemonOption{runner.WithToken(*token), runner.WithLogger(log), runner.WithConcurrency(*maxc), runner.WithMaxTasks(*tasks),
-		runner.WithIdleExit(*idle), runner.WithReconnectGrace(*grace), runner.WithMaxFrame(*maxFrame)}, opts...)
+		runner.WithIdleExit(*idle), runner.WithReconnectGrace(*grace), runner.WithMaxFrame(*maxFrame), runner.WithWallTime(*walltime),
+		runner.WithInterruptGrace(*intGrace)}, opts...)
+	if *finish {
+		all = append(all, runner.WithFinishRunning())
+	}
 	if *id != "" {
 		all = append(all, runner.WithDaemonID(*id))
 	}
@@ -155,7 +169,7 @@ func daemonLogger(level string, w io.Writer) (*zap.Logger, error) {
 
 // flagArgs names the value each flag takes, as MainArgs' doc does.
 var flagArgs = map[string]string{"dial": "URL", "token": "TOKEN", "tls-ca": "FILE", "id": "ID", "max": "N",
-	"tasks": "N", "idle": "DURATION", "grace": "DURATION", "max-frame": "N", "log": "LEVEL"}
+	"tasks": "N", "idle": "DURATION", "grace": "DURATION", "walltime": "DURATION", "interrupt-grace": "DURATION", "max-frame": "N", "log": "LEVEL"}
 
 // usage prints the command line and the flags in the --name style that
 // "nanoact daemon --help" shows, rather than the flag package's -name.

@@ -44,7 +44,7 @@ func TestUsageDoubleDash(t *testing.T) {
 		if len(args) == 1 && args[0] == "--bogus" && !strings.Contains(out, "not defined: --bogus") {
 			t.Errorf("a bad flag is not named as --bogus:\n%s", out)
 		}
-		for _, name := range []string{"dial", "token", "grace", "max-frame", "log"} {
+		for _, name := range []string{"dial", "token", "grace", "max-frame", "log", "walltime", "finish", "interrupt-grace"} {
 			if !strings.Contains(out, "  --"+name+" ") {
 				t.Errorf("%q: usage lacks --%s:\n%s", args, name, out)
 			}
