@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
@@ -160,7 +159,7 @@ type pipe struct {
 	bbufs  net.Buffers // SendBatch: the frames' pieces
 
 	recvMu sync.Mutex
-	br     *bufio.Reader
+	br     *streamReader
 	rhdr   [9]byte
 	split  bool // received messages start with a word: see splitsWord
 
@@ -211,7 +210,7 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 	if opt.idle > 0 {
 		r = idleReader{c, opt.idle}
 	}
-	p.br = bufio.NewReaderSize(r, readBufSize)
+	p.br = newStreamReader(r, c, opt.idle, readBufSize)
 	if p.ipc {
 		p.shdr[0] = 1
 	}
@@ -395,7 +394,7 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 		// Nothing is allocated for a body until some of it arrives (a
 		// peer that announces a length and goes silent costs nothing
 		// more), and then it is charged to the budget.
-		if _, err := p.br.Peek(1); err != nil {
+		if err := p.br.Peek1(); err != nil {
 			return nil, err
 		}
 		if !g.take(first) {
