@@ -74,24 +74,3 @@ func TestSendBatchFraming(t *testing.T) {
 		})
 	}
 }
-
-// tcp, ipc, unix and abstract pipes offer a BatchSender; a message's
-// pipe answers OptionBatchSender through mangos' core.
-func TestBatchSenderOffered(t *testing.T) {
-	for _, tc := range matrix(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, cli := newSock(t), newSock(t)
-			_, du := listen(t, srv, tc.url, nil)
-			must(t, cli.Dial(du))
-			must(t, cli.Send([]byte("x")))
-			m, err := srv.RecvMsg()
-			must(t, err)
-			defer m.Free()
-			v, err := m.Pipe.GetOption(transport.OptionBatchSender)
-			must(t, err)
-			if _, ok := v.(transport.BatchSender); !ok {
-				t.Fatalf("OptionBatchSender gave %T", v)
-			}
-		})
-	}
-}

@@ -13,7 +13,8 @@ import (
 
 // Messages of every size around the read buffer's (32 KiB) and the first
 // body chunk's (64 KiB), sent back to back so that the bytes after a large
-// body arrive with it, are received whole and in order.
+// body arrive with it, are received whole and in order. The pipe they came
+// on offers a BatchSender (through mangos' core, as the engine asks).
 func TestRecvSizesBackToBack(t *testing.T) {
 	sizes := []int{0, 1, 8, 32<<10 - 9, 32 << 10, 32<<10 + 1, 64<<10 - 4, 64 << 10, 64<<10 + 1, 100 << 10, 300 << 10, 5}
 	const rounds = 10
@@ -33,11 +34,19 @@ func TestRecvSizesBackToBack(t *testing.T) {
 				errc <- nil
 			}()
 			for i := range rounds * len(sizes) {
-				got, err := srv.Recv()
+				m, err := srv.RecvMsg()
 				must(t, err)
-				if want := pattern(sizes[i%len(sizes)]); !bytes.Equal(got, want) {
-					t.Fatalf("message %d: %d bytes, want %d, or garbled", i, len(got), len(want))
+				if want := pattern(sizes[i%len(sizes)]); !bytes.Equal(m.Body, want) {
+					t.Fatalf("message %d: %d bytes, want %d, or garbled", i, len(m.Body), len(want))
 				}
+				if i == 0 {
+					v, err := m.Pipe.GetOption(transport.OptionBatchSender)
+					must(t, err)
+					if _, ok := v.(transport.BatchSender); !ok {
+						t.Fatalf("OptionBatchSender gave %T", v)
+					}
+				}
+				m.Free()
 			}
 			must(t, <-errc)
 		})
