@@ -410,6 +410,10 @@ func TestTargets(t *testing.T) {
 	add(sysNNG, kindLat, "tcp", 64<<10, 0, 40, 0)
 	add(sysNanoact, kindThr, "ipc", 64<<10, 0, 0, 30000) // 1966 MB/s
 	add(sysMangos, kindThr, "ipc", 64<<10, 0, 0, 20000)
+	add(sysNanoact, kindThr, "tcp", 1<<10, 0, 0, 99)
+	add(sysMangos, kindThr, "tcp", 1<<10, 0, 0, 100)
+	add(sysNanoact, kindThr, "tcp", 64<<10, 0, 0, 28000) // 1835 MB/s
+	add(sysMangos, kindThr, "tcp", 64<<10, 0, 0, 20000)
 	for _, c := range []struct {
 		kind, tr string
 		size     int
@@ -420,6 +424,8 @@ func TestTargets(t *testing.T) {
 		{kindThr, "tcp", 8, "MISS", "0.890x"},
 		{kindLat, "tcp", 64 << 10, "MISS", "C NNG 40.0 µs"},
 		{kindThr, "ipc", 64 << 10, "ok", ""},
+		{kindThr, "tcp", 1 << 10, "MISS", "0.990x mangos' (target >= 1.00x)"},
+		{kindThr, "tcp", 64 << 10, "MISS", "1.400x mangos' (target >= 1.5x)"},
 		{kindLat, "inproc", 8, "-", ""},
 	} {
 		got, why := rep.target(c.kind, c.tr, c.size)

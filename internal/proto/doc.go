@@ -28,7 +28,10 @@
 //     a shared send queue from which any free pipe takes the next message
 //     (sendq.go: send-buffer places plus one per pipe, as an NNG pipe takes
 //     a message from the moment it is counted, and a backlog for messages
-//     sent again).
+//     sent again). A sender whose transport can write several messages
+//     with one system call (transport.BatchSender: tcp, ipc) writes what
+//     queued up while it was busy together, from its own queue and, while
+//     it is the socket's only pipe, from the shared one.
 //   - The queues are channels whose depth can change while in use
 //     (queue.go), as NNG's recv-buffer and send-buffer can: a resize makes
 //     a new generation and wakes what waits on the old one.

@@ -10,6 +10,7 @@ import (
 	"go.nanomsg.org/mangos/v3"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/transport"
 )
 
 // Message is mangos' message: Header holds the protocol header (exposed in
@@ -60,6 +61,9 @@ type pipe struct {
 
 	// The pipe's own share of the socket's counters (PipeCounters).
 	rxMsgs, rxBytes, txMsgs, txBytes atomic.Uint64
+
+	bs    transport.BatchSender // nil: the pipe writes one message at a time
+	batch []*Message            // the sender's messages for one write
 }
 
 // engine is what every protocol shares: the pipe set, one receiver and one
@@ -73,7 +77,8 @@ type engine struct {
 
 	mu     sync.Mutex
 	pipes  map[uint32]*pipe
-	order  []*pipe // for round-robin scans
+	order  []*pipe      // for round-robin scans
+	npipes atomic.Int32 // len(pipes), read by writers without the lock
 	closed bool
 	closeq chan struct{}
 	wg     sync.WaitGroup
@@ -257,6 +262,7 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	}
 	e.pipes[p.id] = p
 	e.order = append(e.order, p)
+	e.npipes.Store(int32(len(e.pipes)))
 	e.wg.Add(2)
 	e.live.Add(2)
 	if e.onAdd != nil {
@@ -264,6 +270,11 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	}
 	e.mu.Unlock()
 	mp.SetPrivate(p)
+	if o, ok := mp.(interface{ GetOption(string) (any, error) }); ok { // mangos' core pipe
+		if v, err := o.GetOption(transport.OptionBatchSender); err == nil {
+			p.bs, _ = v.(transport.BatchSender)
+		}
+	}
 	go p.receiver()
 	go p.sender()
 	return nil
@@ -285,6 +296,7 @@ func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 		removed = true
 		p.dead.Store(true)
 		delete(e.pipes, p.id)
+		e.npipes.Store(int32(len(e.pipes)))
 		for i, q := range e.order {
 			if q == p {
 				e.order = append(e.order[:i], e.order[i+1:]...)
@@ -493,44 +505,140 @@ func (p *pipe) receiver() {
 func (p *pipe) sender() {
 	defer p.e.pipeExit()
 	defer p.dropQueued()
-	e := p.e
 	for {
 		m, shared := p.next()
 		if m == nil {
 			return
 		}
 		if shared {
-			// A message for any pipe, taken by one being removed, goes to
-			// another; for req the protocol decides, under its lock, so
-			// that its failover and this never both send it.
-			what := sendIt
-			if e.onSent != nil {
-				what = e.onSent(p, m)
-			} else if p.dead.Load() {
-				what = requeueIt
-			}
-			switch what {
+			switch p.decide(m) {
 			case dropIt:
-				m.Free()
-				e.pending.Add(-1)
 				continue
 			case requeueIt:
-				e.pending.Add(-1)
-				e.requeue(m)
 				return
 			}
 		}
-		n := uint64(len(m.Header) + len(m.Body))
-		err := p.mp.SendMsg(m)
-		e.pending.Add(-1)
-		if err != nil {
+		if p.bs == nil {
+			if !p.write(m) {
+				return
+			}
+			continue
+		}
+		batch, stop := p.gather(append(p.batch[:0], m))
+		ok := p.writeBatch(batch)
+		clear(batch) // keep no reference to the messages
+		p.batch = batch[:0]
+		if !ok || stop {
 			return
 		}
-		p.txMsgs.Add(1)
-		p.txBytes.Add(n)
-		e.txMsgs.Add(1)
-		e.txBytes.Add(n)
 	}
+}
+
+// decide applies the protocol's onSent to m, a message of the shared
+// queue this pipe took: a message for any pipe, taken by one being
+// removed, goes to another; for req the protocol decides, under its lock,
+// so that its failover and this never both send it. A message dropped or
+// requeued is no longer this pipe's.
+func (p *pipe) decide(m *Message) sending {
+	e := p.e
+	what := sendIt
+	if e.onSent != nil {
+		what = e.onSent(p, m)
+	} else if p.dead.Load() {
+		what = requeueIt
+	}
+	switch what {
+	case dropIt:
+		m.Free()
+		e.pending.Add(-1)
+	case requeueIt:
+		e.pending.Add(-1)
+		e.requeue(m)
+	}
+	return what
+}
+
+// Write coalescing: a pipe whose transport can write several messages at
+// once (transport.BatchSender: tcp, ipc) takes, after the message it
+// woke for, what else is queued at that moment, up to maxBatch messages
+// and maxBatchBytes, and writes them with one system call. A pipe takes
+// more from the shared queue only while it is the socket's one pipe, so
+// that it never holds messages another pipe's writer could send.
+const (
+	maxBatch      = 64
+	maxBatchBytes = 256 << 10
+)
+
+// gather appends to batch what is queued for p without waiting: its own
+// queue's messages, and the shared queue's while p is the only pipe and
+// no message waits in the backlog (which goes first). stop reports that a
+// message had to be requeued: p is being removed.
+func (p *pipe) gather(batch []*Message) (_ []*Message, stop bool) {
+	e := p.e
+	n := len(batch[0].Header) + len(batch[0].Body)
+	for len(batch) < maxBatch && n < maxBatchBytes {
+		var sq <-chan *Message
+		if e.sendq != nil && e.npipes.Load() == 1 && e.nbacklog.Load() == 0 {
+			sq = e.sendq.cur().ch
+		}
+		var m *Message
+		select {
+		case m = <-p.q:
+		case m = <-sq:
+			switch p.decide(m) {
+			case dropIt:
+				continue
+			case requeueIt:
+				return batch, true
+			}
+		default:
+			return batch, false
+		}
+		batch = append(batch, m)
+		n += len(m.Header) + len(m.Body)
+	}
+	return batch, false
+}
+
+// write sends one message; false if the pipe failed (mangos' core then
+// closes it).
+func (p *pipe) write(m *Message) bool {
+	e := p.e
+	n := uint64(len(m.Header) + len(m.Body))
+	err := p.mp.SendMsg(m)
+	e.pending.Add(-1)
+	if err != nil {
+		return false
+	}
+	p.txMsgs.Add(1) // the pipe's before the socket's (PipeCounters)
+	p.txBytes.Add(n)
+	e.txMsgs.Add(1)
+	e.txBytes.Add(n)
+	return true
+}
+
+// writeBatch sends the messages of batch in order, with one write when
+// there are several; false if the pipe failed, which it then closes.
+func (p *pipe) writeBatch(batch []*Message) bool {
+	if len(batch) == 1 {
+		return p.write(batch[0])
+	}
+	e := p.e
+	var n uint64
+	for _, m := range batch {
+		n += uint64(len(m.Header) + len(m.Body))
+	}
+	err := p.bs.SendBatch(batch)
+	e.pending.Add(-int64(len(batch)))
+	if err != nil {
+		_ = p.mp.Close()
+		return false
+	}
+	p.txMsgs.Add(uint64(len(batch)))
+	p.txBytes.Add(n)
+	e.txMsgs.Add(uint64(len(batch)))
+	e.txBytes.Add(n)
+	return true
 }
 
 // dropQueued frees what is left in a dead pipe's own queue: it can no

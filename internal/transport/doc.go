@@ -79,7 +79,12 @@
 //
 // A tcp, ipc or abstract pipe has no goroutine of its own (mangos'
 // protocols run the readers), a 32 KiB receive buffer, and sends each
-// message with one writev(2). The transport allocates nothing per message
+// message with one writev(2), or several queued messages with one
+// (BatchSender, which nanoact's protocol engine uses). On Linux the rest
+// of a body longer than the buffer is read straight into the message
+// with one readv(2) that also brings what follows it into the buffer, so
+// a stream of 64 KiB messages costs one read each. The transport
+// allocates nothing per message
 // beyond the message itself, which comes from mangos' pool up to 64 KiB;
 // a body longer than 32 KiB is allocated only once its first byte
 // arrives, and one longer than 64 KiB starts at 64 KiB and doubles as it

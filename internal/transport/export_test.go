@@ -47,3 +47,14 @@ func Configure(c net.Conn, period time.Duration) error {
 	o.keepAlive, o.kaPeriod = true, period
 	return configure(c, o)
 }
+
+// SendBatch writes ms over c with one SendBatch of a tcp (or, with ipc,
+// an ipc) pipe; the pipe keeps c open.
+func SendBatch(c net.Conn, ipc bool, ms []*mangos.Message) error {
+	k := kindTCP
+	if ipc {
+		k = kindIPC
+	}
+	p := newPipe(c, k, defaultOptions(), "batch://", mangos.ProtocolInfo{})
+	return p.SendBatch(ms)
+}

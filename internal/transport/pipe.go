@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
@@ -155,10 +154,12 @@ type pipe struct {
 	shdr   [9]byte
 	sbufs  [3][]byte
 	nb     net.Buffers
-	tbuf   []byte // tls: a message's frame gathered for one record
+	tbuf   []byte      // tls: a message's frame gathered for one record
+	bhdr   []byte      // SendBatch: the frames' length prefixes
+	bbufs  net.Buffers // SendBatch: the frames' pieces
 
 	recvMu sync.Mutex
-	br     *bufio.Reader
+	br     *streamReader
 	rhdr   [9]byte
 	split  bool // received messages start with a word: see splitsWord
 
@@ -209,7 +210,7 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 	if opt.idle > 0 {
 		r = idleReader{c, opt.idle}
 	}
-	p.br = bufio.NewReaderSize(r, readBufSize)
+	p.br = newStreamReader(r, c, opt.idle, readBufSize)
 	if p.ipc {
 		p.shdr[0] = 1
 	}
@@ -244,6 +245,60 @@ func (p *pipe) Send(m *mangos.Message) error {
 		return p.ioErr("send", err)
 	}
 	m.Free()
+	return nil
+}
+
+// BatchSender is what a pipe that can write several messages at once
+// offers through GetOption(OptionBatchSender): the tcp, ipc and abstract
+// pipes (not tls+tcp, ws, wss or inproc).
+type BatchSender interface {
+	// SendBatch writes ms as consecutive frames, as Send writes one, in
+	// one vectored write (writev(2) of every frame's length, header and
+	// body: the bodies are not copied). It blocks until the kernel has
+	// taken them all. On success it frees every message; on error none
+	// is freed, an unknown number may have been written, and the
+	// connection must be closed. It must not run concurrently with Send.
+	SendBatch(ms []*mangos.Message) error
+}
+
+// SendBatch implements BatchSender.
+func (p *pipe) SendBatch(ms []*mangos.Message) error {
+	p.sendMu.Lock()
+	n := 8
+	if p.ipc {
+		n = 9
+	}
+	if cap(p.bhdr) < n*len(ms) {
+		p.bhdr = make([]byte, n*len(ms))
+	}
+	hdr := p.bhdr[:n*len(ms)]
+	bufs := p.bbufs[:0]
+	for i, m := range ms {
+		h := hdr[i*n : (i+1)*n]
+		if p.ipc {
+			h[0] = 1
+		}
+		binary.BigEndian.PutUint64(h[n-8:], uint64(len(m.Header))+uint64(len(m.Body)))
+		bufs = append(bufs, h)
+		if len(m.Header) > 0 {
+			bufs = append(bufs, m.Header)
+		}
+		if len(m.Body) > 0 {
+			bufs = append(bufs, m.Body)
+		}
+	}
+	p.nb = bufs // WriteTo consumes p.nb; a field, so that it does not escape
+	_, err := p.nb.WriteTo(p.c)
+	p.nb = nil
+	clear(bufs) // keep no reference to the messages
+	p.bbufs = bufs[:0]
+	p.sendMu.Unlock()
+	if err != nil {
+		return p.ioErr("send", err)
+	}
+	for _, m := range ms {
+		m.Free()
+	}
 	return nil
 }
 
@@ -339,7 +394,7 @@ func (p *pipe) readBody(sz int) (*mangos.Message, error) {
 		// Nothing is allocated for a body until some of it arrives (a
 		// peer that announces a length and goes silent costs nothing
 		// more), and then it is charged to the budget.
-		if _, err := p.br.Peek(1); err != nil {
+		if err := p.br.Peek1(); err != nil {
 			return nil, err
 		}
 		if !g.take(first) {
@@ -479,6 +534,10 @@ func (p *pipe) GetOption(name string) (any, error) {
 	switch name {
 	case OptionRecvGate:
 		return RecvGate(&p.gate), nil
+	case OptionBatchSender:
+		if p.tls == nil {
+			return BatchSender(p), nil
+		}
 	case mangos.OptionLocalAddr:
 		return p.c.LocalAddr(), nil
 	case mangos.OptionRemoteAddr:

@@ -82,6 +82,12 @@ const (
 	// gives a RecvGate, whose Open lifts the gate. inproc ignores it (its
 	// messages were allocated by the sender).
 	OptionRecvGate = "nanoact:recv-gate"
+
+	// OptionBatchSender is read-only on a pipe: a BatchSender that writes
+	// several queued messages with one system call, on tcp, ipc and
+	// abstract pipes; mangos.ErrBadOption elsewhere. The protocol engine
+	// asks for it once per pipe.
+	OptionBatchSender = "nanoact:batch-sender"
 )
 
 // Options for what a peer may hold: idle pipes and crowded listeners.
