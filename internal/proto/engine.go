@@ -673,7 +673,7 @@ func (p *pipe) deliver(m *Message) {
 		return
 	}
 	for {
-		g := e.recvq.cur()
+		g := e.recvq.forPut()
 		select {
 		case g.ch <- m: // the usual case: room in the queue
 		default:
@@ -721,7 +721,7 @@ func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{
 		return waitErr(ctx, op)
 	}
 	for {
-		g := e.sendq.cur()
+		g := e.sendq.forPut()
 		select {
 		case g.ch <- m:
 			e.pending.Add(1)

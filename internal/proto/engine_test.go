@@ -802,3 +802,40 @@ func TestEngineReqPipeLostWhileClosing(t *testing.T) {
 		wantCode(t, col.wait(t).err, nanoact.ErrClosed)
 	}
 }
+
+// Growing a receive queue while one pipe delivers into it never reorders
+// that pipe's messages: a message waiting for room on the old queue must
+// not overtake the ones a resize is still moving across.
+func TestEngineResizeKeepsPipeOrder(t *testing.T) {
+	s := open(t, Pull)
+	f := attach(t, s)
+	const n = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			f.inject(t, 0, false, fmt.Sprint(i))
+		}
+	}()
+	last := -1
+	for got := 0; got < n; got++ {
+		if got%7 == 0 {
+			_ = s.(Buffered).SetBuffer(false, 1+got%5) // never below what is queued: 1..5, grown and shrunk
+		}
+		m, err := s.Recv(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var i int
+		fmt.Sscan(string(m.Body), &i)
+		m.Free()
+		if i <= last {
+			t.Fatalf("message %d after %d", i, last)
+		}
+		last = i
+		if i == n-1 {
+			break
+		}
+	}
+	<-done
+}

@@ -16,6 +16,10 @@ import (
 type queue struct {
 	g  atomic.Pointer[qgen]
 	mu sync.Mutex // serialises resize and rescue
+	// moving is set while a resize moves the messages across: a producer
+	// then waits for it (forPut), so that none of its messages overtakes
+	// one of its own still on the old generation.
+	moving atomic.Bool
 }
 
 // qgen is one generation of a queue.
@@ -33,6 +37,19 @@ func newQueue(n int) *queue {
 // cur returns the current generation.
 func (q *queue) cur() *qgen { return q.g.Load() }
 
+// forPut returns the generation a producer puts on: the current one, once
+// any resize under way has moved the old one's messages across. One
+// atomic load more than cur while no resize runs.
+func (q *queue) forPut() *qgen {
+	g := q.g.Load()
+	if q.moving.Load() {
+		q.mu.Lock()
+		g = q.g.Load()
+		q.mu.Unlock()
+	}
+	return g
+}
+
 // replaced reports whether g is no longer the current generation.
 func (q *queue) replaced(g *qgen) bool { return q.g.Load() != g }
 
@@ -43,6 +60,8 @@ func (q *queue) replaced(g *qgen) bool { return q.g.Load() != g }
 func (q *queue) resize(n int, spill func(*Message)) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.moving.Store(true) // before the store: a producer seeing g waits
+	defer q.moving.Store(false)
 	old := q.g.Load()
 	g := &qgen{ch: make(chan *Message, n), gone: make(chan struct{})}
 	q.g.Store(g)

@@ -118,7 +118,7 @@ func (e *engine) wake() {
 
 // offer queues m on the shared send queue without waiting.
 func (e *engine) offer(m *Message) bool {
-	g := e.sendq.cur()
+	g := e.sendq.forPut()
 	select {
 	case g.ch <- m:
 		e.pending.Add(1)
