@@ -66,7 +66,7 @@ func TestStartSlurm(t *testing.T) {
 		}
 	})
 	// The cleanups have run.
-	if running(dir) || running("600.0456") || len(marked(slurmMark+"="+dir)) > 0 {
+	if lingers(func() bool { return running(dir) || running("600.0456") || len(marked(slurmMark+"="+dir)) > 0 }) {
 		out, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,sid,stat,args | grep -e 600.0456 -e "+dir).CombinedOutput()
 		t.Fatalf("processes left:\n%s", out)
 	}

@@ -43,11 +43,24 @@ func TestStartSSHD(t *testing.T) {
 			}
 		}
 	})
-	// The cleanups have run: nothing names the server's directory.
-	if running(dir) || running("600.0123") {
+	// The cleanups have run: nothing names the server's directory once
+	// the killed processes have exited.
+	if lingers(func() bool { return running(dir) || running("600.0123") }) {
 		out, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,sid,args | grep -e 600.0123 -e "+dir).CombinedOutput()
 		t.Fatalf("processes left:\n%s", out)
 	}
+}
+
+// lingers reports whether left stays true for 5 s: a killed process takes
+// a moment to exit, and no event tells of another process's exit, so this
+// polls (bounded).
+func lingers(left func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); left(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return true
+		}
+	}
+	return false
 }
 
 // running reports whether a process's command line holds s.
