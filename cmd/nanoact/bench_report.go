@@ -241,7 +241,7 @@ func writeTables(w io.Writer, r *report) error {
 		}
 		cols = append(cols,
 			column{name + ":msgs/s", r.thrCell(s, func(x *result) string { return rate(x.MsgsPerS) })},
-			column{"MB/s", r.thrCell(s, func(x *result) string { return fmt.Sprintf("%.1f", x.MBPerS) })})
+			column{"MB/s", r.thrCell(s, func(x *result) string { return megabytes(x.MBPerS) })})
 	}
 	if has(sysNanoact) && has(sysMangos) {
 		cols = append(cols, column{"nanoact/mangos", r.ratioCell(kindThr, sysMangos, func(x *result) float64 { return x.MsgsPerS })})
@@ -360,6 +360,16 @@ func micros(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// megabytes prints a MB/s figure with one decimal, or three significant
+// digits below 0.1 (8 B messages on a loaded machine), so that a slow
+// figure never reads as zero.
+func megabytes(v float64) string {
+	if v >= 0.1 {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 // rate prints a message rate: 812, 45.3k, 1.21M.

@@ -507,3 +507,13 @@ func TestPlotQuickAndP99(t *testing.T) {
 		}
 	}
 }
+
+// A slow throughput never prints as zero MB/s (8 B messages at 2k msgs/s
+// on a loaded machine are 0.016 MB/s).
+func TestMegabytes(t *testing.T) {
+	for v, want := range map[float64]string{1730.04: "1730.0", 0.1: "0.1", 0.0176: "0.0176", 0.000123: "0.000123"} {
+		if got := megabytes(v); got != want {
+			t.Errorf("megabytes(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
