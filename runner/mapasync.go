@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nanoact/nanoact/aio"
@@ -62,16 +63,40 @@ func (t Task[A, R]) MapAsync(ctx context.Context, d *Dispatcher, inputs []A, opt
 func runMap[A, R any](ctx, actx context.Context, d *Dispatcher, name string, inputs []A, cfg taskConfig) ([]R, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	unwatch := context.AfterFunc(actx, stop)
-	defer unwatch()
 	n := len(inputs)
+	as := make([]*aio.Aio[R], n)
+	var (
+		mu        sync.Mutex // guards stopped, submitted and as[:submitted] for halt
+		stopped   bool
+		submitted int
+	)
+	// halt stops the inputs not yet finished, the last submitted first, then
+	// cancels ctx: a queued input is resolved (and so never sent) before a
+	// running one is cancelled and frees its daemon's slot. Cancelling ctx
+	// alone would race: each task's context watch runs on a goroutine of
+	// its own, in no set order.
+	halt := func() {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			return
+		}
+		stopped = true
+		k := submitted
+		mu.Unlock()
+		for i := k - 1; i >= 0; i-- {
+			as[i].Stop()
+		}
+		stop()
+	}
+	unwatch := context.AfterFunc(actx, halt)
+	defer unwatch()
 	bar := newBar(cfg.progress, n, name)
 	report := cfg.more.progress
 	var stream uint64
 	if d != nil {
 		stream = d.streams.Add(1) // the map's seed stream: its inputs are its items
 	}
-	as := make([]*aio.Aio[R], n)
 	done := make(chan int, n) // never blocks: one send per input
 	first := atomic.Int64{}
 	first.Store(-1)
@@ -92,10 +117,17 @@ func runMap[A, R any](ctx, actx context.Context, d *Dispatcher, name string, inp
 	for i, in := range inputs {
 		c := cfg
 		c.more.stream, c.more.item, c.more.streamSet = stream, uint64(i+1), true
-		as[i] = submitWith[R](ctx, d, name, in, true, c)
-		as[i].OnComplete(func(_ R, err error) {
+		a := submitWith[R](ctx, d, name, in, true, c)
+		mu.Lock()
+		as[i], submitted = a, i+1
+		late := stopped // halted while a was being submitted: halt missed it
+		mu.Unlock()
+		if late {
+			a.Stop()
+		}
+		a.OnComplete(func(_ R, err error) {
 			if err != nil && cfg.stopErr && first.CompareAndSwap(-1, int64(i)) {
-				stop() // the others' ctx: they are dropped or cancelled
+				halt() // the others: dropped or cancelled
 			}
 			done <- i
 		})
