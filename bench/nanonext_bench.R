@@ -50,6 +50,13 @@ die <- function(what, res) {
   quit(status = 1L)
 }
 
+# connect dials url from s synchronously (autostart = NA), so the first
+# timed message does not wait for the connection.
+connect <- function(s) {
+  r <- suppressWarnings(dial(s, url = url, autostart = NA))
+  if (is_error_value(r)) die("dial", r)
+}
+
 version <- as.character(utils::packageVersion("nanonext"))
 payload <- as.raw(seq_len(size) %% 256L)
 now <- function() as.numeric(Sys.time()) # µs resolution on Linux
@@ -57,7 +64,7 @@ now <- function() as.numeric(Sys.time()) # µs resolution on Linux
 if (mode == "lat") {
   rep <- socket("rep", listen = url)
   req <- socket("req")
-  dial(req, url = url, fail = "error")
+  connect(req)
   trip <- function() {
     r <- send(req, payload, mode = "raw", block = TRUE)
     if (is_error_value(r)) die("req send", r)
@@ -84,7 +91,7 @@ if (mode == "lat") {
     opt(pull, "recv-buffer") <- buf
     opt(push, "send-buffer") <- buf
   }
-  dial(push, url = url, fail = "error")
+  connect(push)
   sent <- 0L
   got <- 0L
   t0 <- 0

@@ -87,7 +87,7 @@ func TestRNanonextReqRep(t *testing.T) {
 			}
 			r := startR(t, l.URL(), `
 s <- socket("req")
-dial(s, url = URL, fail = "error")
+stopifnot(dial(s, url = URL, autostart = NA) == 0L)
 stopifnot(send(s, c(1.5, -2.25, 1e300), mode = "raw", block = 10000) == 0L)
 cat("chr", recv(s, mode = "character", block = 10000), "\n")
 stopifnot(send(s, c(1L, -7L, 2147483647L), mode = "raw", block = 10000) == 0L)
