@@ -33,6 +33,42 @@ esac
 	return p
 }
 
+// skipRun runs a quick bench of nanoact and sys (a child-process system)
+// with extra flags, which must succeed, and returns the line saying that
+// sys's column was skipped ("" if none), the output and its tables.
+func skipRun(t *testing.T, sys string, extra ...string) (string, string, []table) {
+	t.Helper()
+	args := append(quick("--systems", "nanoact,"+sys, "--count", "50", "--msgs", "200"), extra...)
+	code, out, errOut := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	line := ""
+	for l := range strings.Lines(out) {
+		if strings.HasPrefix(l, displayName(sys)+" column skipped: ") {
+			line = l
+		}
+	}
+	return line, out, parseTables(t, out)
+}
+
+// runJSON runs the bench command line args with --json to a file, which
+// must succeed, and returns the tables printed and the report read back.
+func runJSON(t *testing.T, args ...string) (string, *report) {
+	t.Helper()
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	code, out, errOut := runCLI(t, append(args, "--json", jsonPath)...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	t.Logf("stdout:\n%s", out)
+	rep, err := readJSONFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, rep
+}
+
 // TestBenchRSkipped checks that the R nanonext column, when it cannot
 // run, is skipped with its reason and a note that it is optional, while
 // the Go systems run.
@@ -49,21 +85,10 @@ func TestBenchRSkipped(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			args := append(quick("--systems", "nanoact,r", "--count", "50", "--msgs", "200"), c.args...)
-			code, out, errOut := runCLI(t, args...)
-			if code != 0 {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-			}
-			line := ""
-			for l := range strings.Lines(out) {
-				if strings.HasPrefix(l, "R nanonext column skipped: ") {
-					line = l
-				}
-			}
+			line, out, tables := skipRun(t, sysR, c.args...)
 			if !strings.Contains(line, c.why) || !strings.Contains(line, "optional") {
 				t.Errorf("skip line %q, want it to say %q and that R is optional; stdout:\n%s", line, c.why, out)
 			}
-			tables := parseTables(t, out)
 			if len(tables) != 2 || len(tables[0].rows) != 1 || slices.Contains(tables[0].head, "R-nanonext:mean") {
 				t.Errorf("tables %+v", tables)
 			}
@@ -77,16 +102,8 @@ func TestBenchRSkipped(t *testing.T) {
 // the COUNT passed (one more than the timed messages).
 func TestBenchRPlumbing(t *testing.T) {
 	fake := fakeRscript(t, "0.0.1", 0)
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
-	code, out, errOut := runCLI(t, "bench", "--quick", "--transports", "ipc,tcp", "--sizes", "8", "--msgs", "1500",
-		"--systems", "r,nanoact", "--rscript", fake, "--json", jsonPath)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	rep, err := readJSONFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, rep := runJSON(t, "bench", "--quick", "--transports", "ipc,tcp", "--sizes", "8", "--msgs", "1500",
+		"--systems", "r,nanoact", "--rscript", fake)
 	if rep.Versions[sysR] != "0.0.1" {
 		t.Errorf("R nanonext version %q", rep.Versions[sysR])
 	}
@@ -120,17 +137,7 @@ func TestBenchR(t *testing.T) {
 	if _, _, reason := prepareR(context.Background(), cfg, nil); reason != "" {
 		t.Skipf("R nanonext column unavailable (optional, also under CI=true): %s", reason)
 	}
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
-	code, out, errOut := runCLI(t, "bench", "--quick", "--transports", "ipc,tcp", "--sizes", "8",
-		"--systems", "r,nanoact", "--json", jsonPath)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	t.Logf("stdout:\n%s", out)
-	rep, err := readJSONFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rep := runJSON(t, "bench", "--quick", "--transports", "ipc,tcp", "--sizes", "8", "--systems", "r,nanoact")
 	for _, tr := range []string{"ipc", "tcp"} {
 		lat, thr := rep.find(sysR, kindLat, tr, 8), rep.find(sysR, kindThr, tr, 8)
 		if lat == nil || thr == nil || lat.Err != "" || thr.Err != "" || !(lat.MeanUS > 0) || !(thr.MsgsPerS > 0) || !(thr.MBPerS > 0) {
