@@ -23,11 +23,12 @@ type benchConfig struct {
 	runs       int           // runs per case and system, interleaved
 	sizes      []int         // message sizes in bytes
 	transports []string      // inproc, ipc, tcp
-	systems    []string      // nanoact, mangos, nng
+	systems    []string      // nanoact, mangos, nng, floor, nanonext (R)
 	jsonPath   string        // "" none, "-" stdout (replaces the table)
 	plotPath   string        // "" none; format from the extension
 	cDir       string        // directory holding nngbench.c (the repo's bench/)
 	cc         string        // C compiler
+	rscript    string        // Rscript, for the R nanonext column
 	cBuf       int           // nngbench thr BUF argument (0 = NNG's defaults)
 	timeout    time.Duration // per measurement
 	progress   bool          // progress bar on stderr
@@ -84,6 +85,13 @@ libnng-dev); it runs as a child process per case and reports only a mean
 round trip. Otherwise bench
 prints "C NNG column skipped: <reason>" and carries on.
 
+R nanonext is an optional column when Rscript (--rscript) can load the
+nanonext package: the repository's bench/nanonext_bench.R runs as a child
+process per case, both ends in one R process (send and recv in raw mode, the
+push end running ahead without blocking), and reports a mean round trip and
+a message rate, as the C column. Otherwise bench prints "R nanonext column
+skipped: <reason>" and carries on (also under CI=true: R is optional).
+
 The tables go to stdout, a progress bar to stderr when stderr is a terminal
 (or --progress). --json writes every figure, --plot draws them (.png, .svg or
 .pdf). The "target" column checks the goals of the benchmark issue (see
@@ -110,12 +118,13 @@ docs/benchmarks.md).`,
 	f.IntVar(&cfg.runs, "runs", defRuns, "runs per case and system (interleaved); latency pools the samples, throughput takes the median")
 	f.StringSliceVar(&sizes, "sizes", []string{"8", "1KiB", "64KiB"}, "message sizes (bytes, or with a KiB/MiB suffix)")
 	f.StringSliceVar(&transports, "transports", []string{"inproc", "ipc", "tcp"}, "transports: inproc, ipc, tcp")
-	f.StringSliceVar(&systems, "systems", []string{"nanoact", "mangos", "c", "floor"}, "systems: nanoact, mangos, c (C NNG; also \"nng\"), floor (plain Go sockets, no library)")
+	f.StringSliceVar(&systems, "systems", []string{"nanoact", "mangos", "c", "floor", "r"}, "systems: nanoact, mangos, c (C NNG; also \"nng\"), floor (plain Go sockets, no library), r (R nanonext; also \"nanonext\", optional)")
 	f.StringVar(&cfg.jsonPath, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the tables)")
 	f.StringVar(&cfg.plotPath, "plot", "", "draw latency and throughput per case to `FILE` (.png, .svg or .pdf)")
-	f.StringVar(&cfg.cDir, "c-dir", "bench", "`DIR` holding nngbench.c (the repository's own, in bench/); a relative path is tried from the working directory, then from the module root")
+	f.StringVar(&cfg.cDir, "c-dir", "bench", "`DIR` holding nngbench.c and nanonext_bench.R (the repository's own, in bench/); a relative path is tried from the working directory, then from the module root")
 	f.StringVar(&cfg.cc, "cc", envOr("CC", "cc"), "C compiler for the C NNG benchmark")
-	f.IntVar(&cfg.cBuf, "c-buf", 0, "C NNG throughput: NNG_OPT_SENDBUF/RECVBUF in messages (0 = NNG's defaults)")
+	f.StringVar(&cfg.rscript, "rscript", envOr("RSCRIPT", "Rscript"), "Rscript for the R nanonext column")
+	f.IntVar(&cfg.cBuf, "c-buf", 0, "C NNG and R nanonext throughput: NNG_OPT_SENDBUF/RECVBUF in messages (0 = NNG's defaults; R's script uses 128)")
 	f.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "time limit of one measurement")
 	f.BoolVar(&cfg.progress, "progress", false, "show progress on stderr (default: when stderr is a terminal)")
 	f.BoolVar(&cfg.quick, "quick", false, fmt.Sprintf("small counts for a smoke test (--count %d --warmup %d --msgs %d --runs %d unless given)", quickCount, quickWarmup, quickMsgs, quickRuns))
@@ -165,9 +174,11 @@ func (c *benchConfig) finish(sizes, transports, systems []string, changed func(s
 		switch s {
 		case "c", "nng", "c-nng":
 			s = sysNNG
+		case "r", "nanonext", "r-nanonext":
+			s = sysR
 		case sysNanoact, sysMangos, sysFloor:
 		default:
-			return fmt.Errorf("bench: unknown system %q (want nanoact, mangos, c or floor)", s)
+			return fmt.Errorf("bench: unknown system %q (want nanoact, mangos, c, floor or r)", s)
 		}
 		if !slices.Contains(c.systems, s) {
 			c.systems = append(c.systems, s)
@@ -239,8 +250,24 @@ const (
 	sysNanoact = "nanoact"
 	sysMangos  = "mangos"
 	sysNNG     = "nng"
-	sysFloor   = "floor" // plain Go connections, no library (bench_floor.go)
+	sysFloor   = "floor"    // plain Go connections, no library (bench_floor.go)
+	sysR       = "nanonext" // R nanonext under Rscript, optional (bench_r.go)
 )
+
+// meanOnly says whether sys reports a mean round trip only, no samples
+// and no allocation counts: the child-process systems, C NNG and R nanonext.
+func meanOnly(sys string) bool { return sys == sysNNG || sys == sysR }
+
+// columnName is a system's name in a table's column heads.
+func columnName(sys string) string {
+	switch sys {
+	case sysNNG:
+		return "C-NNG"
+	case sysR:
+		return "R-nanonext"
+	}
+	return sys
+}
 
 // displayName is a system's name in the tables and the plot.
 func displayName(sys string) string {
@@ -249,6 +276,8 @@ func displayName(sys string) string {
 		return "C NNG"
 	case sysFloor:
 		return "Go floor"
+	case sysR:
+		return "R nanonext"
 	}
 	return sys
 }
@@ -307,6 +336,14 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout, stderr io.Writer) e
 				continue
 			}
 			systems = append(systems, c)
+		case sysR:
+			r, ver, reason := prepareR(ctx, cfg, urls)
+			if reason != "" {
+				rep.Skipped[sysR] = reason
+				continue
+			}
+			rep.Versions[sysR] = ver
+			systems = append(systems, r)
 		}
 	}
 	if len(systems) == 0 {

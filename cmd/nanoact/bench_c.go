@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,24 +19,29 @@ import (
 // cSource is the C benchmark program's file name in --c-dir.
 const cSource = "nngbench.c"
 
-// cSystem runs the C NNG benchmark, nngbench built against Debian's libnng,
-// as a child process per measurement (both ends in that process, the
-// server side on a thread). It reports a mean round trip only, and no
-// allocation counts.
+// cSystem runs a benchmark program as a child process per measurement,
+// both ends in that process: the C NNG benchmark, nngbench built against
+// Debian's libnng (the server side on a thread), or the R nanonext one,
+// nanonext_bench.R under Rscript (bench_r.go). Both take "lat|thr URL SIZE
+// COUNT [BUF]" and print one "system=..." line of key=value pairs. It
+// reports a mean round trip only, and no allocation counts.
 type cSystem struct {
-	bin     string // the compiled nngbench
-	buf     int    // thr BUF argument; 0 leaves NNG's defaults
+	sys     string   // sysNNG or sysR
+	label   string   // the program's name in errors
+	bin     string   // the compiled nngbench, or Rscript
+	pre     []string // arguments before the mode (Rscript's script)
+	buf     int      // thr BUF argument; 0 leaves the program's default
 	timeout time.Duration
 	urls    *urlMaker
 }
 
-func (*cSystem) name() string { return sysNNG }
+func (c *cSystem) name() string { return c.sys }
 
 // prepareC finds nngbench.c and compiles it into dir with
 // "cc -O2 -o nngbench nngbench.c -lnng -lpthread". When that cannot be
 // done it returns a reason instead ("C NNG column skipped: <reason>").
 func prepareC(ctx context.Context, cfg *benchConfig, dir string, urls *urlMaker) (*cSystem, string) {
-	src, err := findCSource(cfg.cDir)
+	src, err := findBenchFile(cfg.cDir, cSource)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -58,18 +64,18 @@ func prepareC(ctx context.Context, cfg *benchConfig, dir string, urls *urlMaker)
 		}
 		return nil, fmt.Sprintf("%s does not build: %s%s", src, msg, hint)
 	}
-	return &cSystem{bin: bin, buf: cfg.cBuf, timeout: cfg.timeout, urls: urls}, ""
+	return &cSystem{sys: sysNNG, label: "nngbench", bin: bin, buf: cfg.cBuf, timeout: cfg.timeout, urls: urls}, ""
 }
 
-// findCSource locates nngbench.c in dir: an absolute dir as it is, a
-// relative one from the working directory and then from the module root
-// (the nearest parent holding go.mod), so that the default
-// "bench" works from the repository root, from cmd/nanoact
+// findBenchFile locates file (nngbench.c, nanonext_bench.R) in dir: an
+// absolute dir as it is, a relative one from the working directory and
+// then from the module root (the nearest parent holding go.mod), so that
+// the default "bench" works from the repository root, from cmd/nanoact
 // (tests) and below.
-func findCSource(dir string) (string, error) {
+func findBenchFile(dir, file string) (string, error) {
 	var tried []string
 	try := func(d string) (string, bool) {
-		p := filepath.Join(d, cSource)
+		p := filepath.Join(d, file)
 		tried = append(tried, p)
 		st, err := os.Stat(p)
 		return p, err == nil && st.Mode().IsRegular()
@@ -81,7 +87,7 @@ func findCSource(dir string) (string, error) {
 	} else {
 		wd, err := os.Getwd()
 		if err != nil {
-			return "", fmt.Errorf("%s not found: %v", cSource, err)
+			return "", fmt.Errorf("%s not found: %v", file, err)
 		}
 		if p, ok := try(filepath.Join(wd, dir)); ok {
 			return p, nil
@@ -92,7 +98,7 @@ func findCSource(dir string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("%s not found (tried %s); set --c-dir", cSource, strings.Join(tried, ", "))
+	return "", fmt.Errorf("%s not found (tried %s); set --c-dir", file, strings.Join(tried, ", "))
 }
 
 // moduleRoot returns the nearest directory at or above dir holding a
@@ -142,7 +148,7 @@ func (c *cSystem) latency(ctx context.Context, bc benchCase) (measurement, error
 	if err != nil {
 		return measurement{}, err
 	}
-	rtt, err := kvFloat(kv, "rtt_us")
+	rtt, err := c.kvFloat(kv, "rtt_us")
 	if err != nil {
 		return measurement{}, err
 	}
@@ -161,17 +167,17 @@ func (c *cSystem) throughput(ctx context.Context, bc benchCase) (measurement, er
 	if err != nil {
 		return measurement{}, err
 	}
-	mps, err := kvFloat(kv, "msgs_per_s") // (COUNT-1)/total_s, to the message
+	mps, err := c.kvFloat(kv, "msgs_per_s") // (COUNT-1)/total_s, to the message
 	if err != nil {
 		return measurement{}, err
 	}
 	if mps <= 0 {
-		return measurement{}, fmt.Errorf("nngbench: msgs_per_s %v", mps)
+		return measurement{}, fmt.Errorf("%s: msgs_per_s %v", c.label, mps)
 	}
 	return measurement{elapsed: time.Duration(float64(bc.count) / mps * float64(time.Second)), msgs: bc.count, version: kv["ver"]}, nil
 }
 
-// run runs nngbench once on a fresh address and parses its key=value
+// run runs the program once on a fresh address and parses its key=value
 // line. A tcp port taken between choosing and binding it is retried.
 func (c *cSystem) run(ctx context.Context, bc benchCase, mode string, args ...string) (map[string]string, error) {
 	var lastErr error
@@ -196,7 +202,7 @@ func (c *cSystem) run(ctx context.Context, bc benchCase, mode string, args ...st
 func (c *cSystem) exec(ctx context.Context, argv []string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, argv...)
+	cmd := exec.CommandContext(ctx, c.bin, append(slices.Clone(c.pre), argv...)...)
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -204,7 +210,7 @@ func (c *cSystem) exec(ctx context.Context, argv []string) (map[string]string, e
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("no result within %v (--timeout)", c.timeout)
 		}
-		return nil, fmt.Errorf("nngbench %s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s %s: %v: %s", c.label, strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	for line := range strings.Lines(stdout.String()) {
 		if !strings.HasPrefix(line, "system=") {
@@ -218,15 +224,15 @@ func (c *cSystem) exec(ctx context.Context, argv []string) (map[string]string, e
 		}
 		return kv, nil
 	}
-	return nil, fmt.Errorf("nngbench %s: no result line in %q", strings.Join(argv, " "), stdout.String())
+	return nil, fmt.Errorf("%s %s: no result line in %q", c.label, strings.Join(argv, " "), stdout.String())
 }
 
-// url returns a fresh address for nngbench: the C side needs a concrete
+// url returns a fresh address for the program: NNG's dialer needs a concrete
 // tcp port for its dialer, so one is chosen by binding port 0 and letting
 // it go.
 func (c *cSystem) url(transport string) (string, error) {
 	if transport != "tcp" {
-		return c.urls.url(transport, "nng"), nil
+		return c.urls.url(transport, c.sys), nil
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -237,10 +243,10 @@ func (c *cSystem) url(transport string) (string, error) {
 	return "tcp://" + addr, nil
 }
 
-func kvFloat(kv map[string]string, key string) (float64, error) {
+func (c *cSystem) kvFloat(kv map[string]string, key string) (float64, error) {
 	v, err := strconv.ParseFloat(kv[key], 64)
 	if err != nil {
-		return 0, fmt.Errorf("nngbench: bad or missing %s in its output (%q)", key, kv[key])
+		return 0, fmt.Errorf("%s: bad or missing %s in its output (%q)", c.label, key, kv[key])
 	}
 	return v, nil
 }

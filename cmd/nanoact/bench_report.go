@@ -200,11 +200,11 @@ func writeTables(w io.Writer, r *report) error {
 
 	// Latency.
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "req/rep round trip, µs: median, p99 and mean over all runs (C NNG reports its mean only); allocs per round trip, both ends")
+	fmt.Fprintln(w, "req/rep round trip, µs: median, p99 and mean over all runs (C NNG and R nanonext report their mean only); allocs per round trip, both ends")
 	cols := []column{}
 	for _, s := range systems {
-		if s == sysNNG {
-			cols = append(cols, column{"C-NNG:mean", r.latCell(s, func(x *result) float64 { return x.MeanUS })})
+		if meanOnly(s) {
+			cols = append(cols, column{columnName(s) + ":mean", r.latCell(s, func(x *result) float64 { return x.MeanUS })})
 			continue
 		}
 		cols = append(cols,
@@ -217,6 +217,9 @@ func writeTables(w io.Writer, r *report) error {
 	}
 	if has(sysNanoact) && has(sysNNG) {
 		cols = append(cols, column{"nanoact/C(mean)", r.ratioCell(kindLat, sysNNG, func(x *result) float64 { return x.MeanUS })})
+	}
+	if has(sysNanoact) && has(sysR) {
+		cols = append(cols, column{"nanoact/R(mean)", r.ratioCell(kindLat, sysR, func(x *result) float64 { return x.MeanUS })})
 	}
 	if has(sysNanoact) && has(sysFloor) {
 		cols = append(cols, column{"nanoact/floor", r.ratioCell(kindLat, sysFloor, func(x *result) float64 { return x.MedianUS })})
@@ -235,12 +238,8 @@ func writeTables(w io.Writer, r *report) error {
 	fmt.Fprintln(w, "push/pull throughput: msgs/s (median run) and MB/s (10^6 B); allocs per message, both ends")
 	cols = cols[:0]
 	for _, s := range systems {
-		name := s
-		if s == sysNNG {
-			name = "C-NNG"
-		}
 		cols = append(cols,
-			column{name + ":msgs/s", r.thrCell(s, func(x *result) string { return rate(x.MsgsPerS) })},
+			column{columnName(s) + ":msgs/s", r.thrCell(s, func(x *result) string { return rate(x.MsgsPerS) })},
 			column{"MB/s", r.thrCell(s, func(x *result) string { return megabytes(x.MBPerS) })})
 	}
 	if has(sysNanoact) && has(sysMangos) {
@@ -248,6 +247,9 @@ func writeTables(w io.Writer, r *report) error {
 	}
 	if has(sysNanoact) && has(sysNNG) {
 		cols = append(cols, column{"nanoact/C", r.ratioCell(kindThr, sysNNG, func(x *result) float64 { return x.MsgsPerS })})
+	}
+	if has(sysNanoact) && has(sysR) {
+		cols = append(cols, column{"nanoact/R", r.ratioCell(kindThr, sysR, func(x *result) float64 { return x.MsgsPerS })})
 	}
 	if has(sysNanoact) && has(sysFloor) {
 		cols = append(cols, column{"nanoact/floor", r.ratioCell(kindThr, sysFloor, func(x *result) float64 { return x.MsgsPerS })})
@@ -323,7 +325,7 @@ func (r *report) ratioCell(kind, peer string, v func(*result) float64) func(stri
 func (r *report) allocCols(kind string, systems []string) []column {
 	var cols []column
 	for _, s := range systems {
-		if s == sysNNG {
+		if meanOnly(s) {
 			continue
 		}
 		cols = append(cols, column{"allocs:" + s, func(tr string, size int) string {

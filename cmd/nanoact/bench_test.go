@@ -253,21 +253,10 @@ func TestBenchCSkipped(t *testing.T) {
 					t.Skip("no C compiler on this machine")
 				}
 			}
-			args := append(quick("--systems", "nanoact,c", "--count", "50", "--msgs", "200"), c.args...)
-			code, out, errOut := runCLI(t, args...)
-			if code != 0 {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-			}
-			line := ""
-			for l := range strings.Lines(out) {
-				if strings.HasPrefix(l, "C NNG column skipped: ") {
-					line = l
-				}
-			}
+			line, out, tables := skipRun(t, sysNNG, c.args...)
 			if !strings.Contains(line, c.why) {
 				t.Errorf("skip line %q, want it to say %q; stdout:\n%s", line, c.why, out)
 			}
-			tables := parseTables(t, out)
 			if len(tables) != 2 || len(tables[0].rows) != 1 || slices.Contains(tables[0].head, "C-NNG:mean") {
 				t.Errorf("tables %+v", tables)
 			}
@@ -301,17 +290,7 @@ func TestBenchC(t *testing.T) {
 		}
 		t.Skipf("C NNG column unavailable: %s", reason)
 	}
-	dir := t.TempDir()
-	jsonPath := filepath.Join(dir, "bench.json")
-	code, out, errOut := runCLI(t, quick("--systems", "c,nanoact", "--json", jsonPath)...)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	t.Logf("stdout:\n%s", out)
-	rep, err := readJSONFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, rep := runJSON(t, quick("--systems", "c,nanoact")...)
 	lat, thr := rep.find(sysNNG, kindLat, "inproc", 8), rep.find(sysNNG, kindThr, "inproc", 8)
 	if lat == nil || thr == nil || !(lat.MeanUS > 0) || !(thr.MsgsPerS > 0) || lat.AllocsPerOp != nil || lat.MedianUS != 0 {
 		t.Fatalf("C NNG results %+v %+v", lat, thr)

@@ -145,11 +145,11 @@ func (r *report) panel(kind string, size int, systems []string, legend bool) (*p
 				continue
 			}
 			v := value(x)
-			if kind == kindLat && sys == sysNNG {
+			if kind == kindLat && meanOnly(sys) {
 				v = x.MeanUS
 			}
 			vals[i], labels.XYs[i].Y, labels.Labels[i] = v, v, format(v)
-			if kind == kindLat && sys != sysNNG && x.P99US > 0 {
+			if kind == kindLat && !meanOnly(sys) && x.P99US > 0 {
 				labels.Labels[i] += "\np99 " + format(x.P99US)
 			}
 			top = max(top, v)
