@@ -51,12 +51,14 @@ func newHead(major byte, n uint64) []byte {
 	case n <= math.MaxUint32:
 		size = 5
 	}
-	return appendHead(make([]byte, 0, size), major, n)
+	return AppendHead(make([]byte, 0, size), major, n)
 }
 
-// appendHead appends a CBOR head of major type major and argument n in
-// its shortest form.
-func appendHead(b []byte, major byte, n uint64) []byte {
+// AppendHead appends to b the CBOR head (RFC 8949 §3) of major type major
+// (0 to 7) and argument n in its shortest form, as cbor/v2 writes it, and
+// returns the extended slice: for code that writes CBOR by hand (the task
+// runner's frames). It never fails; it allocates only to grow b.
+func AppendHead(b []byte, major byte, n uint64) []byte {
 	m := major << 5
 	switch {
 	case n < 24:
