@@ -196,7 +196,7 @@
 //
 // In process the dispatcher and its daemons are CPU-bound at 6 to 8 µs of
 // CPU per task over both cores, so more daemons do not add throughput. A
-// task costs 12 allocations in all, both ends and the sockets included;
+// task costs 10 allocations in all, both ends and the sockets included;
 // a daemon costs an actor and two goroutines per connection on each
 // side, plus one goroutine per running task. BenchmarkVsMangos measures
 // the runner beside a hand-written plain mangos worker pool in the same
