@@ -23,7 +23,9 @@ import (
 // later reads return it from the cache without decoding again.
 //
 // An Aio is made by Send, Recv, Go and NewPending. It costs one
-// allocation of about 240 bytes plus T. A receive on a Socket or Context
+// allocation of about 144 bytes plus T; a receive's carries its
+// receive-only state (the protocol's wait, the decoding) beside it, about
+// 264 bytes plus T in all. A receive on a Socket or Context
 // waits in the protocol's queue with no goroutine (sockets.RecvOp): the
 // goroutine that delivers the message, or ends the wait, resolves it. A
 // send that can complete at once (room to queue the message), and any
@@ -46,8 +48,6 @@ type Aio[T any] struct {
 	core
 	val T
 	cbs []func(T, error) // guarded by mu; nil once fired
-	rop sockets.RecvOp   // an asynchronous receive (see recvAsync)
-	dec decoder[T]       // RecvFunc's function; nil for Recv
 }
 
 // decoder turns a received message into a receive aio's value.
@@ -88,10 +88,6 @@ type core struct {
 
 	fired bool // callbacks taken by resolve; guarded by mu
 
-	// How a receive decodes its message.
-	mode int8 // a sockets.Mode
-	cd   sockets.Codec
-
 	op *opState // an operation run on a goroutine; nil if none
 	cv *CV
 	x  *extra // the rarer options, and the time-out; nil if none
@@ -122,6 +118,7 @@ type opState struct {
 	// connection (sockets.Stager); nil for other sends.
 	queue func(context.Context) error
 	fn    any // Go's function, a func(context.Context) (T, error)
+	rx    any // a receive's *recvAio[T]
 
 	// A send that waits its turn in its connection's queue (sq; nil for
 	// other operations): self is its aio, turn its place in the queue.
@@ -170,16 +167,22 @@ var (
 )
 
 func newAio[T any](opts []Option) (*Aio[T], config) {
+	a := &Aio[T]{}
+	return a, a.init(opts)
+}
+
+// init applies opts to a new aio (one made by newAio, or embedded in a
+// recvAio) and returns them.
+func (a *Aio[T]) init(opts []Option) config {
 	cfg := config{mode: sockets.Serial}
 	for _, o := range opts {
 		applyOption(o, &cfg)
 	}
-	a := &Aio[T]{}
 	a.cv = cfg.cv
 	if cfg.cvs != nil || cfg.sys != nil || cfg.log != nil {
 		a.x = &extra{cvs: cfg.cvs, sys: cfg.sys, log: cfg.log}
 	}
-	return a, cfg
+	return cfg
 }
 
 // start readies the operation's context before its goroutine starts (op,
@@ -308,7 +311,7 @@ func (a *Aio[T]) runOp() {
 		return
 	}
 	m, err := o.con.RecvMsg(a.opCtx())
-	a.finishRecv(m, err)
+	o.rx.(*recvAio[T]).finishRecv(m, err)
 }
 
 // resolve records the outcome, signals the CVs, wakes every waiter and

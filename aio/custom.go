@@ -50,8 +50,8 @@ func Go[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Aio[T] 
 // WithLogger and a positive Timeout apply; other Timeouts, Mode and ToPipe
 // are ignored.
 //
-// Cost: one aio and two small allocations (24 and 16 bytes); no
-// goroutine.
+// Cost: one aio (with onStop beside it, about 160 bytes plus T), and
+// onStop's closure if it has one; no goroutine.
 func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v T, err error)) {
 	a, r := NewOwned[T](stopFunc(onStop), opts...)
 	return a, r.Resolve
@@ -99,26 +99,30 @@ func (r Resolver[T]) Resolve(v T, err error) {
 // owner when the aio is stopped (Owner.Stopped). Options apply as for
 // NewPending.
 //
-// Cost: one aio and one 24-byte allocation; no goroutine.
+// Cost: one allocation of the aio and its owner's interface (about 160
+// bytes plus T); no goroutine.
 func NewOwned[T any](owner Owner, opts ...Option) (*Aio[T], Resolver[T]) {
-	a, cfg := newAio[T](opts)
-	a.async = &pendingStop[T]{a: a, owner: owner}
+	p := &ownedAio[T]{owner: owner}
+	a := &p.Aio
+	cfg := a.init(opts)
+	a.async = p
 	if cfg.hasTimeout && cfg.timeout > 0 {
 		a.start(&cfg, nil) // the timer; its expiry stops the aio
 	}
 	return a, Resolver[T]{a}
 }
 
-// pendingStop is the asyncOp of an aio made by NewOwned: the first end
-// (Stop, Cancel, the time-out) asks the owner for the error and resolves
-// the aio with it, unless the owner resolved it first.
-type pendingStop[T any] struct {
-	a     *Aio[T]
+// ownedAio is an aio made by NewOwned, with its owner beside it in the
+// same allocation, and its asyncOp: the first end (Stop, Cancel, the
+// time-out) asks the owner for the error and resolves the aio with it,
+// unless the owner resolved it first.
+type ownedAio[T any] struct {
+	Aio[T]
 	owner Owner
 }
 
-func (p *pendingStop[T]) cancelAsync(why uint32) {
-	a := p.a
+func (p *ownedAio[T]) cancelAsync(why uint32) {
+	a := &p.Aio
 	if !a.claimed.CompareAndSwap(false, true) {
 		return
 	}

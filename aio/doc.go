@@ -123,7 +123,8 @@
 //
 // (For sockets and mangos, "in flight" is a goroutine blocked in a plain
 // Recv, which cannot be stopped one by one.) An aio round trip adds two
-// allocations, the aios (about 240 bytes each), to the blocking calls'. A
+// allocations, the aios (about 144 bytes for a send, 288 for a receive),
+// to the blocking calls'. A
 // Send that completes at once costs about 2.5 µs with its peer's receive;
 // in a burst of sends on one push socket, most of which have to queue
 // behind each other (send-burst), about 3.4 µs and 6 allocations per send

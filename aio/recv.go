@@ -55,26 +55,39 @@ func RecvFunc[T any](con sockets.Conn, fn func(m *sockets.Msg) (T, error), opts 
 	return recv[T](con, fn, opts)
 }
 
+// recvAio is the aio of a receive: the state only a receive needs lies
+// beside its Aio, in the same allocation, so that the aios of other
+// operations (sends, Go, NewOwned: a task runner's queued tasks) do not
+// carry it.
+type recvAio[T any] struct {
+	Aio[T]
+	rop  sockets.RecvOp // an asynchronous receive (see recvAsync)
+	dec  decoder[T]     // RecvFunc's function; nil for Recv
+	cd   sockets.Codec  // how the message decodes
+	mode int8           // a sockets.Mode
+}
+
 func recv[T any](con sockets.Conn, fn decoder[T], opts []Option) *Aio[T] {
-	a, cfg := newAio[T](opts)
-	a.dec = fn
+	r := &recvAio[T]{dec: fn}
+	a := &r.Aio
+	cfg := a.init(opts)
 	if con == nil {
 		var zero T
 		a.resolve(zero, errNilConn("aio: recv"), 0)
 		return a
 	}
-	a.mode, a.cd = int8(cfg.mode), con.Codec()
-	if ac, ok := con.(sockets.AsyncConn); ok && a.recvAsync(ac, &cfg) {
+	r.mode, r.cd = int8(cfg.mode), con.Codec()
+	if ac, ok := con.(sockets.AsyncConn); ok && r.recvAsync(ac, &cfg) {
 		return a
 	}
 	if cfg.hasTimeout && cfg.timeout == 0 {
 		m, err := con.RecvMsg(expiredCtx{})
-		a.finishRecv(m, err)
+		r.finishRecv(m, err)
 		return a
 	}
 	// A Conn of another kind: the goroutine, or a waiter that runs the
 	// operation itself (help), takes the message.
-	a.start(&cfg, &opState{con: con})
+	a.start(&cfg, &opState{con: con, rx: r})
 	go a.runOp()
 	return a
 }
@@ -86,12 +99,12 @@ type asyncOp interface {
 	cancelAsync(why uint32)
 }
 
-// recvDone is an aio seen as the Receiver of its asynchronous receive.
-type recvDone[T any] Aio[T]
+// recvDone is a receive's aio seen as the Receiver of its asynchronous
+// receive.
+type recvDone[T any] recvAio[T]
 
 func (d *recvDone[T]) Received(m *sockets.Msg, err error) {
-	a := (*Aio[T])(d)
-	a.finishRecv(m, err)
+	(*recvAio[T])(d).finishRecv(m, err)
 }
 
 // recvAsync starts the receive without a goroutine, queued in the
@@ -100,7 +113,8 @@ func (d *recvDone[T]) Received(m *sockets.Msg, err error) {
 // time-out, which Recv handles). The time-out's
 // timer is made before the receive starts, so that whoever completes it
 // finds the timer to stop, and armed after.
-func (a *Aio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
+func (r *recvAio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
+	a := &r.Aio
 	d, bounded := cfg.timeout, cfg.hasTimeout
 	if !bounded {
 		d = ac.DefaultRecvTimeout()
@@ -109,7 +123,7 @@ func (a *Aio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
 	if bounded && d <= 0 {
 		return false
 	}
-	a.async = a
+	a.async = r
 	var t *time.Timer
 	if bounded {
 		if a.x == nil {
@@ -118,17 +132,18 @@ func (a *Aio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
 		t = time.AfterFunc(time.Duration(math.MaxInt64), a.expire)
 		a.x.timer = t
 	}
-	ac.RecvAsync(&a.rop, (*recvDone[T])(a))
+	ac.RecvAsync(&r.rop, (*recvDone[T])(r))
 	if t != nil && !a.resolved.Load() {
 		t.Reset(d)
 	}
 	return true
 }
 
-func (a *Aio[T]) cancelAsync(why uint32) {
-	if !a.rop.Cancel() {
+func (r *recvAio[T]) cancelAsync(why uint32) {
+	if !r.rop.Cancel() {
 		return
 	}
+	a := &r.Aio
 	var zero T
 	if why == expired {
 		a.resolve(zero, &nanoact.Error{Code: nanoact.CodeTimedOut, Op: "aio: recv", Err: context.DeadlineExceeded}, 0)
@@ -138,16 +153,17 @@ func (a *Aio[T]) cancelAsync(why uint32) {
 }
 
 // finishRecv decodes the received message and resolves the aio.
-func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
-	mode := sockets.Mode(a.mode)
+func (r *recvAio[T]) finishRecv(m *sockets.Msg, err error) {
+	a := &r.Aio
+	mode := sockets.Mode(r.mode)
 	var v T
 	if err != nil {
 		a.resolve(v, err, 0)
 		return
 	}
 	pipe := m.Pipe
-	if a.dec != nil {
-		v, err = a.decode(m)
+	if r.dec != nil {
+		v, err = r.decode(m)
 		a.resolve(v, err, pipe)
 		return
 	}
@@ -156,18 +172,19 @@ func (a *Aio[T]) finishRecv(m *sockets.Msg, err error) {
 		a.resolve(v, nil, pipe)
 		return
 	}
-	v, err = sockets.Take[T](m, mode, a.cd)
+	v, err = sockets.Take[T](m, mode, r.cd)
 	a.resolve(v, err, pipe)
 }
 
 // decode runs RecvFunc's function; a panic in it becomes the aio's error
 // (ErrInternal), so that it cannot take down the connection's reader.
-func (a *Aio[T]) decode(m *sockets.Msg) (v T, err error) {
+func (r *recvAio[T]) decode(m *sockets.Msg) (v T, err error) {
+	a := &r.Aio
 	defer func() {
 		if r := recover(); r != nil {
 			a.logger().Error("aio: recv function panicked", zap.Any("panic", r), zap.Stack("stack"))
 			err = nanoact.Errorf(nanoact.CodeInternal, "aio: recv", "function panicked: %v", r)
 		}
 	}()
-	return a.dec(m)
+	return r.dec(m)
 }

@@ -557,11 +557,12 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 		// The daemon has one connection at a time. A result that goes out
 		// after a reconnection reaches the dispatcher on the new one,
 		// which ignores it: the attempt belonged to the old connection.
-		if err := dm.sock.SendMsg(dm.life, body); err != nil {
-			body.Free()
-			if dm.life.Err() == nil {
-				dm.log.Warn("result not sent", zap.Uint64("task", id), zap.Error(err))
-			}
+		err := dm.sock.SendMsg(dm.life, body)
+		// On success SendMsg took the buffers and this returns only the
+		// wrapper to the message pool; on failure, the whole message.
+		body.Free()
+		if err != nil && dm.life.Err() == nil {
+			dm.log.Warn("result not sent", zap.Uint64("task", id), zap.Error(err))
 		}
 	}()
 }

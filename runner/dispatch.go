@@ -252,7 +252,12 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	t.pipe, t.wid = dm.pipe, wid
 	d.attempts[wid] = t
 	d.mu.Unlock()
-	if err := d.sock.Send(d.nb, m, dm.to); err != nil {
+	err := d.sock.Send(d.nb, m, dm.to)
+	// Send took m's buffers, on success or failure alike (it frees them
+	// then): this returns the empty wrapper to the message pool, as the
+	// aio device does after SendMsg.
+	m.Free()
+	if err != nil {
 		d.mu.Lock()
 		delete(d.attempts, wid)
 		d.mu.Unlock()

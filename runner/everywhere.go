@@ -376,9 +376,10 @@ func (d *Dispatcher) replaySetups(dm *daemonConn) {
 		t.seed = deriveSeed(d.cfg.seed, 0, idItem(dm.id))
 		if js.timeout > 0 {
 			t.expires = now() + int64(js.timeout)
-			t.wmu.Lock()
-			t.timer = time.AfterFunc(js.timeout, func() { t.abort(timeoutError(t.name)) })
-			t.wmu.Unlock()
+			w := t.watcher()
+			w.mu.Lock()
+			w.timer = time.AfterFunc(js.timeout, func() { t.abort(timeoutError(t.name)) })
+			w.mu.Unlock()
 		}
 		t.state = stateQueued
 		dm.pinned.pushBack(t)

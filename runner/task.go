@@ -238,23 +238,23 @@ type task struct {
 	args    []byte // the arguments, encoded
 	out     outlet
 	expires int64 // monotonic ns since epoch (see now); 0: no time-out
-	timer   *time.Timer
-	stopCtx func() bool
+	// watch holds the time-out's timer and the caller's context watch;
+	// nil for a task with neither (most), so that a queued task carries
+	// only a pointer (a queued task's size is what WithMaxQueued bounds).
+	watch atomic.Pointer[taskWatch]
 
 	// resolved gates the resolution: whoever sets it resolves the aio.
 	resolved atomic.Bool
 	// phase says whether t was ever sent to a daemon (see staged).
 	phase atomic.Uint32
 	held  atomic.Bool // charged to the dispatcher's admission (see unhold)
-	wmu   sync.Mutex  // guards timer and stopCtx, set while they may fire
 
-	// actor (the small fields packed together: a queued task's size
-	// is what WithMaxQueued bounds)
+	// actor (the small fields packed together)
+	state   uint8
+	pin     bool   // for one daemon (OnDaemon, Everywhere): never re-queued
+	setup   bool   // an Everywhere task: its daemon takes no other task until it ends
 	requeue int32  // re-queues left; negative: no limit
 	attempt uint32 // attempts sent so far
-	state   uint8
-	pin     bool // for one daemon (OnDaemon, Everywhere): never re-queued
-	setup   bool // an Everywhere task: its daemon takes no other task until it ends
 	// under d.mu
 	pipe uint32
 	wid  uint64
@@ -319,13 +319,39 @@ func (t *task) cleanup() {
 	if t.d != nil {
 		t.d.takeBorn(t) // WatchTasks' record of t, if any
 	}
-	t.wmu.Lock()
-	defer t.wmu.Unlock()
-	if t.timer != nil {
-		t.timer.Stop()
+	if w := t.watch.Load(); w != nil {
+		w.stop()
 	}
-	if t.stopCtx != nil {
-		t.stopCtx()
+}
+
+// taskWatch is what ends a task from outside the dispatcher besides Stop:
+// its time-out's timer and the watch on the caller's context.
+type taskWatch struct {
+	mu      sync.Mutex // guards timer and stopCtx, set while they may fire
+	timer   *time.Timer
+	stopCtx func() bool
+}
+
+// watcher returns t's watch, made if t has none yet. Call it only from
+// the goroutine that sets t up (Submit, the actor for a setup task).
+func (t *task) watcher() *taskWatch {
+	w := t.watch.Load()
+	if w == nil {
+		w = &taskWatch{}
+		t.watch.Store(w)
+	}
+	return w
+}
+
+// stop stops the timer and the context watch.
+func (w *taskWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.stopCtx != nil {
+		w.stopCtx()
 	}
 }
 
@@ -378,7 +404,7 @@ func (t *task) abort(err error) {
 // nor call Submit on a dispatcher whose queue may be full (the reader is
 // what frees room; use TrySubmit there).
 //
-// Cost: 13 allocations per task in all, both ends and the sockets
+// Cost: 10 allocations per task in all, both ends and the sockets
 // included, and no message through the dispatcher's actor (Submit takes
 // its state lock); see the package doc for throughput.
 func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
@@ -448,14 +474,15 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 		t.held.Store(true)
 	}
 	if cfg.timeout > 0 || ctx.Done() != nil {
-		t.wmu.Lock()
+		w := t.watcher()
+		w.mu.Lock()
 		if cfg.timeout > 0 {
-			t.timer = time.AfterFunc(time.Duration(t.expires-now()), func() { t.abort(timeoutError(name)) })
+			w.timer = time.AfterFunc(time.Duration(t.expires-now()), func() { t.abort(timeoutError(name)) })
 		}
 		if ctx.Done() != nil {
-			t.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "runner: task "+name)) })
+			w.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "runner: task "+name)) })
 		}
-		t.wmu.Unlock()
+		w.mu.Unlock()
 	}
 	if !d.enqueueTo(t, &cfg.more) {
 		d.unhold(t)

@@ -5,8 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"math"
 	"unicode/utf8"
+
+	"github.com/nanoact/nanoact/internal/codec"
 )
 
 // The wire protocol is documented in the package doc (doc.go).
@@ -80,21 +81,8 @@ const (
 	cborNull = 0xf6
 )
 
-func appendHead(b []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= math.MaxUint8:
-		return append(b, m|24, byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, m|27), n)
-	}
-}
+// appendHead appends a CBOR head in its shortest form.
+func appendHead(b []byte, major byte, n uint64) []byte { return codec.AppendHead(b, major, n) }
 
 func appendUint(b []byte, n uint64) []byte { return appendHead(b, majUint, n) }
 
