@@ -32,7 +32,6 @@ type (
 		wid     uint64
 		outcome uint8
 	}
-	leaveMsg struct{ pipe uint32 }
 	// junkMsg is a message that is malformed or has no business on a
 	// connection that has not said hello.
 	junkMsg struct {
@@ -107,8 +106,6 @@ func (d *Dispatcher) receive(c *actor.Context) {
 		d.onHello(m.pipe, &m.hello)
 	case cancelReq:
 		d.onCancel(m.t)
-	case leaveMsg:
-		d.onLeave(m.pipe)
 	case junkMsg:
 		d.onJunk(m)
 	case helloLate:
@@ -772,7 +769,12 @@ func (d *Dispatcher) handle(m *sockets.Msg) {
 		f.mac = slices.Clone(f.mac) // m goes back to the pool
 		d.ref.Send(helloMsg{pipe: m.Pipe, hello: f})
 	case kindLeave:
-		d.ref.Send(leaveMsg{pipe: m.Pipe})
+		// Here, under the state lock as the results are, not through the
+		// actor: a result the daemon sent after its leave must not free a
+		// slot the dispatcher then fills before it hears of the leave.
+		d.smu.Lock()
+		d.onLeave(m.Pipe)
+		d.unlockState()
 	default:
 		d.ref.Send(junkMsg{pipe: m.Pipe, kind: f.kind, size: len(m.Body)})
 	}
