@@ -101,7 +101,11 @@ func Reply[Req, Resp any](ctx context.Context, c sockets.Conn, h Handler[Req, Re
 		return err
 	}
 	reply, herr := serve(ctx, m, c.Codec(), h, cfg)
-	if err := c.SendMsg(ctx, reply); err != nil {
+	err = c.SendMsg(ctx, reply)
+	// A sent reply's wrapper is empty (SendMsg took its buffers); an
+	// unsent one still holds them: either way it goes back to the pool.
+	reply.Free()
+	if err != nil {
 		return err
 	}
 	return herr

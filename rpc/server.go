@@ -359,7 +359,11 @@ func (w *worker[Req, Resp]) serveOne() bool {
 		s.watch.Emit(RequestDone{Latency: time.Since(start), Err: herr})
 	}
 	// The reply goes out whatever happens; the socket's close aborts it.
-	if err := w.c.SendMsg(context.Background(), reply); err != nil && s.life.Err() == nil {
+	err = w.c.SendMsg(context.Background(), reply)
+	// A sent reply's wrapper is empty (SendMsg took its buffers); an
+	// unsent one still holds them: either way it goes back to the pool.
+	reply.Free()
+	if err != nil && s.life.Err() == nil {
 		s.log.Warn("reply not sent", zap.Uint64("request", n), zap.Uint32("pipe", pipe), zap.String("remote", s.sock.PeerAddr(pipe)), zap.Error(err))
 	}
 	var pe *PanicError

@@ -188,7 +188,9 @@ func (c *Context) Send(ctx context.Context, v any, opts ...SendOption) error {
 	return nil
 }
 
-// SendMsg sends m on the context, taking ownership of it on success.
+// SendMsg sends m on the context, taking ownership of it on success; on
+// failure m is left to the caller. As with Socket.SendMsg, a successful
+// send takes only m's buffers: the caller may then Free or reuse m.
 func (c *Context) SendMsg(ctx context.Context, m *Msg) error {
 	mm := m.mangosMsg()
 	if err := c.send(ctx, mm); err != nil {

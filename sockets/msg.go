@@ -289,7 +289,9 @@ type Conn interface {
 	// Send encodes v (in the connection's send mode, Serial unless set
 	// otherwise, or the Mode given: Serial or Raw) and sends it.
 	Send(ctx context.Context, v any, opts ...SendOption) error
-	// SendMsg sends m, taking ownership of it on success.
+	// SendMsg sends m, taking ownership of it on success; the caller
+	// may still Free (or reuse) m afterwards, which returns its wrapper
+	// to the pool.
 	SendMsg(ctx context.Context, m *Msg) error
 	// RecvMsg receives one message.
 	RecvMsg(ctx context.Context) (*Msg, error)

@@ -325,6 +325,9 @@ func (s *Socket) Send(ctx context.Context, v any, opts ...SendOption) error {
 
 // SendMsg sends m as it is (header and body), taking ownership of it on
 // success; on failure m is left to the caller. It blocks as Send does.
+// A successful send takes only m's buffers: the caller may then Free m
+// (returning the empty wrapper to the pool, saving an allocation) or
+// reuse it.
 func (s *Socket) SendMsg(ctx context.Context, m *Msg) error {
 	mm := m.mangosMsg()
 	if err := s.send(ctx, mm, 0); err != nil {

@@ -204,7 +204,8 @@ func (s *Stream) raw(v any) ([]byte, error) {
 	return b, nil
 }
 
-// SendMsg writes m's body, as Send does.
+// SendMsg writes m's body, as Send does. It leaves m as it is: the
+// caller may Free or reuse m afterwards.
 func (s *Stream) SendMsg(ctx context.Context, m *Msg) error { return s.write(ctx, m.Body) }
 
 // deadline returns the I/O deadline for ctx: its own, 1 ms for NonBlock,

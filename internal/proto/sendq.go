@@ -54,8 +54,9 @@ func (e *engine) spillSend(m *Message) {
 }
 
 // next waits for the pipe's next message: the backlog's first, then
-// whichever of its own queue and the shared one has one. It returns nil
-// once the pipe closes; shared reports a message of the shared queue.
+// whichever of its own queue and the shared one has one (its own first
+// when both have). It returns nil once the pipe closes; shared reports a
+// message of the shared queue.
 func (p *pipe) next() (m *Message, shared bool) {
 	e := p.e
 	for {
@@ -71,6 +72,26 @@ func (p *pipe) next() (m *Message, shared bool) {
 		if e.sendq != nil {
 			g := e.sendq.cur()
 			sq, gone = g.ch, g.gone
+		}
+		// Fast path: a message already there is taken without the
+		// five-way select (which locks every channel it waits on). Each
+		// single-case select is a non-blocking receive that costs an
+		// atomic load when the channel is empty. A closed pipe takes
+		// nothing more.
+		select {
+		case <-p.closeq:
+			return nil, false
+		default:
+		}
+		select {
+		case m = <-p.q:
+			return m, false
+		default:
+		}
+		select {
+		case m = <-sq: // nil sq: never ready
+			return m, true
+		default:
 		}
 		select {
 		case m = <-p.q:
