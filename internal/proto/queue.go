@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -12,7 +13,9 @@ import (
 // one's gone, so that an operation waiting on the old channel wakes and
 // loads the new one. A producer that has put a message on a generation
 // replaced meanwhile calls rescue, which moves it across: a resize loses
-// no message except as it says.
+// no message except as it says. Order holds across a resize: producers
+// wait while messages move (forPut), and the move starts only once no
+// consumer is taking from the old generation (enter, leave).
 type queue struct {
 	g  atomic.Pointer[qgen]
 	mu sync.Mutex // serialises resize and rescue
@@ -26,6 +29,10 @@ type queue struct {
 type qgen struct {
 	ch   chan *Message
 	gone chan struct{} // closed once a resize replaced this generation
+	// readers counts the consumers taking from ch (enter to leave); a
+	// resize moves the messages only once there are none, so that no
+	// consumer takes a later message than one the move has carried over.
+	readers atomic.Int32
 }
 
 func newQueue(n int) *queue {
@@ -50,6 +57,30 @@ func (q *queue) forPut() *qgen {
 	return g
 }
 
+// enter returns the current generation for a consumer to take from,
+// counted until it calls leave; a consumer waiting on ch must wait on
+// gone too. Never blocks; two atomic additions and a load more than cur.
+func (q *queue) enter() *qgen {
+	for {
+		g := q.g.Load()
+		g.readers.Add(1)
+		if q.g.Load() == g {
+			return g
+		}
+		g.readers.Add(-1) // replaced meanwhile
+	}
+}
+
+// leave ends a consumer's enter.
+func (g *qgen) leave() { g.readers.Add(-1) }
+
+// leaveIf is leave for a generation that may be nil (none entered).
+func leaveIf(g *qgen) {
+	if g != nil {
+		g.leave()
+	}
+}
+
 // replaced reports whether g is no longer the current generation.
 func (q *queue) replaced(g *qgen) bool { return q.g.Load() != g }
 
@@ -66,6 +97,11 @@ func (q *queue) resize(n int, spill func(*Message)) {
 	g := &qgen{ch: make(chan *Message, n), gone: make(chan struct{})}
 	q.g.Store(g)
 	close(old.gone)
+	// Consumers still on old leave promptly: each either takes without
+	// waiting or waits on old.gone too.
+	for old.readers.Load() > 0 {
+		runtime.Gosched()
+	}
 	for excess := len(old.ch) - n; excess > 0; excess-- {
 		select {
 		case m := <-old.ch:

@@ -65,23 +65,28 @@ func (p *pipe) next() (m *Message, shared bool) {
 			}
 		}
 		var (
+			g    *qgen
 			sq   <-chan *Message
 			gone <-chan struct{}
 		)
 		if e.sendq != nil {
-			g := e.sendq.cur()
+			g = e.sendq.enter()
 			sq, gone = g.ch, g.gone
 		}
 		select {
 		case m = <-p.q:
+			leaveIf(g)
 			return m, false
 		case m = <-sq:
+			g.leave()
 			return m, true
 		case <-e.kick:
 		case <-gone: // the queue was resized: wait on the new one
 		case <-p.closeq:
+			leaveIf(g)
 			return nil, false
 		}
+		leaveIf(g)
 	}
 }
 
