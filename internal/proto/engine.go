@@ -581,7 +581,9 @@ func (p *pipe) gather(batch []*Message) (_ []*Message, stop bool) {
 		var sq <-chan *Message
 		if e.sendq != nil && e.npipes.Load() == 1 && e.nbacklog.Load() == 0 {
 			g = e.sendq.enter()
-			sq = g.ch
+			if e.nbacklog.Load() == 0 { // else a resize spilled meanwhile
+				sq = g.ch
+			}
 		}
 		var m *Message
 		select {
@@ -678,26 +680,27 @@ func (p *pipe) deliver(m *Message) {
 		return
 	}
 	for {
-		g := e.recvq.forPut()
+		g := e.recvq.enter()
 		select {
 		case g.ch <- m: // the usual case: room in the queue
 		default:
 			select {
 			case g.ch <- m:
 			case <-g.gone:
+				g.leave()
 				continue // resized: queue on the new one
 			case <-p.closeq:
+				g.leave()
 				m.Free()
 				e.dropped(DropPipeGone)
 				return
 			case <-e.closeq:
+				g.leave()
 				m.Free()
 				return
 			}
 		}
-		if e.recvq.replaced(g) {
-			e.recvq.rescue(g, e.spillRecv)
-		}
+		g.leave()
 		break
 	}
 	e.ready.notify()
@@ -726,18 +729,22 @@ func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{
 		return waitErr(ctx, op)
 	}
 	for {
-		g := e.sendq.forPut()
+		g := e.sendq.enter()
 		select {
 		case g.ch <- m:
 			e.pending.Add(1)
-			e.settle(g)
+			g.leave()
 			return nil
 		case <-g.gone: // resized: wait on the new queue
+			g.leave()
 		case <-cancel:
+			g.leave()
 			return cancelErr
 		case <-e.closeq:
+			g.leave()
 			return errClosed
 		case <-ctx.Done():
+			g.leave()
 			return waitErr(ctx, op)
 		}
 	}

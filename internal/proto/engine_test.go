@@ -908,3 +908,56 @@ func TestEngineSubResizeKeepsOrder(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// A send queue resized, from another goroutine, while one sender fills it
+// and one pipe's writer takes from it: the pipe writes the messages in
+// the order they were sent, none lost (a shrink hands the excess to the
+// backlog, which is written first). A writer racing the move must not
+// take a later message than one the move has already carried over.
+func TestEngineSendResizeKeepsOrder(t *testing.T) {
+	s := open(t, Push)
+	f := attach(t, s)
+	const n = 3000
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	sendErr := make(chan error, 1)
+	go func() { // the sender
+		defer wg.Done()
+		for i := range n {
+			if err := s.Send(ctxT(t), msg(fmt.Sprint(i))); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+	}()
+	go func() { // resizes, grown and shrunk, until the pipe wrote all
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.(Buffered).SetBuffer(true, i%32)
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	for want := range n {
+		var m *Message
+		select {
+		case m = <-f.out:
+		case err := <-sendErr:
+			t.Fatal(err)
+		case <-time.After(wait):
+			t.Fatalf("message %d not written within 5s", want)
+		}
+		for len(f.entered) > 0 { // SendMsg counts its entries; keep room
+			<-f.entered
+		}
+		if got := string(m.Body); got != fmt.Sprint(want) {
+			t.Fatalf("wrote %s where %d was due", got, want)
+		}
+		m.Free()
+	}
+}

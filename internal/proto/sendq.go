@@ -72,6 +72,10 @@ func (p *pipe) next() (m *Message, shared bool) {
 		if e.sendq != nil {
 			g = e.sendq.enter()
 			sq, gone = g.ch, g.gone
+			if e.nbacklog.Load() > 0 && !p.dead.Load() {
+				g.leave() // a resize spilled meanwhile: that goes first
+				continue
+			}
 		}
 		select {
 		case m = <-p.q:
@@ -123,23 +127,14 @@ func (e *engine) wake() {
 
 // offer queues m on the shared send queue without waiting.
 func (e *engine) offer(m *Message) bool {
-	g := e.sendq.forPut()
+	g := e.sendq.enter()
+	defer g.leave()
 	select {
 	case g.ch <- m:
 		e.pending.Add(1)
-		e.settle(g)
 		return true
 	default:
 		return false
-	}
-}
-
-// settle follows a message put on generation g of the send queue: if a
-// resize replaced g meanwhile, the message may be stranded there, and is
-// moved to the current one.
-func (e *engine) settle(g *qgen) {
-	if e.sendq.replaced(g) {
-		e.sendq.rescue(g, e.spillSend)
 	}
 }
 
