@@ -868,16 +868,9 @@ func TestEngineSubResizeKeepsOrder(t *testing.T) {
 			f.inject(t, 0, false, fmt.Sprint(i))
 		}
 	}()
-	go func() { // resizes, grown and shrunk, until both receivers are done
+	go func() { // until both receivers are done
 		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = s.(Buffered).SetBuffer(false, 16+i%32)
-		}
+		keepResizing(s.(Buffered), false, stop, func(i int) int { return 16 + i%32 })
 	}()
 	inOrder := func(recv func(context.Context) (*Message, error)) error {
 		last := -1
@@ -931,16 +924,9 @@ func TestEngineSendResizeKeepsOrder(t *testing.T) {
 			}
 		}
 	}()
-	go func() { // resizes, grown and shrunk, until the pipe wrote all
+	go func() { // until the pipe wrote all
 		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = s.(Buffered).SetBuffer(true, i%32)
-		}
+		keepResizing(s.(Buffered), true, stop, func(i int) int { return i % 32 })
 	}()
 	defer func() { close(stop); wg.Wait() }()
 	for want := range n {
@@ -959,5 +945,18 @@ func TestEngineSendResizeKeepsOrder(t *testing.T) {
 			t.Fatalf("wrote %s where %d was due", got, want)
 		}
 		m.Free()
+	}
+}
+
+// keepResizing resizes b's send or receive queue to size(0), size(1), ...
+// until stop is closed.
+func keepResizing(b Buffered, send bool, stop <-chan struct{}, size func(int) int) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		_ = b.SetBuffer(send, size(i))
 	}
 }
