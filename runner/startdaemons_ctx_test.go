@@ -19,12 +19,7 @@ import (
 // with Close (TestMain's goleak checks nothing is left running).
 func TestStartDaemonsCanceled(t *testing.T) {
 	t.Parallel()
-	f := newFixture()
-	d, err := runner.NewDispatcher("", runner.WithRegistry(f.reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := newDispatcher(t, newFixture(), 0)
 	held := make(chan struct{})
 	var once sync.Once
 	var admit atomic.Bool
