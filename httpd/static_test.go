@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/nanoact/nanoact/httpd"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/ncurl"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -87,14 +87,7 @@ func TestStaticHandlers(t *testing.T) {
 // ncurl and a wss:// DialStream both verify it.
 func TestTLS(t *testing.T) {
 	ctx := testCtx(t)
-	cert, key, err := sockets.WriteCert("127.0.0.1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCfg, err := sockets.NewTLSServer(sockets.TLSCert(cert, key))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvCfg, cert := testkit.SelfSignedServer(t, "127.0.0.1")
 	s := serveURL(t, "https://127.0.0.1:0", []httpd.Handler{
 		httpd.Handle("/hello", func(_ context.Context, req *httpd.Request) (*httpd.Response, error) {
 			if req.HTTP.TLS == nil {

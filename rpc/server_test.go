@@ -14,6 +14,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
 	"github.com/nanoact/nanoact/cv"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/rpc"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -224,8 +225,9 @@ func TestServerShutdown(t *testing.T) {
 		<-started
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Shutdown(ctx) }()
-	time.Sleep(20 * time.Millisecond) // Shutdown is now waiting for the handlers
+	sctx, waiting := testkit.Waiting(ctx)
+	go func() { done <- srv.Shutdown(sctx) }()
+	<-waiting // Shutdown is now waiting for the handlers (on sctx.Done)
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -289,11 +289,25 @@ func TestWatchPipes(t *testing.T) {
 	// A watcher that panics is logged, not fatal.
 	stop2, _ := s.WatchPipes(func(sockets.PipeEvent) { panic("boom") })
 	defer stop2()
+	// Watchers are called in the order they were added, one event after
+	// the other: once a watcher added last has seen the new pipe, the
+	// stopped one would have been called for it (and the panic is past).
+	seen := make(chan struct{})
+	var seenOnce sync.Once
+	stop3, _ := s.WatchPipes(func(e sockets.PipeEvent) {
+		if e.Added {
+			seenOnce.Do(func() { close(seen) })
+		}
+	})
+	defer stop3()
 	if _, err := peer.Dial(l.URL(), sockets.Sync); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return s.Pipes() == 1 })
-	time.Sleep(10 * time.Millisecond)
+	select {
+	case <-seen:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the last watcher did not see the new pipe within 5s")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(evs) != 2 {

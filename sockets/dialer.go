@@ -3,6 +3,7 @@ package sockets
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"go.nanomsg.org/mangos/v3"
@@ -192,11 +193,19 @@ func (d *Dialer) start(mode StartMode) error {
 // Start starts a dialer created with Later, Async (connect in the
 // background, retrying) or Sync (one attempt now; its error is returned and
 // the dialer stays not started). A started dialer gives ErrState, a closed
-// one ErrNotFound (NNG's "Entry not found").
-func (d *Dialer) Start(mode StartMode) error {
+// one ErrNotFound (NNG's "Entry not found"). opts may hold StartContext,
+// which bounds a Sync start as it bounds a Sync Dial (the dialer then
+// stays not started, and Start may be tried again); other options are
+// ignored.
+func (d *Dialer) Start(mode StartMode, opts ...EndpointOption) error {
+	var ec endpointConfig
+	for _, o := range opts {
+		o.applyEndpoint(&ec)
+	}
 	op := "sockets: start dialer " + d.url
 	return d.s.control(op, func() error {
-		switch d.State() {
+		prev := d.State()
+		switch prev {
 		case Closed:
 			return errNotFound(op)
 		case Started:
@@ -205,24 +214,61 @@ func (d *Dialer) Start(mode StartMode) error {
 		if mode == Later {
 			mode = Async
 		}
+		orig := d.mopts
+		bounded := func() bool { return true }
+		if ec.ctx != nil && mode == Sync {
+			if err := nanoact.FromContext(ec.ctx, op); err != nil {
+				return err
+			}
+			if _, ok := orig[transport.OptionContext]; ok {
+				// This attempt ends with the socket or with ec.ctx; once it
+				// succeeded, only with the socket (as in Dial).
+				attempt, cancel := context.WithCancel(d.s.life)
+				mopts := maps.Clone(orig)
+				mopts[transport.OptionContext] = attempt
+				if err := d.renew(mopts); err != nil {
+					cancel()
+					return endpointErr(err, op)
+				}
+				bounded = context.AfterFunc(ec.ctx, cancel)
+			}
+		}
 		err := d.start(mode)
+		if err == nil && !bounded() {
+			d.mu.Lock()
+			d.state = prev // ended as the dial succeeded: undone below
+			d.mu.Unlock()
+			err = nanoact.FromContext(ec.ctx, op)
+		}
 		if nanoact.CodeOf(err) == nanoact.CodeConnRefused {
 			d.stats.refused.Add(1)
 		}
 		if err != nil && mode == Sync {
 			// mangos keeps a failed synchronous dialer marked active; make a
 			// fresh one so that Start can be tried again.
-			murl, _ := transport.Rewrite(d.url)
-			if md, nerr := d.s.ms.NewDialer(murl, d.mopts); nerr == nil {
-				old := d.md
-				d.s.mu.Lock()
-				d.md = md
-				d.s.mu.Unlock()
-				_ = old.Close()
+			_ = d.renew(orig)
+			if ec.ctx != nil && ec.ctx.Err() != nil {
+				return nanoact.FromContext(ec.ctx, op)
 			}
 		}
 		return err
 	})
+}
+
+// renew replaces d's mangos dialer, not started, by one made with mopts.
+// It runs in the socket actor.
+func (d *Dialer) renew(mopts map[string]any) error {
+	murl, _ := transport.Rewrite(d.url)
+	md, err := d.s.ms.NewDialer(murl, mopts)
+	if err != nil {
+		return err
+	}
+	old := d.md
+	d.s.mu.Lock()
+	d.md, d.mopts = md, mopts
+	d.s.mu.Unlock()
+	_ = old.Close()
+	return nil
 }
 
 // Close stops the dialer and closes the connection it made. A closed

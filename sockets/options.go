@@ -156,10 +156,11 @@ type endpointConfig struct {
 	ctx   context.Context // StartContext
 }
 
-// StartContext bounds a Sync dial by ctx: the call (Socket.Dial, or New
-// and rpc.NewClient with the Dial option) returns once ctx ends, with an
-// error matching ErrTimedOut (a passed deadline) or ErrCanceled that wraps
-// ctx.Err(), and leaves no dialer, as a failed Sync dial. Without it a
+// StartContext bounds a Sync dial by ctx: the call (Socket.Dial,
+// Dialer.Start, or New and rpc.NewClient with the Dial option) returns
+// once ctx ends, with an error matching ErrTimedOut (a passed deadline)
+// or ErrCanceled that wraps ctx.Err(), and leaves no dialer (Dialer.Start:
+// the dialer not started), as a failed Sync dial. Without it a
 // Sync dial waits for its one attempt: the connection, then the handshake
 // within the socket's handshake time-out. Once the dial has succeeded, ctx
 // no longer matters: the dialer and its reconnections live as long as the

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -266,11 +267,12 @@ func TestCloseReleasesBlockedRecv(t *testing.T) {
 		t.Fatal(err)
 	}
 	errc := make(chan error, 1)
+	ctx, waiting := testkit.Waiting(context.Background())
 	go func() {
-		_, err := s.Recv(context.Background())
+		_, err := s.Recv(ctx)
 		errc <- err
 	}()
-	time.Sleep(10 * time.Millisecond) // let it block (correctness does not depend on it)
+	<-waiting // the receive waits (it looks at ctx.Done as it blocks)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -115,3 +115,55 @@ func TestStartContextAfterSuccess(t *testing.T) {
 		t.Fatalf("dialer %v, %d dialers", d.State(), len(req.Dialers()))
 	}
 }
+
+// Dialer.Start(Sync, StartContext(ctx)) of a Later dialer ends with ctx
+// as Dial does, leaving the dialer not started; a later Start works, and
+// once it succeeded its ctx ending does not end the connection.
+func TestStartContextBoundsDialerStart(t *testing.T) {
+	t.Parallel()
+	s := open(t, sockets.Req)
+	d, err := s.Dial(silentPeer(t), sockets.Later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := d.Start(sockets.Sync, sockets.StartContext(ctx)); !errors.Is(err, nanoact.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("deadline: %v", err)
+	}
+	if st := d.State(); st != sockets.NotStarted {
+		t.Fatalf("state %v after an ended start", st)
+	}
+	if err := d.Start(sockets.Sync, sockets.StartContext(ctx)); !errors.Is(err, nanoact.ErrTimedOut) {
+		t.Fatalf("ended ctx: %v", err)
+	}
+	if err := d.Start(sockets.Async); err != nil {
+		t.Fatalf("a later Start: %v", err)
+	}
+
+	rep := open(t, sockets.Rep)
+	l, err := rep.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := open(t, sockets.Req)
+	d2, err := req.Dial(l.URL(), sockets.Later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	if err := d2.Start(sockets.Sync, sockets.StartContext(ctx2)); err != nil {
+		t.Fatal(err)
+	}
+	cancel2()
+	c := ctxT(t)
+	if err := req.Send(c, "ping"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rep.Recv(c); err != nil {
+		t.Fatalf("the connection ended with the start's ctx: %v", err)
+	}
+	if st := d2.State(); st != sockets.Started {
+		t.Fatalf("state %v", st)
+	}
+}

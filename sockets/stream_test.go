@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -217,14 +218,7 @@ func TestStreamErrors(t *testing.T) {
 // it fails, and a listener without a server config is refused.
 func TestStreamWSS(t *testing.T) {
 	t.Parallel()
-	certPEM, keyPEM, err := sockets.WriteCert("127.0.0.1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCfg, err := sockets.NewTLSServer(sockets.TLSCert(certPEM, keyPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvCfg, certPEM := testkit.SelfSignedServer(t, "127.0.0.1")
 	cliCfg, err := sockets.NewTLSClient(sockets.TLSCA(certPEM))
 	if err != nil {
 		t.Fatal(err)

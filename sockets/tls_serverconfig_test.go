@@ -3,21 +3,14 @@ package sockets_test
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/sockets"
 )
 
 func TestTLSServerConfigExport(t *testing.T) {
-	cert, key, err := sockets.WriteCert("127.0.0.1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sockets.NewTLSServer(sockets.TLSCert(cert, key))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cert := testkit.SelfSignedServer(t, "127.0.0.1")
 	a, err := srv.ServerConfig()
 	if err != nil || len(a.Certificates) != 1 {
 		t.Fatalf("ServerConfig: %v", err)

@@ -53,11 +53,8 @@ func proxied(t *testing.T, s *sockets.Socket, sc faultScheme) (*testkit.FaultPro
 	t.Helper()
 	var lopts, dopts []sockets.EndpointOption
 	if sc.tls {
-		cert, key, err := sockets.WriteCert("127.0.0.1", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lopts = append(lopts, sockets.TLS(tlsConfig(t, true, sockets.TLSCert(cert, key))))
+		srv, cert := testkit.SelfSignedServer(t, "127.0.0.1")
+		lopts = append(lopts, sockets.TLS(srv))
 		dopts = append(dopts, sockets.TLS(tlsConfig(t, false, sockets.TLSCA(cert))))
 	}
 	l, err := s.Listen(sc.name+"://127.0.0.1:0"+sc.path, lopts...)

@@ -215,8 +215,10 @@ func (e *engine) recvAsync(w *Waiter, owner waitOwner) {
 		return
 	}
 	e.nwait.Add(1)
+	g := e.recvq.enter()
 	select {
-	case m := <-e.recvq.cur().ch:
+	case m := <-g.ch:
+		g.leave()
 		e.nwait.Add(-1)
 		e.wmu.Unlock()
 		e.ready.notify()
@@ -225,6 +227,7 @@ func (e *engine) recvAsync(w *Waiter, owner waitOwner) {
 		return
 	default:
 	}
+	g.leave()
 	w.owner = owner
 	e.waiters.push(w)
 	e.wmu.Unlock()
@@ -266,9 +269,12 @@ func (e *engine) pump() {
 			return
 		}
 		var m *Message
+		g := e.recvq.enter()
 		select {
-		case m = <-e.recvq.cur().ch:
+		case m = <-g.ch:
+			g.leave()
 		default:
+			g.leave()
 			e.wmu.Unlock()
 			return
 		}

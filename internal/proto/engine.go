@@ -577,14 +577,20 @@ func (p *pipe) gather(batch []*Message) (_ []*Message, stop bool) {
 	e := p.e
 	n := len(batch[0].Header) + len(batch[0].Body)
 	for len(batch) < maxBatch && n < maxBatchBytes {
+		var g *qgen
 		var sq <-chan *Message
 		if e.sendq != nil && e.npipes.Load() == 1 && e.nbacklog.Load() == 0 {
-			sq = e.sendq.cur().ch
+			g = e.sendq.enter()
+			if e.nbacklog.Load() == 0 { // else a resize spilled meanwhile
+				sq = g.ch
+			}
 		}
 		var m *Message
 		select {
 		case m = <-p.q:
+			leaveIf(g)
 		case m = <-sq:
+			g.leave()
 			switch p.decide(m) {
 			case dropIt:
 				continue
@@ -592,6 +598,7 @@ func (p *pipe) gather(batch []*Message) (_ []*Message, stop bool) {
 				return batch, true
 			}
 		default:
+			leaveIf(g)
 			return batch, false
 		}
 		batch = append(batch, m)
@@ -673,26 +680,27 @@ func (p *pipe) deliver(m *Message) {
 		return
 	}
 	for {
-		g := e.recvq.forPut()
+		g := e.recvq.enter()
 		select {
 		case g.ch <- m: // the usual case: room in the queue
 		default:
 			select {
 			case g.ch <- m:
 			case <-g.gone:
+				g.leave()
 				continue // resized: queue on the new one
 			case <-p.closeq:
+				g.leave()
 				m.Free()
 				e.dropped(DropPipeGone)
 				return
 			case <-e.closeq:
+				g.leave()
 				m.Free()
 				return
 			}
 		}
-		if e.recvq.replaced(g) {
-			e.recvq.rescue(g, e.spillRecv)
-		}
+		g.leave()
 		break
 	}
 	e.ready.notify()
@@ -721,18 +729,22 @@ func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{
 		return waitErr(ctx, op)
 	}
 	for {
-		g := e.sendq.forPut()
+		g := e.sendq.enter()
 		select {
 		case g.ch <- m:
 			e.pending.Add(1)
-			e.settle(g)
+			g.leave()
 			return nil
 		case <-g.gone: // resized: wait on the new queue
+			g.leave()
 		case <-cancel:
+			g.leave()
 			return cancelErr
 		case <-e.closeq:
+			g.leave()
 			return errClosed
 		case <-ctx.Done():
+			g.leave()
 			return waitErr(ctx, op)
 		}
 	}
@@ -741,13 +753,15 @@ func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{
 // get takes the next message from q, honouring ctx's blocking mode. stop,
 // when non-nil and closed, ends the wait with ErrClosed (a closed context).
 func (e *engine) get(ctx context.Context, q *queue, stop <-chan struct{}, op string) (*Message, error) {
-	g := q.cur()
+	g := q.enter()
 	select {
 	case m := <-g.ch:
+		g.leave()
 		e.ready.notify()
 		return m, nil
 	default:
 	}
+	g.leave()
 	select {
 	case <-e.closeq:
 		return nil, errClosed
@@ -759,17 +773,22 @@ func (e *engine) get(ctx context.Context, q *queue, stop <-chan struct{}, op str
 		return nil, waitErr(ctx, op)
 	}
 	for {
+		g = q.enter()
 		select {
 		case m := <-g.ch:
+			g.leave()
 			e.ready.notify()
 			return m, nil
 		case <-g.gone: // resized: wait on the new queue
-			g = q.cur()
+			g.leave()
 		case <-e.closeq:
+			g.leave()
 			return nil, errClosed
 		case <-stop:
+			g.leave()
 			return nil, errClosed
 		case <-ctx.Done():
+			g.leave()
 			return nil, waitErr(ctx, op)
 		}
 	}

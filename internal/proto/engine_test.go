@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -838,4 +839,124 @@ func TestEngineResizeKeepsPipeOrder(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// A sub socket's receive queue resized, from another goroutine, while a
+// pipe delivers to it and to a context: each receiver still gets the
+// pipe's messages in order (sub:prefnew may drop the oldest, never
+// reorder), and gets the last one. The pipe's reader puts on the
+// contexts' queues under the lock a resize takes, so no put lands while
+// a resize moves messages across; a receive racing the move must not
+// take a later message than one the move has already carried over.
+func TestEngineSubResizeKeepsOrder(t *testing.T) {
+	s := open(t, Sub)
+	_ = s.(Subscriber).Subscribe(nil)
+	c, err := s.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.(Subscriber).Subscribe(nil)
+	f := attach(t, s)
+	const n = 3000
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // the producer
+		defer wg.Done()
+		for i := range n {
+			f.inject(t, 0, false, fmt.Sprint(i))
+		}
+	}()
+	go func() { // until both receivers are done
+		defer wg.Done()
+		keepResizing(s.(Buffered), false, stop, func(i int) int { return 16 + i%32 })
+	}()
+	inOrder := func(recv func(context.Context) (*Message, error)) error {
+		last := -1
+		for last != n-1 {
+			m, err := recv(ctxT(t))
+			if err != nil {
+				return err
+			}
+			var i int
+			fmt.Sscan(string(m.Body), &i)
+			m.Free()
+			if i <= last {
+				return fmt.Errorf("message %d after %d", i, last)
+			}
+			last = i
+			runtime.Gosched()
+		}
+		return nil
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- inOrder(s.Recv) }()
+	go func() { errs <- inOrder(c.Recv) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// A send queue resized, from another goroutine, while one sender fills it
+// and one pipe's writer takes from it: the pipe writes the messages in
+// the order they were sent, none lost (a shrink hands the excess to the
+// backlog, which is written first). A writer racing the move must not
+// take a later message than one the move has already carried over.
+func TestEngineSendResizeKeepsOrder(t *testing.T) {
+	s := open(t, Push)
+	f := attach(t, s)
+	const n = 3000
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	sendErr := make(chan error, 1)
+	go func() { // the sender
+		defer wg.Done()
+		for i := range n {
+			if err := s.Send(ctxT(t), msg(fmt.Sprint(i))); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+	}()
+	go func() { // until the pipe wrote all
+		defer wg.Done()
+		keepResizing(s.(Buffered), true, stop, func(i int) int { return i % 32 })
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	for want := range n {
+		var m *Message
+		select {
+		case m = <-f.out:
+		case err := <-sendErr:
+			t.Fatal(err)
+		case <-time.After(wait):
+			t.Fatalf("message %d not written within 5s", want)
+		}
+		for len(f.entered) > 0 { // SendMsg counts its entries; keep room
+			<-f.entered
+		}
+		if got := string(m.Body); got != fmt.Sprint(want) {
+			t.Fatalf("wrote %s where %d was due", got, want)
+		}
+		m.Free()
+	}
+}
+
+// keepResizing resizes b's send or receive queue to size(0), size(1), ...
+// until stop is closed.
+func keepResizing(b Buffered, send bool, stop <-chan struct{}, size func(int) int) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		_ = b.SetBuffer(send, size(i))
+	}
 }

@@ -66,12 +66,17 @@ func (p *pipe) next() (m *Message, shared bool) {
 			}
 		}
 		var (
+			g    *qgen
 			sq   <-chan *Message
 			gone <-chan struct{}
 		)
 		if e.sendq != nil {
-			g := e.sendq.cur()
+			g = e.sendq.enter()
 			sq, gone = g.ch, g.gone
+			if e.nbacklog.Load() > 0 && !p.dead.Load() {
+				g.leave() // a resize spilled meanwhile: that goes first
+				continue
+			}
 		}
 		// Fast path: a message already there is taken without the
 		// five-way select (which locks every channel it waits on). Each
@@ -95,14 +100,18 @@ func (p *pipe) next() (m *Message, shared bool) {
 		}
 		select {
 		case m = <-p.q:
+			leaveIf(g)
 			return m, false
 		case m = <-sq:
+			g.leave()
 			return m, true
 		case <-e.kick:
 		case <-gone: // the queue was resized: wait on the new one
 		case <-p.closeq:
+			leaveIf(g)
 			return nil, false
 		}
+		leaveIf(g)
 	}
 }
 
@@ -139,23 +148,14 @@ func (e *engine) wake() {
 
 // offer queues m on the shared send queue without waiting.
 func (e *engine) offer(m *Message) bool {
-	g := e.sendq.forPut()
+	g := e.sendq.enter()
+	defer g.leave()
 	select {
 	case g.ch <- m:
 		e.pending.Add(1)
-		e.settle(g)
 		return true
 	default:
 		return false
-	}
-}
-
-// settle follows a message put on generation g of the send queue: if a
-// resize replaced g meanwhile, the message may be stranded there, and is
-// moved to the current one.
-func (e *engine) settle(g *qgen) {
-	if e.sendq.replaced(g) {
-		e.sendq.rescue(g, e.spillSend)
 	}
 }
 

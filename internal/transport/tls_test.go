@@ -475,8 +475,7 @@ func TestSecureDialerStall(t *testing.T) {
 			cli := newSock(t)
 			errc := make(chan error, 1)
 			go func() { errc <- cli.DialOptions(u, tc.cliOpts(map[string]any{transport.OptionContext: ctx})) }()
-			<-accepted
-			time.Sleep(20 * time.Millisecond) // let the dialer start its handshake
+			<-accepted // the dialer has started its handshake
 			cancel()
 			tm := time.NewTimer(5 * time.Second)
 			defer tm.Stop()
@@ -497,8 +496,9 @@ func TestSecureDialerStall(t *testing.T) {
 
 // stallServer accepts connections on a fresh loopback port and reads
 // whatever comes without answering. It returns the mangos URL of tc's
-// scheme for it, closes accepted (if not nil) on the first connection, and
-// waits for its goroutines at cleanup.
+// scheme for it, closes accepted (if not nil) once the first connection's
+// first bytes (the client's handshake) arrive, and waits for its
+// goroutines at cleanup.
 func stallServer(t *testing.T, tc secure, accepted chan struct{}) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -515,11 +515,18 @@ func stallServer(t *testing.T, tc secure, accepted chan struct{}) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			if accepted != nil {
-				close(accepted)
-				accepted = nil
-			}
-			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+			first := accepted // the first connection's first bytes close it
+			accepted = nil
+			wg.Go(func() {
+				if first != nil {
+					_, err := c.Read(make([]byte, 1))
+					close(first) // also if the connection ended unread
+					if err != nil {
+						return
+					}
+				}
+				_, _ = io.Copy(io.Discard, c)
+			})
 		}
 	})
 	t.Cleanup(func() {
