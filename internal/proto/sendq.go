@@ -82,19 +82,22 @@ func (p *pipe) next() (m *Message, shared bool) {
 		// five-way select (which locks every channel it waits on). Each
 		// single-case select is a non-blocking receive that costs an
 		// atomic load when the channel is empty. A closed pipe takes
-		// nothing more.
+		// nothing more. Every return leaves the generation entered.
 		select {
 		case <-p.closeq:
+			leaveIf(g)
 			return nil, false
 		default:
 		}
 		select {
 		case m = <-p.q:
+			leaveIf(g)
 			return m, false
 		default:
 		}
 		select {
 		case m = <-sq: // nil sq: never ready
+			g.leave()
 			return m, true
 		default:
 		}
