@@ -20,17 +20,13 @@ import (
 	"github.com/nanoact/nanoact/sockets"
 )
 
-// Messages to the actor besides *task and sockets.PipeEvent.
+// Messages to the actor besides sockets.PipeEvent (submissions and results
+// are handled under the state lock on the caller's or reader's goroutine).
 type (
 	cancelReq struct{ t *task }
 	helloMsg  struct {
 		pipe  uint32
 		hello frame
-	}
-	doneMsg struct {
-		pipe    uint32
-		wid     uint64
-		outcome uint8
 	}
 	// junkMsg is a message that is malformed or has no business on a
 	// connection that has not said hello.
@@ -304,9 +300,11 @@ func (d *Dispatcher) claim(wid uint64, pipe uint32) *task {
 	return t
 }
 
-func (d *Dispatcher) onDone(m doneMsg) {
+// onDone frees the slot of attempt wid on pipe's daemon and counts its
+// outcome; call with the state lock held.
+func (d *Dispatcher) onDone(pipe uint32, wid uint64, outcome uint8) {
 	st := &d.st
-	switch m.outcome {
+	switch outcome {
 	case outcomeOK:
 		st.completed++
 	case outcomeFailed:
@@ -314,25 +312,25 @@ func (d *Dispatcher) onDone(m doneMsg) {
 	case outcomeCanceled:
 		st.canceled++
 	}
-	dm := st.daemons[m.pipe]
+	dm := st.daemons[pipe]
 	if dm == nil {
-		if _, ok := st.waiting[m.pipe]; ok {
-			d.onJunk(junkMsg{pipe: m.pipe, kind: kindResult})
+		if _, ok := st.waiting[pipe]; ok {
+			d.onJunk(junkMsg{pipe: pipe, kind: kindResult})
 		}
 		return
 	}
-	t := dm.running[m.wid]
+	t := dm.running[wid]
 	if t == nil {
 		return
 	}
-	delete(dm.running, m.wid)
-	d.disarmOverdue(m.wid)
+	delete(dm.running, wid)
+	d.disarmOverdue(wid)
 	dm.busy--
 	dm.full = false
-	if t.state == stateRunning && t.wid == m.wid {
+	if t.state == stateRunning && t.wid == wid {
 		t.state = stateGone
 	}
-	switch m.outcome {
+	switch outcome {
 	case outcomeOK:
 		dm.completed++
 	case outcomeFailed:
@@ -819,7 +817,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 	// state lock: no hop through the actor on the way from one task to
 	// the next.
 	d.smu.Lock()
-	d.onDone(doneMsg{pipe: pipe, wid: f.id, outcome: outcome})
+	d.onDone(pipe, f.id, outcome)
 	d.unlockState()
 	if outcome == outcomeNone {
 		return
