@@ -30,10 +30,11 @@ import (
 // extra hop costs here) and the device's over the relay's (x-relay), and
 // the same ratios of the process's CPU time (cpu-x-direct,
 // relay-cpu-x-direct), which a machine shared with other work disturbs
-// less than the wall clock. "ratio-sendbuf" is "ratio" with a send-buffer
-// of 128 messages on the device's sending socket (0 by default, as in
-// NNG), so that a burst is handed to its writer without waiting for each
-// write.
+// less than the wall clock. "ratio-noroom" is "ratio" with a device that
+// holds no room for a burst on its sending socket (as devices did before
+// they held it: a burst then waits for each write), and "ratio-sendbuf"
+// is "ratio" with a send-buffer of 128 messages set on that socket (0 by
+// default, as in NNG) as well.
 func BenchmarkDevice(b *testing.B) {
 	for _, tr := range []string{"tcp", "ipc"} {
 		for _, size := range benchSizes {
@@ -52,13 +53,13 @@ func BenchmarkDevice(b *testing.B) {
 					}
 				})
 			}
-			for _, sendBuf := range []int{0, 128} {
-				name := "ratio"
-				if sendBuf > 0 {
-					name = "ratio-sendbuf"
-				}
-				b.Run(fmt.Sprintf("%s/%s/%d", name, tr, size), func(b *testing.B) {
-					ratio(b, tr, size, sendBuf)
+			for _, v := range []struct {
+				name          string
+				sendBuf, room int
+			}{{"ratio", 0, aio.DeviceRoom()}, {"ratio-noroom", 0, 0}, {"ratio-sendbuf", 128, aio.DeviceRoom()}} {
+				b.Run(fmt.Sprintf("%s/%s/%d", v.name, tr, size), func(b *testing.B) {
+					defer aio.SetDeviceRoom(v.room)()
+					ratio(b, tr, size, v.sendBuf)
 				})
 			}
 		}

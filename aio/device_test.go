@@ -288,8 +288,9 @@ func TestDeviceCloseWhileBlocked(t *testing.T) {
 			dev := aio.Device(pull, push)
 			src := open(t, sockets.Push, sockets.WithSendMode(sockets.Raw))
 			connect(t, pull, src, "")
-			// One message fills push's queue, the next blocks the device.
-			for i := range 2 {
+			// Messages fill push's queue (its send-buffer and the
+			// device's room), the next blocks the device.
+			for i := range 2 + aio.DeviceRoom() {
 				if err := src.Send(ctx, []byte{byte(i)}); err != nil {
 					t.Fatal(err)
 				}
@@ -324,8 +325,10 @@ func TestDeviceStop(t *testing.T) {
 	dev := aio.Device(pull, push)
 	src := open(t, sockets.Push, sockets.WithSendMode(sockets.Raw))
 	connect(t, pull, src, "")
-	for _, b := range []string{"b1", "b2"} {
-		if err := src.Send(ctx, []byte(b)); err != nil {
+	// Messages fill push's queue (its send-buffer and the device's room),
+	// the next blocks the device.
+	for range 2 + aio.DeviceRoom() {
+		if err := src.Send(ctx, []byte("b")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -353,7 +356,7 @@ func TestDeviceStop(t *testing.T) {
 		if got == "after" {
 			return
 		}
-		if got != "b1" && got != "b2" { // not yet taken by the device
+		if got != "b" { // not yet taken by the device
 			t.Fatalf("got %q", got)
 		}
 	}
@@ -479,7 +482,7 @@ func TestDeviceNeverBlocks(t *testing.T) {
 	}
 	src := open(t, sockets.Push, sockets.WithSendMode(sockets.Raw))
 	connect(t, in, src, "")
-	for i := range 3 {
+	for i := range 3 + aio.DeviceRoom() { // more than push's queue takes
 		if err := src.Send(ctx, []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}

@@ -98,7 +98,10 @@ type engine struct {
 	// or not (see fitSendq). rsz serialises its resizes.
 	sendq   *queue
 	sendBuf int // guarded by mu
-	rsz     sync.Mutex
+	// sendHeld is the room devices hold beyond sendBuf (HoldSend),
+	// guarded by mu; Buffer does not count it.
+	sendHeld int
+	rsz      sync.Mutex
 	// recvq is the socket-wide receive queue; nil for send-only protocols.
 	recvq *queue
 	// onRecv handles one message read from p; nil drops it (send-only
@@ -245,7 +248,7 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 		defer e.rsz.Unlock()
 		e.mu.Lock()
 		err := check()
-		n := e.sendBuf + len(e.pipes) + 1
+		n := e.sendBuf + e.sendHeld + len(e.pipes) + 1
 		e.mu.Unlock()
 		if err != nil {
 			return err

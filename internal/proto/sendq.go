@@ -26,11 +26,11 @@ func (e *engine) fitSendq(change func()) {
 	e.fitSendqLocked()
 }
 
-// fitSendqLocked resizes the send queue to send-buffer plus one place per
-// pipe. Call it with e.rsz held.
+// fitSendqLocked resizes the send queue to send-buffer, plus the room
+// held (HoldSend), plus one place per pipe. Call it with e.rsz held.
 func (e *engine) fitSendqLocked() {
 	e.mu.Lock()
-	n := e.sendBuf + len(e.pipes)
+	n := e.sendBuf + e.sendHeld + len(e.pipes)
 	e.mu.Unlock()
 	e.resizeSendq(n)
 }
@@ -184,4 +184,26 @@ func (e *engine) requeue(m *Message) {
 	e.pending.Add(1)
 	e.wake()
 	e.mu.Unlock()
+}
+
+// SendHolder is implemented by protocols with a shared send queue (push,
+// pair, poly, req).
+type SendHolder interface {
+	// HoldSend adds n places (n < 0 gives them back) to the shared send
+	// queue beyond send-buffer, which Buffer still reports; see
+	// engine.HoldSend.
+	HoldSend(n int) error
+}
+
+// HoldSend implements SendHolder: a device holds room for a burst, so
+// that the pipe's writer finds it queued and writes it at once (gather),
+// without changing the send-buffer option. Giving room back keeps the
+// messages queued, as SetBuffer does when shrinking. Cost: one
+// allocation of the queue's new depth.
+func (e *engine) HoldSend(n int) error {
+	if e.sendq == nil {
+		return errNotSupported
+	}
+	e.fitSendq(func() { e.sendHeld = max(e.sendHeld+n, 0) })
+	return nil
 }
