@@ -16,6 +16,26 @@
  *                                      NNG's local_thr, so COUNT-1 are
  *                                      timed. BUF > 0 sets send-buffer
  *                                      and recv-buffer (messages).
+ *   nngbench dev URL SIZE COUNT        push0 -> pull0 of COUNT messages
+ *                                      twice in the same run: directly,
+ *                                      and through nng_device (push0 ->
+ *                                      raw pull0 | raw push0 -> pull0, two
+ *                                      connections, the device on a thread
+ *                                      of its own), in alternating rounds
+ *                                      of 256 messages after one warm-up
+ *                                      round each, so that both see the
+ *                                      same load; as BenchmarkDevice's
+ *                                      "ratio" in package aio. Each round
+ *                                      is timed from the start of its
+ *                                      sender to the last message
+ *                                      received. Prints x_direct, the
+ *                                      device's time over the direct one's,
+ *                                      and cpu_x_direct, the same for the
+ *                                      process's CPU time. All buffers are
+ *                                      NNG's defaults. URL is
+ *                                      tcp://HOST:0 (each listener gets a
+ *                                      free port) or ipc://PATH (PATH-direct,
+ *                                      PATH-in and PATH-out are used).
  *
  * Build (Debian: apt-get install libnng-dev):
  *   cc -O2 -o nngbench nngbench.c -lnng -lpthread
@@ -247,11 +267,144 @@ throughput(const char *url, size_t size, long count, int buf)
 	    nng_version(), url, size, count, buf, total, mps, mps * (double) size / 1e6);
 }
 
+/* listen_tagged listens on s at base, made distinct by tag (ipc: PATH-tag;
+ * tcp: the port the system picked for port 0), and writes the URL to dial
+ * into url. */
+static void
+listen_tagged(nng_socket s, const char *base, const char *tag, char *url, size_t n)
+{
+	nng_listener l;
+	int          rv;
+	if (strncmp(base, "ipc://", 6) == 0) {
+		snprintf(url, n, "%s-%s", base, tag);
+		if ((rv = nng_listen(s, url, NULL, 0)) != 0) {
+			die("listen", rv);
+		}
+		return;
+	}
+	const char *colon = strrchr(base, ':');
+	if (strncmp(base, "tcp://", 6) != 0 || colon == NULL || strcmp(colon, ":0") != 0) {
+		fprintf(stderr, "nngbench: dev wants tcp://HOST:0 or ipc://PATH, not %s\n", base);
+		exit(2);
+	}
+	if ((rv = nng_listen(s, base, &l, 0)) != 0) {
+		die("listen", rv);
+	}
+	int port;
+	if ((rv = nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port)) != 0) {
+		die("bound port", rv);
+	}
+	snprintf(url, n, "%.*s:%d", (int) (colon - base), base, port);
+}
+
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* pump sends n messages of size bytes on push from a thread, receives them
+ * on pull, and adds the time taken to *wall and the CPU time to *cpu. */
+static void
+pump(nng_socket push, nng_socket pull, size_t size, long n, double *wall, double *cpu)
+{
+	struct run r = { .size = size, .count = n };
+	pthread_t  th;
+	int        rv;
+	double     t0 = now_s(), c0 = cpu_s();
+	far_end(&th, &r, push, push_loop);
+	for (long i = 0; i < n; i++) {
+		nng_msg *m;
+		if ((rv = nng_recvmsg(pull, &m, 0)) != 0) {
+			die("recv", rv);
+		}
+		if (nng_msg_len(m) != size) {
+			fprintf(stderr, "nngbench: message of %zu bytes, want %zu\n", nng_msg_len(m), size);
+			exit(1);
+		}
+		nng_msg_free(m);
+	}
+	*wall += now_s() - t0;
+	*cpu += cpu_s() - c0;
+	pthread_join(th, NULL);
+	if (r.rv != 0) {
+		die("push side", r.rv);
+	}
+}
+
+struct devrun {
+	nng_socket in, out;
+	int        rv; /* what nng_device returned */
+};
+
+static void *
+device_loop(void *arg)
+{
+	struct devrun *d = arg;
+	d->rv            = nng_device(d->in, d->out);
+	return NULL;
+}
+
+static void
+device(const char *base, size_t size, long count)
+{
+	enum { ROUND = 256 };
+	nng_socket    dpush, dpull, vpush, vpull;
+	struct devrun d = { 0 };
+	pthread_t     th;
+	char          url[512];
+	int           rv;
+
+	if ((rv = nng_pull0_open(&dpull)) != 0 || (rv = nng_push0_open(&dpush)) != 0 ||
+	    (rv = nng_pull0_open(&vpull)) != 0 || (rv = nng_push0_open(&vpush)) != 0) {
+		die("open", rv);
+	}
+	if ((rv = nng_pull0_open_raw(&d.in)) != 0 || (rv = nng_push0_open_raw(&d.out)) != 0) {
+		die("raw open", rv);
+	}
+	listen_tagged(dpull, base, "direct", url, sizeof(url));
+	dial_to(dpush, url);
+	listen_tagged(d.in, base, "in", url, sizeof(url));
+	dial_to(vpush, url);
+	listen_tagged(vpull, base, "out", url, sizeof(url));
+	dial_to(d.out, url);
+	if (pthread_create(&th, NULL, device_loop, &d) != 0) {
+		fprintf(stderr, "nngbench: pthread_create failed\n");
+		exit(1);
+	}
+
+	double wall[2] = { 0 }, cpu[2] = { 0 }, scratch[2] = { 0 };
+	pump(dpush, dpull, size, ROUND, &scratch[0], &scratch[1]); /* warm-up */
+	pump(vpush, vpull, size, ROUND, &scratch[0], &scratch[1]);
+	for (long left = count; left > 0; left -= ROUND) {
+		long n = left < ROUND ? left : ROUND;
+		pump(dpush, dpull, size, n, &wall[0], &cpu[0]);
+		pump(vpush, vpull, size, n, &wall[1], &cpu[1]);
+	}
+
+	nng_close(d.in); /* ends nng_device */
+	nng_close(d.out);
+	pthread_join(th, NULL);
+	if (d.rv != NNG_ECLOSED) {
+		die("device", d.rv);
+	}
+	nng_close(dpush);
+	nng_close(dpull);
+	nng_close(vpush);
+	nng_close(vpull);
+	printf("system=nng ver=%s case=dev url=%s size=%zu n=%ld direct_s=%.4f device_s=%.4f "
+	       "direct_msgs_per_s=%.0f device_msgs_per_s=%.0f x_direct=%.3f cpu_x_direct=%.3f\n",
+	    nng_version(), base, size, count, wall[0], wall[1], (double) count / wall[0],
+	    (double) count / wall[1], wall[1] / wall[0], cpu[1] / cpu[0]);
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: %s lat|thr URL SIZE COUNT [BUF]\n", argv[0]);
+		fprintf(stderr, "usage: %s lat|thr|dev URL SIZE COUNT [BUF]\n", argv[0]);
 		return 2;
 	}
 	const char *url   = argv[2];
@@ -270,8 +423,10 @@ main(int argc, char **argv)
 		latency(url, (size_t) size, count);
 	} else if (strcmp(argv[1], "thr") == 0) {
 		throughput(url, (size_t) size, count, argc > 5 ? atoi(argv[5]) : 0);
+	} else if (strcmp(argv[1], "dev") == 0) {
+		device(url, (size_t) size, count);
 	} else {
-		fprintf(stderr, "nngbench: unknown mode %s (want lat or thr)\n", argv[1]);
+		fprintf(stderr, "nngbench: unknown mode %s (want lat, thr or dev)\n", argv[1]);
 		return 2;
 	}
 	return 0;
