@@ -34,7 +34,11 @@ import (
 // holds no room for a burst on its sending socket (as devices did before
 // they held it: a burst then waits for each write), and "ratio-sendbuf"
 // is "ratio" with a send-buffer of 128 messages set on that socket (0 by
-// default, as in NNG) as well.
+// default, as in NNG) as well. "ratio-splice" is "ratio" with a relay
+// that copies bytes, not frames, with splice(2) on Linux (zero-copy: the
+// kernel moves the pages through a pipe and nothing reaches user space;
+// valid here because both connections frame alike): what a zero-copy
+// device could reach at best.
 func BenchmarkDevice(b *testing.B) {
 	for _, tr := range []string{"tcp", "ipc"} {
 		for _, size := range benchSizes {
@@ -56,10 +60,16 @@ func BenchmarkDevice(b *testing.B) {
 			for _, v := range []struct {
 				name          string
 				sendBuf, room int
-			}{{"ratio", 0, aio.DeviceRoom()}, {"ratio-noroom", 0, 0}, {"ratio-sendbuf", 128, aio.DeviceRoom()}} {
+				relay         string
+			}{
+				{"ratio", 0, aio.DeviceRoom(), "relay"},
+				{"ratio-noroom", 0, 0, "relay"},
+				{"ratio-sendbuf", 128, aio.DeviceRoom(), "relay"},
+				{"ratio-splice", 0, aio.DeviceRoom(), "splice"},
+			} {
 				b.Run(fmt.Sprintf("%s/%s/%d", v.name, tr, size), func(b *testing.B) {
 					defer aio.SetDeviceRoom(v.room)()
-					ratio(b, tr, size, v.sendBuf)
+					ratio(b, tr, size, v.sendBuf, v.relay)
 				})
 			}
 		}
@@ -68,11 +78,11 @@ func BenchmarkDevice(b *testing.B) {
 
 // ratio runs the three pipelines in alternating rounds and reports their
 // ratios (see BenchmarkDevice); sendBuf is the send-buffer of the
-// device's sending socket.
-func ratio(b *testing.B, tr string, size, sendBuf int) {
+// device's sending socket, relay the relay's kind ("relay" or "splice").
+func ratio(b *testing.B, tr string, size, sendBuf int, relay string) {
 	dpush, dpull := pipeline(b, tr, "direct", 0)
 	vpush, vpull := pipeline(b, tr, "device", sendBuf)
-	rpush, rpull := pipeline(b, tr, "relay", 0)
+	rpush, rpull := pipeline(b, tr, relay, 0)
 	b.SetBytes(int64(3 * size))
 	b.ResetTimer()
 	var wall, cpu [3]time.Duration
@@ -97,7 +107,8 @@ func ratio(b *testing.B, tr string, size, sendBuf int) {
 }
 
 // pipeline connects a push socket to a pull socket: directly, through a
-// device, or through a plain Go relay (via "direct", "device", "relay").
+// device, or through a plain Go relay of frames or of bytes (via
+// "direct", "device", "relay", "splice").
 // sendBuf is the send-buffer option of a device's sending socket.
 func pipeline(b *testing.B, tr, via string, sendBuf int) (push, pull *sockets.Socket) {
 	push = open(b, sockets.Push)
@@ -115,8 +126,8 @@ func pipeline(b *testing.B, tr, via string, sendBuf int) (push, pull *sockets.So
 		b.Cleanup(dev.Stop)
 		connect(b, in, push, deviceBenchURL(b, tr))
 		connect(b, pull, out, deviceBenchURL(b, tr))
-	case "relay":
-		startRelay(b, tr, push, pull)
+	case "relay", "splice":
+		startRelay(b, tr, push, pull, via == "splice")
 	default:
 		b.Fatalf("pipeline via %q", via)
 	}
@@ -128,8 +139,9 @@ func pipeline(b *testing.B, tr, via string, sendBuf int) (push, pull *sockets.So
 // pull and a push socket would, and copies frame after frame on one
 // goroutine, reading through a bufio.Reader as the transports do and
 // writing each frame with one writev. It knows nothing of SP beyond the
-// framing: the floor for a device's extra hop.
-func startRelay(b *testing.B, tr string, push, pull *sockets.Socket) {
+// framing: the floor for a device's extra hop. With bytes set it copies
+// the connection's bytes instead (copyBytes: splice(2) on Linux).
+func startRelay(b *testing.B, tr string, push, pull *sockets.Socket, bytes bool) {
 	b.Helper()
 	ln, err := pull.Listen(deviceBenchURL(b, tr))
 	if err != nil {
@@ -191,6 +203,10 @@ func startRelay(b *testing.B, tr string, push, pull *sockets.Socket) {
 	})
 	go func() {
 		defer close(done)
+		if bytes {
+			copyBytes(out, in)
+			return
+		}
 		relayFrames(in, out, tr == "ipc")
 	}()
 }
