@@ -30,14 +30,27 @@ import (
 // when either socket closes, and to one matching nanoact.ErrCanceled when
 // stopped (Stop, or Cancel through Ref); Stop returns once forwarding has
 // stopped, and leaves both sockets open. Device closes nothing: the
-// sockets stay the caller's. Signal, WithLogger and WithSystem apply as
-// for Recv; a positive Timeout ends the device with ErrTimedOut; Mode and
-// ToPipe are ignored.
+// sockets stay the caller's. Messages already handed to a socket's send
+// queue stay there and are sent; the one message a direction is
+// forwarding when the device ends is dropped, as in NNG. Signal,
+// WithLogger and WithSystem apply as for Recv; a positive Timeout ends the
+// device with ErrTimedOut; Mode and ToPipe are ignored.
 //
 // A message that the receiving side's send refuses (a send-timeout set on
 // it, a raw rep reply whose pipe has gone) is dropped and forwarding goes
 // on, as in NNG; a full send queue holds the forwarding of its direction
 // back, which is back-pressure on the peers that send.
+//
+// Bursts: while it runs, the device holds room for 64 messages on the
+// shared send queue of each socket it sends on (push, pair, poly and req;
+// sockets.Socket.HoldSendRoom), beyond that socket's SendBuffer, which
+// keeps the value the user set. What the device forwards while the
+// sending pipe's writer writes queues there, and the writer takes it all
+// into its next system call, so no option needs setting for throughput.
+// Memory stays bounded: 64 messages per sending socket more than
+// SendBuffer allows, and then back-pressure as above. Other sends on that
+// socket may queue as deep while the device runs; when it ends, the room
+// is given back and what is queued in it is still sent.
 //
 // Cost: the aio, one goroutine that watches the sockets for the device's
 // life, one per direction that starts it and ends when its first receive
@@ -48,28 +61,16 @@ import (
 // from the receive to the send, and forwarding allocates nothing.
 //
 // BenchmarkDevice compares a push → pull pipeline through a device with a
-// direct one, and with a plain Go relay of the same frames between the
-// same transports (no library: read, then one writev per frame), the
-// floor for any extra hop. On a 2-CPU machine shared with other work
-// (load average 22-27), medians of 3 alternating runs, tcp and ipc, 8 B
-// to 64 KiB: the device took 1.3-1.8x the direct time and the relay
-// 1.5-1.9x; in CPU time 1.6-1.8x and 1.5-2.0x. The extra hop doubles the
-// writes, one system call per message on each connection, and that is
-// most of it: the device's own code is under 5% of its CPU profile, and
-// its hand-off to the sending pipe's writer lets the reading and the
-// writing run side by side, so it took 0.8-1.0x the relay's time. With
-// GOMAXPROCS=1, where nothing runs side by side, 1.8-2.1x the direct
-// time (1.8-2.0x its CPU time) against the relay's 1.4-2.0x (1.6-1.9x).
-//
-// For throughput, give the sending sockets a send-buffer
-// (sockets.SendBuffer; 0 by default, as in NNG, which leaves one message
-// queued per connection): a burst is then handed to the sending pipe's
-// writer without waiting for each write, and a writer that puts what is
-// queued into one system call (the transport-speed work, measured from
-// its branch) writes it at once. With both, 8 B and 1 KiB messages took
-// 1.0-1.3x the direct time (1.1-1.3x its CPU time; medians of 4, tcp and
-// ipc), against 1.5-2.0x with the default; 64 KiB messages, one write
-// each anyway, still 1.8-2.0x. See docs/benchmarks.md.
+// direct one in alternating rounds. On a 2-CPU machine (load average
+// 3.6-7.5, medians of 3), 8 B and 1 KiB messages took 0.94-1.19x the
+// direct time over tcp and ipc (1.2-1.75x without the room for bursts),
+// C NNG's nng_device 1.05-1.15x its own direct time. 64 KiB messages took
+// 1.39x (tcp) and 1.53x (ipc): the extra hop's reads and writes, the
+// fewest it can make, are the kernel copying 64 KiB twice more on two
+// cores the direct pipeline already keeps busy copying, and a plain Go
+// relay of the frames takes as long; C NNG's device took 1.2x, over a
+// direct connection that carried a fifth to two fifths of nanoact's
+// messages per second. See docs/benchmarks.md.
 //
 // Errors, through the aio: ErrInvalid when s1 is nil, when a socket is not
 // raw (sockets.WithRaw), when the protocols are not each other's peers, or
