@@ -67,6 +67,12 @@ func waitReached(ctx context.Context, t *testing.T, s *numSender) {
 	}
 }
 
+// pipelineSockets opens the sockets of src → in | device | out → dst: a
+// push, a raw pull, a raw push and a pull.
+func pipelineSockets(t *testing.T) (in, out, src, dst *sockets.Socket) {
+	return open(t, sockets.Pull, sockets.WithRaw()), open(t, sockets.Push, sockets.WithRaw()), open(t, sockets.Push), open(t, sockets.Pull)
+}
+
 // burstMark is a number of messages on their way through a device over
 // inproc (no buffer) that only a burst queued in the device's room lets
 // its sender reach: without, the sockets' queues and goroutines on the
@@ -124,10 +130,7 @@ func TestDeviceHoldsSendRoom(t *testing.T) {
 // out complete and in order.
 func TestDeviceBackPressure(t *testing.T) {
 	ctx := ctxT(t)
-	in := open(t, sockets.Pull, sockets.WithRaw())
-	out := open(t, sockets.Push, sockets.WithRaw())
-	src := open(t, sockets.Push)
-	dst := open(t, sockets.Pull)
+	in, out, src, dst := pipelineSockets(t)
 	for _, s := range []*sockets.Socket{in, dst} {
 		if err := sockets.Set(s, sockets.RecvBuffer, 1); err != nil {
 			t.Fatal(err)
@@ -170,10 +173,7 @@ func TestDeviceBackPressure(t *testing.T) {
 // duplicated.
 func TestDeviceStopWithBurst(t *testing.T) {
 	ctx := ctxT(t)
-	in := open(t, sockets.Pull, sockets.WithRaw())
-	out := open(t, sockets.Push, sockets.WithRaw())
-	src := open(t, sockets.Push)
-	dst := open(t, sockets.Pull)
+	in, out, src, dst := pipelineSockets(t)
 	if err := sockets.Set(dst, sockets.RecvBuffer, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -230,10 +230,7 @@ func TestDeviceBurstOrder(t *testing.T) {
 	for _, tr := range []string{"tcp", "ipc"} {
 		t.Run(tr, func(t *testing.T) {
 			ctx := ctxT(t)
-			in := open(t, sockets.Pull, sockets.WithRaw())
-			out := open(t, sockets.Push, sockets.WithRaw())
-			src := open(t, sockets.Push)
-			dst := open(t, sockets.Pull)
+			in, out, src, dst := pipelineSockets(t)
 			dev := aio.Device(in, out)
 			defer dev.Stop()
 			url := "tcp://127.0.0.1:0"

@@ -67,12 +67,19 @@ die(const char *what, int rv)
 	exit(1);
 }
 
+/* clock_s reads clock id in seconds. */
+static double
+clock_s(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 static double
 now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 /* listen_on binds s to url; the near end dials once this returns, so the
@@ -297,12 +304,11 @@ listen_tagged(nng_socket s, const char *base, const char *tag, char *url, size_t
 	snprintf(url, n, "%.*s:%d", (int) (colon - base), base, port);
 }
 
+/* cpu_s is the process's CPU time, all threads, in seconds. */
 static double
 cpu_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 /* pump sends n messages of size bytes on push from a thread, receives them
