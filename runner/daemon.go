@@ -114,7 +114,9 @@ type daemonOptionFunc func(*daemonConfig)
 func (f daemonOptionFunc) applyDaemon(c *daemonConfig) { f(c) }
 
 // WithDaemonID sets the daemon's id, shown in the dispatcher's Status and
-// logs (default host/pid/n). It survives reconnections.
+// logs (default host/pid/n). It survives reconnections. Ids must be
+// unique on a dispatcher: it refuses a daemon whose id is already
+// connected.
 func WithDaemonID(id string) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.id = id })
 }
@@ -359,7 +361,7 @@ func (dm *Daemon) onIdle(pipe uint32) {
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
-// was refused (bad token or wire version), ErrProtocol if the dispatcher
+// was refused (bad token, wire version, or its id already connected), ErrProtocol if the dispatcher
 // sent no challenge within 10 s (one older than wire version 2),
 // ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,

@@ -98,7 +98,7 @@ type Dispatcher struct {
 	launchers []*Launcher
 	left      []LeftTask // left running by in-process daemons (interrupt.go)
 	ipcAddr   string
-	lseq      int
+	lseq      map[string]int // the last number of each id prefix (nextID)
 
 	smu      sync.Mutex    // the state lock: held by the actor (dispatchActor), and by the hot path
 	st       dispatchState // guarded by smu
@@ -493,9 +493,8 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 	}()
 	for range n {
 		s := &start{joined: make(chan struct{}), exited: make(chan struct{})}
+		s.id = d.nextID("local")
 		d.lmu.Lock()
-		d.lseq++
-		s.id = fmt.Sprintf("local-%d", d.lseq)
 		if d.awaiting == nil {
 			d.awaiting = make(map[string]chan struct{})
 		}
