@@ -48,7 +48,7 @@
 // load a model, open a connection) and gives each daemon's result by its
 // id; a daemon takes no other task until its run has ended, and with
 // OnJoin every daemon that joins later (a restarted process too) runs it
-// before its first task. OnDaemon sends one task to a chosen daemon.
+// before its first task, until the JoinHandle's Stop. OnDaemon sends one task to a chosen daemon.
 // MapAsync is Map returning an aio of the results at once, with per-input
 // progress (ProgressFunc) and Stop cancelling what has not finished.
 //
