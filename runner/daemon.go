@@ -187,6 +187,12 @@ func defaultDaemonID() string {
 // ErrConnRefused (nobody listens), ErrPeerAuth (the server's certificate
 // does not verify), ErrAddrInvalid, ErrNotSupported.
 func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
+	return newDaemon(context.Background(), reg, url, opts...)
+}
+
+// newDaemon is NewDaemon with its dial bounded by ctx as well
+// (StartDaemons).
+func newDaemon(ctx context.Context, reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
 	if reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: daemon", "nil registry")
 	}
@@ -251,7 +257,11 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 		_ = sock.Close()
 		return nil, err
 	}
-	if _, err := sock.Dial(url, append(eopts, sockets.Sync)...); err != nil {
+	eopts = append(eopts, sockets.Sync)
+	if ctx.Done() != nil {
+		eopts = append(eopts, sockets.StartContext(ctx))
+	}
+	if _, err := sock.Dial(url, eopts...); err != nil {
 		dm.unwatch()
 		_ = sock.Close()
 		return nil, err

@@ -456,10 +456,14 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // returned Daemon kills it abruptly (its connection drops, as when a
 // process dies).
 //
-// ctx bounds the wait for the hellos: when it ends first, StartDaemons
-// returns an error matching ErrTimedOut or ErrCanceled (wrapping
-// ctx.Err()), and the daemons already started stay the dispatcher's,
-// joining when they can.
+// ctx bounds the whole call: each daemon's dial (NewDaemon's one
+// synchronous attempt, which waits for the dispatcher's listener to
+// accept) and the wait for the hellos; an already-ended ctx starts none.
+// When it ends first, StartDaemons returns an error matching ErrTimedOut
+// or ErrCanceled (wrapping ctx.Err()) with the daemons already started;
+// they stay the dispatcher's, joining when they can (its Close stops
+// them). A daemon whose dial ctx cut short is not made (its socket is
+// closed).
 //
 // Errors: ErrInvalid without a registry, ErrClosed after Close (also if
 // the dispatcher closes while it waits), those of NewDaemon, and Run's
@@ -492,6 +496,9 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 		d.lmu.Unlock()
 	}()
 	for range n {
+		if ctx.Err() != nil {
+			return out, nanoact.FromContext(ctx, "runner: start daemons")
+		}
 		s := &start{joined: make(chan struct{}), exited: make(chan struct{})}
 		s.id = d.nextID("local")
 		d.lmu.Lock()
@@ -501,8 +508,11 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 		d.awaiting[s.id] = s.joined
 		d.lmu.Unlock()
 		starts = append(starts, s)
-		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, WithDaemonID(s.id)), opts...)...)
+		dm, err := newDaemon(ctx, d.cfg.reg, d.inproc, append(append(base, WithDaemonID(s.id)), opts...)...)
 		if err != nil {
+			if ctx.Err() != nil {
+				err = nanoact.FromContext(ctx, "runner: start daemons")
+			}
 			return out, err
 		}
 		d.closeMu.RLock()
