@@ -601,6 +601,8 @@ func (d *Dispatcher) Close() error {
 	err := d.sock.Close()
 	d.reader.Wait()
 	_ = d.ref.Stop(context.Background())
+	// OnJoin's reports, queued by the reader and the actor.
+	d.every.reports.wait()
 	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
 	if err == nil {

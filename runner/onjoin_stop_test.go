@@ -182,3 +182,55 @@ func TestOnJoinStopConcurrentJoin(t *testing.T) {
 		waitStatus(t, d, func(s runner.Status) bool { return s.Connections == 0 && s.Queued == 0 && s.Executing == 0 })
 	}
 }
+
+// OnJoin's report runs off the dispatcher's reader: while one blocks,
+// other tasks' results still arrive; a report may itself wait for a
+// task; a panicking one is recovered and later reports still run.
+func TestOnJoinReportOffReader(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	runner.Register(f.reg, "mark", func(context.Context, int) (int, error) { return 0, nil })
+	d, _ := newDispatcher(t, f, 0)
+	ctx := ctxT(t)
+	entered, release := make(chan string, 4), make(chan struct{})
+	h := runner.OnJoin(func(id string, err error) {
+		if id == "local-3" {
+			panic("a report that panics")
+		}
+		// A task from a report: its result comes through the reader.
+		if v, err := f.square.Submit(ctx, d, 2, runner.OnDaemon(id)).Value(ctx); err != nil || v != 4 {
+			t.Errorf("task from the report: %v %v", v, err)
+		}
+		entered <- id
+		<-release
+	})
+	defer h.Stop()
+	if _, err := runner.Everywhere[int](ctx, d, "mark", 0, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.StartDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if id := recv(t, entered); id != "local-1" {
+		t.Fatalf("report for %q", id)
+	}
+	// The report blocks; results keep coming.
+	for i := range 20 {
+		if v, err := f.square.Submit(ctx, d, i).Value(ctx); err != nil || v != i*i {
+			t.Fatalf("task %d while a report blocks: %v %v", i, v, err)
+		}
+	}
+	if _, err := d.StartDaemons(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if id := recv(t, entered); id != "local-2" {
+		t.Fatalf("report for %q", id)
+	}
+	if _, err := d.StartDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if id := recv(t, entered); id != "local-4" {
+		t.Fatalf("report for %q after a panicking one", id)
+	}
+}
