@@ -32,9 +32,9 @@ func TestStartDaemonsEndedCtx(t *testing.T) {
 // StartDaemons' ctx bounds a daemon's dial: the dispatcher's listener
 // accepts nothing while its pipe veto holds the first connection, so the
 // second daemon's dial waits; cancelled then, StartDaemons returns at
-// once with ErrCanceled and the first daemon, which joins once the veto
-// lets it through (and is stopped by Close; TestMain's goleak checks
-// that nothing is left).
+// once with ErrCanceled and at most the first daemon, which joins once
+// the veto lets it through (and is stopped by Close; TestMain's goleak
+// checks that nothing is left).
 func TestStartDaemonsCanceledDial(t *testing.T) {
 	t.Parallel()
 	held, release := make(chan struct{}), make(chan struct{})
@@ -63,20 +63,23 @@ func TestStartDaemonsCanceledDial(t *testing.T) {
 	if !errors.Is(r.err, nanoact.ErrCanceled) || !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("StartDaemons: %v, want ErrCanceled wrapping context.Canceled", r.err)
 	}
-	if len(r.dms) != 1 {
-		t.Fatalf("%d daemons returned, want the first", len(r.dms))
+	// The first daemon's dial had connected when the veto took its
+	// connection; it is returned unless the cancel came before its Dial
+	// returned (a dial that ctx ends as it succeeds is undone). The second
+	// never is.
+	if len(r.dms) > 1 {
+		t.Fatalf("%d daemons returned, want at most the first", len(r.dms))
 	}
 	relOnce.Do(func() { close(release) })
-	if err := d.WaitDaemons(ctxT(t), 1); err != nil {
-		t.Fatalf("the first daemon did not join once let through: %v", err)
+	if len(r.dms) == 1 {
+		if err := d.WaitDaemons(ctxT(t), 1); err != nil {
+			t.Fatalf("the first daemon did not join once let through: %v", err)
+		}
+		if v, err := f.square.Submit(ctxT(t), d, 4, runner.OnDaemon(r.dms[0].ID())).Value(ctxT(t)); err != nil || v != 16 {
+			t.Fatal(v, err)
+		}
 	}
-	if v, err := f.square.Submit(ctxT(t), d, 4, runner.OnDaemon(r.dms[0].ID())).Value(ctxT(t)); err != nil || v != 16 {
-		t.Fatal(v, err)
-	}
-	if err := d.Close(); err != nil {
+	if err := d.Close(); err != nil { // waits for its daemons (goleak checks)
 		t.Fatal(err)
-	}
-	if n := d.Daemons(); n != 0 {
-		t.Fatalf("%d daemons after Close", n)
 	}
 }
