@@ -32,7 +32,8 @@
 // websocket connection costs its request goroutine, which reads and runs
 // the callbacks, and one writer goroutine draining a bounded send queue
 // and sending pings; an open stream costs its request goroutine, parked
-// until the stream ends. Nothing else runs in the background.
+// until the stream ends, which also writes the stream's broadcasts from a
+// bounded queue. Nothing else runs in the background.
 //
 // # Bad input
 //
@@ -42,7 +43,9 @@
 // through the server's zap logger (zap.NewNop() by default); the server
 // goes on. A websocket client that does not read fills its send queue
 // (SendQueue) and is then disconnected; one that goes silent is found by
-// the pings (PingInterval). A client that disconnects mid-stream ends the
+// the pings (PingInterval). A stream client that does not read is dropped
+// the same way once its broadcast queue is full (StreamHandler.Dropped
+// counts them): Broadcast never waits for a slow client. A client that disconnects mid-stream ends the
 // stream: its on-close callback runs and its goroutine returns.
 //
 // # TLS

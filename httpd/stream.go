@@ -1,10 +1,14 @@
 package httpd
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
 )
@@ -13,8 +17,10 @@ import (
 // encoding): Server-Sent Events, NDJSON and the like (nanonext's
 // handler_stream). It is an http.Handler, safe for concurrent use. Each
 // open stream holds its request goroutine, which waits (no polling) until
-// the stream is closed, the client goes away or the server shuts down;
-// sends are written by the sender's goroutine.
+// the stream is closed, the client goes away or the server shuts down,
+// and is the stream's writer for Broadcast: each stream has a bounded
+// queue (SendQueue) that Broadcast fills without waiting for any client.
+// Send is written by the sender's goroutine.
 //
 // A StreamHandler serves one Server, whose Shutdown and Close end its
 // streams; served on its own, Close it to end them.
@@ -23,6 +29,7 @@ type StreamHandler struct {
 	onRequest func(c *StreamConn, req *Request)
 	onClose   func(c *StreamConn)
 	hub       *hub[*StreamConn]
+	dropped   atomic.Int64 // streams closed by Broadcast, their queue full
 }
 
 // Stream returns a handler for streaming responses at path (method "*"
@@ -47,11 +54,34 @@ func Stream(path string, onRequest func(c *StreamConn, req *Request), onClose fu
 // Conns returns the number of open streams.
 func (h *StreamHandler) Conns() int { return h.hub.count() }
 
-// Broadcast sends data to every open stream, one after the other, and
-// returns to how many it was written. It blocks while a client's
-// connection does not take the data, up to the write timeout for each
-// (see WriteTimeout); a stream that fails is closed.
-func (h *StreamHandler) Broadcast(data []byte) int { return h.hub.broadcast(data) }
+// Broadcast queues data for every open stream and returns for how many it
+// was queued; each stream's own goroutine writes it (a chunk, flushed),
+// in the order of the calls. It does not block on any client, so a slow
+// one never delays the others: a stream whose queue is full (SendQueue
+// broadcasts waiting: its client is not reading) is closed instead,
+// counted (Dropped) and logged at Warn, and that client must reconnect
+// (an EventSource does, with Last-Event-ID). data is copied once, shared
+// by the queues: the caller may reuse it. It costs a pass over the open
+// streams and that copy.
+func (h *StreamHandler) Broadcast(data []byte) int {
+	shared := append([]byte(nil), data...)
+	n := 0
+	for _, c := range h.hub.snapshot() {
+		switch c.enqueue(shared) {
+		case nil:
+			n++
+		case errStreamQueueFull:
+			h.dropped.Add(1)
+			h.env().log.Warn("httpd: stream client not reading; closing", zap.Uint64("conn", c.id),
+				zap.String("path", h.cfg.pattern.Path), zap.Int("queue", h.cfg.sendQueue))
+		}
+	}
+	return n
+}
+
+// Dropped returns how many streams Broadcast has closed because their
+// queue was full (one atomic load).
+func (h *StreamHandler) Dropped() int64 { return h.dropped.Load() }
 
 // Close ends every open stream (each gets its terminal chunk), refuses new
 // requests with 503 and returns once their goroutines have returned. A
@@ -79,6 +109,8 @@ func (h *StreamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status:  http.StatusOK,
 		timeout: h.cfg.writeTimeout,
 		done:    make(chan struct{}),
+		qmax:    h.cfg.sendQueue,
+		wake:    make(chan struct{}, 1),
 	}
 	if !h.hub.add(c.id, c) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
@@ -92,21 +124,44 @@ func (h *StreamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.started = true
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}
+		c.closed = true // nothing more after the failure
 		c.mu.Unlock()
 		c.finish()
 	}
-	select {
-	case <-c.done:
-	case <-r.Context().Done():
-	case <-h.hub.end:
+	// This goroutine writes the stream's broadcasts until it ends.
+	for open := true; open; {
+		select {
+		case <-c.wake:
+			c.mu.Lock()
+			_ = c.writeQueued()
+			c.mu.Unlock()
+		case <-c.done:
+			open = false
+		case <-r.Context().Done():
+			open = false
+		case <-h.hub.end:
+			open = false
+		}
 	}
 	c.mu.Lock()
+	gone := r.Context().Err() != nil || c.dropped.Load()
+	if !gone {
+		_ = c.writeQueued() // what was broadcast before the close, then the end
+	}
 	c.closed = true
-	if !c.started && r.Context().Err() == nil {
+	if !c.started && !gone {
 		c.started = true
 		w.WriteHeader(c.status)
 	}
-	_ = c.rc.SetWriteDeadline(time.Time{})
+	c.dmu.Lock()
+	c.ended = true
+	if c.dropped.Load() {
+		// Its client does not read: the response's end must not wait.
+		_ = c.rc.SetWriteDeadline(time.Now())
+	} else {
+		_ = c.rc.SetWriteDeadline(time.Time{})
+	}
+	c.dmu.Unlock()
 	c.mu.Unlock()
 	c.finish()
 	if h.onClose != nil {
@@ -121,6 +176,14 @@ type StreamConn struct {
 	timeout time.Duration
 	done    chan struct{}
 	once    sync.Once
+
+	qmu     sync.Mutex    // guards q; never held while writing
+	q       [][]byte      // broadcasts waiting for the writer, at most qmax
+	qmax    int           // SendQueue
+	wake    chan struct{} // one token: q has data for the writer
+	dropped atomic.Bool   // closed by Broadcast, its queue full
+	dmu     sync.Mutex    // guards ended, for Broadcast's deadline cut
+	ended   bool          // ServeHTTP is returning: rc must not be used
 
 	mu      sync.Mutex // serialises writes; guards the fields below
 	w       http.ResponseWriter
@@ -181,15 +244,24 @@ func (c *StreamConn) writable(op string) error {
 }
 
 // Send writes data as one chunk and flushes it to the client; the first
-// Send writes the status and headers first. It blocks until the data is
-// handed to the connection, at most the write timeout (WriteTimeout). It
-// fails with ErrClosed once the stream has ended; a failed write closes
-// the stream and returns an ErrClosed-coded error wrapping the cause. data
-// is not kept.
+// Send writes the status and headers first. Broadcasts queued for this
+// stream are written before it, so the stream keeps the order of the
+// calls. It blocks until the data is handed to the connection, at most
+// the write timeout (WriteTimeout) per write. It fails with ErrClosed
+// once the stream has ended; a failed write closes the stream and
+// returns an ErrClosed-coded error wrapping the cause. data is not kept.
 func (c *StreamConn) Send(data []byte) error {
-	const op = "httpd: stream send"
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.writeQueued(); err != nil {
+		return err
+	}
+	return c.write(data, true)
+}
+
+// write writes data as one chunk (flushed if flush); c.mu is held.
+func (c *StreamConn) write(data []byte, flush bool) error {
+	const op = "httpd: stream send"
 	if c.closed {
 		return nanoact.Errorf(nanoact.CodeClosed, op, "stream closed")
 	}
@@ -197,14 +269,79 @@ func (c *StreamConn) Send(data []byte) error {
 		c.started = true
 		c.w.WriteHeader(c.status)
 	}
-	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
+	// Under dmu, so that Broadcast's cut of a dropped stream's deadline
+	// is never undone here.
+	c.dmu.Lock()
+	dropped := c.dropped.Load()
+	if !dropped {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	c.dmu.Unlock()
+	if dropped {
+		return nanoact.Errorf(nanoact.CodeClosed, op, "stream closed: its queue was full")
+	}
 	_, err := c.w.Write(data)
-	if err == nil {
+	if err == nil && flush {
 		err = c.rc.Flush()
 	}
 	if err != nil {
+		c.closed = true // its connection has failed: write no more
 		c.finish()
 		return &nanoact.Error{Code: nanoact.CodeClosed, Op: op, Err: err}
+	}
+	return nil
+}
+
+// writeQueued writes the broadcasts queued so far, flushing after the
+// last; c.mu is held. It stops at the first failed write (the stream
+// then closes).
+func (c *StreamConn) writeQueued() error {
+	c.qmu.Lock()
+	batch := c.q
+	c.q = nil
+	c.qmu.Unlock()
+	for i, data := range batch {
+		if err := c.write(data, i == len(batch)-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errStreamQueueFull = errors.New("stream queue full (the client is not reading): stream closed")
+
+// enqueue queues data (shared, not modified) for the stream's writer:
+// ErrClosed once the stream is closing, errStreamQueueFull when qmax
+// broadcasts wait already (the stream is then closed). It never blocks
+// on the client.
+func (c *StreamConn) enqueue(data []byte) error {
+	select {
+	case <-c.done:
+		return nanoact.Errorf(nanoact.CodeClosed, "httpd: stream broadcast", "stream closed")
+	default:
+	}
+	c.qmu.Lock()
+	full := len(c.q) >= c.qmax
+	if !full {
+		c.q = append(c.q, data)
+	}
+	c.qmu.Unlock()
+	if full {
+		if !c.dropped.CompareAndSwap(false, true) || !c.finish() {
+			return nanoact.Errorf(nanoact.CodeClosed, "httpd: stream broadcast", "stream closed")
+		}
+		// Cut short a write blocked on this client (net.Conn deadlines
+		// may be set from any goroutine), while its request is served.
+		c.dmu.Lock()
+		if !c.ended {
+			_ = c.rc.SetWriteDeadline(time.Now())
+		}
+		c.dmu.Unlock()
+		return errStreamQueueFull
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer has a token already
 	}
 	return nil
 }

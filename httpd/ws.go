@@ -36,10 +36,11 @@ func TextFrames() HandlerOption {
 }
 
 // SendQueue sets how many messages may wait to be written to one websocket
-// connection (default DefaultSendQueue). When a send finds the queue full,
+// connection, or how many broadcasts to one stream (StreamHandler's
+// Broadcast), default DefaultSendQueue. When a send finds the queue full,
 // the client is not reading fast enough: the connection is closed, and
 // the send fails with ErrClosed. Values below 1 are invalid. Applies to WS
-// handlers; it takes effect for connections opened later.
+// and Stream handlers; it takes effect for connections opened later.
 func SendQueue(n int) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) {
 		if n < 1 {

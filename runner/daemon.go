@@ -114,7 +114,9 @@ type daemonOptionFunc func(*daemonConfig)
 func (f daemonOptionFunc) applyDaemon(c *daemonConfig) { f(c) }
 
 // WithDaemonID sets the daemon's id, shown in the dispatcher's Status and
-// logs (default host/pid/n). It survives reconnections.
+// logs (default host/pid/n). It survives reconnections. Ids must be
+// unique on a dispatcher: it refuses a daemon whose id is already
+// connected.
 func WithDaemonID(id string) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.id = id })
 }
@@ -185,6 +187,12 @@ func defaultDaemonID() string {
 // ErrConnRefused (nobody listens), ErrPeerAuth (the server's certificate
 // does not verify), ErrAddrInvalid, ErrNotSupported.
 func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
+	return newDaemon(context.Background(), reg, url, opts...)
+}
+
+// newDaemon is NewDaemon with its dial bounded by ctx as well
+// (StartDaemons).
+func newDaemon(ctx context.Context, reg *Registry, url string, opts ...DaemonOption) (*Daemon, error) {
 	if reg == nil {
 		return nil, nanoact.Errorf(nanoact.CodeInvalid, "runner: daemon", "nil registry")
 	}
@@ -249,7 +257,11 @@ func NewDaemon(reg *Registry, url string, opts ...DaemonOption) (*Daemon, error)
 		_ = sock.Close()
 		return nil, err
 	}
-	if _, err := sock.Dial(url, append(eopts, sockets.Sync)...); err != nil {
+	eopts = append(eopts, sockets.Sync)
+	if ctx.Done() != nil {
+		eopts = append(eopts, sockets.StartContext(ctx))
+	}
+	if _, err := sock.Dial(url, eopts...); err != nil {
 		dm.unwatch()
 		_ = sock.Close()
 		return nil, err
@@ -359,7 +371,7 @@ func (dm *Daemon) onIdle(pipe uint32) {
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
-// was refused (bad token or wire version), ErrProtocol if the dispatcher
+// was refused (bad token, wire version, or its id already connected), ErrProtocol if the dispatcher
 // sent no challenge within 10 s (one older than wire version 2),
 // ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,

@@ -435,7 +435,8 @@ func (d *Dispatcher) stopHelloTimer(pipe uint32) {
 }
 
 // onHello checks a hello against its connection's challenge: the
-// version, then the MAC keyed by the token. A connection that fails is
+// version, then the MAC keyed by the token, then that no daemon of its
+// id is connected. A connection that fails is
 // refused (and told why); one that passes joins as a daemon, its receive
 // gate opened for task-sized results.
 func (d *Dispatcher) onHello(pipe uint32, h *frame) {
@@ -454,6 +455,8 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 		reason = "hello before challenge"
 	case !hmac.Equal(h.mac, helloMAC(d.token, pd.nonce, h.daemon, h.max, h.tasks)):
 		reason = "bad token"
+	case d.idTaken(h.daemon):
+		reason = fmt.Sprintf("daemon id %q already connected", h.daemon)
 	case st.shut:
 		reason = "dispatcher closed"
 	}

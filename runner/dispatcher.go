@@ -98,7 +98,7 @@ type Dispatcher struct {
 	launchers []*Launcher
 	left      []LeftTask // left running by in-process daemons (interrupt.go)
 	ipcAddr   string
-	lseq      int
+	lseq      map[string]int // the last number of each id prefix (nextID)
 
 	smu      sync.Mutex    // the state lock: held by the actor (dispatchActor), and by the hot path
 	st       dispatchState // guarded by smu
@@ -456,10 +456,14 @@ func (d *Dispatcher) Daemons() int { return int(d.connected.Load()) }
 // returned Daemon kills it abruptly (its connection drops, as when a
 // process dies).
 //
-// ctx bounds the wait for the hellos: when it ends first, StartDaemons
-// returns an error matching ErrTimedOut or ErrCanceled (wrapping
-// ctx.Err()), and the daemons already started stay the dispatcher's,
-// joining when they can.
+// ctx bounds the whole call: each daemon's dial (NewDaemon's one
+// synchronous attempt, which waits for the dispatcher's listener to
+// accept) and the wait for the hellos; an already-ended ctx starts none.
+// When it ends first, StartDaemons returns an error matching ErrTimedOut
+// or ErrCanceled (wrapping ctx.Err()) with the daemons already started;
+// they stay the dispatcher's, joining when they can (its Close stops
+// them). A daemon whose dial ctx cut short is not made (its socket is
+// closed).
 //
 // Errors: ErrInvalid without a registry, ErrClosed after Close (also if
 // the dispatcher closes while it waits), those of NewDaemon, and Run's
@@ -492,18 +496,23 @@ func (d *Dispatcher) StartDaemons(ctx context.Context, n int, opts ...DaemonOpti
 		d.lmu.Unlock()
 	}()
 	for range n {
+		if ctx.Err() != nil {
+			return out, nanoact.FromContext(ctx, "runner: start daemons")
+		}
 		s := &start{joined: make(chan struct{}), exited: make(chan struct{})}
+		s.id = d.nextID("local")
 		d.lmu.Lock()
-		d.lseq++
-		s.id = fmt.Sprintf("local-%d", d.lseq)
 		if d.awaiting == nil {
 			d.awaiting = make(map[string]chan struct{})
 		}
 		d.awaiting[s.id] = s.joined
 		d.lmu.Unlock()
 		starts = append(starts, s)
-		dm, err := NewDaemon(d.cfg.reg, d.inproc, append(append(base, WithDaemonID(s.id)), opts...)...)
+		dm, err := newDaemon(ctx, d.cfg.reg, d.inproc, append(append(base, WithDaemonID(s.id)), opts...)...)
 		if err != nil {
+			if ctx.Err() != nil {
+				err = nanoact.FromContext(ctx, "runner: start daemons")
+			}
 			return out, err
 		}
 		d.closeMu.RLock()
@@ -592,6 +601,8 @@ func (d *Dispatcher) Close() error {
 	err := d.sock.Close()
 	d.reader.Wait()
 	_ = d.ref.Stop(context.Background())
+	// OnJoin's reports, queued by the reader and the actor.
+	d.every.reports.wait()
 	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
 	if err == nil {

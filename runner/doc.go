@@ -48,9 +48,17 @@
 // load a model, open a connection) and gives each daemon's result by its
 // id; a daemon takes no other task until its run has ended, and with
 // OnJoin every daemon that joins later (a restarted process too) runs it
-// before its first task. OnDaemon sends one task to a chosen daemon.
-// MapAsync is Map returning an aio of the results at once, with per-input
-// progress (ProgressFunc) and Stop cancelling what has not finished.
+// before its first task, until the JoinHandle's Stop. OnDaemon sends one
+// task to a chosen daemon. MapAsync is Map returning an aio of the
+// results at once, with per-input progress (ProgressFunc) and Stop
+// cancelling what has not finished.
+//
+// Callbacks: a task's aio callbacks (OnComplete, a CV signalled from one)
+// and WatchTasks hooks run on the dispatcher's reader goroutine, which
+// processes every task's result one at a time: a slow one stalls all the
+// dispatcher's results, and one that waits for another task deadlocks
+// (use aio.Promise, or a goroutine). OnJoin reports run on a goroutine of
+// their own, ProgressFunc on the map's: neither holds up the reader.
 //
 // Every task carries a seed derived from the dispatcher's (WithSeed) and
 // its place among the submissions (for a Map, the map's place and the

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
@@ -29,10 +33,9 @@ type taskMore struct {
 	stream    uint64 // the seed stream (see seed.go), if streamSet
 	item      uint64
 	streamSet bool
-	minN      int                            // MinDaemons
-	join      bool                           // OnJoin
-	report    func(daemon string, err error) // OnJoin
-	progress  func(MapProgress)              // ProgressFunc
+	minN      int               // MinDaemons
+	join      *JoinHandle       // OnJoin
+	progress  func(MapProgress) // ProgressFunc
 }
 
 // place gives t its seed and, for OnDaemon, its daemon.
@@ -49,15 +52,10 @@ func (m *taskMore) place(d *Dispatcher, t *task) {
 type (
 	onDaemonOpt   string
 	minDaemonsOpt int
-	onJoinOpt     func(daemon string, err error)
 )
 
 func (o onDaemonOpt) apply(c taskConfig) taskConfig   { c.more.pin = string(o); return c }
 func (o minDaemonsOpt) apply(c taskConfig) taskConfig { c.more.minN = int(o); return c }
-func (o onJoinOpt) apply(c taskConfig) taskConfig {
-	c.more.join, c.more.report = true, o
-	return c
-}
 
 // OnDaemon sends the task to the daemon whose id is id (DaemonStatus.ID:
 // WithDaemonID, launch-N, local-N) instead of the first idle one. It
@@ -77,16 +75,81 @@ func OnDaemon(id string) TaskOption { return onDaemonOpt(id) }
 func MinDaemons(n int) TaskOption { return minDaemonsOpt(n) }
 
 // OnJoin makes Everywhere also run its task on every daemon that joins
-// afterwards, for as long as the dispatcher lives: a daemon started later,
+// afterwards, until the returned handle's Stop or the dispatcher's Close:
+// a daemon started later,
 // a process that a launcher restarts (WithRestart), a daemon that
 // reconnects after losing its connection (so the task should be safe to
 // run twice on one daemon). Such a daemon runs it before any other task
 // (OnDaemon's aside), under the same TaskTimeout; report (may be nil) is
 // then called with the daemon's id and the task's error (nil: it
-// succeeded; its value is dropped). report runs on one of the
-// dispatcher's goroutines, as an aio's callback does: it must return
-// quickly and must not wait for a task. Others ignore it.
-func OnJoin(report func(daemon string, err error)) TaskOption { return onJoinOpt(report) }
+// succeeded; its value is dropped). The reports run one at a time, in
+// order, on a goroutine of the dispatcher's that runs nothing else (never
+// its reader): a slow report delays only the reports after it, and may
+// submit and wait for tasks, or call Stop. A panic in report is recovered
+// and logged at Error. The dispatcher's Close waits for the reports
+// already queued. Others ignore it.
+//
+// The returned handle is the option (pass it to Everywhere) and the way
+// to end the registration: Stop. Each Everywhere given it registers the
+// task once, and Stop ends every registration made with it.
+func OnJoin(report func(daemon string, err error)) *JoinHandle {
+	return &JoinHandle{report: report}
+}
+
+// JoinHandle is an OnJoin registration: a TaskOption for Everywhere, and
+// Stop to unregister. Its methods are safe for concurrent use.
+type JoinHandle struct {
+	report  func(daemon string, err error)
+	mu      sync.Mutex
+	stopped bool
+	regs    []joinReg
+}
+
+// joinReg is one Everywhere's registration of a JoinHandle.
+type joinReg struct {
+	d  *Dispatcher
+	js *joinSetup
+}
+
+func (h *JoinHandle) apply(c taskConfig) taskConfig { c.more.join = h; return c }
+
+// register records js on d, unless h has been stopped; it runs on d's
+// actor (under the state lock), which appends js to the joins if true.
+func (h *JoinHandle) register(d *Dispatcher, js *joinSetup) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return false
+	}
+	h.regs = append(h.regs, joinReg{d, js})
+	return true
+}
+
+// Stop ends h's registrations (as context.AfterFunc's stop does): once it
+// has returned, no daemon that joins runs the task for them, and the runs
+// queued on daemons that joined earlier and not yet started are dropped
+// (counted as cancelled in Status; report is not called for them). Runs
+// already started go on, and report is called when they end. An
+// Everywhere given h after Stop runs on the daemons connected but
+// registers nothing. Stop reports whether it ended a registration: false
+// if there was none (Everywhere was not called with h, or failed first)
+// or Stop was called before. It blocks only on the state lock of each
+// dispatcher h is registered with (a pass over its daemons' own queues);
+// it may be called from report.
+func (h *JoinHandle) Stop() bool {
+	h.mu.Lock()
+	regs := h.regs
+	first := !h.stopped
+	h.stopped, h.regs = true, nil
+	h.mu.Unlock()
+	stopped := false
+	for _, r := range regs {
+		if r.d.unjoin(r.js) {
+			stopped = true
+		}
+	}
+	return first && stopped
+}
 
 // DaemonResult is what one daemon made of an Everywhere task: its value,
 // or its error.
@@ -165,12 +228,12 @@ func Everywhere[R any](ctx context.Context, d *Dispatcher, name string, args any
 		}
 	}
 	var js *joinSetup
-	if cfg.more.join {
+	if h := cfg.more.join; h != nil {
 		b, err := d.codec.Marshal(args)
 		if err != nil {
 			return nil, &nanoact.Error{Code: nanoact.CodeBadType, Op: op + ": encode arguments", Err: err}
 		}
-		js = &joinSetup{name: name, args: b, timeout: cfg.timeout, report: cfg.more.report}
+		js = &joinSetup{name: name, args: b, timeout: cfg.timeout, report: h.report}
 	}
 	type target struct {
 		id    string
@@ -188,7 +251,7 @@ func Everywhere[R any](ctx context.Context, d *Dispatcher, name string, args any
 				targets = append(targets, target{dm.id, dm.pipe, dm.order})
 			}
 		}
-		if js != nil {
+		if js != nil && cfg.more.join.register(d, js) {
 			d.every.joins = append(d.every.joins, js)
 		}
 	})
@@ -241,9 +304,77 @@ func (t Task[A, R]) Everywhere(ctx context.Context, d *Dispatcher, args A, opts 
 func pinnable(dm *daemonConn) bool { return !dm.leaving && !dm.byeSent && dm.remaining != 0 }
 
 // everywhereState is the dispatcher's Everywhere tasks to run on daemons
-// that join (OnJoin), owned by the actor.
+// that join (OnJoin), owned by the actor, and the queue of their reports.
 type everywhereState struct {
-	joins []*joinSetup
+	joins   []*joinSetup
+	reports reportQueue
+}
+
+// reportQueue runs OnJoin reports one at a time, in order, on a goroutine
+// of its own while some wait (none while idle), never on the
+// dispatcher's reader or actor: a slow report delays only the reports
+// after it, not the results of other tasks. The dispatcher's Close waits
+// for those queued (wait).
+type reportQueue struct {
+	mu      sync.Mutex
+	q       []func()
+	running bool
+	closed  bool // after wait: reports run on the caller's goroutine
+	wg      sync.WaitGroup
+}
+
+// post queues fn, starting the queue's goroutine if it has none.
+func (r *reportQueue) post(log *zap.Logger, fn func()) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		runReport(log, fn) // a time-out's, after Close: not the reader
+		return
+	}
+	r.q = append(r.q, fn)
+	if !r.running {
+		r.running = true
+		r.wg.Go(func() { r.drain(log) })
+	}
+	r.mu.Unlock()
+}
+
+// drain runs the queued reports until none is left.
+func (r *reportQueue) drain(log *zap.Logger) {
+	for {
+		r.mu.Lock()
+		if len(r.q) == 0 {
+			r.running = false
+			r.q = nil
+			r.mu.Unlock()
+			return
+		}
+		fn := r.q[0]
+		r.q[0] = nil
+		r.q = r.q[1:]
+		r.mu.Unlock()
+		runReport(log, fn)
+	}
+}
+
+// wait returns once the queued reports have run; later ones run on the
+// goroutine that posts them.
+func (r *reportQueue) wait() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// runReport runs a user's report, recovering a panic (logged at Error
+// with its stack).
+func runReport(log *zap.Logger, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("OnJoin report panicked", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
+	fn()
 }
 
 // joinSetup is one Everywhere task with OnJoin.
@@ -260,13 +391,17 @@ type setupTask struct {
 	task
 	daemon string
 	report func(daemon string, err error)
+	js     *joinSetup // its registration, for unjoin
 }
 
 func (s *setupTask) decode(sockets.Codec, []byte) error { return nil }
 
+// resolve hands the outcome to report, off the goroutine that resolves
+// the task (the dispatcher's reader, for a result).
 func (s *setupTask) resolve(err error) {
-	if s.report != nil {
-		s.report(s.daemon, err)
+	if report, id := s.report, s.daemon; report != nil {
+		d := s.task.d
+		d.every.reports.post(d.log, func() { report(id, err) })
 	}
 }
 
@@ -369,7 +504,7 @@ func (d *Dispatcher) setupDone(dm *daemonConn, t *task) {
 func (d *Dispatcher) replaySetups(dm *daemonConn) {
 	st := &d.st
 	for _, js := range d.every.joins {
-		tt := &setupTask{daemon: dm.id, report: js.report}
+		tt := &setupTask{daemon: dm.id, report: js.report, js: js}
 		t := &tt.task
 		t.d, t.name, t.args, t.out, t.pin, t.setup = d, js.name, js.args, tt, true, true
 		t.id = d.seq.Add(1)
@@ -387,6 +522,37 @@ func (d *Dispatcher) replaySetups(dm *daemonConn) {
 		dm.setups++
 	}
 	d.pumpPinned(dm)
+}
+
+// unjoin removes OnJoin registration js (JoinHandle.Stop) and drops its
+// runs still queued on daemons, under the state lock; false if js was
+// not registered.
+func (d *Dispatcher) unjoin(js *joinSetup) bool {
+	d.smu.Lock()
+	defer d.unlockState()
+	i := slices.Index(d.every.joins, js)
+	if i < 0 {
+		return false
+	}
+	d.every.joins = slices.Delete(d.every.joins, i, i+1)
+	for _, dm := range d.st.daemons {
+		dropped := false
+		dm.pinned.removeFunc(func(t *task) bool {
+			tt, ok := t.out.(*setupTask)
+			if !ok || tt.js != js || t.state != stateQueued || !t.take() {
+				return false
+			}
+			d.onCancel(t) // counted; no longer queued
+			dm.setups--
+			dropped = true
+			return true
+		})
+		if dropped {
+			d.makeReady(dm, false)
+		}
+	}
+	d.pump()
+	return true
 }
 
 // dropPinned ends the tasks still queued for dm, which has gone

@@ -254,7 +254,9 @@ func (d *Dispatcher) onOverdue(m overdueMsg) {
 
 // killProc kills the live daemon process with id, started by one of the
 // dispatcher's launchers, and has its launcher replace it; nil if there
-// is no such process (or more than one: ids are per launcher).
+// is no such process (ids are unique on a dispatcher: see nextID; two
+// live processes under one id, which cannot both have joined, are left
+// alone).
 func (d *Dispatcher) killProc(id string) *Proc {
 	d.lmu.Lock()
 	ls := append([]*Launcher(nil), d.launchers...)

@@ -28,8 +28,10 @@ type Launcher struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	procs []*Proc
-	seq   int
-	shut  bool
+	// seq counts the processes started (ssh's tunnel ports follow it);
+	// ids come from the dispatcher (nextID).
+	seq  int
+	shut bool
 	// restarts counts the processes WithRestart has started.
 	restarts int
 	// ssh is set for LaunchSSH's launchers (see ssh.go), slurm for
@@ -45,7 +47,8 @@ type Launcher struct {
 type Proc struct {
 	// ID is the daemon's id (--id), as the dispatcher's Status shows it:
 	// launch-N for LaunchLocal, ssh-N for LaunchSSH, slurm-N for
-	// LaunchSlurm.
+	// LaunchSlurm, N counting per prefix across all the dispatcher's
+	// launchers, so that ids are unique on a dispatcher.
 	ID string
 	// Host is the host of a LaunchSSH daemon ("" for local ones); the
 	// process (Pid, Kill, Err) is then its ssh client.
@@ -295,12 +298,12 @@ func (l *Launcher) startOne() (*Proc, error) {
 	}
 	l.seq++
 	if l.ssh != nil {
-		return l.startSSH(fmt.Sprintf("ssh-%d", l.seq))
+		return l.startSSH(l.d.nextID("ssh"))
 	}
 	if l.slurm != nil {
-		return l.startSlurm(fmt.Sprintf("slurm-%d", l.seq))
+		return l.startSlurm(l.d.nextID("slurm"))
 	}
-	id := fmt.Sprintf("launch-%d", l.seq)
+	id := l.d.nextID("launch")
 	args := append(append(append([]string{}, l.cfg.leading...), l.spec.Args...), "--id", id)
 	cmd := exec.Command(l.spec.Exe, args...)
 	cmd.Env = append(append(os.Environ(), l.cfg.env...), l.spec.Env...)
@@ -314,6 +317,32 @@ func (l *Launcher) startOne() (*Proc, error) {
 	l.watch(p, nil)
 	l.log.Info("daemon process started", zap.String("daemon", id), zap.Int("pid", cmd.Process.Pid))
 	return p, nil
+}
+
+// nextID returns a daemon id for prefix ("local", "launch", "ssh",
+// "slurm"): prefix-N, N counting from 1 per prefix across the whole
+// dispatcher, so that two launchers never give two daemons one id (the
+// interrupt kill and OnDaemon find a daemon by its id). It takes d.lmu.
+func (d *Dispatcher) nextID(prefix string) string {
+	d.lmu.Lock()
+	defer d.lmu.Unlock()
+	if d.lseq == nil {
+		d.lseq = make(map[string]int)
+	}
+	d.lseq[prefix]++
+	return fmt.Sprintf("%s-%d", prefix, d.lseq[prefix])
+}
+
+// idTaken reports whether a daemon of this id is connected: onHello
+// refuses a second one (the interrupt kill and OnDaemon find a daemon by
+// its id). It runs on the actor; a pass over the daemons.
+func (d *Dispatcher) idTaken(id string) bool {
+	for _, dm := range d.st.daemons {
+		if dm.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // remoteSpec is the command remote daemons run: cfg's URL (WithURL) or

@@ -46,14 +46,16 @@ func TestStartDaemonsCanceled(t *testing.T) {
 	if !errors.Is(r.err, nanoact.ErrCanceled) || !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("StartDaemons: %v, want ErrCanceled wrapping context.Canceled", r.err)
 	}
-	if len(r.dms) != 2 {
-		t.Fatalf("%d daemons returned, want the 2 started", len(r.dms))
+	// The first was started; the second too unless the cancel came
+	// before its dial (ctx bounds the dials as well).
+	if len(r.dms) < 1 || len(r.dms) > 2 {
+		t.Fatalf("%d daemons returned, want those started", len(r.dms))
 	}
 	if n := d.Daemons(); n != 0 {
 		t.Fatalf("%d daemons joined through a held connection", n)
 	}
 	admit.Store(true) // their dialers redial
-	if err := d.WaitDaemons(ctxT(t), 2); err != nil {
+	if err := d.WaitDaemons(ctxT(t), len(r.dms)); err != nil {
 		t.Fatalf("the daemons did not join once let through: %v", err)
 	}
 	if err := d.Close(); err != nil { // waits for its daemons to end

@@ -147,7 +147,8 @@ type TaskDone struct {
 // hook of latency histograms (package metrics) and dashboards. fn runs on
 // the dispatcher's reader goroutine before the task's aio resolves, one
 // call at a time: it must be quick and must not block or call the
-// dispatcher. Tasks cancelled, lost or failed before a result came are
+// dispatcher (the reader processes every task's result, so a slow fn
+// delays them all). Tasks cancelled, lost or failed before a result came are
 // not reported (Status counts them).
 //
 // Cost: with no watcher, an atomic load at Submit and two at the end of

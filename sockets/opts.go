@@ -51,7 +51,9 @@ var (
 	// RecvBuffer (socket; messages, 0..8192): the depth of the receive
 	// queue (default 128). Settable at any time, as in NNG; queued messages
 	// are kept, except that shrinking drops the oldest that no longer fit
-	// (counted in the drop_recv_full statistic).
+	// (counted in the drop_recv_full statistic). On a sub socket it sets
+	// the depth of contexts opened afterwards too; a sub context has its
+	// own (1..8192), as in NNG.
 	RecvBuffer = Opt[int]{"recv-buffer"}
 	// ReconnectTimeMin (socket, dialer): the wait before a dialer redials
 	// (default 1 s). On a socket it applies to dialers created afterwards.
@@ -439,6 +441,18 @@ func (c *Context) option(name string, set bool, v any) (any, error) {
 			return nil, nil
 		}
 		return time.Duration(at.Load()), nil
+	case "send-buffer", "recv-buffer": // a sub context's own queue (NNG's sub0)
+		b, ok := c.pc.(proto.Buffered)
+		if !ok {
+			return nil, optErr(nanoact.CodeNotSupported, name, set)
+		}
+		if set {
+			if n := v.(int); n < 1 || n > 8192 {
+				return nil, rangeErr(name, n, "1..8192 messages on a context")
+			}
+			return nil, b.SetBuffer(name == "send-buffer", v.(int))
+		}
+		return b.Buffer(name == "send-buffer")
 	}
 	return protoOption(c.pc, name, set, v)
 }

@@ -14,6 +14,11 @@ import (
 // Each context has its own topics and its own queue; a full queue drops
 // its oldest message (NNG's sub:prefnew default). In raw mode every
 // message is delivered, unfiltered.
+//
+// Queue depths follow NNG 1.x's sub0: the socket's recv-buffer sets the
+// default context's queue and the depth of contexts opened later (those
+// opened before keep theirs); a context's own recv-buffer (1..8192) sets
+// its queue only.
 type sub struct {
 	*engine
 	recvOnly
@@ -151,9 +156,9 @@ func (c *subCtx) PrefNew() bool {
 }
 
 // SetBuffer sets the receive queue depth of the socket and of contexts
-// opened later, at any time, keeping the messages queued; shrinking drops
-// the oldest that no longer fit (drop_recv_full), as NNG does. sub has no
-// send queue.
+// opened later (not of those already open, as in NNG), at any time,
+// keeping the messages queued; shrinking drops the oldest that no longer
+// fit (drop_recv_full), as NNG does. sub has no send queue.
 func (s *sub) SetBuffer(send bool, n int) error {
 	if send {
 		return errNotSupported
@@ -174,6 +179,39 @@ func (s *sub) Buffer(send bool) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.qlen, nil
+}
+
+// SetBuffer sets this context's receive queue depth (NNG's recv-buffer on
+// a sub context, 1..8192, else ErrInvalid), at any time, keeping the
+// messages queued; shrinking drops the oldest that no longer fit
+// (drop_recv_full). The socket's depth, and that of contexts opened
+// later, stay as they are. No send queue: ErrNotSupported. Cost: one
+// allocation of n slots.
+func (c *subCtx) SetBuffer(send bool, n int) error {
+	if send {
+		return errNotSupported
+	}
+	if n < 1 || n > 8192 {
+		return nanoact.Errorf(nanoact.CodeInvalid, "sockets: set recv-buffer", "%d messages, want 1..8192", n)
+	}
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	c.q.resize(n, s.spillRecv)
+	return nil
+}
+
+// Buffer returns this context's receive queue depth.
+func (c *subCtx) Buffer(send bool) (int, error) {
+	if send {
+		return 0, errNotSupported
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return cap(c.q.cur().ch), nil
 }
 
 func (s *sub) Subscribe(topic []byte) error   { return s.def.Subscribe(topic) }
