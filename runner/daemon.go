@@ -371,7 +371,7 @@ func (dm *Daemon) onIdle(pipe uint32) {
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
-// was refused (bad token, wire version, or its id already connected), ErrProtocol if the dispatcher
+// was refused (bad token or wire version), ErrProtocol if the dispatcher
 // sent no challenge within 10 s (one older than wire version 2),
 // ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,

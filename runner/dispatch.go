@@ -435,10 +435,10 @@ func (d *Dispatcher) stopHelloTimer(pipe uint32) {
 }
 
 // onHello checks a hello against its connection's challenge: the
-// version, then the MAC keyed by the token, then that no daemon of its
-// id is connected. A connection that fails is
+// version, then the MAC keyed by the token. A connection that fails is
 // refused (and told why); one that passes joins as a daemon, its receive
-// gate opened for task-sized results.
+// gate opened for task-sized results, and takes over the id of a daemon
+// still connected under it (takeOver).
 func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	st := &d.st
 	if st.gone[pipe] || st.refused[pipe] || st.daemons[pipe] != nil {
@@ -455,8 +455,6 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 		reason = "hello before challenge"
 	case !hmac.Equal(h.mac, helloMAC(d.token, pd.nonce, h.daemon, h.max, h.tasks)):
 		reason = "bad token"
-	case d.idTaken(h.daemon):
-		reason = fmt.Sprintf("daemon id %q already connected", h.daemon)
 	case st.shut:
 		reason = "dispatcher closed"
 	}
@@ -466,6 +464,9 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 	}
 	if err := d.sock.OpenRecvGate(pipe); err != nil && !errors.Is(err, nanoact.ErrNotSupported) {
 		return // gone in the meantime: its removal follows
+	}
+	if old := d.connectedAs(h.daemon); old != nil {
+		d.takeOver(old, pipe)
 	}
 	// Claims are capped, and nothing is sized from them: the running
 	// map grows with the tasks the daemon runs.
@@ -555,8 +556,10 @@ func (d *Dispatcher) onPipeRemoved(pipe uint32) {
 	delete(st.waiting, pipe)
 	d.stopHelloTimer(pipe)
 	delete(st.refused, pipe)
-	st.gone[pipe] = true
-	st.goneRing = append(st.goneRing, pipe)
+	if !st.gone[pipe] { // twice for a pipe taken over (takeOver)
+		st.gone[pipe] = true
+		st.goneRing = append(st.goneRing, pipe)
+	}
 	if len(st.goneRing) > 4096 {
 		delete(st.gone, st.goneRing[0])
 		st.goneRing = st.goneRing[1:]

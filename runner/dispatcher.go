@@ -126,6 +126,7 @@ type dispatchState struct {
 	shut     bool
 	later    []lateResolve          // resolutions for unlockState
 	overdue  map[uint64]*time.Timer // cancelled attempts' interrupt grace, by wid (interrupt.go)
+	replaced int64                  // connections closed for a newer one under their id (takeOver)
 
 	completed, failed, canceled, requeued, refusedN, lost, helloLate int64
 }

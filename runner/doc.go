@@ -113,6 +113,28 @@
 // lock, frees the slot of each result and sends the next task, then
 // resolves the result's aio.
 //
+// # Daemon ids
+//
+// Every daemon has an id (WithDaemonID; launch-N, ssh-N, slurm-N for
+// those a dispatcher's launchers start, unique per dispatcher; local-N in
+// process), which OnDaemon, Everywhere's results, Status and the
+// interrupt kill go by. A daemon keeps its id when it redials. A
+// dispatcher holds one connection per id: the newest authenticated one
+// wins. When a hello whose mac checks out names an id that is already
+// connected, the old connection is closed and the new one joins. That is
+// the case of a daemon that redialed after a network blip or a NAT
+// time-out while the dispatcher had not yet seen its old connection
+// close (half-open): the old connection is dealt with as a lost daemon
+// (its running tasks fail with ErrConnReset or are re-queued, per
+// Requeue, once the results it sent before are taken; its queued OnDaemon
+// and Everywhere runs fail with ErrConnReset and ErrNotStarted; a result
+// it sends after is ignored), and tasks go to the new connection only.
+// Each takeover is logged at Warn with both peers' addresses and counted
+// in Status.Replaced. Two distinct daemons started with one id (say two
+// daemoncmd processes given the same --id) take the id from each other
+// on every redial, each time logged and counted: give each daemon its
+// own id.
+//
 // # Wire protocol
 //
 // A dispatcher and its daemons talk over one pair v1 polyamorous (poly)

@@ -2,7 +2,9 @@ package runner_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,47 +15,117 @@ import (
 	"github.com/nanoact/nanoact/runner"
 )
 
-// A second daemon saying hello with the id of one already connected is
-// refused: its Run ends with ErrPeerAuth naming the cause, it is counted
-// and logged once, and the first goes on; once the first has gone, the
-// id is free again.
-func TestDuplicateDaemonIDRefused(t *testing.T) {
+// A second daemon saying hello with the id of one still connected (a
+// daemon that redialed while the dispatcher holds its old, half-open
+// connection) takes the id over: the old connection is closed as a lost
+// daemon (a task running there with Requeue runs again on the new one,
+// one without fails as possibly run), the takeover is logged once at Warn
+// with both peers and counted, and OnDaemon and every later task reach
+// the new connection.
+func TestDuplicateDaemonIDTakesOver(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
 	d, _ := newDispatcher(t, f, 0, runner.WithLogger(zap.New(core)))
-	first, firstDone := runDaemon(t, d, f.reg, runner.WithDaemonID("dup"))
-
-	dm, err := runner.NewDaemon(f.reg, d.URL(), runner.WithToken(d.Token()), runner.WithDaemonID("dup"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dm.Close()
-	err = dm.Run(ctxT(t))
-	if !errors.Is(err, nanoact.ErrPeerAuth) || !strings.Contains(err.Error(), `"dup" already connected`) {
-		t.Fatalf("second daemon dup: %v, want ErrPeerAuth: already connected", err)
+	// The first exits once its connection is closed (no redial): it
+	// stands for the stale connection.
+	first, firstDone := runDaemon(t, d, f.reg, runner.WithDaemonID("dup"), runner.WithConcurrency(2), runner.WithReconnectGrace(-1))
+	ctx := ctxT(t)
+	again := f.hold.Submit(ctx, d, 1, runner.Requeue(1))
+	lost := f.hold.Submit(ctx, d, 2)
+	for range 2 {
+		recv(t, f.g.started)
 	}
 	s := status(t, d)
-	if s.Connections != 1 || s.Refused != 1 || len(s.Daemons) != 1 {
-		t.Fatalf("status %+v", s)
+	if len(s.Daemons) != 1 || s.Executing != 2 {
+		t.Fatalf("status before the takeover %+v", s)
 	}
-	if n := logs.FilterMessage("daemon refused").Len(); n != 1 {
-		t.Fatalf("refusal logged %d times", n)
+	oldPipe := s.Daemons[0].Pipe
+
+	second, _ := runDaemon(t, d, f.reg, runner.WithDaemonID("dup"))
+	err := recv(t, firstDone)
+	if !errors.Is(err, nanoact.ErrConnShut) {
+		t.Fatalf("first daemon's Run: %v, want ErrConnShut (its connection closed)", err)
 	}
-	if v, err := f.square.Submit(ctxT(t), d, 3, runner.OnDaemon("dup")).Value(ctxT(t)); err != nil || v != 9 {
-		t.Fatalf("the first dup after the refusal: %v %v", v, err)
+	if _, err := lost.Value(ctx); !errors.Is(err, nanoact.ErrConnReset) || !errors.Is(err, runner.ErrMayHaveRun) {
+		t.Fatalf("task lost with the old connection: %v, want ErrConnReset, ErrMayHaveRun", err)
+	}
+	if n := recv(t, f.g.started); n != 1 {
+		t.Fatalf("started %d on the new connection, want the re-queued 1", n)
+	}
+	f.g.open()
+	if v, err := again.Value(ctx); err != nil || v != 1 {
+		t.Fatalf("re-queued task: %v %v", v, err)
+	}
+	if c, _ := f.runs.Load(1); c.(*atomic.Int64).Load() != 2 {
+		t.Fatalf("re-queued task ran %d times, want 2", c.(*atomic.Int64).Load())
+	}
+	// Every task goes to the new connection: none is sent to the old one
+	// and lost (none of these may be re-queued).
+	for i := range 20 {
+		if v, err := f.square.Submit(ctx, d, i, runner.OnDaemon("dup")).Value(ctx); err != nil || v != i*i {
+			t.Fatalf("OnDaemon(dup) %d after the takeover: %v %v", i, v, err)
+		}
+	}
+	s = status(t, d)
+	if s.Connections != 1 || s.Replaced != 1 || s.Lost != 1 || s.Requeued != 1 || s.Refused != 0 ||
+		s.Failed != 1 || s.Completed != 21 || s.Executing != 0 || s.Queued != 0 || len(s.Daemons) != 2 {
+		t.Fatalf("status after the takeover %+v", s)
+	}
+	on, off := s.Daemons[0], s.Daemons[1]
+	if !on.Online || on.ID != "dup" || on.Pipe == oldPipe || on.Completed != 21 ||
+		off.Online || off.ID != "dup" || off.Pipe != oldPipe || off.Left.IsZero() {
+		t.Fatalf("daemons %+v", s.Daemons)
+	}
+	took := logs.FilterMessageSnippet("daemon id taken over")
+	if took.Len() != 1 || logs.Len() != took.Len()+logs.FilterMessage("daemon lost mid-task").Len() {
+		t.Fatalf("logged %v", logs.All())
+	}
+	fields := took.All()[0].ContextMap()
+	if fields["daemon"] != "dup" || fields["old_pipe"] != oldPipe || fields["old_remote"] == "" || fields["remote"] == "" {
+		t.Fatalf("takeover logged with %v", fields)
 	}
 
-	// The first leaves: its id may join again.
-	if err := first.Close(); err != nil {
+	// The old connection's removal, which follows, leaves the new one
+	// alone: it stays the daemon that runs tasks.
+	if err := first.Close(); err != nil && !errors.Is(err, nanoact.ErrClosed) {
 		t.Fatal(err)
 	}
-	<-firstDone
-	waitStatus(t, d, func(s runner.Status) bool { return s.Connections == 0 })
-	runDaemon(t, d, f.reg, runner.WithDaemonID("dup"))
-	if s := status(t, d); s.Connections != 1 || s.Refused != 1 {
-		t.Fatalf("status after the rejoin %+v", s)
+	if v, err := f.square.Submit(ctx, d, 7).Value(ctx); err != nil || v != 49 {
+		t.Fatalf("after the old connection's removal: %v %v", v, err)
 	}
+	if s := status(t, d); s.Connections != 1 || s.Replaced != 1 {
+		t.Fatalf("status at the end %+v", s)
+	}
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two daemons started under one id take it from each other on every
+// redial, each takeover logged at Warn and counted, and the dispatcher
+// keeps one connection under the id.
+func TestDuplicateDaemonIDsAlternate(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	core, logs := observer.New(zap.WarnLevel)
+	d, _ := newDispatcher(t, f, 0, runner.WithLogger(zap.New(core)))
+	fast := runner.WithReconnectInterval(10 * time.Millisecond)
+	a, _ := runDaemon(t, d, f.reg, runner.WithDaemonID("twin"), fast)
+	b, _ := runDaemon(t, d, f.reg, runner.WithDaemonID("twin"), fast)
+	var s runner.Status
+	waitUntil(t, func() string { return fmt.Sprintf("no takeovers back and forth: %+v", s) }, func() bool {
+		s = status(t, d)
+		return s.Replaced >= 3
+	})
+	if n := logs.FilterMessageSnippet("daemon id taken over").Len(); int64(n) < s.Replaced {
+		t.Fatalf("%d takeovers, %d logged", s.Replaced, n)
+	}
+	if s.Connections > 1 {
+		t.Fatalf("%d connections under one id: %+v", s.Connections, s)
+	}
+	_ = a.Close()
+	_ = b.Close()
 }
 
 // Two launchers on one dispatcher give their daemons distinct ids, so

@@ -333,18 +333,6 @@ func (d *Dispatcher) nextID(prefix string) string {
 	return fmt.Sprintf("%s-%d", prefix, d.lseq[prefix])
 }
 
-// idTaken reports whether a daemon of this id is connected: onHello
-// refuses a second one (the interrupt kill and OnDaemon find a daemon by
-// its id). It runs on the actor; a pass over the daemons.
-func (d *Dispatcher) idTaken(id string) bool {
-	for _, dm := range d.st.daemons {
-		if dm.id == id {
-			return true
-		}
-	}
-	return false
-}
-
 // remoteSpec is the command remote daemons run: cfg's URL (WithURL) or
 // the dispatcher's remote one (see Launch), cfg's exe and daemon args.
 func (d *Dispatcher) remoteSpec(cfg launchConfig) (Launch, error) {

@@ -35,6 +35,11 @@ type Status struct {
 	// the limit (4 KiB before the hello, WithMaxFrame after): the socket's
 	// "oversize" statistic, each also logged once at Warn by the socket.
 	Requeued, Lost, Refused, Silent, Oversize int64
+	// Replaced counts the connections closed because a newer one, its
+	// hello authenticated, joined under the same daemon id (a daemon that
+	// redialed while its old connection was still half-open here, or two
+	// daemons started with one id; see the package doc, "Daemon ids").
+	Replaced int64
 	// Daemons lists the connected daemons in the order they joined, then
 	// the last 64 that left.
 	Daemons []DaemonStatus
@@ -65,8 +70,8 @@ type DaemonStatus struct {
 func (s Status) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "connections %d  connecting %d  queued %d  executing %d\n", s.Connections, s.Connecting, s.Queued, s.Executing)
-	fmt.Fprintf(&b, "submitted %d  completed %d  failed %d  canceled %d  requeued %d  lost %d  refused %d  silent %d  oversize %d\n",
-		s.Submitted, s.Completed, s.Failed, s.Canceled, s.Requeued, s.Lost, s.Refused, s.Silent, s.Oversize)
+	fmt.Fprintf(&b, "submitted %d  completed %d  failed %d  canceled %d  requeued %d  lost %d  replaced %d  refused %d  silent %d  oversize %d\n",
+		s.Submitted, s.Completed, s.Failed, s.Canceled, s.Requeued, s.Lost, s.Replaced, s.Refused, s.Silent, s.Oversize)
 	if len(s.Daemons) == 0 {
 		return b.String()
 	}
@@ -94,7 +99,7 @@ func (d *Dispatcher) snapshot() Status {
 	st := &d.st
 	s := Status{URLs: d.URLs(), Connections: len(st.daemons), Connecting: len(st.waiting), Queued: st.queued,
 		Submitted: int64(d.seq.Load()), Completed: st.completed, Failed: st.failed, Canceled: st.canceled,
-		Requeued: st.requeued, Lost: st.lost, Refused: st.refusedN, Silent: st.helloLate}
+		Requeued: st.requeued, Lost: st.lost, Refused: st.refusedN, Silent: st.helloLate, Replaced: st.replaced}
 	s.Oversize, _ = d.sock.Stat("oversize")
 	live := make([]*daemonConn, 0, len(st.daemons))
 	for _, dm := range st.daemons {
