@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -17,7 +20,8 @@ import (
 // leaves the new connection's state alone.
 func TestTakeOverHalfOpen(t *testing.T) {
 	t.Parallel()
-	d, err := NewDispatcher("")
+	core, logs := observer.New(zap.WarnLevel)
+	d, err := NewDispatcher("", WithLogger(zap.New(core)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,11 +30,7 @@ func TestTakeOverHalfOpen(t *testing.T) {
 	x := TaskNamed[int, int]("x")
 	answer := func(s *sockets.Socket, f frame, v int) {
 		b, _ := d.codec.Marshal(v)
-		m := sockets.NewMsg(nil)
-		m.Body = appendResult(m.Body[:0], f.id, b, 0, "", false, "")
-		if err := s.SendMsg(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+		sendResult(t, s, f.id, b)
 	}
 	old := fakeDaemon(t, d, "x", 1, 0)
 	if err := d.WaitDaemons(ctx, 1); err != nil {
@@ -78,5 +78,8 @@ func TestTakeOverHalfOpen(t *testing.T) {
 	d.mu.Unlock()
 	if id != "x" || oldID != "" {
 		t.Fatalf("ids: new %q, old %q", id, oldID)
+	}
+	if n := logs.FilterMessageSnippet("daemon id taken over").Len(); n != 1 {
+		t.Fatalf("takeover logged %d times", n)
 	}
 }
