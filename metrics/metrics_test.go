@@ -264,6 +264,7 @@ func TestRunnerCollectorAndHandler(t *testing.T) {
 		{"nanoact_runner_tasks_failed_total", nil, float64(st.Failed)},
 		{"nanoact_runner_tasks_queued", nil, 0},
 		{"nanoact_runner_tasks_requeued_total", nil, 0},
+		{"nanoact_runner_daemons_replaced_total", nil, float64(st.Replaced)},
 		{"nanoact_runner_daemon_online", map[string]string{"daemon": st.Daemons[0].ID}, 1},
 		{"nanoact_runner_daemon_completed_total", map[string]string{"daemon": st.Daemons[1].ID}, float64(st.Daemons[1].Completed)},
 		{"nanoact_runner_daemon_max", map[string]string{"daemon": st.Daemons[1].ID}, float64(st.Daemons[1].Max)},

@@ -17,6 +17,7 @@ import (
 //	nanoact_runner_tasks_submitted_total, _completed_total, _failed_total,
 //	  _canceled_total, _requeued_total                  counters
 //	nanoact_runner_daemons_lost_total                   daemons lost mid-task
+//	nanoact_runner_daemons_replaced_total               connections taken over by a newer one of the same daemon id
 //	nanoact_runner_connections_refused_total, _silent_total, _oversize_total
 //	nanoact_runner_daemon_online{daemon}                1 joined, 0 left (the last 64)
 //	nanoact_runner_daemon_max, _daemon_executing        per daemon
@@ -76,6 +77,7 @@ func NewRunnerCollector(name string, d *runner.Dispatcher, opts ...Option) *Runn
 		g("tasks_canceled_total", "Tasks stopped, timed out or ended by their context.", func(s *runner.Status) float64 { return float64(s.Canceled) }),
 		g("tasks_requeued_total", "Task attempts re-queued after their daemon was lost.", func(s *runner.Status) float64 { return float64(s.Requeued) }),
 		g("daemons_lost_total", "Daemons that disconnected mid-task.", func(s *runner.Status) float64 { return float64(s.Lost) }),
+		g("daemons_replaced_total", "Daemon connections closed because a newer one said hello with the same daemon id.", func(s *runner.Status) float64 { return float64(s.Replaced) }),
 		g("connections_refused_total", "Connections refused (bad hello or token).", func(s *runner.Status) float64 { return float64(s.Refused) }),
 		g("connections_silent_total", "Connections closed for saying no hello in time.", func(s *runner.Status) float64 { return float64(s.Silent) }),
 		g("connections_oversize_total", "Connections closed for a message over the limit.", func(s *runner.Status) float64 { return float64(s.Oversize) }),
