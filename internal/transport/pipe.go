@@ -157,6 +157,7 @@ type pipe struct {
 	tbuf   []byte      // tls: a message's frame gathered for one record
 	bhdr   []byte      // SendBatch: the frames' length prefixes
 	bbufs  net.Buffers // SendBatch: the frames' pieces
+	stage  stager      // tcp: sends an aliased body from a staging copy
 
 	recvMu sync.Mutex
 	br     *streamReader
@@ -215,6 +216,7 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 		p.shdr[0] = 1
 	}
 	p.tls, _ = c.(*tls.Conn)
+	p.stage.q = newOutQueue(c)
 	return p
 }
 
@@ -234,11 +236,12 @@ func (p *pipe) Send(m *mangos.Message) error {
 	if p.tls != nil {
 		err = p.sendTLS(p.shdr[:n], m)
 	} else {
-		p.sbufs = [3][]byte{p.shdr[:n], m.Header, m.Body}
+		p.sbufs = [3][]byte{p.shdr[:n], m.Header, p.stage.body(n+len(m.Header), m.Body)}
 		p.nb = p.sbufs[:]
 		_, err = p.nb.WriteTo(p.c)
 		p.sbufs = [3][]byte{} // keep no reference to m
 		p.nb = nil
+		p.stage.release()
 	}
 	p.sendMu.Unlock()
 	if err != nil {

@@ -1,0 +1,171 @@
+package transport_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+
+	"go.nanomsg.org/mangos/v3"
+
+	"github.com/nanoact/nanoact/internal/transport"
+)
+
+// atPage returns n bytes starting off bytes past a page boundary.
+func atPage(n, off int) []byte {
+	b := make([]byte, n+2*4096)
+	skip := (4096 - int(uintptr(unsafe.Pointer(&b[0])))%4096) % 4096
+	return b[skip+off : skip+off+n]
+}
+
+func TestAliased(t *testing.T) {
+	for _, c := range []struct {
+		pos, off int
+		want     bool
+	}{
+		{12, 0, true},   // tcp req/rep: length and id before a page-aligned body
+		{8, 0, true},    // tcp push/pull
+		{0, 0, true},    // same address modulo the page
+		{15, 0, true},   // the window's last byte
+		{16, 0, false},  // past the window
+		{12, 64, false}, // source ahead of the destination
+		{12, 4090, false},
+		{4096 + 12, 0, true}, // modulo the page
+	} {
+		if got := transport.Aliased(c.pos, atPage(1, c.off)); got != c.want {
+			t.Errorf("body at page offset %d written at %d: aliased %v, want %v", c.off, c.pos, got, c.want)
+		}
+	}
+}
+
+// An aliased body of a message alone on an idle connection is copied to
+// a staging buffer that is not aliased; anything else is sent as it is.
+func TestStageBody(t *testing.T) {
+	body := atPage(64<<10, 0)
+	copy(body, pattern(len(body)))
+	out, release := transport.StageBody(true, 12, body)
+	if unsafe.SliceData(out) == unsafe.SliceData(body) {
+		t.Fatal("aliased body on an idle connection not staged")
+	}
+	if !bytes.Equal(out, body) || transport.Aliased(12, out) {
+		t.Fatalf("staged copy: equal %v, aliased %v", bytes.Equal(out, body), transport.Aliased(12, out))
+	}
+	release()
+	for _, c := range []struct {
+		name  string
+		empty bool
+		pos   int
+		b     []byte
+	}{
+		{"busy connection", false, 12, body},
+		{"not aliased", true, 12, atPage(64<<10, 64)},
+		{"small", true, 12, atPage(4<<10-1, 0)},
+		{"large", true, 12, atPage(256<<10+1, 0)},
+	} {
+		out, release := transport.StageBody(c.empty, c.pos, c.b)
+		if unsafe.SliceData(out) != unsafe.SliceData(c.b) || len(out) != len(c.b) {
+			t.Errorf("%s: staged", c.name)
+		}
+		release()
+	}
+}
+
+// A tcp pipe's Send stages a page-aligned 64 KiB body behind a 4-byte
+// header on an idle connection, and the peer reads the same frame; an
+// ipc pipe never stages.
+func TestSendStagesAliasedBody(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("bodies are staged on Linux only")
+	}
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			cli, srv := connPair(t, network)
+			defer srv.Close()
+			hdr := []byte{0x80, 0, 0, 1}
+			body := atPage(64<<10, 0)
+			copy(body, pattern(len(body)))
+			m := mangos.NewMessage(0)
+			m.Header = append(m.Header, hdr...)
+			m.Body = body
+			ipc := network == "unix"
+			type result struct {
+				staged uint64
+				err    error
+			}
+			done := make(chan result, 1)
+			go func() {
+				n, err := transport.SendStaged(cli, ipc, m)
+				_ = cli.Close() // ends RecvFrames
+				done <- result{n, err}
+			}()
+			got, _ := transport.RecvFrames(srv, ipc, mangos.ProtoPair, 0, false)
+			r := <-done
+			must(t, r.err)
+			if want := uint64(1); ipc {
+				if r.staged != 0 {
+					t.Errorf("ipc pipe staged %d bodies", r.staged)
+				}
+			} else if r.staged != want {
+				t.Errorf("tcp pipe staged %d bodies, want %d", r.staged, want)
+			}
+			if len(got) != 1 || !bytes.Equal(got[0], append(hdr, body...)) {
+				t.Fatalf("read %d frames, want the one sent", len(got))
+			}
+		})
+	}
+}
+
+// The out-queue check sees bytes the peer has not acknowledged: a peer
+// that reads nothing, with small buffers, leaves a write's bytes queued.
+func TestOutQueueEmpty(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("bodies are staged on Linux only")
+	}
+	cli, srv := connPair(t, "tcp")
+	defer cli.Close()
+	defer srv.Close()
+	if empty, ok := transport.OutQueueEmpty(cli); !ok || !empty {
+		t.Fatalf("idle connection: empty %v ok %v", empty, ok)
+	}
+	must(t, srv.(*net.TCPConn).SetReadBuffer(4096))
+	must(t, cli.(*net.TCPConn).SetWriteBuffer(4096))
+	must(t, cli.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
+	if _, err := cli.Write(make([]byte, 4<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a peer that reads nothing: %v", err)
+	}
+	if empty, _ := transport.OutQueueEmpty(cli); empty {
+		t.Fatal("out-queue empty with a write's bytes unread")
+	}
+	if _, ok := transport.OutQueueEmpty(srv.(*net.TCPConn)); !ok {
+		t.Fatal("accepted tcp connection has no out-queue check")
+	}
+}
+
+// connPair returns both ends of one tcp (loopback) or unix connection.
+func connPair(t *testing.T, network string) (cli, srv net.Conn) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s.sock")
+	}
+	ln, err := net.Listen(network, addr)
+	must(t, err)
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	cli, err = net.Dial(network, ln.Addr().String())
+	must(t, err)
+	if srv = <-acc; srv == nil {
+		_ = cli.Close()
+		t.Fatal("accept failed")
+	}
+	return cli, srv
+}
