@@ -139,7 +139,9 @@ func handshakeErr(op string, err error, timeout time.Duration) error {
 // Send and Recv may run concurrently with each other and with Close;
 // concurrent Sends (or Recvs) are serialised by a mutex. Memory: one
 // readBufSize buffer per pipe plus the messages themselves; over TLS also
-// a send buffer of up to one TLS record (16 KiB). No goroutine of its own.
+// a send buffer of up to one TLS record (16 KiB); over tcp, while a send
+// stages a body (stage.go), a pooled 260 KiB buffer. No goroutine of its
+// own.
 type pipe struct {
 	c      net.Conn
 	kind   kind
