@@ -84,7 +84,7 @@
 // of a body longer than the buffer is read straight into the message
 // with one readv(2) that also brings what follows it into the buffer, so
 // a stream of 64 KiB messages costs one read each. On Linux a tcp pipe
-// sends a 4-256 KiB body that the kernel would copy at half speed (its
+// sends a 63-256 KiB body that the kernel would copy at half speed (its
 // destination 0-15 bytes past its source modulo 4 KiB, as a page-aligned
 // body after a frame's length on an idle connection is) from a pooled
 // staging copy instead: one ioctl and one copy in user space, a few µs
