@@ -86,14 +86,20 @@ func OutQueueEmpty(c net.Conn) (empty, ok bool) {
 	return q.empty(), true
 }
 
-// SendStaged sends m over c as a tcp (or ipc) pipe's Send and reports how
-// many bodies it sent from a staging copy.
-func SendStaged(c net.Conn, ipc bool, m *mangos.Message) (uint64, error) {
+// SendStaged sends ms over c as a tcp (or ipc) pipe's Send (one message)
+// or SendBatch (several) and reports how many bodies it sent from a
+// staging copy.
+func SendStaged(c net.Conn, ipc bool, ms ...*mangos.Message) (uint64, error) {
 	k := kindTCP
 	if ipc {
 		k = kindIPC
 	}
 	p := newPipe(c, k, defaultOptions(), "stage://", mangos.ProtocolInfo{})
-	err := p.Send(m)
+	var err error
+	if len(ms) == 1 {
+		err = p.Send(ms[0])
+	} else {
+		err = p.SendBatch(ms)
+	}
 	return p.stage.staged, err
 }

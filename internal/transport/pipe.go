@@ -259,7 +259,8 @@ func (p *pipe) Send(m *mangos.Message) error {
 type BatchSender interface {
 	// SendBatch writes ms as consecutive frames, as Send writes one, in
 	// one vectored write (writev(2) of every frame's length, header and
-	// body: the bodies are not copied). It blocks until the kernel has
+	// body: the bodies are not copied, but for the first one that a tcp
+	// pipe may stage as Send does, see stage.go). It blocks until the kernel has
 	// taken them all. On success it frees every message; on error none
 	// is freed, an unknown number may have been written, and the
 	// connection must be closed. It must not run concurrently with Send.
@@ -289,12 +290,17 @@ func (p *pipe) SendBatch(ms []*mangos.Message) error {
 			bufs = append(bufs, m.Header)
 		}
 		if len(m.Body) > 0 {
-			bufs = append(bufs, m.Body)
+			b := m.Body
+			if i == 0 {
+				b = p.stage.body(n+len(m.Header), b)
+			}
+			bufs = append(bufs, b)
 		}
 	}
 	p.nb = bufs // WriteTo consumes p.nb; a field, so that it does not escape
 	_, err := p.nb.WriteTo(p.c)
 	p.nb = nil
+	p.stage.release()
 	clear(bufs) // keep no reference to the messages
 	p.bbufs = bufs[:0]
 	p.sendMu.Unlock()

@@ -21,8 +21,8 @@ import (
 //
 // Only when the prediction holds and the copy pays: the connection has
 // nothing unsent or unacknowledged (outQueue, one ioctl); the body is the
-// one message of a write (a batch means a stream, whose writes start
-// wherever the last one ended); and it is at least stageMin, as a frame
+// first of its write (a message sent alone, or the first of a batch: one
+// staging buffer per write); and it is at least stageMin, as a frame
 // longer than one 64 KiB segment is (shorter ones measured no slower when
 // aliased: 4-62.5 KiB, while 64 KiB took 2x, 128 KiB 2.4x, 256 KiB 3.1x),
 // and at most stageMax (a larger one is sent as it is).

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -75,48 +76,61 @@ func TestStageBody(t *testing.T) {
 	}
 }
 
-// A tcp pipe's Send stages a page-aligned 64 KiB body behind a 4-byte
-// header on an idle connection, and the peer reads the same frame; an
-// ipc pipe never stages.
+// A tcp pipe's Send, and its SendBatch for the first frame, stage a
+// page-aligned 64 KiB body behind a 4-byte header on an idle connection,
+// and the peer reads the same frames; an ipc pipe never stages.
 func TestSendStagesAliasedBody(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("bodies are staged on Linux only")
 	}
 	for _, network := range []string{"tcp", "unix"} {
-		t.Run(network, func(t *testing.T) {
-			cli, srv := connPair(t, network)
-			defer srv.Close()
-			hdr := []byte{0x80, 0, 0, 1}
-			body := atPage(64<<10, 0)
-			copy(body, pattern(len(body)))
-			m := mangos.NewMessage(0)
-			m.Header = append(m.Header, hdr...)
-			m.Body = body
-			ipc := network == "unix"
-			type result struct {
-				staged uint64
-				err    error
-			}
-			done := make(chan result, 1)
-			go func() {
-				n, err := transport.SendStaged(cli, ipc, m)
-				_ = cli.Close() // ends RecvFrames
-				done <- result{n, err}
-			}()
-			got, _ := transport.RecvFrames(srv, ipc, mangos.ProtoPair, 0, false)
-			r := <-done
-			must(t, r.err)
-			if want := uint64(1); ipc {
-				if r.staged != 0 {
-					t.Errorf("ipc pipe staged %d bodies", r.staged)
+		for _, frames := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/%d", network, frames), func(t *testing.T) {
+				cli, srv := connPair(t, network)
+				defer srv.Close()
+				var ms []*mangos.Message
+				var want [][]byte
+				for i := range frames {
+					body := atPage(64<<10, 0)
+					copy(body, pattern(len(body) + i)[i:])
+					m := mangos.NewMessage(0)
+					m.Header = append(m.Header, 0x80, 0, 0, byte(i))
+					m.Body = body
+					ms = append(ms, m)
+					want = append(want, append(append([]byte{}, m.Header...), body...))
 				}
-			} else if r.staged != want {
-				t.Errorf("tcp pipe staged %d bodies, want %d", r.staged, want)
-			}
-			if len(got) != 1 || !bytes.Equal(got[0], append(hdr, body...)) {
-				t.Fatalf("read %d frames, want the one sent", len(got))
-			}
-		})
+				ipc := network == "unix"
+				type result struct {
+					staged uint64
+					err    error
+				}
+				done := make(chan result, 1)
+				go func() {
+					n, err := transport.SendStaged(cli, ipc, ms...)
+					_ = cli.Close() // ends RecvFrames
+					done <- result{n, err}
+				}()
+				got, _ := transport.RecvFrames(srv, ipc, mangos.ProtoPair, 0, false)
+				r := <-done
+				must(t, r.err)
+				if staged := uint64(1); ipc {
+					staged = 0
+					if r.staged != staged {
+						t.Errorf("ipc pipe staged %d bodies", r.staged)
+					}
+				} else if r.staged != staged {
+					t.Errorf("tcp pipe staged %d bodies, want %d (the first)", r.staged, staged)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("read %d frames, want %d", len(got), len(want))
+				}
+				for i := range want {
+					if !bytes.Equal(got[i], want[i]) {
+						t.Fatalf("frame %d differs from the one sent", i)
+					}
+				}
+			})
+		}
 	}
 }
 
