@@ -140,8 +140,8 @@ func handshakeErr(op string, err error, timeout time.Duration) error {
 // concurrent Sends (or Recvs) are serialised by a mutex. Memory: one
 // readBufSize buffer per pipe plus the messages themselves; over TLS also
 // a send buffer of up to one TLS record (16 KiB); over tcp, while a send
-// stages a body (stage.go), a pooled 260 KiB buffer. No goroutine of its
-// own.
+// stages a body (stage.go), a pooled 68 KiB buffer (260 KiB for a body
+// over 64 KiB). No goroutine of its own.
 type pipe struct {
 	c      net.Conn
 	kind   kind

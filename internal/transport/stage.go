@@ -34,12 +34,30 @@ const (
 	stageMax    = 256 << 10
 )
 
-// stagePool holds staging buffers: stageMax bytes plus a page of room to
-// place a body at any offset modulo the page.
-var stagePool = sync.Pool{New: func() any {
-	b := make([]byte, stageMax+aliasPage)
+// stageSmall is the body size of the smaller staging buffers: NNG's
+// usual large message, and mangos' largest pooled one.
+const stageSmall = 64 << 10
+
+// stagePools hold staging buffers, each a body's room plus a page to
+// place it at any offset modulo the page: [0] for bodies up to
+// stageSmall, [1] for those up to stageMax.
+var stagePools = [2]sync.Pool{
+	{New: func() any { return newStage(stageSmall) }},
+	{New: func() any { return newStage(stageMax) }},
+}
+
+func newStage(n int) *[]byte {
+	b := make([]byte, n+aliasPage)
 	return &b
-}}
+}
+
+// stagePool is the pool of the staging buffers for an n-byte body.
+func stagePool(n int) *sync.Pool {
+	if n <= stageSmall {
+		return &stagePools[0]
+	}
+	return &stagePools[1]
+}
 
 // aliased reports whether body b, written pos bytes after the start of a
 // page, would be copied by the kernel at 0..15 bytes past its source
@@ -53,7 +71,7 @@ func aliased(pos int, b []byte) bool {
 // value never stages; a tcp pipe's has q set (Linux).
 type stager struct {
 	q      outQueue // nil: never stage
-	buf    *[]byte  // the staging buffer in use, from stagePool
+	buf    *[]byte  // the staging buffer in use, from stagePools
 	staged uint64   // bodies sent from a staging copy (tests read it)
 }
 
@@ -72,7 +90,7 @@ func (s *stager) body(pos int, b []byte) []byte {
 		return b
 	}
 	s.staged++
-	s.buf = stagePool.Get().(*[]byte)
+	s.buf = stagePool(len(b)).Get().(*[]byte)
 	buf := *s.buf
 	base := int(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
 	off := (pos + stageLead - base) & (aliasPage - 1)
@@ -82,7 +100,7 @@ func (s *stager) body(pos int, b []byte) []byte {
 // release returns the staging buffer body handed out, if any.
 func (s *stager) release() {
 	if s.buf != nil {
-		stagePool.Put(s.buf)
+		stagePool(len(*s.buf) - aliasPage).Put(s.buf)
 		s.buf = nil
 	}
 }

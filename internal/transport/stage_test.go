@@ -47,16 +47,21 @@ func TestAliased(t *testing.T) {
 // An aliased body of a message alone on an idle connection is copied to
 // a staging buffer that is not aliased; anything else is sent as it is.
 func TestStageBody(t *testing.T) {
+	for _, n := range []int{63 << 10, 64 << 10, 64<<10 + 1, 256 << 10} { // both staging pools' ends
+		for _, pos := range []int{8, 12, 13} { // tcp and ipc frame heads
+			b := atPage(n, 0)
+			copy(b, pattern(n))
+			out, release := transport.StageBody(true, pos, b)
+			if unsafe.SliceData(out) == unsafe.SliceData(b) {
+				t.Fatalf("%d-byte body at %d on an idle connection not staged", n, pos)
+			}
+			if !bytes.Equal(out, b) || transport.Aliased(pos, out) {
+				t.Fatalf("%d-byte body at %d: staged copy equal %v, aliased %v", n, pos, bytes.Equal(out, b), transport.Aliased(pos, out))
+			}
+			release()
+		}
+	}
 	body := atPage(64<<10, 0)
-	copy(body, pattern(len(body)))
-	out, release := transport.StageBody(true, 12, body)
-	if unsafe.SliceData(out) == unsafe.SliceData(body) {
-		t.Fatal("aliased body on an idle connection not staged")
-	}
-	if !bytes.Equal(out, body) || transport.Aliased(12, out) {
-		t.Fatalf("staged copy: equal %v, aliased %v", bytes.Equal(out, body), transport.Aliased(12, out))
-	}
-	release()
 	for _, c := range []struct {
 		name  string
 		empty bool
