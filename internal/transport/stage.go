@@ -68,7 +68,7 @@ func aliased(pos int, b []byte) bool {
 }
 
 // stager moves a body that aliased reports to a staging buffer. The zero
-// value never stages; a tcp pipe's has q set (Linux).
+// value never stages; a tcp pipe's has q set (Linux on amd64).
 type stager struct {
 	q      outQueue // nil: never stage
 	buf    *[]byte  // the staging buffer in use, from stagePools
