@@ -92,7 +92,7 @@ func (g *goSystem) latency(ctx context.Context, c benchCase) (m measurement, err
 	end := g.watch(ctx, rr.close)
 	defer func() { err = end(err) }()
 
-	payload := make([]byte, c.size)
+	payload := pageOffset(c.size)
 	for range c.warmup {
 		if _, err := rr.roundTrip(payload); err != nil {
 			return m, err
@@ -136,7 +136,7 @@ func (g *goSystem) throughput(ctx context.Context, c benchCase) (m measurement, 
 	end := g.watch(ctx, pp.close)
 	defer func() { err = end(err) }()
 
-	payload := make([]byte, c.size)
+	payload := pageOffset(c.size)
 	warm := max(1, c.warmup)
 	total := warm + c.count
 	var before, after runtime.MemStats

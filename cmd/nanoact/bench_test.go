@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -331,6 +332,21 @@ func TestBenchFloor(t *testing.T) {
 	for i, tb := range tables {
 		if !slices.Contains(tb.head, "nanoact/floor") {
 			t.Errorf("table %d head %q: no nanoact/floor column", i, tb.head)
+		}
+	}
+}
+
+// TestPageOffset: the buffers the systems send from start pageLead bytes
+// past a page boundary (not on it, where a send after a frame length is
+// the kernel's slow 4K-aliased copy), with the length and capacity asked.
+func TestPageOffset(t *testing.T) {
+	for _, n := range []int{1, 8, 4096, 64 << 10} {
+		b := pageOffset(n)
+		if len(b) != n || cap(b) != n {
+			t.Fatalf("pageOffset(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		if off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) % 4096; off != pageLead {
+			t.Errorf("pageOffset(%d) starts %d bytes past a page, want %d", n, off, pageLead)
 		}
 	}
 }

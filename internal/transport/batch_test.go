@@ -3,8 +3,6 @@ package transport_test
 import (
 	"bytes"
 	"fmt"
-	"net"
-	"path/filepath"
 	"testing"
 
 	"go.nanomsg.org/mangos/v3"
@@ -18,24 +16,7 @@ import (
 func TestSendBatchFraming(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			addr := "127.0.0.1:0"
-			if network == "unix" {
-				addr = filepath.Join(t.TempDir(), "b.sock")
-			}
-			ln, err := net.Listen(network, addr)
-			must(t, err)
-			defer ln.Close()
-			acc := make(chan net.Conn, 1)
-			go func() {
-				c, _ := ln.Accept()
-				acc <- c
-			}()
-			c, err := net.Dial(network, ln.Addr().String())
-			must(t, err)
-			srv := <-acc
-			if srv == nil {
-				t.Fatal("accept failed")
-			}
+			c, srv := connPair(t, network)
 			defer srv.Close()
 
 			type frame struct{ hdr, body []byte }

@@ -58,3 +58,48 @@ func SendBatch(c net.Conn, ipc bool, ms []*mangos.Message) error {
 	p := newPipe(c, k, defaultOptions(), "batch://", mangos.ProtocolInfo{})
 	return p.SendBatch(ms)
 }
+
+// Aliased, StageBody and StageRelease expose the body stager (stage.go);
+// StageQueue is the tcp out-queue check a pipe over c would use (nil when
+// it would never stage).
+var Aliased = aliased
+
+// StageBody runs a stager whose connection reports an empty (or not)
+// out-queue over b written pos bytes into a write; release returns its
+// buffer.
+func StageBody(empty bool, pos int, b []byte) (out []byte, release func()) {
+	s := &stager{q: fixedQueue(empty)}
+	return s.body(pos, b), s.release
+}
+
+type fixedQueue bool
+
+func (q fixedQueue) empty() bool { return bool(q) }
+
+// OutQueueEmpty reports what a tcp pipe over c would see before a send:
+// ok false if it would never stage.
+func OutQueueEmpty(c net.Conn) (empty, ok bool) {
+	q := newOutQueue(c)
+	if q == nil {
+		return false, false
+	}
+	return q.empty(), true
+}
+
+// SendStaged sends ms over c as a tcp (or ipc) pipe's Send (one message)
+// or SendBatch (several) and reports how many bodies it sent from a
+// staging copy.
+func SendStaged(c net.Conn, ipc bool, ms ...*mangos.Message) (uint64, error) {
+	k := kindTCP
+	if ipc {
+		k = kindIPC
+	}
+	p := newPipe(c, k, defaultOptions(), "stage://", mangos.ProtocolInfo{})
+	var err error
+	if len(ms) == 1 {
+		err = p.Send(ms[0])
+	} else {
+		err = p.SendBatch(ms)
+	}
+	return p.stage.staged, err
+}

@@ -139,7 +139,9 @@ func handshakeErr(op string, err error, timeout time.Duration) error {
 // Send and Recv may run concurrently with each other and with Close;
 // concurrent Sends (or Recvs) are serialised by a mutex. Memory: one
 // readBufSize buffer per pipe plus the messages themselves; over TLS also
-// a send buffer of up to one TLS record (16 KiB). No goroutine of its own.
+// a send buffer of up to one TLS record (16 KiB); over tcp, while a send
+// stages a body (stage.go), a pooled 68 KiB buffer (260 KiB for a body
+// over 64 KiB). No goroutine of its own.
 type pipe struct {
 	c      net.Conn
 	kind   kind
@@ -157,6 +159,7 @@ type pipe struct {
 	tbuf   []byte      // tls: a message's frame gathered for one record
 	bhdr   []byte      // SendBatch: the frames' length prefixes
 	bbufs  net.Buffers // SendBatch: the frames' pieces
+	stage  stager      // tcp: sends an aliased body from a staging copy
 
 	recvMu sync.Mutex
 	br     *streamReader
@@ -215,6 +218,7 @@ func newPipe(c net.Conn, k kind, opt options, url string, info mangos.ProtocolIn
 		p.shdr[0] = 1
 	}
 	p.tls, _ = c.(*tls.Conn)
+	p.stage.q = newOutQueue(c)
 	return p
 }
 
@@ -234,11 +238,12 @@ func (p *pipe) Send(m *mangos.Message) error {
 	if p.tls != nil {
 		err = p.sendTLS(p.shdr[:n], m)
 	} else {
-		p.sbufs = [3][]byte{p.shdr[:n], m.Header, m.Body}
+		p.sbufs = [3][]byte{p.shdr[:n], m.Header, p.stage.body(n+len(m.Header), m.Body)}
 		p.nb = p.sbufs[:]
 		_, err = p.nb.WriteTo(p.c)
 		p.sbufs = [3][]byte{} // keep no reference to m
 		p.nb = nil
+		p.stage.release()
 	}
 	p.sendMu.Unlock()
 	if err != nil {
@@ -254,7 +259,8 @@ func (p *pipe) Send(m *mangos.Message) error {
 type BatchSender interface {
 	// SendBatch writes ms as consecutive frames, as Send writes one, in
 	// one vectored write (writev(2) of every frame's length, header and
-	// body: the bodies are not copied). It blocks until the kernel has
+	// body: the bodies are not copied, but for the first one that a tcp
+	// pipe may stage as Send does, see stage.go). It blocks until the kernel has
 	// taken them all. On success it frees every message; on error none
 	// is freed, an unknown number may have been written, and the
 	// connection must be closed. It must not run concurrently with Send.
@@ -284,12 +290,17 @@ func (p *pipe) SendBatch(ms []*mangos.Message) error {
 			bufs = append(bufs, m.Header)
 		}
 		if len(m.Body) > 0 {
-			bufs = append(bufs, m.Body)
+			b := m.Body
+			if i == 0 {
+				b = p.stage.body(n+len(m.Header), b)
+			}
+			bufs = append(bufs, b)
 		}
 	}
 	p.nb = bufs // WriteTo consumes p.nb; a field, so that it does not escape
 	_, err := p.nb.WriteTo(p.c)
 	p.nb = nil
+	p.stage.release()
 	clear(bufs) // keep no reference to the messages
 	p.bbufs = bufs[:0]
 	p.sendMu.Unlock()
