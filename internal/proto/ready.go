@@ -3,9 +3,6 @@ package proto
 import (
 	"sync"
 	"sync/atomic"
-	"syscall"
-
-	"github.com/nanoact/nanoact"
 )
 
 // readiness mirrors "a message is waiting to be received on the socket"
@@ -46,13 +43,13 @@ func (r *readiness) setLocked(up bool) {
 	if up {
 		close(r.ch)
 		if r.wfd > 0 {
-			_, _ = syscall.Write(r.wfd, b[:])
+			fdWrite(r.wfd, b[:])
 		}
 		return
 	}
 	r.ch = make(chan struct{})
 	if r.rfd > 0 {
-		_, _ = syscall.Read(r.rfd, b[:])
+		fdRead(r.rfd, b[:])
 	}
 }
 
@@ -83,14 +80,14 @@ func (r *readiness) RecvFD() (int, error) {
 		return -1, errClosed
 	}
 	if r.rfd == 0 {
-		var p [2]int
-		if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-			return -1, &nanoact.Error{Code: nanoact.CodeNoFiles, Op: "sockets: recv-fd", Err: err}
+		rfd, wfd, err := newPipe()
+		if err != nil {
+			return -1, err
 		}
-		r.rfd, r.wfd = p[0], p[1]
+		r.rfd, r.wfd = rfd, wfd
 		if r.up {
 			var b [1]byte
-			_, _ = syscall.Write(r.wfd, b[:])
+			fdWrite(r.wfd, b[:])
 		}
 	}
 	r.enableLocked()
@@ -103,8 +100,8 @@ func (r *readiness) close() {
 	defer r.mu.Unlock()
 	r.closed = true
 	if r.rfd > 0 {
-		_ = syscall.Close(r.rfd)
-		_ = syscall.Close(r.wfd)
+		fdClose(r.rfd)
+		fdClose(r.wfd)
 		r.rfd, r.wfd = 0, 0
 	}
 }
