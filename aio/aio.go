@@ -47,7 +47,9 @@ import (
 type Aio[T any] struct {
 	core
 	val T
-	cbs []func(T, error) // guarded by mu; nil once fired
+	// cb is the first OnComplete callback, the others (rarer) are in
+	// late.cbs; guarded by mu, nil once fired.
+	cb func(T, error)
 }
 
 // decoder turns a received message into a receive aio's value.
@@ -57,7 +59,17 @@ type decoder[T any] = func(m *sockets.Msg) (T, error)
 // the error of the send.
 type SendAio = Aio[struct{}]
 
-// States of core.stopped: why the operation's context ended.
+// The bits of core.st. stopped is two bits: why the operation's context
+// ended (running until then).
+const (
+	stResolved uint32 = 1 << iota // the result is written (see core)
+	stClaimed                     // the operation or resolution is claimed
+	stFired                       // callbacks taken by resolve; set under mu
+
+	stopShift = iota // stopped's two bits start here
+)
+
+// States of the stopped bits: why the operation's context ended.
 const (
 	running uint32 = iota
 	canceled
@@ -68,38 +80,70 @@ const (
 // context the operation runs under (see opCtx), so that an aio needs no
 // context.WithCancel of its own.
 type core struct {
-	// resolved is set, after the result is written, when the aio
-	// resolves; done is made on demand (Done, or a waiter that must
-	// block) and closed then, so an aio nobody blocks on costs no channel.
-	resolved atomic.Bool
-
-	// claimed is set by whoever runs the operation on a goroutine (see
-	// opState), or resolves a NewOwned (NewPending) aio.
-	claimed atomic.Bool
-
-	// stopped says why the operation was stopped (by Stop or by the
-	// timer), running until then.
-	stopped atomic.Uint32
+	// st packs the aio's flags in one word (a queued task keeps one aio,
+	// and issue 17 bounds a queued task's memory):
+	//   - resolved is set, after the result is written, when the aio
+	//     resolves; done is made on demand (Done, or a waiter that must
+	//     block) and closed then, so an aio nobody blocks on costs no
+	//     channel;
+	//   - claimed is set by whoever runs the operation on a goroutine (see
+	//     opState), or resolves an owned (NewOwned, Owned) aio;
+	//   - fired says resolve has taken the callbacks (set and read under
+	//     mu);
+	//   - stopped says why the operation was stopped (by Stop or by the
+	//     timer), running until then.
+	st atomic.Uint32
 
 	// The result, written before resolved is set (a queued send keeps
 	// its error here until it resolves, see sendTurn).
 	pipe uint32
 	err  error
 
-	fired bool // callbacks taken by resolve; guarded by mu
-
 	op *opState // an operation run on a goroutine; nil if none
 	cv *CV
 	x  *extra // the rarer options, and the time-out; nil if none
 
 	// async is the aio itself while its receive waits in the protocol's
-	// queue (no goroutine): Stop and the time-out cancel it there.
+	// queue (no goroutine), or an owned aio's owner: Stop and the
+	// time-out cancel it there.
 	async asyncOp
 
 	mu   sync.Mutex
 	done chan struct{} // nil until asked for; closedCh once resolved
 	wake chan struct{} // a parked waiter's, from wakePool (see park)
 	late *late         // made on demand
+}
+
+// resolved reports whether the aio has resolved (its result written).
+func (c *core) resolved() bool { return c.st.Load()&stResolved != 0 }
+
+// markResolved sets resolved, after the result is written.
+func (c *core) markResolved() { c.st.Or(stResolved) }
+
+// claim sets claimed and reports whether this call did.
+func (c *core) claim() bool { return c.st.Or(stClaimed)&stClaimed == 0 }
+
+// claimed reports whether the aio was claimed.
+func (c *core) claimed() bool { return c.st.Load()&stClaimed != 0 }
+
+// fired reports whether resolve took the callbacks; call it under mu.
+func (c *core) fired() bool { return c.st.Load()&stFired != 0 }
+
+// stopped says why the operation's context ended: running until then.
+func (c *core) stopped() uint32 { return c.st.Load() >> stopShift & 3 }
+
+// stop sets stopped to why, if it is running and, with pending, the aio
+// has not resolved; it reports whether this call did.
+func (c *core) stop(why uint32, pending bool) bool {
+	for {
+		old := c.st.Load()
+		if old>>stopShift&3 != running || pending && old&stResolved != 0 {
+			return false
+		}
+		if c.st.CompareAndSwap(old, old|why<<stopShift) {
+			return true
+		}
+	}
 }
 
 // opState is the operation of an aio that has to wait on a goroutine:
@@ -142,6 +186,9 @@ type extra struct {
 type late struct {
 	afters []*afterFunc // AfterFunc registrations on the operation's context
 	ref    *actor.Ref   // the aio's actor, once Ref was called
+	// cbs are the OnComplete callbacks after the first (Aio.cb), each a
+	// func(T, error) (a func in an interface costs no allocation).
+	cbs []any
 }
 
 func (c *core) lateLocked() *late {
@@ -221,7 +268,7 @@ func (c *core) expire() { c.end(expired) }
 
 func (c *core) end(why uint32) {
 	if c.async != nil { // a receive queued in the protocol, or a NewOwned aio
-		if !c.resolved.Load() && c.stopped.CompareAndSwap(running, why) {
+		if c.stop(why, true) {
 			c.async.cancelAsync(why)
 		}
 		return
@@ -232,11 +279,10 @@ func (c *core) end(why uint32) {
 	// Under mu, so that AfterFunc never sees the state set before stop is
 	// closed (its function reads Err).
 	c.mu.Lock()
-	if c.stopped.Load() != running {
+	if !c.stop(why, false) {
 		c.mu.Unlock()
 		return
 	}
-	c.stopped.Store(why)
 	close(c.op.stop)
 	var fs []*afterFunc
 	if c.late != nil {
@@ -256,7 +302,7 @@ func (c *core) end(why uint32) {
 // it then go on in order, and it is never sent.
 func (c *core) leaveQueue(why uint32) {
 	o := c.op
-	if !o.sq.Remove(&o.turn) || !c.claimed.CompareAndSwap(false, true) {
+	if !o.sq.Remove(&o.turn) || !c.claim() {
 		return
 	}
 	o.self.resolve(struct{}{}, c.giveUpSend(why), 0)
@@ -270,7 +316,7 @@ func (c *core) leaveQueue(why uint32) {
 // is helped only once its turn has come, if the queue's goroutine has not
 // taken it yet (sockets.SendQueue.Help).
 func (a *Aio[T]) help() {
-	if a.op == nil || a.claimed.Load() {
+	if a.op == nil || a.claimed() {
 		return
 	}
 	if a.op.sq != nil {
@@ -283,11 +329,11 @@ func (a *Aio[T]) help() {
 // runOp runs the operation unless someone has claimed it already.
 func (a *Aio[T]) runOp() {
 	o := a.op
-	if !a.claimed.CompareAndSwap(false, true) {
+	if !a.claim() {
 		return
 	}
 	var v T
-	if a.stopped.Load() == canceled {
+	if a.stopped() == canceled {
 		// Stopped before it started: it never happens.
 		if o.isSend {
 			a.resolve(v, a.giveUpSend(canceled), 0)
@@ -328,19 +374,24 @@ func (a *Aio[T]) resolve(v T, err error, pipe uint32) {
 	// it reads the result; with CVs, in the same critical section as
 	// their signals (see signalAll).
 	if a.cv == nil {
-		a.resolved.Store(true)
+		a.markResolved()
 	} else {
 		var more []*CV
 		if a.x != nil {
 			more = a.x.cvs
 		}
-		signalAll(a.cv, more, &a.resolved)
+		signalAll(a.cv, more, &a.core)
 	}
 	a.mu.Lock()
 	done, wake := a.done, a.wake
 	a.done, a.wake = closedCh, nil
-	cbs := a.cbs
-	a.cbs, a.fired = nil, true
+	cb := a.cb
+	var cbs []any
+	if a.late != nil {
+		cbs, a.late.cbs = a.late.cbs, nil
+	}
+	a.cb = nil
+	a.st.Or(stFired)
 	a.mu.Unlock()
 	if done != nil {
 		close(done)
@@ -348,8 +399,11 @@ func (a *Aio[T]) resolve(v T, err error, pipe uint32) {
 	if wake != nil {
 		wake <- struct{}{} // buffered, and the only send: never blocks
 	}
+	if cb != nil {
+		a.call(cb)
+	}
 	for _, fn := range cbs {
-		a.call(fn)
+		a.call(fn.(func(T, error)))
 	}
 }
 
@@ -392,11 +446,11 @@ var wakePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 // making the done channel when it is the aio's only waiter: it parks on a
 // pooled channel instead.
 func (c *core) wait() {
-	if c.resolved.Load() {
+	if c.resolved() {
 		return
 	}
 	c.mu.Lock()
-	if c.fired {
+	if c.fired() {
 		c.mu.Unlock()
 		return
 	}
@@ -418,7 +472,7 @@ func (c *core) wait() {
 }
 
 func (c *core) doneChan() chan struct{} {
-	if c.resolved.Load() {
+	if c.resolved() {
 		return closedCh
 	}
 	c.mu.Lock()
@@ -432,7 +486,7 @@ func (c *core) doneChan() chan struct{} {
 // Resolved reports whether the aio has resolved. It never blocks and
 // costs one atomic load.
 func (a *Aio[T]) Resolved() bool {
-	return a == nil || a.resolved.Load()
+	return a == nil || a.resolved()
 }
 
 // Value blocks until the aio resolves or ctx ends, and returns its value
@@ -453,7 +507,7 @@ func (a *Aio[T]) Value(ctx context.Context) (T, error) {
 		var zero T
 		return zero, errNilAio
 	}
-	if a.resolved.Load() {
+	if a.resolved() {
 		return a.val, a.err
 	}
 	done := ctx.Done()
@@ -468,7 +522,7 @@ func (a *Aio[T]) Value(ctx context.Context) (T, error) {
 	case <-a.doneChan():
 		return a.val, a.err
 	case <-done:
-		if a.resolved.Load() {
+		if a.resolved() {
 			return a.val, a.err
 		}
 		var zero T
@@ -486,7 +540,7 @@ func (a *Aio[T]) Result() (T, error) {
 		var zero T
 		return zero, errNilAio
 	}
-	if a.resolved.Load() {
+	if a.resolved() {
 		return a.val, a.err
 	}
 	var zero T
@@ -566,8 +620,13 @@ func (a *Aio[T]) OnComplete(fn func(v T, err error)) {
 		return
 	}
 	a.mu.Lock()
-	if !a.fired {
-		a.cbs = append(a.cbs, fn)
+	if !a.fired() {
+		if a.cb == nil {
+			a.cb = fn
+		} else {
+			l := a.lateLocked()
+			l.cbs = append(l.cbs, fn)
+		}
 		a.mu.Unlock()
 		return
 	}

@@ -31,7 +31,7 @@ func (c *opCtx) Done() <-chan struct{} { return c.op.stop }
 func (c *opCtx) Err() error {
 	select {
 	case <-c.op.stop:
-		if c.stopped.Load() == expired {
+		if (*core)(c).stopped() == expired {
 			return context.DeadlineExceeded
 		}
 		return context.Canceled
@@ -58,7 +58,7 @@ type afterFunc struct{ fn func() }
 func (c *opCtx) AfterFunc(f func()) (stop func() bool) {
 	cc := (*core)(c)
 	cc.mu.Lock()
-	if cc.stopped.Load() != running {
+	if cc.stopped() != running {
 		cc.mu.Unlock()
 		go f()
 		return func() bool { return false }

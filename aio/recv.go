@@ -133,7 +133,7 @@ func (r *recvAio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
 		a.x.timer = t
 	}
 	ac.RecvAsync(&r.rop, (*recvDone[T])(r))
-	if t != nil && !a.resolved.Load() {
+	if t != nil && !a.resolved() {
 		t.Reset(d)
 	}
 	return true

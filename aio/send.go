@@ -134,7 +134,7 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	op.sq, op.self = sq, a
 	a.start(&cfg, op)
 	sq.Push(&op.turn, (*sendTurn)(a))
-	if why := a.stopped.Load(); why != running {
+	if why := a.stopped(); why != running {
 		// Stopped or timed out before it was queued, where end could not
 		// find it.
 		a.leaveQueue(why)
@@ -260,12 +260,12 @@ type sendTurn SendAio
 // Send makes the send when its turn comes, unless it was stopped before.
 func (t *sendTurn) Send() {
 	a := (*SendAio)(t)
-	if !a.claimed.CompareAndSwap(false, true) {
+	if !a.claim() {
 		return // (never: only leaveQueue claims a queued send otherwise)
 	}
 	// The outcome is kept in err, which nobody reads before the aio has
 	// resolved: Sent resolves it with the same.
-	if why := a.stopped.Load(); why != running {
+	if why := a.stopped(); why != running {
 		a.err = a.giveUpSend(why)
 		return
 	}

@@ -220,8 +220,8 @@ func (d *Dispatcher) nextQueued() *task {
 func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	st := &d.st
 	var timeout uint64
-	if t.expires != 0 {
-		left := time.Duration(t.expires - now())
+	if exp := t.deadline(); exp != 0 {
+		left := time.Duration(exp - now())
 		if left <= 0 {
 			left = 1
 		}
@@ -793,7 +793,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 			if derr := t.out.decode(d.codec, f.value); derr != nil {
 				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + t.name + ": decode result", Err: derr}
 			}
-		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.expires != 0 && now() >= t.expires {
+		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.deadline() != 0 && now() >= t.deadline() {
 			// The daemon saw the task's deadline before our timer did.
 			err, timedOut = timeoutError(t.name), true
 		} else {

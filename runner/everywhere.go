@@ -375,8 +375,8 @@ func (d *Dispatcher) replaySetups(dm *daemonConn) {
 		t.id = d.seq.Add(1)
 		t.seed = deriveSeed(d.cfg.seed, 0, idItem(dm.id))
 		if js.timeout > 0 {
-			t.expires = now() + int64(js.timeout)
 			w := t.watcher()
+			w.expires = now() + int64(js.timeout)
 			w.mu.Lock()
 			w.timer = time.AfterFunc(js.timeout, func() { t.abort(timeoutError(t.name)) })
 			w.mu.Unlock()

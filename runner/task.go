@@ -236,11 +236,11 @@ type task struct {
 	d       *Dispatcher
 	name    string
 	args    []byte // the arguments, encoded
-	out     outlet
-	expires int64 // monotonic ns since epoch (see now); 0: no time-out
-	// watch holds the time-out's timer and the caller's context watch;
-	// nil for a task with neither (most), so that a queued task carries
-	// only a pointer (a queued task's size is what WithMaxQueued bounds).
+	out  outlet
+	// watch holds the time-out (its deadline and timer), the caller's
+	// context watch and the trace; nil for a task with none (most), so
+	// that a queued task carries only a pointer (a queued task's size is
+	// what WithMaxQueued bounds, and issue 17 bounds it).
 	watch atomic.Pointer[taskWatch]
 
 	// resolved gates the resolution: whoever sets it resolves the aio.
@@ -260,8 +260,6 @@ type task struct {
 	wid  uint64
 	id   uint64 // the task's id (submission index), set by enqueue
 	seed uint64 // see SeedFrom
-
-	tr *taskTrace // nil unless traced (see WithTracerProvider)
 }
 
 // outlet is the typed end of a task: decode the result and resolve.
@@ -272,11 +270,12 @@ type outlet interface {
 	resolve(err error)
 }
 
-// typedTask is a task with its typed end, in one allocation.
+// typedTask is a task with its typed end and its aio, in one allocation
+// (the aio embedded: aio.Owned, whose owner the task is).
 type typedTask[R any] struct {
 	task
-	v   R
-	res aio.Resolver[R]
+	aio.Owned[R]
+	v R
 }
 
 func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
@@ -286,10 +285,10 @@ func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
 func (o *typedTask[R]) resolve(err error) {
 	if err != nil {
 		var zero R
-		o.res.Resolve(zero, err)
+		o.Resolve(zero, err)
 		return
 	}
-	o.res.Resolve(o.v, nil)
+	o.Resolve(o.v, nil)
 }
 
 // finish resolves t with err (nil: the decoded value) if nobody has; it
@@ -324,12 +323,34 @@ func (t *task) cleanup() {
 	}
 }
 
-// taskWatch is what ends a task from outside the dispatcher besides Stop:
-// its time-out's timer and the watch on the caller's context.
+// taskWatch is what ends a task from outside the dispatcher besides Stop
+// (its time-out's timer and the watch on the caller's context), with the
+// rarer parts of a task: its deadline and its trace.
 type taskWatch struct {
 	mu      sync.Mutex // guards timer and stopCtx, set while they may fire
 	timer   *time.Timer
 	stopCtx func() bool
+
+	// Set before the task is queued, never changed after:
+	expires int64      // monotonic ns since epoch (see now); 0: no time-out
+	tr      *taskTrace // nil unless traced (see WithTracerProvider)
+}
+
+// deadline is when t times out, in monotonic ns since epoch (see now); 0
+// for no time-out.
+func (t *task) deadline() int64 {
+	if w := t.watch.Load(); w != nil {
+		return w.expires
+	}
+	return 0
+}
+
+// trace is t's trace, nil unless traced.
+func (t *task) trace() *taskTrace {
+	if w := t.watch.Load(); w != nil {
+		return w.tr
+	}
+	return nil
 }
 
 // watcher returns t's watch, made if t has none yet. Call it only from
@@ -432,8 +453,7 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 	tt := &typedTask[R]{}
 	t := &tt.task
 	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
-	a, res := aio.NewOwned[R](t)
-	tt.res = res
+	a := tt.Init(tt)
 	switch {
 	case d == nil:
 		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit "+name, "nil dispatcher"))
@@ -459,7 +479,7 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 	traceTask(ctx, d, t, a)
 	cfg.more.place(d, t)
 	if cfg.timeout > 0 {
-		t.expires = now() + int64(cfg.timeout)
+		t.watcher().expires = now() + int64(cfg.timeout)
 	}
 	if d.adm.bounded() {
 		if wait {
@@ -477,7 +497,7 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 		w := t.watcher()
 		w.mu.Lock()
 		if cfg.timeout > 0 {
-			w.timer = time.AfterFunc(time.Duration(t.expires-now()), func() { t.abort(timeoutError(name)) })
+			w.timer = time.AfterFunc(time.Duration(w.expires-now()), func() { t.abort(timeoutError(name)) })
 		}
 		if ctx.Done() != nil {
 			w.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "runner: task "+name)) })
