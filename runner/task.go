@@ -233,9 +233,9 @@ const (
 // state (under its state lock, smu); pipe, wid and daemon are written by the actor under d.mu and
 // read by the reader goroutine under d.mu.
 type task struct {
-	d       *Dispatcher
-	name    string
-	args    []byte // the arguments, encoded
+	d    *Dispatcher
+	name string
+	args []byte // the arguments, encoded
 	out  outlet
 	// watch holds the time-out (its deadline and timer), the caller's
 	// context watch and the trace; nil for a task with none (most), so
