@@ -47,9 +47,6 @@ import (
 type Aio[T any] struct {
 	core
 	val T
-	// cb is the first OnComplete callback, the others (rarer) are in
-	// late.cbs; guarded by mu, nil once fired.
-	cb func(T, error)
 }
 
 // decoder turns a received message into a receive aio's value.
@@ -99,19 +96,19 @@ type core struct {
 	pipe uint32
 	err  error
 
-	op *opState // an operation run on a goroutine; nil if none
-	cv *CV
-	x  *extra // the rarer options, and the time-out; nil if none
+	// async is what Stop and the time-out end: the *opState of an
+	// operation run on a goroutine, or an asyncOp (the aio itself while
+	// its receive waits in the protocol's queue, with no goroutine; an
+	// owned aio's owner); nil if none. Set before the aio is shared.
+	async any
 
-	// async is the aio itself while its receive waits in the protocol's
-	// queue (no goroutine), or an owned aio's owner: Stop and the
-	// time-out cancel it there.
-	async asyncOp
+	// x holds what few aios need (the rarer options, the time-out, the
+	// CVs, Ref's actor, AfterFunc's functions); nil if none. Made before
+	// the aio is shared, or later under mu (xLocked).
+	x atomic.Pointer[extra]
 
-	mu   sync.Mutex
-	done chan struct{} // nil until asked for; closedCh once resolved
-	wake chan struct{} // a parked waiter's, from wakePool (see park)
-	late *late         // made on demand
+	mu sync.Mutex
+	w  *waiters // guarded by mu; nil until a waiter or callback needs it
 }
 
 // resolved reports whether the aio has resolved (its result written).
@@ -146,6 +143,12 @@ func (c *core) stop(why uint32, pending bool) bool {
 	}
 }
 
+// opState returns the operation run on a goroutine, nil if none.
+func (c *core) opState() *opState {
+	o, _ := c.async.(*opState)
+	return o
+}
+
 // opState is the operation of an aio that has to wait on a goroutine:
 // its own, or a waiter's that gets there first (help); whichever claims
 // the aio runs runOp once. Only such aios have one, so that an aio that
@@ -171,31 +174,65 @@ type opState struct {
 	turn sockets.QueuedSend
 }
 
-// extra holds what few aios need; it is set before the operation starts
-// and never changed after.
+// extra holds what few aios need, out of line so that the others stay
+// small (a task runner keeps one aio per queued task).
 type extra struct {
+	// Set before the aio is shared, never changed after:
+	cv       *CV // the first Signal
 	cvs      []*CV
 	sys      *actor.System
 	log      *zap.Logger
 	deadline time.Time   // Timeout(d > 0)
 	timer    *time.Timer // Timeout(d > 0)
 	forever  bool        // Timeout(d < 0)
-}
 
-// late holds what is added after creation, guarded by mu.
-type late struct {
+	// Added later, guarded by mu:
 	afters []*afterFunc // AfterFunc registrations on the operation's context
 	ref    *actor.Ref   // the aio's actor, once Ref was called
-	// cbs are the OnComplete callbacks after the first (Aio.cb), each a
-	// func(T, error) (a func in an interface costs no allocation).
-	cbs []any
 }
 
-func (c *core) lateLocked() *late {
-	if c.late == nil {
-		c.late = &late{}
+// extra returns c's extra, made if c has none: before the aio is shared,
+// or under mu (x is read without the lock, as an atomic pointer).
+func (c *core) extra() *extra {
+	x := c.x.Load()
+	if x == nil {
+		x = &extra{}
+		c.x.Store(x)
 	}
-	return c.late
+	return x
+}
+
+// waiters is what the waiters and callbacks of a pending aio leave on it:
+// taken from waitersPool by the first that needs one, so that an aio that
+// nobody waits on carries one pointer for them, and waiting costs no
+// allocation. resolve detaches it (under mu) and puts it back, or leaves
+// that to the parked waiter it wakes.
+type waiters struct {
+	wake   chan struct{} // capacity 1: a parked waiter's, one token from resolve
+	parked bool          // a waiter is parked on wake
+	done   chan struct{} // Done's, and further waiters'; nil until asked for
+	cbs    []any         // OnComplete callbacks, each a func(T, error)
+}
+
+// waitersPool holds spare waiters, their wake channel empty, done nil and
+// cbs cleared (see release).
+var waitersPool = sync.Pool{New: func() any { return &waiters{wake: make(chan struct{}, 1)} }}
+
+// release clears w and puts it back in the pool; only its last holder
+// calls it.
+func (w *waiters) release() {
+	clear(w.cbs)
+	w.cbs, w.done, w.parked = w.cbs[:0], nil, false
+	waitersPool.Put(w)
+}
+
+// waitersLocked returns c's waiters, taken from the pool if c has none;
+// call it under mu, before resolve has fired.
+func (c *core) waitersLocked() *waiters {
+	if c.w == nil {
+		c.w = waitersPool.Get().(*waiters)
+	}
+	return c.w
 }
 
 // closedCh is a closed channel: the Done of a nil aio.
@@ -225,9 +262,8 @@ func (a *Aio[T]) init(opts []Option) config {
 	for _, o := range opts {
 		applyOption(o, &cfg)
 	}
-	a.cv = cfg.cv
-	if cfg.cvs != nil || cfg.sys != nil || cfg.log != nil {
-		a.x = &extra{cvs: cfg.cvs, sys: cfg.sys, log: cfg.log}
+	if cfg.cv != nil || cfg.sys != nil || cfg.log != nil {
+		a.x.Store(&extra{cv: cfg.cv, cvs: cfg.cvs, sys: cfg.sys, log: cfg.log})
 	}
 	return cfg
 }
@@ -239,23 +275,21 @@ func (a *Aio[T]) init(opts []Option) config {
 func (c *core) start(cfg *config, op *opState) {
 	if op != nil {
 		op.stop = make(chan struct{})
-		c.op = op
+		c.async = op
 	}
 	if !cfg.hasTimeout || cfg.timeout == 0 {
 		return
 	}
-	if c.x == nil {
-		c.x = &extra{}
-	}
+	x := c.extra()
 	if cfg.timeout < 0 {
-		c.x.forever = true
+		x.forever = true
 		return
 	}
-	c.x.deadline = time.Now().Add(cfg.timeout)
+	x.deadline = time.Now().Add(cfg.timeout)
 	// Armed only once stored: its function may resolve the aio, which
 	// reads the field.
-	c.x.timer = time.AfterFunc(time.Duration(math.MaxInt64), c.expire)
-	c.x.timer.Reset(cfg.timeout)
+	x.timer = time.AfterFunc(time.Duration(math.MaxInt64), c.expire)
+	x.timer.Reset(cfg.timeout)
 }
 
 // cancel ends the operation's context with context.Canceled, unless it has
@@ -267,13 +301,16 @@ func (c *core) cancel() { c.end(canceled) }
 func (c *core) expire() { c.end(expired) }
 
 func (c *core) end(why uint32) {
-	if c.async != nil { // a receive queued in the protocol, or a NewOwned aio
-		if c.stop(why, true) {
-			c.async.cancelAsync(why)
-		}
+	var o *opState
+	switch h := c.async.(type) {
+	case nil:
 		return
-	}
-	if c.op == nil {
+	case *opState:
+		o = h
+	case asyncOp: // a receive queued in the protocol, or an owned aio
+		if c.stop(why, true) {
+			h.cancelAsync(why)
+		}
 		return
 	}
 	// Under mu, so that AfterFunc never sees the state set before stop is
@@ -283,16 +320,16 @@ func (c *core) end(why uint32) {
 		c.mu.Unlock()
 		return
 	}
-	close(c.op.stop)
+	close(o.stop)
 	var fs []*afterFunc
-	if c.late != nil {
-		fs, c.late.afters = c.late.afters, nil
+	if x := c.x.Load(); x != nil {
+		fs, x.afters = x.afters, nil
 	}
 	c.mu.Unlock()
 	for _, f := range fs {
 		go f.fn() // as context.AfterFunc: each in its own goroutine
 	}
-	if c.op.sq != nil {
+	if o.sq != nil {
 		c.leaveQueue(why)
 	}
 }
@@ -301,7 +338,7 @@ func (c *core) end(why uint32) {
 // taking it out of the queue, unless its turn has come: the sends behind
 // it then go on in order, and it is never sent.
 func (c *core) leaveQueue(why uint32) {
-	o := c.op
+	o := c.opState()
 	if !o.sq.Remove(&o.turn) || !c.claim() {
 		return
 	}
@@ -316,11 +353,12 @@ func (c *core) leaveQueue(why uint32) {
 // is helped only once its turn has come, if the queue's goroutine has not
 // taken it yet (sockets.SendQueue.Help).
 func (a *Aio[T]) help() {
-	if a.op == nil || a.claimed() {
+	o := a.opState()
+	if o == nil || a.claimed() {
 		return
 	}
-	if a.op.sq != nil {
-		a.op.sq.Help(&a.op.turn)
+	if o.sq != nil {
+		o.sq.Help(&o.turn)
 		return
 	}
 	a.runOp()
@@ -328,7 +366,7 @@ func (a *Aio[T]) help() {
 
 // runOp runs the operation unless someone has claimed it already.
 func (a *Aio[T]) runOp() {
-	o := a.op
+	o := a.opState()
 	if !a.claim() {
 		return
 	}
@@ -367,43 +405,41 @@ func (a *Aio[T]) runOp() {
 // or by Send or Recv when the operation completed at once.
 func (a *Aio[T]) resolve(v T, err error, pipe uint32) {
 	a.val, a.err, a.pipe = v, err, pipe
-	if a.x != nil && a.x.timer != nil {
-		a.x.timer.Stop()
+	x := a.x.Load()
+	if x != nil && x.timer != nil {
+		x.timer.Stop()
 	}
 	// resolved is set after the result is written, so that whoever sees
 	// it reads the result; with CVs, in the same critical section as
 	// their signals (see signalAll).
-	if a.cv == nil {
+	if x == nil || x.cv == nil {
 		a.markResolved()
 	} else {
-		var more []*CV
-		if a.x != nil {
-			more = a.x.cvs
-		}
-		signalAll(a.cv, more, &a.core)
+		signalAll(x.cv, x.cvs, &a.core)
 	}
 	a.mu.Lock()
-	done, wake := a.done, a.wake
-	a.done, a.wake = closedCh, nil
-	cb := a.cb
-	var cbs []any
-	if a.late != nil {
-		cbs, a.late.cbs = a.late.cbs, nil
-	}
-	a.cb = nil
+	w := a.w
+	a.w = nil
 	a.st.Or(stFired)
 	a.mu.Unlock()
+	if w == nil {
+		return
+	}
+	// w is detached: nobody else reaches it but a parked waiter, which
+	// puts it back once woken, so everything is read from it before.
+	done, cbs, parked := w.done, w.cbs, w.parked
 	if done != nil {
 		close(done)
 	}
-	if wake != nil {
-		wake <- struct{}{} // buffered, and the only send: never blocks
-	}
-	if cb != nil {
-		a.call(cb)
+	if parked {
+		w.done, w.cbs = nil, nil
+		w.wake <- struct{}{} // buffered, and the only send: never blocks
 	}
 	for _, fn := range cbs {
 		a.call(fn.(func(T, error)))
+	}
+	if !parked {
+		w.release()
 	}
 }
 
@@ -419,8 +455,8 @@ func (a *Aio[T]) call(fn func(T, error)) {
 }
 
 func (c *core) logger() *zap.Logger {
-	if c.x != nil && c.x.log != nil {
-		return c.x.log
+	if x := c.x.Load(); x != nil && x.log != nil {
+		return x.log
 	}
 	return zap.NewNop()
 }
@@ -436,15 +472,9 @@ func (a *Aio[T]) Done() <-chan struct{} {
 	return a.doneChan()
 }
 
-// wakePool holds the channels (capacity 1) on which a waiter parks until
-// an aio resolves, so that blocking on an aio costs no allocation: resolve
-// sends one token, which the parked waiter takes before it puts the
-// channel back, empty.
-var wakePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
-
 // wait blocks until the aio resolves, as <-doneChan() does, but without
-// making the done channel when it is the aio's only waiter: it parks on a
-// pooled channel instead.
+// making the done channel when it is the aio's only waiter: it parks on
+// its waiters' wake channel instead (pooled, see waiters).
 func (c *core) wait() {
 	if c.resolved() {
 		return
@@ -454,21 +484,21 @@ func (c *core) wait() {
 		c.mu.Unlock()
 		return
 	}
-	if c.wake != nil {
+	w := c.waitersLocked()
+	if w.parked {
 		// Another waiter is parked: share the done channel.
-		if c.done == nil {
-			c.done = make(chan struct{})
+		if w.done == nil {
+			w.done = make(chan struct{})
 		}
-		d := c.done
+		d := w.done
 		c.mu.Unlock()
 		<-d
 		return
 	}
-	w := wakePool.Get().(chan struct{})
-	c.wake = w
+	w.parked = true
 	c.mu.Unlock()
-	<-w
-	wakePool.Put(w)
+	<-w.wake
+	w.release() // resolve detached it and left it to this waiter
 }
 
 func (c *core) doneChan() chan struct{} {
@@ -477,10 +507,14 @@ func (c *core) doneChan() chan struct{} {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
+	if c.fired() {
+		return closedCh
 	}
-	return c.done
+	w := c.waitersLocked()
+	if w.done == nil {
+		w.done = make(chan struct{})
+	}
+	return w.done
 }
 
 // Resolved reports whether the aio has resolved. It never blocks and
@@ -621,12 +655,8 @@ func (a *Aio[T]) OnComplete(fn func(v T, err error)) {
 	}
 	a.mu.Lock()
 	if !a.fired() {
-		if a.cb == nil {
-			a.cb = fn
-		} else {
-			l := a.lateLocked()
-			l.cbs = append(l.cbs, fn)
-		}
+		w := a.waitersLocked()
+		w.cbs = append(w.cbs, fn)
 		a.mu.Unlock()
 		return
 	}

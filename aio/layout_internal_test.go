@@ -12,11 +12,11 @@ import (
 // fits the 112-byte size class of Go's allocator (144 before; before
 // that, the receive's wait and decoding made every aio 256 bytes).
 func TestAioLayout(t *testing.T) {
-	if n := unsafe.Sizeof(Aio[int]{}); n > 112 {
-		t.Errorf("Aio[int] is %d bytes, want at most 112", n)
+	if n := unsafe.Sizeof(Aio[int]{}); n > 80 {
+		t.Errorf("Aio[int] is %d bytes, want at most 80", n)
 	}
-	if n := unsafe.Sizeof(SendAio{}); n > 112 {
-		t.Errorf("SendAio is %d bytes, want at most 112", n)
+	if n := unsafe.Sizeof(SendAio{}); n > 80 {
+		t.Errorf("SendAio is %d bytes, want at most 80", n)
 	}
 	if n, base := unsafe.Sizeof(recvAio[int]{}), unsafe.Sizeof(Aio[int]{}); n <= base {
 		t.Errorf("recvAio[int] (%d bytes) does not hold the receive state beside its Aio (%d)", n, base)

@@ -239,7 +239,7 @@ func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error)
 // send is given up, a message Send encoded is freed. It returns the
 // error to resolve the aio with.
 func (c *core) giveUpSend(why uint32) error {
-	o := c.op
+	o := c.opState()
 	if o.queue != nil {
 		_ = o.queue(canceledCtx) // gives the staged send up
 	}
@@ -282,7 +282,7 @@ func (t *sendTurn) Sent() {
 // doSend is the operation of a send that has to wait: the blocking send,
 // or the queueing of a staged one.
 func (c *core) doSend() error {
-	o := c.op
+	o := c.opState()
 	msg := o.msg
 	o.msg = nil
 	var err error

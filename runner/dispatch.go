@@ -240,7 +240,7 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	wid := st.nextWid
 	m := sockets.NewMsg(nil)
 	t.attempt++
-	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout, t.id, uint64(t.attempt), t.seed, t.traceSend(dm.id))
+	m.Body = appendTask(m.Body[:0], wid, t.name, t.args(), timeout, t.id, uint64(t.attempt), t.seed, t.traceSend(dm.id))
 	d.mu.Lock()
 	t.pipe, t.wid = dm.pipe, wid
 	d.attempts[wid] = t

@@ -371,7 +371,8 @@ func (d *Dispatcher) replaySetups(dm *daemonConn) {
 	for _, js := range d.every.joins {
 		tt := &setupTask{daemon: dm.id, report: js.report}
 		t := &tt.task
-		t.d, t.name, t.args, t.out, t.pin, t.setup = d, js.name, js.args, tt, true, true
+		t.d, t.name, t.out, t.pin, t.setup = d, js.name, tt, true, true
+		t.setArgs(js.args)
 		t.id = d.seq.Add(1)
 		t.seed = deriveSeed(d.cfg.seed, 0, idItem(dm.id))
 		if js.timeout > 0 {

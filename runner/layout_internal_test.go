@@ -13,7 +13,7 @@ import (
 // fits the 256-byte size class of Go's allocator (two 160-byte objects
 // before, the task and the aio).
 func TestQueuedTaskLayout(t *testing.T) {
-	if n := unsafe.Sizeof(typedTask[int]{}); n > 256 {
-		t.Errorf("typedTask[int] is %d bytes, want at most 256", n)
+	if n := unsafe.Sizeof(typedTask[int]{}); n > 192 {
+		t.Errorf("typedTask[int] is %d bytes, want at most 192", n)
 	}
 }
