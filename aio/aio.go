@@ -22,10 +22,14 @@ import (
 // channel closed, so every waiter, however many, sees the same result;
 // later reads return it from the cache without decoding again.
 //
-// An Aio is made by Send, Recv, Go and NewPending. It costs one
-// allocation of about 144 bytes plus T; a receive's carries its
-// receive-only state (the protocol's wait, the decoding) beside it, about
-// 264 bytes plus T in all. A receive on a Socket or Context
+// An Aio is made by Send, Recv, Go, NewPending and NewOwned, or embedded
+// in its owner (Owned). It costs one allocation of about 64 bytes plus T
+// (what only some aios need, the options, time-out, CVs, Ref's actor,
+// lives out of line, made only for an aio that has them: Signal,
+// Timeout, WithSystem, WithLogger, Ref and AfterFunc cost one allocation
+// of about 120 bytes); a receive's carries its receive-only state (the
+// protocol's wait, the decoding) beside it, about 184 bytes plus T in
+// all. A receive on a Socket or Context
 // waits in the protocol's queue with no goroutine (sockets.RecvOp): the
 // goroutine that delivers the message, or ends the wait, resolves it. A
 // send that can complete at once (room to queue the message), and any
@@ -38,7 +42,8 @@ import (
 // resolved and its callbacks have run; a waiter that would block anyway
 // (Value, Wait or Collect with a context that cannot end, or Stop) runs
 // that operation itself if the goroutine has not started it yet, which
-// saves a goroutine switch. A waiter parks on a pooled channel, so that
+// saves a goroutine switch. A waiter parks on a pooled channel, and the
+// waiters and callbacks of a pending aio share one pooled record, so that
 // waiting costs no allocation either. No actor is
 // spawned unless Ref is called. See the package doc for measured costs.
 //

@@ -18,7 +18,8 @@ import (
 // is the caller's own code, run as a goroutine would run it. A nil fn
 // resolves to ErrInvalid.
 //
-// Cost: one aio (about 170 bytes), one stop channel and one goroutine.
+// Cost: one aio (about 64 bytes plus T) and its operation's state (about
+// 144 bytes), one stop channel and one goroutine.
 func Go[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Aio[T] {
 	a, cfg := newAio[T](opts)
 	if fn == nil {
@@ -50,7 +51,7 @@ func Go[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Aio[T] 
 // WithLogger and a positive Timeout apply; other Timeouts, Mode and ToPipe
 // are ignored.
 //
-// Cost: one aio (with onStop beside it, about 160 bytes plus T), and
+// Cost: one aio (with onStop beside it, about 80 bytes plus T), and
 // onStop's closure if it has one; no goroutine.
 func NewPending[T any](onStop func(), opts ...Option) (a *Aio[T], resolve func(v T, err error)) {
 	a, r := NewOwned[T](stopFunc(onStop), opts...)
@@ -96,7 +97,7 @@ func (r Resolver[T]) Resolve(v T, err error) { r.o.Resolve(v, err) }
 // NewPending. An owner that is a struct of its own can save the
 // allocation by embedding the aio instead (Owned).
 //
-// Cost: one allocation of the aio and its owner's interface (about 128
+// Cost: one allocation of the aio and its owner's interface (about 80
 // bytes plus T); no goroutine.
 func NewOwned[T any](owner Owner, opts ...Option) (*Aio[T], Resolver[T]) {
 	p := &ownedAio[T]{owner: owner}
@@ -139,6 +140,10 @@ func (p *ownedAio[T]) Stopped(err error) error {
 // Owner.Stopped unless Resolve came first, and the first resolution wins.
 // The zero Owned is not ready: Init it. It must not be copied after Init;
 // its methods are safe for concurrent use after Init.
+//
+// Cost: about 64 bytes plus T inside the owner's allocation, and no
+// allocation of its own (options aside, see Init); no goroutine. A task
+// runner keeps one per queued task this way (package runner).
 type Owned[T any] struct{ a Aio[T] }
 
 // Init readies the aio with opts (as for NewPending: Signal, WithSystem,
@@ -146,8 +151,9 @@ type Owned[T any] struct{ a Aio[T] }
 // Call it once, before the aio is shared. owner is told when the aio is
 // stopped (Owner.Stopped); when owner is the struct that embeds o, the
 // aio reaches it at no cost, otherwise Init allocates a small adapter
-// (16 bytes plus the interface). A positive Timeout starts its timer
-// here. Init never blocks.
+// (24 bytes). A positive Timeout starts its timer here (an allocation of
+// the aio's out-of-line state and a timer), as do the other options but
+// the mode (see Aio). Init never blocks.
 func (o *Owned[T]) Init(owner Owner, opts ...Option) *Aio[T] {
 	a := &o.a
 	cfg := a.init(opts)

@@ -66,7 +66,7 @@ func (d *Dispatcher) unlockState() {
 	d.st.later = nil
 	d.smu.Unlock()
 	for _, r := range later {
-		r.t.out.resolve(r.err)
+		r.t.resolveOut(r.err)
 	}
 }
 
@@ -790,7 +790,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 	timedOut := false
 	if t != nil && !t.resolved.Load() {
 		if f.value != nil {
-			if derr := t.out.decode(d.codec, f.value); derr != nil {
+			if derr := t.decode(d.codec, f.value); derr != nil {
 				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + t.name + ": decode result", Err: derr}
 			}
 		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.deadline() != 0 && now() >= t.deadline() {
@@ -826,5 +826,5 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
 	}
 	t.cleanup()
-	t.out.resolve(err)
+	t.resolveOut(err)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
@@ -262,12 +263,28 @@ type setupTask struct {
 	report func(daemon string, err error)
 }
 
-func (s *setupTask) decode(sockets.Codec, []byte) error { return nil }
+// setupKey is the key of d's setupTask outlet in d.outlets.
+type setupKey struct{}
 
-func (s *setupTask) resolve(err error) {
-	if s.report != nil {
-		s.report(s.daemon, err)
+// setupOutlet returns d's outlet of setupTasks, made on its first use: no
+// value to decode; the outcome goes to the task's report.
+func (d *Dispatcher) setupOutlet() *outlet {
+	if o, ok := d.outlets.Load(setupKey{}); ok {
+		return o.(*outlet)
 	}
+	o, _ := d.outlets.LoadOrStore(setupKey{}, &outlet{
+		d:      d,
+		decode: func(*task, sockets.Codec, []byte) error { return nil },
+		resolve: func(t *task, err error) {
+			// t is a setupTask's first field, at the same address (see
+			// typedOf).
+			s := (*setupTask)(unsafe.Pointer(t))
+			if s.report != nil {
+				s.report(s.daemon, err)
+			}
+		},
+	})
+	return o.(*outlet)
 }
 
 // pinnedSubmit is a task for one daemon, to the actor.
@@ -371,7 +388,7 @@ func (d *Dispatcher) replaySetups(dm *daemonConn) {
 	for _, js := range d.every.joins {
 		tt := &setupTask{daemon: dm.id, report: js.report}
 		t := &tt.task
-		t.d, t.name, t.out, t.pin, t.setup = d, js.name, tt, true, true
+		t.name, t.out, t.pin, t.setup = js.name, d.setupOutlet(), true, true
 		t.setArgs(js.args)
 		t.id = d.seq.Add(1)
 		t.seed = deriveSeed(d.cfg.seed, 0, idItem(dm.id))

@@ -235,14 +235,13 @@ const (
 // state (under its state lock, smu); pipe, wid and daemon are written by the actor under d.mu and
 // read by the reader goroutine under d.mu.
 type task struct {
-	d    *Dispatcher
 	name string
 	// argp and nargs are the arguments, encoded (see args): a []byte
 	// without its capacity, its length beside the small fields below,
 	// so that the task takes 16 bytes fewer (a size class of the
 	// allocator; issue 17 bounds a queued task's memory).
 	argp *byte
-	out  outlet
+	out  *outlet // its dispatcher and typed end, shared (see outlet)
 	// watch holds the time-out (its deadline and timer), the caller's
 	// context watch and the trace; nil for a task with none (most), so
 	// that a queued task carries only a pointer (a queued task's size is
@@ -281,33 +280,78 @@ func (t *task) setArgs(b []byte) { t.argp, t.nargs = unsafe.SliceData(b), uint32
 // the frame limit (WithMaxFrame) is normally far lower.
 const maxArgs = math.MaxUint32 - taskOverhead
 
-// outlet is the typed end of a task: decode the result and resolve.
-type outlet interface {
-	// decode decodes a result value, keeping it for resolve.
-	decode(cd sockets.Codec, value []byte) error
-	// resolve resolves the aio with the decoded value, or err.
-	resolve(err error)
+// outlet is the dispatcher and typed end of a task: one table per
+// dispatcher and result type, shared by every task of that type
+// (outletFor), so that a task carries one pointer for them rather than a
+// pointer and an interface (16 bytes, a size class of the allocator for a
+// queued task: issue 17 bounds a queued task's memory).
+type outlet struct {
+	// d is the tasks' dispatcher (nil for a task submitted to none).
+	d *Dispatcher
+	// decode decodes a result value of t, keeping it for resolve.
+	decode func(t *task, cd sockets.Codec, value []byte) error
+	// resolve resolves t's aio with the decoded value, or err.
+	resolve func(t *task, err error)
 }
 
+// disp is t's dispatcher, nil for a task submitted to none.
+func (t *task) disp() *Dispatcher { return t.out.d }
+
+// decode decodes a result value of t, keeping it for resolveOut.
+func (t *task) decode(cd sockets.Codec, value []byte) error { return t.out.decode(t, cd, value) }
+
+// resolveOut resolves t's aio (or, for a setup task, reports) with the
+// decoded value, or err.
+func (t *task) resolveOut(err error) { t.out.resolve(t, err) }
+
 // typedTask is a task with its typed end and its aio, in one allocation
-// (the aio embedded: aio.Owned, whose owner the task is).
+// (the aio embedded: aio.Owned, whose owner the task is). Its task comes
+// first, so that its outlet's functions find the typedTask from the task
+// (typedOf).
 type typedTask[R any] struct {
 	task
 	aio.Owned[R]
 	v R
 }
 
-func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
-	return cd.Unmarshal(value, &o.v)
+// typedOf returns the typedTask[R] whose task t is. t must be the task of
+// a typedTask[R] (its outlet is typedOutlet[R]'s): the task is its first
+// field, at the same address (TestQueuedTaskLayout checks it).
+func typedOf[R any](t *task) *typedTask[R] { return (*typedTask[R])(unsafe.Pointer(t)) }
+
+// typedOutlet returns a new outlet of d for result type R; outletFor
+// keeps one per type and dispatcher.
+func typedOutlet[R any](d *Dispatcher) *outlet {
+	return &outlet{
+		d: d,
+		decode: func(t *task, cd sockets.Codec, value []byte) error {
+			return cd.Unmarshal(value, &typedOf[R](t).v)
+		},
+		resolve: func(t *task, err error) {
+			tt := typedOf[R](t)
+			if err != nil {
+				var zero R
+				tt.Resolve(zero, err)
+				return
+			}
+			tt.Resolve(tt.v, nil)
+		},
+	}
 }
 
-func (o *typedTask[R]) resolve(err error) {
-	if err != nil {
-		var zero R
-		o.Resolve(zero, err)
-		return
+// outletFor returns d's outlet for result type R, made on its first use
+// (one allocation per type and dispatcher; then a map lookup). A nil d
+// gets a new one.
+func outletFor[R any](d *Dispatcher) *outlet {
+	if d == nil {
+		return typedOutlet[R](nil)
 	}
-	o.Resolve(o.v, nil)
+	key := (*R)(nil) // an interface whose type is *R: one key per type
+	if o, ok := d.outlets.Load(key); ok {
+		return o.(*outlet)
+	}
+	o, _ := d.outlets.LoadOrStore(key, typedOutlet[R](d))
+	return o.(*outlet)
 }
 
 // finish resolves t with err (nil: the decoded value) if nobody has; it
@@ -317,14 +361,14 @@ func (t *task) finish(err error) bool {
 	if !t.take() {
 		return false
 	}
-	t.out.resolve(err)
+	t.resolveOut(err)
 	return true
 }
 
 // take claims t's resolution and stops its time-out and context watch;
 // it reports whether this call did, and the caller must then count the
 // outcome (under the state lock, or a message to the actor) before it calls
-// t.out.resolve, so that Status counts every task whose aio has resolved.
+// t.resolveOut, so that Status counts every task whose aio has resolved.
 func (t *task) take() bool {
 	if !t.resolved.CompareAndSwap(false, true) {
 		return false
@@ -334,8 +378,8 @@ func (t *task) take() bool {
 }
 
 func (t *task) cleanup() {
-	if t.d != nil {
-		t.d.takeBorn(t) // WatchTasks' record of t, if any
+	if d := t.disp(); d != nil {
+		d.takeBorn(t) // WatchTasks' record of t, if any
 	}
 	if w := t.watch.Load(); w != nil {
 		w.stop()
@@ -404,8 +448,8 @@ func (t *task) abort(err error) {
 		t.dropIfQueued()
 		// The actor counts it before the aio resolves: the mailbox is
 		// FIFO, so a Status asked after the aio resolved sees it.
-		t.d.ref.Send(cancelReq{t: t})
-		t.out.resolve(err)
+		t.disp().ref.Send(cancelReq{t: t})
+		t.resolveOut(err)
 	}
 }
 
@@ -471,7 +515,7 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any, wait bool, cfg taskConfig) *aio.Aio[R] {
 	tt := &typedTask[R]{}
 	t := &tt.task
-	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
+	t.name, t.requeue, t.out = name, int32(max(min(cfg.requeue, 1<<30), -1)), outletFor[R](d)
 	a := tt.Init(tt)
 	switch {
 	case d == nil:
@@ -539,8 +583,8 @@ func (t *task) Stopped(err error) error {
 	if t.resolved.CompareAndSwap(false, true) {
 		t.cleanup()
 		t.dropIfQueued()
-		if t.d != nil {
-			t.d.ref.Send(cancelReq{t: t})
+		if d := t.disp(); d != nil {
+			d.ref.Send(cancelReq{t: t})
 		}
 	}
 	return t.staged(err)

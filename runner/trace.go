@@ -74,7 +74,7 @@ func (t *task) traceSend(daemon string) []byte {
 		trace.WithAttributes(attribute.Int("runner.attempt", int(t.attempt)), attribute.String("runner.daemon", daemon)))
 	span.End(trace.WithTimestamp(now))
 	tt.queued = now
-	if int(t.nargs)+len(t.name)+taskOverhead+len(tt.carrier) > t.d.cfg.maxFrame {
+	if int(t.nargs)+len(t.name)+taskOverhead+len(tt.carrier) > t.disp().cfg.maxFrame {
 		return nil // the frame limit comes first: the daemon's span is then a root
 	}
 	return tt.carrier
