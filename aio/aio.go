@@ -85,9 +85,9 @@ type core struct {
 	// st packs the aio's flags in one word (a queued task keeps one aio,
 	// and issue 17 bounds a queued task's memory):
 	//   - resolved is set, after the result is written, when the aio
-	//     resolves; done is made on demand (Done, or a waiter that must
-	//     block) and closed then, so an aio nobody blocks on costs no
-	//     channel;
+	//     resolves; the done channel (in w) is made on demand (Done, or a
+	//     second waiter that must block) and closed then, so an aio nobody
+	//     blocks on costs no channel;
 	//   - claimed is set by whoever runs the operation on a goroutine (see
 	//     opState), or resolves an owned (NewOwned, Owned) aio;
 	//   - fired says resolve has taken the callbacks (set and read under
@@ -109,7 +109,7 @@ type core struct {
 
 	// x holds what few aios need (the rarer options, the time-out, the
 	// CVs, Ref's actor, AfterFunc's functions); nil if none. Made before
-	// the aio is shared, or later under mu (xLocked).
+	// the aio is shared, or later under mu (see extra).
 	x atomic.Pointer[extra]
 
 	mu sync.Mutex

@@ -488,7 +488,7 @@ func (t *task) abort(err error) {
 // nor call Submit on a dispatcher whose queue may be full (the reader is
 // what frees room; use TrySubmit there).
 //
-// Cost: 10 allocations per task in all, both ends and the sockets
+// Cost: 9 allocations per task in all, both ends and the sockets
 // included, and no message through the dispatcher's actor (Submit takes
 // its state lock); see the package doc for throughput.
 func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
