@@ -22,10 +22,14 @@ import (
 // channel closed, so every waiter, however many, sees the same result;
 // later reads return it from the cache without decoding again.
 //
-// An Aio is made by Send, Recv, Go and NewPending. It costs one
-// allocation of about 144 bytes plus T; a receive's carries its
-// receive-only state (the protocol's wait, the decoding) beside it, about
-// 264 bytes plus T in all. A receive on a Socket or Context
+// An Aio is made by Send, Recv, Go, NewPending and NewOwned, or embedded
+// in its owner (Owned). It costs one allocation of about 64 bytes plus T
+// (what only some aios need, the options, time-out, CVs, Ref's actor,
+// lives out of line, made only for an aio that has them: Signal,
+// Timeout, WithSystem, WithLogger, Ref and AfterFunc cost one allocation
+// of about 120 bytes); a receive's carries its receive-only state (the
+// protocol's wait, the decoding) beside it, about 184 bytes plus T in
+// all. A receive on a Socket or Context
 // waits in the protocol's queue with no goroutine (sockets.RecvOp): the
 // goroutine that delivers the message, or ends the wait, resolves it. A
 // send that can complete at once (room to queue the message), and any
@@ -38,7 +42,8 @@ import (
 // resolved and its callbacks have run; a waiter that would block anyway
 // (Value, Wait or Collect with a context that cannot end, or Stop) runs
 // that operation itself if the goroutine has not started it yet, which
-// saves a goroutine switch. A waiter parks on a pooled channel, so that
+// saves a goroutine switch. A waiter parks on a pooled channel, and the
+// waiters and callbacks of a pending aio share one pooled record, so that
 // waiting costs no allocation either. No actor is
 // spawned unless Ref is called. See the package doc for measured costs.
 //
@@ -47,7 +52,6 @@ import (
 type Aio[T any] struct {
 	core
 	val T
-	cbs []func(T, error) // guarded by mu; nil once fired
 }
 
 // decoder turns a received message into a receive aio's value.
@@ -57,7 +61,17 @@ type decoder[T any] = func(m *sockets.Msg) (T, error)
 // the error of the send.
 type SendAio = Aio[struct{}]
 
-// States of core.stopped: why the operation's context ended.
+// The bits of core.st. stopped is two bits: why the operation's context
+// ended (running until then).
+const (
+	stResolved uint32 = 1 << iota // the result is written (see core)
+	stClaimed                     // the operation or resolution is claimed
+	stFired                       // callbacks taken by resolve; set under mu
+
+	stopShift = iota // stopped's two bits start here
+)
+
+// States of the stopped bits: why the operation's context ended.
 const (
 	running uint32 = iota
 	canceled
@@ -68,38 +82,76 @@ const (
 // context the operation runs under (see opCtx), so that an aio needs no
 // context.WithCancel of its own.
 type core struct {
-	// resolved is set, after the result is written, when the aio
-	// resolves; done is made on demand (Done, or a waiter that must
-	// block) and closed then, so an aio nobody blocks on costs no channel.
-	resolved atomic.Bool
-
-	// claimed is set by whoever runs the operation on a goroutine (see
-	// opState), or resolves a NewOwned (NewPending) aio.
-	claimed atomic.Bool
-
-	// stopped says why the operation was stopped (by Stop or by the
-	// timer), running until then.
-	stopped atomic.Uint32
+	// st packs the aio's flags in one word (a queued task keeps one aio,
+	// and issue 17 bounds a queued task's memory):
+	//   - resolved is set, after the result is written, when the aio
+	//     resolves; the done channel (in w) is made on demand (Done, or a
+	//     second waiter that must block) and closed then, so an aio nobody
+	//     blocks on costs no channel;
+	//   - claimed is set by whoever runs the operation on a goroutine (see
+	//     opState), or resolves an owned (NewOwned, Owned) aio;
+	//   - fired says resolve has taken the callbacks (set and read under
+	//     mu);
+	//   - stopped says why the operation was stopped (by Stop or by the
+	//     timer), running until then.
+	st atomic.Uint32
 
 	// The result, written before resolved is set (a queued send keeps
 	// its error here until it resolves, see sendTurn).
 	pipe uint32
 	err  error
 
-	fired bool // callbacks taken by resolve; guarded by mu
+	// async is what Stop and the time-out end: the *opState of an
+	// operation run on a goroutine, or an asyncOp (the aio itself while
+	// its receive waits in the protocol's queue, with no goroutine; an
+	// owned aio's owner); nil if none. Set before the aio is shared.
+	async any
 
-	op *opState // an operation run on a goroutine; nil if none
-	cv *CV
-	x  *extra // the rarer options, and the time-out; nil if none
+	// x holds what few aios need (the rarer options, the time-out, the
+	// CVs, Ref's actor, AfterFunc's functions); nil if none. Made before
+	// the aio is shared, or later under mu (see extra).
+	x atomic.Pointer[extra]
 
-	// async is the aio itself while its receive waits in the protocol's
-	// queue (no goroutine): Stop and the time-out cancel it there.
-	async asyncOp
+	mu sync.Mutex
+	w  *waiters // guarded by mu; nil until a waiter or callback needs it
+}
 
-	mu   sync.Mutex
-	done chan struct{} // nil until asked for; closedCh once resolved
-	wake chan struct{} // a parked waiter's, from wakePool (see park)
-	late *late         // made on demand
+// resolved reports whether the aio has resolved (its result written).
+func (c *core) resolved() bool { return c.st.Load()&stResolved != 0 }
+
+// markResolved sets resolved, after the result is written.
+func (c *core) markResolved() { c.st.Or(stResolved) }
+
+// claim sets claimed and reports whether this call did.
+func (c *core) claim() bool { return c.st.Or(stClaimed)&stClaimed == 0 }
+
+// claimed reports whether the aio was claimed.
+func (c *core) claimed() bool { return c.st.Load()&stClaimed != 0 }
+
+// fired reports whether resolve took the callbacks; call it under mu.
+func (c *core) fired() bool { return c.st.Load()&stFired != 0 }
+
+// stopped says why the operation's context ended: running until then.
+func (c *core) stopped() uint32 { return c.st.Load() >> stopShift & 3 }
+
+// stop sets stopped to why, if it is running and, with pending, the aio
+// has not resolved; it reports whether this call did.
+func (c *core) stop(why uint32, pending bool) bool {
+	for {
+		old := c.st.Load()
+		if old>>stopShift&3 != running || pending && old&stResolved != 0 {
+			return false
+		}
+		if c.st.CompareAndSwap(old, old|why<<stopShift) {
+			return true
+		}
+	}
+}
+
+// opState returns the operation run on a goroutine, nil if none.
+func (c *core) opState() *opState {
+	o, _ := c.async.(*opState)
+	return o
 }
 
 // opState is the operation of an aio that has to wait on a goroutine:
@@ -127,28 +179,65 @@ type opState struct {
 	turn sockets.QueuedSend
 }
 
-// extra holds what few aios need; it is set before the operation starts
-// and never changed after.
+// extra holds what few aios need, out of line so that the others stay
+// small (a task runner keeps one aio per queued task).
 type extra struct {
+	// Set before the aio is shared, never changed after:
+	cv       *CV // the first Signal
 	cvs      []*CV
 	sys      *actor.System
 	log      *zap.Logger
 	deadline time.Time   // Timeout(d > 0)
 	timer    *time.Timer // Timeout(d > 0)
 	forever  bool        // Timeout(d < 0)
-}
 
-// late holds what is added after creation, guarded by mu.
-type late struct {
+	// Added later, guarded by mu:
 	afters []*afterFunc // AfterFunc registrations on the operation's context
 	ref    *actor.Ref   // the aio's actor, once Ref was called
 }
 
-func (c *core) lateLocked() *late {
-	if c.late == nil {
-		c.late = &late{}
+// extra returns c's extra, made if c has none: before the aio is shared,
+// or under mu (x is read without the lock, as an atomic pointer).
+func (c *core) extra() *extra {
+	x := c.x.Load()
+	if x == nil {
+		x = &extra{}
+		c.x.Store(x)
 	}
-	return c.late
+	return x
+}
+
+// waiters is what the waiters and callbacks of a pending aio leave on it:
+// taken from waitersPool by the first that needs one, so that an aio that
+// nobody waits on carries one pointer for them, and waiting costs no
+// allocation. resolve detaches it (under mu) and puts it back, or leaves
+// that to the parked waiter it wakes.
+type waiters struct {
+	wake   chan struct{} // capacity 1: a parked waiter's, one token from resolve
+	parked bool          // a waiter is parked on wake
+	done   chan struct{} // Done's, and further waiters'; nil until asked for
+	cbs    []any         // OnComplete callbacks, each a func(T, error)
+}
+
+// waitersPool holds spare waiters, their wake channel empty, done nil and
+// cbs cleared (see release).
+var waitersPool = sync.Pool{New: func() any { return &waiters{wake: make(chan struct{}, 1)} }}
+
+// release clears w and puts it back in the pool; only its last holder
+// calls it.
+func (w *waiters) release() {
+	clear(w.cbs)
+	w.cbs, w.done, w.parked = w.cbs[:0], nil, false
+	waitersPool.Put(w)
+}
+
+// waitersLocked returns c's waiters, taken from the pool if c has none;
+// call it under mu, before resolve has fired.
+func (c *core) waitersLocked() *waiters {
+	if c.w == nil {
+		c.w = waitersPool.Get().(*waiters)
+	}
+	return c.w
 }
 
 // closedCh is a closed channel: the Done of a nil aio.
@@ -178,9 +267,8 @@ func (a *Aio[T]) init(opts []Option) config {
 	for _, o := range opts {
 		applyOption(o, &cfg)
 	}
-	a.cv = cfg.cv
-	if cfg.cvs != nil || cfg.sys != nil || cfg.log != nil {
-		a.x = &extra{cvs: cfg.cvs, sys: cfg.sys, log: cfg.log}
+	if cfg.cv != nil || cfg.sys != nil || cfg.log != nil {
+		a.x.Store(&extra{cv: cfg.cv, cvs: cfg.cvs, sys: cfg.sys, log: cfg.log})
 	}
 	return cfg
 }
@@ -192,23 +280,21 @@ func (a *Aio[T]) init(opts []Option) config {
 func (c *core) start(cfg *config, op *opState) {
 	if op != nil {
 		op.stop = make(chan struct{})
-		c.op = op
+		c.async = op
 	}
 	if !cfg.hasTimeout || cfg.timeout == 0 {
 		return
 	}
-	if c.x == nil {
-		c.x = &extra{}
-	}
+	x := c.extra()
 	if cfg.timeout < 0 {
-		c.x.forever = true
+		x.forever = true
 		return
 	}
-	c.x.deadline = time.Now().Add(cfg.timeout)
+	x.deadline = time.Now().Add(cfg.timeout)
 	// Armed only once stored: its function may resolve the aio, which
 	// reads the field.
-	c.x.timer = time.AfterFunc(time.Duration(math.MaxInt64), c.expire)
-	c.x.timer.Reset(cfg.timeout)
+	x.timer = time.AfterFunc(time.Duration(math.MaxInt64), c.expire)
+	x.timer.Reset(cfg.timeout)
 }
 
 // cancel ends the operation's context with context.Canceled, unless it has
@@ -220,33 +306,35 @@ func (c *core) cancel() { c.end(canceled) }
 func (c *core) expire() { c.end(expired) }
 
 func (c *core) end(why uint32) {
-	if c.async != nil { // a receive queued in the protocol, or a NewOwned aio
-		if !c.resolved.Load() && c.stopped.CompareAndSwap(running, why) {
-			c.async.cancelAsync(why)
-		}
+	var o *opState
+	switch h := c.async.(type) {
+	case nil:
 		return
-	}
-	if c.op == nil {
+	case *opState:
+		o = h
+	case asyncOp: // a receive queued in the protocol, or an owned aio
+		if c.stop(why, true) {
+			h.cancelAsync(why)
+		}
 		return
 	}
 	// Under mu, so that AfterFunc never sees the state set before stop is
 	// closed (its function reads Err).
 	c.mu.Lock()
-	if c.stopped.Load() != running {
+	if !c.stop(why, false) {
 		c.mu.Unlock()
 		return
 	}
-	c.stopped.Store(why)
-	close(c.op.stop)
+	close(o.stop)
 	var fs []*afterFunc
-	if c.late != nil {
-		fs, c.late.afters = c.late.afters, nil
+	if x := c.x.Load(); x != nil {
+		fs, x.afters = x.afters, nil
 	}
 	c.mu.Unlock()
 	for _, f := range fs {
 		go f.fn() // as context.AfterFunc: each in its own goroutine
 	}
-	if c.op.sq != nil {
+	if o.sq != nil {
 		c.leaveQueue(why)
 	}
 }
@@ -255,8 +343,8 @@ func (c *core) end(why uint32) {
 // taking it out of the queue, unless its turn has come: the sends behind
 // it then go on in order, and it is never sent.
 func (c *core) leaveQueue(why uint32) {
-	o := c.op
-	if !o.sq.Remove(&o.turn) || !c.claimed.CompareAndSwap(false, true) {
+	o := c.opState()
+	if !o.sq.Remove(&o.turn) || !c.claim() {
 		return
 	}
 	o.self.resolve(struct{}{}, c.giveUpSend(why), 0)
@@ -270,11 +358,12 @@ func (c *core) leaveQueue(why uint32) {
 // is helped only once its turn has come, if the queue's goroutine has not
 // taken it yet (sockets.SendQueue.Help).
 func (a *Aio[T]) help() {
-	if a.op == nil || a.claimed.Load() {
+	o := a.opState()
+	if o == nil || a.claimed() {
 		return
 	}
-	if a.op.sq != nil {
-		a.op.sq.Help(&a.op.turn)
+	if o.sq != nil {
+		o.sq.Help(&o.turn)
 		return
 	}
 	a.runOp()
@@ -282,12 +371,12 @@ func (a *Aio[T]) help() {
 
 // runOp runs the operation unless someone has claimed it already.
 func (a *Aio[T]) runOp() {
-	o := a.op
-	if !a.claimed.CompareAndSwap(false, true) {
+	o := a.opState()
+	if !a.claim() {
 		return
 	}
 	var v T
-	if a.stopped.Load() == canceled {
+	if a.stopped() == canceled {
 		// Stopped before it started: it never happens.
 		if o.isSend {
 			a.resolve(v, a.giveUpSend(canceled), 0)
@@ -321,35 +410,41 @@ func (a *Aio[T]) runOp() {
 // or by Send or Recv when the operation completed at once.
 func (a *Aio[T]) resolve(v T, err error, pipe uint32) {
 	a.val, a.err, a.pipe = v, err, pipe
-	if a.x != nil && a.x.timer != nil {
-		a.x.timer.Stop()
+	x := a.x.Load()
+	if x != nil && x.timer != nil {
+		x.timer.Stop()
 	}
 	// resolved is set after the result is written, so that whoever sees
 	// it reads the result; with CVs, in the same critical section as
 	// their signals (see signalAll).
-	if a.cv == nil {
-		a.resolved.Store(true)
+	if x == nil || x.cv == nil {
+		a.markResolved()
 	} else {
-		var more []*CV
-		if a.x != nil {
-			more = a.x.cvs
-		}
-		signalAll(a.cv, more, &a.resolved)
+		signalAll(x.cv, x.cvs, &a.core)
 	}
 	a.mu.Lock()
-	done, wake := a.done, a.wake
-	a.done, a.wake = closedCh, nil
-	cbs := a.cbs
-	a.cbs, a.fired = nil, true
+	w := a.w
+	a.w = nil
+	a.st.Or(stFired)
 	a.mu.Unlock()
+	if w == nil {
+		return
+	}
+	// w is detached: nobody else reaches it but a parked waiter, which
+	// puts it back once woken, so everything is read from it before.
+	done, cbs, parked := w.done, w.cbs, w.parked
 	if done != nil {
 		close(done)
 	}
-	if wake != nil {
-		wake <- struct{}{} // buffered, and the only send: never blocks
+	if parked {
+		w.done, w.cbs = nil, nil
+		w.wake <- struct{}{} // buffered, and the only send: never blocks
 	}
 	for _, fn := range cbs {
-		a.call(fn)
+		a.call(fn.(func(T, error)))
+	}
+	if !parked {
+		w.release()
 	}
 }
 
@@ -365,8 +460,8 @@ func (a *Aio[T]) call(fn func(T, error)) {
 }
 
 func (c *core) logger() *zap.Logger {
-	if c.x != nil && c.x.log != nil {
-		return c.x.log
+	if x := c.x.Load(); x != nil && x.log != nil {
+		return x.log
 	}
 	return zap.NewNop()
 }
@@ -382,57 +477,55 @@ func (a *Aio[T]) Done() <-chan struct{} {
 	return a.doneChan()
 }
 
-// wakePool holds the channels (capacity 1) on which a waiter parks until
-// an aio resolves, so that blocking on an aio costs no allocation: resolve
-// sends one token, which the parked waiter takes before it puts the
-// channel back, empty.
-var wakePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
-
 // wait blocks until the aio resolves, as <-doneChan() does, but without
-// making the done channel when it is the aio's only waiter: it parks on a
-// pooled channel instead.
+// making the done channel when it is the aio's only waiter: it parks on
+// its waiters' wake channel instead (pooled, see waiters).
 func (c *core) wait() {
-	if c.resolved.Load() {
+	if c.resolved() {
 		return
 	}
 	c.mu.Lock()
-	if c.fired {
+	if c.fired() {
 		c.mu.Unlock()
 		return
 	}
-	if c.wake != nil {
+	w := c.waitersLocked()
+	if w.parked {
 		// Another waiter is parked: share the done channel.
-		if c.done == nil {
-			c.done = make(chan struct{})
+		if w.done == nil {
+			w.done = make(chan struct{})
 		}
-		d := c.done
+		d := w.done
 		c.mu.Unlock()
 		<-d
 		return
 	}
-	w := wakePool.Get().(chan struct{})
-	c.wake = w
+	w.parked = true
 	c.mu.Unlock()
-	<-w
-	wakePool.Put(w)
+	<-w.wake
+	w.release() // resolve detached it and left it to this waiter
 }
 
 func (c *core) doneChan() chan struct{} {
-	if c.resolved.Load() {
+	if c.resolved() {
 		return closedCh
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
+	if c.fired() {
+		return closedCh
 	}
-	return c.done
+	w := c.waitersLocked()
+	if w.done == nil {
+		w.done = make(chan struct{})
+	}
+	return w.done
 }
 
 // Resolved reports whether the aio has resolved. It never blocks and
 // costs one atomic load.
 func (a *Aio[T]) Resolved() bool {
-	return a == nil || a.resolved.Load()
+	return a == nil || a.resolved()
 }
 
 // Value blocks until the aio resolves or ctx ends, and returns its value
@@ -453,7 +546,7 @@ func (a *Aio[T]) Value(ctx context.Context) (T, error) {
 		var zero T
 		return zero, errNilAio
 	}
-	if a.resolved.Load() {
+	if a.resolved() {
 		return a.val, a.err
 	}
 	done := ctx.Done()
@@ -468,7 +561,7 @@ func (a *Aio[T]) Value(ctx context.Context) (T, error) {
 	case <-a.doneChan():
 		return a.val, a.err
 	case <-done:
-		if a.resolved.Load() {
+		if a.resolved() {
 			return a.val, a.err
 		}
 		var zero T
@@ -486,7 +579,7 @@ func (a *Aio[T]) Result() (T, error) {
 		var zero T
 		return zero, errNilAio
 	}
-	if a.resolved.Load() {
+	if a.resolved() {
 		return a.val, a.err
 	}
 	var zero T
@@ -566,8 +659,9 @@ func (a *Aio[T]) OnComplete(fn func(v T, err error)) {
 		return
 	}
 	a.mu.Lock()
-	if !a.fired {
-		a.cbs = append(a.cbs, fn)
+	if !a.fired() {
+		w := a.waitersLocked()
+		w.cbs = append(w.cbs, fn)
 		a.mu.Unlock()
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -463,6 +464,60 @@ func TestOnCompleteExactlyOnceUnderRace(t *testing.T) {
 		_ = aio.Wait(ctxT(t), r)
 		waitFor(t, func() bool { return n.Load() == 80 })
 	}
+}
+
+// Waiters of every kind (a parked Value, further Values sharing Done, a
+// Value with a context that can end, Done, callbacks) on aios that resolve
+// while they come, several aios at a time: each sees its own aio's value,
+// and each callback runs once. The waiters' record is pooled and reused
+// from aio to aio, so a record handed back too early would show another
+// aio's value or lose a wake-up.
+func TestWaitersUnderRace(t *testing.T) {
+	ctx := ctxT(t)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	one := func(i int) {
+		a, resolve := aio.NewPending[int](nil)
+		var calls atomic.Int64
+		var wg sync.WaitGroup
+		check := func(v int, err error) {
+			if v != i || err != nil {
+				t.Errorf("aio %d: got %d, %v", i, v, err)
+			}
+		}
+		for range 3 {
+			wg.Go(func() { check(a.Value(context.Background())) })
+		}
+		wg.Go(func() { check(a.Value(cctx)) })
+		wg.Go(func() {
+			select {
+			case <-a.Done():
+				check(a.Result())
+			case <-ctx.Done():
+				t.Error("Done never closed")
+			}
+		})
+		for range 2 {
+			wg.Go(func() { a.OnComplete(func(v int, err error) { check(v, err); calls.Add(1) }) })
+		}
+		if i%2 == 0 {
+			runtime.Gosched() // let some waiters park first
+		}
+		resolve(i, nil)
+		wg.Wait()
+		if n := calls.Load(); n != 2 {
+			t.Errorf("aio %d: %d callbacks ran, want 2", i, n)
+		}
+	}
+	var workers sync.WaitGroup
+	for w := range 4 {
+		workers.Go(func() {
+			for i := range 100 {
+				one(w*1000 + i + 1)
+			}
+		})
+	}
+	workers.Wait()
 }
 
 // waitFor waits for callbacks still running on an aio's goroutine after

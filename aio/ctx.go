@@ -20,18 +20,19 @@ type opCtx core
 func (c *core) opCtx() context.Context { return (*opCtx)(c) }
 
 func (c *opCtx) Deadline() (time.Time, bool) {
-	if c.x == nil || c.x.deadline.IsZero() {
+	x := c.x.Load()
+	if x == nil || x.deadline.IsZero() {
 		return time.Time{}, false
 	}
-	return c.x.deadline, true
+	return x.deadline, true
 }
 
-func (c *opCtx) Done() <-chan struct{} { return c.op.stop }
+func (c *opCtx) Done() <-chan struct{} { return (*core)(c).opState().stop }
 
 func (c *opCtx) Err() error {
 	select {
-	case <-c.op.stop:
-		if c.stopped.Load() == expired {
+	case <-(*core)(c).opState().stop:
+		if (*core)(c).stopped() == expired {
 			return context.DeadlineExceeded
 		}
 		return context.Canceled
@@ -41,7 +42,7 @@ func (c *opCtx) Err() error {
 }
 
 func (c *opCtx) Value(key any) any {
-	if c.x != nil && c.x.forever {
+	if x := c.x.Load(); x != nil && x.forever {
 		return forever.Value(key)
 	}
 	return nil
@@ -58,13 +59,13 @@ type afterFunc struct{ fn func() }
 func (c *opCtx) AfterFunc(f func()) (stop func() bool) {
 	cc := (*core)(c)
 	cc.mu.Lock()
-	if cc.stopped.Load() != running {
+	if cc.stopped() != running {
 		cc.mu.Unlock()
 		go f()
 		return func() bool { return false }
 	}
 	e := &afterFunc{fn: f}
-	l := cc.lateLocked()
+	l := cc.extra()
 	l.afters = append(l.afters, e)
 	cc.mu.Unlock()
 	return func() bool {

@@ -148,3 +148,99 @@ func TestNewOwned(t *testing.T) {
 		t.Fatal(err, o.stops.Load())
 	}
 }
+
+// job embeds its aio (aio.Owned) and is its owner.
+type job struct {
+	aio.Owned[int]
+	owner // counts Stopped, wraps the error
+	n     int
+}
+
+// An Owned aio embedded in its owner behaves as a NewOwned one: Resolve
+// first wins, Stop, Cancel (Ref) and a Timeout ask the owner, once, for
+// the error; callbacks run.
+func TestOwned(t *testing.T) {
+	ctx := ctxT(t)
+	j := &job{}
+	a := j.Init(j)
+	if a != j.Aio() || a.Resolved() {
+		t.Fatal("Init and Aio differ, or resolved at birth")
+	}
+	var got atomic.Int32
+	a.OnComplete(func(v int, err error) { got.Add(int32(v)) })
+	a.OnComplete(func(v int, err error) { got.Add(int32(v)) })
+	go j.Resolve(21, nil)
+	if v, err := a.Value(ctx); v != 21 || err != nil {
+		t.Fatal(v, err)
+	}
+	if j.Resolve(1, nil) { // too late
+		t.Fatal("a second Resolve won")
+	}
+	a.Stop() // keeps the result, no Stopped
+	if v, _ := a.Result(); v != 21 || j.stops.Load() != 0 || got.Load() != 42 {
+		t.Fatal(v, j.stops.Load(), got.Load())
+	}
+
+	b := &job{}
+	b.Init(b).Stop()
+	if b.Resolve(1, nil) {
+		t.Fatal("Resolve won after Stop")
+	}
+	_, err := b.Aio().Result()
+	wantCode(t, err, nanoact.ErrCanceled)
+	if !errors.Is(err, errWrapped) || b.stops.Load() != 1 {
+		t.Fatal(err, b.stops.Load())
+	}
+
+	c := &job{}
+	_, err = c.Init(c, aio.Timeout(5*time.Millisecond)).Value(ctx)
+	wantCode(t, err, nanoact.ErrTimedOut)
+	if !errors.Is(err, errWrapped) || c.stops.Load() != 1 {
+		t.Fatal(err, c.stops.Load())
+	}
+
+	d := &job{}
+	ref, err := d.Init(d).Ref()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.Request(ctx, aio.Cancel{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Aio().Value(ctx)
+	wantCode(t, err, nanoact.ErrCanceled)
+	<-ref.Done()
+}
+
+// An owner that does not embed the Owned it inits (here one Owned given
+// another value as owner) still hears of Stop.
+func TestOwnedOtherOwner(t *testing.T) {
+	var o aio.Owned[string]
+	w := &owner{}
+	a := o.Init(w)
+	a.Stop()
+	_, err := a.Result()
+	wantCode(t, err, nanoact.ErrCanceled)
+	if !errors.Is(err, errWrapped) || w.stops.Load() != 1 {
+		t.Fatal(err, w.stops.Load())
+	}
+	// A job that embeds one Owned but inits it with another owner.
+	j, other := &job{}, &job{}
+	j.Init(other).Stop()
+	if j.stops.Load() != 0 || other.stops.Load() != 1 {
+		t.Fatal(j.stops.Load(), other.stops.Load())
+	}
+}
+
+// An owner that embeds its aio takes one allocation, the aio included.
+func TestOwnedOneAllocation(t *testing.T) {
+	var keep *job
+	n := testing.AllocsPerRun(100, func() {
+		keep = &job{}
+		keep.Init(keep)
+	})
+	if n != 1 {
+		t.Errorf("Owned: %v allocations, want 1", n)
+	}
+	keep.Aio().Stop()
+}

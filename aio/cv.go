@@ -1,8 +1,6 @@
 package aio
 
 import (
-	"sync/atomic"
-
 	"github.com/nanoact/nanoact/cv"
 )
 
@@ -23,8 +21,8 @@ func NewCV() *CV { return cv.New() }
 
 // signalAll signals the CVs of an aio as it resolves, and sets resolved
 // inside the same critical section (see cv.SignalAll).
-func signalAll(c *CV, more []*CV, resolved *atomic.Bool) {
-	mark := func() { resolved.Store(true) }
+func signalAll(c *CV, more []*CV, a *core) {
+	mark := func() { a.markResolved() }
 	if len(more) == 0 {
 		cv.SignalAll(mark, c)
 		return

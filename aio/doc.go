@@ -17,7 +17,9 @@
 // a context that Stop cancels, or a result that its owner delivers (the
 // rpc package's requests and tasks); NewOwned is NewPending for an owner
 // that is a value (an Owner) and resolves through a one-pointer Resolver,
-// for owners that make one aio per operation (the task runner).
+// and Owned lets such an owner embed its aio, the two in one allocation,
+// for owners that make one aio per operation (the task runner keeps one
+// per queued task).
 //
 // Timeout bounds one operation: not given, the connection's send-timeout
 // or recv-timeout applies; zero completes at once or times out at once;
@@ -123,7 +125,7 @@
 //
 // (For sockets and mangos, "in flight" is a goroutine blocked in a plain
 // Recv, which cannot be stopped one by one.) An aio round trip adds two
-// allocations, the aios (about 144 bytes for a send, 288 for a receive),
+// allocations, the aios (about 80 bytes for a send, 192 for a receive),
 // to the blocking calls'. A
 // Send that completes at once costs about 2.5 µs with its peer's receive;
 // in a burst of sends on one push socket, most of which have to queue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanoact/nanoact"
@@ -149,4 +150,35 @@ func ExamplePipeNotify() {
 	// Output:
 	// true
 	// false false
+}
+
+// square is a unit of work that embeds the aio reporting its result, so
+// that the two take one allocation; it is the aio's owner.
+type square struct {
+	aio.Owned[int]
+	n       int
+	stopped atomic.Bool
+}
+
+// Stopped is told when the aio is stopped first: the work is abandoned.
+func (s *square) Stopped(err error) error {
+	s.stopped.Store(true)
+	return err
+}
+
+func ExampleOwned() {
+	s := &square{n: 7}
+	a := s.Init(s) // hand a out; s resolves it
+	go func() { s.Resolve(s.n*s.n, nil) }()
+	v, err := a.Value(context.Background())
+	fmt.Println(v, err)
+
+	t := &square{n: 8}
+	b := t.Init(t)
+	b.Stop() // before any Resolve: t is told, and the aio resolves cancelled
+	_, err = b.Result()
+	fmt.Println(t.stopped.Load(), errors.Is(err, nanoact.ErrCanceled), t.Resolve(64, nil))
+	// Output:
+	// 49 <nil>
+	// true true false
 }

@@ -104,7 +104,8 @@ func (o signalOpt) apply(c config) config {
 // recv_aio(cv = cv)). The aio is marked resolved in the same critical
 // section as the signal: after cv.Wait returns the aio's Result is
 // available, and once the aio is seen resolved, cv has been signalled.
-// Given several times, every CV is signalled; nil is ignored.
+// Given several times, every CV is signalled; nil is ignored. Cost: the
+// aio's out-of-line state, one allocation of about 120 bytes (see Aio).
 func Signal(cv *CV) Option { return signalOpt{cv} }
 
 type systemOpt struct{ sys *actor.System }

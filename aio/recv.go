@@ -126,14 +126,11 @@ func (r *recvAio[T]) recvAsync(ac sockets.AsyncConn, cfg *config) bool {
 	a.async = r
 	var t *time.Timer
 	if bounded {
-		if a.x == nil {
-			a.x = &extra{}
-		}
 		t = time.AfterFunc(time.Duration(math.MaxInt64), a.expire)
-		a.x.timer = t
+		a.extra().timer = t
 	}
 	ac.RecvAsync(&r.rop, (*recvDone[T])(r))
-	if t != nil && !a.resolved.Load() {
+	if t != nil && !a.resolved() {
 		t.Reset(d)
 	}
 	return true

@@ -74,20 +74,20 @@ func (a *Aio[T]) Ref() (*actor.Ref, error) {
 		return nil, errNilAio
 	}
 	a.mu.Lock()
-	if r := a.lateLocked().ref; r != nil {
+	if r := a.extra().ref; r != nil {
 		a.mu.Unlock()
 		return r, nil
 	}
 	sys := actor.Default()
-	if a.x != nil && a.x.sys != nil {
-		sys = a.x.sys
+	if x := a.x.Load(); x.sys != nil {
+		sys = x.sys
 	}
 	r, err := sys.Spawn("", &aioActor[T]{a: a})
 	if err != nil {
 		a.mu.Unlock()
 		return nil, err
 	}
-	a.late.ref = r
+	a.x.Load().ref = r
 	a.mu.Unlock()
 	a.OnComplete(func(T, error) { r.Send(completion{}) })
 	return r, nil

@@ -134,7 +134,7 @@ func Send(con sockets.Conn, data any, opts ...Option) *SendAio {
 	op.sq, op.self = sq, a
 	a.start(&cfg, op)
 	sq.Push(&op.turn, (*sendTurn)(a))
-	if why := a.stopped.Load(); why != running {
+	if why := a.stopped(); why != running {
 		// Stopped or timed out before it was queued, where end could not
 		// find it.
 		a.leaveQueue(why)
@@ -239,7 +239,7 @@ func encode(con sockets.Conn, data any, mode sockets.Mode) (*sockets.Msg, error)
 // send is given up, a message Send encoded is freed. It returns the
 // error to resolve the aio with.
 func (c *core) giveUpSend(why uint32) error {
-	o := c.op
+	o := c.opState()
 	if o.queue != nil {
 		_ = o.queue(canceledCtx) // gives the staged send up
 	}
@@ -260,12 +260,12 @@ type sendTurn SendAio
 // Send makes the send when its turn comes, unless it was stopped before.
 func (t *sendTurn) Send() {
 	a := (*SendAio)(t)
-	if !a.claimed.CompareAndSwap(false, true) {
+	if !a.claim() {
 		return // (never: only leaveQueue claims a queued send otherwise)
 	}
 	// The outcome is kept in err, which nobody reads before the aio has
 	// resolved: Sent resolves it with the same.
-	if why := a.stopped.Load(); why != running {
+	if why := a.stopped(); why != running {
 		a.err = a.giveUpSend(why)
 		return
 	}
@@ -282,7 +282,7 @@ func (t *sendTurn) Sent() {
 // doSend is the operation of a send that has to wait: the blocking send,
 // or the queueing of a staged one.
 func (c *core) doSend() error {
-	o := c.op
+	o := c.opState()
 	msg := o.msg
 	o.msg = nil
 	var err error

@@ -98,6 +98,6 @@ func (a *admission) take(ctx context.Context, life context.Context, timeout time
 // runs on the actor, or where a queued task is resolved.
 func (d *Dispatcher) unhold(t *task) {
 	if t.held.Load() && t.held.Swap(false) {
-		d.adm.release(int64(len(t.args)))
+		d.adm.release(int64(int(t.nargs)))
 	}
 }

@@ -66,7 +66,7 @@ func (d *Dispatcher) unlockState() {
 	d.st.later = nil
 	d.smu.Unlock()
 	for _, r := range later {
-		r.t.out.resolve(r.err)
+		r.t.resolveOut(r.err)
 	}
 }
 
@@ -220,8 +220,8 @@ func (d *Dispatcher) nextQueued() *task {
 func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	st := &d.st
 	var timeout uint64
-	if t.expires != 0 {
-		left := time.Duration(t.expires - now())
+	if exp := t.deadline(); exp != 0 {
+		left := time.Duration(exp - now())
 		if left <= 0 {
 			left = 1
 		}
@@ -240,7 +240,7 @@ func (d *Dispatcher) send(dm *daemonConn, t *task) bool {
 	wid := st.nextWid
 	m := sockets.NewMsg(nil)
 	t.attempt++
-	m.Body = appendTask(m.Body[:0], wid, t.name, t.args, timeout, t.id, uint64(t.attempt), t.seed, t.traceSend(dm.id))
+	m.Body = appendTask(m.Body[:0], wid, t.name, t.args(), timeout, t.id, uint64(t.attempt), t.seed, t.traceSend(dm.id))
 	d.mu.Lock()
 	t.pipe, t.wid = dm.pipe, wid
 	d.attempts[wid] = t
@@ -796,10 +796,10 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 	timedOut := false
 	if t != nil && !t.resolved.Load() {
 		if f.value != nil {
-			if derr := t.out.decode(d.codec, f.value); derr != nil {
+			if derr := t.decode(d.codec, f.value); derr != nil {
 				err = &nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + t.name + ": decode result", Err: derr}
 			}
-		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.expires != 0 && now() >= t.expires {
+		} else if f.hasErr && f.code == uint64(nanoact.CodeTimedOut) && t.deadline() != 0 && now() >= t.deadline() {
 			// The daemon saw the task's deadline before our timer did.
 			err, timedOut = timeoutError(t.name), true
 		} else {
@@ -832,5 +832,5 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
 	}
 	t.cleanup()
-	t.out.resolve(err)
+	t.resolveOut(err)
 }

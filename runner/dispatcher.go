@@ -66,6 +66,7 @@ type Dispatcher struct {
 	seq     atomic.Uint64 // submissions
 	adm     admission     // the queue's bounds (WithMaxQueued, WithMaxQueuedBytes)
 
+	outlets sync.Map        // a task outlet per result type (outletFor)
 	streams atomic.Uint64   // seed streams taken (see seed.go)
 	every   everywhereState // OnJoin's tasks, owned by the actor
 

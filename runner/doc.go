@@ -219,14 +219,17 @@
 //	  tcp, 1 task at a time each     16,500-21,000 tasks/s
 //	  tcp, --max 4                   26,000-38,000 tasks/s
 //
-// A queued task holds about 330 bytes of heap besides its encoded
-// arguments (BenchmarkQueuedTaskHeap): about 170 in the runner's queue
-// (the task, its queue slot) and 160 in its aio, which the caller holds;
-// WithMaxQueued and WithMaxQueuedBytes bound the total.
+// A queued task holds about 190 bytes of heap besides its encoded
+// arguments (BenchmarkQueuedTaskHeap): the task and its aio, which the
+// caller holds, in one allocation (aio.Owned; 176 bytes for an int
+// result), its queue slot and the rounding of its argument block. A
+// TaskTimeout, a ctx that can end or a trace add their timer, context
+// watch or span and one small record (taskWatch). WithMaxQueued and
+// WithMaxQueuedBytes bound the total.
 //
 // In process the dispatcher and its daemons are CPU-bound at 6 to 8 µs of
 // CPU per task over both cores, so more daemons do not add throughput. A
-// task costs 10 allocations in all, both ends and the sockets included;
+// task costs 9 allocations in all, both ends and the sockets included;
 // a daemon costs an actor and two goroutines per connection on each
 // side, plus one goroutine per running task. BenchmarkVsMangos measures
 // the runner beside a hand-written plain mangos worker pool in the same

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -394,15 +395,30 @@ type setupTask struct {
 	js     *joinSetup // its registration, for unjoin
 }
 
-func (s *setupTask) decode(sockets.Codec, []byte) error { return nil }
+// setupKey is the key of d's setupTask outlet in d.outlets.
+type setupKey struct{}
 
-// resolve hands the outcome to report, off the goroutine that resolves
-// the task (the dispatcher's reader, for a result).
-func (s *setupTask) resolve(err error) {
-	if report, id := s.report, s.daemon; report != nil {
-		d := s.task.d
-		d.every.reports.post(d.log, func() { report(id, err) })
+// setupOutlet returns d's outlet of setupTasks, made on its first use: no
+// value to decode; the outcome goes to the task's report.
+func (d *Dispatcher) setupOutlet() *outlet {
+	if o, ok := d.outlets.Load(setupKey{}); ok {
+		return o.(*outlet)
 	}
+	o, _ := d.outlets.LoadOrStore(setupKey{}, &outlet{
+		d:      d,
+		decode: func(*task, sockets.Codec, []byte) error { return nil },
+		resolve: func(t *task, err error) {
+			// t is a setupTask's first field, at the same address (see
+			// typedOf).
+			s := (*setupTask)(unsafe.Pointer(t))
+			// The outcome goes to report off the goroutine that resolves
+			// the task (the dispatcher's reader, for a result).
+			if report, id := s.report, s.daemon; report != nil {
+				d.every.reports.post(d.log, func() { report(id, err) })
+			}
+		},
+	})
+	return o.(*outlet)
 }
 
 // pinnedSubmit is a task for one daemon, to the actor.
@@ -506,12 +522,13 @@ func (d *Dispatcher) replaySetups(dm *daemonConn) {
 	for _, js := range d.every.joins {
 		tt := &setupTask{daemon: dm.id, report: js.report, js: js}
 		t := &tt.task
-		t.d, t.name, t.args, t.out, t.pin, t.setup = d, js.name, js.args, tt, true, true
+		t.name, t.out, t.pin, t.setup = js.name, d.setupOutlet(), true, true
+		t.setArgs(js.args)
 		t.id = d.seq.Add(1)
 		t.seed = deriveSeed(d.cfg.seed, 0, idItem(dm.id))
 		if js.timeout > 0 {
-			t.expires = now() + int64(js.timeout)
 			w := t.watcher()
+			w.expires = now() + int64(js.timeout)
 			w.mu.Lock()
 			w.timer = time.AfterFunc(js.timeout, func() { t.abort(timeoutError(t.name)) })
 			w.mu.Unlock()
@@ -535,11 +552,16 @@ func (d *Dispatcher) unjoin(js *joinSetup) bool {
 		return false
 	}
 	d.every.joins = slices.Delete(d.every.joins, i, i+1)
+	setups := d.setupOutlet()
 	for _, dm := range d.st.daemons {
 		dropped := false
 		dm.pinned.removeFunc(func(t *task) bool {
-			tt, ok := t.out.(*setupTask)
-			if !ok || tt.js != js || t.state != stateQueued || !t.take() {
+			if t.out != setups {
+				return false
+			}
+			// t is a setupTask's first field, at the same address.
+			tt := (*setupTask)(unsafe.Pointer(t))
+			if tt.js != js || t.state != stateQueued || !t.take() {
 				return false
 			}
 			d.onCancel(t) // counted; no longer queued

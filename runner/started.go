@@ -65,8 +65,8 @@ func (t *task) staged(err error) error {
 // be sent if it has not been, and gives its queue room back at once, so
 // that a Submit waiting for room need not wait for the actor.
 func (t *task) dropIfQueued() {
-	if t.d != nil && (t.phase.CompareAndSwap(phaseQueued, phaseDropped) || t.phase.Load() == phaseDropped) {
-		t.d.unhold(t)
+	if d := t.disp(); d != nil && (t.phase.CompareAndSwap(phaseQueued, phaseDropped) || t.phase.Load() == phaseDropped) {
+		d.unhold(t)
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
@@ -233,14 +235,17 @@ const (
 // state (under its state lock, smu); pipe, wid and daemon are written by the actor under d.mu and
 // read by the reader goroutine under d.mu.
 type task struct {
-	d       *Dispatcher
-	name    string
-	args    []byte // the arguments, encoded
-	out     outlet
-	expires int64 // monotonic ns since epoch (see now); 0: no time-out
-	// watch holds the time-out's timer and the caller's context watch;
-	// nil for a task with neither (most), so that a queued task carries
-	// only a pointer (a queued task's size is what WithMaxQueued bounds).
+	name string
+	// argp and nargs are the arguments, encoded (see args): a []byte
+	// without its capacity, its length beside the small fields below,
+	// so that the task takes 16 bytes fewer (a size class of the
+	// allocator; issue 17 bounds a queued task's memory).
+	argp *byte
+	out  *outlet // its dispatcher and typed end, shared (see outlet)
+	// watch holds the time-out (its deadline and timer), the caller's
+	// context watch and the trace; nil for a task with none (most), so
+	// that a queued task carries only a pointer (a queued task's size is
+	// what WithMaxQueued bounds, and issue 17 bounds it).
 	watch atomic.Pointer[taskWatch]
 
 	// resolved gates the resolution: whoever sets it resolves the aio.
@@ -255,41 +260,98 @@ type task struct {
 	setup   bool   // an Everywhere task: its daemon takes no other task until it ends
 	requeue int32  // re-queues left; negative: no limit
 	attempt uint32 // attempts sent so far
+	nargs   uint32 // see argp; set before the task is queued
 	// under d.mu
 	pipe uint32
 	wid  uint64
 	id   uint64 // the task's id (submission index), set by enqueue
 	seed uint64 // see SeedFrom
-
-	tr *taskTrace // nil unless traced (see WithTracerProvider)
 }
 
-// outlet is the typed end of a task: decode the result and resolve.
-type outlet interface {
-	// decode decodes a result value, keeping it for resolve.
-	decode(cd sockets.Codec, value []byte) error
-	// resolve resolves the aio with the decoded value, or err.
-	resolve(err error)
+// args returns the task's arguments, encoded; the caller must not modify
+// them.
+func (t *task) args() []byte { return unsafe.Slice(t.argp, t.nargs) }
+
+// setArgs sets the task's arguments, encoded: b is kept, not copied, and
+// must never be modified after; at most maxArgs bytes.
+func (t *task) setArgs(b []byte) { t.argp, t.nargs = unsafe.SliceData(b), uint32(len(b)) }
+
+// maxArgs is the largest argument block a task holds (nargs is 32 bits);
+// the frame limit (WithMaxFrame) is normally far lower.
+const maxArgs = math.MaxUint32 - taskOverhead
+
+// outlet is the dispatcher and typed end of a task: one table per
+// dispatcher and result type, shared by every task of that type
+// (outletFor), so that a task carries one pointer for them rather than a
+// pointer and an interface (16 bytes, a size class of the allocator for a
+// queued task: issue 17 bounds a queued task's memory).
+type outlet struct {
+	// d is the tasks' dispatcher (nil for a task submitted to none).
+	d *Dispatcher
+	// decode decodes a result value of t, keeping it for resolve.
+	decode func(t *task, cd sockets.Codec, value []byte) error
+	// resolve resolves t's aio with the decoded value, or err.
+	resolve func(t *task, err error)
 }
 
-// typedTask is a task with its typed end, in one allocation.
+// disp is t's dispatcher, nil for a task submitted to none.
+func (t *task) disp() *Dispatcher { return t.out.d }
+
+// decode decodes a result value of t, keeping it for resolveOut.
+func (t *task) decode(cd sockets.Codec, value []byte) error { return t.out.decode(t, cd, value) }
+
+// resolveOut resolves t's aio (or, for a setup task, reports) with the
+// decoded value, or err.
+func (t *task) resolveOut(err error) { t.out.resolve(t, err) }
+
+// typedTask is a task with its typed end and its aio, in one allocation
+// (the aio embedded: aio.Owned, whose owner the task is). Its task comes
+// first, so that its outlet's functions find the typedTask from the task
+// (typedOf).
 type typedTask[R any] struct {
 	task
-	v   R
-	res aio.Resolver[R]
+	aio.Owned[R]
+	v R
 }
 
-func (o *typedTask[R]) decode(cd sockets.Codec, value []byte) error {
-	return cd.Unmarshal(value, &o.v)
-}
+// typedOf returns the typedTask[R] whose task t is. t must be the task of
+// a typedTask[R] (its outlet is typedOutlet[R]'s): the task is its first
+// field, at the same address (TestQueuedTaskLayout checks it).
+func typedOf[R any](t *task) *typedTask[R] { return (*typedTask[R])(unsafe.Pointer(t)) }
 
-func (o *typedTask[R]) resolve(err error) {
-	if err != nil {
-		var zero R
-		o.res.Resolve(zero, err)
-		return
+// typedOutlet returns a new outlet of d for result type R; outletFor
+// keeps one per type and dispatcher.
+func typedOutlet[R any](d *Dispatcher) *outlet {
+	return &outlet{
+		d: d,
+		decode: func(t *task, cd sockets.Codec, value []byte) error {
+			return cd.Unmarshal(value, &typedOf[R](t).v)
+		},
+		resolve: func(t *task, err error) {
+			tt := typedOf[R](t)
+			if err != nil {
+				var zero R
+				tt.Resolve(zero, err)
+				return
+			}
+			tt.Resolve(tt.v, nil)
+		},
 	}
-	o.res.Resolve(o.v, nil)
+}
+
+// outletFor returns d's outlet for result type R, made on its first use
+// (one allocation per type and dispatcher; then a map lookup). A nil d
+// gets a new one.
+func outletFor[R any](d *Dispatcher) *outlet {
+	if d == nil {
+		return typedOutlet[R](nil)
+	}
+	key := (*R)(nil) // an interface whose type is *R: one key per type
+	if o, ok := d.outlets.Load(key); ok {
+		return o.(*outlet)
+	}
+	o, _ := d.outlets.LoadOrStore(key, typedOutlet[R](d))
+	return o.(*outlet)
 }
 
 // finish resolves t with err (nil: the decoded value) if nobody has; it
@@ -299,14 +361,14 @@ func (t *task) finish(err error) bool {
 	if !t.take() {
 		return false
 	}
-	t.out.resolve(err)
+	t.resolveOut(err)
 	return true
 }
 
 // take claims t's resolution and stops its time-out and context watch;
 // it reports whether this call did, and the caller must then count the
 // outcome (under the state lock, or a message to the actor) before it calls
-// t.out.resolve, so that Status counts every task whose aio has resolved.
+// t.resolveOut, so that Status counts every task whose aio has resolved.
 func (t *task) take() bool {
 	if !t.resolved.CompareAndSwap(false, true) {
 		return false
@@ -316,20 +378,42 @@ func (t *task) take() bool {
 }
 
 func (t *task) cleanup() {
-	if t.d != nil {
-		t.d.takeBorn(t) // WatchTasks' record of t, if any
+	if d := t.disp(); d != nil {
+		d.takeBorn(t) // WatchTasks' record of t, if any
 	}
 	if w := t.watch.Load(); w != nil {
 		w.stop()
 	}
 }
 
-// taskWatch is what ends a task from outside the dispatcher besides Stop:
-// its time-out's timer and the watch on the caller's context.
+// taskWatch is what ends a task from outside the dispatcher besides Stop
+// (its time-out's timer and the watch on the caller's context), with the
+// rarer parts of a task: its deadline and its trace.
 type taskWatch struct {
 	mu      sync.Mutex // guards timer and stopCtx, set while they may fire
 	timer   *time.Timer
 	stopCtx func() bool
+
+	// Set before the task is queued, never changed after:
+	expires int64      // monotonic ns since epoch (see now); 0: no time-out
+	tr      *taskTrace // nil unless traced (see WithTracerProvider)
+}
+
+// deadline is when t times out, in monotonic ns since epoch (see now); 0
+// for no time-out.
+func (t *task) deadline() int64 {
+	if w := t.watch.Load(); w != nil {
+		return w.expires
+	}
+	return 0
+}
+
+// trace is t's trace, nil unless traced.
+func (t *task) trace() *taskTrace {
+	if w := t.watch.Load(); w != nil {
+		return w.tr
+	}
+	return nil
 }
 
 // watcher returns t's watch, made if t has none yet. Call it only from
@@ -364,8 +448,8 @@ func (t *task) abort(err error) {
 		t.dropIfQueued()
 		// The actor counts it before the aio resolves: the mailbox is
 		// FIFO, so a Status asked after the aio resolved sees it.
-		t.d.ref.Send(cancelReq{t: t})
-		t.out.resolve(err)
+		t.disp().ref.Send(cancelReq{t: t})
+		t.resolveOut(err)
 	}
 }
 
@@ -408,7 +492,7 @@ func (t *task) abort(err error) {
 // frees room; use TrySubmit there). Hand slow work to aio.Promise (its
 // continuations run on a promises Loop) or a goroutine of your own.
 //
-// Cost: 10 allocations per task in all, both ends and the sockets
+// Cost: 9 allocations per task in all, both ends and the sockets
 // included, and no message through the dispatcher's actor (Submit takes
 // its state lock); see the package doc for throughput.
 func Submit[R any](ctx context.Context, d *Dispatcher, name string, args any, opts ...TaskOption) *aio.Aio[R] {
@@ -435,9 +519,8 @@ func submit[R any](ctx context.Context, d *Dispatcher, name string, args any, wa
 func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any, wait bool, cfg taskConfig) *aio.Aio[R] {
 	tt := &typedTask[R]{}
 	t := &tt.task
-	t.d, t.name, t.requeue, t.out = d, name, int32(max(min(cfg.requeue, 1<<30), -1)), tt
-	a, res := aio.NewOwned[R](t)
-	tt.res = res
+	t.name, t.requeue, t.out = name, int32(max(min(cfg.requeue, 1<<30), -1)), outletFor[R](d)
+	a := tt.Init(tt)
 	switch {
 	case d == nil:
 		t.finish(nanoact.Errorf(nanoact.CodeInvalid, "runner: submit "+name, "nil dispatcher"))
@@ -454,16 +537,16 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 		t.finish(&nanoact.Error{Code: nanoact.CodeBadType, Op: "runner: task " + name + ": encode arguments", Err: err})
 		return a
 	}
-	if n := len(b) + len(name) + taskOverhead; n > d.cfg.maxFrame {
+	if n := len(b) + len(name) + taskOverhead; n > d.cfg.maxFrame || len(b) > maxArgs {
 		t.finish(nanoact.Errorf(nanoact.CodeMsgSize, "runner: task "+name,
 			"arguments of %d bytes exceed the %d-byte frame limit (WithMaxFrame)", len(b), d.cfg.maxFrame))
 		return a
 	}
-	t.args = b
+	t.setArgs(b)
 	traceTask(ctx, d, t, a)
 	cfg.more.place(d, t)
 	if cfg.timeout > 0 {
-		t.expires = now() + int64(cfg.timeout)
+		t.watcher().expires = now() + int64(cfg.timeout)
 	}
 	if d.adm.bounded() {
 		if wait {
@@ -481,7 +564,7 @@ func submitWith[R any](ctx context.Context, d *Dispatcher, name string, args any
 		w := t.watcher()
 		w.mu.Lock()
 		if cfg.timeout > 0 {
-			w.timer = time.AfterFunc(time.Duration(t.expires-now()), func() { t.abort(timeoutError(name)) })
+			w.timer = time.AfterFunc(time.Duration(w.expires-now()), func() { t.abort(timeoutError(name)) })
 		}
 		if ctx.Done() != nil {
 			w.stopCtx = context.AfterFunc(ctx, func() { t.abort(nanoact.FromContext(ctx, "runner: task "+name)) })
@@ -504,8 +587,8 @@ func (t *task) Stopped(err error) error {
 	if t.resolved.CompareAndSwap(false, true) {
 		t.cleanup()
 		t.dropIfQueued()
-		if t.d != nil {
-			t.d.ref.Send(cancelReq{t: t})
+		if d := t.disp(); d != nil {
+			d.ref.Send(cancelReq{t: t})
 		}
 	}
 	return t.staged(err)

@@ -58,14 +58,14 @@ func traceTask[R any](ctx context.Context, d *Dispatcher, t *task, a *aio.Aio[R]
 	}
 	sctx, span := tr.Start(ctx, "runner.task", trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("runner.task.name", t.name)))
-	t.tr = &taskTrace{tr: tr, ctx: sctx, span: span, carrier: tracing.AppendCarrier(nil, sctx), queued: time.Now()}
+	t.watcher().tr = &taskTrace{tr: tr, ctx: sctx, span: span, carrier: tracing.AppendCarrier(nil, sctx), queued: time.Now()}
 	a.OnComplete(func(_ R, err error) { tracing.End(span, err) })
 }
 
 // traceSend records the queue wait of an attempt of t about to be sent to
 // daemon, and returns the trace carrier of its task message (nil: none).
 func (t *task) traceSend(daemon string) []byte {
-	tt := t.tr
+	tt := t.trace()
 	if tt == nil {
 		return nil
 	}
@@ -74,7 +74,7 @@ func (t *task) traceSend(daemon string) []byte {
 		trace.WithAttributes(attribute.Int("runner.attempt", int(t.attempt)), attribute.String("runner.daemon", daemon)))
 	span.End(trace.WithTimestamp(now))
 	tt.queued = now
-	if len(t.args)+len(t.name)+taskOverhead+len(tt.carrier) > t.d.cfg.maxFrame {
+	if int(t.nargs)+len(t.name)+taskOverhead+len(tt.carrier) > t.disp().cfg.maxFrame {
 		return nil // the frame limit comes first: the daemon's span is then a root
 	}
 	return tt.carrier
