@@ -379,41 +379,15 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Unlock()
 	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
-	for {
-		m, err := dm.sock.RecvMsg(dm.life)
-		if err != nil {
-			if dm.life.Err() == nil && !errors.Is(err, nanoact.ErrClosed) {
-				continue
-			}
-			break
-		}
-		f, err := decodeFrame(m.Body)
-		if err != nil {
-			dm.log.Warn("malformed message", zap.Uint32("pipe", m.Pipe))
-			m.Free()
-			continue
-		}
-		switch f.kind {
-		case kindChallenge:
-			dm.answer(m.Pipe, &f)
-		case kindTask:
-			dm.start(m, &f)
-			continue // the task frees m
-		case kindCancel:
-			dm.mu.Lock()
-			if cancel := dm.running[f.id]; cancel != nil {
-				cancel()
-			}
-			dm.mu.Unlock()
-		case kindRefuse:
-			dm.log.Warn("refused by the dispatcher", zap.String("reason", f.text))
-			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "runner: daemon", Err: fmt.Errorf("refused: %s", f.text)})
-		case kindBye:
-			dm.log.Info("bye from the dispatcher")
-			dm.stop(errBye)
-		}
-		m.Free()
+	// Messages are handled on the connection's reader (daemonRx) until
+	// the daemon stops or its socket closes.
+	rx := newDaemonRx(dm)
+	rx.next()
+	select {
+	case <-dm.life.Done():
+	case <-rx.done:
 	}
+	rx.stop()
 	left := dm.wind(ctx) // lifetime.go
 	var err error
 	switch cause := context.Cause(dm.life); cause {
