@@ -88,7 +88,7 @@ type engine struct {
 	npipes atomic.Int32 // len(pipes), read by writers without the lock
 	// solo is the one pipe while there is exactly one and it can take a
 	// message directly (pipe.direct); nil otherwise. Set under mu.
-	solo atomic.Pointer[pipe]
+	solo   atomic.Pointer[pipe]
 	closed bool
 	closeq chan struct{}
 	wg     sync.WaitGroup
