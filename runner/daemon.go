@@ -379,9 +379,9 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Unlock()
 	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
-	// Messages are handled on the connection's reader (daemonRx) until
+	// Messages are handled on the connection's reader (rxLoop) until
 	// the daemon stops or its socket closes.
-	rx := newDaemonRx(dm)
+	rx := newRxLoop(dm.sock, dm.life, dm.handle)
 	rx.next()
 	select {
 	case <-dm.life.Done():

@@ -1,7 +1,7 @@
 package runner
 
 // The dispatcher's state machine: what its actor does with each message,
-// and the reader goroutine that feeds it.
+// and the reader that feeds it.
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,7 +22,8 @@ import (
 )
 
 // Messages to the actor besides sockets.PipeEvent (submissions and results
-// are handled under the state lock on the caller's or reader's goroutine).
+// are handled under the state lock on the caller's goroutine or the
+// reader's).
 type (
 	cancelReq struct{ t *task }
 	helloMsg  struct {
@@ -67,6 +69,75 @@ func (d *Dispatcher) unlockState() {
 	d.smu.Unlock()
 	for _, r := range later {
 		r.t.out.resolve(r.err)
+	}
+}
+
+// unlockStateRx is unlockState for the reader: the aios are resolved by
+// the resolver, since the reader runs on a connection's goroutine, which
+// a caller's callback must not hold up.
+func (d *Dispatcher) unlockStateRx() {
+	later := d.st.later
+	d.st.later = nil
+	d.smu.Unlock()
+	if len(later) > 0 {
+		d.res.post(later...)
+	}
+}
+
+// resolver resolves the aios of the tasks the reader ends, in the order
+// it ends them, on a goroutine of its own that runs while there are
+// some: the reader handles each message on the goroutine of the
+// connection it came from (rxLoop), and the callbacks of an aio (a
+// caller's, Map's) must not stop that connection's reading: a result the
+// daemon sent before it went must be read, and win (issue 17.8), however
+// long a callback takes. Close waits for it.
+type resolver struct {
+	mu      sync.Mutex
+	q       []lateResolve // to resolve, in order
+	running bool          // a goroutine is draining q
+	wg      sync.WaitGroup
+}
+
+// post queues rs for resolution, starting the drain if none runs.
+func (r *resolver) post(rs ...lateResolve) {
+	r.mu.Lock()
+	r.q = append(r.q, rs...)
+	if r.running {
+		r.mu.Unlock()
+		return
+	}
+	r.running = true
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go r.drain()
+}
+
+// drain resolves what is queued until nothing is; the two buffers
+// alternate, so a busy dispatcher allocates nothing here.
+func (r *resolver) drain() {
+	defer r.wg.Done()
+	var done []lateResolve
+	for {
+		r.mu.Lock()
+		if len(r.q) == 0 {
+			if done != nil {
+				r.q = done[:0]
+			}
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		q := r.q
+		r.q = nil
+		if done != nil {
+			r.q = done[:0]
+		}
+		r.mu.Unlock()
+		for i, x := range q {
+			x.t.out.resolve(x.err)
+			q[i] = lateResolve{}
+		}
+		done = q
 	}
 }
 
@@ -605,14 +676,15 @@ type sweep struct {
 // sweptMsg tells the actor the reader has swept sw.
 type sweptMsg struct{ sw *sweep }
 
-// postSweep hands sw to the reader and wakes it.
+// postSweep hands sw to the reader and has it sweep before its next
+// receive.
 func (d *Dispatcher) postSweep(sw *sweep) {
 	d.swMu.Lock()
 	d.sweeps = append(d.sweeps, sw)
-	wake := d.wake
+	d.nsweeps.Store(int32(len(d.sweeps)))
 	d.swMu.Unlock()
-	if wake != nil {
-		wake()
+	if rx := d.rx; rx != nil {
+		rx.kick()
 	}
 }
 
@@ -691,47 +763,34 @@ func compareUint(a, b uint64) int {
 	return 0
 }
 
-// read is the reader goroutine: it decodes each message, resolves the
-// aios of results, and forwards the rest to the actor. The actor wakes
-// it (cancelling its receive) to sweep the tasks of departed daemons.
+// read is the reader: a receive loop (rxLoop) that decodes each message
+// on the goroutine bringing it, resolves the aios of results, and
+// forwards the rest to the actor; before each receive it sweeps the
+// tasks of departed daemons the actor has posted. It returns once the
+// dispatcher's life ends or its socket closes.
 func (d *Dispatcher) read() {
-	rctx, wake := context.WithCancel(d.life)
-	d.swMu.Lock()
-	d.wake = wake
-	d.swMu.Unlock()
-	for {
-		m, err := d.sock.RecvMsg(rctx)
-		if err != nil {
-			if d.life.Err() != nil || errors.Is(err, nanoact.ErrClosed) {
-				wake()
-				return
-			}
-			if rctx.Err() != nil {
-				wake()
-				rctx, wake = context.WithCancel(d.life)
-				d.sweep(wake)
-				continue
-			}
-			d.log.Warn("receive failed", zap.Error(err))
-			continue
-		}
-		d.handle(m)
-	}
+	stopAfter := context.AfterFunc(d.life, d.rx.halt)
+	defer stopAfter()
+	d.rx.next()
+	<-d.rx.done
 }
 
-// sweep runs on the reader, woken by postSweep: it takes every message
-// already received (the departed daemons' last results among them, since
-// a connection's messages are queued before its removal is reported),
-// then claims the departed daemons' tasks still unanswered and hands them
-// to the actor. wake is the reader's next wake-up.
-func (d *Dispatcher) sweep(wake context.CancelFunc) {
+// sweep runs on the reader, between two receives, once postSweep has
+// posted sweeps: it takes every message already received (the departed
+// daemons' last results among them, since a connection's messages are
+// queued before its removal is reported), then claims the departed
+// daemons' tasks still unanswered and hands them to the actor.
+func (d *Dispatcher) sweep() {
+	if d.nsweeps.Load() == 0 {
+		return
+	}
 	d.swMu.Lock()
-	d.wake = wake
 	sws := d.sweeps
 	d.sweeps = nil
+	d.nsweeps.Store(0)
 	d.swMu.Unlock()
 	// The receive queue is FIFO and bounded (recv-buffer): what was in it
-	// when the actor woke us comes out first.
+	// when the actor posted the sweep comes out first.
 	for range 1 << 16 {
 		m, err := d.sock.RecvMsg(d.nb)
 		if err != nil {
@@ -772,7 +831,7 @@ func (d *Dispatcher) handle(m *sockets.Msg) {
 		// slot the dispatcher then fills before it hears of the leave.
 		d.smu.Lock()
 		d.onLeave(m.Pipe)
-		d.unlockState()
+		d.unlockStateRx()
 	default:
 		d.ref.Send(junkMsg{pipe: m.Pipe, kind: f.kind, size: len(m.Body)})
 	}
@@ -818,7 +877,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 	// the next.
 	d.smu.Lock()
 	d.onDone(pipe, f.id, outcome)
-	d.unlockState()
+	d.unlockStateRx()
 	if outcome == outcomeNone {
 		return
 	}
@@ -826,5 +885,5 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
 	}
 	t.cleanup()
-	t.out.resolve(err)
+	d.res.post(lateResolve{t, err})
 }
