@@ -44,6 +44,22 @@ func fakeDaemon(t *testing.T, d *Dispatcher, id string, max, total uint64) *sock
 	return s
 }
 
+// withFakeDaemon returns a dispatcher, closed once the test and its
+// deferred calls end, and a fake daemon (one task at a time) joined to it.
+func withFakeDaemon(ctx context.Context, t *testing.T) (*Dispatcher, *sockets.Socket) {
+	t.Helper()
+	d, err := NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	s := fakeDaemon(t, d, "fake", 1, 0)
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	return d, s
+}
+
 // answerTask sends, from the fake daemon s, the result v of task f.
 func answerTask(ctx context.Context, t *testing.T, d *Dispatcher, s *sockets.Socket, f frame, v int) {
 	t.Helper()
@@ -138,17 +154,9 @@ func resultBeforeRemoval(t *testing.T, requeue TaskOption) {
 // they free are filled; their aios resolve after it, in order.
 func TestSlowCallbackKeepsReading(t *testing.T) {
 	t.Parallel()
-	d, err := NewDispatcher("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	ctx := ctxFor(t, 10*time.Second)
+	d, s := withFakeDaemon(ctx, t)
 	x := TaskNamed[int, int]("x")
-	s := fakeDaemon(t, d, "fake", 1, 0)
-	if err := d.WaitDaemons(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	hold, held := make(chan struct{}), make(chan struct{})
 	var release sync.Once
 	defer release.Do(func() { close(hold) }) // before Close, on failure too

@@ -173,8 +173,8 @@ func (dm *Daemon) handle(m *sockets.Msg) {
 		return // the task frees m
 	case kindCancel:
 		dm.mu.Lock()
-		if cancel := dm.running[f.id]; cancel != nil {
-			cancel()
+		if tc := dm.running[f.id]; tc != nil {
+			tc.cancel()
 		}
 		dm.mu.Unlock()
 	case kindRefuse:
