@@ -85,59 +85,102 @@ func (d *Dispatcher) unlockStateRx() {
 }
 
 // resolver resolves the aios of the tasks the reader ends, in the order
-// it ends them, on a goroutine of its own that runs while there are
-// some: the reader handles each message on the goroutine of the
-// connection it came from (rxLoop), and the callbacks of an aio (a
-// caller's, Map's) must not stop that connection's reading: a result the
-// daemon sent before it went must be read, and win (issue 17.8), however
-// long a callback takes. Close waits for it.
+// it ends them, on a goroutine of its own: the reader handles each
+// message on the goroutine of the connection it came from (rxLoop), and
+// the callbacks of an aio (a caller's, Map's) must not stop that
+// connection's reading: a result the daemon sent before it went must be
+// read, and win (issue 17.8), however long a callback takes. The
+// goroutine starts with the first result and parks between bursts;
+// Close stops it.
 type resolver struct {
 	mu      sync.Mutex
 	q       []lateResolve // to resolve, in order
-	running bool          // a goroutine is draining q
+	spare   []lateResolve // the drained buffer, for reuse
+	running bool          // the goroutine is draining q, or has been woken to
+	started bool
+	stopped bool
+	wake    chan struct{} // cap 1
+	stopc   chan struct{}
 	wg      sync.WaitGroup
 }
 
-// post queues rs for resolution, starting the drain if none runs.
+// post queues rs for resolution and wakes the goroutine if it is parked;
+// after close it resolves them on the caller's goroutine.
 func (r *resolver) post(rs ...lateResolve) {
 	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		for _, x := range rs {
+			x.t.out.resolve(x.err)
+		}
+		return
+	}
 	r.q = append(r.q, rs...)
 	if r.running {
 		r.mu.Unlock()
 		return
 	}
 	r.running = true
-	r.wg.Add(1)
+	if !r.started {
+		r.started = true
+		r.wake, r.stopc = make(chan struct{}, 1), make(chan struct{})
+		r.wg.Add(1)
+		go r.loop()
+	}
 	r.mu.Unlock()
-	go r.drain()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop is the resolver's goroutine.
+func (r *resolver) loop() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.wake:
+			r.drain()
+		case <-r.stopc:
+			r.drain()
+			return
+		}
+	}
 }
 
 // drain resolves what is queued until nothing is; the two buffers
 // alternate, so a busy dispatcher allocates nothing here.
 func (r *resolver) drain() {
-	defer r.wg.Done()
-	var done []lateResolve
 	for {
 		r.mu.Lock()
-		if len(r.q) == 0 {
-			if done != nil {
-				r.q = done[:0]
-			}
+		q := r.q
+		if len(q) == 0 {
 			r.running = false
 			r.mu.Unlock()
 			return
 		}
-		q := r.q
-		r.q = nil
-		if done != nil {
-			r.q = done[:0]
-		}
+		r.q, r.spare = r.spare[:0], nil
 		r.mu.Unlock()
 		for i, x := range q {
 			x.t.out.resolve(x.err)
 			q[i] = lateResolve{}
 		}
-		done = q
+		r.mu.Lock()
+		r.spare = q[:0]
+		r.mu.Unlock()
+	}
+}
+
+// close resolves what is queued, stops the goroutine and waits for it;
+// later posts resolve on their callers' goroutines.
+func (r *resolver) close() {
+	r.mu.Lock()
+	r.stopped = true
+	started := r.started
+	r.mu.Unlock()
+	if started {
+		close(r.stopc)
+		r.wg.Wait()
 	}
 }
 

@@ -37,10 +37,10 @@ import (
 // connection each comes from (an asynchronous receive, so no goroutine
 // switch on the way): it decodes results, frees their daemons' slots and
 // sends the next tasks, and hands their aios to the resolver, a goroutine
-// that runs while there are aios to resolve, so that a slow callback
-// never stops a connection's reading. So a Dispatcher costs one actor,
-// one parked goroutine, the resolver while it works, and two goroutines
-// per connection (the socket's).
+// of their own (parked between bursts), so that a slow callback never
+// stops a connection's reading. So a Dispatcher costs one actor, two
+// mostly parked goroutines (the reader's and the resolver's), and two
+// goroutines per connection (the socket's).
 //
 // A daemon proves it was launched by this dispatcher by answering a
 // challenge with an HMAC keyed by the session's random token, which never
@@ -253,6 +253,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		}
 		_ = sock.Close()
 		d.reader.Wait()
+		d.res.close()
 		if d.ref != nil {
 			_ = d.ref.Stop(context.Background())
 		}
@@ -599,7 +600,7 @@ func (d *Dispatcher) Close() error {
 	d.unwatch()
 	err := d.sock.Close()
 	d.reader.Wait()
-	d.res.wg.Wait()
+	d.res.close()
 	_ = d.ref.Stop(context.Background())
 	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
