@@ -61,7 +61,9 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 	if err := tx.Flush(ctx); err != nil { // the backlog is rx's
 		t.Fatal(err)
 	}
-	var next, inHandle, betweens, overlap atomic.Int64
+	var next, inHandle, overlap atomic.Int64
+	var kickWanted atomic.Bool
+	kicked := make(chan struct{})
 	got := make(chan int, 1)
 	r := newRxLoop(rx, context.Background(), func(m *sockets.Msg) {
 		inHandle.Add(1)
@@ -79,7 +81,9 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 		if inHandle.Load() != 0 {
 			overlap.Add(1)
 		}
-		betweens.Add(1)
+		if kickWanted.CompareAndSwap(true, false) {
+			close(kicked)
+		}
 	}
 	r.next()
 	sendSeq(ctx, t, tx, backlog, backlog+more)
@@ -88,16 +92,27 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("handled %d of %d", next.Load(), backlog+more)
 	}
-	// Waiting now: a kick runs between on a goroutine of its own.
-	before := betweens.Load()
-	r.kick()
-	for betweens.Load() == before {
+	// Once its receive waits (polled: no event says so), a kick runs
+	// between, on a goroutine of its own.
+	for {
+		r.mu.Lock()
+		waiting := r.waiting
+		r.mu.Unlock()
+		if waiting {
+			break
+		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("kick ran no between")
-		default:
-			time.Sleep(time.Millisecond) // polling: between has no event
+			t.Fatal("the loop's receive never waited")
+		case <-time.After(time.Millisecond):
 		}
+	}
+	kickWanted.Store(true)
+	r.kick()
+	select {
+	case <-kicked:
+	case <-ctx.Done():
+		t.Fatal("kick ran no between")
 	}
 	r.stop()
 	select {
