@@ -57,8 +57,8 @@ type Daemon struct {
 	peerLimit atomic.Uint64
 
 	mu       sync.Mutex
-	pipe     uint32 // the current connection; 0 while none
-	running  map[uint64]context.CancelFunc
+	pipe     uint32              // the current connection; 0 while none
+	running  map[uint64]*taskCtx // the running tasks' contexts
 	leaving  bool
 	lost     *time.Timer
 	idle     *time.Timer
@@ -249,7 +249,7 @@ func newDaemon(ctx context.Context, reg *Registry, url string, opts ...DaemonOpt
 	if err != nil {
 		return nil, err
 	}
-	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]context.CancelFunc), closing: make(chan struct{})}
+	dm := &Daemon{reg: reg, cfg: cfg, sock: sock, id: cfg.id, running: make(map[uint64]*taskCtx), closing: make(chan struct{})}
 	dm.log = cfg.log.Named("runner").With(zap.String("daemon", cfg.id), zap.Uint32("socket", sock.ID()))
 	dm.life, dm.stop = context.WithCancelCause(context.Background())
 	dm.base = context.WithoutCancel(dm.life)
@@ -315,8 +315,8 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 		return
 	}
 	// The dispatcher has re-queued or failed what ran on this connection.
-	for id, cancel := range dm.running {
-		cancel()
+	for id, tc := range dm.running {
+		tc.cancel()
 		delete(dm.running, id)
 	}
 	if dm.closed {
@@ -391,41 +391,15 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Unlock()
 	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
-	for {
-		m, err := dm.sock.RecvMsg(dm.life)
-		if err != nil {
-			if dm.life.Err() == nil && !errors.Is(err, nanoact.ErrClosed) {
-				continue
-			}
-			break
-		}
-		f, err := decodeFrame(m.Body)
-		if err != nil {
-			dm.log.Warn("malformed message", zap.Uint32("pipe", m.Pipe))
-			m.Free()
-			continue
-		}
-		switch f.kind {
-		case kindChallenge:
-			dm.answer(m.Pipe, &f)
-		case kindTask:
-			dm.start(m, &f)
-			continue // the task frees m
-		case kindCancel:
-			dm.mu.Lock()
-			if cancel := dm.running[f.id]; cancel != nil {
-				cancel()
-			}
-			dm.mu.Unlock()
-		case kindRefuse:
-			dm.log.Warn("refused by the dispatcher", zap.String("reason", f.text))
-			dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "runner: daemon", Err: fmt.Errorf("refused: %s", f.text)})
-		case kindBye:
-			dm.log.Info("bye from the dispatcher")
-			dm.stop(errBye)
-		}
-		m.Free()
+	// Messages are handled on the connection's reader (rxLoop) until
+	// the daemon stops or its socket closes.
+	rx := newRxLoop(dm.sock, dm.life, dm.handle)
+	rx.next()
+	select {
+	case <-dm.life.Done():
+	case <-rx.done:
 	}
+	rx.stop()
 	left := dm.wind(ctx) // lifetime.go
 	var err error
 	switch cause := context.Cause(dm.life); cause {
@@ -518,26 +492,17 @@ func (dm *Daemon) noChallenge(pipe uint32) {
 // start runs one task on a goroutine of its own.
 func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	pipe, id := m.Pipe, f.id
-	var ctx context.Context
-	var cancel context.CancelFunc
-	if f.timeout > 0 {
-		ctx, cancel = context.WithTimeout(dm.base, time.Duration(min(f.timeout, uint64(1<<62))))
-	} else {
-		ctx, cancel = context.WithCancel(dm.base)
-	}
-	if f.attempt > 0 || f.seed != 0 {
-		ctx = &attemptCtx{Context: ctx, a: Attempt{Task: f.task, Number: int(min(f.attempt, 1<<31))}, seed: f.seed}
-	}
+	tc := newTaskCtx(dm.base, f)
 	dm.mu.Lock()
 	if dm.pipe != pipe || dm.runState != 1 {
 		// A task from a connection already lost: the dispatcher has dealt
 		// with it.
 		dm.mu.Unlock()
-		cancel()
+		tc.cancel()
 		m.Free()
 		return
 	}
-	dm.running[id] = cancel
+	dm.running[id] = tc
 	if dm.idle != nil {
 		dm.idle.Stop()
 	}
@@ -545,7 +510,7 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 	dm.mu.Unlock()
 	dm.started.Add(1)
 	name, args := f.name, f.args
-	ctx = dm.traceRun(ctx, f)
+	ctx := dm.traceRun(tc, f)
 	go func() {
 		defer func() {
 			dm.doneLive(id)
@@ -555,7 +520,7 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 		dm.runCleanup() // lifetime.go
 		dm.fit(id, body)
 		endRun(ctx, body.Body)
-		cancel()
+		tc.cancel()
 		dm.mu.Lock()
 		delete(dm.running, id)
 		dm.armIdle()

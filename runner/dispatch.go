@@ -1,7 +1,7 @@
 package runner
 
 // The dispatcher's state machine: what its actor does with each message,
-// and the reader goroutine that feeds it.
+// and the reader that feeds it.
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,7 +22,8 @@ import (
 )
 
 // Messages to the actor besides sockets.PipeEvent (submissions and results
-// are handled under the state lock on the caller's or reader's goroutine).
+// are handled under the state lock on the caller's goroutine or the
+// reader's).
 type (
 	cancelReq struct{ t *task }
 	helloMsg  struct {
@@ -67,6 +69,118 @@ func (d *Dispatcher) unlockState() {
 	d.smu.Unlock()
 	for _, r := range later {
 		r.t.resolveOut(r.err)
+	}
+}
+
+// unlockStateRx is unlockState for the reader: the aios are resolved by
+// the resolver, since the reader runs on a connection's goroutine, which
+// a caller's callback must not hold up.
+func (d *Dispatcher) unlockStateRx() {
+	later := d.st.later
+	d.st.later = nil
+	d.smu.Unlock()
+	if len(later) > 0 {
+		d.res.post(later...)
+	}
+}
+
+// resolver resolves the aios of the tasks the reader ends, in the order
+// it ends them, on a goroutine of its own: the reader handles each
+// message on the goroutine of the connection it came from (rxLoop), and
+// the callbacks of an aio (a caller's, Map's) must not stop that
+// connection's reading: a result the daemon sent before it went must be
+// read, and win (issue 17.8), however long a callback takes. The
+// goroutine starts with the first result and parks between bursts;
+// Close stops it.
+type resolver struct {
+	mu      sync.Mutex
+	q       []lateResolve // to resolve, in order
+	spare   []lateResolve // the drained buffer, for reuse
+	running bool          // the goroutine is draining q, or has been woken to
+	started bool
+	stopped bool
+	wake    chan struct{} // cap 1
+	stopc   chan struct{}
+	wg      sync.WaitGroup
+}
+
+// post queues rs for resolution and wakes the goroutine if it is parked;
+// after close it resolves them on the caller's goroutine.
+func (r *resolver) post(rs ...lateResolve) {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		for _, x := range rs {
+			x.t.resolveOut(x.err)
+		}
+		return
+	}
+	r.q = append(r.q, rs...)
+	if r.running {
+		r.mu.Unlock()
+		return
+	}
+	r.running = true
+	if !r.started {
+		r.started = true
+		r.wake, r.stopc = make(chan struct{}, 1), make(chan struct{})
+		r.wg.Add(1)
+		go r.loop()
+	}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop is the resolver's goroutine.
+func (r *resolver) loop() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.wake:
+			r.drain()
+		case <-r.stopc:
+			r.drain()
+			return
+		}
+	}
+}
+
+// drain resolves what is queued until nothing is; the two buffers
+// alternate, so a busy dispatcher allocates nothing here.
+func (r *resolver) drain() {
+	for {
+		r.mu.Lock()
+		q := r.q
+		if len(q) == 0 {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		r.q, r.spare = r.spare[:0], nil
+		r.mu.Unlock()
+		for i, x := range q {
+			x.t.resolveOut(x.err)
+			q[i] = lateResolve{}
+		}
+		r.mu.Lock()
+		r.spare = q[:0]
+		r.mu.Unlock()
+	}
+}
+
+// close resolves what is queued, stops the goroutine and waits for it;
+// later posts resolve on their callers' goroutines.
+func (r *resolver) close() {
+	r.mu.Lock()
+	r.stopped = true
+	started := r.started
+	r.mu.Unlock()
+	if started {
+		close(r.stopc)
+		r.wg.Wait()
 	}
 }
 
@@ -611,14 +725,15 @@ type sweep struct {
 // sweptMsg tells the actor the reader has swept sw.
 type sweptMsg struct{ sw *sweep }
 
-// postSweep hands sw to the reader and wakes it.
+// postSweep hands sw to the reader and has it sweep before its next
+// receive.
 func (d *Dispatcher) postSweep(sw *sweep) {
 	d.swMu.Lock()
 	d.sweeps = append(d.sweeps, sw)
-	wake := d.wake
+	d.nsweeps.Store(int32(len(d.sweeps)))
 	d.swMu.Unlock()
-	if wake != nil {
-		wake()
+	if rx := d.rx; rx != nil {
+		rx.kick()
 	}
 }
 
@@ -697,47 +812,34 @@ func compareUint(a, b uint64) int {
 	return 0
 }
 
-// read is the reader goroutine: it decodes each message, resolves the
-// aios of results, and forwards the rest to the actor. The actor wakes
-// it (cancelling its receive) to sweep the tasks of departed daemons.
+// read is the reader: a receive loop (rxLoop) that decodes each message
+// on the goroutine bringing it, resolves the aios of results, and
+// forwards the rest to the actor; before each receive it sweeps the
+// tasks of departed daemons the actor has posted. It returns once the
+// dispatcher's life ends or its socket closes.
 func (d *Dispatcher) read() {
-	rctx, wake := context.WithCancel(d.life)
-	d.swMu.Lock()
-	d.wake = wake
-	d.swMu.Unlock()
-	for {
-		m, err := d.sock.RecvMsg(rctx)
-		if err != nil {
-			if d.life.Err() != nil || errors.Is(err, nanoact.ErrClosed) {
-				wake()
-				return
-			}
-			if rctx.Err() != nil {
-				wake()
-				rctx, wake = context.WithCancel(d.life)
-				d.sweep(wake)
-				continue
-			}
-			d.log.Warn("receive failed", zap.Error(err))
-			continue
-		}
-		d.handle(m)
-	}
+	stopAfter := context.AfterFunc(d.life, d.rx.halt)
+	defer stopAfter()
+	d.rx.next()
+	<-d.rx.done
 }
 
-// sweep runs on the reader, woken by postSweep: it takes every message
-// already received (the departed daemons' last results among them, since
-// a connection's messages are queued before its removal is reported),
-// then claims the departed daemons' tasks still unanswered and hands them
-// to the actor. wake is the reader's next wake-up.
-func (d *Dispatcher) sweep(wake context.CancelFunc) {
+// sweep runs on the reader, between two receives, once postSweep has
+// posted sweeps: it takes every message already received (the departed
+// daemons' last results among them, since a connection's messages are
+// queued before its removal is reported), then claims the departed
+// daemons' tasks still unanswered and hands them to the actor.
+func (d *Dispatcher) sweep() {
+	if d.nsweeps.Load() == 0 {
+		return
+	}
 	d.swMu.Lock()
-	d.wake = wake
 	sws := d.sweeps
 	d.sweeps = nil
+	d.nsweeps.Store(0)
 	d.swMu.Unlock()
 	// The receive queue is FIFO and bounded (recv-buffer): what was in it
-	// when the actor woke us comes out first.
+	// when the actor posted the sweep comes out first.
 	for range 1 << 16 {
 		m, err := d.sock.RecvMsg(d.nb)
 		if err != nil {
@@ -778,7 +880,7 @@ func (d *Dispatcher) handle(m *sockets.Msg) {
 		// slot the dispatcher then fills before it hears of the leave.
 		d.smu.Lock()
 		d.onLeave(m.Pipe)
-		d.unlockState()
+		d.unlockStateRx()
 	default:
 		d.ref.Send(junkMsg{pipe: m.Pipe, kind: f.kind, size: len(m.Body)})
 	}
@@ -824,7 +926,7 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 	// the next.
 	d.smu.Lock()
 	d.onDone(pipe, f.id, outcome)
-	d.unlockState()
+	d.unlockStateRx()
 	if outcome == outcomeNone {
 		return
 	}
@@ -832,5 +934,5 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
 	}
 	t.cleanup()
-	t.resolveOut(err)
+	d.res.post(lateResolve{t, err})
 }

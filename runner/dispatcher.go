@@ -32,11 +32,15 @@ import (
 //
 // Its state machine is an actor: submissions, daemons joining and leaving
 // (from the socket's pipe events, in order), results, cancellations and
-// status requests are messages to it, handled one at a time. One goroutine
-// owned by the dispatcher reads the socket: it decodes results, resolves
-// their aios and tells the actor that the daemon is free. So a Dispatcher
-// costs one actor, one reader goroutine, and two goroutines per
-// connection (the socket's).
+// status requests are messages to it, handled one at a time. The reader
+// takes the socket's messages one at a time, on the goroutine of the
+// connection each comes from (an asynchronous receive, so no goroutine
+// switch on the way): it decodes results, frees their daemons' slots and
+// sends the next tasks, and hands their aios to the resolver, a goroutine
+// of their own (parked between bursts), so that a slow callback never
+// stops a connection's reading. So a Dispatcher costs one actor, two
+// mostly parked goroutines (the reader's and the resolver's), and two
+// goroutines per connection (the socket's).
 //
 // A daemon proves it was launched by this dispatcher by answering a
 // challenge with an HMAC keyed by the session's random token, which never
@@ -77,9 +81,11 @@ type Dispatcher struct {
 	attempts map[uint64]*task // by wire id
 	ids      map[uint32]string
 
-	swMu   sync.Mutex
-	sweeps []*sweep           // posted by the actor, taken by the reader
-	wake   context.CancelFunc // ends the reader's current receive
+	swMu    sync.Mutex
+	sweeps  []*sweep     // posted by the actor, taken by the reader
+	nsweeps atomic.Int32 // len(sweeps), read by the reader without swMu
+	rx      *rxLoop      // the reader (read)
+	res     resolver     // resolves the aios of the tasks the reader ends
 
 	chMu      sync.Mutex
 	changed   chan struct{} // closed and replaced when daemons join or leave
@@ -240,6 +246,8 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	d.codec = sock.Codec()
 	d.log = cfg.log.Named("runner").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
 	d.life, d.stop = context.WithCancel(context.Background())
+	d.rx = newRxLoop(sock, d.life, d.handle)
+	d.rx.between = d.sweep
 	fail := func(err error) (*Dispatcher, error) {
 		d.stop()
 		if d.unwatch != nil {
@@ -247,6 +255,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 		}
 		_ = sock.Close()
 		d.reader.Wait()
+		d.res.close()
 		if d.ref != nil {
 			_ = d.ref.Stop(context.Background())
 		}
@@ -602,6 +611,7 @@ func (d *Dispatcher) Close() error {
 	d.unwatch()
 	err := d.sock.Close()
 	d.reader.Wait()
+	d.res.close()
 	_ = d.ref.Stop(context.Background())
 	// OnJoin's reports, queued by the reader and the actor.
 	d.every.reports.wait()

@@ -54,11 +54,13 @@
 // cancelling what has not finished.
 //
 // Callbacks: a task's aio callbacks (OnComplete, a CV signalled from one)
-// and WatchTasks hooks run on the dispatcher's reader goroutine, which
-// processes every task's result one at a time: a slow one stalls all the
-// dispatcher's results, and one that waits for another task deadlocks
-// (use aio.Promise, or a goroutine). OnJoin reports run on a goroutine of
-// their own, ProgressFunc on the map's: neither holds up the reader.
+// run on the dispatcher's resolver goroutine, one at a time in result
+// order: a slow one delays the aios resolved after it (results are still
+// read and counted, and freed slots refilled), and one that waits for a
+// task resolved after it deadlocks (use aio.Promise, or a goroutine).
+// WatchTasks hooks run on the goroutine that reads the result's
+// connection and must not block. OnJoin reports run on a goroutine of
+// their own, ProgressFunc on the map's.
 //
 // Every task carries a seed derived from the dispatcher's (WithSeed) and
 // its place among the submissions (for a Map, the map's place and the

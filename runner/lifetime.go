@@ -153,7 +153,7 @@ func (dm *Daemon) wind(ctx context.Context) []LeftTask {
 func (dm *Daemon) cancelAll() {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
-	for _, cancel := range dm.running {
-		cancel()
+	for _, tc := range dm.running {
+		tc.cancel()
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/aio"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -42,6 +44,33 @@ func fakeDaemon(t *testing.T, d *Dispatcher, id string, max, total uint64) *sock
 	return s
 }
 
+// withFakeDaemon returns a dispatcher, closed once the test and its
+// deferred calls end, and a fake daemon (one task at a time) joined to it.
+func withFakeDaemon(ctx context.Context, t *testing.T) (*Dispatcher, *sockets.Socket) {
+	t.Helper()
+	d, err := NewDispatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	s := fakeDaemon(t, d, "fake", 1, 0)
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	return d, s
+}
+
+// answerTask sends, from the fake daemon s, the result v of task f.
+func answerTask(ctx context.Context, t *testing.T, d *Dispatcher, s *sockets.Socket, f frame, v int) {
+	t.Helper()
+	b, _ := d.codec.Marshal(v)
+	m := sockets.NewMsg(nil)
+	m.Body = appendResult(m.Body[:0], f.id, b, 0, "", false, "")
+	if err := s.SendMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // recvTask reads the next task frame s is sent.
 func recvTask(t *testing.T, s *sockets.Socket) frame {
 	t.Helper()
@@ -59,10 +88,10 @@ func recvTask(t *testing.T, s *sockets.Socket) frame {
 }
 
 // A daemon that sends its result and disconnects while the dispatcher's
-// reader is busy (here, in the callback of an earlier result): the
-// removal reaches the dispatcher before the reader has read the result,
-// and the result still wins (issue 17.8: a task reported lost whose
-// daemon had finished it), with Requeue too: the task is neither
+// reader is busy (here, in a WatchTasks call for another daemon's
+// result): the removal reaches the dispatcher before the reader has read
+// the result, and the result still wins (issue 17.8: a task reported lost
+// whose daemon had finished it), with Requeue too: the task is neither
 // re-queued (run twice) nor reported lost.
 func TestResultBeforeRemoval(t *testing.T) {
 	t.Parallel()
@@ -82,31 +111,32 @@ func resultBeforeRemoval(t *testing.T, requeue TaskOption) {
 	defer d.Close()
 	ctx := ctxFor(t, 10*time.Second)
 	x := TaskNamed[int, int]("x")
-	s := fakeDaemon(t, d, "fake", 2, 0)
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	// The reader calls it for the first result, and waits.
+	stop := d.WatchTasks(func(TaskDone) { once.Do(func() { close(held); <-hold }) })
+	defer stop()
+	answer := func(s *sockets.Socket, f frame, v int) { answerTask(ctx, t, d, s, f, v) }
+	sa := fakeDaemon(t, d, "a", 1, 0)
 	if err := d.WaitDaemons(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	hold, held := make(chan struct{}), make(chan struct{})
 	first := x.Submit(ctx, d, 1, requeue)
-	first.OnComplete(func(int, error) { close(held); <-hold }) // on the reader
-	second := x.Submit(ctx, d, 2, requeue)
-	answer := func(f frame, v int) {
-		b, _ := d.codec.Marshal(v)
-		m := sockets.NewMsg(nil)
-		m.Body = appendResult(m.Body[:0], f.id, b, 0, "", false, "")
-		if err := s.SendMsg(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f1, f2 := recvTask(t, s), recvTask(t, s)
-	answer(f1, 10)
-	<-held // the reader is busy
-	answer(f2, 20)
-	if err := s.Flush(ctx); err != nil {
+	f1 := recvTask(t, sa)
+	sb := fakeDaemon(t, d, "b", 1, 0)
+	if err := d.WaitDaemons(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.Close()
-	waitStatusN(t, d, func(s Status) bool { return s.Connections == 0 && s.Lost == 1 })
+	second := x.Submit(ctx, d, 2, requeue) // a is busy: to b
+	f2 := recvTask(t, sb)
+	answer(sa, f1, 10)
+	<-held // the reader is busy
+	answer(sb, f2, 20)
+	if err := sb.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = sb.Close()
+	waitStatusN(t, d, func(s Status) bool { return s.Connections == 1 && s.Lost == 1 })
 	close(hold)
 	if v, err := second.Value(ctx); err != nil || v != 20 {
 		t.Fatalf("result sent before the disconnection: %v %v", v, err)
@@ -116,6 +146,37 @@ func resultBeforeRemoval(t *testing.T, requeue TaskOption) {
 	}
 	if st, _ := d.Status(ctx); st.Requeued != 0 || st.Queued != 0 || st.Completed != 2 || st.Failed != 0 {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+// An aio callback that takes its time does not hold up the dispatcher:
+// the results that come meanwhile are read and counted, and the slots
+// they free are filled; their aios resolve after it, in order.
+func TestSlowCallbackKeepsReading(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t, 10*time.Second)
+	d, s := withFakeDaemon(ctx, t)
+	x := TaskNamed[int, int]("x")
+	hold, held := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	defer release.Do(func() { close(hold) }) // before Close, on failure too
+	first := x.Submit(ctx, d, 1)
+	first.OnComplete(func(int, error) { close(held); <-hold })
+	answerTask(ctx, t, d, s, recvTask(t, s), 10)
+	<-held
+	second := x.Submit(ctx, d, 2)
+	answerTask(ctx, t, d, s, recvTask(t, s), 20)
+	third := x.Submit(ctx, d, 3)
+	answerTask(ctx, t, d, s, recvTask(t, s), 30)
+	waitStatusN(t, d, func(st Status) bool { return st.Completed == 3 })
+	if second.Resolved() {
+		t.Fatal("a later task resolved before the callback of an earlier one returned")
+	}
+	release.Do(func() { close(hold) })
+	for i, a := range []*aio.Aio[int]{first, second, third} {
+		if v, err := a.Value(ctx); err != nil || v != 10*(i+1) {
+			t.Fatalf("task %d: %v %v", i+1, v, err)
+		}
 	}
 }
 

@@ -87,8 +87,9 @@ type Attempt struct {
 
 type attemptKey struct{}
 
-// attemptCtx is a task's context with its attempt: one allocation (a
-// context.WithValue would box the Attempt too).
+// attemptCtx is a task's attempt and seed, what Value(attemptKey{})
+// gives: a field of the task's taskCtx (a context.WithValue would box the
+// Attempt too).
 type attemptCtx struct {
 	context.Context
 	a    Attempt

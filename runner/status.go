@@ -150,10 +150,10 @@ type TaskDone struct {
 // WatchTasks calls fn for every task that a daemon finishes (its result
 // resolves the task) among those submitted while fn is registered: the
 // hook of latency histograms (package metrics) and dashboards. fn runs on
-// the dispatcher's reader goroutine before the task's aio resolves, one
-// call at a time: it must be quick and must not block or call the
-// dispatcher (the reader processes every task's result, so a slow fn
-// delays them all). Tasks cancelled, lost or failed before a result came are
+// the dispatcher's reader (the goroutine of the connection the result
+// came on) before the task's aio resolves, one call at a time: it must be
+// quick and must not block or call the dispatcher (a slow fn delays every
+// result read on that connection). Tasks cancelled, lost or failed before a result came are
 // not reported (Status counts them).
 //
 // Cost: with no watcher, an atomic load at Submit and two at the end of

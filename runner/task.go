@@ -483,13 +483,13 @@ func (t *task) abort(err error) {
 //
 // The aio composes like any other: Value, Wait, Collect, Race, Stop,
 // OnComplete, aio.Promise, and a CV signalled from OnComplete. Callbacks
-// of a task that completed on a daemon run on the dispatcher's reader
-// goroutine, which processes the results of every task one at a time: a
-// slow callback stalls the results of all the dispatcher's tasks, not
-// only its own, and one that waits for another task's result deadlocks.
-// They must return quickly and never wait for another task, nor call
-// Submit on a dispatcher whose queue may be full (the reader is what
-// frees room; use TrySubmit there). Hand slow work to aio.Promise (its
+// of a task that completed on a daemon run on the dispatcher's resolver
+// goroutine, which resolves the tasks' aios one at a time in result
+// order: a slow callback delays the aios resolved after it (results are
+// still read and counted meanwhile), and one that waits for a task
+// resolved after it deadlocks. They must return quickly and never wait
+// for another task, nor call Submit on a dispatcher whose queue may be
+// full (use TrySubmit there). Hand slow work to aio.Promise (its
 // continuations run on a promises Loop) or a goroutine of your own.
 //
 // Cost: 9 allocations per task in all, both ends and the sockets

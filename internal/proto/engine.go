@@ -64,6 +64,13 @@ type pipe struct {
 
 	bs    transport.BatchSender // nil: the pipe writes one message at a time
 	batch []*Message            // the sender's messages for one write
+
+	// ts, when set (inproc), lets a sender hand a message straight to
+	// the peer's waiting receiver (see direct); own then counts the
+	// messages put on q and not yet written or dropped, so that a direct
+	// hand-off never overtakes one of them.
+	ts  transport.TrySender
+	own atomic.Int64
 }
 
 // engine is what every protocol shares: the pipe set, one receiver and one
@@ -79,6 +86,9 @@ type engine struct {
 	pipes  map[uint32]*pipe
 	order  []*pipe      // for round-robin scans
 	npipes atomic.Int32 // len(pipes), read by writers without the lock
+	// solo is the one pipe while there is exactly one and it can take a
+	// message directly (pipe.direct); nil otherwise. Set under mu.
+	solo   atomic.Pointer[pipe]
 	closed bool
 	closeq chan struct{}
 	wg     sync.WaitGroup
@@ -234,6 +244,14 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 		return nil // left out, never started: its owner closes it (SetRefuse)
 	}
 	p := &pipe{e: e, mp: mp, id: mp.ID(), q: make(chan *Message, pipeQueueLen), closeq: make(chan struct{})}
+	if o, ok := mp.(interface{ GetOption(string) (any, error) }); ok { // mangos' core pipe
+		if v, err := o.GetOption(transport.OptionBatchSender); err == nil {
+			p.bs, _ = v.(transport.BatchSender)
+		}
+		if v, err := o.GetOption(transport.OptionTrySender); err == nil && p.bs == nil {
+			p.ts, _ = v.(transport.TrySender)
+		}
+	}
 	check := func() error {
 		if e.closed {
 			return mangos.ErrClosed
@@ -266,6 +284,7 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	e.pipes[p.id] = p
 	e.order = append(e.order, p)
 	e.npipes.Store(int32(len(e.pipes)))
+	e.setSolo()
 	e.wg.Add(2)
 	e.live.Add(2)
 	if e.onAdd != nil {
@@ -273,14 +292,19 @@ func (e *engine) AddPipe(mp mangos.ProtocolPipe) error {
 	}
 	e.mu.Unlock()
 	mp.SetPrivate(p)
-	if o, ok := mp.(interface{ GetOption(string) (any, error) }); ok { // mangos' core pipe
-		if v, err := o.GetOption(transport.OptionBatchSender); err == nil {
-			p.bs, _ = v.(transport.BatchSender)
-		}
-	}
 	go p.receiver()
 	go p.sender()
 	return nil
+}
+
+// setSolo records the socket's one pipe, if it has exactly one that can
+// take a message directly (see solo); call it with e.mu held.
+func (e *engine) setSolo() {
+	if len(e.order) == 1 && e.order[0].ts != nil && e.sendq != nil {
+		e.solo.Store(e.order[0])
+		return
+	}
+	e.solo.Store(nil)
 }
 
 // RemovePipe implements mangos.ProtocolBase. The shared send queue loses
@@ -306,6 +330,7 @@ func (e *engine) RemovePipe(mp mangos.ProtocolPipe) {
 				break
 			}
 		}
+		e.setSolo()
 		close(p.closeq)
 	}
 	if e.sendq != nil {
@@ -525,6 +550,9 @@ func (p *pipe) sender() {
 			if !p.write(m) {
 				return
 			}
+			if !shared && p.ts != nil {
+				p.own.Add(-1) // after the write: see direct
+			}
 			continue
 		}
 		batch, stop := p.gather(append(p.batch[:0], m))
@@ -659,6 +687,7 @@ func (p *pipe) dropQueued() {
 		case m := <-p.q:
 			m.Free()
 			p.e.pending.Add(-1)
+			p.unown()
 			p.e.dropped(DropPipeGone)
 		default:
 			return
@@ -720,6 +749,9 @@ func (e *engine) put(ctx context.Context, m *Message, op string) error {
 // putUntil is put that also gives up, with cancelErr, once cancel is
 // closed (a staged request replaced by a newer one).
 func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{}, cancelErr error, op string) error {
+	if p := e.solo.Load(); p != nil && e.onSent == nil && e.pending.Load() == 0 && e.nbacklog.Load() == 0 && p.direct(m) {
+		return nil
+	}
 	if e.offer(m) {
 		return nil
 	}
@@ -733,23 +765,27 @@ func (e *engine) putUntil(ctx context.Context, m *Message, cancel <-chan struct{
 	}
 	for {
 		g := e.sendq.enter()
+		e.pending.Add(1) // before the message is visible: see pipe.direct
 		select {
 		case g.ch <- m:
-			e.pending.Add(1)
 			g.leave()
 			return nil
 		case <-g.gone: // resized: wait on the new queue
-			g.leave()
 		case <-cancel:
 			g.leave()
+			e.pending.Add(-1)
 			return cancelErr
 		case <-e.closeq:
 			g.leave()
+			e.pending.Add(-1)
 			return errClosed
 		case <-ctx.Done():
 			g.leave()
+			e.pending.Add(-1)
 			return waitErr(ctx, op)
 		}
+		g.leave()
+		e.pending.Add(-1)
 	}
 }
 
@@ -823,11 +859,14 @@ func (e *engine) broadcast(m *Message, except uint32, oldest bool) {
 // p.q hold e.mu, so room made stays free.
 func (p *pipe) push(m *Message, oldest bool) bool {
 	for {
+		p.e.pending.Add(1) // before the message is visible: see direct
+		p.owned()
 		select {
 		case p.q <- m:
-			p.e.pending.Add(1)
 			return true
 		default:
+			p.e.pending.Add(-1)
+			p.unown()
 		}
 		if !oldest {
 			return false
@@ -836,6 +875,7 @@ func (p *pipe) push(m *Message, oldest bool) bool {
 		case old := <-p.q:
 			old.Free()
 			p.e.pending.Add(-1)
+			p.unown()
 			p.e.dropped(DropPubFull)
 		default: // the writer took one meanwhile
 		}
@@ -851,28 +891,79 @@ func (e *engine) sendTo(ctx context.Context, id uint32, m *Message, op string) e
 		e.dropped(DropPipeGone)
 		return nil
 	}
+	if p.ts != nil && p.own.Load() == 0 && p.direct(m) {
+		return nil
+	}
+	// Counted before the message is visible to the writer, so that
+	// neither count is ever low while it waits (see direct).
+	e.pending.Add(1)
+	p.owned()
 	select {
 	case p.q <- m:
-		e.pending.Add(1)
 		return nil
 	default:
 	}
 	if IsNonBlock(ctx) {
+		e.pending.Add(-1)
+		p.unown()
 		return waitErr(ctx, op)
 	}
 	select {
 	case p.q <- m:
-		e.pending.Add(1)
 		return nil
 	case <-p.closeq:
+		e.pending.Add(-1)
+		p.unown()
 		m.Free()
 		e.dropped(DropPipeGone)
 		return nil
 	case <-e.closeq:
+		e.pending.Add(-1)
+		p.unown()
 		return errClosed
 	case <-ctx.Done():
+		e.pending.Add(-1)
+		p.unown()
 		return waitErr(ctx, op)
 	}
+}
+
+// owned and unown count a message put on (taken off) p.q, for direct.
+func (p *pipe) owned() {
+	if p.ts != nil {
+		p.own.Add(1)
+	}
+}
+
+func (p *pipe) unown() {
+	if p.ts != nil {
+		p.own.Add(-1)
+	}
+}
+
+// direct hands m straight to the peer's receiver when it is waiting
+// (an inproc pipe's TrySend), saving the hop through p's writer
+// goroutine, and reports whether it did; m is then written and counted.
+// Callers make sure no message queued before m for this pipe is still
+// unwritten: p.own is zero for a send to p alone, the socket's pending
+// count for a send on the shared queue. Both are counted before a
+// message becomes visible on its queue and uncounted only once it is
+// written or dropped, so a message put in the queue by the same
+// goroutine earlier is always seen. Concurrent senders have no order
+// between them, queued or direct.
+func (p *pipe) direct(m *Message) bool {
+	if p.dead.Load() {
+		return false
+	}
+	n := uint64(len(m.Header) + len(m.Body))
+	if !p.ts.TrySend(m) {
+		return false
+	}
+	p.txMsgs.Add(1) // the pipe's before the socket's (PipeCounters)
+	p.txBytes.Add(n)
+	p.e.txMsgs.Add(1)
+	p.e.txBytes.Add(n)
+	return true
 }
 
 // takeWord removes the 4-byte big-endian word at the front of a received

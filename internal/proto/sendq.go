@@ -153,11 +153,12 @@ func (e *engine) wake() {
 func (e *engine) offer(m *Message) bool {
 	g := e.sendq.enter()
 	defer g.leave()
+	e.pending.Add(1) // before the message is visible: see pipe.direct
 	select {
 	case g.ch <- m:
-		e.pending.Add(1)
 		return true
 	default:
+		e.pending.Add(-1)
 		return false
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/binary"
 	"reflect"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
@@ -51,11 +52,27 @@ func records(tp trace.TracerProvider) bool {
 		return false
 	}
 	t := reflect.TypeOf(tp)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	// The answer depends on the type alone: the last one is remembered,
+	// since Name and PkgPath cost more than the task a runner traces.
+	if m := lastRecords.Load(); m != nil && m.t == t {
+		return m.ok
 	}
-	return t.Name() != "tracerProvider" || t.PkgPath() != "go.opentelemetry.io/otel/internal/global"
+	e := t
+	if e.Kind() == reflect.Pointer {
+		e = e.Elem()
+	}
+	ok := e.Name() != "tracerProvider" || e.PkgPath() != "go.opentelemetry.io/otel/internal/global"
+	lastRecords.Store(&recordsMemo{t: t, ok: ok})
+	return ok
 }
+
+// recordsMemo is records' answer for one provider type.
+type recordsMemo struct {
+	t  reflect.Type
+	ok bool
+}
+
+var lastRecords atomic.Pointer[recordsMemo]
 
 // carrier is a propagation.TextMapCarrier of the two W3C fields.
 type carrier struct{ parent, state string }

@@ -89,6 +89,37 @@ func (p *inprocPipe) Send(m *mangos.Message) error {
 	}
 }
 
+// OptionTrySender is read-only on an inproc pipe: a TrySender that hands
+// a message to the peer's receiver only if it is waiting for one.
+const OptionTrySender = "nanoact:try-sender"
+
+// TrySender is what an inproc pipe offers through
+// GetOption(OptionTrySender): a send that never waits, so that the
+// sending goroutine can give a message straight to a receiver already
+// waiting, without the hop through the pipe's writer goroutine.
+type TrySender interface {
+	// TrySend hands m to the peer's Recv if it is waiting now and reports
+	// whether it did; m then belongs to the receiver, as after Send.
+	// false (the peer's receiver busy, or the connection closed) leaves m
+	// the caller's, unmodified. It never blocks.
+	TrySend(m *mangos.Message) bool
+}
+
+// TrySend implements TrySender: a non-blocking Send.
+func (p *inprocPipe) TrySend(m *mangos.Message) bool {
+	select {
+	case <-p.c.closeq:
+		return false
+	default:
+	}
+	select {
+	case p.tx <- m:
+		return true
+	default:
+		return false
+	}
+}
+
 // Recv blocks until the peer sends a message or either end closes (an
 // error with CodeClosed). The message is the sender's own unless it was
 // shared (a Clone'd message, copied by MakeUnique) or its Header must be
@@ -137,7 +168,8 @@ func (p *inprocPipe) Close() error {
 }
 
 // GetOption reads mangos.OptionLocalAddr and OptionRemoteAddr (both an
-// inproc net.Addr naming the address) and OptionMaxRecvSize (the
+// inproc net.Addr naming the address), OptionTrySender (the pipe itself)
+// and OptionMaxRecvSize (the
 // endpoint's value, reported but not enforced: inproc ignores receive
 // limits, as NNG does). Anything else gives mangos.ErrBadOption. It does
 // not block.
@@ -147,6 +179,8 @@ func (p *inprocPipe) GetOption(name string) (any, error) {
 		return p.addr, nil
 	case mangos.OptionMaxRecvSize:
 		return p.opt.maxRecv, nil
+	case OptionTrySender:
+		return TrySender(p), nil
 	}
 	return nil, mangos.ErrBadOption
 }
