@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -12,10 +13,12 @@ type fakeVec struct {
 	src   *bytes.Reader
 	max   int
 	calls int
+	ahead []int // len(q) of every call
 }
 
 func (f *fakeVec) readv(p, q []byte) (int, error) {
 	f.calls++
+	f.ahead = append(f.ahead, len(q))
 	n, err := f.src.Read(p[:min(len(p), f.max)])
 	if n == len(p) && n < f.max {
 		m, _ := f.src.Read(q[:min(len(q), f.max-n)])
@@ -76,3 +79,70 @@ func TestStreamReaderSpillServesNextHeader(t *testing.T) {
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// lenReader is a src that counts its reads and records their lengths.
+type lenReader struct {
+	src  *bytes.Reader
+	lens []int
+}
+
+func (r *lenReader) Read(p []byte) (int, error) {
+	r.lens = append(r.lens, len(p))
+	return r.src.Read(p)
+}
+
+// After a large read the reader reads ahead only shortAhead bytes, in the
+// large read's readv and in the next fill of its buffer, so that little
+// of a following large body lands in the buffer (to be copied out again);
+// a fill that serves only small reads gives the next fill the whole
+// buffer back. Reads straddling the short read-ahead keep the stream
+// intact.
+func TestStreamReaderShortAheadAfterLarge(t *testing.T) {
+	const bufSize = 32 << 10
+	stream := make([]byte, 400<<10)
+	for i := range stream {
+		stream[i] = byte(i * 13)
+	}
+	src := bytes.NewReader(stream)
+	lr := &lenReader{src: src}
+	fv := &fakeVec{src: src, max: 1 << 30}
+	b := &streamReader{src: lr, vec: fv, buf: make([]byte, bufSize)}
+	var got []byte
+	read := func(n int) {
+		t.Helper()
+		p := make([]byte, n)
+		if _, err := io.ReadFull(b, p); err != nil {
+			t.Fatalf("reading %d: %v", n, err)
+		}
+		got = append(got, p...)
+	}
+	read(8) // a fill of the whole buffer
+	if want := []int{bufSize}; !slices.Equal(lr.lens, want) {
+		t.Fatalf("first fill read %v, want %v", lr.lens, want)
+	}
+	read(bufSize - 8) // the buffer's rest: no read
+	read(64 << 10)    // straight into p, then shortAhead ahead
+	if want := []int{shortAhead}; !slices.Equal(fv.ahead, want) {
+		t.Fatalf("large read's readv read ahead %v, want %v", fv.ahead, want)
+	}
+	read(2 * shortAhead) // the short read-ahead, then straight into p again (a tail of a body)
+	if len(fv.ahead) != 2 || fv.ahead[1] != shortAhead {
+		t.Fatalf("readvs read ahead %v, want [%d %d]", fv.ahead, shortAhead, shortAhead)
+	}
+	read(shortAhead) // the readv's read-ahead: no read
+	if len(lr.lens) != 1 || fv.calls != 2 {
+		t.Fatalf("%d fills, %d readvs; want 1 and 2", len(lr.lens), fv.calls)
+	}
+	read(8) // a fill after a large read: short
+	if want := []int{bufSize, shortAhead}; !slices.Equal(lr.lens, want) {
+		t.Fatalf("fills %v, want %v", lr.lens, want)
+	}
+	read(shortAhead - 8) // its rest: no read
+	read(8)              // a fill that follows one serving no large read: the whole buffer
+	if want := []int{bufSize, shortAhead, bufSize}; !slices.Equal(lr.lens, want) {
+		t.Fatalf("fills %v, want %v", lr.lens, want)
+	}
+	if !bytes.Equal(got, stream[:len(got)]) {
+		t.Fatal("stream garbled")
+	}
+}

@@ -11,12 +11,14 @@ import (
 	"github.com/nanoact/nanoact/internal/transport"
 )
 
-// Messages of every size around the read buffer's (32 KiB) and the first
-// body chunk's (64 KiB), sent back to back so that the bytes after a large
-// body arrive with it, are received whole and in order. The pipe they came
-// on offers a BatchSender (through mangos' core, as the engine asks).
+// Messages of every size around the read buffer's (32 KiB), the short
+// read-ahead's after a large body (4 KiB) and the first body chunk's
+// (64 KiB), sent back to back so that the bytes after a large body arrive
+// with it, are received whole and in order. The pipe they came on offers
+// a BatchSender (through mangos' core, as the engine asks).
 func TestRecvSizesBackToBack(t *testing.T) {
-	sizes := []int{0, 1, 8, 32<<10 - 9, 32 << 10, 32<<10 + 1, 64<<10 - 4, 64 << 10, 64<<10 + 1, 100 << 10, 300 << 10, 5}
+	sizes := []int{0, 1, 8, 32<<10 - 9, 32 << 10, 32<<10 + 1, 64<<10 - 4, 64 << 10, 4<<10 - 9, 64<<10 + 1,
+		4 << 10, 100 << 10, 4<<10 + 1, 300 << 10, 5, 64 << 10, 64 << 10, 16 << 10}
 	const rounds = 10
 	for _, tc := range matrix(t) {
 		t.Run(tc.name, func(t *testing.T) {
