@@ -11,8 +11,9 @@ import (
 
 // joinLog records the reports of OnJoin registrations by daemon id.
 type joinLog struct {
-	mu   sync.Mutex
-	runs map[string]int
+	mu      sync.Mutex
+	runs    map[string]int
+	changed chan struct{} // closed and replaced at each report
 }
 
 func (l *joinLog) report(id string, err error) {
@@ -22,6 +23,35 @@ func (l *joinLog) report(id string, err error) {
 		l.runs = make(map[string]int)
 	}
 	l.runs[id]++
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+}
+
+// waitCount waits until id has been reported want times (reports run on
+// a goroutine of their own, so they may come after the daemon's next
+// task), failing the test after ctxT's limit.
+func (l *joinLog) waitCount(t *testing.T, id string, want int) {
+	t.Helper()
+	ctx := ctxT(t)
+	for {
+		l.mu.Lock()
+		n := l.runs[id]
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		if n >= want {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("%s reported %d times, want %d", id, n, want)
+		}
+	}
 }
 
 func (l *joinLog) count(id string) int {
@@ -59,6 +89,7 @@ func TestOnJoinStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, f, d, "local-2")
+	log.waitCount(t, "local-2", 1)
 	if runs.Load() != 2 || log.count("local-2") != 1 {
 		t.Fatalf("%d runs, local-2 reported %d", runs.Load(), log.count("local-2"))
 	}
