@@ -423,16 +423,17 @@ func (dm *Daemon) answer(pipe uint32, c *frame) {
 	}
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
-	if dm.pipe == 0 {
-		// Before its connection's event (or after its removal): keep it
-		// for the event.
+	if dm.pipe != pipe {
+		// Before its connection's event: keep it for the event. The
+		// message is handled on its pipe's reader, so it may come before
+		// the event, and even before the removal event of the connection
+		// it replaces (dm.pipe is then that one's). One from a connection
+		// already gone is kept too, and never used: its event came and
+		// went.
 		early := *c
 		early.nonce = slices.Clone(c.nonce)
 		dm.early, dm.earlyPipe = &early, pipe
 		return
-	}
-	if dm.pipe != pipe {
-		return // from a connection already lost
 	}
 	dm.answerLocked(pipe, c)
 }
