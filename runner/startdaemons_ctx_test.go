@@ -46,9 +46,10 @@ func TestStartDaemonsCanceled(t *testing.T) {
 	if !errors.Is(r.err, nanoact.ErrCanceled) || !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("StartDaemons: %v, want ErrCanceled wrapping context.Canceled", r.err)
 	}
-	// The first was started; the second too unless the cancel came
-	// before its dial (ctx bounds the dials as well).
-	if len(r.dms) < 1 || len(r.dms) > 2 {
+	// ctx bounds the dials as well: the cancel may land during the first
+	// daemon's dial (the veto refuses inside it), before the second's, or
+	// after both.
+	if len(r.dms) > 2 {
 		t.Fatalf("%d daemons returned, want those started", len(r.dms))
 	}
 	if n := d.Daemons(); n != 0 {
