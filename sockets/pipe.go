@@ -27,21 +27,32 @@ type PipeEvent struct {
 //
 // mangos runs the Attached hook synchronously but the Detached hook on a
 // goroutine of its own, which can even run before Attached for a pipe that
-// closes at once; the tracker copes with both orders.
+// closes at once; the tracker copes with both orders. That goroutine can
+// also run after a dialer has redialled and attached its next pipe: since
+// a dialer has one connection at a time, the tracker then reports the old
+// pipe's removal itself, before the new one's arrival, so that watchers
+// see a dialer's connections in the order they happened (NNG's), and
+// ignores mangos' late Detached for it.
 type pipeTracker struct {
 	s *Socket
 
+	// order is held from a hook's change of live to its event's send,
+	// so that events reach the socket actor in the order of the changes.
+	order sync.Mutex
 	mu    sync.Mutex
 	live  map[uint32]mangos.Pipe
 	early map[uint32]struct{} // detached before attached
-	idle  chan struct{}       // closed when live becomes empty; nil otherwise
+	// stale are the pipes reported removed on their dialer's next
+	// attach, whose own Detached hook has not run yet.
+	stale map[uint32]struct{}
+	idle  chan struct{} // closed when live becomes empty; nil otherwise
 
 	watchers []*pipeWatcher // read and written on the socket actor only; replaced, never modified
 	queue    watchQueue
 }
 
 func newPipeTracker(s *Socket) *pipeTracker {
-	return &pipeTracker{s: s, live: make(map[uint32]mangos.Pipe), early: make(map[uint32]struct{}), queue: watchQueue{log: s.log}}
+	return &pipeTracker{s: s, live: make(map[uint32]mangos.Pipe), early: make(map[uint32]struct{}), stale: make(map[uint32]struct{}), queue: watchQueue{log: s.log}}
 }
 
 func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
@@ -51,37 +62,75 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		if t.s.vetoes.attached(p) {
 			return
 		}
+		t.order.Lock()
 		t.mu.Lock()
 		if _, ok := t.early[id]; ok {
 			delete(t.early, id)
 			t.mu.Unlock()
+			t.order.Unlock()
 			return
+		}
+		var prev mangos.Pipe // the dialer's previous pipe, closed
+		if md := p.Dialer(); md != nil {
+			for qid, q := range t.live {
+				if q.Dialer() == md {
+					prev = q
+					delete(t.live, qid)
+					t.stale[qid] = struct{}{}
+					break
+				}
+			}
 		}
 		t.live[id] = p
 		t.mu.Unlock()
+		var prevEP *endpoint
+		if prev != nil {
+			prevEP = t.removed(prev)
+		}
 		var ep *endpoint
 		t.endpointOf(p, func(e *endpoint) { e.addPipe(id); ep = e })
-		t.logPipe(p, ep, true)
 		t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
+		t.order.Unlock()
+		if prev != nil {
+			t.logPipe(prev, prevEP, false)
+		}
+		t.logPipe(p, ep, true)
 	case mangos.PipeEventDetached:
 		if t.s.vetoes.detached(id) {
 			return
 		}
+		t.order.Lock()
 		t.mu.Lock()
+		if _, ok := t.stale[id]; ok {
+			delete(t.stale, id) // reported on its dialer's next attach
+			t.mu.Unlock()
+			t.order.Unlock()
+			return
+		}
 		if _, ok := t.live[id]; !ok {
 			t.early[id] = struct{}{}
 			t.mu.Unlock()
+			t.order.Unlock()
 			t.logPipe(p, nil, false) // closed before it was registered
 			return
 		}
 		delete(t.live, id)
 		t.maybeIdle()
 		t.mu.Unlock()
-		var ep *endpoint
-		t.endpointOf(p, func(e *endpoint) { e.removePipe(id); ep = e })
+		ep := t.removed(p)
+		t.order.Unlock()
 		t.logPipe(p, ep, false)
-		t.s.ref.Send(PipeEvent{Pipe: id, Added: false})
 	}
+}
+
+// removed reports live pipe p gone, once the tracker has forgotten it;
+// call with order held. It returns p's endpoint, if known, for the log.
+func (t *pipeTracker) removed(p mangos.Pipe) *endpoint {
+	id := p.ID()
+	var ep *endpoint
+	t.endpointOf(p, func(e *endpoint) { e.removePipe(id); ep = e })
+	t.s.ref.Send(PipeEvent{Pipe: id, Added: false})
+	return ep
 }
 
 // logPipe logs a connection's arrival or departure, once, with its peer's
