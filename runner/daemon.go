@@ -532,12 +532,13 @@ func (dm *Daemon) start(m *sockets.Msg, f *frame) {
 			body.Free()
 			return
 		}
-		// The daemon has one connection at a time. A result that goes out
-		// after a reconnection reaches the dispatcher on the new one,
-		// which ignores it: the attempt belonged to the old connection.
-		err := dm.sock.SendMsg(dm.life, body)
-		// On success SendMsg took the buffers and this returns only the
-		// wrapper to the message pool; on failure, the whole message.
+		// The result goes back on the connection the task came on, or
+		// nowhere: once that connection is gone the dispatcher has
+		// re-queued or failed the attempt, and on a new connection a
+		// message before the hello would get it closed as junk.
+		err := dm.sock.Send(dm.life, body, sockets.ToPipe(pipe))
+		// Send took the buffers (and freed them if it failed): this
+		// returns the empty wrapper to the message pool.
 		body.Free()
 		if err != nil && dm.life.Err() == nil {
 			dm.log.Warn("result not sent", zap.Uint64("task", id), zap.Error(err))

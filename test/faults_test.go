@@ -8,6 +8,7 @@ package test
 // the framing adds its own bytes, so an offset still falls mid-message.
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,6 +23,8 @@ import (
 	"github.com/nanoact/nanoact/internal/testkit"
 	"github.com/nanoact/nanoact/runner"
 	"github.com/nanoact/nanoact/sockets"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // The bytes of an SP message frame before its body: the 64-bit length,
@@ -847,7 +850,16 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 		return fmt.Sprintf("direct:%d", n), nil
 	})
 
-	d, err := runner.NewDispatcher("tcp://127.0.0.1:0")
+	var dbgBuf lockedBuf
+	dbg := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(&dbgBuf), zap.DebugLevel))
+	t.Cleanup(func() {
+		if t.Failed() {
+			dbgBuf.mu.Lock()
+			t.Log(dbgBuf.b.String())
+			dbgBuf.mu.Unlock()
+		}
+	})
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithLogger(dbg.Named("disp")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -861,7 +873,7 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 	run := func(id string, reg *runner.Registry, url string, opts ...runner.DaemonOption) {
 		go func() {
 			err := runner.RunDaemon(context.Background(), reg, url, append([]runner.DaemonOption{
-				runner.WithToken(d.Token()), runner.WithDaemonID(id), runner.WithReconnectInterval(10 * time.Millisecond)}, opts...)...)
+				runner.WithToken(d.Token()), runner.WithDaemonID(id), runner.WithLogger(dbg.Named(id)), runner.WithReconnectInterval(10 * time.Millisecond)}, opts...)...)
 			exits <- exit{id, err}
 		}()
 	}
@@ -995,4 +1007,15 @@ func TestFaultTaskRunnerReplayedHello(t *testing.T) {
 		t.Fatalf("tasks: %v, %v", out, err)
 	}
 	closeAndWaitDaemon(t, d, exit)
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }
