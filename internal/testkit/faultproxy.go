@@ -66,10 +66,13 @@ const replayCap = 64 << 10
 //   - Refuse accepts and at once resets new connections for a while;
 //   - Duplicate opens a second connection to the target for each current
 //     one and replays on it the first bytes the client sent (an SP
-//     handshake, a hello), then discards what the target answers.
+//     handshake, a hello), then discards what the target answers;
+//   - Abandon closes the client's end of each current connection and
+//     keeps the target's end open and silent: a half-open connection, as
+//     a peer that vanished behind a NAT leaves.
 //
 // Faults set by SetDelay, Stall and Refuse apply to every connection,
-// current and future; CutAfter, CutAll and Duplicate act on the
+// current and future; CutAfter, CutAll, Duplicate and Abandon act on the
 // connections live when they are called. To fault a connection's first
 // bytes (a handshake), Stall before it connects, arm it, then Resume.
 //
@@ -258,8 +261,29 @@ func (p *FaultProxy) Duplicate(n int) (int, error) {
 	return opened, errors.Join(errs...)
 }
 
+// Abandon closes the client's end of every current connection and keeps
+// its target's end open: the target sees a half-open connection (what it
+// sends is read and dropped, nothing comes from the client any more), as
+// after a NAT time-out or a pulled cable, while the client sees its
+// connection end and may dial again. The target's end stays until the
+// target closes it, or CutAll or Close. It returns how many connections
+// it abandoned (those whose target is connected); an abandoned
+// connection no longer counts in Conns, nor is armed by CutAfter.
+func (p *FaultProxy) Abandon() int {
+	p.mu.Lock()
+	conns := p.snapshot()
+	p.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		if c.abandon() {
+			n++
+		}
+	}
+	return n
+}
+
 // Conns returns how many connections are being forwarded now (accepted,
-// their target connected, not closed).
+// their target connected, not closed, not abandoned).
 func (p *FaultProxy) Conns() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -385,6 +409,7 @@ type proxyConn struct {
 	armed     [2]bool
 	initial   []byte // the first bytes the client sent, for Duplicate
 	countedUp bool   // counted in p.live
+	abandoned bool   // the client's end closed, the target's kept (Abandon)
 }
 
 // run dials the target, then forwards both ways until either side ends.
@@ -421,9 +446,15 @@ func (c *proxyConn) run() {
 }
 
 // pump forwards src to dst in direction dir until a read or write fails
-// or a fault closes the connection, and then closes it.
+// or a fault closes the connection, and then closes it; but the end of
+// an abandoned connection's client leaves its target's end open.
 func (c *proxyConn) pump(dir Direction, src, dst net.Conn) {
-	defer c.close(false)
+	defer func() {
+		if dir == Up && c.isAbandoned() {
+			return
+		}
+		c.close(false)
+	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -440,6 +471,9 @@ func (c *proxyConn) pump(dir Direction, src, dst net.Conn) {
 // connection is to end.
 func (c *proxyConn) forward(dir Direction, dst net.Conn, b []byte) bool {
 	p, i := c.p, index(dir)
+	if dir == Down && c.isAbandoned() {
+		return true // the client is gone: the target's bytes are dropped
+	}
 	if !p.waitFlowing(dir, c.done) {
 		return false
 	}
@@ -483,7 +517,9 @@ func (c *proxyConn) forward(dir Direction, dst net.Conn, b []byte) bool {
 			p.mu.Lock()
 			p.bytes[i] -= int64(len(b) - n)
 			p.mu.Unlock()
-			return false
+			// A write to the client that Abandon cut short: the target's
+			// end stays.
+			return dir == Down && c.isAbandoned()
 		}
 	}
 	if cutNow {
@@ -493,11 +529,12 @@ func (c *proxyConn) forward(dir Direction, dst net.Conn, b []byte) bool {
 	return true
 }
 
-// arm sets a cut after n more bytes in dir; false if c is closed.
+// arm sets a cut after n more bytes in dir; false if c is closed or
+// abandoned.
 func (c *proxyConn) arm(dir Direction, n int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed || c.abandoned {
 		return false
 	}
 	for i, x := range dirs {
@@ -547,6 +584,37 @@ func (c *proxyConn) duplicate(n int) (bool, error) {
 	})
 	c.mu.Unlock()
 	return true, nil
+}
+
+// abandon closes c's client end and keeps its target's (Abandon); false
+// if c is closed, abandoned already or its target not connected yet.
+func (c *proxyConn) abandon() bool {
+	c.mu.Lock()
+	if c.closed || c.abandoned || c.up == nil {
+		c.mu.Unlock()
+		return false
+	}
+	// Set before the client's end closes, so that the pumps that see it
+	// fail know to keep the target's end.
+	c.abandoned = true
+	counted := c.countedUp
+	c.countedUp = false
+	c.mu.Unlock()
+	if counted {
+		p := c.p
+		p.mu.Lock()
+		p.live--
+		p.changedLocked()
+		p.mu.Unlock()
+	}
+	_ = c.client.Close()
+	return true
+}
+
+func (c *proxyConn) isAbandoned() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.abandoned
 }
 
 // close closes both ends and the duplicates; cut says a fault did it. It

@@ -343,6 +343,38 @@ func TestFaultProxy(t *testing.T) {
 			closedAfter(t, dup)
 			closedAfter(t, all)
 		}},
+		{"abandon leaves the target half-open", func(t *testing.T, p *testkit.FaultProxy, tg *target) {
+			l := dial(t, p, tg)
+			if err := p.WaitConns(ctxT(t), 1); err != nil {
+				t.Fatal(err)
+			}
+			if n := p.Abandon(); n != 1 {
+				t.Fatalf("abandoned %d", n)
+			}
+			wantEq(t, "client", closedAfter(t, l.client), nil)
+			if err := p.WaitConns(ctxT(t), 0); err != nil {
+				t.Fatal(err)
+			}
+			// The target's end stays open: what it sends goes nowhere,
+			// and nothing, not even an end, comes back.
+			write(t, l.server, []byte("anyone there?"))
+			quiet(t, l.server, 100*time.Millisecond)
+			if n := p.CutAfter(testkit.Both, 0); n != 0 {
+				t.Fatalf("armed %d abandoned connections", n)
+			}
+			// The client dials again and is forwarded as usual.
+			again := dial(t, p, tg)
+			write(t, again.client, []byte("back"))
+			wantEq(t, "new connection", readN(t, again.server, 4), []byte("back"))
+			write(t, l.server, []byte("still there?"))
+			quiet(t, l.server, 50*time.Millisecond)
+			// CutAll ends the half-open connection too.
+			if n := p.CutAll(); n != 2 {
+				t.Fatalf("cut %d", n)
+			}
+			wantEq(t, "abandoned target end", closedAfter(t, l.server), nil)
+			closedAfter(t, again.server)
+		}},
 		{"target down", func(t *testing.T, p *testkit.FaultProxy, tg *target) {
 			_ = tg.ln.Close()
 			<-tg.done
