@@ -30,7 +30,8 @@ import (
 // running are cancelled, since the dispatcher has re-queued or failed
 // them) and exits when the dispatcher says bye (the dispatcher closed, or
 // the daemon asked to leave after WithIdleExit or reached WithMaxTasks), when the
-// connection stays lost for WithReconnectGrace, when it is refused, or when
+// connection stays lost for WithReconnectGrace, when it is refused or
+// replaced (another daemon joined under its id), or when
 // Run's ctx ends. WithWallTime, WithCleanup and WithFinishRunning shape
 // its life further; WithInterruptGrace bounds how long it waits, when it
 // stops, for tasks that ignore their cancel.
@@ -115,8 +116,9 @@ func (f daemonOptionFunc) applyDaemon(c *daemonConfig) { f(c) }
 
 // WithDaemonID sets the daemon's id, shown in the dispatcher's Status and
 // logs (default host/pid/n). It survives reconnections. Ids must be
-// unique on a dispatcher: it refuses a daemon whose id is already
-// connected.
+// unique on a dispatcher: a newer connection under an id takes it over,
+// and a daemon whose id is taken over stops with ErrReplaced (see the
+// package doc, "Daemon ids").
 func WithDaemonID(id string) DaemonOption {
 	return daemonOptionFunc(func(c *daemonConfig) { c.id = id })
 }
@@ -338,6 +340,39 @@ func (dm *Daemon) onPipe(ev sockets.PipeEvent) {
 	dm.lost = time.AfterFunc(dm.cfg.grace, func() { dm.stop(errLost) })
 }
 
+// ErrReplaced is matched (errors.Is) by the error a daemon's Run returns
+// when the dispatcher took its id over for a newer connection under the
+// same id (see the package doc, "Daemon ids"): another daemon was started
+// with its id (WithDaemonID), or its own earlier connection was the one
+// the dispatcher kept. The daemon does not redial, so that two live
+// daemons under one id do not take it from each other for ever. The
+// error is a *nanoact.Error of code CodeExists (it also matches
+// nanoact.ErrExists, not ErrPeerAuth) whose text names the id and the
+// newer connection's address.
+var ErrReplaced = errors.New("replaced")
+
+// refused stops the daemon for the refusal f, if it came on the current
+// connection; one from an older connection (already lost here) is
+// ignored. It runs on the connection's reader.
+func (dm *Daemon) refused(pipe uint32, f *frame) {
+	dm.mu.Lock()
+	current := pipe == dm.pipe
+	dm.mu.Unlock()
+	if !current {
+		dm.log.Debug("refusal on an old connection ignored", zap.Uint32("pipe", pipe), zap.String("reason", f.text))
+		return
+	}
+	if nanoact.Code(f.code) == nanoact.CodeExists {
+		dm.log.Warn("replaced by a newer connection under this id", zap.Uint32("pipe", pipe), zap.String("reason", f.text))
+		dm.stop(&nanoact.Error{Code: nanoact.CodeExists, Op: "runner: daemon", Err: fmt.Errorf("%w: %s", ErrReplaced, f.text)})
+		return
+	}
+	// A refused hello (bad token or wire version); also every refusal
+	// of a dispatcher that sends no code.
+	dm.log.Warn("refused by the dispatcher", zap.Uint32("pipe", pipe), zap.String("reason", f.text))
+	dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "runner: daemon", Err: fmt.Errorf("refused: %s", f.text)})
+}
+
 // Causes of a daemon's end besides errLost and ctx's errors.
 var (
 	errBye          = errors.New("bye")
@@ -371,7 +406,8 @@ func (dm *Daemon) onIdle(pipe uint32) {
 
 // Run runs tasks until the daemon exits (see Daemon) and returns why: nil
 // after the dispatcher's bye, an error matching nanoact.ErrPeerAuth if it
-// was refused (bad token or wire version), ErrProtocol if the dispatcher
+// was refused (bad token or wire version), ErrReplaced if a newer
+// connection took its id over, ErrProtocol if the dispatcher
 // sent no challenge within 10 s (one older than wire version 2),
 // ErrConnShut if the connection stayed lost for WithReconnectGrace, ErrClosed
 // after Close, or ctx's error. Before it returns,

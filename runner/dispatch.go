@@ -611,15 +611,24 @@ func (d *Dispatcher) onHello(pipe uint32, h *frame) {
 // refuse refuses connection pipe: it is told why and counted, and
 // closed if it has not gone after the hello time-out.
 func (d *Dispatcher) refuse(pipe uint32, daemon, reason string) {
+	d.st.refusedN++
+	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("remote", d.sock.PeerAddr(pipe)), zap.String("daemon", daemon), zap.String("reason", reason))
+	d.turnAway(pipe, reason, nanoact.CodePeerAuth)
+}
+
+// turnAway sends connection pipe a refusal (reason, and code for the
+// daemon's Run: see the package doc's refuse message) and marks it
+// refused: nothing it sends is taken any more. It is not closed now:
+// ClosePipe closes the connection under the messages queued to it, which
+// would drop the refusal unsent. A daemon leaves once refused; a peer
+// that stays (or a half-open connection) is closed after the hello
+// time-out, which also gives the refusal time to arrive.
+func (d *Dispatcher) turnAway(pipe uint32, reason string, code nanoact.Code) {
 	st := &d.st
 	st.refused[pipe] = true
-	st.refusedN++
-	d.log.Warn("daemon refused", zap.Uint32("pipe", pipe), zap.String("remote", d.sock.PeerAddr(pipe)), zap.String("daemon", daemon), zap.String("reason", reason))
 	m := sockets.NewMsg(nil)
-	m.Body = appendRefuse(m.Body[:0], reason)
+	m.Body = appendRefuse(m.Body[:0], reason, uint64(code))
 	_ = d.sock.Send(d.nb, m, sockets.ToPipe(pipe))
-	// A daemon leaves once refused; a peer that stays is closed after
-	// the hello time-out, which also gives the refusal time to arrive.
 	if to := d.cfg.helloTimeout; to > 0 && !st.shut {
 		st.helloDue[pipe] = time.AfterFunc(to, func() { d.ref.Send(refusedLate{pipe}) })
 	}

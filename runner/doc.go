@@ -123,19 +123,29 @@
 // interrupt kill go by. A daemon keeps its id when it redials. A
 // dispatcher holds one connection per id: the newest authenticated one
 // wins. When a hello whose mac checks out names an id that is already
-// connected, the old connection is closed and the new one joins. That is
-// the case of a daemon that redialed after a network blip or a NAT
-// time-out while the dispatcher had not yet seen its old connection
-// close (half-open): the old connection is dealt with as a lost daemon
-// (its running tasks fail with ErrConnReset or are re-queued, per
-// Requeue, once the results it sent before are taken; its queued OnDaemon
-// and Everywhere runs fail with ErrConnReset and ErrNotStarted; a result
-// it sends after is ignored), and tasks go to the new connection only.
-// Each takeover is logged at Warn with both peers' addresses and counted
-// in Status.Replaced. Two distinct daemons started with one id (say two
-// daemoncmd processes given the same --id) take the id from each other
-// on every redial, each time logged and counted: give each daemon its
-// own id.
+// connected, the new connection joins and the old one leaves at once, as
+// a lost daemon does (its running tasks fail with ErrConnReset or are
+// re-queued, per Requeue, once the results it sent before are taken; its
+// queued OnDaemon and Everywhere runs fail with ErrConnReset and
+// ErrNotStarted; a result it sends after is ignored), and tasks go to the
+// new connection only. The old connection is then sent a refusal (code
+// 23, "daemon id X taken over by a newer connection from ADDR") and
+// closed as a refused one is: when its peer leaves, or after
+// WithHelloTimeout. Each takeover is logged at Warn with both peers'
+// addresses and counted in Status.Replaced.
+//
+// That serves two cases. A daemon that redialed after a network blip or
+// a NAT time-out, while the dispatcher had not yet seen its old
+// connection close (half-open), joins again: the refusal goes to the
+// half-open connection, which nobody reads, and a daemon ignores a
+// refusal that comes on a connection other than its current one. Two
+// live daemons started with one id (say two daemoncmd processes given
+// the same --id): the newer joins and the older stops, its Run returning
+// an error that matches ErrReplaced (and nanoact.ErrExists, not
+// ErrPeerAuth; daemoncmd exits with status 1), instead of redialing and
+// taking the id back on every redial. Give each daemon its own id. A
+// daemon older than refusal codes stops all the same, with an error
+// matching ErrPeerAuth whose text says why.
 //
 // # Wire protocol
 //
@@ -185,7 +195,12 @@
 //	        [4, id: uint, value: bytes | null, err: [code: uint, text] | null,
 //	         panic: [value: text, stack: text] | null]
 //	        exactly one of value, err, panic is not null.
-//	refuse  dispatcher → daemon: [5, reason: text]   (bad token or version)
+//	refuse  dispatcher → daemon: [5, reason: text, code: uint]
+//	        the daemon stops; reason says why. code is the NNG code of
+//	        the daemon's error: 27 (ErrPeerAuth) for a refused hello (bad
+//	        token or version), 23 (ErrExists, with ErrReplaced) for a
+//	        connection whose id a newer one took over (see "Daemon ids").
+//	        Dispatchers before codes sent no code, which reads as 27.
 //	leave   daemon → dispatcher: [6]   (idle time-out: send nothing new)
 //	bye     dispatcher → daemon: [7]   (nothing is running: exit now)
 //

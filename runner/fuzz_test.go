@@ -117,7 +117,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		case kindCancel:
 			re = appendCancel(nil, fr.id)
 		case kindRefuse:
-			re = appendRefuse(nil, fr.text)
+			re = appendRefuse(nil, fr.text, fr.code)
 		case kindLeave, kindBye:
 			re = appendSimple(nil, fr.kind)
 		case kindHello:

@@ -2,7 +2,6 @@ package runner_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,21 +14,19 @@ import (
 	"github.com/nanoact/nanoact/runner"
 )
 
-// A second daemon saying hello with the id of one still connected (a
-// daemon that redialed while the dispatcher holds its old, half-open
-// connection) takes the id over: the old connection is closed as a lost
-// daemon (a task running there with Requeue runs again on the new one,
-// one without fails as possibly run), the takeover is logged once at Warn
-// with both peers and counted, and OnDaemon and every later task reach
-// the new connection.
+// A second daemon saying hello with the id of one still connected takes
+// the id over: the old connection leaves as a lost daemon (a task
+// running there with Requeue runs again on the new one, one without
+// fails as possibly run), the takeover is logged once at Warn with both
+// peers and counted, and OnDaemon and every later task reach the new
+// connection. The old daemon, still live here, is told and stops with
+// ErrReplaced, its tasks cancelled.
 func TestDuplicateDaemonIDTakesOver(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
 	d, _ := newDispatcher(t, f, 0, runner.WithLogger(zap.New(core)))
-	// The first exits once its connection is closed (no redial): it
-	// stands for the stale connection.
-	first, firstDone := runDaemon(t, d, f.reg, runner.WithDaemonID("dup"), runner.WithConcurrency(2), runner.WithReconnectGrace(-1))
+	first, firstDone := runDaemon(t, d, f.reg, runner.WithDaemonID("dup"), runner.WithConcurrency(2))
 	ctx := ctxT(t)
 	again := f.hold.Submit(ctx, d, 1, runner.Requeue(1))
 	lost := f.hold.Submit(ctx, d, 2)
@@ -44,8 +41,8 @@ func TestDuplicateDaemonIDTakesOver(t *testing.T) {
 
 	second, _ := runDaemon(t, d, f.reg, runner.WithDaemonID("dup"))
 	err := recv(t, firstDone)
-	if !errors.Is(err, nanoact.ErrConnShut) {
-		t.Fatalf("first daemon's Run: %v, want ErrConnShut (its connection closed)", err)
+	if !errors.Is(err, runner.ErrReplaced) {
+		t.Fatalf("first daemon's Run: %v, want ErrReplaced", err)
 	}
 	if _, err := lost.Value(ctx); !errors.Is(err, nanoact.ErrConnReset) || !errors.Is(err, runner.ErrMayHaveRun) {
 		t.Fatalf("task lost with the old connection: %v, want ErrConnReset, ErrMayHaveRun", err)
@@ -102,30 +99,69 @@ func TestDuplicateDaemonIDTakesOver(t *testing.T) {
 	}
 }
 
-// Two daemons started under one id take it from each other on every
-// redial, each takeover logged at Warn and counted, and the dispatcher
-// keeps one connection under the id.
-func TestDuplicateDaemonIDsAlternate(t *testing.T) {
+// Two live daemons started under one id: the newer takes the id over and
+// the dispatcher tells the older one, whose Run returns ErrReplaced (a
+// CodeExists error naming the id, not ErrPeerAuth) instead of redialing
+// and taking the id back, as each did from the other on every redial
+// before. The newer stays joined and runs every task, and the takeover
+// is counted and logged once, not again and again.
+// Over inproc and tcp: the refusal must reach the older daemon before its
+// connection closes.
+func TestDuplicateDaemonIDsOlderStops(t *testing.T) {
 	t.Parallel()
+	for _, tr := range []struct{ name, url string }{{"inproc", ""}, {"tcp", "tcp://127.0.0.1:0"}} {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			olderStops(t, tr.url)
+		})
+	}
+}
+
+func olderStops(t *testing.T, url string) {
 	f := newFixture()
 	core, logs := observer.New(zap.WarnLevel)
-	d, _ := newDispatcher(t, f, 0, runner.WithLogger(zap.New(core)))
+	d, err := runner.NewDispatcher(url, runner.WithRegistry(f.reg), runner.WithLogger(zap.New(core)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
 	fast := runner.WithReconnectInterval(10 * time.Millisecond)
-	a, _ := runDaemon(t, d, f.reg, runner.WithDaemonID("twin"), fast)
-	b, _ := runDaemon(t, d, f.reg, runner.WithDaemonID("twin"), fast)
-	var s runner.Status
-	waitUntil(t, func() string { return fmt.Sprintf("no takeovers back and forth: %+v", s) }, func() bool {
-		s = status(t, d)
-		return s.Replaced >= 3
-	})
-	if n := logs.FilterMessageSnippet("daemon id taken over").Len(); int64(n) < s.Replaced {
-		t.Fatalf("%d takeovers, %d logged", s.Replaced, n)
+	a, aDone := runDaemon(t, d, f.reg, runner.WithDaemonID("twin"), fast)
+	aPipe := status(t, d).Daemons[0].Pipe
+	_, bDone := runDaemon(t, d, f.reg, runner.WithDaemonID("twin"), fast)
+	err = recv(t, aDone)
+	var ne *nanoact.Error
+	if !errors.Is(err, runner.ErrReplaced) || !errors.As(err, &ne) || ne.Code != nanoact.CodeExists ||
+		errors.Is(err, nanoact.ErrPeerAuth) || !strings.Contains(err.Error(), `daemon id "twin" taken over by a newer connection from `) {
+		t.Fatalf("older daemon's Run: %v, want ErrReplaced (CodeExists) naming the id", err)
 	}
-	if s.Connections > 1 {
-		t.Fatalf("%d connections under one id: %+v", s.Connections, s)
+	ctx := ctxT(t)
+	for i := range 10 {
+		if v, err := f.square.Submit(ctx, d, i, runner.OnDaemon("twin")).Value(ctx); err != nil || v != i*i {
+			t.Fatalf("OnDaemon(twin) %d: %v %v", i, v, err)
+		}
 	}
-	_ = a.Close()
-	_ = b.Close()
+	// The older one's socket, still open until its Close, does not
+	// come back; once closed, its connection's removal changes nothing.
+	if err := a.Close(); err != nil && !errors.Is(err, nanoact.ErrClosed) {
+		t.Fatal(err)
+	}
+	if v, err := f.square.Submit(ctx, d, 7, runner.OnDaemon("twin")).Value(ctx); err != nil || v != 49 {
+		t.Fatalf("OnDaemon(twin) after the older one closed: %v %v", v, err)
+	}
+	s := status(t, d)
+	if s.Connections != 1 || s.Replaced != 1 || s.Refused != 0 || s.Completed != 11 || len(s.Daemons) != 2 ||
+		!s.Daemons[0].Online || s.Daemons[0].Pipe == aPipe || s.Daemons[1].Online || s.Daemons[1].Pipe != aPipe {
+		t.Fatalf("status %+v", s)
+	}
+	if n := logs.FilterMessageSnippet("daemon id taken over").Len(); n != 1 {
+		t.Fatalf("takeover logged %d times", n)
+	}
+	select {
+	case err := <-bDone:
+		t.Fatalf("the newer daemon stopped: %v", err)
+	default:
+	}
 }
 
 // Two launchers on one dispatcher give their daemons distinct ids, so

@@ -255,8 +255,8 @@ func (d *Dispatcher) onOverdue(m overdueMsg) {
 // killProc kills the live daemon process with id, started by one of the
 // dispatcher's launchers, and has its launcher replace it; nil if there
 // is no such process (ids are unique on a dispatcher: see nextID; two
-// live processes under one id, which take the id from each other as they
-// connect (takeOver), are left alone).
+// live processes under one id, of which the older stops once the newer
+// takes the id over (takeOver), are left alone).
 func (d *Dispatcher) killProc(id string) *Proc {
 	d.lmu.Lock()
 	ls := append([]*Launcher(nil), d.launchers...)

@@ -179,6 +179,8 @@ const DefaultHelloTimeout = 10 * time.Second
 // WithHelloTimeout sets how long a dispatcher waits for the hello of a new
 // connection before closing it (default DefaultHelloTimeout), so that a
 // peer that connects and says nothing does not hold a connection for ever.
+// A refused connection, and one replaced by a newer one under its daemon
+// id, is closed this long after its refusal if its peer has not left.
 // Zero or negative waits for ever.
 func WithHelloTimeout(d time.Duration) DispatcherOption {
 	return dispatcherOptionFunc(func(c *dispatcherConfig) { c.helloTimeout = d })

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"go.uber.org/zap"
@@ -178,8 +177,7 @@ func (dm *Daemon) handle(m *sockets.Msg) {
 		}
 		dm.mu.Unlock()
 	case kindRefuse:
-		dm.log.Warn("refused by the dispatcher", zap.String("reason", f.text))
-		dm.stop(&nanoact.Error{Code: nanoact.CodePeerAuth, Op: "runner: daemon", Err: fmt.Errorf("refused: %s", f.text)})
+		dm.refused(m.Pipe, &f)
 	case kindBye:
 		dm.log.Info("bye from the dispatcher")
 		dm.stop(errBye)

@@ -35,10 +35,12 @@ type Status struct {
 	// the limit (4 KiB before the hello, WithMaxFrame after): the socket's
 	// "oversize" statistic, each also logged once at Warn by the socket.
 	Requeued, Lost, Refused, Silent, Oversize int64
-	// Replaced counts the connections closed because a newer one, its
-	// hello authenticated, joined under the same daemon id (a daemon that
-	// redialed while its old connection was still half-open here, or two
-	// daemons started with one id; see the package doc, "Daemon ids").
+	// Replaced counts the connections refused and closed because a newer
+	// one, its hello authenticated, joined under the same daemon id (a
+	// daemon that redialed while its old connection was still half-open
+	// here, or two daemons started with one id, the older of which then
+	// stops; see the package doc, "Daemon ids"). They are not counted in
+	// Refused.
 	Replaced int64
 	// Daemons lists the connected daemons in the order they joined, then
 	// the last 64 that left.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -81,5 +82,66 @@ func TestTakeOverHalfOpen(t *testing.T) {
 	}
 	if n := logs.FilterMessageSnippet("daemon id taken over").Len(); n != 1 {
 		t.Fatalf("takeover logged %d times", n)
+	}
+}
+
+// A daemon acts on a refusal only if it came on its current connection:
+// one from an older connection (the dispatcher replacing a half-open
+// connection the daemon has left already) is ignored; one on the current
+// connection stops it, with ErrReplaced for a takeover (code CodeExists)
+// and ErrPeerAuth for any other code, or none (an older dispatcher).
+func TestDaemonRefusalOnCurrentPipeOnly(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		body []byte
+		want error
+	}{
+		{"replaced", appendRefuse(nil, `daemon id "x" taken over`, uint64(nanoact.CodeExists)), ErrReplaced},
+		{"bad token", appendRefuse(nil, "bad token", uint64(nanoact.CodePeerAuth)), nanoact.ErrPeerAuth},
+		{"no code", []byte{0x82, kindRefuse, 0x62, 'n', 'o'}, nanoact.ErrPeerAuth},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := NewDispatcher("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			dm, err := NewDaemon(NewRegistry(), d.URL(), WithToken(d.Token()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dm.Close()
+			deadline := time.Now().Add(10 * time.Second)
+			var cur uint32
+			for cur == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the daemon's connection never came")
+				}
+				dm.mu.Lock()
+				cur = dm.pipe
+				dm.mu.Unlock()
+				time.Sleep(time.Millisecond) // no event marks dm.pipe being set: poll
+			}
+			refusal := func(pipe uint32) {
+				m := sockets.NewMsg(nil)
+				m.Body = append(m.Body[:0], c.body...)
+				m.Pipe = pipe
+				dm.handle(m)
+			}
+			refusal(cur + 1000) // an older connection's
+			if err := context.Cause(dm.life); err != nil {
+				t.Fatalf("stopped by a refusal on another connection: %v", err)
+			}
+			refusal(cur)
+			err = context.Cause(dm.life)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("stopped with %v, want %v", err, c.want)
+			}
+			if c.want != ErrReplaced && errors.Is(err, ErrReplaced) {
+				t.Fatalf("%v matches ErrReplaced", err)
+			}
+		})
 	}
 }

@@ -64,7 +64,7 @@ type frame struct {
 	trace   []byte // task: its trace carrier (nil: not sent; see trace.go)
 	value   []byte // result (nil when the task failed)
 	hasErr  bool   // result
-	code    uint64 // result error code
+	code    uint64 // result error code; refuse: its code (0: not sent)
 	text    string // result error text, panic value, refuse reason
 	panic   bool   // result
 	stack   string // result panic stack
@@ -178,10 +178,14 @@ func appendResult(b []byte, id uint64, value []byte, code uint64, text string, i
 	}
 }
 
-func appendRefuse(b []byte, reason string) []byte {
-	b = appendHead(b, majArray, 2)
+// appendRefuse encodes a refusal: reason for the daemon's log and
+// error, code (an NNG code) for what its Run reports (see the package
+// doc's refuse message).
+func appendRefuse(b []byte, reason string, code uint64) []byte {
+	b = appendHead(b, majArray, 3)
 	b = appendUint(b, kindRefuse)
-	return appendText(b, reason)
+	b = appendText(b, reason)
+	return appendUint(b, code)
 }
 
 func appendSimple(b []byte, kind uint64) []byte {
@@ -313,6 +317,9 @@ func decodeFrame(body []byte) (frame, error) {
 		decodeResult(&r, &f)
 	case kindRefuse:
 		f.text = r.text()
+		if n > 2 { // a dispatcher before refusal codes sent none
+			f.code = r.uint()
+		}
 	}
 	if r.err {
 		return frame{}, errFrame

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/nanoact/nanoact"
 )
 
 var (
@@ -44,9 +45,12 @@ func wireCases() map[string]struct {
 			frame{kind: kindResult, id: 10, hasErr: true, code: 5, text: "timed out"}},
 		"panic": {appendResult(nil, 11, nil, 0, "boom", true, "goroutine 1"),
 			frame{kind: kindResult, id: 11, panic: true, text: "boom", stack: "goroutine 1"}},
-		"refuse": {appendRefuse(nil, "bad token"), frame{kind: kindRefuse, text: "bad token"}},
-		"leave":  {appendSimple(nil, kindLeave), frame{kind: kindLeave}},
-		"bye":    {appendSimple(nil, kindBye), frame{kind: kindBye}},
+		"refuse": {appendRefuse(nil, "bad token", uint64(nanoact.CodePeerAuth)), frame{kind: kindRefuse, text: "bad token", code: 27}},
+		"refuse replaced": {appendRefuse(nil, "taken over", uint64(nanoact.CodeExists)),
+			frame{kind: kindRefuse, text: "taken over", code: 23}},
+		"refuse v2.0": {[]byte{0x82, 0x05, 0x62, 'n', 'o'}, frame{kind: kindRefuse, text: "no"}},
+		"leave":       {appendSimple(nil, kindLeave), frame{kind: kindLeave}},
+		"bye":         {appendSimple(nil, kindBye), frame{kind: kindBye}},
 	}
 }
 
@@ -87,6 +91,10 @@ func TestWireLayout(t *testing.T) {
 	if got := appendChallenge(nil, []byte("n"), 7); !bytes.Equal(got, want) {
 		t.Fatalf("challenge % x, want % x", got, want)
 	}
+	want, _ = cbor.Marshal([]any{uint64(5), "why", uint64(23)})
+	if got := appendRefuse(nil, "why", 23); !bytes.Equal(got, want) {
+		t.Fatalf("refuse % x, want % x", got, want)
+	}
 	// Later versions may add elements: they are ignored.
 	more, _ := cbor.Marshal([]any{uint64(3), uint64(8), "extra"})
 	if f, err := decodeFrame(more); err != nil || f.kind != kindCancel || f.id != 8 {
@@ -111,6 +119,7 @@ func TestWireMalformed(t *testing.T) {
 		"short task":    {0x82, 0x02, 0x01},
 		"huge string":   {0x85, 0x02, 0x01, 0x7b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		"bad utf8":      {0x82, 0x05, 0x61, 0xff},
+		"text code":     {0x83, 0x05, 0x61, 'x', 0x61, 'y'},
 		"two outcomes":  {0x85, 0x04, 0x01, 0x40, 0x82, 0x01, 0x60, 0xf6},
 		"no outcome":    {0x85, 0x04, 0x01, 0xf6, 0xf6, 0xf6},
 		"indefinite":    {0x9f, 0x07, 0xff},
