@@ -25,6 +25,7 @@ import (
 	"github.com/nanoact/nanoact/sockets"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // The bytes of an SP message frame before its body: the 64-bit length,
@@ -975,6 +976,65 @@ func taskRunnerCut(t *testing.T, cut func(p *testkit.FaultProxy, release func())
 			t.Fatal("a daemon did not exit after the dispatcher closed")
 		}
 	}
+}
+
+// A daemon whose connection dies on its side only (the dispatcher still
+// holds its end, half-open, as behind a NAT that timed out) redials and
+// joins again under its id: it takes the id over from its own half-open
+// connection, the refusal sent there reaches nobody, and the daemon runs
+// on without an error; the dispatcher closes the half-open connection
+// after the hello time-out.
+func TestFaultTaskRunnerHalfOpenRedial(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	reg := runner.NewRegistry()
+	sq := runner.Register(reg, "sq", func(_ context.Context, n int) (int, error) { return n * n, nil })
+	core, logs := observer.New(zap.WarnLevel)
+	d, err := runner.NewDispatcher("tcp://127.0.0.1:0", runner.WithHelloTimeout(300*time.Millisecond), runner.WithLogger(zap.New(core)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := testkit.NewFaultProxy(t, strings.TrimPrefix(d.URL(), "tcp://"))
+	exit := make(chan error, 1)
+	go func() {
+		exit <- runner.RunDaemon(context.Background(), reg, p.URL(), runner.WithToken(d.Token()),
+			runner.WithDaemonID("nat"), runner.WithReconnectInterval(10*time.Millisecond))
+	}()
+	if err := d.WaitDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sq.Submit(ctx, d, 3).Value(ctx); err != nil || v != 9 {
+		t.Fatalf("task before: %d, %v", v, err)
+	}
+	if n := p.Abandon(); n != 1 {
+		t.Fatalf("abandoned %d connections", n)
+	}
+	var s runner.Status
+	eventually(t, "the daemon joins again", func() bool {
+		s, _ = d.Status(ctx)
+		return s.Replaced == 1 && s.Connections == 1
+	})
+	for i := range 5 {
+		if v, err := sq.Submit(ctx, d, i, runner.OnDaemon("nat")).Value(ctx); err != nil || v != i*i {
+			t.Fatalf("OnDaemon(nat) %d after the redial: %d, %v", i, v, err)
+		}
+	}
+	eventually(t, "the half-open connection closed", func() bool {
+		return logs.FilterMessageSnippet("refused connection closed").Len() == 1
+	})
+	select {
+	case err := <-exit:
+		t.Fatalf("the daemon stopped: %v", err)
+	default:
+	}
+	if s, err = d.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Connections != 1 || s.Replaced != 1 || s.Refused != 0 || s.Completed != 6 || len(s.Daemons) != 2 || !s.Daemons[0].Online {
+		t.Fatalf("status:\n%s", s)
+	}
+	closeAndWaitDaemon(t, d, exit)
 }
 
 // A daemon's handshake and hello replayed on a second connection (a
