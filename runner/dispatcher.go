@@ -38,9 +38,11 @@ import (
 // switch on the way): it decodes results, frees their daemons' slots and
 // sends the next tasks, and hands their aios to the resolver, a goroutine
 // of their own (parked between bursts), so that a slow callback never
-// stops a connection's reading. So a Dispatcher costs one actor, two
-// mostly parked goroutines (the reader's and the resolver's), and two
-// goroutines per connection (the socket's).
+// stops a connection's reading; OnJoin reports go to a second such queue
+// of their own. So a Dispatcher costs one actor, two mostly parked
+// goroutines (the reader's and the resolver's; a third, the reports',
+// once an OnJoin report has run), and two goroutines per connection (the
+// socket's).
 //
 // A daemon proves it was launched by this dispatcher by answering a
 // challenge with an HMAC keyed by the session's random token, which never

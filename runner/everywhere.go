@@ -82,8 +82,9 @@ func MinDaemons(n int) TaskOption { return minDaemonsOpt(n) }
 // then called with the daemon's id and the task's error (nil: it
 // succeeded; its value is dropped). The reports run one at a time, in
 // order, on a goroutine of the dispatcher's that runs nothing else (never
-// its reader): a slow report delays only the reports after it, and may
-// submit and wait for tasks, or call Stop. A panic in report is recovered
+// its reader, nor the resolver that runs task aios' callbacks): a slow
+// report delays only the reports after it, a slow aio callback delays no
+// report, and a report may submit and wait for tasks, or call Stop. A panic in report is recovered
 // and logged at Error. The dispatcher's Close waits for the reports
 // already queued. Others ignore it.
 //
