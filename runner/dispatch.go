@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,18 +46,11 @@ type (
 	retryMsg    struct{ dm *daemonConn }
 )
 
-// lateResolve is an aio resolution decided under the state lock and run
-// once it is released (see unlockState).
-type lateResolve struct {
-	t   *task
-	err error
-}
-
 // resolveLater resolves t with err once the state lock is released, so
 // that its callbacks, which may Submit, never run under the lock. Call
 // with smu held, after t is taken and counted.
 func (d *Dispatcher) resolveLater(t *task, err error) {
-	d.st.later = append(d.st.later, lateResolve{t, err})
+	d.st.later = append(d.st.later, job{t: t, err: err})
 }
 
 // unlockState releases the state lock, then resolves the aios its holder
@@ -72,116 +64,32 @@ func (d *Dispatcher) unlockState() {
 	}
 }
 
-// unlockStateRx is unlockState for the reader: the aios are resolved by
-// the resolver, since the reader runs on a connection's goroutine, which
-// a caller's callback must not hold up.
+// unlockStateRx is unlockState for the reader: the resolutions go off
+// its goroutine (resolveRx), since the reader runs on a connection's
+// goroutine, which a caller's callback must not hold up.
 func (d *Dispatcher) unlockStateRx() {
 	later := d.st.later
 	d.st.later = nil
 	d.smu.Unlock()
-	if len(later) > 0 {
-		d.res.post(later...)
+	for _, j := range later {
+		d.resolveRx(j)
 	}
 }
 
-// resolver resolves the aios of the tasks the reader ends, in the order
-// it ends them, on a goroutine of its own: the reader handles each
-// message on the goroutine of the connection it came from (rxLoop), and
-// the callbacks of an aio (a caller's, Map's) must not stop that
-// connection's reading: a result the daemon sent before it went must be
-// read, and win (issue 17.8), however long a callback takes. The
-// goroutine starts with the first result and parks between bursts;
-// Close stops it.
-type resolver struct {
-	mu      sync.Mutex
-	q       []lateResolve // to resolve, in order
-	spare   []lateResolve // the drained buffer, for reuse
-	running bool          // the goroutine is draining q, or has been woken to
-	started bool
-	stopped bool
-	wake    chan struct{} // cap 1
-	stopc   chan struct{}
-	wg      sync.WaitGroup
-}
-
-// post queues rs for resolution and wakes the goroutine if it is parked;
-// after close it resolves them on the caller's goroutine.
-func (r *resolver) post(rs ...lateResolve) {
-	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
-		for _, x := range rs {
-			x.t.resolveOut(x.err)
-		}
+// resolveRx hands a resolution decided on the reader to the queue that
+// runs it, in the order the reader decides them: a task's aio to the
+// resolver (d.res), whose callbacks must not stop the connection's
+// reading (a result the daemon sent before it went must be read, and
+// win: issue 17.8, however long a callback takes); a setup task (OnJoin)
+// straight to the reports queue, since its resolve only queues the
+// report (outlet.reports), not through the resolver, so that a slow aio
+// callback does not hold up OnJoin reports. It never blocks.
+func (d *Dispatcher) resolveRx(j job) {
+	if j.t.out.reports {
+		j.t.resolveOut(j.err)
 		return
 	}
-	r.q = append(r.q, rs...)
-	if r.running {
-		r.mu.Unlock()
-		return
-	}
-	r.running = true
-	if !r.started {
-		r.started = true
-		r.wake, r.stopc = make(chan struct{}, 1), make(chan struct{})
-		r.wg.Add(1)
-		go r.loop()
-	}
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-// loop is the resolver's goroutine.
-func (r *resolver) loop() {
-	defer r.wg.Done()
-	for {
-		select {
-		case <-r.wake:
-			r.drain()
-		case <-r.stopc:
-			r.drain()
-			return
-		}
-	}
-}
-
-// drain resolves what is queued until nothing is; the two buffers
-// alternate, so a busy dispatcher allocates nothing here.
-func (r *resolver) drain() {
-	for {
-		r.mu.Lock()
-		q := r.q
-		if len(q) == 0 {
-			r.running = false
-			r.mu.Unlock()
-			return
-		}
-		r.q, r.spare = r.spare[:0], nil
-		r.mu.Unlock()
-		for i, x := range q {
-			x.t.resolveOut(x.err)
-			q[i] = lateResolve{}
-		}
-		r.mu.Lock()
-		r.spare = q[:0]
-		r.mu.Unlock()
-	}
-}
-
-// close resolves what is queued, stops the goroutine and waits for it;
-// later posts resolve on their callers' goroutines.
-func (r *resolver) close() {
-	r.mu.Lock()
-	r.stopped = true
-	started := r.started
-	r.mu.Unlock()
-	if started {
-		close(r.stopc)
-		r.wg.Wait()
-	}
+	d.res.post(j)
 }
 
 // Outcomes of a result, for the counters.
@@ -943,5 +851,5 @@ func (d *Dispatcher) onResult(pipe uint32, f *frame) {
 		d.tasksDone.Emit(TaskDone{Name: t.name, Pipe: pipe, OK: outcome == outcomeOK, Latency: time.Duration(now() - born)})
 	}
 	t.cleanup()
-	d.res.post(lateResolve{t, err})
+	d.resolveRx(job{t: t, err: err})
 }

@@ -38,9 +38,11 @@ import (
 // switch on the way): it decodes results, frees their daemons' slots and
 // sends the next tasks, and hands their aios to the resolver, a goroutine
 // of their own (parked between bursts), so that a slow callback never
-// stops a connection's reading. So a Dispatcher costs one actor, two
-// mostly parked goroutines (the reader's and the resolver's), and two
-// goroutines per connection (the socket's).
+// stops a connection's reading; OnJoin reports go to a second such queue
+// of their own. So a Dispatcher costs one actor, two mostly parked
+// goroutines (the reader's and the resolver's; a third, the reports',
+// once an OnJoin report has run), and two goroutines per connection (the
+// socket's).
 //
 // A daemon proves it was launched by this dispatcher by answering a
 // challenge with an HMAC keyed by the session's random token, which never
@@ -85,7 +87,7 @@ type Dispatcher struct {
 	sweeps  []*sweep     // posted by the actor, taken by the reader
 	nsweeps atomic.Int32 // len(sweeps), read by the reader without swMu
 	rx      *rxLoop      // the reader (read)
-	res     resolver     // resolves the aios of the tasks the reader ends
+	res     workQueue    // the resolver: resolves the aios of the tasks the reader ends
 
 	chMu      sync.Mutex
 	changed   chan struct{} // closed and replaced when daemons join or leave
@@ -131,7 +133,7 @@ type dispatchState struct {
 	joins    int
 	nextWid  uint64
 	shut     bool
-	later    []lateResolve          // resolutions for unlockState
+	later    []job                  // resolutions for unlockState
 	overdue  map[uint64]*time.Timer // cancelled attempts' interrupt grace, by wid (interrupt.go)
 	replaced int64                  // connections closed for a newer one under their id (takeOver)
 
@@ -245,6 +247,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	d.sock = sock
 	d.codec = sock.Codec()
 	d.log = cfg.log.Named("runner").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
+	d.every.reports.log = d.log // a report's panic
 	d.life, d.stop = context.WithCancel(context.Background())
 	d.rx = newRxLoop(sock, d.life, d.handle)
 	d.rx.between = d.sweep
@@ -614,7 +617,7 @@ func (d *Dispatcher) Close() error {
 	d.res.close()
 	_ = d.ref.Stop(context.Background())
 	// OnJoin's reports, queued by the reader and the actor.
-	d.every.reports.wait()
+	d.every.reports.close()
 	_ = d.bc.Close() // after the daemons' departures
 	d.log.Info("dispatcher closed", zap.Int64("completed", final.Completed), zap.Int64("failed", final.Failed))
 	if err == nil {

@@ -5,13 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 	"unsafe"
-
-	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/aio"
@@ -85,8 +82,9 @@ func MinDaemons(n int) TaskOption { return minDaemonsOpt(n) }
 // then called with the daemon's id and the task's error (nil: it
 // succeeded; its value is dropped). The reports run one at a time, in
 // order, on a goroutine of the dispatcher's that runs nothing else (never
-// its reader): a slow report delays only the reports after it, and may
-// submit and wait for tasks, or call Stop. A panic in report is recovered
+// its reader, nor the resolver that runs task aios' callbacks): a slow
+// report delays only the reports after it, a slow aio callback delays no
+// report, and a report may submit and wait for tasks, or call Stop. A panic in report is recovered
 // and logged at Error. The dispatcher's Close waits for the reports
 // already queued. Others ignore it.
 //
@@ -307,75 +305,13 @@ func pinnable(dm *daemonConn) bool { return !dm.leaving && !dm.byeSent && dm.rem
 // everywhereState is the dispatcher's Everywhere tasks to run on daemons
 // that join (OnJoin), owned by the actor, and the queue of their reports.
 type everywhereState struct {
-	joins   []*joinSetup
-	reports reportQueue
-}
-
-// reportQueue runs OnJoin reports one at a time, in order, on a goroutine
-// of its own while some wait (none while idle), never on the
-// dispatcher's reader or actor: a slow report delays only the reports
-// after it, not the results of other tasks. The dispatcher's Close waits
-// for those queued (wait).
-type reportQueue struct {
-	mu      sync.Mutex
-	q       []func()
-	running bool
-	closed  bool // after wait: reports run on the caller's goroutine
-	wg      sync.WaitGroup
-}
-
-// post queues fn, starting the queue's goroutine if it has none.
-func (r *reportQueue) post(log *zap.Logger, fn func()) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		runReport(log, fn) // a time-out's, after Close: not the reader
-		return
-	}
-	r.q = append(r.q, fn)
-	if !r.running {
-		r.running = true
-		r.wg.Go(func() { r.drain(log) })
-	}
-	r.mu.Unlock()
-}
-
-// drain runs the queued reports until none is left.
-func (r *reportQueue) drain(log *zap.Logger) {
-	for {
-		r.mu.Lock()
-		if len(r.q) == 0 {
-			r.running = false
-			r.q = nil
-			r.mu.Unlock()
-			return
-		}
-		fn := r.q[0]
-		r.q[0] = nil
-		r.q = r.q[1:]
-		r.mu.Unlock()
-		runReport(log, fn)
-	}
-}
-
-// wait returns once the queued reports have run; later ones run on the
-// goroutine that posts them.
-func (r *reportQueue) wait() {
-	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
-	r.wg.Wait()
-}
-
-// runReport runs a user's report, recovering a panic (logged at Error
-// with its stack).
-func runReport(log *zap.Logger, fn func()) {
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error("OnJoin report panicked", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-		}
-	}()
-	fn()
+	joins []*joinSetup
+	// reports runs OnJoin reports one at a time, in order, on a
+	// goroutine of its own (a workQueue), never on the dispatcher's
+	// reader, actor or resolver: a slow report delays only the reports
+	// after it, not the results of other tasks, and may wait for a task.
+	// The dispatcher's Close waits for those queued.
+	reports workQueue
 }
 
 // joinSetup is one Everywhere task with OnJoin.
@@ -412,11 +348,13 @@ func (d *Dispatcher) setupOutlet() *outlet {
 			// typedOf).
 			s := (*setupTask)(unsafe.Pointer(t))
 			// The outcome goes to report off the goroutine that resolves
-			// the task (the dispatcher's reader, for a result).
+			// the task: the reader, for a result (resolveRx), the actor,
+			// a time-out's timer.
 			if report, id := s.report, s.daemon; report != nil {
-				d.every.reports.post(d.log, func() { report(id, err) })
+				d.every.reports.post(job{fn: func() { report(id, err) }})
 			}
 		},
+		reports: true,
 	})
 	return o.(*outlet)
 }

@@ -265,3 +265,38 @@ func TestOnJoinReportOffReader(t *testing.T) {
 		t.Fatalf("report for %q after a panicking one", id)
 	}
 }
+
+// A setup result goes from the reader to the reports queue directly, not
+// through the resolver: while a task's aio callback blocks the resolver,
+// a daemon that joins still has its OnJoin report run.
+func TestOnJoinReportNotBehindCallbacks(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	runner.Register(f.reg, "mark", func(context.Context, int) (int, error) { return 0, nil })
+	d, _ := newDispatcher(t, f, 1)
+	ctx := ctxT(t)
+	reported := make(chan string, 4)
+	h := runner.OnJoin(func(id string, err error) {
+		if err != nil {
+			t.Errorf("setup on %s: %v", id, err)
+		}
+		reported <- id
+	})
+	defer h.Stop()
+	if _, err := runner.Everywhere[int](ctx, d, "mark", 0, h); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	f.square.Submit(ctx, d, 3).OnComplete(func(int, error) {
+		close(entered)
+		<-release // holds the resolver
+	})
+	recv(t, entered)
+	if _, err := d.StartDaemons(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if id := recv(t, reported); id != "local-2" {
+		t.Fatalf("report for %q", id)
+	}
+}

@@ -292,6 +292,10 @@ type outlet struct {
 	decode func(t *task, cd sockets.Codec, value []byte) error
 	// resolve resolves t's aio with the decoded value, or err.
 	resolve func(t *task, err error)
+	// reports says that resolve only queues a report (setupOutlet's): it
+	// runs no caller's code, so the reader calls it itself rather than
+	// posting it to the resolver (resolveRx).
+	reports bool
 }
 
 // disp is t's dispatcher, nil for a task submitted to none.
