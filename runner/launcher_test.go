@@ -136,6 +136,13 @@ func TestLaunchLocal(t *testing.T) {
 	if erra != nil || errb != nil || pa == procs[0].Pid() || pb == procs[0].Pid() {
 		t.Fatalf("after kill: %d %v, %d %v", pa, erra, pb, errb)
 	}
+	// The replacement has joined (the killed one is gone, since its task
+	// was re-queued), so that one daemon is left to say bye to after the
+	// crash below, whichever of the two it takes (under load the
+	// replacement joined only as Close began, and was refused).
+	if err := d.WaitDaemons(ctx, 2); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
 	// A task that crashes its daemon fails with ErrConnReset.
 	if _, err := runner.Submit[int](ctx, d, "crash", 0).Value(ctx); !errors.Is(err, nanoact.ErrConnReset) {
 		t.Fatalf("crash: %v", err)
