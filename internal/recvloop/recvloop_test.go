@@ -505,3 +505,35 @@ func TestContext(t *testing.T) {
 	}
 	l.Stop()
 }
+
+// Handling allocates nothing per message: a backlog already in the
+// socket's queue is taken on Start's goroutine with no allocation beyond
+// noise (the received messages come from pools). Not parallel, so that
+// the package's other tests allocate nothing meanwhile; not under the
+// race detector, whose sync.Pool drops pooled messages at random.
+func TestNoAllocPerMessage(t *testing.T) {
+	if raceOn {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	ctx := ctxFor(t, 20*time.Second)
+	rx, tx := pair(t)
+	const backlog = 1000
+	send(ctx, t, tx, 0, backlog)
+	until(ctx, t, "the backlog never reached the receiving socket", func() bool {
+		n, err := rx.Stat("rx_msgs")
+		return err == nil && n == backlog
+	})
+	var handled int
+	l := recvloop.New(rx, func(m *sockets.Msg) { m.Free(); handled++ })
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l.Start()
+	runtime.ReadMemStats(&after)
+	l.Stop()
+	if handled != backlog {
+		t.Fatalf("Start handled %d of a backlog of %d", handled, backlog)
+	}
+	if n := after.Mallocs - before.Mallocs; n > backlog/20 {
+		t.Fatalf("%d allocations for %d messages", n, backlog)
+	}
+}
