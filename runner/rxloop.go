@@ -17,8 +17,9 @@ import (
 // reader that brings it, one at a time and in order; handling must not
 // block for long), which ends once life is done and the receive fails,
 // or the socket closes; other receive errors are retried, as a blocking
-// receive's would be. The lower-case methods and done keep the names the
-// dispatcher and the daemon call.
+// receive's would be. The lower-case methods and done keep the names
+// dispatch.go and daemon.go call; once they call Start, Halt, Stop, Kick
+// and Done, this wrapper can go.
 type rxLoop struct {
 	*recvloop.Loop
 	done <-chan struct{} // closed when the loop has ended
