@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/recvloop"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -84,15 +84,14 @@ func Device(s1, s2 *sockets.Socket, opts ...Option) *SendAio {
 	if s2 == nil {
 		s2 = s1
 	}
-	d := &device{s1: s1, s2: s2, stopc: make(chan struct{}), exited: make(chan struct{}), watched: make(chan struct{})}
+	d := &device{s1: s1, s2: s2, stopc: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if canRecv(s1) && canSend(s2) {
-		d.dirs = append(d.dirs, &deviceDir{d: d, from: s1, to: s2})
+		d.addDir(s1, s2)
 	}
 	if s2 != s1 && canRecv(s2) && canSend(s1) {
-		d.dirs = append(d.dirs, &deviceDir{d: d, from: s2, to: s1})
+		d.addDir(s2, s1)
 	}
-	d.live.Store(int32(len(d.dirs)))
 	for _, f := range d.dirs {
 		// Room for a burst on the sending socket (not for bus, pub, rep,
 		// respondent and surveyor, which have no shared send queue).
@@ -106,7 +105,7 @@ func Device(s1, s2 *sockets.Socket, opts ...Option) *SendAio {
 	for _, f := range d.dirs {
 		// Messages already queued are forwarded at once, and a full send
 		// queue would block: not on the caller's goroutine.
-		go f.next()
+		go f.rx.Start()
 	}
 	return a
 }
@@ -158,7 +157,7 @@ func checkDevice(s1, s2 *sockets.Socket) error {
 
 // device is one running Device. Its directions forward on the goroutines
 // that deliver messages; watch, its one goroutine, ends it when a socket
-// closes or it is stopped, waits for the directions to leave, and
+// closes or it is stopped, waits for the directions' loops to end, and
 // resolves the aio.
 type device struct {
 	s1, s2 *sockets.Socket
@@ -174,20 +173,26 @@ type device struct {
 	once    sync.Once
 	err     error         // why the device ended; written before stopc closes
 	stopc   chan struct{} // closed when the device is ending
-	live    atomic.Int32  // directions still forwarding
-	exited  chan struct{} // closed when live reaches zero
 	watched chan struct{} // closed when watch has returned
 }
 
+// addDir adds the direction from → to; before the device starts.
+func (d *device) addDir(from, to *sockets.Socket) {
+	f := &deviceDir{d: d, to: to}
+	f.rx = recvloop.New(from, f.forward, recvloop.OnError(f.failed))
+	d.dirs = append(d.dirs, f)
+}
+
 // finish ends the device with err (the first call wins): it cancels the
-// blocked sends and takes the waiting receives out of their queues.
+// blocked sends and halts the directions' loops, which takes the waiting
+// receives out of their queues.
 func (d *device) finish(err error) {
 	d.once.Do(func() {
 		d.err = err
 		close(d.stopc)
 		d.cancel()
 		for _, f := range d.dirs {
-			f.cancel()
+			f.rx.Halt()
 		}
 	})
 }
@@ -198,13 +203,6 @@ func (d *device) stopping() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// leave records that one direction has stopped forwarding.
-func (d *device) leave() {
-	if d.live.Add(-1) == 0 {
-		close(d.exited)
 	}
 }
 
@@ -226,8 +224,8 @@ func (d *device) watch(resolve func(struct{}, error)) {
 		d.finish(errDeviceClosed)
 	case <-d.stopc:
 	}
-	if len(d.dirs) > 0 {
-		<-d.exited
+	for _, f := range d.dirs {
+		<-f.rx.Done()
 	}
 	d.cancel()
 	for _, release := range d.release {
@@ -238,86 +236,22 @@ func (d *device) watch(resolve func(struct{}, error)) {
 
 var errDeviceClosed = &nanoact.Error{Code: nanoact.CodeClosed, Op: "aio: device", Err: errors.New("socket closed")}
 
-// deviceDir forwards one direction, from one socket to the other. It
-// has at most one receive waiting at a time; the receive's callback sends
-// the message on and starts the next receive.
+// deviceDir forwards one direction, from one socket to the other: its
+// receive loop (recvloop) keeps one receive waiting on the receiving
+// socket and forwards each message on the goroutine that brings it.
 type deviceDir struct {
-	d        *device
-	from, to *sockets.Socket
-	op       sockets.RecvOp
-
-	// mu guards the hand-over between next and the receive's callback.
-	// inCall: next is inside RecvAsync, and a callback that comes then
-	// sets again, so that next's loop goes on (a backlog of messages
-	// loops instead of recursing). waiting: the receive is queued and
-	// nobody else touches op, so finish may cancel it.
-	mu            sync.Mutex
-	inCall, again bool
-	waiting       bool
+	d  *device
+	to *sockets.Socket
+	rx *recvloop.Loop
 }
 
-// next receives messages until one has to wait, or the device ends.
-func (f *deviceDir) next() {
-	for {
-		if f.d.stopping() {
-			f.d.leave()
-			return
-		}
-		f.mu.Lock()
-		f.inCall, f.again = true, false
-		f.mu.Unlock()
-		f.from.RecvAsync(&f.op, f)
-		f.mu.Lock()
-		f.inCall = false
-		if f.again {
-			f.mu.Unlock()
-			continue
-		}
-		f.waiting = true
-		// If the device ended meanwhile, finish may have looked before
-		// the receive was queued: cancel it here.
-		if f.d.stopping() && f.op.Cancel() {
-			f.waiting = false
-			f.mu.Unlock()
-			f.d.leave()
-			return
-		}
-		f.mu.Unlock()
-		return
+// failed is the loop's OnError: a failed receive ends the device.
+func (f *deviceDir) failed(err error) bool {
+	if errors.Is(err, nanoact.ErrClosed) {
+		err = errDeviceClosed
 	}
-}
-
-// cancel is finish's part: take a queued receive out of its queue.
-func (f *deviceDir) cancel() {
-	f.mu.Lock()
-	if f.waiting && f.op.Cancel() {
-		f.waiting = false
-		f.mu.Unlock()
-		f.d.leave()
-		return
-	}
-	f.mu.Unlock()
-}
-
-// Received implements sockets.Receiver: it forwards m and goes on.
-func (f *deviceDir) Received(m *sockets.Msg, err error) {
-	if err != nil {
-		if errors.Is(err, nanoact.ErrClosed) {
-			err = errDeviceClosed
-		}
-		f.d.finish(err)
-	} else {
-		f.forward(m)
-	}
-	f.mu.Lock()
-	if f.inCall {
-		f.again = true // next's loop goes on
-		f.mu.Unlock()
-		return
-	}
-	f.waiting = false
-	f.mu.Unlock()
-	f.next()
+	f.d.finish(err)
+	return true
 }
 
 // forward sends m on the other socket, header and all; a message that

@@ -18,6 +18,7 @@ import (
 	"github.com/nanoact/nanoact"
 	"github.com/nanoact/nanoact/actor"
 	"github.com/nanoact/nanoact/cv"
+	"github.com/nanoact/nanoact/internal/recvloop"
 	"github.com/nanoact/nanoact/internal/watch"
 	"github.com/nanoact/nanoact/sockets"
 )
@@ -249,8 +250,7 @@ func NewDispatcher(url string, opts ...DispatcherOption) (*Dispatcher, error) {
 	d.log = cfg.log.Named("runner").With(zap.String("dispatcher", fmt.Sprint(n)), zap.Uint32("socket", sock.ID()))
 	d.every.reports.log = d.log // a report's panic
 	d.life, d.stop = context.WithCancel(context.Background())
-	d.rx = newRxLoop(sock, d.life, d.handle)
-	d.rx.between = d.sweep
+	d.rx = newRxLoop(sock, d.life, d.handle, recvloop.Between(d.sweep))
 	fail := func(err error) (*Dispatcher, error) {
 		d.stop()
 		if d.unwatch != nil {

@@ -3,157 +3,47 @@ package runner
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/nanoact/nanoact"
+	"github.com/nanoact/nanoact/internal/recvloop"
 	"github.com/nanoact/nanoact/sockets"
 )
 
-// rxLoop is the receive loop of a dispatcher or a running daemon. It
-// keeps one asynchronous receive (sockets.RecvOp) waiting on the socket,
-// so that each message is handled on the goroutine that brings it (the
-// connection's reader) rather than handed to a goroutine of the loop's
-// own first: one goroutine switch fewer per message. One message is
-// handled at a time, in the order the socket receives them; messages
-// that come while one is handled wait in the socket's queue and are
-// taken, in order, by the goroutine handling, without recursing.
-// Handling must not block for long: the connection's reader waits.
+// rxLoop is the receive loop of a dispatcher or a running daemon: a
+// recvloop.Loop on the socket (each message handled on the connection's
+// reader that brings it, one at a time and in order; handling must not
+// block for long), which ends once life is done and the receive fails,
+// or the socket closes; other receive errors are retried, as a blocking
+// receive's would be. The lower-case methods and done keep the names
+// dispatch.go and daemon.go call; once they call Start, Halt, Stop, Kick
+// and Done, this wrapper can go.
 type rxLoop struct {
-	sock   *sockets.Socket
-	life   context.Context // once done, a receive error ends the loop
-	handle func(*sockets.Msg)
-	// between, if set, runs before each receive is started, on the
-	// goroutine that owns the loop then, so that it never runs beside
-	// handle (the dispatcher's sweeps).
-	between func()
-	op      sockets.RecvOp
-
-	// mu guards the hand-over between next and Received, as aio's device
-	// does: inCall says next is inside RecvAsync, and a callback that
-	// comes meanwhile sets again, so that next loops instead of
-	// recursing; waiting says the receive is queued and nobody else
-	// touches op, so that halt and kick may take it back; stopped asks
-	// the loop to end.
-	mu                     sync.Mutex
-	inCall, again, waiting bool
-	stopped, ended         bool
-	done                   chan struct{} // closed when the loop has ended
+	*recvloop.Loop
+	done <-chan struct{} // closed when the loop has ended
 }
 
-func newRxLoop(sock *sockets.Socket, life context.Context, handle func(*sockets.Msg)) *rxLoop {
-	return &rxLoop{sock: sock, life: life, handle: handle, done: make(chan struct{})}
+func newRxLoop(sock *sockets.Socket, life context.Context, handle func(*sockets.Msg), opts ...recvloop.Option) *rxLoop {
+	ends := recvloop.OnError(func(err error) bool {
+		return life.Err() != nil || errors.Is(err, nanoact.ErrClosed)
+	})
+	l := recvloop.New(sock, handle, append([]recvloop.Option{ends}, opts...)...)
+	return &rxLoop{Loop: l, done: l.Done()}
 }
 
-// endLocked ends the loop; call with mu held.
-func (r *rxLoop) endLocked() {
-	if !r.ended {
-		r.ended = true
-		close(r.done)
-	}
-}
+// next starts the loop on the calling goroutine (recvloop.Loop.Start).
+func (r *rxLoop) next() { r.Start() }
 
-// next starts receives until one has to wait, or the loop ends. Only the
-// goroutine that owns the loop calls it: the starter, Received's (not in
-// a call of next), or kick's.
-func (r *rxLoop) next() {
-	for {
-		if r.between != nil {
-			r.between()
-		}
-		r.mu.Lock()
-		if r.stopped || r.ended {
-			r.endLocked()
-			r.mu.Unlock()
-			return
-		}
-		r.inCall, r.again = true, false
-		r.mu.Unlock()
-		r.sock.RecvAsync(&r.op, r)
-		r.mu.Lock()
-		r.inCall = false
-		if r.again {
-			r.mu.Unlock()
-			continue
-		}
-		if r.ended {
-			r.mu.Unlock()
-			return
-		}
-		r.waiting = true
-		// A halt that came while the receive was being queued could not
-		// take it back: take it back here.
-		if r.stopped && r.op.Cancel() {
-			r.waiting = false
-			r.endLocked()
-		}
-		r.mu.Unlock()
-		return
-	}
-}
+// halt asks the loop to end without waiting (recvloop.Loop.Halt).
+func (r *rxLoop) halt() { r.Halt() }
 
-// halt asks the loop to end, without waiting: at once if its receive
-// waits in the queue, otherwise once the message being handled is.
-func (r *rxLoop) halt() {
-	r.mu.Lock()
-	r.stopped = true
-	if r.waiting && r.op.Cancel() {
-		r.waiting = false
-		r.endLocked()
-	}
-	r.mu.Unlock()
-}
+// stop ends the loop and waits until no message is handled any more
+// (recvloop.Loop.Stop).
+func (r *rxLoop) stop() { r.Stop() }
 
-// stop is halt, then waits until the loop has ended: no message is being
-// handled any more.
-func (r *rxLoop) stop() {
-	r.halt()
-	<-r.done
-}
-
-// kick makes the loop run between soon: if its receive waits in the
-// queue, it is taken back and the loop restarts on a goroutine of its
-// own; otherwise the goroutine handling a message runs between before
-// the next receive.
-func (r *rxLoop) kick() {
-	r.mu.Lock()
-	if r.waiting && r.op.Cancel() {
-		r.waiting = false
-		r.mu.Unlock()
-		go r.next()
-		return
-	}
-	r.mu.Unlock()
-}
-
-// Received implements sockets.Receiver: it handles m, then receives
-// again.
-func (r *rxLoop) Received(m *sockets.Msg, err error) {
-	end := false
-	if err != nil {
-		// The socket closed, or the loop's owner is stopping; any other
-		// error is retried, as a blocking receive's would be.
-		end = r.life.Err() != nil || errors.Is(err, nanoact.ErrClosed)
-	} else {
-		r.handle(m)
-	}
-	r.mu.Lock()
-	if end {
-		r.waiting = false
-		r.endLocked()
-		r.mu.Unlock()
-		return
-	}
-	if r.inCall {
-		r.again = true // next's loop goes on
-		r.mu.Unlock()
-		return
-	}
-	r.waiting = false
-	r.mu.Unlock()
-	r.next()
-}
+// kick makes the loop run its between hook soon (recvloop.Loop.Kick).
+func (r *rxLoop) kick() { r.Kick() }
 
 // handle decodes and acts on one message from the dispatcher; it frees m
 // (a task's goroutine does, for a task).

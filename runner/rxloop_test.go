@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanoact/nanoact/internal/recvloop"
 	"github.com/nanoact/nanoact/sockets"
 )
 
@@ -61,7 +62,7 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 	if err := tx.Flush(ctx); err != nil { // the backlog is rx's
 		t.Fatal(err)
 	}
-	var next, inHandle, overlap atomic.Int64
+	var next, inHandle, overlap, betweens atomic.Int64
 	var kickWanted atomic.Bool
 	kicked := make(chan struct{})
 	got := make(chan int, 1)
@@ -76,15 +77,15 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 		if v == backlog+more-1 {
 			got <- v
 		}
-	})
-	r.between = func() {
+	}, recvloop.Between(func() {
+		betweens.Add(1)
 		if inHandle.Load() != 0 {
 			overlap.Add(1)
 		}
 		if kickWanted.CompareAndSwap(true, false) {
 			close(kicked)
 		}
-	}
+	}))
 	r.next()
 	sendSeq(ctx, t, tx, backlog, backlog+more)
 	select {
@@ -92,15 +93,10 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("handled %d of %d", next.Load(), backlog+more)
 	}
-	// Once its receive waits (polled: no event says so), a kick runs
-	// between, on a goroutine of its own.
-	for {
-		r.mu.Lock()
-		waiting := r.waiting
-		r.mu.Unlock()
-		if waiting {
-			break
-		}
+	// Once its receive waits (polled: no event says so): the between
+	// after the last message has run and the receive after it waits, a
+	// kick runs between, on a goroutine of its own.
+	for betweens.Load() != backlog+more+1 || !r.Waiting() {
 		select {
 		case <-ctx.Done():
 			t.Fatal("the loop's receive never waited")
