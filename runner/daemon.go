@@ -427,15 +427,15 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	dm.mu.Unlock()
 	stopCtx := context.AfterFunc(ctx, func() { dm.stop(nanoact.FromContext(ctx, "runner: daemon")) })
 	defer stopCtx()
-	// Messages are handled on the connection's reader (rxLoop) until
+	// Messages are handled on the connection's reader (newRxLoop) until
 	// the daemon stops or its socket closes.
 	rx := newRxLoop(dm.sock, dm.life, dm.handle)
-	rx.next()
+	rx.Start()
 	select {
 	case <-dm.life.Done():
-	case <-rx.done:
+	case <-rx.Done():
 	}
-	rx.stop()
+	rx.Stop()
 	left := dm.wind(ctx) // lifetime.go
 	var err error
 	switch cause := context.Cause(dm.life); cause {

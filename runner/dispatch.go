@@ -650,7 +650,7 @@ func (d *Dispatcher) postSweep(sw *sweep) {
 	d.nsweeps.Store(int32(len(d.sweeps)))
 	d.swMu.Unlock()
 	if rx := d.rx; rx != nil {
-		rx.kick()
+		rx.Kick()
 	}
 }
 
@@ -729,16 +729,16 @@ func compareUint(a, b uint64) int {
 	return 0
 }
 
-// read is the reader: a receive loop (rxLoop) that decodes each message
+// read is the reader: a receive loop (newRxLoop) that decodes each message
 // on the goroutine bringing it, resolves the aios of results, and
 // forwards the rest to the actor; before each receive it sweeps the
 // tasks of departed daemons the actor has posted. It returns once the
 // dispatcher's life ends or its socket closes.
 func (d *Dispatcher) read() {
-	stopAfter := context.AfterFunc(d.life, d.rx.halt)
+	stopAfter := context.AfterFunc(d.life, d.rx.Halt)
 	defer stopAfter()
-	d.rx.next()
-	<-d.rx.done
+	d.rx.Start()
+	<-d.rx.Done()
 }
 
 // sweep runs on the reader, between two receives, once postSweep has

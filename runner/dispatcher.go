@@ -85,10 +85,10 @@ type Dispatcher struct {
 	ids      map[uint32]string
 
 	swMu    sync.Mutex
-	sweeps  []*sweep     // posted by the actor, taken by the reader
-	nsweeps atomic.Int32 // len(sweeps), read by the reader without swMu
-	rx      *rxLoop      // the reader (read)
-	res     workQueue    // the resolver: resolves the aios of the tasks the reader ends
+	sweeps  []*sweep       // posted by the actor, taken by the reader
+	nsweeps atomic.Int32   // len(sweeps), read by the reader without swMu
+	rx      *recvloop.Loop // the reader (read)
+	res     workQueue      // the resolver: resolves the aios of the tasks the reader ends
 
 	chMu      sync.Mutex
 	changed   chan struct{} // closed and replaced when daemons join or leave

@@ -11,39 +11,18 @@ import (
 	"github.com/nanoact/nanoact/sockets"
 )
 
-// rxLoop is the receive loop of a dispatcher or a running daemon: a
-// recvloop.Loop on the socket (each message handled on the connection's
-// reader that brings it, one at a time and in order; handling must not
-// block for long), which ends once life is done and the receive fails,
-// or the socket closes; other receive errors are retried, as a blocking
-// receive's would be. The lower-case methods and done keep the names
-// dispatch.go and daemon.go call; once they call Start, Halt, Stop, Kick
-// and Done, this wrapper can go.
-type rxLoop struct {
-	*recvloop.Loop
-	done <-chan struct{} // closed when the loop has ended
-}
-
-func newRxLoop(sock *sockets.Socket, life context.Context, handle func(*sockets.Msg), opts ...recvloop.Option) *rxLoop {
+// newRxLoop returns the receive loop of a dispatcher or a running
+// daemon: a recvloop.Loop on the socket (each message handled on the
+// connection's reader that brings it, one at a time and in order;
+// handling must not block for long), which ends once life is done and the
+// receive fails, or the socket closes; other receive errors are retried,
+// as a blocking receive's would be.
+func newRxLoop(sock *sockets.Socket, life context.Context, handle func(*sockets.Msg), opts ...recvloop.Option) *recvloop.Loop {
 	ends := recvloop.OnError(func(err error) bool {
 		return life.Err() != nil || errors.Is(err, nanoact.ErrClosed)
 	})
-	l := recvloop.New(sock, handle, append([]recvloop.Option{ends}, opts...)...)
-	return &rxLoop{Loop: l, done: l.Done()}
+	return recvloop.New(sock, handle, append([]recvloop.Option{ends}, opts...)...)
 }
-
-// next starts the loop on the calling goroutine (recvloop.Loop.Start).
-func (r *rxLoop) next() { r.Start() }
-
-// halt asks the loop to end without waiting (recvloop.Loop.Halt).
-func (r *rxLoop) halt() { r.Halt() }
-
-// stop ends the loop and waits until no message is handled any more
-// (recvloop.Loop.Stop).
-func (r *rxLoop) stop() { r.Stop() }
-
-// kick makes the loop run its between hook soon (recvloop.Loop.Kick).
-func (r *rxLoop) kick() { r.Kick() }
 
 // handle decodes and acts on one message from the dispatcher; it frees m
 // (a task's goroutine does, for a task).

@@ -48,7 +48,7 @@ func sendSeq(ctx context.Context, t *testing.T, tx *sockets.Socket, from, to int
 	}
 }
 
-// rxLoop handles every message once and in order: a backlog waiting
+// The runner's receive loop handles every message once and in order: a backlog waiting
 // before it starts (taken in a loop on one goroutine, not by recursion),
 // then messages arriving while it waits; kick runs between before the
 // next receive, never beside handle; stop returns once it has ended,
@@ -86,7 +86,7 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 			close(kicked)
 		}
 	}))
-	r.next()
+	r.Start()
 	sendSeq(ctx, t, tx, backlog, backlog+more)
 	select {
 	case <-got:
@@ -104,15 +104,15 @@ func TestRxLoopOrderKickStop(t *testing.T) {
 		}
 	}
 	kickWanted.Store(true)
-	r.kick()
+	r.Kick()
 	select {
 	case <-kicked:
 	case <-ctx.Done():
 		t.Fatal("kick ran no between")
 	}
-	r.stop()
+	r.Stop()
 	select {
-	case <-r.done:
+	case <-r.Done():
 	default:
 		t.Fatal("stop returned before the loop ended")
 	}
@@ -134,12 +134,12 @@ func TestRxLoopEndsOnClose(t *testing.T) {
 	t.Parallel()
 	rx, _ := rxPair(t)
 	r := newRxLoop(rx, context.Background(), func(m *sockets.Msg) { m.Free() })
-	r.next()
+	r.Start()
 	_ = rx.Close()
 	select {
-	case <-r.done:
+	case <-r.Done():
 	case <-ctxFor(t, 10*time.Second).Done():
 		t.Fatal("the loop did not end with its socket")
 	}
-	r.stop()
+	r.Stop()
 }
