@@ -122,9 +122,11 @@ func resultBeforeRemoval(t *testing.T, requeue TaskOption) {
 		if !armed.CompareAndSwap(true, false) {
 			return
 		}
-		// The loop's receive is marked waiting while the message that
-		// came to it is handled on the reader that brought it, and never
-		// while a message taken from the queue is (see recvloop.Waiting).
+		// Waiting is true while the result is handled on a pipe reader
+		// that found the receive waiting (a's: no other message is on
+		// its way), false while the goroutine that owns the loop, b's
+		// reader say, handles one it took from the queue (see
+		// recvloop.Loop.Waiting).
 		on := d.rx.Waiting()
 		direct <- on
 		if on {
