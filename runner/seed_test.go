@@ -20,11 +20,16 @@ func simRun(t *testing.T, n int, procs bool, opts ...runner.DispatcherOption) []
 		t.Fatal(err)
 	}
 	defer d.Close()
-	ctx := ctxT(t)
 	if procs {
-		launchSeeded(t, d, n)
-	} else if _, err := d.StartDaemons(ctx, n, runner.WithConcurrency(2)); err != nil {
-		t.Fatal(err)
+		launchSeeded(t, d, n) // bounded by contexts of its own
+	}
+	// The tasks' bound starts once the daemons run: under load, starting
+	// four race-built processes can take most of ten seconds.
+	ctx := ctxT(t)
+	if !procs {
+		if _, err := d.StartDaemons(ctx, n, runner.WithConcurrency(2)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sim := runner.TaskNamed[int, []uint64]("sim")
 	in := make([]int, 40)

@@ -138,7 +138,7 @@ func TestLaunchSSH(t *testing.T) {
 	}
 	fx := launchSSH(t, "tls+tcp://127.0.0.1:0", nil, 2, runner.WithRestart(1))
 	sshd, d, l, url, exits, out := fx.sshd, fx.d, fx.l, fx.url, fx.exits, fx.out
-	ctx := ctxT(t)
+	ctx := ctxProc(t) // it waits for a new ssh session and daemon process
 	s := status(t, d)
 	if s.Connections != 2 || len(s.Daemons) != 2 || s.Daemons[0].ID == s.Daemons[1].ID || !strings.HasPrefix(s.Daemons[0].ID, "ssh-") {
 		t.Fatalf("status %+v", s)
@@ -210,7 +210,7 @@ func TestLaunchSSHBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	ctx := ctxT(t)
+	ctx := ctxProc(t) // LaunchSSH starts ssh sessions
 	var out syncBuffer
 	cases := []struct {
 		name, host string
@@ -280,7 +280,7 @@ func TestLaunchSSHTunnel(t *testing.T) {
 	}
 	defer waitNoDaemons(t, "tcp://127.0.0.1:"+port)
 	var out syncBuffer
-	ctx := ctxT(t)
+	ctx := ctxProc(t) // LaunchSSH starts an ssh session and a daemon process
 	l, err := d.LaunchSSH(ctx, sshd.Host, 1, sshSelf(sshd, &out, runner.WithTunnel(rp))...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

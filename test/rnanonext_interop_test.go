@@ -16,7 +16,7 @@ import (
 )
 
 // rLimit bounds every Rscript process (R and nanonext load in about a
-// second).
+// second, idle; 6 to over 10 s with the race-built suite running).
 const rLimit = 30 * time.Second
 
 // rscriptCheck finds an Rscript that loads nanonext, once per test binary.
@@ -54,6 +54,15 @@ func startR(t *testing.T, url, code string) *testkit.Proc {
 	t.Helper()
 	prog := "suppressPackageStartupMessages(library(nanonext))\nURL <- " + fmt.Sprintf("%q", url) + "\n" + code
 	return testkit.Exec(t, rLimit, nil, rscript(t), "--vanilla", "-e", prog)
+}
+
+// ctxR bounds a test's exchanges with an R process by rLimit, the
+// process's own bound, not opLimit: the first exchange waits for R and
+// nanonext to load, which under load took more than opLimit.
+func ctxR(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), rLimit)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // waitR waits for the R process to exit with status 0 and returns its
@@ -94,7 +103,7 @@ stopifnot(send(s, c(1L, -7L, 2147483647L), mode = "raw", block = 10000) == 0L)
 cat("raw", as.character(recv(s, mode = "raw", block = 10000)), "\n")
 close(s)
 `)
-			ctx := ctxT(t)
+			ctx := ctxR(t)
 			d, err := sockets.RecvAs[[]float64](ctx, rep, sockets.Raw)
 			if err != nil || !slices.Equal(d, []float64{1.5, -2.25, 1e300}) {
 				t.Fatalf("doubles from R: %v, %v; R %s", d, err, r.State())
@@ -128,7 +137,7 @@ close(s)
 			if _, err := req.Dial(url, sockets.Async); err != nil {
 				t.Fatalf("dial %s: %v", url, err)
 			}
-			ctx := ctxT(t)
+			ctx := ctxR(t)
 			send(t, ctx, req, []byte("abc\x00\xff"))
 			b, err := sockets.RecvAs[[]byte](ctx, req, sockets.Raw)
 			if err != nil {
