@@ -230,7 +230,8 @@ func (d *Dispatcher) disarmAllOverdue() {
 
 // onOverdue deals with a cancelled task still on its daemon after the
 // grace: a daemon process of ours is killed and replaced (its connection
-// is closed at once, so its other tasks are re-queued or failed now);
+// is closed and the daemon taken out of service at once, so its other
+// tasks are re-queued or failed now);
 // any other daemon keeps the slot busy.
 func (d *Dispatcher) onOverdue(m overdueMsg) {
 	st := &d.st
@@ -250,6 +251,11 @@ func (d *Dispatcher) onOverdue(m overdueMsg) {
 	d.log.Warn("cancelled task still running: daemon process killed and replaced", zap.String("task", t.name),
 		zap.Uint64("id", t.id), zap.String("daemon", dm.id), zap.Int("pid", p.Pid()), zap.Duration("grace", grace))
 	_ = d.sock.ClosePipe(m.pipe)
+	// Out of service now, as takeOver does, not when the connection's
+	// removal event comes: a task submitted meanwhile (once the process is
+	// seen gone) would go to the killed daemon. The event finds nothing
+	// left to tear down.
+	d.onPipeRemoved(m.pipe)
 }
 
 // killProc kills the live daemon process with id, started by one of the
