@@ -165,9 +165,11 @@ func TestWSPing(t *testing.T) {
 	closed := make(chan uint64, 2)
 	onClose := func(c *httpd.WSConn) { closed <- c.ID() }
 	// The answering client's interval leaves it a wide margin on a loaded
-	// machine; the silent one's makes the test quick.
+	// machine (a connection silent for two intervals is closed: at 60 ms,
+	// a client's reader stalled 120 ms under load and -race lost it, and
+	// its pings stopped); the silent one's makes the test quick.
 	s := serve(t, []httpd.Handler{
-		httpd.WS("/alive", httpd.WSEvents{Close: onClose}, httpd.PingInterval(60*time.Millisecond)),
+		httpd.WS("/alive", httpd.WSEvents{Close: onClose}, httpd.PingInterval(400*time.Millisecond)),
 		httpd.WS("/silent", httpd.WSEvents{Close: onClose}, httpd.PingInterval(20*time.Millisecond)),
 	})
 	// An answering client sees pings, and stays connected past many
