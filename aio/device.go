@@ -183,17 +183,20 @@ func (d *device) addDir(from, to *sockets.Socket) {
 	d.dirs = append(d.dirs, f)
 }
 
-// finish ends the device with err (the first call wins): it cancels the
-// blocked sends and halts the directions' loops, which takes the waiting
-// receives out of their queues.
+// finish ends the device with err (the first call wins): it halts the
+// directions' loops, which takes the waiting receives out of their
+// queues, then cancels the blocked sends. In that order: a loop not yet
+// halted receives again after its send is cancelled, and would drop every
+// message that comes (its sends failing at once) until halted, not just
+// the one it was forwarding.
 func (d *device) finish(err error) {
 	d.once.Do(func() {
 		d.err = err
 		close(d.stopc)
-		d.cancel()
 		for _, f := range d.dirs {
 			f.rx.Halt()
 		}
+		d.cancel()
 	})
 }
 

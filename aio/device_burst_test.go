@@ -177,18 +177,29 @@ func TestDeviceBackPressure(t *testing.T) {
 func TestDeviceStopWithBurst(t *testing.T) {
 	ctx := ctxT(t)
 	in, out, src, dst := pipelineSockets(t)
+	n := burstMark + 100
 	if err := sockets.Set(dst, sockets.RecvBuffer, 1); err != nil {
+		t.Fatal(err)
+	}
+	// After Stop the rest of the messages fit in in's receive queue, however
+	// few the device forwarded: if its loop had not started yet when the
+	// sender passed the mark (on a loaded machine), in holds them all.
+	if err := sockets.Set(in, sockets.RecvBuffer, n); err != nil {
 		t.Fatal(err)
 	}
 	dev := aio.Device(in, out)
 	connect(t, in, src, "")
 	connect(t, dst, out, "")
-	// After Stop the rest of the messages fit in in's receive queue (128).
-	n := burstMark + 100
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	s := sendNums(ctx, &wg, src, n, burstMark, func(int) int { return 8 })
 	waitReached(ctx, t, s)
+	// The device is forwarding when stopped: out has sent (dst holds what
+	// it took, the rest waits in out's queue).
+	testkit.WaitFor(t, "the device forwarding", nil, func() bool {
+		sent, err := out.Stat("tx_msgs")
+		return err == nil && sent > 0
+	})
 	dev.Stop()
 	_, err := dev.Result()
 	wantCode(t, err, nanoact.ErrCanceled)

@@ -341,8 +341,17 @@ func TestClientNeverReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.db.Close() })
-	dashboard.SetWriteTimeout(f.db, 200*time.Millisecond)
-	srv := httptest.NewServer(f.db)
+	// The silent client is dropped once a write has waited this long. The
+	// reader must never wait as long between reads: it decodes 64 KiB of
+	// JSON per event under -race, and a loaded machine stalled it past
+	// 200 ms (its stream cut mid-event: unexpected EOF), so the limit is
+	// well beyond a scheduling stall. The server's connections get small
+	// send buffers, so that the silent client's fill within a few events
+	// and it is dropped soon after the limit, well within the test's 10 s.
+	dashboard.SetWriteTimeout(f.db, 2*time.Second)
+	srv := httptest.NewUnstartedServer(f.db)
+	srv.Listener = smallSendBuffers{srv.Listener}
+	srv.Start()
 	t.Cleanup(srv.Close)
 
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
@@ -380,4 +389,17 @@ func TestClientNeverReads(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("the silent client still has its stream: %d streams", f.db.Clients())
 	}
+}
+
+// smallSendBuffers is a listener whose connections have small kernel send
+// buffers, so that a client that does not read blocks the server's writes
+// within a few KiB.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }

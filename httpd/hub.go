@@ -43,6 +43,14 @@ func (h *hub[C]) add(id uint64, c C) bool {
 
 // remove forgets id and marks its goroutine done.
 func (h *hub[C]) remove(id uint64) {
+	h.leave(id)
+	h.wg.Done()
+}
+
+// leave forgets id: its connection has closed, so Conns and Broadcast no
+// longer count it, while its goroutine (still running the close callback)
+// stays counted until remove. Forgetting an id twice is harmless.
+func (h *hub[C]) leave(id uint64) {
 	h.mu.Lock()
 	delete(h.conns, id)
 	if len(h.order) > 2*len(h.conns)+16 {
@@ -55,7 +63,6 @@ func (h *hub[C]) remove(id uint64) {
 		h.order = live
 	}
 	h.mu.Unlock()
-	h.wg.Done()
 }
 
 // snapshot returns the open connections, oldest first.

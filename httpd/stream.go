@@ -51,7 +51,8 @@ func Stream(path string, onRequest func(c *StreamConn, req *Request), onClose fu
 	return h
 }
 
-// Conns returns the number of open streams.
+// Conns returns the number of open streams. A stream stops counting once
+// it has closed, before its onClose runs.
 func (h *StreamHandler) Conns() int { return h.hub.count() }
 
 // Broadcast queues data for every open stream and returns for how many it
@@ -164,6 +165,7 @@ func (h *StreamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.dmu.Unlock()
 	c.mu.Unlock()
 	c.finish()
+	h.hub.leave(c.id) // closed: no longer counted, before onClose runs
 	if h.onClose != nil {
 		guard(e.log, "httpd: stream close callback", r, func() { h.onClose(c) })
 	}

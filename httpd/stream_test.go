@@ -47,7 +47,8 @@ func TestSSEClientDisconnects(t *testing.T) {
 	ctx := testCtx(t)
 	conns := make(chan *httpd.StreamConn, 1)
 	closed := make(chan uint64, 1)
-	h := httpd.Stream("/events", func(c *httpd.StreamConn, req *httpd.Request) {
+	var h *httpd.StreamHandler
+	h = httpd.Stream("/events", func(c *httpd.StreamConn, req *httpd.Request) {
 		_ = c.SetHeader("Content-Type", "text/event-stream")
 		_ = c.SetHeader("Cache-Control", "no-cache")
 		if err := c.Send(httpd.FormatSSE(httpd.Event{Data: "connected", ID: req.Header.Get("Last-Event-ID") + "1"})); err != nil {
@@ -57,7 +58,13 @@ func TestSSEClientDisconnects(t *testing.T) {
 			t.Errorf("SetHeader after Send: %v", err)
 		}
 		conns <- c
-	}, func(c *httpd.StreamConn) { closed <- c.ID() }, httpd.Method("GET"))
+	}, func(c *httpd.StreamConn) {
+		// A closed stream no longer counts, by the time onClose runs.
+		if n := h.Conns(); n != 0 {
+			t.Errorf("Conns = %d in onClose", n)
+		}
+		closed <- c.ID()
+	}, httpd.Method("GET"))
 	s := serve(t, []httpd.Handler{h})
 	rctx, cancel := context.WithCancel(ctx)
 	req, _ := http.NewRequestWithContext(rctx, "GET", s.URL()+"/events", nil)

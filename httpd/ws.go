@@ -128,7 +128,8 @@ func WS(path string, ev WSEvents, opts ...HandlerOption) *WSHandler {
 	return h
 }
 
-// Conns returns the number of open connections.
+// Conns returns the number of open connections. A connection stops
+// counting once it has closed, before its Close callback runs.
 func (h *WSHandler) Conns() int { return h.hub.count() }
 
 // Broadcast queues data for every open connection in the handler's frame
@@ -439,6 +440,7 @@ func (c *WSConn) serve(ping time.Duration) {
 	c.finish(websocket.CloseNormalClosure, true) // a no-op unless already closing
 	_ = c.ws.Close()
 	<-c.wdone
+	c.h.hub.leave(c.id) // closed: no longer counted, before Close runs
 	if ev.Close != nil {
 		guard(c.log, "httpd: websocket close callback", nil, func() { ev.Close(c) })
 	}

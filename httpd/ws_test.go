@@ -25,23 +25,27 @@ func TestWSEcho(t *testing.T) {
 	ctx := testCtx(t)
 	opens := make(chan opened, 1)
 	closes := make(chan uint64, 1)
-	s := serve(t, []httpd.Handler{
-		httpd.WS("/ws", httpd.WSEvents{
-			Open: func(c *httpd.WSConn) { opens <- opened{c.URI(), c.Header().Get("X-Token"), c.ID()} },
-			Message: func(c *httpd.WSConn, data []byte) {
-				if err := c.Send(append([]byte("echo:"), data...)); err != nil {
-					t.Errorf("Send: %v", err)
-				}
-			},
-			Close: func(c *httpd.WSConn) {
-				if err := c.Send([]byte("late")); !errors.Is(err, nanoact.ErrClosed) {
-					t.Errorf("Send after close: %v", err)
-				}
-				closes <- c.ID()
-			},
-		}),
-		httpd.Handle("/", echo, httpd.Prefix()),
+	var h *httpd.WSHandler
+	h = httpd.WS("/ws", httpd.WSEvents{
+		Open: func(c *httpd.WSConn) { opens <- opened{c.URI(), c.Header().Get("X-Token"), c.ID()} },
+		Message: func(c *httpd.WSConn, data []byte) {
+			if err := c.Send(append([]byte("echo:"), data...)); err != nil {
+				t.Errorf("Send: %v", err)
+			}
+		},
+		Close: func(c *httpd.WSConn) {
+			if err := c.Send([]byte("late")); !errors.Is(err, nanoact.ErrClosed) {
+				t.Errorf("Send after close: %v", err)
+			}
+			// A closed connection no longer counts, by the time its
+			// Close callback runs.
+			if n := h.Conns(); n != 0 {
+				t.Errorf("Conns = %d in the Close callback", n)
+			}
+			closes <- c.ID()
+		},
 	})
+	s := serve(t, []httpd.Handler{h, httpd.Handle("/", echo, httpd.Prefix())})
 	st, err := sockets.DialStream(ctx, wsURL(s, "/ws?room=1"), sockets.RequestHeader("X-Token", "secret"))
 	if err != nil {
 		t.Fatal(err)
@@ -161,9 +165,11 @@ func TestWSPing(t *testing.T) {
 	closed := make(chan uint64, 2)
 	onClose := func(c *httpd.WSConn) { closed <- c.ID() }
 	// The answering client's interval leaves it a wide margin on a loaded
-	// machine; the silent one's makes the test quick.
+	// machine (a connection silent for two intervals is closed: at 60 ms,
+	// a client's reader stalled 120 ms under load and -race lost it, and
+	// its pings stopped); the silent one's makes the test quick.
 	s := serve(t, []httpd.Handler{
-		httpd.WS("/alive", httpd.WSEvents{Close: onClose}, httpd.PingInterval(60*time.Millisecond)),
+		httpd.WS("/alive", httpd.WSEvents{Close: onClose}, httpd.PingInterval(400*time.Millisecond)),
 		httpd.WS("/silent", httpd.WSEvents{Close: onClose}, httpd.PingInterval(20*time.Millisecond)),
 	})
 	// An answering client sees pings, and stays connected past many

@@ -142,9 +142,10 @@ func TestServerRestartsCrashedWorker(t *testing.T) {
 	if c.Err() == nil {
 		t.Fatalf("failures %d, no failure raised: %v", srv.Failures(), ctx.Err())
 	}
-	if n := srv.Failures(); n < 3 {
-		t.Fatalf("failures %d", n)
-	}
+	// The supervisor counts a crash when it hears of it, after the
+	// crashed worker sent its error reply: the third may still be on its
+	// way (failures 2, 2 in 30 runs under load).
+	testkit.WaitFor(t, "3 failures counted", nil, func() bool { return srv.Failures() >= 3 })
 }
 
 // 1,000 concurrent requests over tcp against 8 workers: every reply goes

@@ -36,7 +36,10 @@ func TestStatsPipes(t *testing.T) {
 				}
 				ds = append(ds, d)
 			}
-			eventually(t, func() bool { return stat(t, pull, "pipes") == 3 })
+			// The socket counts a pipe when its protocol takes it, the
+			// listener when mangos reports it attached, just after: wait
+			// for both.
+			eventually(t, func() bool { return stat(t, pull, "pipes") == 3 && stat(t, l, "accept") == 3 })
 			_ = ds[1].Close()
 			eventually(t, func() bool { return stat(t, pull, "pipes") == 2 && stat(t, l, "disconnect") == 1 })
 			if stat(t, l, "accept") != 3 || stat(t, l, "pipes") != 2 || stat(t, pull, "listeners") != 1 {
