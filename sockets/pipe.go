@@ -65,8 +65,16 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		t.order.Lock()
 		t.mu.Lock()
 		if _, ok := t.early[id]; ok {
+			// Closed before this hook ran (its Detached came first, for a
+			// peer that sent something over a receive gate at once):
+			// watchers and the endpoint's counters still see it come and
+			// go, as NNG reports a pipe's removal whenever its addition
+			// began. It was never live.
 			delete(t.early, id)
 			t.mu.Unlock()
+			t.endpointOf(p, func(e *endpoint) { e.addPipe(id); e.removePipe(id) })
+			t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
+			t.s.ref.Send(PipeEvent{Pipe: id, Added: false})
 			t.order.Unlock()
 			return
 		}
@@ -108,7 +116,7 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 			return
 		}
 		if _, ok := t.live[id]; !ok {
-			t.early[id] = struct{}{}
+			t.early[id] = struct{}{} // reported when Attached comes
 			t.mu.Unlock()
 			t.order.Unlock()
 			t.logPipe(p, nil, false) // closed before it was registered

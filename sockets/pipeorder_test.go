@@ -90,3 +90,40 @@ func TestWatchPipesDialerOrder(t *testing.T) {
 		t.Fatalf("tracker left live %v stale %v early %v", s.pipes.live, s.pipes.stale, s.pipes.early)
 	}
 }
+
+// A pipe closed before mangos ran its Attached hook (the Detached hook,
+// on its own goroutine, came first: a peer whose first message broke a
+// receive gate) is still reported to watchers, arriving then leaving, as
+// NNG reports a pipe's removal whenever its addition began (TestRecvGate
+// waited for the removal in vain, 1 in 10 runs under load).
+func TestWatchPipesClosedBeforeAttached(t *testing.T) {
+	s, err := New(Pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := make(chan PipeEvent, 4)
+	stop, err := s.WatchPipes(func(ev PipeEvent) { got <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	p := &fakePipe{id: 301, d: &fakeDialer{}}
+	s.pipes.hook(mangos.PipeEventDetached, p)
+	s.pipes.hook(mangos.PipeEventAttached, p)
+	for _, want := range []PipeEvent{{Pipe: 301, Added: true}, {Pipe: 301}} {
+		select {
+		case ev := <-got:
+			if ev != want {
+				t.Fatalf("event %v, want %v", ev, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event, want %v", want)
+		}
+	}
+	s.pipes.mu.Lock()
+	defer s.pipes.mu.Unlock()
+	if len(s.pipes.live) != 0 || len(s.pipes.early) != 0 {
+		t.Fatalf("tracker left live %v early %v", s.pipes.live, s.pipes.early)
+	}
+}
