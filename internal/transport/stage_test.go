@@ -153,9 +153,23 @@ func TestOutQueueEmpty(t *testing.T) {
 	}
 	must(t, srv.(*net.TCPConn).SetReadBuffer(4096))
 	must(t, cli.(*net.TCPConn).SetWriteBuffer(4096))
-	must(t, cli.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
-	if _, err := cli.Write(make([]byte, 4<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("write to a peer that reads nothing: %v", err)
+	// A write that times out having written something was blocked by a
+	// full send buffer: its bytes wait unacknowledged. One that wrote
+	// nothing never started (Go checks the deadline first, and under load
+	// the goroutine may reach Write late): write again.
+	buf := make([]byte, 4<<20)
+	for try := 0; ; try++ {
+		must(t, cli.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
+		n, err := cli.Write(buf)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write to a peer that reads nothing: %d bytes, %v", n, err)
+		}
+		if n > 0 {
+			break
+		}
+		if try == 50 {
+			t.Fatal("every write timed out before writing a byte")
+		}
 	}
 	if empty, _ := transport.OutQueueEmpty(cli); empty {
 		t.Fatal("out-queue empty with a write's bytes unread")
