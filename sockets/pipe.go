@@ -27,7 +27,8 @@ type PipeEvent struct {
 //
 // mangos runs the Attached hook synchronously but the Detached hook on a
 // goroutine of its own, which can even run before Attached for a pipe that
-// closes at once; the tracker copes with both orders. That goroutine can
+// closes at once; the tracker copes with both orders (such a pipe is
+// reported arriving, then leaving, when its Attached comes). That goroutine can
 // also run after a dialer has redialled and attached its next pipe: since
 // a dialer has one connection at a time, the tracker then reports the old
 // pipe's removal itself, before the new one's arrival, so that watchers
@@ -64,20 +65,6 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		}
 		t.order.Lock()
 		t.mu.Lock()
-		if _, ok := t.early[id]; ok {
-			// Closed before this hook ran (its Detached came first, for a
-			// peer that sent something over a receive gate at once):
-			// watchers and the endpoint's counters still see it come and
-			// go, as NNG reports a pipe's removal whenever its addition
-			// began. It was never live.
-			delete(t.early, id)
-			t.mu.Unlock()
-			t.endpointOf(p, func(e *endpoint) { e.addPipe(id); e.removePipe(id) })
-			t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
-			t.s.ref.Send(PipeEvent{Pipe: id, Added: false})
-			t.order.Unlock()
-			return
-		}
 		var prev mangos.Pipe // the dialer's previous pipe, closed
 		if md := p.Dialer(); md != nil {
 			for qid, q := range t.live {
@@ -89,7 +76,17 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 				}
 			}
 		}
-		t.live[id] = p
+		// A pipe whose Detached came first (closed at once, for a peer
+		// that sent something over a receive gate) is reported too,
+		// arriving then leaving, as NNG reports a pipe's removal whenever
+		// its addition began; it is never live.
+		_, early := t.early[id]
+		if early {
+			delete(t.early, id)
+			t.maybeIdle()
+		} else {
+			t.live[id] = p
+		}
 		t.mu.Unlock()
 		var prevEP *endpoint
 		if prev != nil {
@@ -98,11 +95,16 @@ func (t *pipeTracker) hook(ev mangos.PipeEvent, p mangos.Pipe) {
 		var ep *endpoint
 		t.endpointOf(p, func(e *endpoint) { e.addPipe(id); ep = e })
 		t.s.ref.Send(PipeEvent{Pipe: id, Added: true})
+		if early {
+			t.removed(p)
+		}
 		t.order.Unlock()
 		if prev != nil {
 			t.logPipe(prev, prevEP, false)
 		}
-		t.logPipe(p, ep, true)
+		if !early { // an early one was logged as closed by its Detached
+			t.logPipe(p, ep, true)
+		}
 	case mangos.PipeEventDetached:
 		if t.s.vetoes.detached(id) {
 			return

@@ -108,10 +108,15 @@ func TestWatchPipesClosedBeforeAttached(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	p := &fakePipe{id: 301, d: &fakeDialer{}}
+	d := &fakeDialer{}
+	prev, p := &fakePipe{id: 300, d: d}, &fakePipe{id: 301, d: d}
+	s.pipes.hook(mangos.PipeEventAttached, prev)
+	// The dialer's next pipe closes at once, before its Attached hook and
+	// before prev's late Detached: prev still goes first.
 	s.pipes.hook(mangos.PipeEventDetached, p)
 	s.pipes.hook(mangos.PipeEventAttached, p)
-	for _, want := range []PipeEvent{{Pipe: 301, Added: true}, {Pipe: 301}} {
+	s.pipes.hook(mangos.PipeEventDetached, prev)
+	for _, want := range []PipeEvent{{Pipe: 300, Added: true}, {Pipe: 300}, {Pipe: 301, Added: true}, {Pipe: 301}} {
 		select {
 		case ev := <-got:
 			if ev != want {
@@ -123,7 +128,7 @@ func TestWatchPipesClosedBeforeAttached(t *testing.T) {
 	}
 	s.pipes.mu.Lock()
 	defer s.pipes.mu.Unlock()
-	if len(s.pipes.live) != 0 || len(s.pipes.early) != 0 {
-		t.Fatalf("tracker left live %v early %v", s.pipes.live, s.pipes.early)
+	if len(s.pipes.live) != 0 || len(s.pipes.early) != 0 || len(s.pipes.stale) != 0 {
+		t.Fatalf("tracker left live %v early %v stale %v", s.pipes.live, s.pipes.early, s.pipes.stale)
 	}
 }
