@@ -262,11 +262,10 @@ func (f *deviceDir) failed(err error) bool {
 func (f *deviceDir) forward(m *sockets.Msg) {
 	m.Pipe = 0
 	err := f.to.SendMsg(f.d.ctx, m)
+	m.Free() // on success only the wrapper: SendMsg took the buffers
 	if err == nil {
-		m.Free() // the wrapper only: SendMsg took the buffers
 		return
 	}
-	m.Free()
 	switch {
 	case errors.Is(err, nanoact.ErrClosed):
 		f.d.finish(errDeviceClosed)
